@@ -1,0 +1,70 @@
+/**
+ * Relay entry point: parse the configuration, start the TURN listeners and the HTTP port, and
+ * handle signals. SIGTERM drains (no new allocations, existing ones run until they end or the
+ * drain timeout passes); a second SIGTERM or SIGINT stops at once.
+ */
+import { existsSync } from 'node:fs';
+import { parseRelayConfig, redactConfig } from './config.ts';
+import { startRelayHttp } from './http.ts';
+import { createLogger } from './logger.ts';
+import { TurnRelay } from './turn-relay.ts';
+
+async function main(): Promise<void> {
+  const parsed = parseRelayConfig(process.argv.slice(2), process.env, { fileExists: existsSync });
+  if (!parsed.ok) {
+    process.stderr.write(`relay: ${parsed.error}\n`);
+    process.exit(2);
+  }
+  if ('help' in parsed) {
+    process.stdout.write(parsed.help);
+    return;
+  }
+  const config = parsed.config;
+  const logger = createLogger(config.logLevel);
+  logger.info({ config: redactConfig(config) }, 'starting relay');
+
+  const relay = new TurnRelay(config, { logger, processMetrics: true });
+  let listening: Awaited<ReturnType<TurnRelay['start']>>;
+  try {
+    listening = await relay.start();
+  } catch (err) {
+    process.stderr.write(`relay: cannot listen: ${(err as Error).message}\n`);
+    await relay.stop();
+    process.exit(2);
+  }
+  const http = await startRelayHttp(
+    config.httpHost,
+    config.httpPort,
+    {
+      registry: relay.metrics.registry,
+      ready: () => relay.ready,
+      status: () => ({ allocations: relay.engine.allocationCount, draining: relay.engine.draining }),
+    },
+    logger,
+  );
+  // One line on stdout that scripts and tests can wait for.
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', udp: listening.udp, tcp: listening.tcp, tls: listening.tls, httpPort: http.port })}\n`,
+  );
+
+  let stopping = false;
+  const shutdown = async (drain: boolean) => {
+    if (stopping) {
+      logger.warn('second signal: stopping now');
+      await relay.stop();
+      process.exit(0);
+    }
+    stopping = true;
+    if (drain) await relay.drain();
+    await relay.stop();
+    await http.close();
+    logger.info('stopped');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown(true));
+  process.on('SIGINT', () => void shutdown(false));
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception; continuing'));
+}
+
+void main();

@@ -1,0 +1,130 @@
+/**
+ * Prometheus metrics of one relay (prom-client), in a registry of its own so several relays can
+ * run in one process (tests). No per-user labels. Per-packet counters are plain numbers kept by
+ * the engine and the sockets; they are read when Prometheus scrapes, not incremented through
+ * prom-client on the data path.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+
+import type { TrafficCounters } from '../src/turn/allocation.ts';
+
+export interface RelayMetrics {
+  readonly registry: Registry;
+  readonly allocationsCreated: Counter<string>;
+  readonly allocationsFailed: Counter<'reason'>;
+  readonly allocationsEnded: Counter<'reason'>;
+  readonly requestErrors: Counter<'method' | 'code'>;
+  readonly authFailures: Counter<'reason'>;
+}
+
+export interface MetricSources {
+  allocationsActive(): number;
+  drops(): Readonly<Record<string, number>>;
+  relaySocketsOpen(): number;
+  draining(): boolean;
+  /** Totals since start, over ended and live allocations. */
+  traffic(): TrafficCounters;
+}
+
+/** Sets a counter to an absolute value read from elsewhere, at scrape time. */
+function setCounter(c: Counter<string>, value: number, labels?: Record<string, string>): void {
+  if (labels) {
+    c.remove(labels);
+    c.inc(labels, value);
+  } else {
+    c.reset();
+    c.inc(value);
+  }
+}
+
+export function createRelayMetrics(sources: MetricSources, withDefaults = false): RelayMetrics {
+  const registry = new Registry();
+  if (withDefaults) collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'turn_allocations_active',
+    help: 'Allocations currently active on this relay.',
+    registers: [registry],
+    collect() {
+      this.set(sources.allocationsActive());
+    },
+  });
+  new Gauge({
+    name: 'turn_relay_sockets_open',
+    help: 'Relayed UDP sockets currently open.',
+    registers: [registry],
+    collect() {
+      this.set(sources.relaySocketsOpen());
+    },
+  });
+  new Gauge({
+    name: 'turn_draining',
+    help: '1 while the relay refuses new allocations and waits for existing ones to end.',
+    registers: [registry],
+    collect() {
+      this.set(sources.draining() ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'turn_relayed_packets_total',
+    help: 'Application packets relayed, by direction.',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const t = sources.traffic();
+      setCounter(this, t.packetsToPeer, { direction: 'client_to_peer' });
+      setCounter(this, t.packetsToClient, { direction: 'peer_to_client' });
+    },
+  });
+  new Counter({
+    name: 'turn_relayed_bytes_total',
+    help: 'Application payload bytes relayed, by direction.',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const t = sources.traffic();
+      setCounter(this, t.bytesToPeer, { direction: 'client_to_peer' });
+      setCounter(this, t.bytesToClient, { direction: 'peer_to_client' });
+    },
+  });
+  new Counter({
+    name: 'turn_dropped_packets_total',
+    help: 'Packets dropped on the data path, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      for (const [reason, n] of Object.entries(sources.drops())) setCounter(this, n, { reason });
+    },
+  });
+  return {
+    registry,
+    allocationsCreated: new Counter({
+      name: 'turn_allocations_created_total',
+      help: 'Allocations created.',
+      registers: [registry],
+    }),
+    allocationsFailed: new Counter({
+      name: 'turn_allocations_failed_total',
+      help: 'Allocate requests refused, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    allocationsEnded: new Counter({
+      name: 'turn_allocations_ended_total',
+      help: 'Allocations ended, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    requestErrors: new Counter({
+      name: 'turn_request_errors_total',
+      help: 'Error responses sent, by method and STUN error code.',
+      labelNames: ['method', 'code'],
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'turn_auth_failures_total',
+      help: 'Requests that failed authentication, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
+}

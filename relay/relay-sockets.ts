@@ -1,0 +1,69 @@
+/**
+ * Relayed UDP sockets: picks a free port in the configured range, binds it on the relay address
+ * of the wanted family, and keeps count of what is open so tests and metrics can see that every
+ * socket is closed when its allocation ends.
+ */
+import dgram from 'node:dgram';
+import type { IpFamily } from '../src/net/address.ts';
+
+export interface PortRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export class RelaySocketPool {
+  readonly #inUse = new Set<string>();
+  #open = 0;
+
+  constructor(
+    private readonly range: PortRange,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  get open(): number {
+    return this.#open;
+  }
+
+  /**
+   * Bind a UDP socket on `address` with a port from the range (even when asked, RFC 8656 §7.2).
+   * Tries random ports first, then gives up after a bounded number of attempts.
+   */
+  async bind(address: string, family: IpFamily, evenPort: boolean): Promise<dgram.Socket | undefined> {
+    const span = this.range.max - this.range.min + 1;
+    const attempts = Math.min(span, 64);
+    for (let i = 0; i < attempts; i++) {
+      let port = this.range.min + Math.floor(this.random() * span);
+      if (evenPort && port % 2 === 1) port = port + 1 <= this.range.max ? port + 1 : port - 1;
+      if (evenPort && port % 2 === 1) continue;
+      const key = `${address}|${port}`;
+      if (this.#inUse.has(key)) continue;
+      this.#inUse.add(key);
+      const socket = await tryBind(address, family, port);
+      if (socket) {
+        this.#open++;
+        socket.once('close', () => {
+          this.#open--;
+          this.#inUse.delete(key);
+        });
+        return socket;
+      }
+      this.#inUse.delete(key);
+    }
+    return undefined;
+  }
+}
+
+function tryBind(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    const onError = () => {
+      socket.close();
+      resolve(undefined);
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}

@@ -1,0 +1,453 @@
+/**
+ * The TURN relay process shell: owns the sockets (UDP, TCP and TLS listeners, relayed UDP
+ * sockets), the clock and the timers, and executes what the pure engine in src/turn decides.
+ * Everything an allocation sends to a peer goes through one PeerEgress, and everything that
+ * arrives for an allocation from elsewhere (the backbone) comes in through deliverFromPeer, so the
+ * backbone can divert packets without touching the engine.
+ */
+import { randomBytes } from 'node:crypto';
+import type dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';
+import { parseIp } from '../src/net/ip.ts';
+import { createPeerPolicy } from '../src/net/peer-policy.ts';
+import { StreamFramer } from '../src/stun/stream-framer.ts';
+import type {
+  Allocation,
+  ClientContext,
+  ClientTransport,
+  EndReason,
+  TrafficCounters,
+} from '../src/turn/allocation.ts';
+import { createAuthenticator } from '../src/turn/auth.ts';
+import { type TurnAction, TurnEngine } from '../src/turn/engine.ts';
+import { createNonceManager } from '../src/turn/nonce.ts';
+import type { RelayConfig } from './config.ts';
+import { type Logger, rateLimitedLog } from './logger.ts';
+import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { RelaySocketPool } from './relay-sockets.ts';
+import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
+
+/** How the relay reaches one client; created per 5-tuple by the listener that saw it. */
+export interface ClientLink {
+  send(bytes: Uint8Array): void;
+}
+
+/** The relay's per-allocation state: the relayed socket. */
+export interface RelayedSocket {
+  readonly socket: dgram.Socket;
+  readonly key: string;
+}
+
+/** The one way out from an allocation to a peer. The backbone replaces it to divert packets. */
+export interface PeerEgress {
+  send(alloc: Allocation, peerIp: string, peerPort: number, data: Uint8Array): void;
+}
+
+/** Plain UDP from the allocation's relayed socket. */
+export const directEgress: PeerEgress = {
+  send(alloc, peerIp, peerPort, data) {
+    (alloc.shell as RelayedSocket | undefined)?.socket.send(data, peerPort, peerIp);
+  },
+};
+
+export interface TurnRelayDeps {
+  readonly logger: Logger;
+  readonly egress?: PeerEgress;
+  /** Collect Node's default process metrics too (off in tests that run several relays). */
+  readonly processMetrics?: boolean;
+}
+
+export interface ListeningAddresses {
+  readonly udp: TransportAddress[];
+  readonly tcp: TransportAddress[];
+  readonly tls: TransportAddress[];
+}
+
+/** Stream clients may not buffer more than this before packets to them are dropped. */
+const MAX_STREAM_BUFFER = 1 << 20;
+/** A stream connection must allocate within this time or it is closed. */
+const STREAM_IDLE_MS = 60_000;
+
+export class TurnRelay {
+  readonly engine: TurnEngine;
+  readonly metrics: RelayMetrics;
+  egress: PeerEgress;
+  readonly #log: Logger;
+  readonly #pool: RelaySocketPool;
+  readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
+  readonly #byRelayed = new Map<string, Allocation>();
+  readonly #udp: dgram.Socket[] = [];
+  readonly #streams: net.Server[] = [];
+  readonly #connections = new Set<net.Socket>();
+  readonly #ended: TrafficCounters = {
+    packetsToPeer: 0,
+    bytesToPeer: 0,
+    packetsToClient: 0,
+    bytesToClient: 0,
+  };
+  readonly #warn = rateLimitedLog();
+  #tick: NodeJS.Timeout | undefined;
+  #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
+  #stopped = false;
+
+  constructor(
+    readonly config: RelayConfig,
+    deps: TurnRelayDeps,
+  ) {
+    this.#log = deps.logger.child({ part: 'turn' });
+    this.egress = deps.egress ?? directEgress;
+    this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
+    for (const host of config.listen) {
+      const family: IpFamily = host.includes(':') ? 6 : 4;
+      if (this.#relayAddress[family]) continue;
+      this.#relayAddress[family] = { bind: host, advertise: config.externalIps[family] ?? host };
+    }
+    const own = [...config.listen, ...Object.values(config.externalIps)]
+      .map((a) => parseIp(a))
+      .filter((b): b is Uint8Array => b?.some((x: number) => x !== 0));
+    const secrets = config.secrets;
+    this.engine = new TurnEngine({
+      realm: config.realm,
+      software: config.software,
+      auth: createAuthenticator({ users: config.users, secrets: () => secrets }),
+      nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000),
+      peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
+      relayFamilies: Object.keys(this.#relayAddress).map((f) => Number(f) as IpFamily),
+      lifetimes: {
+        defaultAllocation: config.defaultLifetime,
+        maxAllocation: config.maxLifetime,
+        permission: config.permissionLifetime,
+        channel: config.channelLifetime,
+      },
+      limits: {
+        maxAllocations: config.maxAllocations,
+        userQuota: config.userQuota,
+        allocPps: config.maxAllocPps,
+        allocBps: config.maxAllocBps,
+        maxPeersPerAllocation: 1000,
+      },
+      transactionSeed: randomBytes(12),
+      hooks: this.#hooks(),
+    });
+    this.metrics = createRelayMetrics(
+      {
+        allocationsActive: () => this.engine.allocationCount,
+        drops: () => ({ ...this.engine.drops }),
+        relaySocketsOpen: () => this.#pool.open,
+        draining: () => this.engine.draining,
+        traffic: () => this.traffic(),
+      },
+      deps.processMetrics ?? false,
+    );
+  }
+
+  get listening(): ListeningAddresses {
+    return this.#listening;
+  }
+
+  /** Relayed UDP sockets currently open (each allocation has one). */
+  get openRelaySockets(): number {
+    return this.#pool.open;
+  }
+
+  get ready(): boolean {
+    return (
+      !this.#stopped && !this.engine.draining && this.#listening.udp.length + this.#listening.tcp.length > 0
+    );
+  }
+
+  /** Packets and bytes relayed since start, both directions. */
+  traffic(): TrafficCounters {
+    const t = { ...this.#ended };
+    for (const a of this.engine.allocations()) {
+      t.packetsToPeer += a.traffic.packetsToPeer;
+      t.bytesToPeer += a.traffic.bytesToPeer;
+      t.packetsToClient += a.traffic.packetsToClient;
+      t.bytesToClient += a.traffic.bytesToClient;
+    }
+    return t;
+  }
+
+  async start(): Promise<ListeningAddresses> {
+    const c = this.config;
+    const result: ListeningAddresses = { udp: [], tcp: [], tls: [] };
+    for (const host of c.listen) {
+      let port = c.turnPort;
+      if (c.udp) {
+        const socket = await bindUdp(host, port);
+        port = socket.address().port;
+        this.#serveUdp(socket);
+        result.udp.push(toAddress(socket.address()));
+      }
+      if (c.tcp) {
+        const server = net.createServer((s) => this.#serveStream(s, 'tcp'));
+        result.tcp.push(await listenStream(server, host, port));
+        this.#streams.push(server);
+      }
+      if (c.tls) {
+        const server = tls.createServer(
+          { cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) },
+          (s) => this.#serveStream(s, 'tls'),
+        );
+        server.on('tlsClientError', (err) => this.#warnOnce('tls-handshake', 'TLS handshake failed', err));
+        result.tls.push(await listenStream(server, host, c.tls.port));
+        this.#streams.push(server);
+      }
+    }
+    this.#listening = result;
+    this.#tick = setInterval(() => this.#run(this.engine.tick(Date.now())), 1000);
+    this.#tick.unref();
+    this.#log.info({ listening: describe(result) }, 'TURN listeners up');
+    return result;
+  }
+
+  /**
+   * Backbone ingress: a datagram from `peerIp:peerPort` for the allocation whose relayed address is
+   * `relayedKey` (addressKey of the advertised relayed address). It is delivered as if it had arrived
+   * on the relayed socket, subject to the allocation's permissions. False when nothing took it.
+   */
+  deliverFromPeer(relayedKey: string, peerIp: string, peerPort: number, data: Uint8Array): boolean {
+    const alloc = this.#byRelayed.get(relayedKey);
+    if (!alloc) return false;
+    const out = this.engine.fromPeer(alloc, peerIp, peerPort, data, Date.now());
+    if (!out) return false;
+    (alloc.client.handle as ClientLink).send(out);
+    return true;
+  }
+
+  /** Whether `relayedKey` is one of this relay's live relayed addresses. */
+  hasRelayedAddress(relayedKey: string): boolean {
+    return this.#byRelayed.has(relayedKey);
+  }
+
+  /**
+   * Stop taking allocations (300 to the alternate server when configured, else 508) and wait
+   * until the existing ones end or `timeoutMs` passes; what is left then is ended.
+   */
+  async drain(timeoutMs = this.config.drainTimeout * 1000): Promise<void> {
+    const alt = this.config.alternateServer;
+    this.engine.drain(alt ? { family: alt.family, address: alt.address, port: alt.port } : undefined);
+    this.#log.info({ allocations: this.engine.allocationCount, timeoutMs }, 'draining');
+    const deadline = Date.now() + timeoutMs;
+    while (this.engine.allocationCount > 0 && Date.now() < deadline && !this.#stopped) {
+      await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, deadline - Date.now()))));
+    }
+    this.#endAll('drain-timeout');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#tick);
+    this.#endAll('shutdown');
+    for (const c of this.#connections) c.destroy();
+    await Promise.all([
+      ...this.#udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ...this.#streams.map((s) => closeServer(s)),
+    ]);
+    this.#log.info('TURN listeners closed');
+  }
+
+  #endAll(reason: EndReason): void {
+    const now = Date.now();
+    for (const alloc of [...this.engine.allocations()]) this.#run(this.engine.end(alloc, reason, now));
+  }
+
+  #serveUdp(socket: dgram.Socket): void {
+    this.#udp.push(socket);
+    const local = toAddress(socket.address());
+    const prefix = `udp|${addressKey(local)}|`;
+    const engine = this.engine;
+    socket.on('error', (err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
+    socket.on('message', (msg, rinfo) => {
+      const now = Date.now();
+      const key = `${prefix + rinfo.address}:${rinfo.port}`;
+      if ((msg[0]! & 0xc0) === 0x40) {
+        // RFC 8656 §12.5 fast path: ChannelData, a map lookup or two and one send.
+        const binding = engine.channelFromClient(key, msg, now);
+        if (binding) {
+          const len = (msg[2]! << 8) | msg[3]!;
+          this.egress.send(
+            binding.allocation,
+            binding.peer.address,
+            binding.peer.port,
+            msg.subarray(4, 4 + len),
+          );
+        }
+        return;
+      }
+      const ctx: ClientContext<ClientLink> = {
+        key,
+        transport: 'udp',
+        client: { family: rinfo.family === 'IPv6' ? 6 : 4, address: rinfo.address, port: rinfo.port },
+        server: local,
+        handle: { send: (bytes) => socket.send(bytes, rinfo.port, rinfo.address) },
+      };
+      this.#run(engine.handleStun(ctx, msg, now));
+    });
+  }
+
+  #serveStream(sock: net.Socket, transport: ClientTransport): void {
+    if (this.#stopped || !sock.remoteAddress || sock.remotePort === undefined) {
+      sock.destroy();
+      return;
+    }
+    sock.setNoDelay(true);
+    this.#connections.add(sock);
+    const engine = this.engine;
+    const framer = new StreamFramer();
+    const client: TransportAddress = {
+      family: sock.remoteFamily === 'IPv6' ? 6 : 4,
+      address: sock.remoteAddress,
+      port: sock.remotePort,
+    };
+    const server: TransportAddress = {
+      family: client.family,
+      address: sock.localAddress ?? '',
+      port: sock.localPort ?? 0,
+    };
+    const ctx: ClientContext<ClientLink> = {
+      key: `${transport}|${addressKey(server)}|${addressKey(client)}`,
+      transport,
+      client,
+      server,
+      handle: {
+        send: (bytes) => {
+          if (sock.writableLength > MAX_STREAM_BUFFER) engine.drops.rateLimited++;
+          else sock.write(bytes);
+        },
+      },
+    };
+    const idle = setTimeout(() => {
+      if (!engine.allocationFor(ctx.key)) sock.destroy();
+    }, STREAM_IDLE_MS);
+    idle.unref();
+    sock.on('data', (chunk) => {
+      const now = Date.now();
+      for (const frame of framer.push(chunk)) {
+        if (frame.kind === 'stun') {
+          this.#run(engine.handleStun(ctx, frame.bytes, now));
+          continue;
+        }
+        const alloc = engine.allocationFor(ctx.key);
+        const binding = alloc ? engine.channelFromAllocation(alloc, frame.bytes, now) : undefined;
+        if (binding)
+          this.egress.send(alloc!, binding.peer.address, binding.peer.port, frame.bytes.subarray(4));
+        else if (!alloc) engine.drops.noAllocation++;
+      }
+      if (framer.error) {
+        this.#warnOnce('stream-garbage', `closing ${transport} connection: ${framer.error}`);
+        sock.destroy();
+      }
+    });
+    sock.on('error', (err) => this.#warnOnce(`${transport}-conn`, `${transport} connection error`, err));
+    sock.on('close', () => {
+      clearTimeout(idle);
+      this.#connections.delete(sock);
+      this.#run(engine.clientClosed(ctx.key, Date.now()));
+    });
+  }
+
+  #run(actions: readonly TurnAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'reply':
+          (a.client.handle as ClientLink).send(a.bytes);
+          break;
+        case 'to-peer':
+          this.egress.send(a.allocation, a.peer.address, a.peer.port, a.data);
+          break;
+        case 'bind-relay':
+          void this.#bindRelay(a.allocation, a.evenPort);
+          break;
+        case 'release-relay':
+          this.#release(a.allocation);
+          break;
+      }
+    }
+  }
+
+  async #bindRelay(alloc: Allocation, evenPort: boolean): Promise<void> {
+    const where = this.#relayAddress[alloc.family];
+    const socket =
+      where && !this.#stopped ? await this.#pool.bind(where.bind, alloc.family, evenPort) : undefined;
+    if (!socket || !where) {
+      this.#log.warn({ family: alloc.family }, 'no relayed port available');
+      this.#run(this.engine.relayBindFailed(alloc, Date.now()));
+      return;
+    }
+    const port = socket.address().port;
+    const relayed: TransportAddress = { family: alloc.family, address: where.bind, port };
+    const advertised: TransportAddress = { family: alloc.family, address: where.advertise, port };
+    const key = addressKey(advertised);
+    alloc.shell = { socket, key } satisfies RelayedSocket;
+    const engine = this.engine;
+    socket.on('error', (err) => this.#warnOnce('relayed-socket', 'relayed socket error', err));
+    socket.on('message', (msg, rinfo) => {
+      const out = engine.fromPeer(alloc, rinfo.address, rinfo.port, msg, Date.now());
+      if (out) (alloc.client.handle as ClientLink).send(out);
+    });
+    const actions = this.engine.relayBound(alloc, relayed, advertised, Date.now());
+    if (alloc.state === 'active') this.#byRelayed.set(key, alloc);
+    this.#run(actions);
+  }
+
+  #release(alloc: Allocation): void {
+    const shell = alloc.shell as RelayedSocket | undefined;
+    if (!shell) return;
+    alloc.shell = undefined;
+    if (this.#byRelayed.get(shell.key) === alloc) this.#byRelayed.delete(shell.key);
+    shell.socket.removeAllListeners('message');
+    shell.socket.close();
+  }
+
+  #hooks() {
+    return {
+      allocationCreated: (alloc: Allocation) => {
+        this.metrics.allocationsCreated.inc();
+        this.#log.debug(
+          { id: alloc.id, user: alloc.username, client: addressKey(alloc.client.client) },
+          'allocated',
+        );
+      },
+      allocationEnded: (alloc: Allocation, reason: EndReason) => {
+        this.metrics.allocationsEnded.inc({ reason });
+        this.#ended.packetsToPeer += alloc.traffic.packetsToPeer;
+        this.#ended.bytesToPeer += alloc.traffic.bytesToPeer;
+        this.#ended.packetsToClient += alloc.traffic.packetsToClient;
+        this.#ended.bytesToClient += alloc.traffic.bytesToClient;
+        this.#log.debug({ id: alloc.id, reason, traffic: alloc.traffic }, 'allocation ended');
+      },
+      requestFailed: (method: number, code: number) => {
+        this.metrics.requestErrors.inc({ method: methodName(method), code: String(code) });
+        // 401 with a challenge is the normal first step of every client, not a failure.
+        if (method === 0x003 && code !== 401 && code !== 438)
+          this.metrics.allocationsFailed.inc({ reason: String(code) });
+      },
+      authFailed: (reason: string) => {
+        if (reason !== 'no-credentials') this.metrics.authFailures.inc({ reason });
+      },
+    };
+  }
+
+  #warnOnce(key: string, message: string, err?: unknown): void {
+    this.#warn(key, Date.now(), (suppressed) => this.#log.warn({ err, suppressed }, message));
+  }
+}
+
+function toAddress(a: net.AddressInfo): TransportAddress {
+  return { family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port };
+}
+
+function describe(l: ListeningAddresses): Record<string, string[]> {
+  return {
+    udp: l.udp.map(addressKey),
+    tcp: l.tcp.map(addressKey),
+    tls: l.tls.map(addressKey),
+  };
+}
+
+export { toAddress };

@@ -1,0 +1,213 @@
+/**
+ * STUN message framing (RFC 8489 §5, §6.3): decode a datagram or stream frame into a message whose
+ * attributes are views into the original bytes, and encode one, with MESSAGE-INTEGRITY and
+ * FINGERPRINT computed in place. Decoding never throws: malformed input returns an error code and
+ * the byte offset where it failed. Pure: no sockets, clocks or Node APIs.
+ */
+import { crc32 } from '../crypto/crc32.ts';
+import { timingSafeEqual } from '../crypto/encoding.ts';
+import { hmacSha1Parts } from '../crypto/hmac.ts';
+import {
+  Attr,
+  FINGERPRINT_XOR,
+  HEADER_LENGTH,
+  MAGIC_COOKIE,
+  type MessageClass,
+  TRANSACTION_ID_LENGTH,
+} from './constants.ts';
+
+export interface StunAttribute {
+  readonly type: number;
+  /** A view into the message bytes, without padding. */
+  readonly value: Uint8Array;
+  /** Offset of the attribute's 4-byte header within the message. */
+  readonly offset: number;
+}
+
+export interface StunMessage {
+  readonly method: number;
+  readonly cls: MessageClass;
+  readonly transactionId: Uint8Array;
+  /** Attributes in wire order; those after MESSAGE-INTEGRITY (other than FINGERPRINT) are dropped (§14.5). */
+  readonly attributes: readonly StunAttribute[];
+  /** The whole encoded message. */
+  readonly raw: Uint8Array;
+  /** Offset of the MESSAGE-INTEGRITY attribute header, when present. */
+  readonly integrityOffset: number | undefined;
+  /** Offset of the FINGERPRINT attribute header, when present. */
+  readonly fingerprintOffset: number | undefined;
+}
+
+export type StunDecodeError =
+  | 'ERR_TOO_SHORT'
+  | 'ERR_NOT_STUN'
+  | 'ERR_BAD_COOKIE'
+  | 'ERR_LENGTH_NOT_ALIGNED'
+  | 'ERR_LENGTH_MISMATCH'
+  | 'ERR_ATTR_TRUNCATED'
+  | 'ERR_FINGERPRINT_NOT_LAST'
+  | 'ERR_BAD_INTEGRITY_LENGTH';
+
+export type DecodeResult =
+  | { readonly ok: true; readonly message: StunMessage }
+  | { readonly ok: false; readonly error: StunDecodeError; readonly offset: number };
+
+/** RFC 8489 §5: the class bits C1 C0 are interleaved with the 12 method bits. */
+export function messageType(method: number, cls: MessageClass): number {
+  return (
+    (method & 0x000f) |
+    ((method & 0x0070) << 1) |
+    ((method & 0x0f80) << 2) |
+    ((cls & 1) << 4) |
+    ((cls & 2) << 7)
+  );
+}
+
+export function splitMessageType(type: number): { method: number; cls: MessageClass } {
+  const method = (type & 0x000f) | ((type & 0x00e0) >> 1) | ((type & 0x3e00) >> 2);
+  const cls = (((type & 0x0010) >> 4) | ((type & 0x0100) >> 7)) as MessageClass;
+  return { method, cls };
+}
+
+/** Cheap check used to demultiplex: top two bits zero and the magic cookie in place (RFC 8489 §6.3). */
+export function looksLikeStun(buf: Uint8Array): boolean {
+  return (
+    buf.length >= HEADER_LENGTH &&
+    (buf[0]! & 0xc0) === 0 &&
+    buf[4] === 0x21 &&
+    buf[5] === 0x12 &&
+    buf[6] === 0xa4 &&
+    buf[7] === 0x42
+  );
+}
+
+const pad4 = (n: number): number => (n + 3) & ~3;
+
+/** Decode one whole STUN message; `buf` must hold exactly one message (a datagram or a stream frame). */
+export function decodeMessage(buf: Uint8Array): DecodeResult {
+  if (buf.length < HEADER_LENGTH) return { ok: false, error: 'ERR_TOO_SHORT', offset: 0 };
+  if ((buf[0]! & 0xc0) !== 0) return { ok: false, error: 'ERR_NOT_STUN', offset: 0 };
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (view.getUint32(4) !== MAGIC_COOKIE) return { ok: false, error: 'ERR_BAD_COOKIE', offset: 4 };
+  const length = view.getUint16(2);
+  if (length % 4 !== 0) return { ok: false, error: 'ERR_LENGTH_NOT_ALIGNED', offset: 2 };
+  if (length + HEADER_LENGTH !== buf.length) return { ok: false, error: 'ERR_LENGTH_MISMATCH', offset: 2 };
+
+  const attributes: StunAttribute[] = [];
+  let integrityOffset: number | undefined;
+  let fingerprintOffset: number | undefined;
+  let pos = HEADER_LENGTH;
+  while (pos < buf.length) {
+    if (fingerprintOffset !== undefined) return { ok: false, error: 'ERR_FINGERPRINT_NOT_LAST', offset: pos };
+    if (pos + 4 > buf.length) return { ok: false, error: 'ERR_ATTR_TRUNCATED', offset: pos };
+    const type = view.getUint16(pos);
+    const len = view.getUint16(pos + 2);
+    if (pos + 4 + len > buf.length) return { ok: false, error: 'ERR_ATTR_TRUNCATED', offset: pos };
+    const value = buf.subarray(pos + 4, pos + 4 + len);
+    if (type === Attr.Fingerprint) {
+      if (len !== 4) return { ok: false, error: 'ERR_ATTR_TRUNCATED', offset: pos };
+      fingerprintOffset = pos;
+      attributes.push({ type, value, offset: pos });
+    } else if (integrityOffset === undefined) {
+      // RFC 8489 §14.5: attributes after MESSAGE-INTEGRITY, except FINGERPRINT, are ignored.
+      if (type === Attr.MessageIntegrity) {
+        if (len !== 20) return { ok: false, error: 'ERR_BAD_INTEGRITY_LENGTH', offset: pos };
+        integrityOffset = pos;
+      }
+      attributes.push({ type, value, offset: pos });
+    }
+    pos += 4 + pad4(len);
+  }
+  const { method, cls } = splitMessageType(view.getUint16(0));
+  return {
+    ok: true,
+    message: {
+      method,
+      cls,
+      transactionId: buf.subarray(8, 8 + TRANSACTION_ID_LENGTH),
+      attributes,
+      raw: buf,
+      integrityOffset,
+      fingerprintOffset,
+    },
+  };
+}
+
+export function findAttribute(msg: StunMessage, type: number): StunAttribute | undefined {
+  for (const a of msg.attributes) if (a.type === type) return a;
+  return undefined;
+}
+
+/** RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, XORed with 0x5354554e. */
+export function checkFingerprint(msg: StunMessage): boolean {
+  const at = msg.fingerprintOffset;
+  if (at === undefined) return true;
+  const v = msg.raw.subarray(at + 4, at + 8);
+  const got = ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
+  return got === (crc32(msg.raw, 0, at) ^ FINGERPRINT_XOR) >>> 0;
+}
+
+/**
+ * RFC 8489 §14.5: HMAC-SHA1 over the message up to MESSAGE-INTEGRITY, with the header's length
+ * field rewritten to end just after MESSAGE-INTEGRITY.
+ */
+export function checkIntegrity(msg: StunMessage, key: Uint8Array): boolean {
+  const at = msg.integrityOffset;
+  if (at === undefined) return false;
+  const header = msg.raw.slice(0, HEADER_LENGTH);
+  const len = at + 24 - HEADER_LENGTH;
+  header[2] = len >> 8;
+  header[3] = len & 0xff;
+  const mac = hmacSha1Parts(key, [header, msg.raw.subarray(HEADER_LENGTH, at)]);
+  return timingSafeEqual(mac, msg.raw.subarray(at + 4, at + 24));
+}
+
+export interface EncodeOptions {
+  /** Long-term credential key: adds MESSAGE-INTEGRITY (RFC 8489 §14.5). */
+  readonly integrityKey?: Uint8Array | undefined;
+  /** Adds FINGERPRINT (RFC 8489 §14.7). */
+  readonly fingerprint?: boolean | undefined;
+}
+
+/** Encode a message from raw attribute values (in order), padding each to 4 bytes. */
+export function encodeMessage(
+  method: number,
+  cls: MessageClass,
+  transactionId: Uint8Array,
+  attributes: readonly (readonly [type: number, value: Uint8Array])[],
+  options: EncodeOptions = {},
+): Uint8Array {
+  let bodyLength = 0;
+  for (const [, value] of attributes) bodyLength += 4 + pad4(value.length);
+  const integrityAt = HEADER_LENGTH + bodyLength;
+  if (options.integrityKey) bodyLength += 24;
+  const fingerprintAt = HEADER_LENGTH + bodyLength;
+  if (options.fingerprint) bodyLength += 8;
+
+  const out = new Uint8Array(HEADER_LENGTH + bodyLength);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, messageType(method, cls));
+  view.setUint32(4, MAGIC_COOKIE);
+  out.set(transactionId.subarray(0, TRANSACTION_ID_LENGTH), 8);
+  let pos = HEADER_LENGTH;
+  for (const [type, value] of attributes) {
+    view.setUint16(pos, type);
+    view.setUint16(pos + 2, value.length);
+    out.set(value, pos + 4);
+    pos += 4 + pad4(value.length);
+  }
+  if (options.integrityKey) {
+    view.setUint16(2, integrityAt + 24 - HEADER_LENGTH);
+    const mac = hmacSha1Parts(options.integrityKey, [out.subarray(0, integrityAt)]);
+    view.setUint16(integrityAt, Attr.MessageIntegrity);
+    view.setUint16(integrityAt + 2, 20);
+    out.set(mac, integrityAt + 4);
+  }
+  view.setUint16(2, bodyLength);
+  if (options.fingerprint) {
+    view.setUint16(fingerprintAt, Attr.Fingerprint);
+    view.setUint16(fingerprintAt + 2, 4);
+    view.setUint32(fingerprintAt + 4, (crc32(out, 0, fingerprintAt) ^ FINGERPRINT_XOR) >>> 0);
+  }
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * The TURN allocation model (RFC 8656 §2.2, §9, §12): an allocation, its permissions and its
+ * channel bindings. Peers are indexed by IP first (permissions are per IP, §9) and then by port
+ * (channels are per transport address), so the data path needs two map lookups and no strings
+ * built per packet. Plain mutable objects owned by the engine; the relay shell reads them on the
+ * data path and hangs its own per-allocation state (the relayed socket) on `shell`.
+ */
+import type { IpFamily, TransportAddress } from '../net/address.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
+
+export type ClientTransport = 'udp' | 'tcp' | 'tls';
+
+/** One client 5-tuple as seen by a listener. The shell creates it and owns `handle`. */
+export interface ClientContext<H = unknown> {
+  /** Unique per 5-tuple (transport, client address, server address). */
+  readonly key: string;
+  readonly transport: ClientTransport;
+  readonly client: TransportAddress;
+  readonly server: TransportAddress;
+  /** The shell's way to reach this client (a UDP socket and address, a TCP socket...). */
+  readonly handle: H;
+}
+
+export type AllocationState = 'pending' | 'active' | 'ended';
+
+export type EndReason =
+  | 'expired'
+  | 'refresh-zero'
+  | 'client-closed'
+  | 'bind-failed'
+  | 'drain-timeout'
+  | 'revoked'
+  | 'shutdown';
+
+export interface PeerEntry {
+  readonly ip: string;
+  /** Permission expiry in ms since the epoch; 0 when no permission is installed. */
+  permissionExpiresAt: number;
+  /** Channel bindings to ports of this IP. */
+  readonly channelsByPort: Map<number, ChannelBinding>;
+}
+
+export interface ChannelBinding {
+  readonly channel: number;
+  readonly peer: TransportAddress;
+  readonly peerEntry: PeerEntry;
+  readonly allocation: Allocation;
+  expiresAt: number;
+}
+
+export interface TrafficCounters {
+  packetsToPeer: number;
+  bytesToPeer: number;
+  packetsToClient: number;
+  bytesToClient: number;
+}
+
+export interface Allocation<S = unknown> {
+  readonly id: number;
+  readonly client: ClientContext;
+  readonly username: string;
+  readonly integrityKey: Uint8Array;
+  readonly family: IpFamily;
+  readonly createdAt: number;
+  state: AllocationState;
+  expiresAt: number;
+  /** The address the relayed socket is bound to, once bound. */
+  relayed: TransportAddress | undefined;
+  /** The address advertised to the client in XOR-RELAYED-ADDRESS (differs behind NAT). */
+  advertised: TransportAddress | undefined;
+  readonly peers: Map<string, PeerEntry>;
+  readonly channels: Map<number, ChannelBinding>;
+  readonly toPeerLimit: RateLimiter;
+  readonly toClientLimit: RateLimiter;
+  readonly traffic: TrafficCounters;
+  /** Transaction of the Allocate request that created it, to recognise retransmissions (hex). */
+  readonly allocateTransaction: string;
+  /** The shell's per-allocation state (the relayed socket). */
+  shell: S | undefined;
+}
+
+export interface NewAllocation {
+  readonly id: number;
+  readonly client: ClientContext;
+  readonly username: string;
+  readonly integrityKey: Uint8Array;
+  readonly family: IpFamily;
+  readonly now: number;
+  readonly expiresAt: number;
+  readonly allocateTransaction: string;
+  readonly maxPps: number;
+  readonly maxBps: number;
+}
+
+export function createAllocation(a: NewAllocation): Allocation {
+  return {
+    id: a.id,
+    client: a.client,
+    username: a.username,
+    integrityKey: a.integrityKey,
+    family: a.family,
+    createdAt: a.now,
+    state: 'pending',
+    expiresAt: a.expiresAt,
+    relayed: undefined,
+    advertised: undefined,
+    peers: new Map(),
+    channels: new Map(),
+    toPeerLimit: createRateLimiter(a.maxPps, a.maxBps, a.now),
+    toClientLimit: createRateLimiter(a.maxPps, a.maxBps, a.now),
+    traffic: { packetsToPeer: 0, bytesToPeer: 0, packetsToClient: 0, bytesToClient: 0 },
+    allocateTransaction: a.allocateTransaction,
+    shell: undefined,
+  };
+}
+
+export function peerEntry(alloc: Allocation, ip: string): PeerEntry {
+  let entry = alloc.peers.get(ip);
+  if (!entry) {
+    entry = { ip, permissionExpiresAt: 0, channelsByPort: new Map() };
+    alloc.peers.set(ip, entry);
+  }
+  return entry;
+}
+
+export function hasPermission(alloc: Allocation, ip: string, now: number): boolean {
+  const entry = alloc.peers.get(ip);
+  return entry !== undefined && entry.permissionExpiresAt > now;
+}
+
+/**
+ * Drop expired permissions and channel bindings (RFC 8656 §9, §12). A peer entry is kept while a
+ * permission or a channel still refers to it.
+ */
+export function expirePeers(alloc: Allocation, now: number): void {
+  for (const binding of alloc.channels.values()) {
+    if (binding.expiresAt <= now) {
+      alloc.channels.delete(binding.channel);
+      binding.peerEntry.channelsByPort.delete(binding.peer.port);
+    }
+  }
+  for (const [ip, entry] of alloc.peers) {
+    if (entry.permissionExpiresAt <= now && entry.channelsByPort.size === 0) alloc.peers.delete(ip);
+  }
+}

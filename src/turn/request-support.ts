@@ -1,0 +1,163 @@
+/**
+ * What every TURN request handler needs: encoding success and error responses (with SOFTWARE,
+ * MESSAGE-INTEGRITY and FINGERPRINT as the request calls for), the long-term credential check
+ * (RFC 8489 §9.2.4) and the comprehension-required attribute check (RFC 8489 §6.3.1, 420).
+ */
+import { toHex } from '../crypto/encoding.ts';
+import type { TransportAddress } from '../net/address.ts';
+import {
+  decodeText,
+  encodeAddress,
+  encodeErrorCode,
+  encodeText,
+  encodeUnknownAttributes,
+} from '../stun/attributes.ts';
+import { Attr, ErrorCode, isComprehensionRequired, MessageClass } from '../stun/constants.ts';
+import {
+  checkFingerprint,
+  checkIntegrity,
+  encodeMessage,
+  findAttribute,
+  type StunMessage,
+} from '../stun/message.ts';
+import type { Authenticator } from './auth.ts';
+import type { NonceManager } from './nonce.ts';
+
+type Attrs = (readonly [number, Uint8Array])[];
+
+export interface ErrorExtras {
+  /** Attribute types for UNKNOWN-ATTRIBUTES (420). */
+  readonly unknown?: readonly number[];
+  /** ALTERNATE-SERVER (300). */
+  readonly alternate?: TransportAddress;
+  /** REALM and NONCE (401, 438). */
+  readonly challenge?: { readonly realm: string; readonly nonce: string };
+}
+
+export class Responder {
+  readonly #software: Uint8Array | undefined;
+  readonly #tid: Uint8Array;
+  #counter = 0;
+
+  constructor(software: string | undefined, transactionSeed: Uint8Array) {
+    this.#software = software ? encodeText(software) : undefined;
+    this.#tid = transactionSeed.slice(0, 12);
+  }
+
+  transactionHex(msg: StunMessage): string {
+    return toHex(msg.transactionId);
+  }
+
+  /** A fresh transaction id for server-initiated indications (unique per process). */
+  newTransactionId(): Uint8Array {
+    this.#counter = (this.#counter + 1) >>> 0;
+    const tid = this.#tid.slice();
+    const c = this.#counter;
+    tid[8] = (tid[8]! ^ (c >>> 24)) & 0xff;
+    tid[9] = (tid[9]! ^ (c >>> 16)) & 0xff;
+    tid[10] = (tid[10]! ^ (c >>> 8)) & 0xff;
+    tid[11] = (tid[11]! ^ c) & 0xff;
+    return tid;
+  }
+
+  fingerprintValid(msg: StunMessage): boolean {
+    return checkFingerprint(msg);
+  }
+
+  success(req: StunMessage, key: Uint8Array | undefined, attrs: Attrs): Uint8Array {
+    if (this.#software) attrs.push([Attr.Software, this.#software]);
+    return encodeMessage(req.method, MessageClass.SuccessResponse, req.transactionId, attrs, {
+      integrityKey: key,
+      fingerprint: req.fingerprintOffset !== undefined,
+    });
+  }
+
+  error(req: StunMessage, code: number, key?: Uint8Array, extra: ErrorExtras = {}): Uint8Array {
+    const attrs: Attrs = [[Attr.ErrorCode, encodeErrorCode(code)]];
+    if (extra.unknown) attrs.push([Attr.UnknownAttributes, encodeUnknownAttributes(extra.unknown)]);
+    if (extra.alternate) attrs.push([Attr.AlternateServer, encodeAddress(extra.alternate)]);
+    if (extra.challenge) {
+      attrs.push([Attr.Realm, encodeText(extra.challenge.realm)]);
+      attrs.push([Attr.Nonce, encodeText(extra.challenge.nonce)]);
+    }
+    if (this.#software) attrs.push([Attr.Software, this.#software]);
+    return encodeMessage(req.method, MessageClass.ErrorResponse, req.transactionId, attrs, {
+      integrityKey: key,
+      fingerprint: req.fingerprintOffset !== undefined,
+    });
+  }
+}
+
+/** Attributes this server understands in requests and indications. */
+const UNDERSTOOD = new Set<number>([
+  Attr.MappedAddress,
+  Attr.Username,
+  Attr.MessageIntegrity,
+  Attr.ErrorCode,
+  Attr.UnknownAttributes,
+  Attr.ChannelNumber,
+  Attr.Lifetime,
+  Attr.XorPeerAddress,
+  Attr.Data,
+  Attr.Realm,
+  Attr.Nonce,
+  Attr.XorRelayedAddress,
+  Attr.RequestedAddressFamily,
+  Attr.EvenPort,
+  Attr.RequestedTransport,
+  Attr.XorMappedAddress,
+  Attr.ReservationToken,
+  Attr.Priority,
+  Attr.UseCandidate,
+]);
+
+/**
+ * RFC 8489 §6.3.1: comprehension-required attributes the server does not understand. Among them
+ * DONT-FRAGMENT (RFC 8656 §7.2 rule 3: the relayed sockets cannot set DF) and the SHA-256
+ * integrity and USERHASH of RFC 8489 §14.6/§14.4, which this server does not implement.
+ */
+export function findUnknownAttributes(msg: StunMessage): number[] {
+  const unknown: number[] = [];
+  for (const a of msg.attributes) {
+    if (isComprehensionRequired(a.type) && !UNDERSTOOD.has(a.type) && !unknown.includes(a.type))
+      unknown.push(a.type);
+  }
+  return unknown;
+}
+
+export type AuthOutcome =
+  | { readonly ok: true; readonly username: string; readonly key: Uint8Array }
+  | { readonly ok: false; readonly reply: Uint8Array; readonly reason: string; readonly code: number };
+
+/** RFC 8489 §9.2.4: the server side of the long-term credential mechanism. */
+export function authenticate(
+  msg: StunMessage,
+  now: number,
+  realm: string,
+  auth: Authenticator,
+  nonces: NonceManager,
+  respond: Responder,
+): AuthOutcome {
+  const challenge = () => ({ realm, nonce: nonces.issue(now) });
+  const refuse = (code: number, reason: string, withChallenge: boolean): AuthOutcome => ({
+    ok: false,
+    reason,
+    code,
+    reply: respond.error(msg, code, undefined, withChallenge ? { challenge: challenge() } : {}),
+  });
+  if (msg.integrityOffset === undefined) return refuse(ErrorCode.Unauthorized, 'no-credentials', true);
+  const userAttr = findAttribute(msg, Attr.Username);
+  const realmAttr = findAttribute(msg, Attr.Realm);
+  const nonceAttr = findAttribute(msg, Attr.Nonce);
+  if (!userAttr || !realmAttr || !nonceAttr) return refuse(ErrorCode.BadRequest, 'missing-attributes', false);
+  const username = decodeText(userAttr.value, 513);
+  const nonce = decodeText(nonceAttr.value, 763);
+  if (!username.ok || !nonce.ok) return refuse(ErrorCode.BadRequest, 'bad-encoding', false);
+  if (nonces.check(nonce.value, now) !== 'ok') return refuse(ErrorCode.StaleNonce, 'stale-nonce', true);
+  const lookup = auth.keysFor(username.value, realm, Math.floor(now / 1000));
+  if (!lookup.ok) return refuse(ErrorCode.Unauthorized, lookup.reason, true);
+  for (const key of lookup.keys) {
+    if (checkIntegrity(msg, key)) return { ok: true, username: username.value, key };
+  }
+  return refuse(ErrorCode.Unauthorized, 'bad-integrity', true);
+}

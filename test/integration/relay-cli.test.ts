@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { MessageClass } from '../../src/stun/constants.ts';
+import { freePort } from '../support/ports.ts';
+import { runRelayCli, startRelayProcess } from '../support/relay.ts';
+import { errorCodeOf } from '../support/stun-builders.ts';
+import { TurnTestClient } from '../support/turn-client.ts';
+
+describe('relay command line', () => {
+  it('lists every option with --help', async () => {
+    const { code, stdout } = await runRelayCli(['--help']);
+    expect(code).toBe(0);
+    for (const flag of [
+      '--listen',
+      '--turn-port',
+      '--tls-port',
+      '--tls-cert',
+      '--tls-key',
+      '--http-port',
+      '--secret',
+      '--user',
+      '--realm',
+      '--allow-peer',
+      '--min-port',
+      '--max-port',
+      '--external-ip',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it.each([
+    [['--turn-port', 'abc'], '--turn-port'],
+    [['--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], '--tls-cert'],
+    [['--allow-peer', '300.0.0.0/8'], '--allow-peer'],
+    [['--bogus'], '--bogus'],
+    [['--min-port', '60000', '--max-port', '50000'], '--min-port'],
+  ])('exits 2 with one line naming the option for %j', async (args, flag) => {
+    const { code, stderr, stdout } = await runRelayCli(args);
+    expect(code).toBe(2);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(flag);
+    expect(stdout).toBe('');
+  });
+
+  it('takes its options from the environment too', async () => {
+    const { code, stderr } = await runRelayCli([], { RELAY_TURN_PORT: '99999' });
+    expect(code).toBe(2);
+    expect(stderr).toContain('RELAY_TURN_PORT');
+  });
+
+  it('drains on SIGTERM: new allocations get 508, the running one keeps working, then it exits 0', async () => {
+    const port = await freePort('both');
+    const http = await freePort('tcp');
+    const relay = await startRelayProcess([
+      '--turn-port',
+      String(port),
+      '--http-port',
+      String(http),
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--drain-timeout',
+      '2',
+      '--log-level',
+      'warn',
+    ]);
+    const server = { family: 4 as const, address: '127.0.0.1', port };
+    const cred = { username: 'a', password: 'b', realm: 'r' };
+    const c = await TurnTestClient.connect({ transport: 'udp', server, cred });
+    expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+    const ready = await fetch(`http://127.0.0.1:${http}/readyz`);
+    expect(ready.status).toBe(200);
+
+    relay.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await fetch(`http://127.0.0.1:${http}/readyz`)).status).toBe(503);
+    const late = await TurnTestClient.connect({ transport: 'udp', server, cred });
+    expect(errorCodeOf(await late.allocate())).toBe(508);
+    expect((await c.refresh(600)).cls).toBe(MessageClass.SuccessResponse);
+    expect(await relay.exited).toBe(0);
+    await Promise.all([c.close(), late.close()]);
+  });
+});

@@ -1,0 +1,324 @@
+import dgram from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TurnRelay } from '../../relay/turn-relay.ts';
+import type { TransportAddress } from '../../src/net/address.ts';
+import { Attr, MessageClass } from '../../src/stun/constants.ts';
+import { freePort } from '../support/ports.ts';
+import { startInProcessRelay } from '../support/relay.ts';
+import { errorCodeOf, xorAddressAttr } from '../support/stun-builders.ts';
+import { makeSelfSignedCert } from '../support/tls-cert.ts';
+import { TurnTestClient } from '../support/turn-client.ts';
+
+/** A UDP peer on loopback that echoes every datagram and records who sent it. */
+async function echoPeer(address = '127.0.0.1') {
+  const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+  const seen: { address: string; port: number; data: Buffer }[] = [];
+  socket.on('message', (data, rinfo) => {
+    seen.push({ address: rinfo.address, port: rinfo.port, data });
+    socket.send(data, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => socket.bind({ address, port: 0 }, r));
+  const a = socket.address();
+  const addr: TransportAddress = { family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port };
+  return { addr, seen, close: () => new Promise<void>((r) => socket.close(() => r())) };
+}
+
+const USER = { username: 'alice', password: 'pw', realm: 'test.realm' };
+const bytes = (...b: number[]) => new Uint8Array(b);
+
+describe('relay over real sockets', () => {
+  let relay: TurnRelay;
+  let peer: Awaited<ReturnType<typeof echoPeer>>;
+  const clients: TurnTestClient[] = [];
+  let server: { udp: TransportAddress; tcp: TransportAddress; tls: TransportAddress };
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-tls-'));
+    const cert = await makeSelfSignedCert(dir);
+    const port = await freePort('both');
+    const tlsPort = await freePort('tcp');
+    relay = await startInProcessRelay([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert',
+      cert.cert,
+      '--tls-key',
+      cert.key,
+      '--realm',
+      USER.realm,
+      '--user',
+      `${USER.username}:${USER.password}`,
+      '--allow-peer',
+      '127.0.0.0/8',
+      '--min-port',
+      '41000',
+      '--max-port',
+      '41999',
+    ]);
+    server = { udp: relay.listening.udp[0]!, tcp: relay.listening.tcp[0]!, tls: relay.listening.tls[0]! };
+    peer = await echoPeer();
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  afterAll(async () => {
+    await peer.close();
+    await relay.stop();
+    expect(relay.openRelaySockets).toBe(0);
+  });
+
+  const connect = async (transport: 'udp' | 'tcp' | 'tls', cred: typeof USER = USER) => {
+    const c = await TurnTestClient.connect({ transport, server: server[transport], cred });
+    clients.push(c);
+    return c;
+  };
+
+  it.each(['udp', 'tcp', 'tls'] as const)(
+    'relays Send indications and ChannelData both ways over %s',
+    async (transport) => {
+      const c = await connect(transport);
+      const res = await c.allocate();
+      expect(res.cls).toBe(MessageClass.SuccessResponse);
+      expect(c.relayed?.address).toBe('127.0.0.1');
+      expect((await c.createPermission(peer.addr)).cls).toBe(MessageClass.SuccessResponse);
+
+      c.sendIndication(peer.addr, bytes(1, 2, 3));
+      const [viaData] = await c.waitForData(1);
+      expect(viaData).toEqual({ peer: peer.addr, data: bytes(1, 2, 3) });
+      // The peer saw the packet come from the relayed address.
+      expect(peer.seen.at(-1)).toMatchObject({ address: c.relayed!.address, port: c.relayed!.port });
+
+      expect((await c.channelBind(0x4001, peer.addr)).cls).toBe(MessageClass.SuccessResponse);
+      c.sendChannel(0x4001, bytes(9, 8, 7, 6, 5));
+      const got = await c.waitForData(2);
+      expect(got[1]).toEqual({ channel: 0x4001, data: bytes(9, 8, 7, 6, 5) });
+    },
+  );
+
+  it('counts relayed packets and bytes in /metrics terms', async () => {
+    const before = relay.traffic();
+    const c = await connect('udp');
+    await c.allocate();
+    await c.channelBind(0x4002, peer.addr);
+    for (let i = 0; i < 10; i++) c.sendChannel(0x4002, new Uint8Array(100));
+    await c.waitForData(10);
+    const after = relay.traffic();
+    expect(after.packetsToPeer - before.packetsToPeer).toBe(10);
+    expect(after.bytesToPeer - before.bytesToPeer).toBe(1000);
+    expect(after.packetsToClient - before.packetsToClient).toBe(10);
+    const text = await relay.metrics.registry.metrics();
+    expect(text).toMatch(/turn_relayed_packets_total\{direction="client_to_peer"\} \d+/);
+    expect(text).toMatch(/turn_allocations_active 1/);
+  });
+
+  it('closes the relayed socket on Refresh(0) and when a TCP client disconnects', async () => {
+    const base = relay.openRelaySockets;
+    const udp = await connect('udp');
+    await udp.allocate();
+    const tcp = await connect('tcp');
+    await tcp.allocate();
+    expect(relay.openRelaySockets).toBe(base + 2);
+    const zero = await udp.refresh(0);
+    expect(udp.lifetimeOf(zero)).toBe(0);
+    await tcp.close();
+    await waitFor(() => relay.openRelaySockets === base);
+    expect(relay.engine.allocationCount).toBe(0);
+  });
+
+  it('refuses a peer outside the allow list with 403, and data from peers without permission', async () => {
+    const c = await connect('udp');
+    await c.allocate();
+    const res = await c.createPermission({ family: 4, address: '192.168.1.1', port: 9 });
+    expect(errorCodeOf(res)).toBe(403);
+    // The echo peer sends to the relayed address without a permission: dropped.
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const drops = relay.engine.drops.noPermission;
+    sock.send(bytes(1), c.relayed!.port, c.relayed!.address);
+    await waitFor(() => relay.engine.drops.noPermission > drops);
+    expect(c.received).toEqual([]);
+    await new Promise<void>((r) => sock.close(() => r()));
+  });
+
+  it.each([
+    ['a wrong password', { ...USER, password: 'bad' }],
+    ['an unknown user', { ...USER, username: 'mallory' }],
+  ])('refuses %s with 401 over the wire', async (_name, cred) => {
+    const c = await connect('udp', cred);
+    const res = await c.allocate();
+    expect(errorCodeOf(res)).toBe(401);
+    expect(c.relayed).toBeUndefined();
+  });
+
+  it('keeps serving after garbage on every transport', async () => {
+    const udp = await connect('udp');
+    udp.sendRaw(bytes(0, 1, 0, 4, 0x21, 0x12));
+    udp.sendRaw(new Uint8Array(1500).fill(0xaa));
+    const tcp = await connect('tcp');
+    tcp.sendRaw(new Uint8Array(64).fill(0xff));
+    await waitFor(() => tcp.closed);
+    const again = await connect('udp');
+    expect((await again.allocate()).cls).toBe(MessageClass.SuccessResponse);
+  });
+});
+
+describe('relay options', () => {
+  it('advertises the external address behind NAT while binding the local one', async () => {
+    const port = await freePort('both');
+    const relay = await startInProcessRelay([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--external-ip',
+      '203.0.113.5',
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--no-tcp',
+    ]);
+    try {
+      const c = await TurnTestClient.connect({
+        transport: 'udp',
+        server: relay.listening.udp[0]!,
+        cred: { username: 'a', password: 'b', realm: 'r' },
+      });
+      const res = await c.allocate();
+      expect(xorAddressAttr(res, Attr.XorRelayedAddress)?.address).toBe('203.0.113.5');
+      await c.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('ends allocations when their lifetime passes and closes their sockets', async () => {
+    const port = await freePort('both');
+    const relay = await startInProcessRelay([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--default-lifetime',
+      '1',
+      '--max-lifetime',
+      '1',
+    ]);
+    try {
+      const c = await TurnTestClient.connect({
+        transport: 'udp',
+        server: relay.listening.udp[0]!,
+        cred: { username: 'a', password: 'b', realm: 'r' },
+      });
+      await c.allocate();
+      expect(relay.openRelaySockets).toBe(1);
+      await waitFor(() => relay.openRelaySockets === 0, 4000);
+      expect(relay.engine.allocationCount).toBe(0);
+      await c.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('serves IPv6 clients and relays on ::1 when the host has it', async () => {
+    if (!(await hasIpv6Loopback())) return;
+    const port = await freePort('both', '::1');
+    const relay = await startInProcessRelay([
+      '--listen',
+      '::1',
+      '--turn-port',
+      String(port),
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--allow-peer',
+      '::1/128',
+    ]);
+    const peer = await echoPeer('::1');
+    try {
+      const c = await TurnTestClient.connect({
+        transport: 'udp',
+        server: relay.listening.udp[0]!,
+        cred: { username: 'a', password: 'b', realm: 'r' },
+      });
+      const res = await c.allocate();
+      expect(res.cls).toBe(MessageClass.SuccessResponse);
+      expect(c.relayed).toMatchObject({ family: 6, address: '::1' });
+      await c.channelBind(0x4000, peer.addr);
+      c.sendChannel(0x4000, bytes(6));
+      expect((await c.waitForData(1))[0]).toEqual({ channel: 0x4000, data: bytes(6) });
+      await c.close();
+    } finally {
+      await peer.close();
+      await relay.stop();
+    }
+  });
+
+  it('answers Allocate with 508 while draining and lets existing allocations run', async () => {
+    const port = await freePort('both');
+    const relay = await startInProcessRelay([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--allow-peer',
+      '127.0.0.0/8',
+    ]);
+    const peer = await echoPeer();
+    try {
+      const cred = { username: 'a', password: 'b', realm: 'r' };
+      const c = await TurnTestClient.connect({ transport: 'udp', server: relay.listening.udp[0]!, cred });
+      await c.allocate();
+      await c.channelBind(0x4000, peer.addr);
+      const drained = relay.drain(1500);
+      const late = await TurnTestClient.connect({ transport: 'udp', server: relay.listening.udp[0]!, cred });
+      expect(errorCodeOf(await late.allocate())).toBe(508);
+      c.sendChannel(0x4000, bytes(1));
+      await c.waitForData(1);
+      expect(relay.ready).toBe(false);
+      await drained;
+      expect(relay.engine.allocationCount).toBe(0);
+      await Promise.all([c.close(), late.close()]);
+    } finally {
+      await peer.close();
+      await relay.stop();
+    }
+  });
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function hasIpv6Loopback(): Promise<boolean> {
+  const s = dgram.createSocket('udp6');
+  return new Promise((resolve) => {
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind({ address: '::1', port: 0 }, () => s.close(() => resolve(true)));
+  });
+}
