@@ -107,7 +107,7 @@ export class TurnRelay {
     }
     const own = [...config.listen, ...Object.values(config.externalIps)]
       .map((a) => parseIp(a))
-      .filter((b): b is Uint8Array => b?.some((x: number) => x !== 0));
+      .filter((b): b is Uint8Array => b?.some((x: number) => x !== 0) === true);
     const secrets = config.secrets;
     this.engine = new TurnEngine({
       realm: config.realm,

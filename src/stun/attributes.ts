@@ -3,6 +3,7 @@
  * decoders take the value bytes and return a result, never throwing on wire input.
  * RFC 8489 §14 (STUN attributes) and RFC 8656 §14 (TURN attributes).
  */
+import { copyBytes } from '../crypto/encoding.ts';
 import type { TransportAddress } from '../net/address.ts';
 import { formatIp, parseIp } from '../net/ip.ts';
 import { AddressFamily, ERROR_REASONS, MAGIC_COOKIE } from './constants.ts';
@@ -69,7 +70,7 @@ function decodeAddressWith(value: Uint8Array, tid: Uint8Array | undefined): Attr
   if (size === 0) return fail('ERR_ADDRESS_FAMILY');
   if (value.length !== 4 + size) return fail('ERR_ATTR_LENGTH');
   let port = (value[2]! << 8) | value[3]!;
-  const ip = value.slice(4, 4 + size);
+  const ip = copyBytes(value.subarray(4, 4 + size));
   if (tid) {
     port ^= MAGIC_COOKIE >>> 16;
     xorAddressBytes(ip, tid);

@@ -5,7 +5,7 @@
  * the byte offset where it failed. Pure: no sockets, clocks or Node APIs.
  */
 import { crc32 } from '../crypto/crc32.ts';
-import { timingSafeEqual } from '../crypto/encoding.ts';
+import { copyBytes, timingSafeEqual } from '../crypto/encoding.ts';
 import { hmacSha1Parts } from '../crypto/hmac.ts';
 import {
   Attr,
@@ -154,7 +154,7 @@ export function checkFingerprint(msg: StunMessage): boolean {
 export function checkIntegrity(msg: StunMessage, key: Uint8Array): boolean {
   const at = msg.integrityOffset;
   if (at === undefined) return false;
-  const header = msg.raw.slice(0, HEADER_LENGTH);
+  const header = copyBytes(msg.raw.subarray(0, HEADER_LENGTH));
   const len = at + 24 - HEADER_LENGTH;
   header[2] = len >> 8;
   header[3] = len & 0xff;

@@ -5,6 +5,7 @@
  * returned without it. A first byte that is neither STUN (0b00) nor ChannelData (0b01) means the
  * stream is not TURN and must be closed.
  */
+import { copyBytes } from '../crypto/encoding.ts';
 import { HEADER_LENGTH } from './constants.ts';
 
 export type StreamFrame =
@@ -68,7 +69,7 @@ export class StreamFramer {
       frames.push({ kind: top === 0 ? 'stun' : 'channel', bytes: buf.subarray(pos, pos + frameLen) });
       pos += consumed;
     }
-    this.#pending = pos < buf.length ? buf.slice(pos) : new Uint8Array(0);
+    this.#pending = pos < buf.length ? copyBytes(buf.subarray(pos)) : new Uint8Array(0);
     return frames;
   }
 }

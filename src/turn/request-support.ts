@@ -3,7 +3,7 @@
  * MESSAGE-INTEGRITY and FINGERPRINT as the request calls for), the long-term credential check
  * (RFC 8489 §9.2.4) and the comprehension-required attribute check (RFC 8489 §6.3.1, 420).
  */
-import { toHex } from '../crypto/encoding.ts';
+import { copyBytes, toHex } from '../crypto/encoding.ts';
 import type { TransportAddress } from '../net/address.ts';
 import {
   decodeText,
@@ -41,7 +41,7 @@ export class Responder {
 
   constructor(software: string | undefined, transactionSeed: Uint8Array) {
     this.#software = software ? encodeText(software) : undefined;
-    this.#tid = transactionSeed.slice(0, 12);
+    this.#tid = copyBytes(transactionSeed.subarray(0, 12));
   }
 
   transactionHex(msg: StunMessage): string {
@@ -51,7 +51,7 @@ export class Responder {
   /** A fresh transaction id for server-initiated indications (unique per process). */
   newTransactionId(): Uint8Array {
     this.#counter = (this.#counter + 1) >>> 0;
-    const tid = this.#tid.slice();
+    const tid = copyBytes(this.#tid);
     const c = this.#counter;
     tid[8] = (tid[8]! ^ (c >>> 24)) & 0xff;
     tid[9] = (tid[9]! ^ (c >>> 16)) & 0xff;

@@ -86,7 +86,7 @@ export class TurnTestClient {
       s.once('error', reject);
     });
     s.on('data', (chunk) => {
-      for (const f of framer.push(chunk)) this.#onBytes(f.bytes.slice());
+      for (const f of framer.push(chunk)) this.#onBytes(new Uint8Array(f.bytes));
     });
     s.on('close', () => {
       this.closed = true;
@@ -113,7 +113,8 @@ export class TurnTestClient {
   #onBytes(b: Uint8Array): void {
     if (looksLikeChannelData(b)) {
       const len = channelDataLength(b);
-      if (len >= 0) this.received.push({ channel: (b[0]! << 8) | b[1]!, data: b.slice(4, 4 + len) });
+      if (len >= 0)
+        this.received.push({ channel: (b[0]! << 8) | b[1]!, data: new Uint8Array(b.subarray(4, 4 + len)) });
       this.#wake();
       return;
     }
@@ -123,7 +124,7 @@ export class TurnTestClient {
     if (m.cls === MessageClass.Indication && m.method === Method.Data) {
       const data = findAttribute(m, Attr.Data)?.value;
       const peer = xorAddressAttr(m, Attr.XorPeerAddress);
-      if (data && peer) this.received.push({ peer, data: data.slice() });
+      if (data && peer) this.received.push({ peer, data: new Uint8Array(data) });
       this.#wake();
       return;
     }

@@ -240,7 +240,7 @@ describe('malformed input', () => {
     ],
     [
       'a 4-byte MESSAGE-INTEGRITY',
-      hex('000100080000000000000000000000000000000000080004aabbccdd'),
+      hex('00010008 2112a442 000000000000000000000000 00080004 aabbccdd'),
       'ERR_BAD_INTEGRITY_LENGTH',
       20,
     ],

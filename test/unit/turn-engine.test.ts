@@ -448,8 +448,9 @@ describe('permissions and data', () => {
 
   it('binds a channel, carries ChannelData both ways, and refuses conflicting bindings', () => {
     const { engine, ctx, cred, alloc } = active();
+    let n = 0;
     const bind = (ch: number, p: TransportAddress) => {
-      const tid = new Uint8Array(12).fill(ch & 0xff);
+      const tid = new Uint8Array(12).fill(++n);
       const r = request(Method.ChannelBind, [channel(ch), peerAttr(p, tid)], cred, { tid });
       return replies(engine.handleStun(ctx, r.bytes, T0))[0]!;
     };

@@ -1,0 +1,106 @@
+/**
+ * TURN REST API credentials (draft-uberti-behave-turn-rest-00 §2.2): the username is
+ * `expiry:tenant:user` with `expiry` a UNIX time in seconds, and the password is
+ * base64(HMAC-SHA1(shared secret, username)). The edge creates them with Web Crypto (Workers and
+ * Node alike); the relay checks them synchronously with the same result.
+ */
+import { toBase64, utf8Encode } from '../crypto/encoding.ts';
+import { hmacSha1 } from '../crypto/hmac.ts';
+import { md5 } from '../crypto/md5.ts';
+
+export interface TurnCredential {
+  readonly username: string;
+  readonly credential: string;
+  /** UNIX seconds. */
+  readonly expiresAt: number;
+}
+
+export class CredentialError extends Error {
+  readonly code = 'ERR_CREDENTIAL_INPUT';
+  override readonly name = 'CredentialError';
+}
+
+export const MAX_TTL_SECONDS = 7 * 86_400;
+
+export interface CreateCredentialOptions {
+  readonly secret: string;
+  readonly nowSeconds: number;
+  readonly ttlSeconds: number;
+  readonly tenant?: string;
+  readonly userId?: string;
+}
+
+function restUsername(o: CreateCredentialOptions): { username: string; expiresAt: number } {
+  if (!o.secret) throw new CredentialError('secret must not be empty');
+  if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0 || o.ttlSeconds > MAX_TTL_SECONDS) {
+    throw new CredentialError(
+      `ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}, got ${o.ttlSeconds}`,
+    );
+  }
+  if (o.tenant?.includes(':')) throw new CredentialError('tenant must not contain ":"');
+  const expiresAt = Math.floor(o.nowSeconds) + o.ttlSeconds;
+  const parts = [String(expiresAt)];
+  if (o.tenant !== undefined || o.userId !== undefined) parts.push(o.tenant ?? '');
+  if (o.userId !== undefined) parts.push(o.userId);
+  return { username: parts.join(':'), expiresAt };
+}
+
+/** Create a credential with Web Crypto (asynchronous; runs on Workers and Node). */
+export async function createTurnCredential(o: CreateCredentialOptions): Promise<TurnCredential> {
+  const { username, expiresAt } = restUsername(o);
+  const key = await crypto.subtle.importKey(
+    'raw',
+    utf8Encode(o.secret),
+    { name: 'HMAC', hash: 'SHA-1' },
+    false,
+    ['sign'],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, utf8Encode(username)));
+  return { username, credential: toBase64(mac), expiresAt };
+}
+
+/** The password for a REST username under one secret, synchronously (the relay's side). */
+export function turnRestPassword(secret: string, username: string): string {
+  return toBase64(hmacSha1(utf8Encode(secret), utf8Encode(username)));
+}
+
+export type ParsedRestUsername =
+  | {
+      readonly ok: true;
+      readonly expiry: number;
+      readonly tenant: string | undefined;
+      readonly userId: string | undefined;
+    }
+  | { readonly ok: false; readonly error: 'ERR_NOT_REST_USERNAME' };
+
+export function parseTurnRestUsername(username: string): ParsedRestUsername {
+  const first = username.indexOf(':');
+  const head = first < 0 ? username : username.slice(0, first);
+  if (!/^\d{1,12}$/.test(head)) return { ok: false, error: 'ERR_NOT_REST_USERNAME' };
+  if (first < 0) return { ok: true, expiry: Number(head), tenant: undefined, userId: undefined };
+  const rest = username.slice(first + 1);
+  const second = rest.indexOf(':');
+  return {
+    ok: true,
+    expiry: Number(head),
+    tenant: second < 0 ? rest : rest.slice(0, second),
+    userId: second < 0 ? undefined : rest.slice(second + 1),
+  };
+}
+
+export function restCredentialsValid(
+  username: string,
+  nowSeconds: number,
+): { ok: true } | { ok: false; error: 'ERR_EXPIRED' | 'ERR_NOT_REST_USERNAME' } {
+  const parsed = parseTurnRestUsername(username);
+  if (!parsed.ok) return parsed;
+  return parsed.expiry > nowSeconds ? { ok: true } : { ok: false, error: 'ERR_EXPIRED' };
+}
+
+/**
+ * RFC 8489 §9.2.2: key = MD5(username ":" realm ":" password). SASLprep (RFC 4013) is not applied
+ * to the password: REST passwords are base64 and static passwords are taken as configured.
+ */
+export function longTermKey(username: string, realm: string, password: string): Uint8Array {
+  return md5(utf8Encode(`${username}:${realm}:${password}`));
+}
