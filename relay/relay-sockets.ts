@@ -24,6 +24,29 @@ export class RelaySocketPool {
     return this.#open;
   }
 
+  /** Bind one given port of the range, if free. */
+  async bindPort(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
+    if (port < this.range.min || port > this.range.max) return undefined;
+    return this.#take(address, family, port);
+  }
+
+  async #take(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
+    const key = `${address}|${port}`;
+    if (this.#inUse.has(key)) return undefined;
+    this.#inUse.add(key);
+    const socket = await tryBind(address, family, port);
+    if (!socket) {
+      this.#inUse.delete(key);
+      return undefined;
+    }
+    this.#open++;
+    socket.once('close', () => {
+      this.#open--;
+      this.#inUse.delete(key);
+    });
+    return socket;
+  }
+
   /**
    * Bind a UDP socket on `address` with a port from the range (even when asked, RFC 8656 §7.2).
    * Tries random ports first, then gives up after a bounded number of attempts.
@@ -35,22 +58,27 @@ export class RelaySocketPool {
       let port = this.range.min + Math.floor(this.random() * span);
       if (evenPort && port % 2 === 1) port = port + 1 <= this.range.max ? port + 1 : port - 1;
       if (evenPort && port % 2 === 1) continue;
-      const key = `${address}|${port}`;
-      if (this.#inUse.has(key)) continue;
-      this.#inUse.add(key);
-      const socket = await tryBind(address, family, port);
-      if (socket) {
-        this.#open++;
-        socket.once('close', () => {
-          this.#open--;
-          this.#inUse.delete(key);
-        });
-        return socket;
-      }
-      this.#inUse.delete(key);
+      const socket = await this.#take(address, family, port);
+      if (socket) return socket;
     }
     return undefined;
   }
+}
+
+/** Binds an even port and the odd one above it (RFC 8656 §7.2, EVEN-PORT with the R bit). */
+export async function bindPair(
+  pool: RelaySocketPool,
+  address: string,
+  family: IpFamily,
+): Promise<[dgram.Socket, dgram.Socket] | undefined> {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const even = await pool.bind(address, family, true);
+    if (!even) return undefined;
+    const next = await pool.bindPort(address, family, even.address().port + 1);
+    if (next) return [even, next];
+    even.close();
+  }
+  return undefined;
 }
 
 function tryBind(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {

@@ -27,7 +27,7 @@ import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
-import { RelaySocketPool } from './relay-sockets.ts';
+import { bindPair, RelaySocketPool } from './relay-sockets.ts';
 import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
 
 /** How the relay reaches one client; created per 5-tuple by the listener that saw it. */
@@ -70,6 +70,8 @@ export interface ListeningAddresses {
 const MAX_STREAM_BUFFER = 1 << 20;
 /** A stream connection must allocate within this time or it is closed. */
 const STREAM_IDLE_MS = 60_000;
+/** How long a port reserved by EVEN-PORT's R bit is held for its token (RFC 8656 §7.2). */
+const RESERVATION_MS = 30_000;
 
 export class TurnRelay {
   readonly engine: TurnEngine;
@@ -89,6 +91,7 @@ export class TurnRelay {
     bytesToClient: 0,
   };
   readonly #warn = rateLimitedLog();
+  readonly #reservations = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
   #tick: NodeJS.Timeout | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
@@ -243,6 +246,11 @@ export class TurnRelay {
     this.#stopped = true;
     clearInterval(this.#tick);
     this.#endAll('shutdown');
+    for (const held of this.#reservations.values()) {
+      clearTimeout(held.timer);
+      held.socket.close();
+    }
+    this.#reservations.clear();
     for (const c of this.#connections) c.destroy();
     await Promise.all([
       ...this.#udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
@@ -361,7 +369,7 @@ export class TurnRelay {
           this.egress.send(a.allocation, a.peer.address, a.peer.port, a.data);
           break;
         case 'bind-relay':
-          void this.#bindRelay(a.allocation, a.evenPort);
+          void this.#bindRelay(a);
           break;
         case 'release-relay':
           this.#release(a.allocation);
@@ -370,12 +378,30 @@ export class TurnRelay {
     }
   }
 
-  async #bindRelay(alloc: Allocation, evenPort: boolean): Promise<void> {
+  /** Binds (or takes from a reservation) the relayed socket of a pending allocation. */
+  async #bindRelay(a: Extract<TurnAction, { type: 'bind-relay' }>): Promise<void> {
+    const alloc = a.allocation;
     const where = this.#relayAddress[alloc.family];
-    const socket =
-      where && !this.#stopped ? await this.#pool.bind(where.bind, alloc.family, evenPort) : undefined;
+    let socket: dgram.Socket | undefined;
+    let token: Uint8Array | undefined;
+    if (where && !this.#stopped) {
+      if (a.reservationToken) {
+        socket = this.#takeReservation(a.reservationToken);
+      } else if (a.reserveNext) {
+        const pair = await bindPair(this.#pool, where.bind, alloc.family);
+        if (pair) {
+          socket = pair[0];
+          token = this.#reserve(pair[1]);
+        }
+      } else {
+        socket = await this.#pool.bind(where.bind, alloc.family, a.evenPort);
+      }
+    }
     if (!socket || !where) {
-      this.#log.warn({ family: alloc.family }, 'no relayed port available');
+      this.#log.warn(
+        { family: alloc.family, reservation: a.reservationToken !== undefined },
+        'no relayed port available',
+      );
       this.#run(this.engine.relayBindFailed(alloc, Date.now()));
       return;
     }
@@ -390,9 +416,31 @@ export class TurnRelay {
       const out = engine.fromPeer(alloc, rinfo.address, rinfo.port, msg, Date.now());
       if (out) (alloc.client.handle as ClientLink).send(out);
     });
-    const actions = this.engine.relayBound(alloc, relayed, advertised, Date.now());
+    const actions = this.engine.relayBound(alloc, relayed, advertised, Date.now(), token);
     if (alloc.state === 'active') this.#byRelayed.set(key, alloc);
     this.#run(actions);
+  }
+
+  /** RFC 8656 §7.2: hold a socket for a later Allocate with the returned token, for 30 s. */
+  #reserve(socket: dgram.Socket): Uint8Array {
+    const token = new Uint8Array(randomBytes(8));
+    const key = Buffer.from(token).toString('hex');
+    const timer = setTimeout(() => {
+      this.#reservations.delete(key);
+      socket.close();
+    }, RESERVATION_MS);
+    timer.unref();
+    this.#reservations.set(key, { socket, timer });
+    return token;
+  }
+
+  #takeReservation(token: Uint8Array): dgram.Socket | undefined {
+    const key = Buffer.from(token).toString('hex');
+    const held = this.#reservations.get(key);
+    if (!held) return undefined;
+    this.#reservations.delete(key);
+    clearTimeout(held.timer);
+    return held.socket;
   }
 
   #release(alloc: Allocation): void {
@@ -421,8 +469,9 @@ export class TurnRelay {
         this.#ended.bytesToClient += alloc.traffic.bytesToClient;
         this.#log.debug({ id: alloc.id, reason, traffic: alloc.traffic }, 'allocation ended');
       },
-      requestFailed: (method: number, code: number) => {
+      requestFailed: (method: number, code: number, reason?: string) => {
         this.metrics.requestErrors.inc({ method: methodName(method), code: String(code) });
+        this.#log.debug({ method: methodName(method), code, reason }, 'request refused');
         // 401 with a challenge is the normal first step of every client, not a failure.
         if (method === 0x003 && code !== 401 && code !== 438)
           this.metrics.allocationsFailed.inc({ reason: String(code) });

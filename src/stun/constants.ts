@@ -114,9 +114,13 @@ export const AddressFamily = { IPv4: 0x01, IPv6: 0x02 } as const;
 /** RFC 8656 §14.7: REQUESTED-TRANSPORT protocol numbers. */
 export const TransportProtocol = { UDP: 17, TCP: 6 } as const;
 
-/** RFC 8656 §12: channel numbers a client may bind. */
+/**
+ * Channel numbers a client may bind. RFC 8656 §12 narrowed the range to 0x4000-0x4FFF, but RFC 5766
+ * clients (coturn's turnutils_uclient among them) still pick numbers up to 0x7FFF, and coturn
+ * accepts them; so do we. ChannelData demultiplexing (first byte 0x40-0x7F) covers the whole range.
+ */
 export const MIN_CHANNEL = 0x4000;
-export const MAX_CHANNEL = 0x4fff;
+export const MAX_CHANNEL = 0x7fff;
 
 /** RFC 8489 §14.7: FINGERPRINT is the CRC-32 XORed with this. */
 export const FINGERPRINT_XOR = 0x5354554e;

@@ -5,6 +5,7 @@
  * It owns allocations, permissions, channels, authentication, quotas and the retransmission cache.
  * No sockets, no timers, no Date.now(): `now` (ms since the epoch) is always a parameter.
  */
+import { copyBytes } from '../crypto/encoding.ts';
 import type { IpFamily, TransportAddress } from '../net/address.ts';
 import { parseIp } from '../net/ip.ts';
 import type { PeerPolicy } from '../net/peer-policy.ts';
@@ -65,7 +66,7 @@ export interface TurnLimits {
 export interface TurnHooks {
   allocationCreated?(alloc: Allocation, now: number): void;
   allocationEnded?(alloc: Allocation, reason: EndReason, now: number): void;
-  requestFailed?(method: number, code: number): void;
+  requestFailed?(method: number, code: number, reason?: string): void;
   authFailed?(reason: string): void;
 }
 
@@ -86,7 +87,15 @@ export interface TurnEngineOptions {
 
 export type TurnAction =
   | { readonly type: 'reply'; readonly client: ClientContext; readonly bytes: Uint8Array }
-  | { readonly type: 'bind-relay'; readonly allocation: Allocation; readonly evenPort: boolean }
+  | {
+      readonly type: 'bind-relay';
+      readonly allocation: Allocation;
+      /** RFC 8656 §7.2: an even port; with `reserveNext`, also hold port+1 and hand back a token. */
+      readonly evenPort: boolean;
+      readonly reserveNext: boolean;
+      /** RFC 8656 §14.9: use the port held under this token by an earlier Allocate. */
+      readonly reservationToken: Uint8Array | undefined;
+    }
   | { readonly type: 'release-relay'; readonly allocation: Allocation; readonly reason: EndReason }
   | {
       readonly type: 'to-peer';
@@ -189,6 +198,7 @@ export class TurnEngine {
     relayed: TransportAddress,
     advertised: TransportAddress,
     now: number,
+    reservationToken?: Uint8Array,
   ): TurnAction[] {
     if (alloc.state !== 'pending')
       return [{ type: 'release-relay', allocation: alloc, reason: 'client-closed' }];
@@ -200,11 +210,13 @@ export class TurnEngine {
     this.#pendingRequests.delete(alloc.id);
     this.o.hooks?.allocationCreated?.(alloc, now);
     if (!req) return [];
-    const bytes = this.#respond.success(req, alloc.integrityKey, [
+    const attrs: [number, Uint8Array][] = [
       [Attr.XorRelayedAddress, encodeXorAddress(advertised, req.transactionId)],
       [Attr.Lifetime, encodeU32(lifetime)],
-      [Attr.XorMappedAddress, encodeXorAddress(alloc.client.client, req.transactionId)],
-    ]);
+    ];
+    if (reservationToken) attrs.push([Attr.ReservationToken, reservationToken]);
+    attrs.push([Attr.XorMappedAddress, encodeXorAddress(alloc.client.client, req.transactionId)]);
+    const bytes = this.#respond.success(req, alloc.integrityKey, attrs);
     this.#remember(`${alloc.client.key}/${this.#respond.transactionHex(req)}`, bytes, now);
     return [{ type: 'reply', client: alloc.client, bytes }];
   }
@@ -387,8 +399,13 @@ export class TurnEngine {
     return outcome;
   }
 
-  #fail(msg: StunMessage, code: number, key?: Uint8Array, extra?: ErrorExtras): Uint8Array {
-    this.o.hooks?.requestFailed?.(msg.method, code);
+  #fail(
+    msg: StunMessage,
+    code: number,
+    key?: Uint8Array,
+    extra?: ErrorExtras & { reason?: string },
+  ): Uint8Array {
+    this.o.hooks?.requestFailed?.(msg.method, code, extra?.reason);
     return this.#respond.error(msg, code, key, extra);
   }
 
@@ -404,24 +421,30 @@ export class TurnEngine {
     const { key } = auth;
     if (existing) return this.#fail(msg, ErrorCode.AllocationMismatch, key);
     const transport = findAttribute(msg, Attr.RequestedTransport);
-    if (!transport) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (!transport) return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'no REQUESTED-TRANSPORT' });
     const protocol = decodeFirstByte(transport.value);
-    if (!protocol.ok) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (!protocol.ok)
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'bad REQUESTED-TRANSPORT' });
     if (protocol.value !== TransportProtocol.UDP)
       return this.#fail(msg, ErrorCode.UnsupportedTransportProtocol, key);
 
     const familyAttr = findAttribute(msg, Attr.RequestedAddressFamily);
     const evenAttr = findAttribute(msg, Attr.EvenPort);
     const token = findAttribute(msg, Attr.ReservationToken);
-    // RFC 8656 §7.2 rule 4-6: these combinations are malformed.
-    if (token && (evenAttr || familyAttr)) return this.#fail(msg, ErrorCode.BadRequest, key);
-    // No reservations are handed out, so no token can be valid (rule 4).
-    if (token) return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
+    // RFC 8656 §7.2 rules 4-6: a token cannot come with EVEN-PORT or REQUESTED-ADDRESS-FAMILY.
+    if (token && (evenAttr || familyAttr))
+      return this.#fail(msg, ErrorCode.BadRequest, key, {
+        reason: 'RESERVATION-TOKEN with EVEN-PORT or REQUESTED-ADDRESS-FAMILY',
+      });
+    if (token && token.value.length !== 8)
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'RESERVATION-TOKEN not 8 bytes' });
     let evenPort = false;
+    let reserveNext = false;
     if (evenAttr) {
       const even = decodeEvenPort(evenAttr.value);
-      if (!even.ok) return this.#fail(msg, ErrorCode.BadRequest, key);
+      if (!even.ok) return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'bad EVEN-PORT' });
       evenPort = true;
+      reserveNext = even.value.reserveNext;
     }
     let family: IpFamily = ctx.client.family === 6 && !this.o.relayFamilies.includes(4) ? 6 : 4;
     if (familyAttr) {
@@ -464,7 +487,13 @@ export class TurnEngine {
     this.#byUser.set(auth.username, userSet);
     userSet.add(alloc);
     this.#pendingRequests.set(alloc.id, msg);
-    actions.push({ type: 'bind-relay', allocation: alloc, evenPort });
+    actions.push({
+      type: 'bind-relay',
+      allocation: alloc,
+      evenPort,
+      reserveNext,
+      reservationToken: token ? copyBytes(token.value) : undefined,
+    });
     return undefined;
   }
 
@@ -474,7 +503,7 @@ export class TurnEngine {
     const { defaultAllocation, maxAllocation } = this.o.lifetimes;
     if (!attr) return defaultAllocation;
     const requested = decodeU32(attr.value);
-    if (!requested.ok) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (!requested.ok) return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'bad LIFETIME' });
     return Math.min(Math.max(requested.value, defaultAllocation), maxAllocation);
   }
 
@@ -497,7 +526,8 @@ export class TurnEngine {
     }
     const lifetimeAttr = findAttribute(msg, Attr.Lifetime);
     const requested = lifetimeAttr ? decodeU32(lifetimeAttr.value) : undefined;
-    if (requested && !requested.ok) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (requested && !requested.ok)
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'bad LIFETIME' });
     if (requested?.ok && requested.value === 0) {
       actions.push(...this.#end(alloc, 'refresh-zero', now));
       return this.#respond.success(msg, key, [[Attr.Lifetime, encodeU32(0)]]);
@@ -534,7 +564,8 @@ export class TurnEngine {
       if (typeof peer === 'number') return this.#fail(msg, peer, key);
       peers.push(peer);
     }
-    if (peers.length === 0) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (peers.length === 0)
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'no XOR-PEER-ADDRESS' });
     const fresh = peers.filter((p) => !alloc.peers.has(p.address)).length;
     if (alloc.peers.size + fresh > this.o.limits.maxPeersPerAllocation) {
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
@@ -555,9 +586,13 @@ export class TurnEngine {
     if (alloc?.state !== 'active') return this.#fail(msg, ErrorCode.AllocationMismatch, key);
     const channelAttr = findAttribute(msg, Attr.ChannelNumber);
     const peerAttr = findAttribute(msg, Attr.XorPeerAddress);
-    if (!channelAttr || !peerAttr) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (!channelAttr || !peerAttr)
+      return this.#fail(msg, ErrorCode.BadRequest, key, {
+        reason: 'CHANNEL-NUMBER or XOR-PEER-ADDRESS missing',
+      });
     const channel = decodeChannelNumber(channelAttr.value);
-    if (!channel.ok || !isValidChannel(channel.value)) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (!channel.ok || !isValidChannel(channel.value))
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'channel number outside 0x4000-0x7FFF' });
     const peer = this.#peer(msg, peerAttr.value, alloc);
     if (typeof peer === 'number') return this.#fail(msg, peer, key);
 
@@ -566,9 +601,10 @@ export class TurnEngine {
     const byPeer = entry?.channelsByPort.get(peer.port);
     // RFC 8656 §11.2: a channel is bound to one peer and a peer to one channel.
     if (byChannel && (byChannel.peer.address !== peer.address || byChannel.peer.port !== peer.port)) {
-      return this.#fail(msg, ErrorCode.BadRequest, key);
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'channel bound to another peer' });
     }
-    if (byPeer && byPeer.channel !== channel.value) return this.#fail(msg, ErrorCode.BadRequest, key);
+    if (byPeer && byPeer.channel !== channel.value)
+      return this.#fail(msg, ErrorCode.BadRequest, key, { reason: 'peer bound to another channel' });
     if (!entry && alloc.peers.size >= this.o.limits.maxPeersPerAllocation) {
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
     }

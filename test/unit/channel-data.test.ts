@@ -29,11 +29,16 @@ describe('ChannelData', () => {
   it.each([
     [hex('40000000'), 0x4000],
     [hex('4fff0000'), 0x4fff],
-    [hex('50000000'), -1],
-    [hex('7fff0000'), -1],
-  ])('accepts only channels 0x4000-0x4FFF (%#)', (buf, channel) => {
+    [hex('50000000'), 0x5000],
+    [hex('7fff0000'), 0x7fff],
+  ])('accepts channels 0x4000-0x7FFF, as RFC 5766 clients use them (%#)', (buf, channel) => {
     expect(looksLikeChannelData(buf)).toBe(true);
     expect(channelOf(buf)).toBe(channel);
+  });
+
+  it('does not take other first bytes for ChannelData', () => {
+    expect(looksLikeChannelData(hex('3fff0000'))).toBe(false);
+    expect(looksLikeChannelData(hex('80000000'))).toBe(false);
   });
 });
 

@@ -465,7 +465,7 @@ describe('permissions and data', () => {
     expect(errorCodeOf(bind(0x4000, { ...peer, port: 6000 }))).toBe(400);
     expect(errorCodeOf(bind(0x4001, peer))).toBe(400);
     expect(errorCodeOf(bind(0x3fff, { ...peer, port: 7000 }))).toBe(400);
-    expect(errorCodeOf(bind(0x5000, { ...peer, port: 7000 }))).toBe(400);
+    expect(errorCodeOf(bind(0x8000, { ...peer, port: 7000 }))).toBe(400);
     // Rebinding the same pair refreshes it.
     expect(bind(0x4000, peer).cls).toBe(MessageClass.SuccessResponse);
     expect(
