@@ -33,12 +33,13 @@ export interface RelayChild {
   kill(signal?: NodeJS.Signals): void;
 }
 
-const TSX = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
 const MAIN = new URL('../../relay/main.ts', import.meta.url).pathname;
 
 /** Runs `relay/main.ts` with `args` and waits for its ready line. */
 export function startRelayProcess(args: string[], env: Record<string, string> = {}): Promise<RelayChild> {
-  const child = spawn(TSX, [MAIN, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,7 +78,8 @@ export function runRelayCli(
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(TSX, [MAIN, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
