@@ -186,8 +186,9 @@ export class TurnEngine {
     const actions: TurnAction[] = [];
     const reply = this.#request(ctx, msg, now, actions);
     if (reply) {
-      if (msg.method !== Method.Binding) this.#remember(txKey, reply, now);
-      actions.unshift({ type: 'reply', client: ctx, bytes: reply });
+      // Only authenticated requests leave state behind: unauthenticated traffic costs no memory.
+      if (reply.authenticated) this.#remember(txKey, reply.bytes, now);
+      actions.unshift({ type: 'reply', client: ctx, bytes: reply.bytes });
     }
     return actions;
   }
@@ -349,14 +350,22 @@ export class TurnEngine {
 
   readonly #pendingRequests = new Map<number, StunMessage>();
 
-  #request(ctx: ClientContext, msg: StunMessage, now: number, actions: TurnAction[]): Uint8Array | undefined {
+  #request(
+    ctx: ClientContext,
+    msg: StunMessage,
+    now: number,
+    actions: TurnAction[],
+  ): { bytes: Uint8Array; authenticated: boolean } | undefined {
+    const plain = (bytes: Uint8Array) => ({ bytes, authenticated: false });
     const unknown = findUnknownAttributes(msg);
-    if (unknown.length > 0) return this.#fail(msg, ErrorCode.UnknownAttribute, undefined, { unknown });
+    if (unknown.length > 0) return plain(this.#fail(msg, ErrorCode.UnknownAttribute, undefined, { unknown }));
     if (msg.method === Method.Binding) {
       // RFC 8489 §10.1 (no auth for Binding on a TURN port, as deployed servers do).
-      return this.#respond.success(msg, undefined, [
-        [Attr.XorMappedAddress, encodeXorAddress(ctx.client, msg.transactionId)],
-      ]);
+      return plain(
+        this.#respond.success(msg, undefined, [
+          [Attr.XorMappedAddress, encodeXorAddress(ctx.client, msg.transactionId)],
+        ]),
+      );
     }
     if (
       msg.method !== Method.Allocate &&
@@ -364,7 +373,7 @@ export class TurnEngine {
       msg.method !== Method.CreatePermission &&
       msg.method !== Method.ChannelBind
     ) {
-      return this.#fail(msg, ErrorCode.BadRequest);
+      return plain(this.#fail(msg, ErrorCode.BadRequest, undefined, { reason: 'unknown method' }));
     }
 
     const existing = this.#byClient.get(ctx.key);
@@ -373,7 +382,19 @@ export class TurnEngine {
       if (existing.allocateTransaction === this.#respond.transactionHex(msg)) return undefined;
     }
     const auth = this.#authenticate(msg, now);
-    if (!auth.ok) return auth.reply;
+    if (!auth.ok) return plain(auth.reply);
+    const bytes = this.#authenticatedRequest(ctx, msg, auth, existing, now, actions);
+    return bytes && { bytes, authenticated: true };
+  }
+
+  #authenticatedRequest(
+    ctx: ClientContext,
+    msg: StunMessage,
+    auth: AuthOutcome & { ok: true },
+    existing: Allocation | undefined,
+    now: number,
+    actions: TurnAction[],
+  ): Uint8Array | undefined {
     // RFC 8656 §5: requests on an allocation must use the credentials that created it.
     if (existing && existing.username !== auth.username && msg.method !== Method.Allocate) {
       return this.#fail(msg, ErrorCode.WrongCredentials, auth.key);

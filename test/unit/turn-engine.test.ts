@@ -173,11 +173,6 @@ describe('Allocate', () => {
       420,
     ],
     [
-      'a RESERVATION-TOKEN it never issued',
-      [transportUdp(), [Attr.ReservationToken, new Uint8Array(8)]] as AttrList,
-      508,
-    ],
-    [
       'RESERVATION-TOKEN together with EVEN-PORT',
       [
         transportUdp(),
@@ -206,6 +201,38 @@ describe('Allocate', () => {
     const [reply] = replies(ask(engine, client(), Method.Allocate, attrs, alice()));
     expect(errorCodeOf(reply!)).toBe(code);
     expect(engine.allocationCount).toBe(0);
+  });
+
+  it('asks the shell to reserve the next port for EVEN-PORT with R, and returns its token', () => {
+    const { engine, client } = setup();
+    const actions = ask(
+      engine,
+      client(),
+      Method.Allocate,
+      [transportUdp(), [Attr.EvenPort, new Uint8Array([0x80])]],
+      alice(),
+    );
+    const bind = actions.find((a) => a.type === 'bind-relay')!;
+    expect(bind).toMatchObject({ evenPort: true, reserveNext: true, reservationToken: undefined });
+    const token = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 };
+    const [reply] = replies(engine.relayBound(bind.allocation, relayed, relayed, T0, token));
+    expect(findAttribute(reply!, Attr.ReservationToken)?.value).toEqual(token);
+  });
+
+  it('passes a RESERVATION-TOKEN to the shell, and answers 508 when it holds no such reservation', () => {
+    const { engine, client } = setup();
+    const token = new Uint8Array(8).fill(9);
+    const actions = ask(
+      engine,
+      client(),
+      Method.Allocate,
+      [transportUdp(), [Attr.ReservationToken, token]],
+      alice(),
+    );
+    const bind = actions.find((a) => a.type === 'bind-relay')!;
+    expect(bind).toMatchObject({ reservationToken: token });
+    expect(errorCodeOf(replies(engine.relayBindFailed(bind.allocation, T0))[0]!)).toBe(508);
   });
 
   it('lists the unknown attributes in a 420', () => {
