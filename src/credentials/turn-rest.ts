@@ -1,8 +1,9 @@
 /**
  * TURN REST API credentials (draft-uberti-behave-turn-rest-00 §2.2): the username is
- * `expiry:tenant:user` with `expiry` a UNIX time in seconds, and the password is
+ * `expiry:tenant:userId` with `expiry` a UNIX time in seconds, and the password is
  * base64(HMAC-SHA1(shared secret, username)). The edge creates them with Web Crypto (Workers and
- * Node alike); the relay checks them synchronously with the same result.
+ * Node alike); the relay checks them synchronously with the same result. Also owns the STUN
+ * long-term key derivation that turns such a password into a MESSAGE-INTEGRITY key.
  */
 import { toBase64, utf8Encode } from '../crypto/encoding.ts';
 import { hmacSha1 } from '../crypto/hmac.ts';
@@ -31,12 +32,16 @@ export interface CreateCredentialOptions {
 }
 
 function restUsername(o: CreateCredentialOptions): { username: string; expiresAt: number } {
-  if (!o.secret) throw new CredentialError('secret must not be empty');
+  if (typeof o.secret !== 'string' || o.secret === '') throw new CredentialError('secret must not be empty');
+  if (!Number.isFinite(o.nowSeconds) || o.nowSeconds < 0) {
+    throw new CredentialError(`nowSeconds must be a finite UNIX time in seconds, got ${o.nowSeconds}`);
+  }
   if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0 || o.ttlSeconds > MAX_TTL_SECONDS) {
     throw new CredentialError(
       `ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}, got ${o.ttlSeconds}`,
     );
   }
+  // The tenant is the field between the first and second ':'; the userId may hold ':' itself.
   if (o.tenant?.includes(':')) throw new CredentialError('tenant must not contain ":"');
   const expiresAt = Math.floor(o.nowSeconds) + o.ttlSeconds;
   const parts = [String(expiresAt)];
@@ -73,21 +78,26 @@ export type ParsedRestUsername =
     }
   | { readonly ok: false; readonly error: 'ERR_NOT_REST_USERNAME' };
 
+/**
+ * Splits a REST username. The first ':'-separated field must be a non-negative decimal integer
+ * (at most 12 digits, so it stays an exact number; no sign, no spaces), else the name is not a
+ * REST username (a static user, say). The tenant runs to the second ':' and the userId is the
+ * rest, ':' included. An empty tenant or userId reads as absent, so `1700000000::bob` has no tenant.
+ */
 export function parseTurnRestUsername(username: string): ParsedRestUsername {
   const first = username.indexOf(':');
   const head = first < 0 ? username : username.slice(0, first);
-  if (!/^\d{1,12}$/.test(head)) return { ok: false, error: 'ERR_NOT_REST_USERNAME' };
-  if (first < 0) return { ok: true, expiry: Number(head), tenant: undefined, userId: undefined };
+  if (!/^[0-9]{1,12}$/.test(head)) return { ok: false, error: 'ERR_NOT_REST_USERNAME' };
+  const expiry = Number(head);
+  if (first < 0) return { ok: true, expiry, tenant: undefined, userId: undefined };
   const rest = username.slice(first + 1);
   const second = rest.indexOf(':');
-  return {
-    ok: true,
-    expiry: Number(head),
-    tenant: second < 0 ? rest : rest.slice(0, second),
-    userId: second < 0 ? undefined : rest.slice(second + 1),
-  };
+  const tenant = second < 0 ? rest : rest.slice(0, second);
+  const userId = second < 0 ? '' : rest.slice(second + 1);
+  return { ok: true, expiry, tenant: tenant || undefined, userId: userId || undefined };
 }
 
+/** A REST username is valid strictly before its expiry second; at `expiry` it has expired. */
 export function restCredentialsValid(
   username: string,
   nowSeconds: number,
@@ -98,8 +108,10 @@ export function restCredentialsValid(
 }
 
 /**
- * RFC 8489 §9.2.2: key = MD5(username ":" realm ":" password). SASLprep (RFC 4013) is not applied
- * to the password: REST passwords are base64 and static passwords are taken as configured.
+ * RFC 8489 §9.2.2: key = MD5(username ":" realm ":" password), over UTF-8. No string preparation
+ * is applied: neither SASLprep (RFC 4013, as RFC 5389 §15.4 had it) nor the OpaqueString profile
+ * (RFC 8265) that RFC 8489 §9.2.2 and §14.3 ask for. REST usernames and passwords are ASCII, where
+ * both are the identity; static credentials are used byte-for-byte as configured.
  */
 export function longTermKey(username: string, realm: string, password: string): Uint8Array {
   return md5(utf8Encode(`${username}:${realm}:${password}`));

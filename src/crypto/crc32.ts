@@ -1,6 +1,7 @@
 /**
- * CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320) as STUN FINGERPRINT uses it (RFC 8489 §14.7).
- * The table is built once, on first use.
+ * CRC-32 (ISO-HDLC: reflected polynomial 0xEDB88320, initial value and final XOR 0xFFFFFFFF), the
+ * CRC that STUN FINGERPRINT uses before its own XOR with 0x5354554E (RFC 8489 §14.7, which points
+ * to ITU V.42 / ISO 3309). Table-driven, one byte per step; the table is built once, on first use.
  */
 let table: Uint32Array | undefined;
 
@@ -14,6 +15,7 @@ function crcTable(): Uint32Array {
   return t;
 }
 
+/** Unsigned CRC-32 of `data[start..end)`. */
 export function crc32(data: Uint8Array, start = 0, end = data.length): number {
   table ??= crcTable();
   let c = 0xffffffff;
