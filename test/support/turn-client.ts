@@ -96,6 +96,11 @@ export class TurnTestClient {
     this.#stream = s;
   }
 
+  /** The nonce learned from the server's last challenge. */
+  get nonce(): string | undefined {
+    return this.#cred?.nonce;
+  }
+
   get localPort(): number {
     return this.#udp ? this.#udp.address().port : (this.#stream?.localPort ?? 0);
   }
