@@ -202,6 +202,75 @@ describe('relay options', () => {
     }
   });
 
+  it('answers 508 when the relayed port range is used up, and serves again once a port frees', async () => {
+    const port = await freePort('both');
+    const relayPort = await freePort('udp');
+    const relay = await startInProcessRelay([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--min-port',
+      String(relayPort),
+      '--max-port',
+      String(relayPort),
+    ]);
+    const cred = { username: 'a', password: 'b', realm: 'r' };
+    const server = relay.listening.udp[0]!;
+    try {
+      const first = await TurnTestClient.connect({ transport: 'udp', server, cred });
+      expect((await first.allocate()).cls).toBe(MessageClass.SuccessResponse);
+      expect(first.relayed?.port).toBe(relayPort);
+      const second = await TurnTestClient.connect({ transport: 'udp', server, cred });
+      expect(errorCodeOf(await second.allocate())).toBe(508);
+      await first.refresh(0);
+      const third = await TurnTestClient.connect({ transport: 'udp', server, cred });
+      expect((await third.allocate()).cls).toBe(MessageClass.SuccessResponse);
+      await Promise.all([first.close(), second.close(), third.close()]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('leaves no socket, server or timer behind once stopped', async () => {
+    const handles = () => {
+      const counts = new Map<string, number>();
+      for (const h of process.getActiveResourcesInfo()) counts.set(h, (counts.get(h) ?? 0) + 1);
+      return counts;
+    };
+    const before = handles();
+    const port = await freePort('both');
+    const relay = await startInProcessRelay([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--user',
+      'a:b',
+      '--realm',
+      'r',
+      '--allow-peer',
+      '127.0.0.0/8',
+    ]);
+    const cred = { username: 'a', password: 'b', realm: 'r' };
+    const udp = await TurnTestClient.connect({ transport: 'udp', server: relay.listening.udp[0]!, cred });
+    const tcp = await TurnTestClient.connect({ transport: 'tcp', server: relay.listening.tcp[0]!, cred });
+    await udp.allocate([[0x0018, new Uint8Array([0x80])]]); // EVEN-PORT with R: holds a reservation too
+    await tcp.allocate();
+    expect(relay.openRelaySockets).toBe(3);
+    await Promise.all([udp.close(), tcp.close()]);
+    await relay.stop();
+    expect(relay.openRelaySockets).toBe(0);
+    await new Promise((r) => setTimeout(r, 50));
+    // Nothing of any kind more than before the relay started.
+    for (const [kind, n] of handles())
+      expect({ kind, n }).toEqual({ kind, n: Math.min(n, before.get(kind) ?? 0) });
+  });
+
   it('ends allocations when their lifetime passes and closes their sockets', async () => {
     const port = await freePort('both');
     const relay = await startInProcessRelay([
