@@ -1,0 +1,181 @@
+/**
+ * The relay's option table: every flag with its environment variable, kind, default, help line
+ * and value parser. This module owns what each option accepts; relay/config.ts owns reading
+ * argv and the environment, the checks that span several options, and the RelayConfig shape.
+ * Adding an option is one entry here (and its field in RelayConfig). The table key is the
+ * RelayConfig field the value lands in, except where config.ts derives a field (noUdp -> udp).
+ * Parsers throw OptionError with the reason only; the caller prefixes the option's name.
+ */
+import type { IpFamily } from '../src/net/address.ts';
+import { type Cidr, parseCidr } from '../src/net/cidr.ts';
+import { formatIp, ipFamilyOf, parseHostPort, parseIp, unmapIpv4 } from '../src/net/ip.ts';
+
+export class OptionError extends Error {
+  override readonly name = 'OptionError';
+  readonly code = 'ERR_RELAY_CONFIG';
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export interface StaticUser {
+  name: string;
+  password: string;
+}
+export interface HostPort {
+  family: IpFamily;
+  address: string;
+  port: number;
+}
+
+/** value: one value, a repeated flag is an error; list: repeatable; switch: boolean, no value. */
+export type OptionKind = 'value' | 'list' | 'switch';
+
+export interface OptionSpec<T = unknown> {
+  readonly flag: `--${string}`;
+  readonly env: string;
+  readonly kind: OptionKind;
+  /** Placeholder for the value in the help text. */
+  readonly arg?: string;
+  readonly help: string;
+  /** Raw text, parsed like user input; shown in the help text. A list default is comma-separated. */
+  readonly default?: string;
+  /** Turns one raw value into a typed one; throws OptionError. */
+  parse(raw: string): T;
+  /** How the value appears in logs (redactConfig); the value itself when absent. */
+  display?(value: T): unknown;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const int =
+  (min: number, max: number) =>
+  (raw: string): number => {
+    if (!/^(0|[1-9]\d*)$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new OptionError(`expected an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return Number(raw);
+  };
+
+const PORT = int(1, 65535);
+const SECONDS = int(1, 7 * 86_400);
+const COUNT = int(1, 10_000_000);
+
+const text = (raw: string): string => {
+  if (raw === '') throw new OptionError('must not be empty');
+  return raw;
+};
+
+/** An IP literal, canonical; ::ffff:a.b.c.d is read as the IPv4 address it maps. */
+const ip = (raw: string): string => {
+  const b = parseIp(raw);
+  if (!b) throw new OptionError(`expected an IP address, got "${raw}"`);
+  return formatIp(unmapIpv4(b));
+};
+
+const cidrRange = (raw: string): Cidr => {
+  const r = parseCidr(raw);
+  if (!r.ok) throw new OptionError(r.error);
+  return r.value;
+};
+
+/** NAME:PASSWORD, split at the first ':' so the password may hold more. Never echoes the input. */
+const user = (raw: string): StaticUser => {
+  const at = raw.indexOf(':');
+  if (at < 0) throw new OptionError('expected NAME:PASSWORD, got no ":"');
+  if (at === 0) throw new OptionError('the user name is empty');
+  if (at === raw.length - 1) throw new OptionError(`the password of "${raw.slice(0, at)}" is empty`);
+  return { name: raw.slice(0, at), password: raw.slice(at + 1) };
+};
+
+const logLevel = (raw: string): LogLevel => {
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (!level) throw new OptionError(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level;
+};
+
+const hostPort = (raw: string): HostPort => {
+  const hp = parseHostPort(raw);
+  if (!hp) throw new OptionError(`expected IPv4:PORT or [IPv6]:PORT, got "${raw}"`);
+  const b = unmapIpv4(parseIp(hp.host)!);
+  return { family: ipFamilyOf(b), address: formatIp(b), port: hp.port };
+};
+
+const on = (): boolean => true;
+const hidden = (): string => '<redacted>';
+const showUser = (u: StaticUser): string => `${u.name}:<redacted>`;
+const showCidr = (c: Cidr): string => c.text;
+
+// biome-ignore format: two lines per option keep the table readable; the formatter would make it nine
+export const OPTIONS = {
+  listen: { flag: '--listen', env: 'RELAY_LISTEN', kind: 'list', arg: 'IP', default: '127.0.0.1', parse: ip,
+    help: 'IP literal to serve TURN on; the first of each family also binds relayed sockets. 0.0.0.0 and :: need --external-ip of that family' },
+  turnPort: { flag: '--turn-port', env: 'RELAY_TURN_PORT', kind: 'value', arg: 'N', default: '3478', parse: PORT,
+    help: 'TURN port, UDP and TCP (RFC 8656 §4)' },
+  noUdp: { flag: '--no-udp', env: 'RELAY_NO_UDP', kind: 'switch', parse: on, help: 'do not serve TURN over UDP' },
+  noTcp: { flag: '--no-tcp', env: 'RELAY_NO_TCP', kind: 'switch', parse: on, help: 'do not serve TURN over TCP' },
+  tlsPort: { flag: '--tls-port', env: 'RELAY_TLS_PORT', kind: 'value', arg: 'N', default: '5349', parse: PORT,
+    help: 'TURN over TLS port, active when --tls-cert and --tls-key are both given (RFC 8656 §4)' },
+  tlsCert: { flag: '--tls-cert', env: 'RELAY_TLS_CERT', kind: 'value', arg: 'FILE', parse: text,
+    help: 'PEM certificate chain for TLS; needs --tls-key' },
+  tlsKey: { flag: '--tls-key', env: 'RELAY_TLS_KEY', kind: 'value', arg: 'FILE', parse: text,
+    help: 'PEM private key for TLS; needs --tls-cert' },
+  httpPort: { flag: '--http-port', env: 'RELAY_HTTP_PORT', kind: 'value', arg: 'N', default: '9464', parse: int(0, 65535),
+    help: 'HTTP port for /metrics, /healthz, /readyz; 0 picks a free port' },
+  httpHost: { flag: '--http-host', env: 'RELAY_HTTP_HOST', kind: 'value', arg: 'IP', default: '127.0.0.1', parse: ip,
+    help: 'IP literal the HTTP port listens on' },
+  secrets: { flag: '--secret', env: 'RELAY_SECRETS', kind: 'list', arg: 'S', parse: text, display: hidden,
+    help: 'TURN REST API shared secret; give several to accept old and new while rotating' },
+  users: { flag: '--user', env: 'RELAY_USERS', kind: 'list', arg: 'NAME:PASS', parse: user, display: showUser,
+    help: 'static long-term credential (RFC 8489 §9.2); the password may contain ":" but not "," in the env' },
+  realm: { flag: '--realm', env: 'RELAY_REALM', kind: 'value', arg: 'R', default: 'relay.local', parse: text,
+    help: 'REALM of the long-term credentials (RFC 8489 §14.9)' },
+  allowPeers: { flag: '--allow-peer', env: 'RELAY_ALLOW_PEERS', kind: 'list', arg: 'CIDR', parse: cidrRange, display: showCidr,
+    help: 'allow peers in this range, overriding every deny (host bits are masked: 10.1.2.3/8 is 10.0.0.0/8)' },
+  denyPeers: { flag: '--deny-peer', env: 'RELAY_DENY_PEERS', kind: 'list', arg: 'CIDR', parse: cidrRange, display: showCidr,
+    help: 'refuse peers in this range too (special-purpose ranges are refused already)' },
+  minPort: { flag: '--min-port', env: 'RELAY_MIN_PORT', kind: 'value', arg: 'N', default: '49152', parse: PORT,
+    help: 'lowest relayed port (RFC 8656 §7.2 suggests 49152-65535)' },
+  maxPort: { flag: '--max-port', env: 'RELAY_MAX_PORT', kind: 'value', arg: 'N', default: '65535', parse: PORT,
+    help: 'highest relayed port' },
+  externalIp: { flag: '--external-ip', env: 'RELAY_EXTERNAL_IP', kind: 'list', arg: 'IP', parse: ip,
+    help: 'relayed address to advertise when behind NAT, at most one per family' },
+  software: { flag: '--software', env: 'RELAY_SOFTWARE', kind: 'value', arg: 'NAME', default: 'relay-backbone/0.1.0', parse: text,
+    help: 'SOFTWARE attribute in responses (RFC 8489 §14.14)' },
+  logLevel: { flag: '--log-level', env: 'RELAY_LOG_LEVEL', kind: 'value', arg: 'L', default: 'info', parse: logLevel,
+    help: LOG_LEVELS.join('|') },
+  maxAllocations: { flag: '--max-allocations', env: 'RELAY_MAX_ALLOCATIONS', kind: 'value', arg: 'N', default: '10000', parse: COUNT,
+    help: 'allocations on the whole relay; past it Allocate gets 508 (RFC 8656 §7.2)' },
+  userQuota: { flag: '--user-quota', env: 'RELAY_USER_QUOTA', kind: 'value', arg: 'N', default: '100', parse: COUNT,
+    help: 'allocations per username; past it Allocate gets 486 (RFC 8656 §7.2)' },
+  maxAllocPps: { flag: '--max-alloc-pps', env: 'RELAY_MAX_ALLOC_PPS', kind: 'value', arg: 'N', default: '20000', parse: int(0, 10_000_000),
+    help: 'packets per second per allocation, each direction; 0 = unlimited' },
+  maxAllocBps: { flag: '--max-alloc-bps', env: 'RELAY_MAX_ALLOC_BPS', kind: 'value', arg: 'N', default: '50000000', parse: int(0, 100_000_000_000),
+    help: 'bits per second per allocation, each direction; 0 = unlimited' },
+  defaultLifetime: { flag: '--default-lifetime', env: 'RELAY_DEFAULT_LIFETIME', kind: 'value', arg: 'S', default: '600', parse: SECONDS,
+    help: 'allocation lifetime when the request has no LIFETIME (RFC 8656 §7.2)' },
+  maxLifetime: { flag: '--max-lifetime', env: 'RELAY_MAX_LIFETIME', kind: 'value', arg: 'S', default: '3600', parse: SECONDS,
+    help: 'longest allocation lifetime granted (RFC 8656 §7.2)' },
+  permissionLifetime: { flag: '--permission-lifetime', env: 'RELAY_PERMISSION_LIFETIME', kind: 'value', arg: 'S', default: '300', parse: SECONDS,
+    help: 'permission lifetime; RFC 8656 §9 fixes 300, change it only in tests' },
+  channelLifetime: { flag: '--channel-lifetime', env: 'RELAY_CHANNEL_LIFETIME', kind: 'value', arg: 'S', default: '600', parse: SECONDS,
+    help: 'channel binding lifetime; RFC 8656 §12 fixes 600, change it only in tests' },
+  nonceLifetime: { flag: '--nonce-lifetime', env: 'RELAY_NONCE_LIFETIME', kind: 'value', arg: 'S', default: '3600', parse: SECONDS,
+    help: 'after this a nonce is stale and requests get 438 (RFC 8489 §9.2)' },
+  alternateServer: { flag: '--alternate-server', env: 'RELAY_ALTERNATE_SERVER', kind: 'value', arg: 'IP:PORT', parse: hostPort,
+    help: 'ALTERNATE-SERVER sent with 300 while draining (RFC 8489 §10)' },
+  drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
+    help: 'seconds SIGTERM waits for allocations to end before stopping' },
+} satisfies Record<string, OptionSpec>;
+
+type Options = typeof OPTIONS;
+type ValueOf<S> = S extends { parse(raw: string): infer T } ? T : never;
+
+/** What the table yields before config.ts checks and derives: lists are arrays, switches booleans. */
+export type ParsedOptions = {
+  -readonly [K in keyof Options]: Options[K] extends { kind: 'list' }
+    ? ValueOf<Options[K]>[]
+    : Options[K] extends { kind: 'switch' }
+      ? boolean
+      : Options[K] extends { default: string }
+        ? ValueOf<Options[K]>
+        : ValueOf<Options[K]> | undefined;
+};
