@@ -173,67 +173,60 @@ describe('relay over real sockets', () => {
 });
 
 describe('relay options', () => {
-  it('advertises the external address behind NAT while binding the local one', async () => {
-    const port = await freePort('both');
+  const cred = { username: 'a', password: 'b', realm: 'r' };
+  type Connect = (transport?: 'udp' | 'tcp') => Promise<TurnTestClient>;
+
+  /** A relay on a free port of `host` with user a:b in realm r plus `args`; closed after `fn`. */
+  async function withRelay(
+    args: string[],
+    fn: (relay: TurnRelay, connect: Connect) => Promise<void>,
+    host = '127.0.0.1',
+  ): Promise<void> {
+    const port = await freePort('both', host);
     const relay = await startInProcessRelay([
       '--listen',
-      '127.0.0.1',
+      host,
       '--turn-port',
       String(port),
-      '--external-ip',
-      '203.0.113.5',
       '--user',
       'a:b',
       '--realm',
       'r',
-      '--no-tcp',
+      ...args,
     ]);
+    const clients: TurnTestClient[] = [];
+    const connect: Connect = async (transport = 'udp') => {
+      const c = await TurnTestClient.connect({ transport, server: relay.listening[transport][0]!, cred });
+      clients.push(c);
+      return c;
+    };
     try {
-      const c = await TurnTestClient.connect({
-        transport: 'udp',
-        server: relay.listening.udp[0]!,
-        cred: { username: 'a', password: 'b', realm: 'r' },
-      });
-      const res = await c.allocate();
-      expect(xorAddressAttr(res, Attr.XorRelayedAddress)?.address).toBe('203.0.113.5');
-      await c.close();
+      await fn(relay, connect);
     } finally {
+      await Promise.all(clients.map((c) => c.close()));
       await relay.stop();
     }
-  });
+  }
+
+  it('advertises the external address behind NAT while binding the local one', () =>
+    withRelay(['--external-ip', '203.0.113.5', '--no-tcp'], async (_relay, connect) => {
+      const res = await (await connect()).allocate();
+      expect(xorAddressAttr(res, Attr.XorRelayedAddress)?.address).toBe('203.0.113.5');
+    }));
 
   it('answers 508 when the relayed port range is used up, and serves again once a port frees', async () => {
-    const port = await freePort('both');
     const relayPort = await freePort('udp');
-    const relay = await startInProcessRelay([
-      '--listen',
-      '127.0.0.1',
-      '--turn-port',
-      String(port),
-      '--user',
-      'a:b',
-      '--realm',
-      'r',
-      '--min-port',
-      String(relayPort),
-      '--max-port',
-      String(relayPort),
-    ]);
-    const cred = { username: 'a', password: 'b', realm: 'r' };
-    const server = relay.listening.udp[0]!;
-    try {
-      const first = await TurnTestClient.connect({ transport: 'udp', server, cred });
-      expect((await first.allocate()).cls).toBe(MessageClass.SuccessResponse);
-      expect(first.relayed?.port).toBe(relayPort);
-      const second = await TurnTestClient.connect({ transport: 'udp', server, cred });
-      expect(errorCodeOf(await second.allocate())).toBe(508);
-      await first.refresh(0);
-      const third = await TurnTestClient.connect({ transport: 'udp', server, cred });
-      expect((await third.allocate()).cls).toBe(MessageClass.SuccessResponse);
-      await Promise.all([first.close(), second.close(), third.close()]);
-    } finally {
-      await relay.stop();
-    }
+    await withRelay(
+      ['--min-port', String(relayPort), '--max-port', String(relayPort)],
+      async (_relay, connect) => {
+        const first = await connect();
+        expect((await first.allocate()).cls).toBe(MessageClass.SuccessResponse);
+        expect(first.relayed?.port).toBe(relayPort);
+        expect(errorCodeOf(await (await connect()).allocate())).toBe(508);
+        await first.refresh(0);
+        expect((await (await connect()).allocate()).cls).toBe(MessageClass.SuccessResponse);
+      },
+    );
   });
 
   it('leaves no socket, server or timer behind once stopped', async () => {
@@ -243,133 +236,66 @@ describe('relay options', () => {
       return counts;
     };
     const before = handles();
-    const port = await freePort('both');
-    const relay = await startInProcessRelay([
-      '--listen',
-      '127.0.0.1',
-      '--turn-port',
-      String(port),
-      '--user',
-      'a:b',
-      '--realm',
-      'r',
-      '--allow-peer',
-      '127.0.0.0/8',
-    ]);
-    const cred = { username: 'a', password: 'b', realm: 'r' };
-    const udp = await TurnTestClient.connect({ transport: 'udp', server: relay.listening.udp[0]!, cred });
-    const tcp = await TurnTestClient.connect({ transport: 'tcp', server: relay.listening.tcp[0]!, cred });
-    await udp.allocate([[0x0018, new Uint8Array([0x80])]]); // EVEN-PORT with R: holds a reservation too
-    await tcp.allocate();
-    expect(relay.openRelaySockets).toBe(3);
-    await Promise.all([udp.close(), tcp.close()]);
-    await relay.stop();
-    expect(relay.openRelaySockets).toBe(0);
+    let stopped: TurnRelay | undefined;
+    await withRelay(['--allow-peer', '127.0.0.0/8'], async (relay, connect) => {
+      stopped = relay;
+      await (await connect('udp')).allocate([[Attr.EvenPort, new Uint8Array([0x80])]]); // R bit: a reservation too
+      await (await connect('tcp')).allocate();
+      expect(relay.openRelaySockets).toBe(3);
+    });
+    expect(stopped?.openRelaySockets).toBe(0);
     await new Promise((r) => setTimeout(r, 50));
     // Nothing of any kind more than before the relay started.
     for (const [kind, n] of handles())
       expect({ kind, n }).toEqual({ kind, n: Math.min(n, before.get(kind) ?? 0) });
   });
 
-  it('ends allocations when their lifetime passes and closes their sockets', async () => {
-    const port = await freePort('both');
-    const relay = await startInProcessRelay([
-      '--listen',
-      '127.0.0.1',
-      '--turn-port',
-      String(port),
-      '--user',
-      'a:b',
-      '--realm',
-      'r',
-      '--default-lifetime',
-      '1',
-      '--max-lifetime',
-      '1',
-    ]);
-    try {
-      const c = await TurnTestClient.connect({
-        transport: 'udp',
-        server: relay.listening.udp[0]!,
-        cred: { username: 'a', password: 'b', realm: 'r' },
-      });
-      await c.allocate();
+  it('ends allocations when their lifetime passes and closes their sockets', () =>
+    withRelay(['--default-lifetime', '1', '--max-lifetime', '1'], async (relay, connect) => {
+      await (await connect()).allocate();
       expect(relay.openRelaySockets).toBe(1);
       await waitFor(() => relay.openRelaySockets === 0, 4000);
       expect(relay.engine.allocationCount).toBe(0);
-      await c.close();
-    } finally {
-      await relay.stop();
-    }
-  });
+    }));
 
   it('serves IPv6 clients and relays on ::1 when the host has it', async () => {
     if (!(await hasIpv6Loopback())) return;
-    const port = await freePort('both', '::1');
-    const relay = await startInProcessRelay([
-      '--listen',
-      '::1',
-      '--turn-port',
-      String(port),
-      '--user',
-      'a:b',
-      '--realm',
-      'r',
-      '--allow-peer',
-      '::1/128',
-    ]);
     const peer = await echoPeer('::1');
     try {
-      const c = await TurnTestClient.connect({
-        transport: 'udp',
-        server: relay.listening.udp[0]!,
-        cred: { username: 'a', password: 'b', realm: 'r' },
-      });
-      const res = await c.allocate();
-      expect(res.cls).toBe(MessageClass.SuccessResponse);
-      expect(c.relayed).toMatchObject({ family: 6, address: '::1' });
-      await c.channelBind(0x4000, peer.addr);
-      c.sendChannel(0x4000, bytes(6));
-      expect((await c.waitForData(1))[0]).toEqual({ channel: 0x4000, data: bytes(6) });
-      await c.close();
+      await withRelay(
+        ['--allow-peer', '::1/128'],
+        async (_relay, connect) => {
+          const c = await connect();
+          expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+          expect(c.relayed).toMatchObject({ family: 6, address: '::1' });
+          await c.channelBind(0x4000, peer.addr);
+          c.sendChannel(0x4000, bytes(6));
+          expect((await c.waitForData(1))[0]).toEqual({ channel: 0x4000, data: bytes(6) });
+        },
+        '::1',
+      );
     } finally {
       await peer.close();
-      await relay.stop();
     }
   });
 
   it('answers Allocate with 508 while draining and lets existing allocations run', async () => {
-    const port = await freePort('both');
-    const relay = await startInProcessRelay([
-      '--listen',
-      '127.0.0.1',
-      '--turn-port',
-      String(port),
-      '--user',
-      'a:b',
-      '--realm',
-      'r',
-      '--allow-peer',
-      '127.0.0.0/8',
-    ]);
     const peer = await echoPeer();
     try {
-      const cred = { username: 'a', password: 'b', realm: 'r' };
-      const c = await TurnTestClient.connect({ transport: 'udp', server: relay.listening.udp[0]!, cred });
-      await c.allocate();
-      await c.channelBind(0x4000, peer.addr);
-      const drained = relay.drain(1500);
-      const late = await TurnTestClient.connect({ transport: 'udp', server: relay.listening.udp[0]!, cred });
-      expect(errorCodeOf(await late.allocate())).toBe(508);
-      c.sendChannel(0x4000, bytes(1));
-      await c.waitForData(1);
-      expect(relay.ready).toBe(false);
-      await drained;
-      expect(relay.engine.allocationCount).toBe(0);
-      await Promise.all([c.close(), late.close()]);
+      await withRelay(['--allow-peer', '127.0.0.0/8'], async (relay, connect) => {
+        const c = await connect();
+        await c.allocate();
+        await c.channelBind(0x4000, peer.addr);
+        const drained = relay.drain(1500);
+        expect(errorCodeOf(await (await connect()).allocate())).toBe(508);
+        c.sendChannel(0x4000, bytes(1));
+        await c.waitForData(1);
+        expect(relay.ready).toBe(false);
+        await drained;
+        expect(relay.engine.allocationCount).toBe(0);
+      });
     } finally {
       await peer.close();
-      await relay.stop();
     }
   });
 });
