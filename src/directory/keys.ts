@@ -1,0 +1,33 @@
+/**
+ * Every Redis key and channel the directory uses, with its shape and lifetime (docs/REDIS.md
+ * has the same table). All keys carry the hash tag `{dir}` so that, on Redis Cluster, they live
+ * in one slot and can change together in MULTI/EXEC.
+ */
+export interface DirectoryKeys {
+  /** STRING: the RelayRecord as JSON. PX = the heartbeat TTL; a dead relay's record expires. */
+  relay(id: string): string;
+  /** ZSET: member relay id, score = ms time its registration expires. Pruned on every list(). */
+  readonly relays: string;
+  /** GEO (a ZSET): member relay id at (lon, lat). Pruned together with `relays`. */
+  readonly geo: string;
+  /** STRING: the LinkRecord[] measured from one relay, as JSON. PX = the link TTL. */
+  links(from: string): string;
+  /** ZSET: member relay id, score = ms time its published links expire. */
+  readonly linkIndex: string;
+  /** Pub/sub channel: DirectoryEvent as JSON. */
+  readonly events: string;
+}
+
+export function directoryKeys(prefix: string): DirectoryKeys {
+  if (/[{}\s]/.test(prefix))
+    throw new TypeError(`directory key prefix must not contain braces or spaces: "${prefix}"`);
+  const base = `${prefix}{dir}:`;
+  return {
+    relay: (id) => `${base}relay:${id}`,
+    relays: `${base}relays`,
+    geo: `${base}geo`,
+    links: (from) => `${base}links:${from}`,
+    linkIndex: `${base}links`,
+    events: `${base}events`,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The relay directory as the rest of the system sees it: what a relay registers about itself, the
+ * link measurements relays publish, the events that announce changes, and the port (interface)
+ * that an in-memory store and the Redis store both implement. Times are ms since the epoch and
+ * always come in as parameters.
+ */
+export type RelayState = 'active' | 'draining';
+
+export interface RelayRecord {
+  readonly id: string;
+  readonly region: string;
+  readonly lat: number;
+  readonly lon: number;
+  /** Standard TURN URLs clients can use, e.g. `turn:203.0.113.5:3478?transport=udp`. */
+  readonly turnUrls: readonly string[];
+  /** Where other relays reach this one's backbone port: `ip:port` or `[ipv6]:port`. */
+  readonly backbone: string;
+  /** The address relayed sockets are advertised on, and their port range. */
+  readonly relayedAddress: string;
+  readonly portRange: readonly [number, number];
+  /** Allocations this relay is sized for. */
+  readonly capacity: number;
+  readonly load: { readonly allocations: number; readonly pps: number; readonly bps: number };
+  readonly state: RelayState;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+}
+
+export interface LinkRecord {
+  readonly from: string;
+  readonly to: string;
+  /** Smoothed RTT (RFC 6298 style) and recent percentiles. */
+  readonly rttMs: number;
+  readonly rttP50Ms: number;
+  readonly rttP95Ms: number;
+  /** Interarrival jitter, RFC 3550 §6.4.1 style. */
+  readonly jitterMs: number;
+  /** Lost probes over the sliding window, 0..1. */
+  readonly lossRate: number;
+  readonly samples: number;
+  readonly updatedAt: number;
+}
+
+export type DirectoryEvent =
+  | { readonly type: 'relay-up' | 'relay-draining' | 'relay-down'; readonly id: string; readonly at: number }
+  | { readonly type: 'links'; readonly id: string; readonly at: number };
+
+export interface RelayDirectory {
+  /** Insert or refresh a relay; it stays listed until `now + ttlMs` unless refreshed again. */
+  register(relay: RelayRecord, ttlMs: number, now: number): Promise<void>;
+  /** Remove a relay at once (clean shutdown). */
+  deregister(id: string, now: number): Promise<void>;
+  get(id: string, now: number): Promise<RelayRecord | undefined>;
+  /** Live relays, ordered by id. */
+  list(now: number): Promise<RelayRecord[]>;
+  /** Live relays within `radiusKm` of a point, nearest first. */
+  nearby(
+    lat: number,
+    lon: number,
+    radiusKm: number,
+    now: number,
+  ): Promise<{ id: string; distanceKm: number }[]>;
+  /** Replace the links measured from one relay; they vanish after `ttlMs` unless published again. */
+  putLinks(from: string, links: readonly LinkRecord[], ttlMs: number, now: number): Promise<void>;
+  /** Every live link measurement. */
+  links(now: number): Promise<LinkRecord[]>;
+  publish(event: DirectoryEvent): Promise<void>;
+  /** Resolves once subscribed; returns the function that unsubscribes. */
+  subscribe(handler: (event: DirectoryEvent) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
