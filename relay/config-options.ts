@@ -71,6 +71,47 @@ const ip = (raw: string): string => {
   return formatIp(unmapIpv4(b));
 };
 
+/** Directory ids: letters, digits, '.', '_', '-' (they appear in Redis keys and metrics). */
+const relayId = (raw: string): string => {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(raw))
+    throw new OptionError(`expected 1-64 of A-Z a-z 0-9 . _ -, got "${raw}"`);
+  return raw;
+};
+
+const degrees =
+  (limit: number) =>
+  (raw: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || Math.abs(n) > limit) {
+      throw new OptionError(`expected degrees from -${limit} to ${limit}, got "${raw}"`);
+    }
+    return n;
+  };
+
+const redisUrl = (raw: string): string => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new OptionError('expected a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new OptionError('expected a redis:// or rediss:// URL');
+  return raw;
+};
+
+/** A URL as it may be logged: the password replaced. */
+const redactUrl = (raw: string): string => {
+  const url = new URL(raw);
+  if (url.password) url.password = '<redacted>';
+  return url.toString();
+};
+
+const keyPrefix = (raw: string): string => {
+  if (/[{}\s]/.test(raw)) throw new OptionError(`must not contain braces or spaces, got "${raw}"`);
+  return raw;
+};
+
 const cidrRange = (raw: string): Cidr => {
   const r = parseCidr(raw);
   if (!r.ok) throw new OptionError(r.error);
@@ -164,6 +205,23 @@ export const OPTIONS = {
     help: 'ALTERNATE-SERVER sent with 300 while draining (RFC 8489 §10)' },
   drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
     help: 'seconds SIGTERM waits for allocations to end before stopping' },
+  id: { flag: '--id', env: 'RELAY_ID', kind: 'value', arg: 'ID', parse: relayId,
+    help: 'this relay\'s id in the directory (default: relay-<first listen address>-<turn port>)' },
+  region: { flag: '--region', env: 'RELAY_REGION', kind: 'value', arg: 'R', default: 'local', parse: text,
+    help: 'region name published in the directory' },
+  lat: { flag: '--lat', env: 'RELAY_LAT', kind: 'value', arg: 'DEG', default: '0', parse: degrees(90),
+    help: 'latitude of this relay, for distance-based ranking and the geo index' },
+  lon: { flag: '--lon', env: 'RELAY_LON', kind: 'value', arg: 'DEG', default: '0', parse: degrees(180),
+    help: 'longitude of this relay' },
+  capacity: { flag: '--capacity', env: 'RELAY_CAPACITY', kind: 'value', arg: 'N', default: '10000', parse: COUNT,
+    help: 'allocations this relay is sized for, published for load-aware ranking' },
+  redis: { flag: '--redis', env: 'RELAY_REDIS_URL', kind: 'value', arg: 'URL', parse: redisUrl,
+    display: redactUrl,
+    help: 'Redis to register in (redis://, rediss://); without it the relay runs alone' },
+  redisPrefix: { flag: '--redis-prefix', env: 'RELAY_REDIS_PREFIX', kind: 'value', arg: 'P', default: 'rb:', parse: keyPrefix,
+    help: 'prefix of every Redis key and channel' },
+  heartbeatTtl: { flag: '--heartbeat-ttl', env: 'RELAY_HEARTBEAT_TTL', kind: 'value', arg: 'S', default: '10', parse: int(2, 600),
+    help: 'a relay that stops heartbeating leaves the directory after this many seconds' },
 } satisfies Record<string, OptionSpec>;
 
 type Options = typeof OPTIONS;

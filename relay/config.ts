@@ -56,6 +56,17 @@ export interface RelayConfig {
   nonceLifetime: number;
   alternateServer: HostPort | undefined;
   drainTimeout: number;
+  /** Directory identity and placement (the backbone). */
+  id: string;
+  region: string;
+  lat: number;
+  lon: number;
+  capacity: number;
+  /** Redis URL; undefined runs the relay alone, registered nowhere. */
+  redis: string | undefined;
+  redisPrefix: string;
+  /** Seconds. */
+  heartbeatTtl: number;
 }
 
 export interface ConfigIo {
@@ -232,7 +243,8 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     );
   }
 
-  return { ...rest, udp: !noUdp, tcp: !noTcp, tls, externalIps };
+  const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;
+  return { ...rest, id, udp: !noUdp, tcp: !noTcp, tls, externalIps };
 }
 
 export function relayHelpText(): string {

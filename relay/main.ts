@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { parseRelayConfig, redactConfig } from './config.ts';
 import { startRelayHttp } from './http.ts';
 import { createLogger } from './logger.ts';
+import { openRedisDirectory } from './redis.ts';
+import { Registration, turnUrls } from './registration.ts';
 import { TurnRelay } from './turn-relay.ts';
 
 async function main(): Promise<void> {
@@ -42,6 +44,28 @@ async function main(): Promise<void> {
     },
     logger,
   );
+  let registration: Registration | undefined;
+  let directory: Awaited<ReturnType<typeof openRedisDirectory>> | undefined;
+  if (config.redis) {
+    directory = await openRedisDirectory(config.redis, config.redisPrefix, logger);
+    const urls = turnUrls(config, {
+      udp: listening.udp[0]?.port,
+      tcp: listening.tcp[0]?.port,
+      tls: listening.tls[0]?.port,
+    });
+    registration = new Registration(
+      directory,
+      config,
+      urls,
+      {
+        allocations: () => relay.engine.allocationCount,
+        traffic: () => relay.traffic(),
+        draining: () => relay.engine.draining,
+      },
+      logger,
+    );
+    await registration.start();
+  }
   // One line on stdout that scripts and tests can wait for.
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', udp: listening.udp, tcp: listening.tcp, tls: listening.tls, httpPort: http.port })}\n`,
@@ -55,8 +79,14 @@ async function main(): Promise<void> {
       process.exit(0);
     }
     stopping = true;
-    if (drain) await relay.drain();
+    if (drain) {
+      const drained = relay.drain();
+      await registration?.draining(); // the directory hears of it at once, not at the next beat
+      await drained;
+    }
     await relay.stop();
+    await registration?.stop();
+    await directory?.close();
     await http.close();
     logger.info('stopped');
     logger.flush();

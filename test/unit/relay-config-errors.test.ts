@@ -15,6 +15,12 @@ function error(argv: string[], env: Env = {}): string {
 describe('relay config errors', () => {
   it.each<[string[], Env, string]>([
     [['--turn-port', 'abc'], {}, '--turn-port: expected an integer from 1 to 65535, got "abc"'],
+    [['--lat', '91'], {}, '--lat: expected degrees from -90 to 90, got "91"'],
+    [['--lon', 'east'], {}, '--lon: expected degrees from -180 to 180, got "east"'],
+    [['--id', 'has space'], {}, '--id: expected 1-64 of A-Z a-z 0-9 . _ -, got "has space"'],
+    [['--redis', 'http://x'], {}, '--redis: expected a redis:// or rediss:// URL'],
+    [['--redis-prefix', 'a{b}'], {}, '--redis-prefix: must not contain braces or spaces, got "a{b}"'],
+    [['--heartbeat-ttl', '1'], {}, '--heartbeat-ttl: expected an integer from 2 to 600, got "1"'],
     [['--turn-port', '0'], {}, '--turn-port: expected an integer from 1 to 65535, got "0"'],
     [['--turn-port', '65536'], {}, '--turn-port: expected an integer from 1 to 65535, got "65536"'],
     [['--turn-port', '034'], {}, '--turn-port: expected an integer from 1 to 65535, got "034"'],

@@ -53,7 +53,46 @@ describe('relay config defaults', () => {
       nonceLifetime: 3600,
       alternateServer: undefined,
       drainTimeout: 300,
+      id: 'relay-127.0.0.1-3478',
+      region: 'local',
+      lat: 0,
+      lon: 0,
+      capacity: 10000,
+      redis: undefined,
+      redisPrefix: 'rb:',
+      heartbeatTtl: 10,
     } satisfies RelayConfig);
+  });
+
+  it('reads the directory options and keeps a Redis password out of the logs', () => {
+    const c = config([
+      '--id',
+      'paris-1',
+      '--region',
+      'eu-west',
+      '--lat',
+      '48.8566',
+      '--lon',
+      '2.3522',
+      '--capacity',
+      '500',
+      '--redis',
+      'redis://:hunter2@127.0.0.1:6379/0',
+      '--redis-prefix',
+      'prod:',
+      '--heartbeat-ttl',
+      '5',
+    ]);
+    expect(c).toMatchObject({
+      id: 'paris-1',
+      region: 'eu-west',
+      lat: 48.8566,
+      lon: 2.3522,
+      capacity: 500,
+      redisPrefix: 'prod:',
+      heartbeatTtl: 5,
+    });
+    expect(JSON.stringify(redactConfig(c))).not.toContain('hunter2');
   });
 
   it('turns TLS on only with both files, on port 5349 by default', () => {

@@ -1,0 +1,131 @@
+/**
+ * Keeps this relay registered in the directory: a heartbeat every quarter TTL carries the live
+ * load (allocations, packets and bits per second), draining is announced at once, and a clean
+ * stop deregisters. Redis is the coordinator, not the data plane: when it is unreachable the
+ * heartbeat fails, is logged (once per outage, not per beat), and the next beat re-registers by
+ * itself once Redis is back. Nothing here can stop the relay from relaying.
+ */
+import type { RelayDirectory, RelayRecord } from '../src/directory/types.ts';
+import type { TrafficCounters } from '../src/turn/allocation.ts';
+import type { RelayConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+
+export interface RegistrationSources {
+  allocations(): number;
+  traffic(): TrafficCounters;
+  draining(): boolean;
+}
+
+/** TURN URLs as clients use them; IPv6 in brackets (RFC 7065). */
+export function turnUrls(
+  config: RelayConfig,
+  ports: { udp?: number | undefined; tcp?: number | undefined; tls?: number | undefined },
+): string[] {
+  const urls: string[] = [];
+  for (const listen of config.listen) {
+    const family = listen.includes(':') ? 6 : 4;
+    const ip = config.externalIps[family] ?? listen;
+    const host = family === 6 ? `[${ip}]` : ip;
+    if (ports.udp) urls.push(`turn:${host}:${ports.udp}?transport=udp`);
+    if (ports.tcp) urls.push(`turn:${host}:${ports.tcp}?transport=tcp`);
+    if (ports.tls) urls.push(`turns:${host}:${ports.tls}?transport=tcp`);
+  }
+  return urls;
+}
+
+export class Registration {
+  readonly #log: Logger;
+  readonly #ttlMs: number;
+  readonly #startedAt = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #last: { at: number; traffic: TrafficCounters } | undefined;
+  #healthy = true;
+  #stopped = false;
+
+  constructor(
+    private readonly directory: RelayDirectory,
+    private readonly config: RelayConfig,
+    private readonly urls: readonly string[],
+    private readonly sources: RegistrationSources,
+    logger: Logger,
+  ) {
+    this.#log = logger.child({ part: 'registration', id: config.id });
+    this.#ttlMs = config.heartbeatTtl * 1000;
+  }
+
+  /** Registers now, announces the relay, and heartbeats until stopped. */
+  async start(): Promise<void> {
+    await this.beat();
+    await this.directory
+      .publish({ type: 'relay-up', id: this.config.id, at: Date.now() })
+      .catch(() => undefined);
+    this.#timer = setInterval(() => void this.beat(), Math.max(500, this.#ttlMs / 4));
+    this.#timer.unref();
+  }
+
+  /** One heartbeat; never throws. */
+  async beat(): Promise<boolean> {
+    if (this.#stopped) return false;
+    try {
+      await this.directory.register(this.record(), this.#ttlMs, Date.now());
+      if (!this.#healthy) this.#log.info('directory reachable again: registered');
+      this.#healthy = true;
+      return true;
+    } catch (err) {
+      if (this.#healthy) this.#log.warn({ err }, 'directory unreachable: relaying on, retrying every beat');
+      this.#healthy = false;
+      return false;
+    }
+  }
+
+  /** Publish the draining state at once, before allocations start to wind down. */
+  async draining(): Promise<void> {
+    await this.beat();
+    await this.directory
+      .publish({ type: 'relay-draining', id: this.config.id, at: Date.now() })
+      .catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    try {
+      await this.directory.deregister(this.config.id, Date.now());
+      await this.directory.publish({ type: 'relay-down', id: this.config.id, at: Date.now() });
+    } catch (err) {
+      this.#log.warn({ err }, 'could not deregister; the entry expires with its TTL');
+    }
+  }
+
+  record(): RelayRecord {
+    const c = this.config;
+    const now = Date.now();
+    const traffic = this.sources.traffic();
+    let pps = 0;
+    let bps = 0;
+    if (this.#last && now > this.#last.at) {
+      const s = (now - this.#last.at) / 1000;
+      const t0 = this.#last.traffic;
+      pps = (traffic.packetsToPeer + traffic.packetsToClient - t0.packetsToPeer - t0.packetsToClient) / s;
+      bps = (8 * (traffic.bytesToPeer + traffic.bytesToClient - t0.bytesToPeer - t0.bytesToClient)) / s;
+    }
+    this.#last = { at: now, traffic };
+    const family = c.listen[0]!.includes(':') ? 6 : 4;
+    return {
+      id: c.id,
+      region: c.region,
+      lat: c.lat,
+      lon: c.lon,
+      turnUrls: this.urls,
+      backbone: '',
+      relayedAddress: c.externalIps[family] ?? c.listen[0]!,
+      portRange: [c.minPort, c.maxPort],
+      capacity: c.capacity,
+      load: { allocations: this.sources.allocations(), pps: Math.round(pps), bps: Math.round(bps) },
+      state: this.sources.draining() ? 'draining' : 'active',
+      version: c.software,
+      startedAt: this.#startedAt,
+      updatedAt: now,
+    };
+  }
+}
