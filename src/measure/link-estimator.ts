@@ -1,0 +1,103 @@
+/**
+ * Per-link measurement from probes: each probe has a sequence number and a send time; a reply
+ * gives its round-trip time. The estimator keeps
+ * - a smoothed RTT as TCP does (RFC 6298 §2: SRTT <- 7/8 SRTT + 1/8 R),
+ * - recent RTT percentiles over the last `window` replies,
+ * - interarrival jitter as RTP does (RFC 3550 §6.4.1: J <- J + (|D| - J)/16, with D the change
+ *   in transit time between consecutive replies; on a round trip the RTT plays the transit time),
+ * - loss over a sliding window of the last `window` probes whose reply deadline has passed.
+ * Pure: probe times and `now` come in as parameters (ms).
+ */
+
+export interface LinkEstimate {
+  readonly rttMs: number;
+  readonly rttP50Ms: number;
+  readonly rttP95Ms: number;
+  readonly jitterMs: number;
+  readonly lossRate: number;
+  /** Replies received over the link's lifetime. */
+  readonly samples: number;
+  /** When the last reply arrived (ms), or undefined before the first. */
+  readonly lastReplyAt: number | undefined;
+}
+
+export interface EstimatorOptions {
+  /** Probes (and replies) the loss rate and the percentiles look back over. */
+  readonly window: number;
+  /** A probe without a reply after this long counts as lost. */
+  readonly lossTimeoutMs: number;
+}
+
+export class LinkEstimator {
+  readonly #sent = new Map<number, number>();
+  /** Outcome of the last `window` decided probes: true = lost. */
+  readonly #outcomes: boolean[] = [];
+  readonly #recent: number[] = [];
+  #srtt: number | undefined;
+  #jitter = 0;
+  #lastRtt: number | undefined;
+  #samples = 0;
+  #lastReplyAt: number | undefined;
+
+  constructor(private readonly o: EstimatorOptions = { window: 50, lossTimeoutMs: 1000 }) {}
+
+  /** A probe went out. */
+  sent(seq: number, at: number): void {
+    this.#sent.set(seq, at);
+  }
+
+  /** Its reply came back; replies to unknown or already-expired probes are ignored. */
+  replied(seq: number, at: number): void {
+    const sentAt = this.#sent.get(seq);
+    if (sentAt === undefined || at < sentAt) return;
+    this.#sent.delete(seq);
+    const rtt = at - sentAt;
+    this.#srtt = this.#srtt === undefined ? rtt : (7 * this.#srtt + rtt) / 8;
+    if (this.#lastRtt !== undefined) this.#jitter += (Math.abs(rtt - this.#lastRtt) - this.#jitter) / 16;
+    this.#lastRtt = rtt;
+    this.#push(this.#recent, rtt);
+    this.#push(this.#outcomes, false);
+    this.#samples++;
+    this.#lastReplyAt = at;
+  }
+
+  /** Probes whose deadline passed become losses. Call before reading the estimate. */
+  expire(now: number): void {
+    for (const [seq, sentAt] of this.#sent) {
+      if (now - sentAt < this.o.lossTimeoutMs) continue;
+      this.#sent.delete(seq);
+      this.#push(this.#outcomes, true);
+    }
+  }
+
+  /** Milliseconds since the last reply (Infinity before any): a blackholed link shows here first. */
+  silenceMs(now: number): number {
+    return this.#lastReplyAt === undefined ? Number.POSITIVE_INFINITY : now - this.#lastReplyAt;
+  }
+
+  estimate(now: number): LinkEstimate {
+    this.expire(now);
+    const sorted = [...this.#recent].sort((a, b) => a - b);
+    const pick = (p: number) =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+    const lost = this.#outcomes.filter(Boolean).length;
+    return {
+      rttMs: this.#srtt ?? 0,
+      rttP50Ms: pick(0.5),
+      rttP95Ms: pick(0.95),
+      jitterMs: this.#jitter,
+      lossRate: this.#outcomes.length
+        ? lost / this.#outcomes.length
+        : this.#lastReplyAt === undefined
+          ? 1
+          : 0,
+      samples: this.#samples,
+      lastReplyAt: this.#lastReplyAt,
+    };
+  }
+
+  #push<T>(list: T[], item: T): void {
+    list.push(item);
+    if (list.length > this.o.window) list.shift();
+  }
+}

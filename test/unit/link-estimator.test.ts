@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { LinkEstimator } from '../../src/measure/link-estimator.ts';
+
+const T0 = 1_000_000;
+
+/** Sends probes every 100 ms and replies after the given RTTs (undefined = lost). */
+function run(rtts: (number | undefined)[], window = 50) {
+  const e = new LinkEstimator({ window, lossTimeoutMs: 1000 });
+  rtts.forEach((rtt, seq) => {
+    const at = T0 + seq * 100;
+    e.sent(seq, at);
+    if (rtt !== undefined) e.replied(seq, at + rtt);
+  });
+  return e;
+}
+
+describe('link estimator', () => {
+  it('smooths RTT as RFC 6298 does: the first sample, then 7/8 old + 1/8 new', () => {
+    const e = run([40, 80]);
+    expect(e.estimate(T0 + 500).rttMs).toBe((7 * 40 + 80) / 8);
+  });
+
+  it('computes RFC 3550 jitter from changes in RTT', () => {
+    expect(run(Array(20).fill(30)).estimate(T0 + 3000).jitterMs).toBe(0);
+    const alternating = run(Array.from({ length: 200 }, (_, i) => (i % 2 ? 30 : 40)));
+    // J converges to |D| = 10 with gain 1/16.
+    expect(alternating.estimate(T0 + 30_000).jitterMs).toBeCloseTo(10, 3);
+  });
+
+  it('reports recent percentiles over the window only', () => {
+    const e = run([...Array(50).fill(500), ...Array(50).fill(10)], 50);
+    const est = e.estimate(T0 + 20_000);
+    expect(est.rttP50Ms).toBe(10);
+    expect(est.rttP95Ms).toBe(10);
+  });
+
+  it('counts a probe as lost once its deadline passes, over a sliding window', () => {
+    const e = run([20, undefined, 20, undefined], 4);
+    expect(e.estimate(T0 + 400).lossRate).toBe(0); // deadlines not passed yet
+    expect(e.estimate(T0 + 2000).lossRate).toBe(0.5);
+    for (let seq = 4; seq < 8; seq++) {
+      e.sent(seq, T0 + 3000 + seq);
+      e.replied(seq, T0 + 3010 + seq);
+    }
+    expect(e.estimate(T0 + 5000).lossRate).toBe(0); // the window has slid past the losses
+  });
+
+  it('treats a link that never answered as fully lossy, and measures silence', () => {
+    const e = new LinkEstimator();
+    expect(e.estimate(T0).lossRate).toBe(1);
+    expect(e.silenceMs(T0)).toBe(Number.POSITIVE_INFINITY);
+    const f = run([10]);
+    expect(f.silenceMs(T0 + 1010)).toBe(1000);
+  });
+
+  it('ignores replies to unknown, repeated or time-travelling probes', () => {
+    const e = run([10]);
+    e.replied(0, T0 + 50); // duplicate
+    e.replied(99, T0 + 50); // never sent
+    e.sent(1, T0 + 100);
+    e.replied(1, T0 + 50); // before it was sent
+    expect(e.estimate(T0 + 200).samples).toBe(1);
+  });
+});
