@@ -6,6 +6,7 @@
  * RelayConfig field the value lands in, except where config.ts derives a field (noUdp -> udp).
  * Parsers throw OptionError with the reason only; the caller prefixes the option's name.
  */
+import { type LinkFault, parseLinkFaults } from '../src/faults/link-fault.ts';
 import type { IpFamily } from '../src/net/address.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
 import { formatIp, ipFamilyOf, parseHostPort, parseIp, unmapIpv4 } from '../src/net/ip.ts';
@@ -105,6 +106,17 @@ const redactUrl = (raw: string): string => {
   const url = new URL(raw);
   if (url.password) url.password = '<redacted>';
   return url.toString();
+};
+
+const meshKey = (raw: string): string => {
+  if (raw.length < 16) throw new OptionError('a mesh key needs at least 16 characters');
+  return raw;
+};
+
+const faultSpec = (raw: string): Map<string, LinkFault> => {
+  const r = parseLinkFaults(raw);
+  if (!r.ok) throw new OptionError(r.error);
+  return r.value;
 };
 
 const keyPrefix = (raw: string): string => {
@@ -222,6 +234,14 @@ export const OPTIONS = {
     help: 'prefix of every Redis key and channel' },
   heartbeatTtl: { flag: '--heartbeat-ttl', env: 'RELAY_HEARTBEAT_TTL', kind: 'value', arg: 'S', default: '10', parse: int(2, 600),
     help: 'a relay that stops heartbeating leaves the directory after this many seconds' },
+  backbonePort: { flag: '--backbone-port', env: 'RELAY_BACKBONE_PORT', kind: 'value', arg: 'N', parse: PORT,
+    help: 'UDP port for relay-to-relay frames (probes and relayed data); without it no backbone' },
+  meshKey: { flag: '--mesh-key', env: 'RELAY_MESH_KEYS', kind: 'list', arg: 'K', parse: meshKey, display: () => '<redacted>',
+    help: 'backbone authentication key, 16+ characters; the first signs, all verify (rotation)' },
+  faultLinks: { flag: '--fault-links', env: 'RELAY_FAULT_LINKS', kind: 'value', arg: 'SPEC', parse: faultSpec,
+    help: 'impair backbone frames to peers, e.g. "relay-b:delay=40,jitter=5,loss=2;relay-c:blackhole" (tests, demos)' },
+  faultApi: { flag: '--fault-api', env: 'RELAY_FAULT_API', kind: 'switch', parse: () => true,
+    help: 'accept PUT /faults on the HTTP port to change --fault-links at run time (tests, demos)' },
 } satisfies Record<string, OptionSpec>;
 
 type Options = typeof OPTIONS;

@@ -9,6 +9,8 @@
  * are one line naming the option. Nothing here exits, reads files (existence is asked through
  * `io`), or looks at the clock: relay/main.ts prints the error and exits with code 2.
  */
+
+import type { LinkFault } from '../src/faults/link-fault.ts';
 import type { IpFamily } from '../src/net/address.ts';
 import type { Cidr } from '../src/net/cidr.ts';
 import { ipFamilyOf, parseIp } from '../src/net/ip.ts';
@@ -67,6 +69,11 @@ export interface RelayConfig {
   redisPrefix: string;
   /** Seconds. */
   heartbeatTtl: number;
+  /** Backbone port; undefined runs without a backbone. */
+  backbonePort: number | undefined;
+  meshKey: string[];
+  faultLinks: Map<string, LinkFault> | undefined;
+  faultApi: boolean;
 }
 
 export interface ConfigIo {
@@ -243,6 +250,11 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     );
   }
 
+  if (rest.backbonePort !== undefined && rest.meshKey.length === 0) {
+    throw new OptionError(
+      '--mesh-key: required with --backbone-port, frames between relays are authenticated',
+    );
+  }
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;
   return { ...rest, id, udp: !noUdp, tcp: !noTcp, tls, externalIps };
 }

@@ -21,6 +21,17 @@ describe('relay config errors', () => {
     [['--redis', 'http://x'], {}, '--redis: expected a redis:// or rediss:// URL'],
     [['--redis-prefix', 'a{b}'], {}, '--redis-prefix: must not contain braces or spaces, got "a{b}"'],
     [['--heartbeat-ttl', '1'], {}, '--heartbeat-ttl: expected an integer from 2 to 600, got "1"'],
+    [
+      ['--backbone-port', '7000'],
+      {},
+      '--mesh-key: required with --backbone-port, frames between relays are authenticated',
+    ],
+    [['--mesh-key', 'short'], {}, '--mesh-key: a mesh key needs at least 16 characters'],
+    [
+      ['--fault-links', 'b:loss=200'],
+      {},
+      '--fault-links: bad fault "loss=200" for b (delay=MS, jitter=MS, loss=PCT, blackhole)',
+    ],
     [['--turn-port', '0'], {}, '--turn-port: expected an integer from 1 to 65535, got "0"'],
     [['--turn-port', '65536'], {}, '--turn-port: expected an integer from 1 to 65535, got "65536"'],
     [['--turn-port', '034'], {}, '--turn-port: expected an integer from 1 to 65535, got "034"'],

@@ -61,6 +61,10 @@ describe('relay config defaults', () => {
       redis: undefined,
       redisPrefix: 'rb:',
       heartbeatTtl: 10,
+      backbonePort: undefined,
+      meshKey: [],
+      faultLinks: undefined,
+      faultApi: false,
     } satisfies RelayConfig);
   });
 
