@@ -250,6 +250,9 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     );
   }
 
+  if (rest.backbonePort !== undefined && rest.redis === undefined) {
+    throw new OptionError('--backbone-port: needs --redis, where relays find each other');
+  }
   if (rest.backbonePort !== undefined && rest.meshKey.length === 0) {
     throw new OptionError(
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',

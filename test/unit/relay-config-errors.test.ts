@@ -22,10 +22,11 @@ describe('relay config errors', () => {
     [['--redis-prefix', 'a{b}'], {}, '--redis-prefix: must not contain braces or spaces, got "a{b}"'],
     [['--heartbeat-ttl', '1'], {}, '--heartbeat-ttl: expected an integer from 2 to 600, got "1"'],
     [
-      ['--backbone-port', '7000'],
+      ['--backbone-port', '7000', '--redis', 'redis://127.0.0.1'],
       {},
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',
     ],
+    [['--backbone-port', '7000'], {}, '--backbone-port: needs --redis, where relays find each other'],
     [['--mesh-key', 'short'], {}, '--mesh-key: a mesh key needs at least 16 characters'],
     [
       ['--fault-links', 'b:loss=200'],
