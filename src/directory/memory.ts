@@ -4,7 +4,13 @@
  * both). Expiry is by the `now` passed in; there are no timers.
  */
 import { greatCircleKm } from './geo.ts';
-import type { DirectoryEvent, LinkRecord, RelayDirectory, RelayRecord } from './types.ts';
+import {
+  compareRelayIds,
+  type DirectoryEvent,
+  type LinkRecord,
+  type RelayDirectory,
+  type RelayRecord,
+} from './types.ts';
 
 export class MemoryDirectory implements RelayDirectory {
   readonly #relays = new Map<string, { record: RelayRecord; expiresAt: number }>();
@@ -27,9 +33,7 @@ export class MemoryDirectory implements RelayDirectory {
 
   async list(now: number): Promise<RelayRecord[]> {
     this.#prune(now);
-    return [...this.#relays.values()]
-      .map((e) => e.record)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.#relays.values()].map((e) => e.record).sort(compareRelayIds);
   }
 
   async nearby(

@@ -27,9 +27,8 @@ export interface RelayRecord {
   readonly updatedAt: number;
 }
 
-export interface LinkRecord {
-  readonly from: string;
-  readonly to: string;
+/** What one relay knows about its link to another, from probes. */
+export interface LinkMetrics {
   /** Smoothed RTT (RFC 6298 style) and recent percentiles. */
   readonly rttMs: number;
   readonly rttP50Ms: number;
@@ -38,8 +37,19 @@ export interface LinkRecord {
   readonly jitterMs: number;
   /** Lost probes over the sliding window, 0..1. */
   readonly lossRate: number;
+  /** Replies received over the link's lifetime. */
   readonly samples: number;
+}
+
+export interface LinkRecord extends LinkMetrics {
+  readonly from: string;
+  readonly to: string;
   readonly updatedAt: number;
+}
+
+/** Directory listings are ordered by relay id. */
+export function compareRelayIds(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 export type DirectoryEvent =

@@ -8,15 +8,9 @@
  * - loss over a sliding window of the last `window` probes whose reply deadline has passed.
  * Pure: probe times and `now` come in as parameters (ms).
  */
+import type { LinkMetrics } from '../directory/types.ts';
 
-export interface LinkEstimate {
-  readonly rttMs: number;
-  readonly rttP50Ms: number;
-  readonly rttP95Ms: number;
-  readonly jitterMs: number;
-  readonly lossRate: number;
-  /** Replies received over the link's lifetime. */
-  readonly samples: number;
+export interface LinkEstimate extends LinkMetrics {
   /** When the last reply arrived (ms), or undefined before the first. */
   readonly lastReplyAt: number | undefined;
 }

@@ -7,7 +7,13 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { type DirectoryKeys, directoryKeys } from '../directory/keys.ts';
-import type { DirectoryEvent, LinkRecord, RelayDirectory, RelayRecord } from '../directory/types.ts';
+import {
+  compareRelayIds,
+  type DirectoryEvent,
+  type LinkRecord,
+  type RelayDirectory,
+  type RelayRecord,
+} from '../directory/types.ts';
 
 type Client = Redis | Cluster;
 
@@ -81,7 +87,7 @@ export class RedisDirectory implements RelayDirectory {
     return records
       .map((json) => parse<RelayRecord>(json))
       .filter((r): r is RelayRecord => r !== undefined)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .sort(compareRelayIds);
   }
 
   async nearby(
