@@ -1,0 +1,160 @@
+/**
+ * The backbone frame format, version 1 (docs/BACKBONE.md has the byte diagram): constants, header
+ * offsets, and the shapes of decoded frames and of encoder inputs. The codec is in frame.ts.
+ */
+import type { IpFamily, TransportAddress } from '../net/address.ts';
+import { formatIp, parseIp } from '../net/ip.ts';
+
+/** High nibble of byte 0; the low nibble is the version. */
+export const FRAME_MAGIC = 0xb0;
+export const FRAME_VERSION = 1;
+export const FRAME_HEADER_LENGTH = 22;
+/** HMAC-SHA1 truncated to 80 bits, as in SRTP (RFC 3711 §5.2) and the floor of RFC 2104 §5. */
+export const FRAME_TAG_LENGTH = 10;
+/** The largest UDP payload over IPv4 (65,535 - 20 - 8). */
+export const MAX_FRAME_LENGTH = 65_507;
+/** Relay-to-relay links a data frame may cross; overlay paths are one to three links. */
+export const DEFAULT_HOP_LIMIT = 4;
+
+export const FrameType = { Data: 1, Probe: 2, ProbeReply: 3 } as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Header byte offsets (docs/BACKBONE.md has the diagram). */
+export const FrameOffset = {
+  Version: 0,
+  Type: 1,
+  KeyId: 2,
+  HopLimit: 3,
+  InitialHopLimit: 4,
+  Flags: 5,
+  Seq: 6,
+  Sender: 10,
+  Target: 16,
+} as const;
+
+/** Data body before the addresses: source family, destination family, source port, destination port. */
+export const DATA_FIXED_LENGTH = 6;
+/** Probe body: sent-at (f64). */
+export const PROBE_BODY_LENGTH = 8;
+/** Probe-reply body: probe seq (u32), probe sent-at (f64). */
+export const REPLY_BODY_LENGTH = 12;
+
+/** An address ready for the wire: parse it once (wireAddress), not per packet. */
+export interface WireAddress {
+  readonly family: IpFamily;
+  /** 4 or 16 bytes. */
+  readonly ip: Uint8Array;
+  readonly port: number;
+}
+
+export interface FrameHeader {
+  readonly keyId: number;
+  readonly hopLimit: number;
+  readonly initialHopLimit: number;
+  readonly flags: number;
+  readonly seq: number;
+  /** relayHash of the relay that made the frame. */
+  readonly sender: number;
+  /** relayHash of the relay the frame is for. */
+  readonly target: number;
+}
+
+export interface DataFrame extends FrameHeader {
+  readonly type: typeof FrameType.Data;
+  /** The sending allocation's relayed address, flattened so decoding allocates no object for it. */
+  readonly srcFamily: IpFamily;
+  readonly srcPort: number;
+  readonly srcIp: Uint8Array;
+  /** The target relay's relayed address the datagram is for. */
+  readonly dstFamily: IpFamily;
+  readonly dstPort: number;
+  readonly dstIp: Uint8Array;
+  /** A view into the frame. */
+  readonly payload: Uint8Array;
+}
+
+export interface ProbeFrame extends FrameHeader {
+  readonly type: typeof FrameType.Probe;
+  /** The prober's clock, in ms; only the prober reads it back. */
+  readonly sentAt: number;
+}
+
+export interface ProbeReplyFrame extends FrameHeader {
+  readonly type: typeof FrameType.ProbeReply;
+  readonly probeSeq: number;
+  readonly probeSentAt: number;
+}
+
+export type BackboneFrame = DataFrame | ProbeFrame | ProbeReplyFrame;
+
+export type FrameDecodeError =
+  | 'ERR_TOO_SHORT'
+  | 'ERR_NOT_BACKBONE'
+  | 'ERR_BAD_VERSION'
+  | 'ERR_UNKNOWN_TYPE'
+  | 'ERR_UNKNOWN_KEY'
+  | 'ERR_HOP_LIMIT_EXHAUSTED'
+  | 'ERR_HOP_LIMIT_RAISED'
+  | 'ERR_BAD_TAG'
+  | 'ERR_TRUNCATED'
+  | 'ERR_TRAILING_BYTES'
+  | 'ERR_ADDRESS_FAMILY'
+  | 'ERR_BAD_TIMESTAMP';
+
+export type FrameDecodeResult =
+  | { readonly ok: true; readonly frame: BackboneFrame }
+  | { readonly ok: false; readonly error: FrameDecodeError; readonly offset: number };
+
+/** What every encoder needs. `sender` and `target` are relayHash values. */
+export interface FrameInit {
+  readonly seq: number;
+  readonly sender: number;
+  readonly target: number;
+  /** None are defined in version 1: senders write 0, receivers ignore them. */
+  readonly flags?: number;
+}
+
+export interface DataFrameInit extends FrameInit {
+  readonly hopLimit?: number;
+  readonly source: WireAddress;
+  readonly destination: WireAddress;
+  readonly payload: Uint8Array;
+}
+
+export interface ProbeInit extends FrameInit {
+  readonly sentAt: number;
+}
+
+export interface ProbeReplyInit extends FrameInit {
+  readonly probeSeq: number;
+  readonly probeSentAt: number;
+}
+
+/** 4 or 16: the bytes of an IP address of `family`. */
+export const ipLength = (family: IpFamily): number => (family === 4 ? 4 : 16);
+
+/** Bytes a data frame adds around a payload. */
+export function dataOverhead(source: IpFamily, destination: IpFamily): number {
+  return (
+    FRAME_HEADER_LENGTH + DATA_FIXED_LENGTH + ipLength(source) + ipLength(destination) + FRAME_TAG_LENGTH
+  );
+}
+
+/** Parses a transport address once, for encodeDataFrame. Throws on a bad literal (a caller fault). */
+export function wireAddress(a: TransportAddress): WireAddress {
+  const ip = parseIp(a.address);
+  if (ip === undefined || ip.length !== ipLength(a.family)) {
+    throw new TypeError(`wireAddress: not an IPv${a.family} literal: ${a.address}`);
+  }
+  return { family: a.family, ip, port: a.port };
+}
+
+/** The data frame's source (the sending relayed address) as a TransportAddress: slow path. */
+export function frameSource(f: DataFrame): TransportAddress {
+  return { family: f.srcFamily, address: formatIp(f.srcIp), port: f.srcPort };
+}
+
+/** The data frame's destination (a relayed address on the target relay) as a TransportAddress. */
+export function frameDestination(f: DataFrame): TransportAddress {
+  return { family: f.dstFamily, address: formatIp(f.dstIp), port: f.dstPort };
+}

@@ -1,0 +1,295 @@
+/**
+ * Backbone frames (docs/BACKBONE.md): what relays exchange on the backbone port. Probes and probe
+ * replies measure one relay-to-relay link; data frames carry a relayed datagram from an allocation
+ * on one relay to an allocation on another, maybe through a third. A frame is a fixed 22-byte
+ * header, a type-specific body and a 10-byte HMAC-SHA1 tag under a mesh key over everything before
+ * it, computed with the hop-limit byte (the only field a forwarding relay changes) read as zero.
+ * The layout and types are in frame-format.ts.
+ *
+ * Data path: decoding returns numbers and views into the datagram (no copies, no strings, no
+ * nested objects); it never throws, and a malformed frame gives an error code and its offset.
+ */
+import { hmacSha1, hmacSha1Parts } from '../crypto/hmac.ts';
+import type { IpFamily } from '../net/address.ts';
+import { AddressFamily } from '../stun/constants.ts';
+import {
+  DATA_FIXED_LENGTH,
+  type DataFrame,
+  type DataFrameInit,
+  DEFAULT_HOP_LIMIT,
+  dataOverhead,
+  FRAME_HEADER_LENGTH,
+  FRAME_MAGIC,
+  FRAME_TAG_LENGTH,
+  FRAME_VERSION,
+  type FrameDecodeError,
+  type FrameDecodeResult,
+  type FrameInit,
+  FrameOffset,
+  FrameType,
+  ipLength,
+  MAX_FRAME_LENGTH,
+  PROBE_BODY_LENGTH,
+  type ProbeFrame,
+  type ProbeInit,
+  type ProbeReplyFrame,
+  type ProbeReplyInit,
+  REPLY_BODY_LENGTH,
+  type WireAddress,
+} from './frame-format.ts';
+import type { KeyRing } from './key-ring.ts';
+import { MAX_RELAY_HASH } from './relay-hash.ts';
+
+// Callers of the codec import the format's names (FrameType, wireAddress, ...) from here too.
+export * from './frame-format.ts';
+
+/**
+ * A data frame sealed with the current key. Throws (a caller fault) on a bad address, seq, relay
+ * hash, hop limit or flags, or a frame over MAX_FRAME_LENGTH: check dataOverhead() first.
+ */
+export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array {
+  const { source: s, destination: d, payload } = init;
+  checkAddress(s, 'source');
+  checkAddress(d, 'destination');
+  const length = dataOverhead(s.family, d.family) + payload.length;
+  if (length > MAX_FRAME_LENGTH) {
+    throw new RangeError(`a data frame of ${length} bytes exceeds ${MAX_FRAME_LENGTH}`);
+  }
+  const out = new Uint8Array(length);
+  const hop = init.hopLimit ?? DEFAULT_HOP_LIMIT;
+  let o = writeHeader(out, FrameType.Data, init, hop, keys);
+  out[o] = s.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  out[o + 1] = d.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  writeU16(out, o + 2, s.port);
+  writeU16(out, o + 4, d.port);
+  o += DATA_FIXED_LENGTH;
+  out.set(s.ip, o);
+  out.set(d.ip, o + s.ip.length);
+  out.set(payload, o + s.ip.length + d.ip.length);
+  return seal(out, keys, hop);
+}
+
+/** A probe crosses one link: its hop limit is 1, so it is never forwarded. */
+export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
+  checkTime(init.sentAt, 'sentAt');
+  const out = new Uint8Array(FRAME_HEADER_LENGTH + PROBE_BODY_LENGTH + FRAME_TAG_LENGTH);
+  const o = writeHeader(out, FrameType.Probe, init, 1, keys);
+  new DataView(out.buffer).setFloat64(o, init.sentAt);
+  return seal(out, keys, 1);
+}
+
+/** Echoes the probe's seq and sent-at, so the prober needs no clock agreement with the replier. */
+export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Array {
+  checkU32(init.probeSeq, 'probeSeq');
+  checkTime(init.probeSentAt, 'probeSentAt');
+  const out = new Uint8Array(FRAME_HEADER_LENGTH + REPLY_BODY_LENGTH + FRAME_TAG_LENGTH);
+  const o = writeHeader(out, FrameType.ProbeReply, init, 1, keys);
+  const view = new DataView(out.buffer);
+  view.setUint32(o, init.probeSeq);
+  view.setFloat64(o + 4, init.probeSentAt);
+  return seal(out, keys, 1);
+}
+
+/**
+ * Decodes and authenticates one frame. Cheap header checks come first; the body is parsed only
+ * once the tag has verified, so unauthenticated bytes never reach the body parser.
+ */
+export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult {
+  if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return fail('ERR_TOO_SHORT', 0);
+  const b0 = bytes[0]!;
+  if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
+  if ((b0 & 0x0f) !== FRAME_VERSION) return fail('ERR_BAD_VERSION', FrameOffset.Version);
+  const type = bytes[FrameOffset.Type]!;
+  if (type < FrameType.Data || type > FrameType.ProbeReply) return fail('ERR_UNKNOWN_TYPE', FrameOffset.Type);
+  const keyId = bytes[FrameOffset.KeyId]!;
+  const key = keys.accepted.get(keyId);
+  if (key === undefined) return fail('ERR_UNKNOWN_KEY', FrameOffset.KeyId);
+  const hopLimit = bytes[FrameOffset.HopLimit]!;
+  const initialHopLimit = bytes[FrameOffset.InitialHopLimit]!;
+  if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
+  if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
+  const end = bytes.length - FRAME_TAG_LENGTH;
+  if (!tagMatches(bytes, end, key)) return fail('ERR_BAD_TAG', end);
+
+  const flags = bytes[FrameOffset.Flags]!;
+  const seq = readU32(bytes, FrameOffset.Seq);
+  const sender = readU48(bytes, FrameOffset.Sender);
+  const target = readU48(bytes, FrameOffset.Target);
+  let o = FRAME_HEADER_LENGTH;
+  if (type === FrameType.Data) {
+    if (end - o < DATA_FIXED_LENGTH) return fail('ERR_TRUNCATED', o);
+    const srcFamily = familyOf(bytes[o]!);
+    if (srcFamily === undefined) return fail('ERR_ADDRESS_FAMILY', o);
+    const dstFamily = familyOf(bytes[o + 1]!);
+    if (dstFamily === undefined) return fail('ERR_ADDRESS_FAMILY', o + 1);
+    const srcPort = readU16(bytes, o + 2);
+    const dstPort = readU16(bytes, o + 4);
+    o += DATA_FIXED_LENGTH;
+    const srcEnd = o + ipLength(srcFamily);
+    if (srcEnd > end) return fail('ERR_TRUNCATED', o);
+    const dstEnd = srcEnd + ipLength(dstFamily);
+    if (dstEnd > end) return fail('ERR_TRUNCATED', srcEnd);
+    const srcIp = bytes.subarray(o, srcEnd);
+    const dstIp = bytes.subarray(srcEnd, dstEnd);
+    const payload = bytes.subarray(dstEnd, end);
+    // One flat literal per type: no intermediate objects.
+    const frame: DataFrame = {
+      type: FrameType.Data,
+      keyId,
+      hopLimit,
+      initialHopLimit,
+      flags,
+      seq,
+      sender,
+      target,
+      srcFamily,
+      srcPort,
+      srcIp,
+      dstFamily,
+      dstPort,
+      dstIp,
+      payload,
+    };
+    return { ok: true, frame };
+  }
+  const body = type === FrameType.Probe ? PROBE_BODY_LENGTH : REPLY_BODY_LENGTH;
+  if (end - o < body) return fail('ERR_TRUNCATED', o);
+  if (end - o > body) return fail('ERR_TRAILING_BYTES', o + body);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, end);
+  if (type === FrameType.Probe) {
+    const sentAt = view.getFloat64(o);
+    if (!Number.isFinite(sentAt)) return fail('ERR_BAD_TIMESTAMP', o);
+    const frame: ProbeFrame = {
+      type: FrameType.Probe,
+      keyId,
+      hopLimit,
+      initialHopLimit,
+      flags,
+      seq,
+      sender,
+      target,
+      sentAt,
+    };
+    return { ok: true, frame };
+  }
+  const probeSeq = view.getUint32(o);
+  const probeSentAt = view.getFloat64(o + 4);
+  if (!Number.isFinite(probeSentAt)) return fail('ERR_BAD_TIMESTAMP', o + 4);
+  const frame: ProbeReplyFrame = {
+    type: FrameType.ProbeReply,
+    keyId,
+    hopLimit,
+    initialHopLimit,
+    flags,
+    seq,
+    sender,
+    target,
+    probeSeq,
+    probeSentAt,
+  };
+  return { ok: true, frame };
+}
+
+/**
+ * A copy of a decoded frame with its hop limit one lower, for the next relay on the path; undefined
+ * when the result would be 0 (drop it). The tag stays valid: it was computed with that byte as 0.
+ */
+export function forwardFrame(bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return undefined;
+  const hop = bytes[FrameOffset.HopLimit]!;
+  if (hop <= 1) return undefined;
+  const out = new Uint8Array(bytes);
+  out[FrameOffset.HopLimit] = hop - 1;
+  return out;
+}
+
+const fail = (error: FrameDecodeError, offset: number): FrameDecodeResult => ({ ok: false, error, offset });
+
+function familyOf(byte: number): IpFamily | undefined {
+  return byte === AddressFamily.IPv4 ? 4 : byte === AddressFamily.IPv6 ? 6 : undefined;
+}
+
+/** Writes the header with the hop limit as 0 (seal sets it after the MAC); returns the body offset. */
+function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: number, keys: KeyRing): number {
+  checkU32(init.seq, 'seq');
+  checkRelay(init.sender, 'sender');
+  checkRelay(init.target, 'target');
+  const flags = init.flags ?? 0;
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff)
+    throw new RangeError(`flags: not a byte: ${flags}`);
+  if (!Number.isInteger(hop) || hop < 1 || hop > 0xff) throw new RangeError(`hopLimit: not 1-255: ${hop}`);
+  out[FrameOffset.Version] = FRAME_MAGIC | FRAME_VERSION;
+  out[FrameOffset.Type] = type;
+  out[FrameOffset.KeyId] = keys.current.id;
+  out[FrameOffset.InitialHopLimit] = hop;
+  out[FrameOffset.Flags] = flags;
+  writeU32(out, FrameOffset.Seq, init.seq);
+  writeU48(out, FrameOffset.Sender, init.sender);
+  writeU48(out, FrameOffset.Target, init.target);
+  return FRAME_HEADER_LENGTH;
+}
+
+/** Appends the tag over everything before it (hop limit still 0), then sets the hop limit. */
+function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
+  const end = out.length - FRAME_TAG_LENGTH;
+  out.set(hmacSha1(keys.current.key, out.subarray(0, end)).subarray(0, FRAME_TAG_LENGTH), end);
+  out[FrameOffset.HopLimit] = hop;
+  return out;
+}
+
+const HOP_AS_ZERO = new Uint8Array(1);
+const EMPTY = new Uint8Array(0);
+/** Reused: [bytes before the hop limit, a zero byte, bytes after it up to the tag]. */
+const macParts: Uint8Array[] = [EMPTY, HOP_AS_ZERO, EMPTY];
+
+/** Constant-time over the tag: every byte is compared whatever the earlier ones were. */
+function tagMatches(bytes: Uint8Array, end: number, key: Uint8Array): boolean {
+  macParts[0] = bytes.subarray(0, FrameOffset.HopLimit);
+  macParts[2] = bytes.subarray(FrameOffset.HopLimit + 1, end);
+  const mac = hmacSha1Parts(key, macParts);
+  macParts[0] = EMPTY; // hold no reference to the caller's datagram
+  macParts[2] = EMPTY;
+  let diff = 0;
+  for (let i = 0; i < FRAME_TAG_LENGTH; i++) diff |= mac[i]! ^ bytes[end + i]!;
+  return diff === 0;
+}
+
+function checkAddress(a: WireAddress, name: string): void {
+  if (a.ip.length !== ipLength(a.family))
+    throw new TypeError(`${name}: IPv${a.family} needs ${ipLength(a.family)} bytes`);
+  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 0xffff)
+    throw new RangeError(`${name}: bad port ${a.port}`);
+}
+
+function checkU32(n: number, name: string): void {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`${name}: not a u32: ${n}`);
+}
+
+function checkRelay(n: number, name: string): void {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_RELAY_HASH)
+    throw new RangeError(`${name}: not a relayHash: ${n}`);
+}
+
+function checkTime(t: number, name: string): void {
+  if (!Number.isFinite(t)) throw new RangeError(`${name}: not a finite number: ${t}`);
+}
+
+const readU16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const readU32 = (b: Uint8Array, o: number): number =>
+  ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+const readU48 = (b: Uint8Array, o: number): number => readU16(b, o) * 0x1_0000_0000 + readU32(b, o + 2);
+
+function writeU16(b: Uint8Array, o: number, n: number): void {
+  b[o] = n >>> 8;
+  b[o + 1] = n;
+}
+
+function writeU32(b: Uint8Array, o: number, n: number): void {
+  writeU16(b, o, n >>> 16);
+  writeU16(b, o + 2, n & 0xffff);
+}
+
+function writeU48(b: Uint8Array, o: number, n: number): void {
+  writeU16(b, o, Math.floor(n / 0x1_0000_0000));
+  writeU32(b, o + 2, n >>> 0);
+}
