@@ -12,6 +12,8 @@ export interface HttpSources {
   ready(): boolean;
   /** Extra fields for /healthz (allocations, draining...). */
   status(): Record<string, unknown>;
+  /** With --fault-api: replace the backbone fault spec; returns an error message or undefined. */
+  setFaults?: ((spec: string) => string | undefined) | undefined;
 }
 
 export interface RelayHttp {
@@ -32,6 +34,17 @@ export async function startRelayHttp(
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
       res.end(JSON.stringify(body));
     };
+    if (path === '/faults' && req.method === 'PUT' && src.setFaults) {
+      readBody(req, 4096).then(
+        (body) => {
+          const error = src.setFaults!(body);
+          if (error) json(400, { type: 'about:blank', title: 'Bad fault spec', status: 400, detail: error });
+          else json(200, { ok: true });
+        },
+        () => json(413, { type: 'about:blank', title: 'Body too large', status: 413 }),
+      );
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'OPTIONS' && path === '/ping')) {
       json(405, { type: 'about:blank', title: 'Method Not Allowed', status: 405 }, { allow: 'GET, HEAD' });
       return;
@@ -89,4 +102,19 @@ export async function startRelayHttp(
         server.closeAllConnections();
       }),
   };
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+      if (body.length > limit) {
+        reject(new Error('too large'));
+        req.destroy();
+      }
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
 }

@@ -4,6 +4,10 @@
  * drain timeout passes); a second SIGTERM or SIGINT stops at once.
  */
 import { existsSync } from 'node:fs';
+import { parseLinkFaults } from '../src/faults/link-fault.ts';
+import { addressKey } from '../src/net/address.ts';
+import { Backbone } from './backbone.ts';
+import { createBackboneMetrics } from './backbone-metrics.ts';
 import { parseRelayConfig, redactConfig } from './config.ts';
 import { startRelayHttp } from './http.ts';
 import { createLogger } from './logger.ts';
@@ -34,13 +38,30 @@ async function main(): Promise<void> {
     await relay.stop();
     process.exit(2);
   }
+  let backbone: Backbone | undefined;
+  const setFaults = (spec: string): string | undefined => {
+    const parsed = parseLinkFaults(spec);
+    if (!parsed.ok) return parsed.error;
+    if (!backbone) return 'this relay has no backbone (--backbone-port)';
+    backbone.setFaults(parsed.value);
+    logger.warn({ spec }, 'backbone fault injection changed');
+    return undefined;
+  };
   const http = await startRelayHttp(
     config.httpHost,
     config.httpPort,
     {
       registry: relay.metrics.registry,
       ready: () => relay.ready,
-      status: () => ({ allocations: relay.engine.allocationCount, draining: relay.engine.draining }),
+      status: () => ({
+        allocations: relay.engine.allocationCount,
+        draining: relay.engine.draining,
+        backbone: backbone && {
+          address: backbone.address,
+          routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
+        },
+      }),
+      setFaults: config.faultApi ? setFaults : undefined,
     },
     logger,
   );
@@ -53,10 +74,34 @@ async function main(): Promise<void> {
       tcp: listening.tcp[0]?.port,
       tls: listening.tls[0]?.port,
     });
+    if (config.backbonePort !== undefined) {
+      backbone = new Backbone(
+        {
+          id: config.id,
+          bindAddress: config.listen[0]!,
+          port: config.backbonePort,
+          meshKeys: config.meshKey,
+          faults: config.faultLinks,
+        },
+        relay,
+        directory,
+        createBackboneMetrics(relay.metrics.registry),
+        logger,
+      );
+      await backbone.start();
+      relay.egress = backbone;
+    }
+    const family = config.listen[0]!.includes(':') ? 6 : 4;
+    const advertised = config.externalIps[family] ?? config.listen[0]!;
+    const backboneAddress =
+      config.backbonePort === undefined
+        ? ''
+        : addressKey({ family, address: advertised, port: config.backbonePort });
     registration = new Registration(
       directory,
       config,
       urls,
+      backboneAddress,
       {
         allocations: () => relay.engine.allocationCount,
         traffic: () => relay.traffic(),
@@ -85,6 +130,7 @@ async function main(): Promise<void> {
       await drained;
     }
     await relay.stop();
+    await backbone?.stop();
     await registration?.stop();
     await directory?.close();
     await http.close();

@@ -46,6 +46,8 @@ export class Registration {
     private readonly directory: RelayDirectory,
     private readonly config: RelayConfig,
     private readonly urls: readonly string[],
+    /** `ip:port` where other relays reach this one's backbone, or '' without a backbone. */
+    private readonly backbone: string,
     private readonly sources: RegistrationSources,
     logger: Logger,
   ) {
@@ -117,7 +119,7 @@ export class Registration {
       lat: c.lat,
       lon: c.lon,
       turnUrls: this.urls,
-      backbone: '',
+      backbone: this.backbone,
       relayedAddress: c.externalIps[family] ?? c.listen[0]!,
       portRange: [c.minPort, c.maxPort],
       capacity: c.capacity,

@@ -1,0 +1,89 @@
+/**
+ * Prometheus metrics of the backbone: per link (labelled by peer relay id, a bounded set) the
+ * RTT, jitter and loss this relay measures; frames rejected by reason; data frames sent,
+ * forwarded and delivered; frames dropped by fault injection; and path changes by reason.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { LinkRecord } from '../src/directory/types.ts';
+
+export interface RelayMetricsBackbone {
+  link(l: LinkRecord): void;
+  rejected(reason: string): void;
+  dataSent(peer: string, bytes: number): void;
+  forwarded(peer: string): void;
+  dataDelivered(delivered: boolean, bytes: number): void;
+  faultDropped(peer: string): void;
+  pathChanged(to: string, reason: string): void;
+  /** Read back by tests: data frames sent to each next hop. */
+  readonly sentTo: Map<string, number>;
+  readonly forwardedTo: Map<string, number>;
+}
+
+export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone {
+  const gauge = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: ['peer'], registers: [registry] });
+  const rtt = gauge('backbone_link_rtt_seconds', 'Smoothed round-trip time of the link to a peer relay.');
+  const jitter = gauge(
+    'backbone_link_jitter_seconds',
+    'Interarrival jitter of probe replies from a peer relay.',
+  );
+  const loss = gauge('backbone_link_loss_ratio', 'Share of probes to a peer relay lost over the window.');
+  const rejected = new Counter({
+    name: 'backbone_frames_rejected_total',
+    help: 'Backbone frames dropped: bad tag, unknown key or sender, hop limit, no route.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const data = new Counter({
+    name: 'backbone_data_frames_total',
+    help: 'Data frames by what this relay did with them.',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  const dataBytes = new Counter({
+    name: 'backbone_data_bytes_total',
+    help: 'Payload bytes carried over the backbone, by action.',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  const faults = new Counter({
+    name: 'backbone_fault_drops_total',
+    help: 'Frames dropped by fault injection, by peer.',
+    labelNames: ['peer'],
+    registers: [registry],
+  });
+  const paths = new Counter({
+    name: 'backbone_path_changes_total',
+    help: 'Changes of the chosen path to a destination relay, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const sentTo = new Map<string, number>();
+  const forwardedTo = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  return {
+    sentTo,
+    forwardedTo,
+    link(l) {
+      rtt.set({ peer: l.to }, l.rttMs / 1000);
+      jitter.set({ peer: l.to }, l.jitterMs / 1000);
+      loss.set({ peer: l.to }, l.lossRate);
+    },
+    rejected: (reason) => rejected.inc({ reason }),
+    dataSent(peer, bytes) {
+      bump(sentTo, peer);
+      data.inc({ action: 'sent' });
+      dataBytes.inc({ action: 'sent' }, bytes);
+    },
+    forwarded(peer) {
+      bump(forwardedTo, peer);
+      data.inc({ action: 'forwarded' });
+    },
+    dataDelivered(delivered, bytes) {
+      data.inc({ action: delivered ? 'delivered' : 'refused' });
+      if (delivered) dataBytes.inc({ action: 'delivered' }, bytes);
+    },
+    faultDropped: (peer) => faults.inc({ peer }),
+    pathChanged: (_to, reason) => paths.inc({ reason }),
+  };
+}
