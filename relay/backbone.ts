@@ -21,6 +21,7 @@ import {
 } from '../src/backbone/frame.ts';
 import { createKeyRing, type KeyRing } from '../src/backbone/key-ring.ts';
 import { relayHash } from '../src/backbone/relay-hash.ts';
+import { greatCircleKm } from '../src/directory/geo.ts';
 import type { LinkRecord, RelayDirectory, RelayRecord } from '../src/directory/types.ts';
 import { faultFor, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { LinkEstimator } from '../src/measure/link-estimator.ts';
@@ -44,6 +45,9 @@ export interface BackboneOptions {
   /** A link silent this long is broken, whatever its averages say. */
   readonly deadAfterMs?: number;
   readonly maxHops?: number;
+  /** Where this relay is, to pick the nearest peers to probe in a large mesh. */
+  readonly lat: number;
+  readonly lon: number;
 }
 
 /** What the backbone needs from the TURN side. */
@@ -58,6 +62,10 @@ interface Peer {
   readonly estimator: LinkEstimator;
   seq: number;
 }
+
+const PROBE_ALL = 32;
+const PROBE_NEAREST = 16;
+const PROBE_SAMPLE = 8;
 
 /** Probe timing: a monotonic clock, in ms since the epoch so it reads like Date.now(). */
 const wallClock = (): number => performance.timeOrigin + performance.now();
@@ -77,6 +85,10 @@ export class Backbone implements PeerEgress {
   #socket: dgram.Socket | undefined;
   #timers: NodeJS.Timeout[] = [];
   #seq = 0;
+  #unsubscribe: (() => Promise<void>) | undefined;
+  #syncing = false;
+  #dead = '';
+  #rotation = 0;
 
   constructor(
     private readonly o: BackboneOptions,
@@ -125,10 +137,19 @@ export class Backbone implements PeerEgress {
     every(this.o.probeIntervalMs ?? 100, () => this.#probeAll());
     every(1000, () => void this.#sync());
     every(250, () => this.#recompute());
+    // Changes elsewhere (a relay up, draining or down; new links) trigger a sync at once.
+    try {
+      this.#unsubscribe = await this.directory.subscribe((e) => {
+        if (e.id !== this.o.id) void this.#sync();
+      });
+    } catch (err) {
+      this.#log.warn({ err }, 'no directory events; syncing once a second only');
+    }
     await this.#sync();
   }
 
   async stop(): Promise<void> {
+    await this.#unsubscribe?.().catch(() => undefined);
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     const s = this.#socket;
@@ -229,9 +250,35 @@ export class Backbone implements PeerEgress {
     else setTimeout(send, fate).unref();
   }
 
+  /**
+   * Which peers to probe this round: all of them while the mesh is small; past PROBE_ALL, the
+   * PROBE_NEAREST nearest (they carry most paths), the next hops in use, and a rotating sample
+   * of PROBE_SAMPLE others, so every link is measured now and then and a better far path can
+   * still be found.
+   */
+  #probeTargets(): Peer[] {
+    const peers = [...this.#peers.values()];
+    if (peers.length <= PROBE_ALL) return peers;
+    const place = new Map(this.#relays.map((r) => [r.id, r] as const));
+    const distance = (p: Peer) => {
+      const r = place.get(p.id);
+      return r ? greatCircleKm(this.o.lat, this.o.lon, r.lat, r.lon) : Number.POSITIVE_INFINITY;
+    };
+    const chosen = new Set(peers.sort((a, b) => distance(a) - distance(b)).slice(0, PROBE_NEAREST));
+    for (const path of this.#routes.values()) {
+      const next = path.hops[1] === undefined ? undefined : this.#peers.get(path.hops[1]);
+      if (next) chosen.add(next);
+    }
+    const rest = peers.filter((p) => !chosen.has(p));
+    for (let i = 0; i < Math.min(PROBE_SAMPLE, rest.length); i++)
+      chosen.add(rest[(this.#rotation + i) % rest.length]!);
+    this.#rotation = (this.#rotation + PROBE_SAMPLE) % Math.max(1, rest.length);
+    return [...chosen];
+  }
+
   #probeAll(): void {
     const now = wallClock();
-    for (const peer of this.#peers.values()) {
+    for (const peer of this.#probeTargets()) {
       const seq = peer.seq++;
       peer.estimator.sent(seq, now);
       this.#transmit(
@@ -253,6 +300,16 @@ export class Backbone implements PeerEgress {
 
   /** Directory in, links out: once a second (and so within a second of any change). */
   async #sync(): Promise<void> {
+    if (this.#syncing) return;
+    this.#syncing = true;
+    try {
+      await this.#syncOnce();
+    } finally {
+      this.#syncing = false;
+    }
+  }
+
+  async #syncOnce(): Promise<void> {
     const now = Date.now();
     try {
       this.#relays = await this.directory.list(now);
@@ -261,8 +318,14 @@ export class Backbone implements PeerEgress {
       this.#log.debug({ err }, 'directory unreachable; routing on last-known state');
     }
     this.#updatePeers();
+    await this.#publishLinks(this.#ownLinks(now), now, false);
+  }
+
+  /** Links out to the directory; with `announce`, an event tells every relay to look now. */
+  async #publishLinks(links: LinkRecord[], now: number, announce: boolean): Promise<void> {
     try {
-      await this.directory.putLinks(this.o.id, this.#ownLinks(now), 5000, now);
+      await this.directory.putLinks(this.o.id, links, 5000, now);
+      if (announce) await this.directory.publish({ type: 'links', id: this.o.id, at: now });
     } catch {
       // Redis away: links are republished on the next sync.
     }
@@ -330,6 +393,15 @@ export class Backbone implements PeerEgress {
     const now = Date.now();
     const own = this.#ownLinks(now);
     for (const l of own) this.metrics.link(l);
+    // A link that broke or came back is news for every relay's routes: announce it at once.
+    const dead = own
+      .filter((l) => l.lossRate >= 0.5)
+      .map((l) => l.to)
+      .join();
+    if (dead !== this.#dead) {
+      this.#dead = dead;
+      void this.#publishLinks(own, now, true);
+    }
     const links = new Map<string, Map<string, { rttMs: number; jitterMs: number; lossRate: number }>>();
     for (const l of [...own, ...this.#remoteLinks]) {
       const from = links.get(l.from) ?? new Map();

@@ -82,6 +82,8 @@ async function main(): Promise<void> {
           port: config.backbonePort,
           meshKeys: config.meshKey,
           faults: config.faultLinks,
+          lat: config.lat,
+          lon: config.lon,
         },
         relay,
         directory,
