@@ -10,4 +10,11 @@ export {
   type RouteChange,
   routeAll,
 } from './path-choice.ts';
-export { computePaths, type OverlaySnapshot, type Path, type PathOptions, pathCost } from './paths.ts';
+export {
+  bestPathsFrom,
+  computePaths,
+  type OverlaySnapshot,
+  type Path,
+  type PathOptions,
+  pathCost,
+} from './paths.ts';

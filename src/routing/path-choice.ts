@@ -6,7 +6,7 @@
  * reason, for logs and metrics.
  */
 import { DEFAULT_COST } from './link-cost.ts';
-import { computePaths, type OverlaySnapshot, type Path, type PathOptions, pathCost } from './paths.ts';
+import { bestPathsFrom, type OverlaySnapshot, type Path, type PathOptions, pathCost } from './paths.ts';
 
 export interface ChoiceOptions extends PathOptions {
   readonly switchGainMs: number;
@@ -51,10 +51,11 @@ export function routeAll(
 ): { routes: Map<string, Path>; changes: RouteChange[] } {
   const routes = new Map<string, Path>();
   const changes: RouteChange[] = [];
+  const best = bestPathsFrom(s, from, o);
   for (const to of s.relays) {
     if (to === from) continue;
     const before = previous.get(to);
-    const { path, reason } = choosePath(before, computePaths(s, from, to, o), s, o);
+    const { path, reason } = choosePath(before, { best: best.get(to) }, s, o);
     if (path) routes.set(to, path);
     if (reason !== 'kept' && (before !== undefined || path !== undefined)) changes.push({ to, path, reason });
   }
