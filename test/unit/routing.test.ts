@@ -168,7 +168,11 @@ describe('hysteresis', () => {
 
   it('comes back to a recovered direct link only with a clear gain', () => {
     const viaC = { hops: ['A', 'C', 'B'], cost: 0 };
-    const slightly = snapshot([['A-B', L(36)], ['A-C', L(19)], ['C-B', L(19)]]);
+    const slightly = snapshot([
+      ['A-B', L(36)],
+      ['A-C', L(19)],
+      ['C-B', L(19)],
+    ]);
     expect(choosePath(viaC, computePaths(slightly, 'A', 'B', OPTS), slightly, OPTS).reason).toBe('kept');
     const fast = snapshot([
       ['A-B', L(10)],
