@@ -131,7 +131,8 @@ describe(`fuzzing a live relay (seed ${SEED})`, () => {
         `rss ${(warmRss / 1e6).toFixed(1)} -> ${(endRss / 1e6).toFixed(1)} MB`,
     );
     expect(endHeap - warmHeap).toBeLessThan(32e6);
-    expect(endRss - warmRss).toBeLessThan(64e6);
+    // RSS is noisy (V8 keeps pages it grew into); a leak of even 1 KB per message would show as 120 MB.
+    expect(endRss - warmRss).toBeLessThan(96e6);
     await Promise.all([live.close(), fuzzClient.close(), fresh.close()]);
   });
 });

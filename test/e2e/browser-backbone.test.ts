@@ -1,0 +1,236 @@
+/**
+ * A real browser call through the backbone: two headless Chromium pages (Debian's chromium,
+ * driven by playwright-core), each given a different relay, with iceTransportPolicy 'relay',
+ * open a data channel and exchange messages; the relays' backbone counters show the packets
+ * crossed between them. See shared notes on Chromium WebRTC on loopback for the launch flags.
+ */
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.ts';
+import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { type RelayChild, startRelayProcess } from '../support/relay.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+interface Description {
+  type: string;
+  sdp: string;
+}
+
+/** What `call()` returns on the page (PAGE_SCRIPT). */
+interface PageCall {
+  init(iceServers: { urls: string; username: string; credential: string }[]): void;
+  /** Creates the data channel and an offer, waits for ICE gathering, returns it with every candidate. */
+  offer(): Promise<Description>;
+  answer(offer: Description): Promise<Description>;
+  accept(answer: Description): Promise<void>;
+  send(message: string): void;
+  isOpen(): boolean;
+  readonly received: string[];
+  selectedPair(): Promise<{ local: string; remote: string; remoteAddress: string }>;
+}
+
+/**
+ * Typing only: inside page.evaluate, `call` is the page's own global from PAGE_SCRIPT (functions
+ * passed to evaluate are serialized and run there).
+ */
+const call = (): PageCall => (globalThis as unknown as { call: () => PageCall }).call();
+
+/** The in-page side of the call, plain browser JavaScript (no signalling server: the test carries it). */
+const PAGE_SCRIPT = `
+const api = {
+  received: [],
+  init(iceServers) {
+    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
+    this.pc.ondatachannel = (e) => this.wire(e.channel);
+  },
+  wire(dc) {
+    this.dc = dc;
+    dc.onmessage = (e) => this.received.push(String(e.data));
+  },
+  async gathered() {
+    const pc = this.pc;
+    if (pc.iceGatheringState !== 'complete') {
+      await new Promise((resolve) =>
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve()));
+    }
+    return pc.localDescription.toJSON();
+  },
+  async offer() {
+    this.wire(this.pc.createDataChannel('chat'));
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    return this.gathered();
+  },
+  async answer(offer) {
+    await this.pc.setRemoteDescription(offer);
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    return this.gathered();
+  },
+  async accept(answer) {
+    await this.pc.setRemoteDescription(answer);
+  },
+  send(message) { this.dc.send(message); },
+  isOpen() { return this.dc !== undefined && this.dc.readyState === 'open'; },
+  async selectedPair() {
+    const all = [...(await this.pc.getStats()).values()];
+    const pair = all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+    const local = all.find((s) => s.id === pair.localCandidateId);
+    const remote = all.find((s) => s.id === pair.remoteCandidateId);
+    return { local: local.candidateType, remote: remote.candidateType, remoteAddress: remote.address };
+  },
+};
+window.call = () => api;`;
+const HOSTS = { A: '127.0.0.12', B: '127.0.0.13' } as const;
+type Id = keyof typeof HOSTS;
+
+const relays = {} as Record<Id, { child: RelayChild; turnPort: number; http: string }>;
+let browser: Browser;
+let server: http.Server;
+let origin: string;
+let prefix: string;
+
+async function metric(id: Id, name: string): Promise<number> {
+  const text = await (await fetch(`${relays[id].http}/metrics`)).text();
+  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function routesReady(): Promise<boolean> {
+  for (const [from, to] of [
+    ['A', 'B'],
+    ['B', 'A'],
+  ] as const) {
+    const body = (await (await fetch(`${relays[from].http}/healthz`)).json()) as {
+      backbone: { routes: Record<string, string[]> };
+    };
+    if (body.backbone.routes[to]?.join() !== `${from},${to}`) return false;
+  }
+  return true;
+}
+
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call through the backbone', () => {
+  beforeAll(async () => {
+    const url = await redisUrl();
+    prefix = uniquePrefix('browser');
+    for (const id of ['A', 'B'] as const) {
+      const host = HOSTS[id];
+      const turnPort = await freePort('both', host);
+      const httpPort = await freePort('tcp');
+      const child = await startRelayProcess([
+        '--id',
+        id,
+        '--listen',
+        host,
+        '--turn-port',
+        String(turnPort),
+        '--http-port',
+        String(httpPort),
+        '--user',
+        'web:rtc',
+        '--realm',
+        'r',
+        '--allow-peer',
+        '127.0.0.0/8',
+        '--log-level',
+        'warn',
+        '--redis',
+        url,
+        '--redis-prefix',
+        prefix,
+        '--heartbeat-ttl',
+        '2',
+        '--backbone-port',
+        String(await freePort('udp', host)),
+        '--mesh-key',
+        'browser-test-mesh-key-01',
+      ]);
+      relays[id] = { child, turnPort, http: `http://127.0.0.1:${httpPort}` };
+    }
+    server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>call</title><p>call</p>');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-extensions',
+        '--disable-default-apps',
+        '--no-pings',
+        '--disable-domain-reliability',
+        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.* , EXCLUDE [::1]',
+        '--disable-features=WebRtcHideLocalIpsWithMdns',
+      ],
+    });
+    const start = Date.now();
+    while (!(await routesReady())) {
+      if (Date.now() - start > 10_000) throw new Error('relays never found each other');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+    for (const r of Object.values(relays)) {
+      r.child.kill('SIGINT');
+      await r.child.exited;
+    }
+    await deleteKeys(await redisUrl(), prefix);
+  });
+
+  async function peer(id: Id): Promise<Page> {
+    const page = await (await browser.newContext()).newPage();
+    await page.addInitScript({ content: PAGE_SCRIPT });
+    await page.goto(origin);
+    const iceServers = [
+      { urls: `turn:${HOSTS[id]}:${relays[id].turnPort}?transport=udp`, username: 'web', credential: 'rtc' },
+    ];
+    await page.evaluate((servers) => call().init(servers), iceServers);
+    return page;
+  }
+
+  it('opens a data channel between two relay-only peers on different relays', async () => {
+    const sentBefore = await metric('A', 'backbone_data_frames_total{action="sent"}');
+    const deliveredBefore = await metric('B', 'backbone_data_frames_total{action="delivered"}');
+    const caller = await peer('A');
+    const callee = await peer('B');
+    const offer = await caller.evaluate(() => call().offer());
+    expect(offer.sdp).toMatch(/typ relay raddr/);
+    const answer = await callee.evaluate((o) => call().answer(o), offer);
+    await caller.evaluate((a) => call().accept(a), answer);
+
+    const open = (page: Page) => page.waitForFunction(() => call().isOpen(), undefined, { timeout: 20_000 });
+    await Promise.all([open(caller), open(callee)]);
+    await caller.evaluate(() => call().send('hello from A'));
+    await callee.evaluate(() => call().send('hello from B'));
+    await callee.waitForFunction(() => call().received.length > 0);
+    await caller.waitForFunction(() => call().received.length > 0);
+    expect(await callee.evaluate(() => call().received)).toEqual(['hello from A']);
+    expect(await caller.evaluate(() => call().received)).toEqual(['hello from B']);
+
+    // The selected pair is relay to relay, each through its own TURN server.
+    expect(await caller.evaluate(() => call().selectedPair())).toEqual({
+      local: 'relay',
+      remote: 'relay',
+      remoteAddress: HOSTS.B,
+    });
+    // And the packets crossed the backbone between the two relays.
+    expect((await metric('A', 'backbone_data_frames_total{action="sent"}')) - sentBefore).toBeGreaterThan(5);
+    expect(
+      (await metric('B', 'backbone_data_frames_total{action="delivered"}')) - deliveredBefore,
+    ).toBeGreaterThan(5);
+  });
+});
