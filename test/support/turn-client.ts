@@ -115,10 +115,14 @@ export class TurnTestClient {
     this.#send(bytes);
   }
 
+  /** When set, ChannelData goes here (a view, valid during the call) instead of into `received`. */
+  onChannelData: ((channel: number, data: Uint8Array) => void) | undefined;
+
   #onBytes(b: Uint8Array): void {
     if (looksLikeChannelData(b)) {
       const len = channelDataLength(b);
-      if (len >= 0)
+      if (len >= 0 && this.onChannelData) this.onChannelData((b[0]! << 8) | b[1]!, b.subarray(4, 4 + len));
+      else if (len >= 0)
         this.received.push({ channel: (b[0]! << 8) | b[1]!, data: new Uint8Array(b.subarray(4, 4 + len)) });
       this.#wake();
       return;
