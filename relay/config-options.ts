@@ -10,6 +10,7 @@ import { type LinkFault, parseLinkFaults } from '../src/faults/link-fault.ts';
 import type { IpFamily } from '../src/net/address.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
 import { formatIp, ipFamilyOf, parseHostPort, parseIp, unmapIpv4 } from '../src/net/ip.ts';
+import { parseRedisTarget, redactRedisUrl } from '../src/redis/redis-target.ts';
 
 export class OptionError extends Error {
   override readonly name = 'OptionError';
@@ -90,22 +91,9 @@ const degrees =
   };
 
 const redisUrl = (raw: string): string => {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new OptionError('expected a redis:// or rediss:// URL');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
-    throw new OptionError('expected a redis:// or rediss:// URL');
+  const r = parseRedisTarget(raw);
+  if (!r.ok) throw new OptionError(r.error);
   return raw;
-};
-
-/** A URL as it may be logged: the password replaced. */
-const redactUrl = (raw: string): string => {
-  const url = new URL(raw);
-  if (url.password) url.password = '<redacted>';
-  return url.toString();
 };
 
 const meshKey = (raw: string): string => {
@@ -228,7 +216,7 @@ export const OPTIONS = {
   capacity: { flag: '--capacity', env: 'RELAY_CAPACITY', kind: 'value', arg: 'N', default: '10000', parse: COUNT,
     help: 'allocations this relay is sized for, published for load-aware ranking' },
   redis: { flag: '--redis', env: 'RELAY_REDIS_URL', kind: 'value', arg: 'URL', parse: redisUrl,
-    display: redactUrl,
+    display: redactRedisUrl,
     help: 'Redis to register in (redis://, rediss://); without it the relay runs alone' },
   redisPrefix: { flag: '--redis-prefix', env: 'RELAY_REDIS_PREFIX', kind: 'value', arg: 'P', default: 'rb:', parse: keyPrefix,
     help: 'prefix of every Redis key and channel' },

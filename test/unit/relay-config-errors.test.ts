@@ -18,7 +18,11 @@ describe('relay config errors', () => {
     [['--lat', '91'], {}, '--lat: expected degrees from -90 to 90, got "91"'],
     [['--lon', 'east'], {}, '--lon: expected degrees from -180 to 180, got "east"'],
     [['--id', 'has space'], {}, '--id: expected 1-64 of A-Z a-z 0-9 . _ -, got "has space"'],
-    [['--redis', 'http://x'], {}, '--redis: expected a redis:// or rediss:// URL'],
+    [
+      ['--redis', 'http://x'],
+      {},
+      '--redis: expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL',
+    ],
     [['--redis-prefix', 'a{b}'], {}, '--redis-prefix: must not contain braces or spaces, got "a{b}"'],
     [['--heartbeat-ttl', '1'], {}, '--heartbeat-ttl: expected an integer from 2 to 600, got "1"'],
     [
