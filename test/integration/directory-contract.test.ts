@@ -2,12 +2,18 @@
  * One contract for the relay directory, run against the in-memory store and the Redis store
  * (a real Redis): registration and expiry, draining state, geo queries, link records, events.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryDirectory } from '../../src/directory/memory.ts';
 import type { DirectoryEvent, LinkRecord, RelayDirectory, RelayRecord } from '../../src/directory/types.ts';
 import { RedisDirectory } from '../../src/redis/redis-directory.ts';
-import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import {
+  deleteKeys,
+  type LocalCluster,
+  redisUrl,
+  startRedisCluster,
+  uniquePrefix,
+} from '../support/redis.ts';
 
 const NOW = 1_800_000_000_000;
 
@@ -50,11 +56,24 @@ const stores: Record<string, () => Promise<RelayDirectory>> = {
     prefixes.push(prefix);
     return new RedisDirectory({ client: new Redis(url), subscriber: new Redis(url), prefix });
   },
+  // All keys carry the {dir} hash tag: MULTI/EXEC across them must work on a real cluster.
+  'redis-cluster': async () => {
+    cluster ??= await startRedisCluster();
+    const nodes = cluster.nodes;
+    return new RedisDirectory({
+      client: new Cluster(nodes),
+      subscriber: new Cluster(nodes),
+      prefix: uniquePrefix('cluster'),
+    });
+  },
 };
+
+let cluster: LocalCluster | undefined;
 
 afterAll(async () => {
   const url = await redisUrl();
   for (const p of prefixes) await deleteKeys(url, p);
+  cluster?.stop();
 });
 
 describe.each(Object.keys(stores))('the %s directory', (name) => {

@@ -61,3 +61,74 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   } while (cursor !== '0');
   await r.quit();
 }
+
+export interface LocalCluster {
+  readonly nodes: { host: string; port: number }[];
+  stop(): void;
+}
+
+/**
+ * A three-master Redis Cluster of this process's own on loopback (`redis-server
+ * --cluster-enabled yes` and `redis-cli --cluster create`), to test that every key shares a slot.
+ */
+export async function startRedisCluster(): Promise<LocalCluster> {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
+  const ports = [await freePort('tcp'), await freePort('tcp'), await freePort('tcp')];
+  const children = ports.map((port) =>
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const stop = () => {
+    for (const c of children) c.kill('SIGKILL');
+  };
+  process.once('exit', stop);
+  for (const port of ports) {
+    for (let i = 0; i < 50 && !(await answers('127.0.0.1', port)); i++)
+      await new Promise((r) => setTimeout(r, 100));
+  }
+  execFileSync(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  // Wait until every node agrees the cluster is up.
+  for (const port of ports) {
+    for (let i = 0; i < 100; i++) {
+      const info = execFileSync('redis-cli', ['-p', String(port), 'cluster', 'info']).toString();
+      if (info.includes('cluster_state:ok')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { nodes: ports.map((port) => ({ host: '127.0.0.1', port })), stop };
+}
