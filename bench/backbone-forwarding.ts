@@ -13,74 +13,26 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { TransportAddress } from '../src/net/address.ts';
-import { freePort } from '../test/support/ports.ts';
+import {
+  relayRoute,
+  setRelayFaults,
+  startTestRelay,
+  stopTestRelays,
+  type TestRelay,
+  until,
+} from '../test/support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../test/support/redis.ts';
-import { type RelayChild, startRelayProcess } from '../test/support/relay.ts';
 import { TurnTestClient } from '../test/support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
-const MESH = 'bench-mesh-key-0123456789';
+/** No per-allocation caps: this measures the relays, not their limits. */
+const UNCAPPED = ['--max-alloc-pps', '0', '--max-alloc-bps', '0', '--user-quota', '10000', '--no-tcp'];
 
-interface Relay {
-  readonly child: RelayChild;
-  readonly turn: TransportAddress;
-  readonly http: string;
-}
+const relay = (id: string, host: string, redis?: { url: string; prefix: string }) =>
+  startTestRelay({ id, host, redis, extra: UNCAPPED });
 
-async function startRelay(
-  id: string,
-  host: string,
-  backbone: { url: string; prefix: string } | undefined,
-): Promise<Relay> {
-  const turnPort = await freePort('both', host);
-  const httpPort = await freePort('tcp');
-  const args = [
-    '--id',
-    id,
-    '--listen',
-    host,
-    '--turn-port',
-    String(turnPort),
-    '--http-port',
-    String(httpPort),
-    '--user',
-    'a:b',
-    '--realm',
-    'r',
-    '--allow-peer',
-    '127.0.0.0/8',
-    '--log-level',
-    'error',
-    '--max-alloc-pps',
-    '0',
-    '--max-alloc-bps',
-    '0',
-    '--user-quota',
-    '10000',
-    '--no-tcp',
-  ];
-  if (backbone) {
-    args.push('--redis', backbone.url, '--redis-prefix', backbone.prefix, '--heartbeat-ttl', '2');
-    args.push('--backbone-port', String(await freePort('udp', host)), '--mesh-key', MESH, '--fault-api');
-  }
-  const child = await startRelayProcess(args);
-  return { child, turn: { family: 4, address: host, port: turnPort }, http: `http://127.0.0.1:${httpPort}` };
-}
-
-async function route(r: Relay, to: string): Promise<string | undefined> {
-  const body = (await (await fetch(`${r.http}/healthz`)).json()) as {
-    backbone?: { routes: Record<string, string[]> };
-  };
-  return body.backbone?.routes[to]?.join('-');
-}
-
-async function waitRoute(r: Relay, to: string, want: string): Promise<void> {
-  const start = Date.now();
-  while ((await route(r, to)) !== want) {
-    if (Date.now() - start > 15_000) throw new Error(`route to ${to} never became ${want}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+async function waitRoute(r: TestRelay, to: string, want: string): Promise<void> {
+  await until(async () => (await relayRoute(r, to)) === want, 15_000, `route to ${to} via ${want}`);
 }
 
 interface Result {
@@ -96,8 +48,8 @@ interface Result {
 /** Pairs (A-side, B-side) that send to each other; B echoes every packet back. */
 async function measure(
   setup: string,
-  a: Relay,
-  b: Relay,
+  a: TestRelay,
+  b: TestRelay,
   pairs: number,
   durationMs: number,
 ): Promise<Result[]> {
@@ -182,38 +134,30 @@ async function main(): Promise<void> {
   }
   const url = await redisUrl();
   const prefix = uniquePrefix('bench-backbone');
-  const relays: Relay[] = [];
+  const relays: TestRelay[] = [];
   const results: Result[] = [];
   try {
     process.stderr.write('plain relay-to-relay UDP (no backbone)...\n');
-    const pa = await startRelay('PA', '127.0.0.21', undefined);
-    const pb = await startRelay('PB', '127.0.0.22', undefined);
+    const pa = await relay('PA', '127.0.0.21');
+    const pb = await relay('PB', '127.0.0.22');
     relays.push(pa, pb);
     results.push(...(await measure('plain UDP', pa, pb, pairs, durationMs)));
 
     process.stderr.write('backbone...\n');
-    const a = await startRelay('A', '127.0.0.23', { url, prefix });
-    const b = await startRelay('B', '127.0.0.24', { url, prefix });
-    const c = await startRelay('C', '127.0.0.25', { url, prefix });
+    const a = await relay('A', '127.0.0.23', { url, prefix });
+    const b = await relay('B', '127.0.0.24', { url, prefix });
+    const c = await relay('C', '127.0.0.25', { url, prefix });
     relays.push(a, b, c);
     await waitRoute(a, 'B', 'A-B');
     await waitRoute(b, 'A', 'B-A');
     results.push(...(await measure('backbone, 1 hop', a, b, pairs, durationMs)));
 
-    for (const [r, spec] of [
-      [a, 'B:blackhole'],
-      [b, 'A:blackhole'],
-    ] as const) {
-      await fetch(`${r.http}/faults`, { method: 'PUT', body: spec });
-    }
+    await Promise.all([setRelayFaults(a, 'B:blackhole'), setRelayFaults(b, 'A:blackhole')]);
     await waitRoute(a, 'B', 'A-C-B');
     await waitRoute(b, 'A', 'B-C-A');
     results.push(...(await measure('backbone, 2 hops (via C)', a, b, pairs, durationMs)));
   } finally {
-    for (const r of relays) {
-      r.child.kill('SIGINT');
-      await r.child.exited;
-    }
+    await stopTestRelays(relays);
     await deleteKeys(url, prefix);
   }
   const base = new Map(results.filter((r) => r.setup === 'plain UDP').map((r) => [r.pattern, r]));

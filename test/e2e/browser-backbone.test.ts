@@ -9,9 +9,15 @@ import http from 'node:http';
 import type net from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/ports.ts';
+import {
+  relayMetric,
+  relayRoute,
+  startTestRelay,
+  stopTestRelays,
+  type TestRelay,
+  until,
+} from '../support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
-import { type RelayChild, startRelayProcess } from '../support/relay.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -86,68 +92,20 @@ window.call = () => api;`;
 const HOSTS = { A: '127.0.0.12', B: '127.0.0.13' } as const;
 type Id = keyof typeof HOSTS;
 
-const relays = {} as Record<Id, { child: RelayChild; turnPort: number; http: string }>;
+const relays = {} as Record<Id, TestRelay>;
 let browser: Browser;
 let server: http.Server;
 let origin: string;
 let prefix: string;
 
-async function metric(id: Id, name: string): Promise<number> {
-  const text = await (await fetch(`${relays[id].http}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-async function routesReady(): Promise<boolean> {
-  for (const [from, to] of [
-    ['A', 'B'],
-    ['B', 'A'],
-  ] as const) {
-    const body = (await (await fetch(`${relays[from].http}/healthz`)).json()) as {
-      backbone: { routes: Record<string, string[]> };
-    };
-    if (body.backbone.routes[to]?.join() !== `${from},${to}`) return false;
-  }
-  return true;
-}
+const metric = (id: Id, sample: string) => relayMetric(relays[id], sample);
 
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call through the backbone', () => {
   beforeAll(async () => {
-    const url = await redisUrl();
-    prefix = uniquePrefix('browser');
+    const redis = { url: await redisUrl(), prefix: uniquePrefix('browser') };
+    prefix = redis.prefix;
     for (const id of ['A', 'B'] as const) {
-      const host = HOSTS[id];
-      const turnPort = await freePort('both', host);
-      const httpPort = await freePort('tcp');
-      const child = await startRelayProcess([
-        '--id',
-        id,
-        '--listen',
-        host,
-        '--turn-port',
-        String(turnPort),
-        '--http-port',
-        String(httpPort),
-        '--user',
-        'web:rtc',
-        '--realm',
-        'r',
-        '--allow-peer',
-        '127.0.0.0/8',
-        '--log-level',
-        'warn',
-        '--redis',
-        url,
-        '--redis-prefix',
-        prefix,
-        '--heartbeat-ttl',
-        '2',
-        '--backbone-port',
-        String(await freePort('udp', host)),
-        '--mesh-key',
-        'browser-test-mesh-key-01',
-      ]);
-      relays[id] = { child, turnPort, http: `http://127.0.0.1:${httpPort}` };
+      relays[id] = await startTestRelay({ id, host: HOSTS[id], redis, user: 'web:rtc' });
     }
     server = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -174,20 +132,14 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
         '--disable-features=WebRtcHideLocalIpsWithMdns',
       ],
     });
-    const start = Date.now();
-    while (!(await routesReady())) {
-      if (Date.now() - start > 10_000) throw new Error('relays never found each other');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(async () => (await relayRoute(relays.A, 'B')) === 'A-B', 10_000, 'route A-B');
+    await until(async () => (await relayRoute(relays.B, 'A')) === 'B-A', 10_000, 'route B-A');
   });
 
   afterAll(async () => {
     await browser?.close();
     server?.close();
-    for (const r of Object.values(relays)) {
-      r.child.kill('SIGINT');
-      await r.child.exited;
-    }
+    await stopTestRelays(Object.values(relays));
     await deleteKeys(await redisUrl(), prefix);
   });
 
@@ -196,7 +148,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
     await page.addInitScript({ content: PAGE_SCRIPT });
     await page.goto(origin);
     const iceServers = [
-      { urls: `turn:${HOSTS[id]}:${relays[id].turnPort}?transport=udp`, username: 'web', credential: 'rtc' },
+      { urls: `turn:${HOSTS[id]}:${relays[id].turn.port}?transport=udp`, username: 'web', credential: 'rtc' },
     ];
     await page.evaluate((servers) => call().init(servers), iceServers);
     return page;

@@ -11,45 +11,35 @@ import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { parseHostPort } from '../../src/net/ip.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
+import {
+  relayMetric,
+  relayRoute,
+  startTestRelay,
+  stopTestRelays,
+  TEST_MESH_KEY,
+  type TestRelay,
+  until,
+} from '../support/backbone-relays.ts';
 import { rng } from '../support/fuzz.ts';
 import { freePort } from '../support/ports.ts';
-import { type RelayChild, startRelayProcess } from '../support/relay.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
-const MESH_KEY = 'robustness-mesh-key-0123';
 const SEED = Number(process.env.FUZZ_SEED ?? 7);
 
 let redis: ChildProcess;
-let redisPort: number;
-const relays: Record<
-  'A' | 'B',
-  { child: RelayChild; turn: { family: 4; address: string; port: number }; http: string }
-> = {} as never;
+const relays = {} as Record<'A' | 'B', TestRelay>;
 
-async function healthz(id: 'A' | 'B') {
-  return (await (await fetch(`${relays[id].http}/healthz`)).json()) as {
-    backbone: { address: string; routes: Record<string, string[]> };
-  };
-}
+const metric = (id: 'A' | 'B', sample: string) => relayMetric(relays[id], sample);
 
-async function metric(id: 'A' | 'B', name: string): Promise<number> {
-  const text = await (await fetch(`${relays[id].http}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function backboneAddress(r: TestRelay): Promise<string> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone: { address: string } };
+  return body.backbone.address;
 }
 
 describe('backbone robustness', () => {
   beforeAll(async () => {
-    redisPort = await freePort('tcp');
+    const redisPort = await freePort('tcp');
     redis = spawn(
       'redis-server',
       ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -58,53 +48,15 @@ describe('backbone robustness', () => {
       },
     );
     await new Promise((r) => setTimeout(r, 300));
-    for (const [id, host] of [
-      ['A', '127.0.0.5'],
-      ['B', '127.0.0.6'],
-    ] as const) {
-      const turnPort = await freePort('both', host);
-      const httpPort = await freePort('tcp');
-      const child = await startRelayProcess([
-        '--id',
-        id,
-        '--listen',
-        host,
-        '--turn-port',
-        String(turnPort),
-        '--http-port',
-        String(httpPort),
-        '--user',
-        'a:b',
-        '--realm',
-        'r',
-        '--allow-peer',
-        '127.0.0.0/8',
-        '--log-level',
-        'error',
-        '--redis',
-        `redis://127.0.0.1:${redisPort}`,
-        '--heartbeat-ttl',
-        '2',
-        '--backbone-port',
-        String(await freePort('udp', host)),
-        '--mesh-key',
-        MESH_KEY,
-      ]);
-      relays[id] = {
-        child,
-        turn: { family: 4, address: host, port: turnPort },
-        http: `http://127.0.0.1:${httpPort}`,
-      };
-    }
-    await until(async () => (await healthz('A')).backbone.routes.B?.join() === 'A,B', 10_000, 'route A-B');
-    await until(async () => (await healthz('B')).backbone.routes.A?.join() === 'B,A', 10_000, 'route B-A');
+    const backbone = { url: `redis://127.0.0.1:${redisPort}`, prefix: 'rb:' };
+    relays.A = await startTestRelay({ id: 'A', host: '127.0.0.5', redis: backbone });
+    relays.B = await startTestRelay({ id: 'B', host: '127.0.0.6', redis: backbone });
+    await until(async () => (await relayRoute(relays.A, 'B')) === 'A-B', 10_000, 'route A-B');
+    await until(async () => (await relayRoute(relays.B, 'A')) === 'B-A', 10_000, 'route B-A');
   });
 
   afterAll(async () => {
-    for (const r of Object.values(relays)) {
-      r.child.kill('SIGINT');
-      await r.child.exited;
-    }
+    await stopTestRelays(Object.values(relays));
     redis?.kill('SIGKILL');
   });
 
@@ -132,11 +84,11 @@ describe('backbone robustness', () => {
     const victim = await TurnTestClient.connect({ transport: 'udp', server: relays.B.turn, cred: CRED });
     await victim.allocate();
     await victim.createPermission({ family: 4, address: '127.0.0.5', port: 1 });
-    const target = parseHostPort((await healthz('B')).backbone.address)!;
+    const target = parseHostPort(await backboneAddress(relays.B))!;
     const deliveredBefore = await metric('B', 'backbone_data_frames_total{action="delivered"}');
     const random = rng(SEED);
     const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
-    const realKeys = createKeyRing([MESH_KEY]);
+    const realKeys = createKeyRing([TEST_MESH_KEY]);
     const wrongKeys = createKeyRing(['not-the-mesh-key-at-all']);
     // Valid frames aimed at the live allocation, as mutation seeds: every mutation must break them.
     const seed = (keys: typeof realKeys) =>

@@ -4,101 +4,38 @@
  * third relay; a blackholed link fails over within a second.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TransportAddress } from '../../src/net/address.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
-import { freePort } from '../support/ports.ts';
+import {
+  relayMetric,
+  relayRoute,
+  setRelayFaults,
+  startTestRelay,
+  stopTestRelays,
+  type TestRelay,
+  until,
+} from '../support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
-import { type RelayChild, startRelayProcess } from '../support/relay.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
-const MESH_KEY = 'test-mesh-key-0123456789';
 const IDS = ['A', 'B', 'C'] as const;
 type Id = (typeof IDS)[number];
 const HOSTS: Record<Id, string> = { A: '127.0.0.2', B: '127.0.0.3', C: '127.0.0.4' };
 
-interface Node {
-  readonly relay: RelayChild;
-  readonly turn: TransportAddress;
-  readonly http: string;
-}
-
-const nodes = {} as Record<Id, Node>;
+const nodes = {} as Record<Id, TestRelay>;
 let prefix: string;
 
-async function status(id: Id): Promise<{ routes: Record<string, string[]> }> {
-  const body = (await (await fetch(`${nodes[id].http}/healthz`)).json()) as {
-    backbone: { routes: Record<string, string[]> };
-  };
-  return body.backbone;
-}
-
-async function metric(id: Id, name: string): Promise<number> {
-  const text = await (await fetch(`${nodes[id].http}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-async function setFaults(id: Id, spec: string): Promise<void> {
-  const res = await fetch(`${nodes[id].http}/faults`, { method: 'PUT', body: spec });
-  expect(res.status).toBe(200);
-}
-
-async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - start;
-}
-
-const routeOf = async (from: Id, to: Id) => (await status(from)).routes[to]?.join('-');
+const metric = (id: Id, sample: string) => relayMetric(nodes[id], sample);
+const setFaults = (id: Id, spec: string) => setRelayFaults(nodes[id], spec);
+const routeOf = (from: Id, to: Id) => relayRoute(nodes[from], to);
 
 describe('backbone between three relays', () => {
   beforeAll(async () => {
-    const url = await redisUrl();
-    prefix = uniquePrefix('backbone');
+    const redis = { url: await redisUrl(), prefix: uniquePrefix('backbone') };
+    prefix = redis.prefix;
     await Promise.all(
       IDS.map(async (id) => {
-        const host = HOSTS[id];
-        const turnPort = await freePort('both', host);
-        const backbonePort = await freePort('udp', host);
-        const httpPort = await freePort('tcp');
-        const relay = await startRelayProcess([
-          '--id',
-          id,
-          '--listen',
-          host,
-          '--turn-port',
-          String(turnPort),
-          '--http-port',
-          String(httpPort),
-          '--user',
-          'a:b',
-          '--realm',
-          'r',
-          '--allow-peer',
-          '127.0.0.0/8',
-          '--log-level',
-          'warn',
-          '--redis',
-          url,
-          '--redis-prefix',
-          prefix,
-          '--heartbeat-ttl',
-          '2',
-          '--backbone-port',
-          String(backbonePort),
-          '--mesh-key',
-          MESH_KEY,
-          '--fault-api',
-        ]);
-        nodes[id] = {
-          relay,
-          turn: { family: 4, address: host, port: turnPort },
-          http: `http://127.0.0.1:${httpPort}`,
-        };
+        nodes[id] = await startTestRelay({ id, host: HOSTS[id], redis });
       }),
     );
     // Every relay has found the others and measured a direct path to each.
@@ -115,12 +52,7 @@ describe('backbone between three relays', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(
-      Object.values(nodes).map(async (n) => {
-        n.relay.kill('SIGINT');
-        await n.relay.exited;
-      }),
-    );
+    await stopTestRelays(Object.values(nodes));
     await deleteKeys(await redisUrl(), prefix);
   });
 

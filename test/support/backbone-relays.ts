@@ -1,0 +1,108 @@
+/**
+ * Relay processes with a backbone for integration tests, e2e tests and benchmarks: start one on a
+ * loopback address of its own, read its metrics and routes over HTTP, and wait for conditions.
+ */
+import type { TransportAddress } from '../../src/net/address.ts';
+import { freePort } from './ports.ts';
+import { type RelayChild, startRelayProcess } from './relay.ts';
+
+export const TEST_MESH_KEY = 'test-mesh-key-0123456789';
+
+export interface TestRelay {
+  readonly id: string;
+  readonly child: RelayChild;
+  readonly turn: TransportAddress;
+  /** Base URL of its HTTP port. */
+  readonly http: string;
+}
+
+export interface TestRelayOptions {
+  readonly id: string;
+  readonly host: string;
+  /** Without it the relay has no backbone (plain relay-to-relay UDP). */
+  readonly redis?: { readonly url: string; readonly prefix: string };
+  readonly user?: string;
+  readonly extra?: readonly string[];
+}
+
+/** A relay on `host` allowing loopback peers, with user a:b in realm r unless told otherwise. */
+export async function startTestRelay(o: TestRelayOptions): Promise<TestRelay> {
+  const turnPort = await freePort('both', o.host);
+  const httpPort = await freePort('tcp');
+  const args = [
+    '--id',
+    o.id,
+    '--listen',
+    o.host,
+    '--turn-port',
+    String(turnPort),
+    '--http-port',
+    String(httpPort),
+    '--user',
+    o.user ?? 'a:b',
+    '--realm',
+    'r',
+    '--allow-peer',
+    '127.0.0.0/8',
+    '--log-level',
+    'warn',
+  ];
+  if (o.redis) {
+    args.push(
+      '--redis',
+      o.redis.url,
+      '--redis-prefix',
+      o.redis.prefix,
+      '--heartbeat-ttl',
+      '2',
+      '--fault-api',
+    );
+    args.push('--backbone-port', String(await freePort('udp', o.host)), '--mesh-key', TEST_MESH_KEY);
+  }
+  const child = await startRelayProcess([...args, ...(o.extra ?? [])]);
+  return {
+    id: o.id,
+    child,
+    turn: { family: 4, address: o.host, port: turnPort },
+    http: `http://127.0.0.1:${httpPort}`,
+  };
+}
+
+export async function stopTestRelays(relays: Iterable<TestRelay>): Promise<void> {
+  await Promise.all(
+    [...relays].map(async (r) => {
+      r.child.kill('SIGINT');
+      await r.child.exited;
+    }),
+  );
+}
+
+/** One sample of a Prometheus metric, e.g. `backbone_data_frames_total{action="sent"}`; 0 when absent. */
+export async function relayMetric(r: TestRelay, sample: string): Promise<number> {
+  const text = await (await fetch(`${r.http}/metrics`)).text();
+  const m = new RegExp(`^${sample.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The relay's current path to another relay, as `A-C-B`. */
+export async function relayRoute(r: TestRelay, to: string): Promise<string | undefined> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as {
+    backbone?: { routes: Record<string, string[]> };
+  };
+  return body.backbone?.routes[to]?.join('-');
+}
+
+export async function setRelayFaults(r: TestRelay, spec: string): Promise<void> {
+  const res = await fetch(`${r.http}/faults`, { method: 'PUT', body: spec });
+  if (res.status !== 200) throw new Error(`PUT /faults ${spec}: ${res.status} ${await res.text()}`);
+}
+
+/** Polls `cond` every 50 ms; resolves with the time it took, or throws naming `what`. */
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - start;
+}
