@@ -1,0 +1,86 @@
+/**
+ * What earlier clients measured: per (network prefix, relay), an exponentially weighted RTT
+ * whose weight decays with age, so a fresh measurement counts more than an old one and stale
+ * knowledge fades back towards the distance estimate. Network prefixes are IPv4 /24 and IPv6 /48
+ * (the granularity at which routing, and so latency, is usually shared). Also the fiber model:
+ * great-circle distance at the speed of light in fiber (about 200,000 km/s, so 1 ms of RTT per
+ * 100 km) times an inflation factor learned from the same measurements. Pure: time comes in.
+ */
+import { formatIp, parseIp, unmapIpv4 } from '../net/ip.ts';
+
+export interface LearnedRtt {
+  readonly rttMs: number;
+  /** Effective number of samples after decay. */
+  readonly weight: number;
+  readonly updatedAt: number;
+}
+
+export interface LearnOptions {
+  /** A sample's weight halves every `halfLifeMs`. */
+  readonly halfLifeMs: number;
+  /** Weight is capped so one long-lived entry still follows change. */
+  readonly maxWeight: number;
+}
+
+export const DEFAULT_LEARN: LearnOptions = { halfLifeMs: 24 * 3_600_000, maxWeight: 20 };
+
+/** The network prefix a client address belongs to: `a.b.c.0/24` or `x:x:x::/48`; undefined if not an IP. */
+export function networkPrefix(ip: string): string | undefined {
+  const parsed = parseIp(ip);
+  if (!parsed) return undefined;
+  const b = unmapIpv4(parsed);
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.0/24`;
+  const masked = new Uint8Array(16);
+  masked.set(b.subarray(0, 6));
+  return `${formatIp(masked)}/48`;
+}
+
+/** Weight left of an entry at `now`. */
+export function decayedWeight(e: LearnedRtt, now: number, o: LearnOptions = DEFAULT_LEARN): number {
+  const age = Math.max(0, now - e.updatedAt);
+  return e.weight * 0.5 ** (age / o.halfLifeMs);
+}
+
+/** Fold one RTT sample into an entry (or start one). */
+export function learn(
+  prev: LearnedRtt | undefined,
+  rttMs: number,
+  now: number,
+  o: LearnOptions = DEFAULT_LEARN,
+): LearnedRtt {
+  if (!prev) return { rttMs, weight: 1, updatedAt: now };
+  const w = decayedWeight(prev, now, o);
+  const weight = Math.min(o.maxWeight, w + 1);
+  return { rttMs: (prev.rttMs * w + rttMs) / (w + 1), weight, updatedAt: now };
+}
+
+/** RTT in ms for a great-circle distance, through fiber, before inflation (1 ms per 100 km). */
+export function fiberRttMs(km: number): number {
+  return km / 100;
+}
+
+/**
+ * The path inflation factor (measured RTT over fiber RTT), learned as a weighted mean of
+ * log-ratios so one far outlier cannot drag it; clamped to [1, 10]. Starts at the typical 2.1x
+ * measured on the Internet (Bozkurt et al., "Dissecting Latency in the Internet's Fiber
+ * Infrastructure", 2018).
+ */
+export interface Inflation {
+  readonly logMean: number;
+  readonly weight: number;
+}
+
+export const INITIAL_INFLATION: Inflation = { logMean: Math.log(2.1), weight: 1 };
+
+export function inflationFactor(i: Inflation): number {
+  return Math.min(10, Math.max(1, Math.exp(i.logMean)));
+}
+
+export function learnInflation(i: Inflation, measuredRttMs: number, km: number, maxWeight = 1000): Inflation {
+  const fiber = fiberRttMs(km);
+  // Below ~500 km access delay dominates the ratio and says nothing about path inflation.
+  if (km < 500 || measuredRttMs <= 0) return i;
+  const sample = Math.log(Math.min(10, Math.max(1, measuredRttMs / fiber)));
+  const weight = Math.min(maxWeight, i.weight + 1);
+  return { logMean: i.logMean + (sample - i.logMean) / weight, weight };
+}

@@ -1,0 +1,134 @@
+/**
+ * Relay ranking for one client (the allocation endpoint's core): predict the RTT to every usable
+ * relay from the best evidence there is, then weigh load, and pick.
+ *
+ * Prediction, best basis first:
+ *   probe     the client's own measurement of that relay (this request)
+ *   learned   what earlier clients of the same network prefix measured (decaying with age),
+ *             trusted once its decayed weight reaches `minLearnedWeight`
+ *   distance  great-circle distance at the speed of light in fiber times the learned inflation
+ * Then: draining relays are never chosen, full ones are skipped, and relays above
+ * `loadKnee` of capacity pay a penalty growing to `loadPenaltyMs` at full load. A client of a
+ * room whose relay is within `roomSlackMs` (or `roomSlackRatio`) of its best is sent to the
+ * room's relay, so a call's participants share one when they are close to it. A share
+ * `exploreShare` of answers adds one relay outside the top picks to the probe targets, so the
+ * learned map keeps exploring. Randomness comes in as a parameter. Pure.
+ */
+
+import { greatCircleKm } from '../directory/geo.ts';
+import type { RelayRecord } from '../directory/types.ts';
+import { fiberRttMs } from './learned.ts';
+
+export type RttBasis = 'probe' | 'learned' | 'distance';
+
+export interface Ranked {
+  readonly relay: RelayRecord;
+  readonly predictedRttMs: number;
+  readonly basis: RttBasis;
+  /** predicted RTT plus the load penalty: lower is better. */
+  readonly score: number;
+}
+
+export interface RankInput {
+  readonly relays: readonly RelayRecord[];
+  /** Where the client is, if known. */
+  readonly location: { readonly lat: number; readonly lon: number } | undefined;
+  /** The client's own RTT measurements, by relay id. */
+  readonly probes: ReadonlyMap<string, number>;
+  /** Learned RTT for this client's prefix, by relay id, with its decayed weight. */
+  readonly learned: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }>;
+  readonly inflation: number;
+  /** The relay already serving this client's room, if any. */
+  readonly roomRelay?: string | undefined;
+  readonly preferredRegion?: string | undefined;
+}
+
+export interface RankOptions {
+  readonly minLearnedWeight: number;
+  readonly loadKnee: number;
+  readonly loadPenaltyMs: number;
+  readonly roomSlackMs: number;
+  readonly roomSlackRatio: number;
+  /** Preferred region: its relays win ties within this many ms. */
+  readonly regionSlackMs: number;
+  readonly alternates: number;
+  readonly exploreShare: number;
+  /** Used when the client's location is unknown: no distance basis is possible. */
+  readonly unknownRttMs: number;
+}
+
+export const DEFAULT_RANK: RankOptions = {
+  minLearnedWeight: 2,
+  loadKnee: 0.8,
+  loadPenaltyMs: 50,
+  roomSlackMs: 20,
+  roomSlackRatio: 0.25,
+  regionSlackMs: 10,
+  alternates: 2,
+  exploreShare: 0.05,
+  unknownRttMs: 150,
+};
+
+export interface RankResult {
+  readonly chosen: Ranked | undefined;
+  readonly alternates: readonly Ranked[];
+  /** Relays the client should probe before its next request: the picks, plus maybe one explorer. */
+  readonly probeTargets: readonly RelayRecord[];
+  readonly reason: 'best' | 'room' | 'none';
+}
+
+export function predictRtt(
+  relay: RelayRecord,
+  input: RankInput,
+  o: RankOptions,
+): { rttMs: number; basis: RttBasis } {
+  const probe = input.probes.get(relay.id);
+  if (probe !== undefined && probe >= 0) return { rttMs: probe, basis: 'probe' };
+  const learned = input.learned.get(relay.id);
+  if (learned && learned.weight >= o.minLearnedWeight) return { rttMs: learned.rttMs, basis: 'learned' };
+  if (!input.location) return { rttMs: o.unknownRttMs, basis: 'distance' };
+  const km = greatCircleKm(input.location.lat, input.location.lon, relay.lat, relay.lon);
+  return { rttMs: fiberRttMs(km) * input.inflation, basis: 'distance' };
+}
+
+function loadPenalty(relay: RelayRecord, o: RankOptions): number {
+  const u = relay.capacity > 0 ? relay.load.allocations / relay.capacity : 1;
+  if (u <= o.loadKnee) return 0;
+  return (o.loadPenaltyMs * (u - o.loadKnee)) / (1 - o.loadKnee);
+}
+
+export function rankRelays(
+  input: RankInput,
+  random: () => number,
+  o: RankOptions = DEFAULT_RANK,
+): RankResult {
+  const usable = input.relays.filter((r) => r.state === 'active' && r.load.allocations < r.capacity);
+  const ranked: Ranked[] = usable
+    .map((relay) => {
+      const { rttMs, basis } = predictRtt(relay, input, o);
+      const regionBonus =
+        input.preferredRegion && relay.region === input.preferredRegion ? o.regionSlackMs : 0;
+      return { relay, predictedRttMs: rttMs, basis, score: rttMs + loadPenalty(relay, o) - regionBonus };
+    })
+    .sort((a, b) => a.score - b.score || (a.relay.id < b.relay.id ? -1 : 1));
+  const best = ranked[0];
+  if (!best) return { chosen: undefined, alternates: [], probeTargets: [], reason: 'none' };
+
+  let chosen = best;
+  let reason: RankResult['reason'] = 'best';
+  const room = input.roomRelay ? ranked.find((r) => r.relay.id === input.roomRelay) : undefined;
+  if (room && room !== best) {
+    const slack = Math.max(o.roomSlackMs, best.score * o.roomSlackRatio);
+    if (room.score - best.score <= slack) {
+      chosen = room;
+      reason = 'room';
+    }
+  } else if (room) reason = 'room';
+
+  const alternates = ranked.filter((r) => r !== chosen).slice(0, o.alternates);
+  const picks = [chosen, ...alternates].map((r) => r.relay);
+  const rest = ranked.filter((r) => !picks.includes(r.relay));
+  if (rest.length > 0 && random() < o.exploreShare)
+    picks.push(rest[Math.floor(random() * rest.length)]!.relay);
+  return { chosen, alternates, probeTargets: picks, reason };
+}

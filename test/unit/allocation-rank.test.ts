@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decayedWeight,
+  fiberRttMs,
+  INITIAL_INFLATION,
+  inflationFactor,
+  learn,
+  learnInflation,
+  networkPrefix,
+} from '../../src/allocation/learned.ts';
+import { DEFAULT_RANK, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
+import type { RelayRecord } from '../../src/directory/types.ts';
+
+const relay = (id: string, lat: number, lon: number, over: Partial<RelayRecord> = {}): RelayRecord => ({
+  id,
+  region: id.split('-')[0]!,
+  lat,
+  lon,
+  turnUrls: [],
+  backbone: '',
+  relayedAddress: '192.0.2.1',
+  portRange: [49152, 65535],
+  capacity: 100,
+  load: { allocations: 0, pps: 0, bps: 0 },
+  state: 'active',
+  version: 't',
+  startedAt: 0,
+  updatedAt: 0,
+  ...over,
+});
+
+const PARIS = relay('eu-paris', 48.86, 2.35);
+const FRANKFURT = relay('eu-frankfurt', 50.11, 8.68);
+const NEWYORK = relay('us-newyork', 40.71, -74.0);
+const CLIENT_IN_LYON = { lat: 45.76, lon: 4.84 };
+const never = () => 0.99;
+
+const input = (over: Partial<RankInput> = {}): RankInput => ({
+  relays: [PARIS, FRANKFURT, NEWYORK],
+  location: CLIENT_IN_LYON,
+  probes: new Map(),
+  learned: new Map(),
+  inflation: 2.1,
+  ...over,
+});
+
+const pick = (over: Partial<RankInput>, random = never) => {
+  const r = rankRelays(input(over), random);
+  return { id: r.chosen?.relay.id, basis: r.chosen?.basis, reason: r.reason };
+};
+
+describe('relay ranking', () => {
+  it.each([
+    ['distance alone picks the nearest relay', {}, { id: 'eu-paris', basis: 'distance', reason: 'best' }],
+    [
+      'learned latency beats distance',
+      { learned: new Map([['eu-frankfurt', { rttMs: 8, weight: 5 }]]) },
+      { id: 'eu-frankfurt', basis: 'learned', reason: 'best' },
+    ],
+    [
+      'learned latency with too little weight does not count yet',
+      { learned: new Map([['eu-frankfurt', { rttMs: 1, weight: 1 }]]) },
+      { id: 'eu-paris', basis: 'distance', reason: 'best' },
+    ],
+    [
+      "the client's own probe beats what was learned",
+      {
+        probes: new Map([['eu-paris', 5]]),
+        learned: new Map([
+          ['eu-paris', { rttMs: 40, weight: 10 }],
+          ['eu-frankfurt', { rttMs: 8, weight: 10 }],
+        ]),
+      },
+      { id: 'eu-paris', basis: 'probe', reason: 'best' },
+    ],
+    [
+      'a draining relay is never chosen',
+      { relays: [{ ...PARIS, state: 'draining' as const }, FRANKFURT, NEWYORK] },
+      { id: 'eu-frankfurt', basis: 'distance', reason: 'best' },
+    ],
+    [
+      'a full relay is skipped',
+      { relays: [{ ...PARIS, load: { allocations: 100, pps: 0, bps: 0 } }, FRANKFURT] },
+      { id: 'eu-frankfurt', basis: 'distance', reason: 'best' },
+    ],
+    [
+      'a relay near capacity loses to a slightly farther idle one',
+      { relays: [{ ...PARIS, load: { allocations: 99, pps: 0, bps: 0 } }, FRANKFURT] },
+      { id: 'eu-frankfurt', basis: 'distance', reason: 'best' },
+    ],
+    [
+      "a room's relay wins when it is close enough",
+      { roomRelay: 'eu-frankfurt' },
+      { id: 'eu-frankfurt', basis: 'distance', reason: 'room' },
+    ],
+    [
+      "a room's relay across the ocean does not",
+      { roomRelay: 'us-newyork' },
+      { id: 'eu-paris', basis: 'distance', reason: 'best' },
+    ],
+    [
+      'a preferred region wins a near tie',
+      { preferredRegion: 'eu', relays: [relay('us-a', 46, 5), relay('eu-b', 46.05, 5)] },
+      { id: 'eu-b', basis: 'distance', reason: 'best' },
+    ],
+    ['no usable relay gives no answer', { relays: [] }, { id: undefined, basis: undefined, reason: 'none' }],
+  ])('%s', (_name, over, want) => {
+    expect(pick(over)).toEqual(want);
+  });
+
+  it('names alternates and probe targets, and explores one more relay a small share of the time', () => {
+    const many = [
+      PARIS,
+      FRANKFURT,
+      NEWYORK,
+      relay('ap-tokyo', 35.7, 139.7),
+      relay('sa-saopaulo', -23.5, -46.6),
+    ];
+    const plain = rankRelays(input({ relays: many }), never);
+    expect(plain.alternates.map((r) => r.relay.id)).toEqual(['eu-frankfurt', 'us-newyork']);
+    expect(plain.probeTargets.map((r) => r.id)).toEqual(['eu-paris', 'eu-frankfurt', 'us-newyork']);
+    let n = 0;
+    const explore = () => [0.01, 0.99][n++ % 2]!;
+    const explored = rankRelays(input({ relays: many }), explore);
+    expect(explored.probeTargets).toHaveLength(4);
+    expect(['ap-tokyo', 'sa-saopaulo']).toContain(explored.probeTargets[3]!.id);
+    expect(DEFAULT_RANK.exploreShare).toBeLessThan(0.1);
+  });
+
+  it('predicts distance-based RTT as fiber RTT times inflation', () => {
+    const r = rankRelays(input({ relays: [NEWYORK] }), never).chosen!;
+    const km = 6200; // Lyon to New York, roughly
+    expect(r.predictedRttMs).toBeGreaterThan(fiberRttMs(km - 300) * 2.1);
+    expect(r.predictedRttMs).toBeLessThan(fiberRttMs(km + 300) * 2.1);
+  });
+});
+
+describe('learned latency', () => {
+  it.each([
+    ['203.0.113.77', '203.0.113.0/24'],
+    ['::ffff:198.51.100.9', '198.51.100.0/24'],
+    ['2001:db8:abcd:12:1::5', '2001:db8:abcd::/48'],
+    ['not an ip', undefined],
+  ])('puts %s in prefix %s', (ip, prefix) => {
+    expect(networkPrefix(ip)).toBe(prefix);
+  });
+
+  it('averages samples by weight and lets old ones fade', () => {
+    const DAY = 24 * 3_600_000;
+    let e = learn(undefined, 100, 0);
+    e = learn(e, 50, 0);
+    expect(e.rttMs).toBe(75);
+    expect(decayedWeight(e, DAY)).toBeCloseTo(1, 5);
+    // A day later the old average weighs as much as one new sample.
+    expect(learn(e, 20, DAY).rttMs).toBeCloseTo(47.5, 5);
+  });
+
+  it('learns path inflation from far measurements only, and clamps it', () => {
+    expect(inflationFactor(INITIAL_INFLATION)).toBeCloseTo(2.1, 5);
+    let i = INITIAL_INFLATION;
+    for (let k = 0; k < 200; k++) i = learnInflation(i, 30, 1000); // 3x over 1,000 km
+    expect(inflationFactor(i)).toBeGreaterThan(2.9);
+    expect(learnInflation(i, 500, 100)).toEqual(i); // too close to say anything
+    expect(inflationFactor({ logMean: 5, weight: 1 })).toBe(10);
+  });
+});
