@@ -103,7 +103,11 @@ async function main(): Promise<void> {
       directory,
       config,
       urls,
-      backboneAddress,
+      {
+        backbone: backboneAddress,
+        // The HTTP port may listen on loopback only; the advertised address is what clients can reach.
+        pingUrl: `http://${family === 6 ? `[${advertised}]` : advertised}:${http.port}/ping`,
+      },
       {
         allocations: () => relay.engine.allocationCount,
         traffic: () => relay.traffic(),

@@ -46,8 +46,8 @@ export class Registration {
     private readonly directory: RelayDirectory,
     private readonly config: RelayConfig,
     private readonly urls: readonly string[],
-    /** `ip:port` where other relays reach this one's backbone, or '' without a backbone. */
-    private readonly backbone: string,
+    /** Where others reach this relay: its backbone (`ip:port`, '' without one) and its RTT ping URL. */
+    private readonly reach: { readonly backbone: string; readonly pingUrl: string | undefined },
     private readonly sources: RegistrationSources,
     logger: Logger,
   ) {
@@ -119,7 +119,8 @@ export class Registration {
       lat: c.lat,
       lon: c.lon,
       turnUrls: this.urls,
-      backbone: this.backbone,
+      backbone: this.reach.backbone,
+      ...(this.reach.pingUrl ? { pingUrl: this.reach.pingUrl } : {}),
       relayedAddress: c.externalIps[family] ?? c.listen[0]!,
       portRange: [c.minPort, c.maxPort],
       capacity: c.capacity,

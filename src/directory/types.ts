@@ -25,6 +25,8 @@ export interface RelayRecord {
   readonly version: string;
   readonly startedAt: number;
   readonly updatedAt: number;
+  /** HTTP URL clients time to measure RTT to this relay (`GET /ping`, CORS open, no caching). */
+  readonly pingUrl?: string;
 }
 
 /** What one relay knows about its link to another, from probes. */

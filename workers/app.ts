@@ -1,0 +1,197 @@
+/**
+ * The edge: one Hono app, built from injected dependencies so the same code runs on Node
+ * (workers/node.ts: directory and learned map from Redis) and on Cloudflare Workers (directory
+ * from a snapshot endpoint). Versioned under /v1:
+ *   POST /v1/allocate       standard WebRTC iceServers for the best relay and alternates
+ *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
+ *   GET  /healthz, /readyz
+ * Every error is problem JSON (RFC 9457). Must not import relay/.
+ */
+
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { networkPrefix } from '../src/allocation/learned.ts';
+import type { LearnedStore } from '../src/allocation/learned-store.ts';
+import { type Ranked, rankRelays } from '../src/allocation/rank.ts';
+import { createTurnCredential } from '../src/credentials/turn-rest.ts';
+import type { RelayRecord } from '../src/directory/types.ts';
+import { type ClientPlace, locateClient } from './geo.ts';
+import { type AllocateBody, type MeasurementsBody, parseAllocate, parseMeasurements } from './schemas.ts';
+
+export interface EdgeDeps {
+  /** Live relays; may throw when the coordinator is away. */
+  readonly relays: (now: number) => Promise<readonly RelayRecord[]>;
+  readonly learned: LearnedStore;
+  /** TURN REST secrets shared with the relays; the first signs. */
+  readonly secrets: () => readonly string[];
+  readonly credentialTtlSeconds: number;
+  readonly inflation: () => number;
+  /** The client's IP as the edge sees it (socket address, or a header from a trusted proxy). */
+  readonly clientIp: (c: Context) => string | undefined;
+  /** Geo from the platform (Cloudflare's request.cf) or trusted CDN headers, if any. */
+  readonly platformPlace?: (c: Context) => ClientPlace | undefined;
+  readonly defaultPlace: { readonly lat: number; readonly lon: number };
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** Largest request body accepted, bytes. */
+  readonly maxBodyBytes?: number;
+}
+
+export function problem(
+  c: Context,
+  status: 400 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
+  title: string,
+  detail: string,
+  headers: Record<string, string> = {},
+) {
+  return c.body(JSON.stringify({ type: 'about:blank', title, status, detail }), status, {
+    'content-type': 'application/problem+json',
+    ...headers,
+  });
+}
+
+/** STUN and TURN URLs of one relay: stun on its UDP address, then turn/turns as registered. */
+function relayUrls(r: RelayRecord): string[] {
+  const udp = r.turnUrls.find((u) => u.startsWith('turn:') && u.endsWith('?transport=udp'));
+  const stun = udp ? [`stun:${udp.slice('turn:'.length, -'?transport=udp'.length)}`] : [];
+  return [...stun, ...r.turnUrls];
+}
+
+const describeRanked = (r: Ranked) => ({
+  id: r.relay.id,
+  region: r.relay.region,
+  predictedRttMs: Math.round(r.predictedRttMs * 10) / 10,
+  basis: r.basis,
+});
+
+async function readJson(
+  c: Context,
+  limit: number,
+): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+  const type = c.req.header('content-type') ?? '';
+  if (!type.toLowerCase().startsWith('application/json')) {
+    return {
+      ok: false,
+      response: problem(c, 415, 'Unsupported media type', 'send the body as application/json'),
+    };
+  }
+  const text = await c.req.text();
+  if (new TextEncoder().encode(text).length > limit) {
+    return {
+      ok: false,
+      response: problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
+    };
+  }
+  if (text.trim() === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    return { ok: false, response: problem(c, 400, 'Malformed JSON', (err as Error).message) };
+  }
+}
+
+export function createEdgeApp(deps: EdgeDeps): Hono {
+  const app = new Hono();
+  const now = deps.now ?? (() => Date.now());
+  const random = deps.random ?? Math.random;
+  const limit = deps.maxBodyBytes ?? 16_384;
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      const relays = await deps.relays(now());
+      return c.json({ ready: true, relays: relays.length });
+    } catch (err) {
+      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+    }
+  });
+
+  app.post('/v1/allocate', async (c) => {
+    const body = await readJson(c, limit);
+    if (!body.ok) return body.response;
+    const parsed = parseAllocate(body.value);
+    if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
+    const req: AllocateBody = parsed.value;
+    const t = now();
+    let relays: readonly RelayRecord[];
+    try {
+      relays = await deps.relays(t);
+    } catch (err) {
+      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+    }
+    const ip = deps.clientIp(c);
+    const prefix = ip ? networkPrefix(ip) : undefined;
+    const place = locateClient(deps.platformPlace?.(c), req.location, deps.defaultPlace);
+    const learned = prefix ? await deps.learned.get(prefix, t) : new Map();
+    const ranked = rankRelays(
+      {
+        relays,
+        location: place,
+        probes: new Map(req.probes.map((p) => [p.relay, p.rttMs])),
+        learned,
+        inflation: deps.inflation(),
+        preferredRegion: req.region,
+      },
+      random,
+    );
+    if (!ranked.chosen)
+      return problem(c, 503, 'No relay available', 'every relay is draining, full or unknown', {
+        'retry-after': '5',
+      });
+    const secret = deps.secrets()[0];
+    if (!secret) return problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
+    const cred = await createTurnCredential({
+      secret,
+      nowSeconds: Math.floor(t / 1000),
+      ttlSeconds: deps.credentialTtlSeconds,
+      tenant: 'default',
+      userId: req.room ?? undefined,
+    });
+    const picks = [ranked.chosen, ...ranked.alternates];
+    return c.json({
+      iceServers: picks.map((r) => ({
+        urls: relayUrls(r.relay),
+        username: cred.username,
+        credential: cred.credential,
+      })),
+      relay: describeRanked(ranked.chosen),
+      alternates: ranked.alternates.map(describeRanked),
+      ttl: deps.credentialTtlSeconds,
+      expiresAt: cred.expiresAt,
+      location: { source: place.source, lat: place.lat, lon: place.lon },
+      prefix,
+      probeTargets: ranked.probeTargets.map((r) => ({
+        id: r.id,
+        stun: relayUrls(r).find((u) => u.startsWith('stun:')),
+        ping: r.pingUrl,
+      })),
+    });
+  });
+
+  app.post('/v1/measurements', async (c) => {
+    const body = await readJson(c, limit);
+    if (!body.ok) return body.response;
+    const parsed = parseMeasurements(body.value);
+    if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
+    const m: MeasurementsBody = parsed.value;
+    const t = now();
+    const ip = deps.clientIp(c);
+    const prefix = ip ? networkPrefix(ip) : undefined;
+    if (!prefix)
+      return problem(c, 400, 'Unknown client address', 'the edge could not tell the client network');
+    let known: Set<string>;
+    try {
+      known = new Set((await deps.relays(t)).map((r) => r.id));
+    } catch (err) {
+      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+    }
+    const unknown = m.probes.filter((p) => !known.has(p.relay)).map((p) => p.relay);
+    if (unknown.length > 0) return problem(c, 422, 'Unknown relay', `no relay named ${unknown.join(', ')}`);
+    for (const p of m.probes) await deps.learned.record(prefix, p.relay, p.rttMs, t);
+    return c.json({ accepted: m.probes.length, prefix });
+  });
+
+  app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => problem(c, 500, 'Internal error', err.message));
+  return app;
+}
