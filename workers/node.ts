@@ -1,0 +1,97 @@
+/**
+ * The edge on Node (@hono/node-server): relays from the Redis directory (cached for a second),
+ * the learned map in Redis, the client address from the socket (X-Forwarded-For and CDN geo
+ * headers only from trusted proxies). Configuration from the environment:
+ *   EDGE_HOST (127.0.0.1), EDGE_PORT (8787), REDIS_URL (required), EDGE_REDIS_PREFIX (rb:),
+ *   EDGE_SECRETS (comma-separated TURN REST secrets shared with the relays; required),
+ *   EDGE_CREDENTIAL_TTL (600 s), EDGE_TRUSTED_PROXIES (CIDRs), EDGE_DEFAULT_LAT/LON (0, 0).
+ */
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
+import { Redis } from 'ioredis';
+import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
+import type { RelayRecord } from '../src/directory/types.ts';
+import { type Cidr, cidrContains, parseCidr } from '../src/net/cidr.ts';
+import { parseIp } from '../src/net/ip.ts';
+import { RedisDirectory } from '../src/redis/redis-directory.ts';
+import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
+import { createEdgeApp } from './app.ts';
+import { placeFromHeaders } from './geo.ts';
+
+function fail(message: string): never {
+  process.stderr.write(`edge: ${message}\n`);
+  process.exit(2);
+}
+
+const env = process.env;
+const redisUrl = env.REDIS_URL ?? fail('REDIS_URL: required (the relays register there)');
+const secrets = (env.EDGE_SECRETS ?? '').split(',').filter(Boolean);
+if (secrets.length === 0) fail('EDGE_SECRETS: required, the TURN REST secret(s) the relays accept');
+const port = Number(env.EDGE_PORT ?? 8787);
+if (!Number.isInteger(port) || port < 0 || port > 65535)
+  fail(`EDGE_PORT: expected 0-65535, got "${env.EDGE_PORT}"`);
+const ttl = Number(env.EDGE_CREDENTIAL_TTL ?? 600);
+if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400)
+  fail('EDGE_CREDENTIAL_TTL: expected 60-86400 seconds');
+const trusted: Cidr[] = (env.EDGE_TRUSTED_PROXIES ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((s) => {
+    const r = parseCidr(s.trim());
+    return r.ok ? r.value : fail(`EDGE_TRUSTED_PROXIES: ${r.error}`);
+  });
+const prefix = env.EDGE_REDIS_PREFIX ?? 'rb:';
+
+const quiet = () =>
+  new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }).on('error', () => {});
+const client = quiet();
+const directory = new RedisDirectory({ client, subscriber: quiet(), prefix });
+const learned = new RedisLearnedStore(client, prefix);
+
+// The directory changes slowly; read it at most once a second, and answer from the last copy
+// (marked stale in the logs) when Redis is briefly away.
+let cache: { at: number; relays: readonly RelayRecord[] } | undefined;
+async function relays(now: number): Promise<readonly RelayRecord[]> {
+  if (cache && now - cache.at < 1000) return cache.relays;
+  try {
+    cache = { at: now, relays: await directory.list(now) };
+  } catch (err) {
+    if (!cache || now - cache.at > 30_000) throw err;
+    process.stderr.write(`edge: directory unreachable, answering from a ${now - cache.at} ms old copy\n`);
+  }
+  return cache.relays;
+}
+
+const fromTrustedProxy = (c: Context): boolean => {
+  const peer = getConnInfo(c).remote.address;
+  const ip = peer ? parseIp(peer) : undefined;
+  return ip !== undefined && trusted.some((t) => cidrContains(t, ip));
+};
+
+const app = createEdgeApp({
+  relays,
+  learned,
+  secrets: () => secrets,
+  credentialTtlSeconds: ttl,
+  inflation: () => inflationFactor(INITIAL_INFLATION),
+  clientIp: (c) => {
+    const peer = getConnInfo(c).remote.address;
+    if (!fromTrustedProxy(c)) return peer;
+    return c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || peer;
+  },
+  platformPlace: (c) => (fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n)) : undefined),
+  defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
+});
+
+const server = serve({ fetch: app.fetch, hostname: env.EDGE_HOST ?? '127.0.0.1', port }, (info) => {
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', edge: `http://${info.address}:${info.port}` })}\n`,
+  );
+});
+const stop = () => {
+  server.close();
+  void directory.close().then(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
