@@ -35,11 +35,13 @@ export interface EdgeDeps {
   readonly random?: () => number;
   /** Largest request body accepted, bytes. */
   readonly maxBodyBytes?: number;
+  /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
+  readonly snapshotToken?: string | undefined;
 }
 
 export function problem(
   c: Context,
-  status: 400 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
+  status: 400 | 401 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
   title: string,
   detail: string,
   headers: Record<string, string> = {},
@@ -105,6 +107,21 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
     }
   });
+
+  if (deps.snapshotToken) {
+    const token = deps.snapshotToken;
+    app.get('/v1/internal/directory', async (c) => {
+      if (c.req.header('authorization') !== `Bearer ${token}`) {
+        return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <snapshot token>');
+      }
+      try {
+        const t = now();
+        return c.json({ at: t, relays: await deps.relays(t) }, 200, { 'cache-control': 'no-store' });
+      } catch (err) {
+        return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      }
+    });
+  }
 
   app.post('/v1/allocate', async (c) => {
     const body = await readJson(c, limit);
