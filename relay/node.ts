@@ -1,0 +1,131 @@
+/**
+ * One relay, assembled: TURN listeners, the HTTP port, and (with a directory) registration and
+ * the backbone. relay/main.ts runs one per process with Redis; the local stack (`npm start`)
+ * runs several in one process around a shared in-memory directory.
+ */
+import type { RelayDirectory } from '../src/directory/types.ts';
+import { parseLinkFaults } from '../src/faults/link-fault.ts';
+import { addressKey } from '../src/net/address.ts';
+import { Backbone } from './backbone.ts';
+import { createBackboneMetrics } from './backbone-metrics.ts';
+import type { RelayConfig } from './config.ts';
+import { type RelayHttp, startRelayHttp } from './http.ts';
+import type { Logger } from './logger.ts';
+import { Registration, turnUrls } from './registration.ts';
+import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
+
+export interface RelayNode {
+  readonly relay: TurnRelay;
+  readonly listening: ListeningAddresses;
+  readonly http: RelayHttp;
+  readonly backbone: Backbone | undefined;
+  /** Drain (when asked), then stop everything and deregister. */
+  stop(drain: boolean): Promise<void>;
+}
+
+export async function startRelayNode(
+  config: RelayConfig,
+  deps: { logger: Logger; directory?: RelayDirectory | undefined; processMetrics?: boolean },
+): Promise<RelayNode> {
+  const { logger, directory } = deps;
+  const relay = new TurnRelay(config, { logger, processMetrics: deps.processMetrics ?? false });
+  const listening = await relay.start().catch(async (err: unknown) => {
+    await relay.stop();
+    throw err;
+  });
+  let backbone: Backbone | undefined;
+  const setFaults = (spec: string): string | undefined => {
+    const parsed = parseLinkFaults(spec);
+    if (!parsed.ok) return parsed.error;
+    if (!backbone) return 'this relay has no backbone (--backbone-port)';
+    backbone.setFaults(parsed.value);
+    logger.warn({ spec }, 'backbone fault injection changed');
+    return undefined;
+  };
+  const http = await startRelayHttp(
+    config.httpHost,
+    config.httpPort,
+    {
+      registry: relay.metrics.registry,
+      ready: () => relay.ready,
+      status: () => ({
+        allocations: relay.engine.allocationCount,
+        draining: relay.engine.draining,
+        backbone: backbone && {
+          address: backbone.address,
+          routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
+        },
+      }),
+      setFaults: config.faultApi ? setFaults : undefined,
+    },
+    logger,
+  );
+  let registration: Registration | undefined;
+  if (directory) {
+    if (config.backbonePort !== undefined) {
+      backbone = new Backbone(
+        {
+          id: config.id,
+          bindAddress: config.listen[0]!,
+          port: config.backbonePort,
+          meshKeys: config.meshKey,
+          faults: config.faultLinks,
+          lat: config.lat,
+          lon: config.lon,
+        },
+        relay,
+        directory,
+        createBackboneMetrics(relay.metrics.registry),
+        logger,
+      );
+      await backbone.start();
+      relay.egress = backbone;
+    }
+    const family = config.listen[0]!.includes(':') ? 6 : 4;
+    const advertised = config.externalIps[family] ?? config.listen[0]!;
+    const urls = turnUrls(config, {
+      udp: listening.udp[0]?.port,
+      tcp: listening.tcp[0]?.port,
+      tls: listening.tls[0]?.port,
+    });
+    registration = new Registration(
+      directory,
+      config,
+      urls,
+      {
+        backbone:
+          config.backbonePort === undefined
+            ? ''
+            : addressKey({ family, address: advertised, port: config.backbonePort }),
+        // The HTTP port may listen on loopback only; the advertised address is what clients can reach.
+        pingUrl: `http://${family === 6 ? `[${advertised}]` : advertised}:${http.port}/ping`,
+      },
+      {
+        allocations: () => relay.engine.allocationCount,
+        traffic: () => relay.traffic(),
+        draining: () => relay.engine.draining,
+      },
+      logger,
+    );
+    await registration.start();
+  }
+  return {
+    relay,
+    listening,
+    http,
+    get backbone() {
+      return backbone;
+    },
+    async stop(drain) {
+      if (drain) {
+        const drained = relay.drain();
+        await registration?.draining(); // the directory hears of it at once, not at the next beat
+        await drained;
+      }
+      await relay.stop();
+      await backbone?.stop();
+      await registration?.stop();
+      await http.close();
+    },
+  };
+}
