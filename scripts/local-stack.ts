@@ -1,0 +1,120 @@
+/**
+ * `npm start`: the whole product on one machine. Three relays on 127.0.0.2-4 in different
+ * regions with a backbone between them, and the edge on 127.0.0.1:8787, sharing Redis when
+ * REDIS_URL is set and an in-memory directory otherwise. Prints where each part listens; Ctrl-C
+ * stops everything cleanly. Loopback only: peers on 127.0.0.0/8 are allowed for local calls.
+ */
+import { existsSync } from 'node:fs';
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Redis } from 'ioredis';
+import { parseRelayConfig } from '../relay/config.ts';
+import { createLogger } from '../relay/logger.ts';
+import { type RelayNode, startRelayNode } from '../relay/node.ts';
+import { openRedisDirectory } from '../relay/redis.ts';
+import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
+import { MemoryLearnedStore } from '../src/allocation/learned-store.ts';
+import { MemoryDirectory } from '../src/directory/memory.ts';
+import type { RelayDirectory } from '../src/directory/types.ts';
+import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
+import { createEdgeApp } from '../workers/app.ts';
+
+const SECRET = process.env.EDGE_SECRETS?.split(',')[0] ?? 'local-dev-secret';
+const MESH_KEY = 'local-dev-mesh-key-0123456789';
+const EDGE_PORT = Number(process.env.EDGE_PORT ?? 8787);
+const RELAYS = [
+  { id: 'eu-paris', host: '127.0.0.2', region: 'eu-west', lat: 48.8566, lon: 2.3522 },
+  { id: 'us-newyork', host: '127.0.0.3', region: 'us-east', lat: 40.7128, lon: -74.006 },
+  { id: 'ap-tokyo', host: '127.0.0.4', region: 'ap-northeast', lat: 35.6762, lon: 139.6503 },
+];
+
+async function main(): Promise<void> {
+  const logger = createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'warn', 'stack');
+  const redisUrl = process.env.REDIS_URL;
+  const directory: RelayDirectory = redisUrl
+    ? await openRedisDirectory(redisUrl, 'local:', logger)
+    : new MemoryDirectory();
+  const nodes: RelayNode[] = [];
+  for (const [i, r] of RELAYS.entries()) {
+    const parsed = parseRelayConfig(
+      [
+        '--id',
+        r.id,
+        '--listen',
+        r.host,
+        '--region',
+        r.region,
+        '--lat',
+        String(r.lat),
+        '--lon',
+        String(r.lon),
+        '--http-port',
+        String(9465 + i),
+        '--secret',
+        SECRET,
+        '--user',
+        'demo:demo',
+        '--allow-peer',
+        '127.0.0.0/8',
+        '--log-level',
+        'warn',
+      ],
+      {},
+      { fileExists: existsSync },
+    );
+    if (!parsed.ok || !('config' in parsed)) throw new Error(parsed.ok ? 'help' : parsed.error);
+    // The directory is shared in-process, so the backbone needs no --redis here.
+    const config = { ...parsed.config, backbonePort: 7000, meshKey: [MESH_KEY] };
+    nodes.push(await startRelayNode(config, { logger, directory }));
+  }
+  const learned = redisUrl
+    ? new RedisLearnedStore(
+        new Redis(redisUrl).on('error', () => {}),
+        'local:',
+      )
+    : new MemoryLearnedStore();
+  const app = createEdgeApp({
+    relays: (now) => directory.list(now),
+    learned,
+    secrets: () => [SECRET],
+    credentialTtlSeconds: 600,
+    inflation: () => inflationFactor(INITIAL_INFLATION),
+    clientIp: (c) => getConnInfo(c).remote.address,
+    defaultPlace: { lat: 48.8566, lon: 2.3522 },
+  });
+  const edge = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: EDGE_PORT }, () => resolve(s));
+  });
+
+  const lines = [
+    `relay-backbone local stack (directory: ${redisUrl ? `Redis ${redisUrl}` : 'in memory'})`,
+    `  edge     http://127.0.0.1:${EDGE_PORT}   POST /v1/allocate, POST /v1/measurements`,
+    ...nodes.map(
+      (n, i) =>
+        `  relay    ${RELAYS[i]!.id.padEnd(11)} turn:${RELAYS[i]!.host}:${n.listening.udp[0]?.port} (udp, tcp)  backbone ${RELAYS[i]!.host}:7000  http://127.0.0.1:${n.http.port}/metrics`,
+    ),
+    `  credentials: user demo/demo, or TURN REST with secret "${SECRET}" (what the edge hands out)`,
+    '  try: curl -s -X POST -H "content-type: application/json" -d "{}" http://127.0.0.1:8787/v1/allocate',
+    '  Ctrl-C stops everything.',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping...\n');
+    edge.close();
+    await Promise.all(nodes.map((n) => n.stop(false)));
+    await directory.close();
+    process.stdout.write('stopped\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`stack: ${(err as Error).message}\n`);
+  process.exit(1);
+});
