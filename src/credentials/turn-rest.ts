@@ -50,16 +50,26 @@ function restUsername(o: CreateCredentialOptions): { username: string; expiresAt
   return { username: parts.join(':'), expiresAt };
 }
 
+/** Imported HMAC keys by secret: importing costs more than signing, and secrets change rarely. */
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const hmacKeys = new Map<string, Promise<HmacKey>>();
+
+function hmacKey(secret: string): Promise<HmacKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', utf8Encode(secret), { name: 'HMAC', hash: 'SHA-1' }, false, [
+      'sign',
+    ]);
+    if (hmacKeys.size >= 16) hmacKeys.clear(); // a handful of secrets at most, during rotation
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 /** Create a credential with Web Crypto (asynchronous; runs on Workers and Node). */
 export async function createTurnCredential(o: CreateCredentialOptions): Promise<TurnCredential> {
   const { username, expiresAt } = restUsername(o);
-  const key = await crypto.subtle.importKey(
-    'raw',
-    utf8Encode(o.secret),
-    { name: 'HMAC', hash: 'SHA-1' },
-    false,
-    ['sign'],
-  );
+  const key = await hmacKey(o.secret);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, utf8Encode(username)));
   return { username, credential: toBase64(mac), expiresAt };
 }

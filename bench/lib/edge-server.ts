@@ -1,0 +1,65 @@
+/**
+ * A server for the edge benchmark, in a process of its own: `edge` serves the real edge app
+ * (workers/app.ts) over 20 relays spread over the world with an in-memory learned map and the
+ * snapshot endpoint; `bare` serves one Hono route that answers a fixed JSON, as the baseline.
+ *   node --import tsx bench/lib/edge-server.ts edge|bare PORT
+ */
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono } from 'hono';
+import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
+import type { RelayRecord } from '../../src/directory/types.ts';
+import { rng } from '../../test/support/fuzz.ts';
+import { createEdgeApp } from '../../workers/app.ts';
+
+export const SNAPSHOT_TOKEN = 'bench-snapshot-token';
+export const BENCH_SECRET = 'bench-secret';
+
+export function worldRelays(n: number): RelayRecord[] {
+  const r = rng(42);
+  return Array.from({ length: n }, (_, i) => {
+    const ip = `192.0.2.${i + 1}`;
+    return {
+      id: `relay-${i}`,
+      region: `region-${i % 5}`,
+      lat: Math.asin(2 * r() - 1) * (180 / Math.PI),
+      lon: 360 * r() - 180,
+      turnUrls: [
+        `turn:${ip}:3478?transport=udp`,
+        `turn:${ip}:3478?transport=tcp`,
+        `turns:${ip}:5349?transport=tcp`,
+      ],
+      backbone: `${ip}:7000`,
+      relayedAddress: ip,
+      portRange: [49152, 65535],
+      capacity: 1000,
+      load: { allocations: Math.floor(r() * 900), pps: 0, bps: 0 },
+      state: 'active',
+      version: 'bench',
+      startedAt: 0,
+      updatedAt: 0,
+      pingUrl: `http://${ip}:9464/ping`,
+    };
+  });
+}
+
+const [kind, portText] = process.argv.slice(2);
+const port = Number(portText);
+let app: Hono;
+if (kind === 'edge') {
+  const relays = worldRelays(20);
+  app = createEdgeApp({
+    relays: async () => relays,
+    learned: new MemoryLearnedStore(),
+    secrets: () => [BENCH_SECRET],
+    credentialTtlSeconds: 600,
+    inflation: () => 2.1,
+    clientIp: (c) => getConnInfo(c).remote.address,
+    defaultPlace: { lat: 48.85, lon: 2.35 },
+    snapshotToken: SNAPSHOT_TOKEN,
+  });
+} else {
+  app = new Hono();
+  app.post('/v1/allocate', (c) => c.json({ ok: true }));
+}
+serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => process.stdout.write('ready\n'));
