@@ -23,6 +23,12 @@ export interface RelayNode {
   stop(drain: boolean): Promise<void>;
 }
 
+/** Where clients time this relay: the HTTP host, or the advertised address when it listens on all. */
+function pingUrl(httpHost: string, advertised: string, port: number): string {
+  const host = httpHost === '0.0.0.0' || httpHost === '::' ? advertised : httpHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
+}
+
 export async function startRelayNode(
   config: RelayConfig,
   deps: { logger: Logger; directory?: RelayDirectory | undefined; processMetrics?: boolean },
@@ -97,8 +103,7 @@ export async function startRelayNode(
           config.backbonePort === undefined
             ? ''
             : addressKey({ family, address: advertised, port: config.backbonePort }),
-        // The HTTP port may listen on loopback only; the advertised address is what clients can reach.
-        pingUrl: `http://${family === 6 ? `[${advertised}]` : advertised}:${http.port}/ping`,
+        pingUrl: pingUrl(config.httpHost, advertised, http.port),
       },
       {
         allocations: () => relay.engine.allocationCount,

@@ -10,6 +10,7 @@
 
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { networkPrefix } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { type Ranked, rankRelays } from '../src/allocation/rank.ts';
@@ -37,6 +38,8 @@ export interface EdgeDeps {
   readonly maxBodyBytes?: number;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
+  /** Browser origins allowed to call /v1 (CORS); none by default, '*' for any. */
+  readonly corsOrigins?: readonly string[] | '*' | undefined;
 }
 
 export function problem(
@@ -98,6 +101,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
   const random = deps.random ?? Math.random;
   const limit = deps.maxBodyBytes ?? 16_384;
 
+  if (deps.corsOrigins) {
+    const origins = deps.corsOrigins;
+    app.use(
+      '/v1/*',
+      cors({
+        origin: origins === '*' ? '*' : [...origins],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['content-type'],
+        maxAge: 600,
+      }),
+    );
+  }
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     try {

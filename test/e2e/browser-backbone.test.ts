@@ -7,8 +7,15 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { build } from 'esbuild';
+import { Redis } from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
+import { RedisDirectory } from '../../src/redis/redis-directory.ts';
+import { createEdgeApp } from '../../workers/app.ts';
 import {
   relayMetric,
   relayRoute,
@@ -28,7 +35,7 @@ interface Description {
 
 /** What `call()` returns on the page (PAGE_SCRIPT). */
 interface PageCall {
-  init(iceServers: { urls: string; username: string; credential: string }[]): void;
+  init(iceServers: { urls: string | string[]; username: string; credential: string }[]): void;
   /** Creates the data channel and an offer, waits for ICE gathering, returns it with every candidate. */
   offer(): Promise<Description>;
   answer(offer: Description): Promise<Description>;
@@ -97,6 +104,10 @@ let browser: Browser;
 let server: http.Server;
 let origin: string;
 let prefix: string;
+let directory: RedisDirectory;
+let edge: ReturnType<typeof serve>;
+let edgeUrl: string;
+const SDK_SECRET = 'browser-sdk-secret';
 
 const metric = (id: Id, sample: string) => relayMetric(relays[id], sample);
 
@@ -105,11 +116,51 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
     const redis = { url: await redisUrl(), prefix: uniquePrefix('browser') };
     prefix = redis.prefix;
     for (const id of ['A', 'B'] as const) {
-      relays[id] = await startTestRelay({ id, host: HOSTS[id], redis, user: 'web:rtc' });
+      relays[id] = await startTestRelay({
+        id,
+        host: HOSTS[id],
+        redis,
+        user: 'web:rtc',
+        extra: ['--secret', SDK_SECRET],
+      });
     }
-    server = http.createServer((_req, res) => {
+    // The SDK as a browser would load it: one script defining window.RelaySdk.
+    const sdk = await build({
+      entryPoints: [new URL('../../sdk/index.ts', import.meta.url).pathname],
+      bundle: true,
+      format: 'iife',
+      globalName: 'RelaySdk',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    server = http.createServer((req, res) => {
+      if (req.url === '/sdk.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        res.end(sdk.outputFiles[0]!.text);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>call</title><p>call</p>');
+    });
+    // The edge, in process, over the same directory the relays register in; CORS open for the page.
+    const client = () => new Redis(redis.url).on('error', () => {});
+    directory = new RedisDirectory({ client: client(), subscriber: client(), prefix: redis.prefix });
+    const edgeApp = createEdgeApp({
+      relays: (now) => directory.list(now),
+      learned: new MemoryLearnedStore(),
+      secrets: () => [SDK_SECRET],
+      credentialTtlSeconds: 600,
+      inflation: () => 2.1,
+      clientIp: (c) => getConnInfo(c).remote.address,
+      defaultPlace: { lat: 0, lon: 0 },
+      corsOrigins: '*',
+    });
+    edgeUrl = await new Promise<string>((resolve) => {
+      edge = serve({ fetch: edgeApp.fetch, hostname: '127.0.0.1', port: 0 }, (info) =>
+        resolve(`http://127.0.0.1:${info.port}`),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
@@ -139,6 +190,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
   afterAll(async () => {
     await browser?.close();
     server?.close();
+    edge?.close();
+    await directory?.close();
     await stopTestRelays(Object.values(relays));
     await deleteKeys(await redisUrl(), prefix);
   });
@@ -184,5 +237,38 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
     expect(
       (await metric('B', 'backbone_data_frames_total{action="delivered"}')) - deliveredBefore,
     ).toBeGreaterThan(5);
+  });
+
+  it('gets iceServers through the SDK (probes, then allocate) and makes a relay-only call', async () => {
+    const peers = await Promise.all(
+      ['x', 'y'].map(async () => {
+        const page = await (await browser.newContext()).newPage();
+        await page.addInitScript({ content: PAGE_SCRIPT });
+        await page.goto(origin);
+        await page.addScriptTag({ url: `${origin}sdk.js` });
+        const got = await page.evaluate(async (url) => {
+          const sdk = (globalThis as unknown as { RelaySdk: typeof import('../../sdk/index.ts') }).RelaySdk;
+          const r = await sdk.getRtcConfiguration({ edgeUrl: url, relayOnly: true, budgetMs: 4000 });
+          call().init(r.configuration.iceServers);
+          return { relay: r.relay.id, policy: r.configuration.iceTransportPolicy, probes: r.probes.length };
+        }, edgeUrl);
+        return { page, got };
+      }),
+    );
+    for (const { got } of peers) {
+      expect(['A', 'B']).toContain(got.relay);
+      expect(got.policy).toBe('relay');
+      expect(got.probes).toBeGreaterThan(0); // the relays' /ping answered the page across origins
+    }
+    const [caller, callee] = [peers[0]!.page, peers[1]!.page];
+    const offer = await caller.evaluate(() => call().offer());
+    const answer = await callee.evaluate((o) => call().answer(o), offer);
+    await caller.evaluate((a) => call().accept(a), answer);
+    await Promise.all(
+      [caller, callee].map((p) => p.waitForFunction(() => call().isOpen(), undefined, { timeout: 20_000 })),
+    );
+    await caller.evaluate(() => call().send('via the SDK'));
+    await callee.waitForFunction(() => call().received.length > 0);
+    expect(await callee.evaluate(() => call().received)).toEqual(['via the SDK']);
   });
 });

@@ -1,0 +1,122 @@
+/**
+ * The client SDK (browsers and Node): ask the edge where to probe, measure RTT to those relays
+ * within a time budget, ask again with the results, report them for the learned map, and return
+ * an RTCConfiguration ready for `new RTCPeerConnection(config)`. Without probes (budget spent,
+ * pings refused) it still answers within the budget with the edge's distance-based choice.
+ * Probing is pluggable: browsers time an HTTP GET of each relay's /ping (the default); Node can
+ * pass a STUN Binding prober.
+ */
+export interface ProbeTarget {
+  readonly id: string;
+  readonly stun?: string;
+  readonly ping?: string;
+}
+
+export interface IceServer {
+  readonly urls: string[];
+  readonly username: string;
+  readonly credential: string;
+}
+
+export interface AllocateAnswer {
+  readonly iceServers: IceServer[];
+  readonly relay: { readonly id: string; readonly predictedRttMs: number; readonly basis: string };
+  readonly probeTargets: ProbeTarget[];
+}
+
+/** Measures one target; resolves with the RTT in ms, or rejects. */
+export type Prober = (target: ProbeTarget, signal: AbortSignal) => Promise<number>;
+
+export interface SdkOptions {
+  /** Base URL of the edge, e.g. https://edge.example.net */
+  readonly edgeUrl: string;
+  /** Total time for the whole exchange, probes included. */
+  readonly budgetMs?: number;
+  readonly room?: string;
+  readonly region?: string;
+  readonly prober?: Prober;
+  /** Force relay-only candidates (what a backbone-routed call wants). */
+  readonly relayOnly?: boolean;
+  readonly fetch?: typeof fetch;
+}
+
+export interface RtcConfigurationResult {
+  readonly configuration: { iceServers: IceServer[]; iceTransportPolicy?: 'relay' | 'all' };
+  readonly relay: AllocateAnswer['relay'];
+  readonly probes: { relay: string; rttMs: number }[];
+}
+
+/** Times an HTTP GET of the relay's /ping (CORS open, no caching). Best of two, to skip the connection set-up. */
+export const httpPingProber =
+  (doFetch: typeof fetch = fetch): Prober =>
+  async (target, signal) => {
+    if (!target.ping) throw new Error(`no ping URL for ${target.id}`);
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 2; i++) {
+      const t = performance.now();
+      // A simple GET: no custom header, so no CORS preflight; the relay answers Cache-Control: no-store.
+      const res = await doFetch(target.ping, { signal });
+      await res.arrayBuffer();
+      best = Math.min(best, performance.now() - t);
+    }
+    return best;
+  };
+
+export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurationResult> {
+  const doFetch = o.fetch ?? fetch;
+  const budget = o.budgetMs ?? 1500;
+  const deadline = performance.now() + budget;
+  const base = o.edgeUrl.replace(/\/$/, '');
+  const allocate = async (probes: { relay: string; rttMs: number }[]): Promise<AllocateAnswer> => {
+    const body: Record<string, unknown> = { probes };
+    if (o.room) body.room = o.room;
+    if (o.region) body.region = o.region;
+    const res = await doFetch(`${base}/v1/allocate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(Math.max(1, deadline - performance.now())),
+    });
+    if (!res.ok) {
+      const problem = (await res.json().catch(() => ({}))) as { title?: string; detail?: string };
+      throw new Error(`edge answered ${res.status}: ${problem.title ?? ''} ${problem.detail ?? ''}`.trim());
+    }
+    return (await res.json()) as AllocateAnswer;
+  };
+
+  const first = await allocate([]);
+  // Spend at most half of what is left on probes, so the second request still fits.
+  const probeBudget = Math.max(0, (deadline - performance.now()) / 2);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), probeBudget);
+  const prober = o.prober ?? httpPingProber(doFetch);
+  const results = await Promise.all(
+    first.probeTargets.map(async (t) => {
+      try {
+        return { relay: t.id, rttMs: Math.round((await prober(t, controller.signal)) * 10) / 10 };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  clearTimeout(timer);
+  const probes = results.filter((r): r is { relay: string; rttMs: number } => r !== undefined);
+  let answer = first;
+  if (probes.length > 0 && performance.now() < deadline) {
+    answer = await allocate(probes).catch(() => first);
+    // Teach the edge what this network measured; nobody waits for it.
+    void doFetch(`${base}/v1/measurements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ probes }),
+    }).catch(() => undefined);
+  }
+  return {
+    configuration: {
+      iceServers: answer.iceServers,
+      ...(o.relayOnly ? { iceTransportPolicy: 'relay' as const } : {}),
+    },
+    relay: answer.relay,
+    probes,
+  };
+}
