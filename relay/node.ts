@@ -67,6 +67,8 @@ export async function startRelayNode(
     logger,
   );
   let registration: Registration | undefined;
+  let revokedTimer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => Promise<void>) | undefined;
   if (directory) {
     if (config.backbonePort !== undefined) {
       backbone = new Backbone(
@@ -113,6 +115,22 @@ export async function startRelayNode(
       logger,
     );
     await registration.start();
+    // Revocations from the edge: applied on every event, and re-read every few seconds.
+    const refresh = async () => {
+      try {
+        relay.setRevoked(await directory.revoked(Date.now()));
+      } catch {
+        // Directory away: keep the revocations already known.
+      }
+    };
+    await refresh();
+    revokedTimer = setInterval(() => void refresh(), 5000);
+    revokedTimer.unref();
+    unsubscribe = await directory
+      .subscribe((e) => {
+        if (e.type === 'revoked') void refresh();
+      })
+      .catch(() => undefined);
   }
   return {
     relay,
@@ -127,6 +145,8 @@ export async function startRelayNode(
         await registration?.draining(); // the directory hears of it at once, not at the next beat
         await drained;
       }
+      clearInterval(revokedTimer);
+      await unsubscribe?.().catch(() => undefined);
       await relay.stop();
       await backbone?.stop();
       await registration?.stop();

@@ -92,6 +92,7 @@ export class TurnRelay {
   };
   readonly #warn = rateLimitedLog();
   readonly #reservations = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
+  readonly #revoked = new Set<string>();
   #tick: NodeJS.Timeout | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
@@ -115,7 +116,11 @@ export class TurnRelay {
     this.engine = new TurnEngine({
       realm: config.realm,
       software: config.software,
-      auth: createAuthenticator({ users: config.users, secrets: () => secrets }),
+      auth: createAuthenticator({
+        users: config.users,
+        secrets: () => secrets,
+        isRevoked: (u) => this.#revoked.has(u),
+      }),
       nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000),
       peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
       relayFamilies: Object.keys(this.#relayAddress).map((f) => Number(f) as IpFamily),
@@ -219,6 +224,19 @@ export class TurnRelay {
     if (!out) return false;
     (alloc.client.handle as ClientLink).send(out);
     return true;
+  }
+
+  /**
+   * Revoke TURN usernames (the edge's POST /v1/credentials/revoke, through the directory): they
+   * can no longer allocate or refresh, and their live allocations end now. Replaces the set.
+   */
+  setRevoked(usernames: Iterable<string>): void {
+    const next = new Set(usernames);
+    for (const u of next) {
+      if (!this.#revoked.has(u)) this.#run(this.engine.endUser(u, 'revoked', Date.now()));
+    }
+    this.#revoked.clear();
+    for (const u of next) this.#revoked.add(u);
   }
 
   /** Whether `relayedKey` is one of this relay's live relayed addresses. */

@@ -14,7 +14,11 @@ import { cors } from 'hono/cors';
 import { networkPrefix } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { type Ranked, rankRelays } from '../src/allocation/rank.ts';
-import { createTurnCredential } from '../src/credentials/turn-rest.ts';
+import {
+  createTurnCredential,
+  MAX_TTL_SECONDS,
+  parseTurnRestUsername,
+} from '../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
 import { type AllocateBody, type MeasurementsBody, parseAllocate, parseMeasurements } from './schemas.ts';
@@ -38,6 +42,9 @@ export interface EdgeDeps {
   readonly maxBodyBytes?: number;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
+  /** With an admin token: POST /v1/credentials/revoke records revocations here. */
+  readonly revoke?: ((username: string, until: number) => Promise<void>) | undefined;
+  readonly adminToken?: string | undefined;
   /** Browser origins allowed to call /v1 (CORS); none by default, '*' for any. */
   readonly corsOrigins?: readonly string[] | '*' | undefined;
 }
@@ -135,6 +142,36 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       } catch (err) {
         return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
       }
+    });
+  }
+
+  if (deps.revoke && deps.adminToken) {
+    const { revoke, adminToken } = deps;
+    app.post('/v1/credentials/revoke', async (c) => {
+      if (c.req.header('authorization') !== `Bearer ${adminToken}`) {
+        return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <admin token>');
+      }
+      const body = await readJson(c, limit);
+      if (!body.ok) return body.response;
+      const v = body.value as { username?: unknown };
+      if (
+        typeof v !== 'object' ||
+        v === null ||
+        typeof v.username !== 'string' ||
+        v.username.length === 0 ||
+        v.username.length > 512
+      ) {
+        return problem(c, 422, 'Invalid request', 'username must be the TURN username to revoke');
+      }
+      const parsed = parseTurnRestUsername(v.username);
+      // A REST username says when it expires; keep other revocations as long as the longest credential.
+      const until = parsed.ok ? parsed.expiry * 1000 : now() + MAX_TTL_SECONDS * 1000;
+      try {
+        await revoke(v.username, until);
+      } catch (err) {
+        return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      }
+      return c.json({ revoked: v.username, until });
     });
   }
 

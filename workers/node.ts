@@ -5,7 +5,8 @@
  *   EDGE_HOST (127.0.0.1), EDGE_PORT (8787), REDIS_URL (required), EDGE_REDIS_PREFIX (rb:),
  *   EDGE_SECRETS (comma-separated TURN REST secrets shared with the relays; required),
  *   EDGE_CREDENTIAL_TTL (600 s), EDGE_TRUSTED_PROXIES (CIDRs), EDGE_DEFAULT_LAT/LON (0, 0),
- *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set).
+ *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set),
+ *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token).
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -84,6 +85,11 @@ const app = createEdgeApp({
   platformPlace: (c) => (fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n)) : undefined),
   defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
   snapshotToken: env.EDGE_SNAPSHOT_TOKEN,
+  adminToken: env.EDGE_ADMIN_TOKEN,
+  revoke: async (username, until) => {
+    await directory.revoke(username, until);
+    await directory.publish({ type: 'revoked', id: 'edge', username, at: Date.now() });
+  },
 });
 
 const server = serve({ fetch: app.fetch, hostname: env.EDGE_HOST ?? '127.0.0.1', port }, (info) => {

@@ -14,6 +14,8 @@ export interface DirectoryKeys {
   links(from: string): string;
   /** ZSET: member relay id, score = ms time its published links expire. */
   readonly linkIndex: string;
+  /** ZSET: member revoked TURN username, score = ms time it would have expired; pruned on read. */
+  readonly revoked: string;
   /** Pub/sub channel: DirectoryEvent as JSON. */
   readonly events: string;
 }
@@ -28,6 +30,7 @@ export function directoryKeys(prefix: string): DirectoryKeys {
     geo: `${base}geo`,
     links: (from) => `${base}links:${from}`,
     linkIndex: `${base}links`,
+    revoked: `${base}revoked`,
     events: `${base}events`,
   };
 }

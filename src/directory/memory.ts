@@ -16,6 +16,7 @@ export class MemoryDirectory implements RelayDirectory {
   readonly #relays = new Map<string, { record: RelayRecord; expiresAt: number }>();
   readonly #links = new Map<string, { links: readonly LinkRecord[]; expiresAt: number }>();
   readonly #handlers = new Set<(e: DirectoryEvent) => void>();
+  readonly #revoked = new Map<string, number>();
 
   async register(relay: RelayRecord, ttlMs: number, now: number): Promise<void> {
     this.#relays.set(relay.id, { record: relay, expiresAt: now + ttlMs });
@@ -55,6 +56,15 @@ export class MemoryDirectory implements RelayDirectory {
   async links(now: number): Promise<LinkRecord[]> {
     this.#prune(now);
     return [...this.#links.values()].flatMap((e) => e.links);
+  }
+
+  async revoke(username: string, until: number): Promise<void> {
+    this.#revoked.set(username, Math.max(until, this.#revoked.get(username) ?? 0));
+  }
+
+  async revoked(now: number): Promise<string[]> {
+    for (const [u, until] of this.#revoked) if (until <= now) this.#revoked.delete(u);
+    return [...this.#revoked.keys()].sort();
   }
 
   async publish(event: DirectoryEvent): Promise<void> {

@@ -56,7 +56,8 @@ export function compareRelayIds(a: { id: string }, b: { id: string }): number {
 
 export type DirectoryEvent =
   | { readonly type: 'relay-up' | 'relay-draining' | 'relay-down'; readonly id: string; readonly at: number }
-  | { readonly type: 'links'; readonly id: string; readonly at: number };
+  | { readonly type: 'links'; readonly id: string; readonly at: number }
+  | { readonly type: 'revoked'; readonly id: string; readonly username: string; readonly at: number };
 
 export interface RelayDirectory {
   /** Insert or refresh a relay; it stays listed until `now + ttlMs` unless refreshed again. */
@@ -77,6 +78,10 @@ export interface RelayDirectory {
   putLinks(from: string, links: readonly LinkRecord[], ttlMs: number, now: number): Promise<void>;
   /** Every live link measurement. */
   links(now: number): Promise<LinkRecord[]>;
+  /** Revoke a TURN username until it would have expired anyway (unix ms). */
+  revoke(username: string, until: number): Promise<void>;
+  /** Usernames revoked and not yet past their expiry. */
+  revoked(now: number): Promise<string[]>;
   publish(event: DirectoryEvent): Promise<void>;
   /** Resolves once subscribed; returns the function that unsubscribes. */
   subscribe(handler: (event: DirectoryEvent) => void): Promise<() => Promise<void>>;

@@ -127,6 +127,15 @@ export class RedisDirectory implements RelayDirectory {
     return values.flatMap((json) => parse<LinkRecord[]>(json) ?? []);
   }
 
+  async revoke(username: string, until: number): Promise<void> {
+    await this.#client.zadd(this.keys.revoked, 'GT', until, username);
+  }
+
+  async revoked(now: number): Promise<string[]> {
+    await this.#client.zremrangebyscore(this.keys.revoked, '-inf', now);
+    return (await this.#client.zrangebyscore(this.keys.revoked, `(${now}`, '+inf')).sort();
+  }
+
   async publish(event: DirectoryEvent): Promise<void> {
     await this.#client.publish(this.keys.events, JSON.stringify(event));
   }

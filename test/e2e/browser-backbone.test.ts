@@ -88,11 +88,22 @@ const api = {
   send(message) { this.dc.send(message); },
   isOpen() { return this.dc !== undefined && this.dc.readyState === 'open'; },
   async selectedPair() {
-    const all = [...(await this.pc.getStats()).values()];
-    const pair = all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
-    const local = all.find((s) => s.id === pair.localCandidateId);
-    const remote = all.find((s) => s.id === pair.remoteCandidateId);
-    return { local: local.candidateType, remote: remote.candidateType, remoteAddress: remote.address };
+    // Stats can lag the open data channel by a moment: poll until the transport names its pair.
+    for (let i = 0; i < 60; i++) {
+      const stats = await this.pc.getStats();
+      const all = [...stats.values()];
+      const transport = all.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+      const pair = transport
+        ? stats.get(transport.selectedCandidatePairId)
+        : all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+      if (pair) {
+        const local = stats.get(pair.localCandidateId);
+        const remote = stats.get(pair.remoteCandidateId);
+        return { local: local.candidateType, remote: remote.candidateType, remoteAddress: remote.address };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no selected candidate pair after 3 s');
   },
 };
 window.call = () => api;`;

@@ -135,6 +135,14 @@ describe.each(Object.keys(stores))('the %s directory', (name) => {
       expect((await d.links(NOW + 3_000)).map((l) => `${l.from}>${l.to}`)).toEqual(['b>a']);
     }));
 
+  it('keeps revoked usernames until they would have expired', () =>
+    withStore(async (d) => {
+      await d.revoke('1800000100:t:bob', NOW + 100_000);
+      await d.revoke('1800000005:t:eve', NOW + 5_000);
+      expect(await d.revoked(NOW)).toEqual(['1800000005:t:eve', '1800000100:t:bob']);
+      expect(await d.revoked(NOW + 5_000)).toEqual(['1800000100:t:bob']);
+    }));
+
   it('delivers published events to subscribers until they unsubscribe', () =>
     withStore(async (d) => {
       const seen: DirectoryEvent[] = [];

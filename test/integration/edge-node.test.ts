@@ -9,6 +9,7 @@ import { MessageClass } from '../../src/stun/constants.ts';
 import { startTestRelay, stopTestRelays, type TestRelay } from '../support/backbone-relays.ts';
 import { freePort } from '../support/ports.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { errorCodeOf } from '../support/stun-builders.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const SECRET = 'edge-test-secret';
@@ -86,6 +87,7 @@ describe('the Node edge', () => {
         EDGE_REDIS_PREFIX: prefix,
         EDGE_SECRETS: SECRET,
         EDGE_PORT: String(port),
+        EDGE_ADMIN_TOKEN: 'admin-token',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -146,5 +148,47 @@ describe('the Node edge', () => {
     }
     const after = await allocate({ location: { lat: 51.5, lon: -0.12 } });
     expect(after.relay).toEqual(expect.objectContaining({ id: 'us-1', basis: 'learned' }));
+  });
+
+  it('revokes a username: its allocation ends at once and it can no longer allocate', async () => {
+    const a = await allocate({ location: { lat: 51.5, lon: -0.12 } });
+    const { username, credential } = a.iceServers[0]!;
+    const [, host, port] = /^turn:([^:]+):(\d+)\?transport=udp$/.exec(a.iceServers[0]!.urls[1]!)!;
+    const server = { family: 4 as const, address: host!, port: Number(port) };
+    const c = await TurnTestClient.connect({
+      transport: 'udp',
+      server,
+      cred: { username, password: credential, realm: 'r' },
+    });
+    expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+    const relay = relays.find((r) => r.turn.address === host)!;
+    const allocations = async () =>
+      ((await (await fetch(`${relay.http}/healthz`)).json()) as { allocations: number }).allocations;
+    expect(await allocations()).toBeGreaterThan(0);
+
+    const denied = await fetch(`${base}/v1/credentials/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username }),
+    });
+    expect(denied.status).toBe(401);
+    const res = await fetch(`${base}/v1/credentials/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer admin-token' },
+      body: JSON.stringify({ username }),
+    });
+    expect(res.status).toBe(200);
+    const start = Date.now();
+    while ((await allocations()) > 0) {
+      if (Date.now() - start > 3000) throw new Error('the revoked allocation is still there');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const again = await TurnTestClient.connect({
+      transport: 'udp',
+      server,
+      cred: { username, password: credential, realm: 'r' },
+    });
+    expect(errorCodeOf(await again.allocate())).toBe(401);
+    await Promise.all([c.close(), again.close()]);
   });
 });
