@@ -14,6 +14,7 @@ import { type RelayNode, startRelayNode } from '../relay/node.ts';
 import { openRedisDirectory } from '../relay/redis.ts';
 import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
 import { MemoryLearnedStore } from '../src/allocation/learned-store.ts';
+import { MemoryRoomStore } from '../src/allocation/rooms.ts';
 import { MemoryDirectory } from '../src/directory/memory.ts';
 import type { RelayDirectory } from '../src/directory/types.ts';
 import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
@@ -76,6 +77,8 @@ async function main(): Promise<void> {
   const app = createEdgeApp({
     relays: (now) => directory.list(now),
     learned,
+    rooms: new MemoryRoomStore(),
+    corsOrigins: '*',
     secrets: () => [SECRET],
     credentialTtlSeconds: 600,
     inflation: () => inflationFactor(INITIAL_INFLATION),

@@ -14,6 +14,7 @@ import { cors } from 'hono/cors';
 import { networkPrefix } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { type Ranked, rankRelays } from '../src/allocation/rank.ts';
+import type { RoomStore } from '../src/allocation/rooms.ts';
 import {
   createTurnCredential,
   MAX_TTL_SECONDS,
@@ -27,6 +28,8 @@ export interface EdgeDeps {
   /** Live relays; may throw when the coordinator is away. */
   readonly relays: (now: number) => Promise<readonly RelayRecord[]>;
   readonly learned: LearnedStore;
+  /** Room affinity; without it every participant is ranked alone. */
+  readonly rooms?: RoomStore | undefined;
   /** TURN REST secrets shared with the relays; the first signs. */
   readonly secrets: () => readonly string[];
   readonly credentialTtlSeconds: number;
@@ -192,6 +195,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
     const prefix = ip ? networkPrefix(ip) : undefined;
     const place = locateClient(deps.platformPlace?.(c), req.location, deps.defaultPlace);
     const learned = prefix ? await deps.learned.get(prefix, t) : new Map();
+    const roomRelay =
+      req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
     const ranked = rankRelays(
       {
         relays,
@@ -200,6 +205,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
         learned,
         inflation: deps.inflation(),
         preferredRegion: req.region,
+        roomRelay,
       },
       random,
     );
@@ -207,6 +213,9 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       return problem(c, 503, 'No relay available', 'every relay is draining, full or unknown', {
         'retry-after': '5',
       });
+    if (req.room && deps.rooms && ranked.chosen.relay.id !== roomRelay) {
+      await deps.rooms.set(req.room, ranked.chosen.relay.id, t).catch(() => undefined);
+    }
     const secret = deps.secrets()[0];
     if (!secret) return problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
     const cred = await createTurnCredential({
@@ -223,7 +232,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
         username: cred.username,
         credential: cred.credential,
       })),
-      relay: describeRanked(ranked.chosen),
+      relay: { ...describeRanked(ranked.chosen), reason: ranked.reason },
       alternates: ranked.alternates.map(describeRanked),
       ttl: deps.credentialTtlSeconds,
       expiresAt: cred.expiresAt,

@@ -9,6 +9,7 @@
 
 import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
 import { MemoryLearnedStore } from '../src/allocation/learned-store.ts';
+import { MemoryRoomStore } from '../src/allocation/rooms.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { createEdgeApp } from './app.ts';
 
@@ -24,6 +25,7 @@ export interface Env {
 const SNAPSHOT_TTL_MS = 5000;
 let snapshot: { at: number; relays: readonly RelayRecord[] } | undefined;
 const learned = new MemoryLearnedStore();
+const rooms = new MemoryRoomStore();
 
 async function relays(env: Env, now: number): Promise<readonly RelayRecord[]> {
   if (snapshot && now - snapshot.at < SNAPSHOT_TTL_MS) return snapshot.relays;
@@ -49,6 +51,7 @@ export default {
     const app = createEdgeApp({
       relays: (now) => relays(env, now),
       learned,
+      rooms,
       secrets: () => env.EDGE_SECRETS.split(',').filter(Boolean),
       credentialTtlSeconds: Number(env.EDGE_CREDENTIAL_TTL ?? 600),
       inflation: () => inflationFactor(INITIAL_INFLATION),

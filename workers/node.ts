@@ -6,7 +6,8 @@
  *   EDGE_SECRETS (comma-separated TURN REST secrets shared with the relays; required),
  *   EDGE_CREDENTIAL_TTL (600 s), EDGE_TRUSTED_PROXIES (CIDRs), EDGE_DEFAULT_LAT/LON (0, 0),
  *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set),
- *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token).
+ *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token),
+ *   EDGE_CORS_ORIGINS (comma-separated browser origins allowed to call /v1, or *).
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -18,6 +19,7 @@ import { type Cidr, cidrContains, parseCidr } from '../src/net/cidr.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { RedisDirectory } from '../src/redis/redis-directory.ts';
 import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
+import { RedisRoomStore } from '../src/redis/redis-rooms.ts';
 import { createEdgeApp } from './app.ts';
 import { placeFromHeaders } from './geo.ts';
 
@@ -50,6 +52,9 @@ const quiet = () =>
 const client = quiet();
 const directory = new RedisDirectory({ client, subscriber: quiet(), prefix });
 const learned = new RedisLearnedStore(client, prefix);
+const rooms = new RedisRoomStore(client, prefix);
+const corsOrigins =
+  env.EDGE_CORS_ORIGINS === '*' ? '*' : (env.EDGE_CORS_ORIGINS ?? '').split(',').filter(Boolean);
 
 // The directory changes slowly; read it at most once a second, and answer from the last copy
 // (marked stale in the logs) when Redis is briefly away.
@@ -74,6 +79,8 @@ const fromTrustedProxy = (c: Context): boolean => {
 const app = createEdgeApp({
   relays,
   learned,
+  rooms,
+  corsOrigins: corsOrigins === '*' || corsOrigins.length > 0 ? corsOrigins : undefined,
   secrets: () => secrets,
   credentialTtlSeconds: ttl,
   inflation: () => inflationFactor(INITIAL_INFLATION),

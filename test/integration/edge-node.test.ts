@@ -191,4 +191,25 @@ describe('the Node edge', () => {
     expect(errorCodeOf(await again.allocate())).toBe(401);
     await Promise.all([c.close(), again.close()]);
   });
+
+  it('keeps the participants of a room on its relay when they are close enough to it', async () => {
+    // Probes in both requests: this network's learned map already favours us-1 (test above).
+    const first = await allocate({
+      room: 'standup-1',
+      probes: [
+        { relay: 'eu-1', rttMs: 3 },
+        { relay: 'us-1', rttMs: 50 },
+      ],
+    });
+    expect(first.relay).toEqual(expect.objectContaining({ id: 'eu-1', reason: 'best' }));
+    // Another participant measures us-1 a little faster; the room's relay is close enough.
+    const second = await allocate({
+      room: 'standup-1',
+      probes: [
+        { relay: 'us-1', rttMs: 2 },
+        { relay: 'eu-1', rttMs: 12 },
+      ],
+    });
+    expect(second.relay).toEqual(expect.objectContaining({ id: 'eu-1', reason: 'room' }));
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
+import { MemoryRoomStore } from '../../src/allocation/rooms.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
@@ -171,6 +172,19 @@ describe('POST /v1/allocate', () => {
     );
     expect(draining.status).toBe(503);
     expect(((await draining.json()) as { title: string }).title).toBe('No relay available');
+  });
+});
+
+describe('room affinity', () => {
+  it('gives later participants of a room its relay when they are close enough to it', async () => {
+    const FRANKFURT = relay('eu-frankfurt', '192.0.2.40', 50.11, 8.68);
+    const { app } = edge({ relays: async () => [PARIS, FRANKFURT], rooms: new MemoryRoomStore() });
+    const ask = async (room: string, lat: number, lon: number) =>
+      ((await (await post(app, '/v1/allocate', { room, location: { lat, lon } })).json()) as AllocateAnswer)
+        .relay;
+    expect(await ask('standup', 45.76, 4.84)).toMatchObject({ id: 'eu-paris', reason: 'best' }); // Lyon
+    expect(await ask('standup', 48.14, 11.58)).toMatchObject({ id: 'eu-paris', reason: 'room' }); // Munich
+    expect(await ask('other-call', 48.14, 11.58)).toMatchObject({ id: 'eu-frankfurt', reason: 'best' });
   });
 });
 
