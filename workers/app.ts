@@ -22,7 +22,14 @@ import {
 } from '../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
-import { type AllocateBody, type MeasurementsBody, parseAllocate, parseMeasurements } from './schemas.ts';
+import { openApiDocument } from './openapi.ts';
+import {
+  type AllocateBody,
+  type MeasurementsBody,
+  parseAllocate,
+  parseMeasurements,
+  parseRevoke,
+} from './schemas.ts';
 
 export interface EdgeDeps {
   /** Live relays; may throw when the coordinator is away. */
@@ -124,6 +131,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
     );
   }
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const document = openApiDocument();
+  app.get('/v1/openapi.json', (c) => c.json(document));
   app.get('/readyz', async (c) => {
     try {
       const relays = await deps.relays(now());
@@ -156,16 +165,9 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       }
       const body = await readJson(c, limit);
       if (!body.ok) return body.response;
-      const v = body.value as { username?: unknown };
-      if (
-        typeof v !== 'object' ||
-        v === null ||
-        typeof v.username !== 'string' ||
-        v.username.length === 0 ||
-        v.username.length > 512
-      ) {
-        return problem(c, 422, 'Invalid request', 'username must be the TURN username to revoke');
-      }
+      const r = parseRevoke(body.value);
+      if (!r.ok) return problem(c, 422, 'Invalid request', r.error);
+      const v = r.value;
       const parsed = parseTurnRestUsername(v.username);
       // A REST username says when it expires; keep other revocations as long as the longest credential.
       const until = parsed.ok ? parsed.expiry * 1000 : now() + MAX_TTL_SECONDS * 1000;

@@ -1,7 +1,9 @@
 /**
- * Request bodies of the edge API and their validation: each parser returns a typed value or one
- * message a developer can act on, naming the field.
+ * Request bodies of the edge API: one schema each, which validates requests (workers/schema.ts)
+ * and is published as-is in the OpenAPI document (workers/openapi.ts).
  */
+import { type Schema, validate } from './schema.ts';
+
 export interface ProbeResult {
   readonly relay: string;
   readonly rttMs: number;
@@ -21,67 +23,84 @@ export interface MeasurementsBody {
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const ID = /^[A-Za-z0-9._-]{1,64}$/;
+export const ProbeSchema: Schema = {
+  type: 'object',
+  description: 'One RTT measurement of a relay by the client.',
+  properties: {
+    relay: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'relay id, from probeTargets' },
+    rttMs: { type: 'number', minimum: 0, maximum: 10_000, description: 'round-trip time in milliseconds' },
+  },
+  required: ['relay', 'rttMs'],
+  additionalProperties: false,
+};
 
-function probes(v: unknown, field: string): Parsed<ProbeResult[]> {
-  if (v === undefined) return { ok: true, value: [] };
-  if (!Array.isArray(v)) return { ok: false, error: `${field} must be an array of { relay, rttMs }` };
-  if (v.length > 64) return { ok: false, error: `${field} may hold at most 64 results` };
-  const out: ProbeResult[] = [];
-  for (const [i, p] of v.entries()) {
-    if (!isObject(p) || typeof p.relay !== 'string' || !ID.test(p.relay)) {
-      return { ok: false, error: `${field}[${i}].relay must be a relay id (1-64 of A-Z a-z 0-9 . _ -)` };
-    }
-    if (typeof p.rttMs !== 'number' || !Number.isFinite(p.rttMs) || p.rttMs < 0 || p.rttMs > 10_000) {
-      return { ok: false, error: `${field}[${i}].rttMs must be a number of milliseconds from 0 to 10000` };
-    }
-    out.push({ relay: p.relay, rttMs: p.rttMs });
-  }
-  return { ok: true, value: out };
-}
+const probes: Schema = { type: 'array', items: ProbeSchema, maxItems: 64 };
 
-function optionalText(v: unknown, field: string, max: number): Parsed<string | undefined> {
-  if (v === undefined) return { ok: true, value: undefined };
-  if (typeof v !== 'string' || v.length === 0 || v.length > max)
-    return { ok: false, error: `${field} must be a string of 1-${max} characters` };
-  return { ok: true, value: v };
-}
+export const AllocateSchema: Schema = {
+  type: 'object',
+  description: 'All fields optional: an empty object asks for the best relay by location alone.',
+  properties: {
+    probes,
+    region: { type: 'string', minLength: 1, maxLength: 64, description: 'preferred region; wins near ties' },
+    room: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 128,
+      description: 'call id: participants close to the room relay share it',
+    },
+    location: {
+      type: 'object',
+      description: "the client's own location, used when the platform gives none",
+      properties: {
+        lat: { type: 'number', minimum: -90, maximum: 90 },
+        lon: { type: 'number', minimum: -180, maximum: 180 },
+      },
+      required: ['lat', 'lon'],
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+};
+
+export const MeasurementsSchema: Schema = {
+  type: 'object',
+  properties: { probes: { ...probes, minItems: 1 } as Schema },
+  required: ['probes'],
+  additionalProperties: false,
+};
+
+export const RevokeSchema: Schema = {
+  type: 'object',
+  properties: {
+    username: { type: 'string', minLength: 1, maxLength: 512, description: 'the TURN username to revoke' },
+  },
+  required: ['username'],
+  additionalProperties: false,
+};
 
 export function parseAllocate(v: unknown): Parsed<AllocateBody> {
-  if (!isObject(v)) return { ok: false, error: 'the body must be a JSON object' };
-  const known = new Set(['probes', 'region', 'room', 'location']);
-  const extra = Object.keys(v).filter((k) => !known.has(k));
-  if (extra.length > 0)
-    return { ok: false, error: `unknown field ${extra[0]} (known: ${[...known].join(', ')})` };
-  const p = probes(v.probes, 'probes');
-  if (!p.ok) return p;
-  const region = optionalText(v.region, 'region', 64);
-  if (!region.ok) return region;
-  const room = optionalText(v.room, 'room', 128);
-  if (!room.ok) return room;
-  let location: AllocateBody['location'];
-  if (v.location !== undefined) {
-    const l = v.location;
-    if (
-      !isObject(l) ||
-      typeof l.lat !== 'number' ||
-      typeof l.lon !== 'number' ||
-      Math.abs(l.lat) > 90 ||
-      Math.abs(l.lon) > 180
-    ) {
-      return { ok: false, error: 'location must be { lat: -90..90, lon: -180..180 }' };
-    }
-    location = { lat: l.lat, lon: l.lon };
-  }
-  return { ok: true, value: { probes: p.value, region: region.value, room: room.value, location } };
+  const problem = validate(AllocateSchema, v);
+  if (problem) return { ok: false, error: problem };
+  const b = v as {
+    probes?: ProbeResult[];
+    region?: string;
+    room?: string;
+    location?: { lat: number; lon: number };
+  };
+  return {
+    ok: true,
+    value: { probes: b.probes ?? [], region: b.region, room: b.room, location: b.location },
+  };
 }
 
 export function parseMeasurements(v: unknown): Parsed<MeasurementsBody> {
-  if (!isObject(v)) return { ok: false, error: 'the body must be a JSON object' };
-  const p = probes(v.probes, 'probes');
-  if (!p.ok) return p;
-  if (p.value.length === 0) return { ok: false, error: 'probes must hold at least one { relay, rttMs }' };
-  return { ok: true, value: { probes: p.value } };
+  const problem = validate(MeasurementsSchema, v);
+  if (problem) return { ok: false, error: problem };
+  return { ok: true, value: { probes: (v as { probes: ProbeResult[] }).probes } };
+}
+
+export function parseRevoke(v: unknown): Parsed<{ username: string }> {
+  const problem = validate(RevokeSchema, v);
+  if (problem) return { ok: false, error: problem };
+  return { ok: true, value: { username: (v as { username: string }).username } };
 }
