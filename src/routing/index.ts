@@ -1,12 +1,19 @@
 /**
- * src/routing: link cost and overlay path computation for the backbone. Pure: snapshots in,
- * choices and reasons out; no sockets, clocks or Redis. Must not import relay/ or workers/.
+ * src/routing owns the backbone's path decisions: the cost of an overlay link from its measurements
+ * and the load of the relay it enters (link-cost.ts), the least-cost path within a hop limit and a
+ * disjoint alternate (paths.ts), and the hysteresis that keeps routes from flapping (path-choice.ts).
+ *
+ * Pure and runtime-free: a snapshot in, a choice and its reason out. No sockets, clocks, timers,
+ * randomness or Redis; no node:* imports. It must not import relay/ or workers/: the relay measures
+ * links, builds the snapshot and executes the routes; the simulation reuses the same code.
  */
 export { type CostParams, DEFAULT_COST, type LinkStats, linkCost } from './link-cost.ts';
 export {
+  type Choice,
   type ChoiceOptions,
   type ChoiceReason,
   choosePath,
+  DEFAULT_HYSTERESIS,
   type RouteChange,
   routeAll,
 } from './path-choice.ts';
@@ -17,4 +24,5 @@ export {
   type Path,
   type PathOptions,
   pathCost,
+  sharedLinks,
 } from './paths.ts';

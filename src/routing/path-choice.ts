@@ -1,48 +1,96 @@
 /**
- * Hysteresis over path computation, so routes do not flap: keep the current path unless the new
- * best is clearly better (by `switchGainMs` and by `switchGainRatio` of the current cost), but
- * leave it at once when it breaks (a broken or missing link, a transit relay down, or more hops
- * than allowed). `routeAll` applies this to every destination and reports each change with its
- * reason, for logs and metrics.
+ * Hysteresis over path computation, so routes do not flap. Every switch moves a call's media onto
+ * a path with another delay, a step its jitter buffer has to absorb, so a relay keeps its current
+ * path unless the new best is clearly better: by `switchGainMs` in absolute terms AND by
+ * `switchGainRatio` of the current cost (5 ms on a 20 ms path is worth it, on a 300 ms path it is
+ * noise). It leaves the current path at once, whatever the alternative costs, when it breaks: a
+ * link missing or broken, a transit relay down or gone, or more links than `maxHops` allows.
+ *
+ * `routeAll` applies this to every destination of one relay and lists each change with its reason,
+ * for logs and per-change metrics. Pure: snapshot and previous table in, table and changes out.
  */
 import { DEFAULT_COST } from './link-cost.ts';
 import { bestPathsFrom, type OverlaySnapshot, type Path, type PathOptions, pathCost } from './paths.ts';
 
 export interface ChoiceOptions extends PathOptions {
+  /** Least absolute gain (ms of cost) worth a switch. */
   readonly switchGainMs: number;
+  /** Least gain as a fraction of the current path's cost worth a switch (0.15 = 15 %). */
   readonly switchGainRatio: number;
 }
 
+/**
+ * 5 ms is above the noise of smoothed RTT and below what a listener notices; 15 % keeps a
+ * long-haul path from moving for a few ms. Both must be met.
+ */
+export const DEFAULT_HYSTERESIS: Pick<ChoiceOptions, 'switchGainMs' | 'switchGainRatio'> = Object.freeze({
+  switchGainMs: 5,
+  switchGainRatio: 0.15,
+});
+
+/**
+ * initial: no current path, took the best. kept: stayed on the current path (refreshed cost).
+ * better: switched for a clear gain. broken: the current path broke, switched to the best.
+ * unreachable: no path at all within the hop limit.
+ */
 export type ChoiceReason = 'initial' | 'kept' | 'better' | 'broken' | 'unreachable';
 
+export interface Choice {
+  readonly path: Path | undefined;
+  readonly reason: ChoiceReason;
+}
+
+const sameHops = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((h, i) => h === b[i]);
+
+/** Whether the current path should give way to `best`, given its refreshed cost. */
+function clearGain(currentCost: number, best: Path, o: ChoiceOptions): boolean {
+  const gain = currentCost - best.cost;
+  return gain >= o.switchGainMs && gain >= o.switchGainRatio * currentCost;
+}
+
+/**
+ * The path to use now, given the one in use (if any) and what `computePaths` (or `bestPathsFrom`)
+ * found on snapshot `s`. `alternate` is accepted so a caller can pass `computePaths`'s result as is.
+ */
 export function choosePath(
   current: Path | undefined,
-  computed: { best: Path | undefined },
+  computed: { readonly best: Path | undefined; readonly alternate?: Path | undefined },
   s: OverlaySnapshot,
   o: ChoiceOptions,
-): { path: Path | undefined; reason: ChoiceReason } {
-  const best = computed.best;
+): Choice {
+  const { best } = computed;
   if (!current) return best ? { path: best, reason: 'initial' } : { path: undefined, reason: 'unreachable' };
   const cost =
     current.hops.length - 1 > o.maxHops
       ? Number.POSITIVE_INFINITY
       : pathCost(s, current.hops, o.params ?? DEFAULT_COST);
-  if (!Number.isFinite(cost))
+  if (!Number.isFinite(cost)) {
     return best ? { path: best, reason: 'broken' } : { path: undefined, reason: 'unreachable' };
+  }
   const refreshed: Path = { hops: current.hops, cost };
-  if (!best || best.hops.join() === current.hops.join()) return { path: refreshed, reason: 'kept' };
-  const gain = cost - best.cost;
-  if (gain >= o.switchGainMs && gain >= o.switchGainRatio * cost) return { path: best, reason: 'better' };
-  return { path: refreshed, reason: 'kept' };
+  if (!best || sameHops(best.hops, current.hops) || !clearGain(cost, best, o)) {
+    return { path: refreshed, reason: 'kept' };
+  }
+  return { path: best, reason: 'better' };
 }
 
 export interface RouteChange {
+  /** Destination relay. */
   readonly to: string;
+  /** The path now in use; undefined when unreachable. */
   readonly path: Path | undefined;
-  readonly reason: ChoiceReason;
+  /** The path in use before; undefined for 'initial'. */
+  readonly previous: Path | undefined;
+  readonly reason: Exclude<ChoiceReason, 'kept'>;
 }
 
-/** The routing table of `from` to every other relay, given the previous one. */
+/**
+ * The routing table of `from` to every other relay of the snapshot, given the previous table.
+ * Changes come in destination order (lexicographic). A destination that stays unreachable is no
+ * change; one that left the snapshot is dropped from the table without a change, since leaving
+ * the directory is not a routing decision (the directory reports it).
+ */
 export function routeAll(
   s: OverlaySnapshot,
   from: string,
@@ -52,12 +100,13 @@ export function routeAll(
   const routes = new Map<string, Path>();
   const changes: RouteChange[] = [];
   const best = bestPathsFrom(s, from, o);
-  for (const to of s.relays) {
-    if (to === from) continue;
+  const destinations = [...new Set(s.relays)].filter((id) => id !== from).sort();
+  for (const to of destinations) {
     const before = previous.get(to);
     const { path, reason } = choosePath(before, { best: best.get(to) }, s, o);
     if (path) routes.set(to, path);
-    if (reason !== 'kept' && (before !== undefined || path !== undefined)) changes.push({ to, path, reason });
+    if (reason === 'kept' || (reason === 'unreachable' && !before)) continue;
+    changes.push({ to, path, previous: before, reason });
   }
   return { routes, changes };
 }
