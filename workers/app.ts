@@ -45,6 +45,8 @@ export interface EdgeDeps {
   readonly clientIp: (c: Context) => string | undefined;
   /** Geo from the platform (Cloudflare's request.cf) or trusted CDN headers, if any. */
   readonly platformPlace?: (c: Context) => ClientPlace | undefined;
+  /** Geo from a GeoIP database by client IP (Node: workers/geoip.ts); after the platform, before the hint. */
+  readonly geoip?: ((ip: string) => { readonly lat: number; readonly lon: number } | undefined) | undefined;
   readonly defaultPlace: { readonly lat: number; readonly lon: number };
   readonly now?: () => number;
   readonly random?: () => number;
@@ -195,7 +197,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
     }
     const ip = deps.clientIp(c);
     const prefix = ip ? networkPrefix(ip) : undefined;
-    const place = locateClient(deps.platformPlace?.(c), req.location, deps.defaultPlace);
+    const geo = ip ? deps.geoip?.(ip) : undefined;
+    const place = locateClient(deps.platformPlace?.(c), geo, req.location, deps.defaultPlace);
     const learned = prefix ? await deps.learned.get(prefix, t) : new Map();
     const roomRelay =
       req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;

@@ -7,7 +7,9 @@
  *   EDGE_CREDENTIAL_TTL (600 s), EDGE_TRUSTED_PROXIES (CIDRs), EDGE_DEFAULT_LAT/LON (0, 0),
  *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set),
  *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token),
- *   EDGE_CORS_ORIGINS (comma-separated browser origins allowed to call /v1, or *).
+ *   EDGE_CORS_ORIGINS (comma-separated browser origins allowed to call /v1, or *),
+ *   EDGE_GEOIP_DB (a GeoIP2/GeoLite2 City or DB-IP city .mmdb file: locates clients by address
+ *   after the platform's geo and before their own hint; unreadable or invalid exits with 2).
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -22,6 +24,7 @@ import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
 import { RedisRoomStore } from '../src/redis/redis-rooms.ts';
 import { createEdgeApp } from './app.ts';
 import { placeFromHeaders } from './geo.ts';
+import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
 
 function fail(message: string): never {
   process.stderr.write(`edge: ${message}\n`);
@@ -46,6 +49,12 @@ const trusted: Cidr[] = (env.EDGE_TRUSTED_PROXIES ?? '')
     return r.ok ? r.value : fail(`EDGE_TRUSTED_PROXIES: ${r.error}`);
   });
 const prefix = env.EDGE_REDIS_PREFIX ?? 'rb:';
+let geoip: GeoIpDatabase | undefined;
+try {
+  geoip = env.EDGE_GEOIP_DB ? openGeoIp(env.EDGE_GEOIP_DB) : undefined;
+} catch (err) {
+  fail(`EDGE_GEOIP_DB: ${(err as Error).message.replace(/\s+/g, ' ')}`);
+}
 
 const quiet = () =>
   new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }).on('error', () => {});
@@ -90,6 +99,7 @@ const app = createEdgeApp({
     return c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || peer;
   },
   platformPlace: (c) => (fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n)) : undefined),
+  geoip: geoip ? (ip) => geoip.lookup(ip) : undefined,
   defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
   snapshotToken: env.EDGE_SNAPSHOT_TOKEN,
   adminToken: env.EDGE_ADMIN_TOKEN,
