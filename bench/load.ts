@@ -4,7 +4,7 @@
  * latency percentiles; writes JSON with --out.
  *
  *   npm run load -- --url http://127.0.0.1:8787/v1/allocate [--connections 10] [--duration 10]
- *                   [--method POST] [--body '{}'] [--out bench/results/load.json]
+ *                   [--method POST] [--body '{}'] [--api-key rbk_...] [--out bench/results/load.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,6 +28,8 @@ export async function runHttpLoad(o: {
   durationMs: number;
   method: string;
   body: string | undefined;
+  /** Sent as Authorization: Bearer; the edge's default configuration wants one. */
+  apiKey?: string | undefined;
   progress?: (line: string) => void;
 }): Promise<LoadReport> {
   const url = new URL(o.url);
@@ -37,7 +39,8 @@ export async function runHttpLoad(o: {
   let errors = 0;
   const start = performance.now();
   const end = start + o.durationMs;
-  const headers = o.body === undefined ? {} : { 'content-type': 'application/json' };
+  const headers: Record<string, string> = o.body === undefined ? {} : { 'content-type': 'application/json' };
+  if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
   const worker = async () => {
     while (performance.now() < end) {
       const t = performance.now();
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
         method: { type: 'string', default: 'POST' },
         body: { type: 'string', default: '{}' },
         out: { type: 'string' },
+        'api-key': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -134,6 +138,7 @@ async function main(): Promise<void> {
     durationMs: duration * 1000,
     method,
     body: method === 'GET' || method === 'HEAD' ? undefined : values.body,
+    apiKey: values['api-key'],
     progress: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${reportTable([{ ...report, name: values.url }])}\n`);

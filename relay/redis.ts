@@ -1,46 +1,17 @@
 /**
- * The relay's Redis connections (ioredis): commands fail fast while Redis is away (no offline
- * queue, one retry) so that heartbeats never pile up, reconnection backs off up to 5 s, and
- * connection errors are logged once per outage instead of crashing the process. The URL picks a
- * single Redis, Sentinel or Cluster (src/redis/redis-target.ts).
+ * The relay's Redis connections (src/redis/redis-client.ts: fail fast while Redis is away, so
+ * heartbeats never pile up, and back off reconnecting), with connection errors logged once per
+ * outage instead of crashing the process. The URL picks a single Redis, Sentinel or Cluster.
  */
-import { Cluster, Redis } from 'ioredis';
+import { type RedisClient, redisClient } from '../src/redis/redis-client.ts';
 import { RedisDirectory } from '../src/redis/redis-directory.ts';
 import { parseRedisTarget, type RedisTarget } from '../src/redis/redis-target.ts';
 import type { Logger } from './logger.ts';
 
-type Client = Redis | Cluster;
-
-/** One connection to the target; Sentinel and Cluster take the same fail-fast options. */
-function client(target: RedisTarget): Client {
-  const options = {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 2000,
-    retryStrategy: (times: number) => Math.min(200 * times, 5000),
-  };
-  switch (target.kind) {
-    case 'single':
-      return new Redis(target.url, options);
-    case 'sentinel':
-      return new Redis({
-        ...options,
-        sentinels: [...target.sentinels],
-        name: target.master,
-        password: target.password,
-        sentinelRetryStrategy: options.retryStrategy,
-      });
-    case 'cluster':
-      return new Cluster([...target.nodes], {
-        enableOfflineQueue: false,
-        clusterRetryStrategy: options.retryStrategy,
-        redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 2000, password: target.password },
-      });
-  }
-}
+type Client = RedisClient;
 
 function connect(target: RedisTarget, log: Logger, role: string): Client {
-  const conn = client(target);
+  const conn = redisClient(target);
   let down = false;
   conn.on('error', (err: Error) => {
     if (!down) log.warn({ role, err: err.message }, 'redis connection lost; retrying with backoff');

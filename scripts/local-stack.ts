@@ -12,7 +12,6 @@ import { parseRelayConfig } from '../relay/config.ts';
 import { createLogger } from '../relay/logger.ts';
 import { type RelayNode, startRelayNode } from '../relay/node.ts';
 import { openRedisDirectory } from '../relay/redis.ts';
-import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
 import { MemoryLearnedStore } from '../src/allocation/learned-store.ts';
 import { MemoryRoomStore } from '../src/allocation/rooms.ts';
 import { MemoryDirectory } from '../src/directory/memory.ts';
@@ -81,7 +80,6 @@ async function main(): Promise<void> {
     corsOrigins: '*',
     secrets: () => [SECRET],
     credentialTtlSeconds: 600,
-    inflation: () => inflationFactor(INITIAL_INFLATION),
     clientIp: (c) => getConnInfo(c).remote.address,
     defaultPlace: { lat: 48.8566, lon: 2.3522 },
   });

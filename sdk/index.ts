@@ -30,6 +30,8 @@ export type Prober = (target: ProbeTarget, signal: AbortSignal) => Promise<numbe
 export interface SdkOptions {
   /** Base URL of the edge, e.g. https://edge.example.net */
   readonly edgeUrl: string;
+  /** The application's API key (rbk_...), sent as a bearer token; the edge may require one. */
+  readonly apiKey?: string;
   /** Total time for the whole exchange, probes included. */
   readonly budgetMs?: number;
   readonly room?: string;
@@ -67,13 +69,15 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const budget = o.budgetMs ?? 1500;
   const deadline = performance.now() + budget;
   const base = o.edgeUrl.replace(/\/$/, '');
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
   const allocate = async (probes: { relay: string; rttMs: number }[]): Promise<AllocateAnswer> => {
     const body: Record<string, unknown> = { probes };
     if (o.room) body.room = o.room;
     if (o.region) body.region = o.region;
     const res = await doFetch(`${base}/v1/allocate`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(Math.max(1, deadline - performance.now())),
     });
@@ -107,7 +111,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     // Teach the edge what this network measured; nobody waits for it.
     void doFetch(`${base}/v1/measurements`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify({ probes }),
     }).catch(() => undefined);
   }

@@ -4,8 +4,11 @@
  * from a snapshot endpoint). Versioned under /v1:
  *   POST /v1/allocate       standard WebRTC iceServers for the best relay and alternates
  *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
- *   GET  /healthz, /readyz
- * Every error is problem JSON (RFC 9457). Must not import relay/.
+ *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
+ *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
+ * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
+ * or X-API-Key) and each key has its tenant's rate limit. Every error is problem JSON (RFC 9457).
+ * Must not import relay/.
  */
 
 import type { Context } from 'hono';
@@ -20,7 +23,12 @@ import {
   MAX_TTL_SECONDS,
   parseTurnRestUsername,
 } from '../src/credentials/turn-rest.ts';
+import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
+import { authenticate, type Principal, type TenantStore } from '../src/tenants/api-keys.ts';
+import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
+import type { DirectoryView } from './directory-cache.ts';
+import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -32,15 +40,15 @@ import {
 } from './schemas.ts';
 
 export interface EdgeDeps {
-  /** Live relays; may throw when the coordinator is away. */
-  readonly relays: (now: number) => Promise<readonly RelayRecord[]>;
+  /** Live relays (a plain list counts as fresh); may throw when the coordinator is away. */
+  readonly relays: (now: number) => Promise<readonly RelayRecord[] | DirectoryView>;
+  /** Learned per-prefix RTTs and the path inflation factor. */
   readonly learned: LearnedStore;
   /** Room affinity; without it every participant is ranked alone. */
   readonly rooms?: RoomStore | undefined;
   /** TURN REST secrets shared with the relays; the first signs. */
   readonly secrets: () => readonly string[];
   readonly credentialTtlSeconds: number;
-  readonly inflation: () => number;
   /** The client's IP as the edge sees it (socket address, or a header from a trusted proxy). */
   readonly clientIp: (c: Context) => string | undefined;
   /** Geo from the platform (Cloudflare's request.cf) or trusted CDN headers, if any. */
@@ -59,11 +67,17 @@ export interface EdgeDeps {
   readonly adminToken?: string | undefined;
   /** Browser origins allowed to call /v1 (CORS); none by default, '*' for any. */
   readonly corsOrigins?: readonly string[] | '*' | undefined;
+  /** Tenants and API keys: with a store, /v1/allocate and /v1/measurements need a key. */
+  readonly tenants?: TenantStore | undefined;
+  /** Per-key rate limit state; in memory per process when not given. */
+  readonly rateLimiter?: RateLimiter | undefined;
+  /** Metrics for GET /metrics; one is made when not given. */
+  readonly metrics?: EdgeMetrics | undefined;
 }
 
 export function problem(
   c: Context,
-  status: 400 | 401 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
+  status: 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
   title: string,
   detail: string,
   headers: Record<string, string> = {},
@@ -114,11 +128,34 @@ async function readJson(
   }
 }
 
-export function createEdgeApp(deps: EdgeDeps): Hono {
-  const app = new Hono();
+const asView = (r: readonly RelayRecord[] | DirectoryView, now: number): DirectoryView =>
+  'relays' in r ? r : { relays: r, at: now, stale: false };
+
+/** The API key a request carries, if any. */
+function presentedKey(c: Context): string | undefined {
+  const auth = c.req.header('authorization');
+  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  return c.req.header('x-api-key')?.trim() || undefined;
+}
+
+type Env = { Variables: { principal: Principal | undefined } };
+
+export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
+  const app = new Hono<Env>();
   const now = deps.now ?? (() => Date.now());
   const random = deps.random ?? Math.random;
   const limit = deps.maxBodyBytes ?? 16_384;
+  const metrics = deps.metrics ?? new EdgeMetrics();
+  const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
+  const directory = async (t: number) => asView(await deps.relays(t), t);
+
+  app.use('*', async (c, next) => {
+    const start = performance.now();
+    await next();
+    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath;
+    metrics.requests.inc({ route, status: String(c.res.status) });
+    metrics.duration.observe({ route }, (performance.now() - start) / 1000);
+  });
 
   if (deps.corsOrigins) {
     const origins = deps.corsOrigins;
@@ -127,18 +164,68 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       cors({
         origin: origins === '*' ? '*' : [...origins],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
-        allowHeaders: ['content-type'],
+        allowHeaders: ['content-type', 'authorization', 'x-api-key'],
+        exposeHeaders: ['retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
         maxAge: 600,
       }),
     );
   }
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', (c) =>
+    c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  );
+
+  // API keys and the per-key rate limit, on the routes clients call.
+  const tenants = deps.tenants;
+  const guard = async (c: Context<Env>, next: () => Promise<void>) => {
+    if (!tenants) return next();
+    let auth: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      auth = await authenticate(tenants, presentedKey(c));
+    } catch (err) {
+      return problem(c, 503, 'Key store unavailable', (err as Error).message, { 'retry-after': '5' });
+    }
+    if (!auth.ok) {
+      const detail =
+        auth.reason === 'missing'
+          ? 'send your API key as "Authorization: Bearer rbk_..." or "X-API-Key: rbk_..."'
+          : `${auth.detail}; check the key, or ask the operator for a new one`;
+      return problem(c, 401, 'Invalid API key', detail, { 'www-authenticate': 'Bearer' });
+    }
+    const { principal } = auth;
+    const { tenant } = principal;
+    const t = now();
+    // A limiter that cannot answer lets the request through: refusing every client because the
+    // coordinator blinked would be worse than a short unmetered spell.
+    const d = await limiter.take(principal.keyId, tenant, t).catch(() => undefined);
+    if (d) {
+      c.header('ratelimit-limit', String(tenant.burst));
+      c.header('ratelimit-remaining', String(d.remaining));
+      c.header('ratelimit-reset', String(Math.ceil(Math.max(d.retryAfterMs, d.tat - t) / 1000)));
+      if (!d.allowed) {
+        metrics.rateLimited.inc();
+        const wait = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+        return problem(
+          c,
+          429,
+          'Rate limit exceeded',
+          `key ${principal.keyId} may make ${tenant.ratePerSecond} requests per second (bursts of ${tenant.burst}); retry in ${wait} s`,
+          { 'retry-after': String(wait) },
+        );
+      }
+    }
+    c.set('principal', principal);
+    return next();
+  };
+  app.use('/v1/allocate', guard);
+  app.use('/v1/measurements', guard);
+
   const document = openApiDocument();
   app.get('/v1/openapi.json', (c) => c.json(document));
   app.get('/readyz', async (c) => {
     try {
-      const relays = await deps.relays(now());
-      return c.json({ ready: true, relays: relays.length });
+      const view = await directory(now());
+      return c.json({ ready: true, relays: view.relays.length, stale: view.stale });
     } catch (err) {
       return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
     }
@@ -151,8 +238,13 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
         return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <snapshot token>');
       }
       try {
-        const t = now();
-        return c.json({ at: t, relays: await deps.relays(t) }, 200, { 'cache-control': 'no-store' });
+        const view = await directory(now());
+        const keys = tenants
+          ? { tenants: await tenants.listTenants(), apiKeys: await tenants.listKeys() }
+          : undefined;
+        return c.json({ at: view.at, stale: view.stale, relays: view.relays, ...keys }, 200, {
+          'cache-control': 'no-store',
+        });
       } catch (err) {
         return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
       }
@@ -189,9 +281,9 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
     const req: AllocateBody = parsed.value;
     const t = now();
-    let relays: readonly RelayRecord[];
+    let view: DirectoryView;
     try {
-      relays = await deps.relays(t);
+      view = await directory(t);
     } catch (err) {
       return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
     }
@@ -199,16 +291,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
     const prefix = ip ? networkPrefix(ip) : undefined;
     const geo = ip ? deps.geoip?.(ip) : undefined;
     const place = locateClient(deps.platformPlace?.(c), geo, req.location, deps.defaultPlace);
-    const learned = prefix ? await deps.learned.get(prefix, t) : new Map();
+    // The learned map and rooms share the coordinator: without them, rank on what is left.
+    const learned = prefix ? await deps.learned.get(prefix, t).catch(() => new Map()) : new Map();
+    const inflation = await deps.learned.inflation(t).catch(() => 2.1);
     const roomRelay =
       req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
     const ranked = rankRelays(
       {
-        relays,
+        relays: view.relays,
         location: place,
         probes: new Map(req.probes.map((p) => [p.relay, p.rttMs])),
         learned,
-        inflation: deps.inflation(),
+        inflation,
         preferredRegion: req.region,
         roomRelay,
       },
@@ -227,9 +321,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       secret,
       nowSeconds: Math.floor(t / 1000),
       ttlSeconds: deps.credentialTtlSeconds,
-      tenant: 'default',
+      tenant: c.get('principal')?.tenant.id ?? 'default',
       userId: req.room ?? undefined,
     });
+    metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
+    if (view.stale) metrics.staleAnswers.inc();
     const picks = [ranked.chosen, ...ranked.alternates];
     return c.json({
       iceServers: picks.map((r) => ({
@@ -243,6 +339,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
       expiresAt: cred.expiresAt,
       location: { source: place.source, lat: place.lat, lon: place.lon },
       prefix,
+      directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
       probeTargets: ranked.probeTargets.map((r) => ({
         id: r.id,
         stun: relayUrls(r).find((u) => u.startsWith('stun:')),
@@ -262,15 +359,35 @@ export function createEdgeApp(deps: EdgeDeps): Hono {
     const prefix = ip ? networkPrefix(ip) : undefined;
     if (!prefix)
       return problem(c, 400, 'Unknown client address', 'the edge could not tell the client network');
-    let known: Set<string>;
+    let known: Map<string, RelayRecord>;
     try {
-      known = new Set((await deps.relays(t)).map((r) => r.id));
+      known = new Map((await directory(t)).relays.map((r) => [r.id, r]));
     } catch (err) {
       return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
     }
     const unknown = m.probes.filter((p) => !known.has(p.relay)).map((p) => p.relay);
-    if (unknown.length > 0) return problem(c, 422, 'Unknown relay', `no relay named ${unknown.join(', ')}`);
-    for (const p of m.probes) await deps.learned.record(prefix, p.relay, p.rttMs, t);
+    if (unknown.length > 0)
+      return problem(
+        c,
+        422,
+        'Unknown relay',
+        `no relay named ${unknown.join(', ')}; report only relays from probeTargets`,
+      );
+    // Only a place the platform or a GeoIP database vouches for says how far the packets went.
+    const place = deps.platformPlace?.(c) ?? (ip ? deps.geoip?.(ip) : undefined);
+    try {
+      for (const p of m.probes) {
+        await deps.learned.record(prefix, p.relay, p.rttMs, t);
+        const r = known.get(p.relay)!;
+        if (place) {
+          const km = greatCircleKm(place.lat, place.lon, r.lat, r.lon);
+          await deps.learned.recordInflation(p.rttMs, km, t);
+        }
+      }
+    } catch (err) {
+      return problem(c, 503, 'Learned map unavailable', (err as Error).message, { 'retry-after': '5' });
+    }
+    metrics.measurements.inc({}, m.probes.length);
     return c.json({ accepted: m.probes.length, prefix });
   });
 

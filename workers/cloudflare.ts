@@ -1,44 +1,41 @@
 /**
- * The edge on Cloudflare Workers. Workers cannot speak Redis over TCP, so the relay directory
- * comes from the Node side's snapshot endpoint (GET /v1/internal/directory, bearer token), cached
- * for a few seconds per isolate; the learned map lives per isolate too (a Workers KV or Durable
- * Object store is the next step). Credentials are made with Web Crypto. Bindings (wrangler.toml
- * vars and secrets): EDGE_SECRETS, SNAPSHOT_URL, SNAPSHOT_TOKEN, EDGE_CREDENTIAL_TTL,
- * EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON.
+ * The edge on Cloudflare Workers. Workers cannot speak Redis over TCP, so the relay directory,
+ * the tenants and the API key hashes come from the Node side's snapshot endpoint
+ * (GET /v1/internal/directory, bearer token), cached for a few seconds per isolate and served
+ * stale (and said so) for half a minute when that endpoint is away. The learned map and room
+ * affinity live in Workers KV when the EDGE_KV binding is set, per isolate otherwise. The per-key
+ * rate limit is counted per isolate (an approximation: Cloudflare's Rate Limiting binding is the
+ * exact one). Revocations are forwarded to the Node side, which tells the relays through Redis.
+ * Credentials are made with Web Crypto. Bindings (wrangler.toml vars, secrets, KV):
+ * EDGE_SECRETS, SNAPSHOT_URL, SNAPSHOT_TOKEN, ADMIN_TOKEN, EDGE_API_KEYS (required | off),
+ * EDGE_CREDENTIAL_TTL, EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON, EDGE_CORS_ORIGINS, EDGE_KV.
  */
 
-import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
-import { MemoryLearnedStore } from '../src/allocation/learned-store.ts';
-import { MemoryRoomStore } from '../src/allocation/rooms.ts';
+import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned-store.ts';
+import { MemoryRoomStore, type RoomStore } from '../src/allocation/rooms.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
+import { type ApiKeyRecord, MemoryTenantStore, type Tenant } from '../src/tenants/api-keys.ts';
 import { createEdgeApp } from './app.ts';
+import { DirectoryCache } from './directory-cache.ts';
+import { KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
 
 export interface Env {
   readonly EDGE_SECRETS: string;
   readonly SNAPSHOT_URL: string;
   readonly SNAPSHOT_TOKEN: string;
+  readonly ADMIN_TOKEN?: string;
+  readonly EDGE_API_KEYS?: string;
   readonly EDGE_CREDENTIAL_TTL?: string;
   readonly EDGE_DEFAULT_LAT?: string;
   readonly EDGE_DEFAULT_LON?: string;
+  readonly EDGE_CORS_ORIGINS?: string;
+  readonly EDGE_KV?: KvNamespace;
 }
 
-const SNAPSHOT_TTL_MS = 5000;
-let snapshot: { at: number; relays: readonly RelayRecord[] } | undefined;
-const learned = new MemoryLearnedStore();
-const rooms = new MemoryRoomStore();
-
-async function relays(env: Env, now: number): Promise<readonly RelayRecord[]> {
-  if (snapshot && now - snapshot.at < SNAPSHOT_TTL_MS) return snapshot.relays;
-  try {
-    const res = await fetch(env.SNAPSHOT_URL, { headers: { authorization: `Bearer ${env.SNAPSHOT_TOKEN}` } });
-    if (!res.ok) throw new Error(`snapshot endpoint answered ${res.status}`);
-    const body = (await res.json()) as { relays: RelayRecord[] };
-    snapshot = { at: now, relays: body.relays };
-  } catch (err) {
-    // A stale copy beats no answer for half a minute; after that, say so (503).
-    if (!snapshot || now - snapshot.at > 30_000) throw err;
-  }
-  return snapshot.relays;
+interface Snapshot {
+  readonly relays: RelayRecord[];
+  readonly tenants?: Tenant[];
+  readonly apiKeys?: ApiKeyRecord[];
 }
 
 interface CfProperties {
@@ -46,27 +43,82 @@ interface CfProperties {
   readonly longitude?: string;
 }
 
+/** One edge per isolate: the app, its caches and its stores live as long as the isolate. */
+function makeEdge(env: Env) {
+  let tenants = new MemoryTenantStore();
+  const snapshotUrl = new URL(env.SNAPSHOT_URL);
+  const directory = new DirectoryCache(
+    async () => {
+      const res = await fetch(snapshotUrl, {
+        headers: { authorization: `Bearer ${env.SNAPSHOT_TOKEN}` },
+        signal: AbortSignal.timeout(2000),
+      });
+      if (!res.ok) throw new Error(`snapshot endpoint answered ${res.status}`);
+      const body = (await res.json()) as Snapshot;
+      tenants = new MemoryTenantStore({ tenants: body.tenants ?? [], keys: body.apiKeys ?? [] });
+      return body.relays;
+    },
+    { freshMs: 5000, maxStaleMs: 30_000 },
+  );
+  const learned: LearnedStore = env.EDGE_KV ? new KvLearnedStore(env.EDGE_KV) : new MemoryLearnedStore();
+  const rooms: RoomStore = env.EDGE_KV ? new KvRoomStore(env.EDGE_KV) : new MemoryRoomStore();
+  // Keys are checked against the copy that came with the directory; read it first.
+  const keyStore = {
+    getKey: async (id: string) => {
+      await directory.get(Date.now());
+      return tenants.getKey(id);
+    },
+    getTenant: (id: string) => tenants.getTenant(id),
+    putTenant: (t: Tenant) => tenants.putTenant(t),
+    putKey: (k: ApiKeyRecord) => tenants.putKey(k),
+    listTenants: () => tenants.listTenants(),
+    listKeys: () => tenants.listKeys(),
+  };
+  const cors = env.EDGE_CORS_ORIGINS;
+  const app = createEdgeApp({
+    relays: (now) => directory.get(now),
+    learned,
+    rooms,
+    secrets: () => env.EDGE_SECRETS.split(',').filter(Boolean),
+    credentialTtlSeconds: Number(env.EDGE_CREDENTIAL_TTL ?? 600),
+    // On Workers the platform sets these; nothing upstream can forge them.
+    clientIp: (c) => c.req.header('cf-connecting-ip'),
+    platformPlace: (c) => {
+      const cf = (c.req.raw as unknown as { cf?: CfProperties }).cf;
+      const lat = Number(cf?.latitude);
+      const lon = Number(cf?.longitude);
+      return cf?.latitude && cf.longitude && Number.isFinite(lat) && Number.isFinite(lon)
+        ? { lat, lon, source: 'platform' as const }
+        : undefined;
+    },
+    defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
+    corsOrigins: cors === '*' ? '*' : cors ? cors.split(',').filter(Boolean) : undefined,
+    tenants: (env.EDGE_API_KEYS ?? 'required') === 'required' ? keyStore : undefined,
+    adminToken: env.ADMIN_TOKEN,
+    revoke: env.ADMIN_TOKEN
+      ? async (username) => {
+          const res = await fetch(new URL('/v1/credentials/revoke', snapshotUrl), {
+            method: 'POST',
+            headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ username }),
+            signal: AbortSignal.timeout(5000),
+          });
+          if (!res.ok) throw new Error(`the Node edge answered ${res.status} to the revocation`);
+        }
+      : undefined,
+  });
+  return app;
+}
+
+const edges = new WeakMap<Env, ReturnType<typeof makeEdge>>();
+
 export default {
   fetch(request: Request, env: Env): Response | Promise<Response> {
-    const app = createEdgeApp({
-      relays: (now) => relays(env, now),
-      learned,
-      rooms,
-      secrets: () => env.EDGE_SECRETS.split(',').filter(Boolean),
-      credentialTtlSeconds: Number(env.EDGE_CREDENTIAL_TTL ?? 600),
-      inflation: () => inflationFactor(INITIAL_INFLATION),
-      // On Workers the platform sets these; nothing upstream can forge them.
-      clientIp: (c) => c.req.header('cf-connecting-ip'),
-      platformPlace: () => {
-        const cf = (request as unknown as { cf?: CfProperties }).cf;
-        const lat = Number(cf?.latitude);
-        const lon = Number(cf?.longitude);
-        return cf?.latitude && cf.longitude && Number.isFinite(lat) && Number.isFinite(lon)
-          ? { lat, lon, source: 'platform' as const }
-          : undefined;
-      },
-      defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
-    });
-    return app.fetch(request);
+    let edge = edges.get(env);
+    if (!edge) {
+      edge = makeEdge(env);
+      edges.set(env, edge);
+    }
+    return edge.fetch(request);
   },
 };

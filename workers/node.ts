@@ -2,29 +2,35 @@
  * The edge on Node (@hono/node-server): relays from the Redis directory (cached for a second),
  * the learned map in Redis, the client address from the socket (X-Forwarded-For and CDN geo
  * headers only from trusted proxies). Configuration from the environment:
- *   EDGE_HOST (127.0.0.1), EDGE_PORT (8787), REDIS_URL (required), EDGE_REDIS_PREFIX (rb:),
+ *   EDGE_HOST (127.0.0.1), EDGE_PORT (8787), EDGE_REDIS_PREFIX (rb:), REDIS_URL (required:
+ *   redis://, rediss://, redis-sentinel:// or redis-cluster://, as for the relays),
  *   EDGE_SECRETS (comma-separated TURN REST secrets shared with the relays; required),
  *   EDGE_CREDENTIAL_TTL (600 s), EDGE_TRUSTED_PROXIES (CIDRs), EDGE_DEFAULT_LAT/LON (0, 0),
  *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set),
  *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token),
  *   EDGE_CORS_ORIGINS (comma-separated browser origins allowed to call /v1, or *),
+ *   EDGE_STALE_SECONDS (30: how long a directory copy answers, marked stale, while Redis is away),
+ *   EDGE_API_KEYS (required | off; default required: clients send an API key made with
+ *   `npm run keys`, limited per key at its tenant's rate, shared by every edge through Redis),
  *   EDGE_GEOIP_DB (a GeoIP2/GeoLite2 City or DB-IP city .mmdb file: locates clients by address
  *   after the platform's geo and before their own hint; unreadable or invalid exits with 2).
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
-import { Redis } from 'ioredis';
-import { INITIAL_INFLATION, inflationFactor } from '../src/allocation/learned.ts';
-import type { RelayRecord } from '../src/directory/types.ts';
 import { type Cidr, cidrContains, parseCidr } from '../src/net/cidr.ts';
 import { parseIp } from '../src/net/ip.ts';
+import { redisClient } from '../src/redis/redis-client.ts';
 import { RedisDirectory } from '../src/redis/redis-directory.ts';
 import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
 import { RedisRoomStore } from '../src/redis/redis-rooms.ts';
+import { parseRedisTarget } from '../src/redis/redis-target.ts';
+import { RedisRateLimiter, RedisTenantStore } from '../src/redis/redis-tenants.ts';
 import { createEdgeApp } from './app.ts';
+import { DirectoryCache } from './directory-cache.ts';
 import { placeFromHeaders } from './geo.ts';
 import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
+import { CachedTenantStore } from './tenant-cache.ts';
 
 function fail(message: string): never {
   process.stderr.write(`edge: ${message}\n`);
@@ -49,6 +55,12 @@ const trusted: Cidr[] = (env.EDGE_TRUSTED_PROXIES ?? '')
     return r.ok ? r.value : fail(`EDGE_TRUSTED_PROXIES: ${r.error}`);
   });
 const prefix = env.EDGE_REDIS_PREFIX ?? 'rb:';
+const staleSeconds = Number(env.EDGE_STALE_SECONDS ?? 30);
+if (!Number.isFinite(staleSeconds) || staleSeconds < 0 || staleSeconds > 3600)
+  fail(`EDGE_STALE_SECONDS: expected 0-3600 seconds, got "${env.EDGE_STALE_SECONDS}"`);
+const apiKeys = env.EDGE_API_KEYS ?? 'required';
+if (apiKeys !== 'required' && apiKeys !== 'off')
+  fail(`EDGE_API_KEYS: expected required or off, got "${apiKeys}"`);
 let geoip: GeoIpDatabase | undefined;
 try {
   geoip = env.EDGE_GEOIP_DB ? openGeoIp(env.EDGE_GEOIP_DB) : undefined;
@@ -56,8 +68,10 @@ try {
   fail(`EDGE_GEOIP_DB: ${(err as Error).message.replace(/\s+/g, ' ')}`);
 }
 
-const quiet = () =>
-  new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }).on('error', () => {});
+const target = parseRedisTarget(redisUrl);
+if (!target.ok) fail(`REDIS_URL: ${target.error}`);
+// Fail fast when Redis is away or stuck: the edge answers from what it has, never hangs.
+const quiet = () => redisClient(target.value, { commandTimeoutMs: 1000 }).on('error', () => {});
 const client = quiet();
 const directory = new RedisDirectory({ client, subscriber: quiet(), prefix });
 const learned = new RedisLearnedStore(client, prefix);
@@ -65,19 +79,16 @@ const rooms = new RedisRoomStore(client, prefix);
 const corsOrigins =
   env.EDGE_CORS_ORIGINS === '*' ? '*' : (env.EDGE_CORS_ORIGINS ?? '').split(',').filter(Boolean);
 
-// The directory changes slowly; read it at most once a second, and answer from the last copy
-// (marked stale in the logs) when Redis is briefly away.
-let cache: { at: number; relays: readonly RelayRecord[] } | undefined;
-async function relays(now: number): Promise<readonly RelayRecord[]> {
-  if (cache && now - cache.at < 1000) return cache.relays;
-  try {
-    cache = { at: now, relays: await directory.list(now) };
-  } catch (err) {
-    if (!cache || now - cache.at > 30_000) throw err;
-    process.stderr.write(`edge: directory unreachable, answering from a ${now - cache.at} ms old copy\n`);
-  }
-  return cache.relays;
-}
+// The directory changes slowly: read it at most once a second. When Redis is briefly away,
+// answer from the last copy for up to EDGE_STALE_SECONDS, marked stale; then 503 with Retry-After.
+const cache = new DirectoryCache((now) => directory.list(now), {
+  freshMs: 1000,
+  maxStaleMs: staleSeconds * 1000,
+  onStale: (age, err) =>
+    process.stderr.write(
+      `edge: directory unreachable (${(err as Error).message}), answering from a ${age} ms old copy\n`,
+    ),
+});
 
 const fromTrustedProxy = (c: Context): boolean => {
   const peer = getConnInfo(c).remote.address;
@@ -86,13 +97,12 @@ const fromTrustedProxy = (c: Context): boolean => {
 };
 
 const app = createEdgeApp({
-  relays,
+  relays: (now) => cache.get(now),
   learned,
   rooms,
   corsOrigins: corsOrigins === '*' || corsOrigins.length > 0 ? corsOrigins : undefined,
   secrets: () => secrets,
   credentialTtlSeconds: ttl,
-  inflation: () => inflationFactor(INITIAL_INFLATION),
   clientIp: (c) => {
     const peer = getConnInfo(c).remote.address;
     if (!fromTrustedProxy(c)) return peer;
@@ -102,6 +112,11 @@ const app = createEdgeApp({
   geoip: geoip ? (ip) => geoip.lookup(ip) : undefined,
   defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
   snapshotToken: env.EDGE_SNAPSHOT_TOKEN,
+  tenants:
+    apiKeys === 'required'
+      ? new CachedTenantStore(new RedisTenantStore(client, prefix), Date.now)
+      : undefined,
+  rateLimiter: new RedisRateLimiter(client, prefix),
   adminToken: env.EDGE_ADMIN_TOKEN,
   revoke: async (username, until) => {
     await directory.revoke(username, until);

@@ -46,7 +46,16 @@ const AllocateAnswer: Schema = {
     expiresAt: { type: 'number', description: 'unix seconds' },
     location: {
       type: 'object',
-      properties: { source: { type: 'string' }, lat: { type: 'number' }, lon: { type: 'number' } },
+      properties: {
+        source: { type: 'string', description: 'platform, geoip, hint or default' },
+        lat: { type: 'number' },
+        lon: { type: 'number' },
+      },
+    },
+    directory: {
+      type: 'object',
+      description: 'stale: the coordinator was away and this answer comes from an older directory copy',
+      properties: { stale: { type: 'boolean' }, ageMs: { type: 'number' } },
     },
     prefix: { type: 'string', description: "the client's network prefix (/24 or /48)" },
     probeTargets: {
@@ -83,21 +92,26 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/allocate': {
         post: {
           summary: 'iceServers for the best relay and alternates, with short-lived TURN credentials',
+          security: [{ apiKey: [] }, { apiKeyHeader: [] }],
           requestBody: body('AllocateRequest'),
           responses: {
             '200': {
               description: 'ranked relays',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/AllocateAnswer' } } },
             },
-            ...problems([400, 413, 415, 422, 503]),
+            ...problems([400, 401, 413, 415, 422, 429, 503]),
           },
         },
       },
       '/v1/measurements': {
         post: {
           summary: "report RTTs the client measured; they feed its network's learned map",
+          security: [{ apiKey: [] }, { apiKeyHeader: [] }],
           requestBody: body('MeasurementsRequest'),
-          responses: { '200': { description: 'accepted' }, ...problems([400, 413, 415, 422, 503]) },
+          responses: {
+            '200': { description: 'accepted' },
+            ...problems([400, 401, 413, 415, 422, 429, 503]),
+          },
         },
       },
       '/v1/credentials/revoke': {
@@ -110,7 +124,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     components: {
-      securitySchemes: { admin: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        admin: { type: 'http', scheme: 'bearer' },
+        apiKey: { type: 'http', scheme: 'bearer', description: 'an API key, rbk_<id>_<secret>' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
       schemas: {
         AllocateRequest: AllocateSchema,
         MeasurementsRequest: MeasurementsSchema,

@@ -30,7 +30,8 @@ export type Schema =
       readonly minimum?: number;
       readonly maximum?: number;
       readonly description?: string;
-    };
+    }
+  | { readonly type: 'boolean'; readonly description?: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,5 +85,7 @@ export function validate(schema: Schema, value: unknown, path = 'the body'): str
         return `${path} must be at most ${schema.maximum}`;
       return undefined;
     }
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : `${path} must be true or false`;
   }
 }

@@ -45,7 +45,7 @@ export function worldRelays(n: number): RelayRecord[] {
 
 const [kind, portText] = process.argv.slice(2);
 const port = Number(portText);
-let app: Hono;
+let app: { fetch: (req: Request) => Response | Promise<Response> };
 if (kind === 'edge') {
   const relays = worldRelays(20);
   app = createEdgeApp({
@@ -53,13 +53,13 @@ if (kind === 'edge') {
     learned: new MemoryLearnedStore(),
     secrets: () => [BENCH_SECRET],
     credentialTtlSeconds: 600,
-    inflation: () => 2.1,
     clientIp: (c) => getConnInfo(c).remote.address,
     defaultPlace: { lat: 48.85, lon: 2.35 },
     snapshotToken: SNAPSHOT_TOKEN,
   });
 } else {
-  app = new Hono();
-  app.post('/v1/allocate', (c) => c.json({ ok: true }));
+  const bare = new Hono();
+  bare.post('/v1/allocate', (c) => c.json({ ok: true }));
+  app = bare;
 }
 serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => process.stdout.write('ready\n'));

@@ -34,3 +34,29 @@ export function directoryKeys(prefix: string): DirectoryKeys {
     events: `${base}events`,
   };
 }
+
+/** Tenants, API keys and rate-limit state. Hash tag `{tenants}`; rate keys are one per API key. */
+export interface TenantKeys {
+  /** STRING: the Tenant as JSON. No TTL. */
+  tenant(id: string): string;
+  /** SET: every tenant id. */
+  readonly tenants: string;
+  /** STRING: the ApiKeyRecord as JSON (SHA-256 of the secret, never the secret). No TTL. */
+  key(id: string): string;
+  /** SET: every API key id. */
+  readonly keys: string;
+  /** STRING: the key's GCRA theoretical arrival time (ms). PX = until that time passes. */
+  rate(keyId: string): string;
+}
+
+export function tenantKeys(prefix: string): TenantKeys {
+  if (/[{}\s]/.test(prefix)) throw new TypeError(`key prefix must not contain braces or spaces: "${prefix}"`);
+  const base = `${prefix}{tenants}:`;
+  return {
+    tenant: (id) => `${base}tenant:${id}`,
+    tenants: `${base}tenants`,
+    key: (id) => `${base}key:${id}`,
+    keys: `${base}keys`,
+    rate: (keyId) => `${prefix}{rate:${keyId}}`,
+  };
+}

@@ -1,10 +1,21 @@
 /**
  * The learned per-prefix RTT map on Redis: one hash per network prefix,
  * `PREFIX{learn}:NETWORK` (field = relay id, value = LearnedRtt JSON), expiring 7 days after its
- * last update so prefixes nobody uses again disappear by themselves.
+ * last update so prefixes nobody uses again disappear by themselves. The inflation factor is one
+ * string, `PREFIX{learn}:inflation` (Inflation JSON), read at most every 10 s per edge. Updates
+ * read, fold and write back: two edges folding at the same instant lose one sample, which a
+ * running mean over hundreds of samples does not notice.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { decayedWeight, type LearnedRtt, learn } from '../allocation/learned.ts';
+import {
+  decayedWeight,
+  INITIAL_INFLATION,
+  type Inflation,
+  inflationFactor,
+  type LearnedRtt,
+  learn,
+  learnInflation,
+} from '../allocation/learned.ts';
 import type { LearnedStore } from '../allocation/learned-store.ts';
 
 const KEEP_SECONDS = 7 * 86_400;
@@ -14,6 +25,36 @@ export class RedisLearnedStore implements LearnedStore {
     private readonly client: Redis | Cluster,
     private readonly prefix: string,
   ) {}
+
+  #inflation: { at: number; value: number } | undefined;
+
+  get #inflationKey(): string {
+    return `${this.prefix}{learn}:inflation`;
+  }
+
+  async #readInflation(): Promise<Inflation> {
+    try {
+      const json = await this.client.get(this.#inflationKey);
+      const v = json ? (JSON.parse(json) as Inflation) : undefined;
+      return v && Number.isFinite(v.logMean) && Number.isFinite(v.weight) ? v : INITIAL_INFLATION;
+    } catch (err) {
+      if (err instanceof SyntaxError) return INITIAL_INFLATION;
+      throw err;
+    }
+  }
+
+  async inflation(now: number): Promise<number> {
+    if (this.#inflation && now - this.#inflation.at < 10_000) return this.#inflation.value;
+    const value = inflationFactor(await this.#readInflation());
+    this.#inflation = { at: now, value };
+    return value;
+  }
+
+  async recordInflation(rttMs: number, km: number, now: number): Promise<void> {
+    const next = learnInflation(await this.#readInflation(), rttMs, km);
+    await this.client.set(this.#inflationKey, JSON.stringify(next));
+    this.#inflation = { at: now, value: inflationFactor(next) };
+  }
 
   #key(network: string): string {
     return `${this.prefix}{learn}:${network}`;

@@ -15,6 +15,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { RedisDirectory } from '../../src/redis/redis-directory.ts';
+import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp } from '../../workers/app.ts';
 import {
   relayMetric,
@@ -117,6 +118,7 @@ let origin: string;
 let prefix: string;
 let directory: RedisDirectory;
 let edge: ReturnType<typeof serve>;
+const SDK_KEY = newApiKey(new Uint8Array(40).map((_, i) => (i * 29 + 11) & 255));
 let edgeUrl: string;
 const SDK_SECRET = 'browser-sdk-secret';
 
@@ -163,10 +165,23 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
       learned: new MemoryLearnedStore(),
       secrets: () => [SDK_SECRET],
       credentialTtlSeconds: 600,
-      inflation: () => 2.1,
       clientIp: (c) => getConnInfo(c).remote.address,
       defaultPlace: { lat: 0, lon: 0 },
       corsOrigins: '*',
+      // The page calls with an API key: a bearer header across origins, so CORS preflights it.
+      tenants: new MemoryTenantStore({
+        tenants: [{ id: 'web', name: 'Web', ratePerSecond: 50, burst: 50, createdAt: 0 }],
+        keys: [
+          {
+            id: SDK_KEY.id,
+            tenant: 'web',
+            hash: await hashSecret(SDK_KEY.secret),
+            label: 'browser test',
+            createdAt: 0,
+            disabled: false,
+          },
+        ],
+      }),
     });
     edgeUrl = await new Promise<string>((resolve) => {
       edge = serve({ fetch: edgeApp.fetch, hostname: '127.0.0.1', port: 0 }, (info) =>
@@ -257,12 +272,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
         await page.addInitScript({ content: PAGE_SCRIPT });
         await page.goto(origin);
         await page.addScriptTag({ url: `${origin}sdk.js` });
-        const got = await page.evaluate(async (url) => {
-          const sdk = (globalThis as unknown as { RelaySdk: typeof import('../../sdk/index.ts') }).RelaySdk;
-          const r = await sdk.getRtcConfiguration({ edgeUrl: url, relayOnly: true, budgetMs: 4000 });
-          call().init(r.configuration.iceServers);
-          return { relay: r.relay.id, policy: r.configuration.iceTransportPolicy, probes: r.probes.length };
-        }, edgeUrl);
+        const got = await page.evaluate(
+          async ({ url, apiKey }) => {
+            const sdk = (globalThis as unknown as { RelaySdk: typeof import('../../sdk/index.ts') }).RelaySdk;
+            const r = await sdk.getRtcConfiguration({
+              edgeUrl: url,
+              apiKey,
+              relayOnly: true,
+              budgetMs: 4000,
+            });
+            call().init(r.configuration.iceServers);
+            return { relay: r.relay.id, policy: r.configuration.iceTransportPolicy, probes: r.probes.length };
+          },
+          { url: edgeUrl, apiKey: SDK_KEY.key },
+        );
         return { page, got };
       }),
     );

@@ -1,8 +1,10 @@
 /**
  * One contract for the edge, run against the Node build (the Hono app in process) and the
  * Workers build (workers/cloudflare.ts bundled with esbuild and run in a real workerd through
- * Miniflare). The Workers edge reads the relay directory from the Node side's snapshot endpoint,
- * which this test serves with the same app on a real HTTP port.
+ * Miniflare). The Workers edge reads the relay directory, tenants and API key hashes from the
+ * Node side's snapshot endpoint, which this test serves with the same app on a real HTTP port;
+ * its learned map lives in a (local) Workers KV namespace, and it forwards revocations to the
+ * Node side.
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -12,10 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
+import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp } from '../../workers/app.ts';
 
 const SECRET = 'contract-secret';
 const TOKEN = 'snapshot-token';
+const ADMIN = 'admin-token';
+const KEY = newApiKey(new Uint8Array(40).map((_, i) => (i * 13 + 5) & 255));
+const TIGHT = newApiKey(new Uint8Array(40).map((_, i) => (i * 17 + 3) & 255));
+const revoked: string[] = [];
 const relay = (id: string, ip: string, lat: number, lon: number): RelayRecord => ({
   id,
   region: id.split('-')[0]!,
@@ -40,24 +47,46 @@ const targets: Record<string, Call> = {};
 let snapshotServer: ReturnType<typeof serve>;
 let mf: Miniflare;
 
-const nodeApp = () =>
+async function tenants() {
+  const key = async (k: typeof KEY, tenant: string) => ({
+    id: k.id,
+    tenant,
+    hash: await hashSecret(k.secret),
+    label: '',
+    createdAt: 0,
+    disabled: false,
+  });
+  return new MemoryTenantStore({
+    tenants: [
+      { id: 'acme', name: 'Acme', ratePerSecond: 1000, burst: 1000, createdAt: 0 },
+      { id: 'tight', name: 'Tight', ratePerSecond: 0.01, burst: 2, createdAt: 0 },
+    ],
+    keys: [await key(KEY, 'acme'), await key(TIGHT, 'tight')],
+  });
+}
+
+const nodeApp = async () =>
   createEdgeApp({
     relays: async () => RELAYS,
     learned: new MemoryLearnedStore(),
     secrets: () => [SECRET],
     credentialTtlSeconds: 600,
-    inflation: () => 2.1,
     clientIp: (c) => c.req.header('cf-connecting-ip'),
     defaultPlace: { lat: 0, lon: 0 },
     snapshotToken: TOKEN,
+    tenants: await tenants(),
+    adminToken: ADMIN,
+    revoke: async (username) => {
+      revoked.push(username);
+    },
   });
 
 beforeAll(async () => {
-  const node = nodeApp();
+  const node = await nodeApp();
   targets.node = async (path, init) => node.request(path, init);
 
   // The Node side's snapshot endpoint on a real port, for the Workers edge to read.
-  const snapshot = nodeApp();
+  const snapshot = await nodeApp();
   const port = await new Promise<number>((resolve) => {
     snapshotServer = serve({ fetch: snapshot.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) =>
       resolve(info.port),
@@ -80,7 +109,9 @@ beforeAll(async () => {
       EDGE_SECRETS: SECRET,
       SNAPSHOT_URL: `http://127.0.0.1:${port}/v1/internal/directory`,
       SNAPSHOT_TOKEN: TOKEN,
+      ADMIN_TOKEN: ADMIN,
     },
+    kvNamespaces: ['EDGE_KV'],
   });
   targets.workerd = async (path, init) =>
     (await mf.dispatchFetch(`http://edge.test${path}`, init as never)) as unknown as Response;
@@ -91,9 +122,9 @@ afterAll(async () => {
   snapshotServer?.close();
 });
 
-const json = (body: unknown, ip = '203.0.113.9'): RequestInit => ({
+const json = (body: unknown, ip = '203.0.113.9', key = KEY.key): RequestInit => ({
   method: 'POST',
-  headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+  headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip, authorization: `Bearer ${key}` },
   body: JSON.stringify(body),
 });
 
@@ -133,11 +164,7 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
   });
 
   it('answers bad input and unknown routes with problem JSON', async () => {
-    const bad = await call('/v1/allocate', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{',
-    });
+    const bad = await call('/v1/allocate', { ...json({}), body: '{' });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toBe('application/problem+json');
     const missing = await call('/nope');
@@ -145,10 +172,57 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     expect((await call('/healthz')).status).toBe(200);
   });
 
+  it('wants an API key and holds each key to its tenant rate', async () => {
+    const none = await call('/v1/allocate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { title: string }).title).toBe('Invalid API key');
+    const a = await call('/v1/allocate', json({}, '203.0.113.9', TIGHT.key));
+    expect(((await a.json()) as { iceServers: { username: string }[] }).iceServers[0]!.username).toMatch(
+      /^\d+:tight$/,
+    );
+    expect((await call('/v1/allocate', json({}, '203.0.113.9', TIGHT.key))).status).toBe(200);
+    const refused = await call('/v1/allocate', json({}, '203.0.113.9', TIGHT.key));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+  });
+
+  it('revokes a username with the admin token (the Workers edge forwards it)', async () => {
+    const body = { username: `1:acme:${name}` };
+    const denied = await call('/v1/credentials/revoke', json(body));
+    expect(denied.status).toBe(401);
+    const res = await call('/v1/credentials/revoke', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+    expect(revoked).toContain(body.username);
+  });
+
+  it('serves metrics', async () => {
+    expect(await (await call('/metrics')).text()).toMatch(/edge_allocations_total\{basis="/);
+  });
+
   it('keeps the snapshot endpoint behind its token', async () => {
     if (name === 'workerd') return; // only the Node side serves it
     expect((await call('/v1/internal/directory')).status).toBe(401);
     const ok = await call('/v1/internal/directory', { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(((await ok.json()) as { relays: unknown[] }).relays).toHaveLength(2);
+  });
+});
+
+describe('the Workers edge when the snapshot endpoint goes away', () => {
+  it('answers from its copy and says it is stale', async () => {
+    await new Promise<void>((resolve) => snapshotServer.close(() => resolve()));
+    await new Promise((r) => setTimeout(r, 5200)); // past the Workers edge's 5 s fresh period
+    const res = await targets.workerd!('/v1/allocate', json({}));
+    expect(res.status).toBe(200);
+    const a = (await res.json()) as { directory: { stale: boolean; ageMs: number } };
+    expect(a.directory.stale).toBe(true);
+    expect(a.directory.ageMs).toBeGreaterThanOrEqual(5000);
   });
 });

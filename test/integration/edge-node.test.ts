@@ -1,23 +1,26 @@
 /**
  * The Node edge against a real Redis and real relays: it hands out iceServers whose credentials
  * the chosen relay accepts (a TURN client allocates with them), and measurements change later
- * choices for the same network.
+ * choices for the same network. Clients carry API keys made with the key CLI (npm run keys);
+ * each key has its tenant's rate limit, counted in Redis, and a disabled key stops working.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
 import { startTestRelay, stopTestRelays, type TestRelay } from '../support/backbone-relays.ts';
-import { freePort } from '../support/ports.ts';
+import { keysCli, type NodeEdge, startNodeEdge } from '../support/node-edge.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { errorCodeOf } from '../support/stun-builders.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const SECRET = 'edge-test-secret';
-const ROOT = new URL('../..', import.meta.url).pathname;
 let relays: TestRelay[] = [];
-let edge: ChildProcess;
+let edge: NodeEdge;
 let base: string;
 let prefix: string;
+let url: string;
+let apiKey: string;
+const keyed = () => ({ 'content-type': 'application/json', authorization: `Bearer ${apiKey}` });
 
 interface Answer {
   iceServers: { urls: string[]; username: string; credential: string }[];
@@ -27,7 +30,7 @@ interface Answer {
 const allocate = async (body: unknown): Promise<Answer> => {
   const res = await fetch(`${base}/v1/allocate`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: keyed(),
     body: JSON.stringify(body),
   });
   expect(res.status).toBe(200);
@@ -36,8 +39,11 @@ const allocate = async (body: unknown): Promise<Answer> => {
 
 describe('the Node edge', () => {
   beforeAll(async () => {
-    const url = await redisUrl();
+    url = await redisUrl();
     prefix = uniquePrefix('edge');
+    await keysCli(['tenant', 'add', 'itest', '--rate', '100', '--burst', '200'], url, prefix);
+    apiKey = (await keysCli(['key', 'add', 'itest', '--label', 'integration'], url, prefix))[0]!
+      .key as string;
     // Relays near Paris and New York, both accepting the edge's TURN REST secret.
     relays = await Promise.all([
       startTestRelay({
@@ -77,33 +83,17 @@ describe('the Node edge', () => {
         ],
       }),
     ]);
-    const port = await freePort('tcp');
-    base = `http://127.0.0.1:${port}`;
-    edge = spawn(process.execPath, ['--import', 'tsx', 'workers/node.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        REDIS_URL: url,
-        EDGE_REDIS_PREFIX: prefix,
-        EDGE_SECRETS: SECRET,
-        EDGE_PORT: String(port),
-        EDGE_ADMIN_TOKEN: 'admin-token',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    edge = await startNodeEdge({
+      REDIS_URL: url,
+      EDGE_REDIS_PREFIX: prefix,
+      EDGE_SECRETS: SECRET,
+      EDGE_ADMIN_TOKEN: 'admin-token',
     });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('edge did not start')), 20_000);
-      edge.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('"event":"ready"')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    base = edge.base;
   });
 
   afterAll(async () => {
-    edge?.kill('SIGTERM');
+    await edge?.stop();
     await stopTestRelays(relays);
     await deleteKeys(await redisUrl(), prefix);
   });
@@ -136,7 +126,7 @@ describe('the Node edge', () => {
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${base}/v1/measurements`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: keyed(),
         body: JSON.stringify({
           probes: [
             { relay: 'us-1', rttMs: 2 },
@@ -211,5 +201,54 @@ describe('the Node edge', () => {
       ],
     });
     expect(second.relay).toEqual(expect.objectContaining({ id: 'eu-1', reason: 'room' }));
+  });
+
+  it('puts the tenant in the TURN username and limits each key at its tenant rate, in Redis', async () => {
+    const a = await allocate({});
+    expect(a.iceServers[0]!.username).toMatch(/^\d+:itest$/);
+    await keysCli(['tenant', 'add', 'tiny', '--rate', '0.5', '--burst', '2'], url, prefix);
+    const made = (await keysCli(['key', 'add', 'tiny'], url, prefix))[0]!;
+    const key = made.key as string;
+    const ask = () =>
+      fetch(`${base}/v1/allocate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: '{}',
+      });
+    expect((await ask()).status).toBe(200);
+    expect((await ask()).status).toBe(200);
+    const refused = await ask();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The budget lives in Redis, shared by every edge.
+    const redis = new Redis(url);
+    expect(Number(await redis.get(`${prefix}{rate:${made.id}}`))).toBeGreaterThan(Date.now());
+    await redis.quit();
+  });
+
+  it('refuses requests without a key, and a key disabled with the CLI within seconds', async () => {
+    const none = await fetch(`${base}/v1/allocate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(none.status).toBe(401);
+    const made = (await keysCli(['key', 'add', 'itest'], url, prefix))[0]!;
+    const ask = () =>
+      fetch(`${base}/v1/allocate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${made.key}` },
+        body: '{}',
+      });
+    expect((await ask()).status).toBe(200);
+    await keysCli(['key', 'disable', made.id as string], url, prefix);
+    const start = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - start < 8000) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await ask()).status;
+    }
+    expect(status).toBe(401);
   });
 });

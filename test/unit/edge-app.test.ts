@@ -3,6 +3,7 @@ import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { MemoryRoomStore } from '../../src/allocation/rooms.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
+import { hashSecret, MemoryTenantStore, newApiKey, type Tenant } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
 import { placeFromHeaders } from '../../workers/geo.ts';
 
@@ -47,7 +48,6 @@ function edge(over: Partial<EdgeDeps> = {}) {
     learned,
     secrets: () => ['edge-secret'],
     credentialTtlSeconds: 600,
-    inflation: () => 2.1,
     clientIp: () => '203.0.113.77',
     defaultPlace: { lat: 50, lon: 8 },
     now: () => NOW,
@@ -192,7 +192,9 @@ describe('POST /v1/measurements', () => {
   it('refuses measurements of relays it does not know', async () => {
     const res = await post(edge().app, '/v1/measurements', { probes: [{ relay: 'mars-1', rttMs: 900 }] });
     expect(res.status).toBe(422);
-    expect(((await res.json()) as { detail: string }).detail).toBe('no relay named mars-1');
+    expect(((await res.json()) as { detail: string }).detail).toBe(
+      'no relay named mars-1; report only relays from probeTargets',
+    );
   });
 
   it('records under the client network prefix', async () => {
@@ -209,7 +211,22 @@ describe('the rest', () => {
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect((await app.request('/healthz')).status).toBe(200);
-    expect(await (await app.request('/readyz')).json()).toEqual({ ready: true, relays: 3 });
+    expect(await (await app.request('/readyz')).json()).toEqual({ ready: true, relays: 3, stale: false });
+  });
+
+  it('serves Prometheus metrics by route pattern, basis and location source', async () => {
+    const { app } = edge();
+    await post(app, '/v1/allocate', { location: { lat: 48.1, lon: 11.6 } });
+    await post(app, '/v1/allocate', '{');
+    await app.request('/v2/nothing');
+    const res = await app.request('/metrics');
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0.0.4/);
+    const text = await res.text();
+    expect(text).toContain('edge_requests_total{route="/v1/allocate",status="200"} 1');
+    expect(text).toContain('edge_requests_total{route="/v1/allocate",status="400"} 1');
+    expect(text).toContain('edge_requests_total{route="unmatched",status="404"} 1');
+    expect(text).toContain('edge_allocations_total{basis="distance",source="hint"} 1');
+    expect(text).toMatch(/edge_request_duration_seconds_count\{route="\/v1\/allocate"\} 2/);
   });
 
   it('reads CDN geo headers', () => {
@@ -219,5 +236,140 @@ describe('the rest', () => {
     ]);
     expect(placeFromHeaders((n) => h.get(n))).toEqual({ lat: 35.6, lon: 139.7, source: 'platform' });
     expect(placeFromHeaders(() => undefined)).toBeUndefined();
+  });
+});
+
+describe('a stale directory', () => {
+  it('answers from the last copy and says it is stale, with its age', async () => {
+    const { app } = edge({ relays: async () => ({ relays: [PARIS], at: NOW - 12_000, stale: true }) });
+    const a = (await (await post(app, '/v1/allocate', {})).json()) as AllocateAnswer & {
+      directory: { stale: boolean; ageMs: number };
+    };
+    expect(a.relay.id).toBe('eu-paris');
+    expect(a.directory).toEqual({ stale: true, ageMs: 12_000 });
+    expect(await (await app.request('/metrics')).text()).toContain('edge_stale_directory_answers_total 1');
+    const fresh = (await (await post(edge().app, '/v1/allocate', {})).json()) as { directory: unknown };
+    expect(fresh.directory).toEqual({ stale: false, ageMs: 0 });
+  });
+
+  it('ranks by distance when the learned map is away too', async () => {
+    const learned = new MemoryLearnedStore();
+    learned.get = () => Promise.reject(new Error('redis down'));
+    learned.inflation = () => Promise.reject(new Error('redis down'));
+    const { app } = edge({ learned });
+    const res = await post(app, '/v1/allocate', { location: { lat: 35, lon: 139 } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as AllocateAnswer).relay).toMatchObject({ id: 'ap-tokyo', basis: 'distance' });
+  });
+});
+
+describe('the learned inflation factor', () => {
+  it('learns measured RTT over fiber RTT from clients whose place the platform vouches for', async () => {
+    const { app, learned } = edge({ platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }) });
+    expect(await learned.inflation(NOW)).toBeCloseTo(2.1);
+    // New York to Paris is ~5,840 km: 58 ms in fiber. Clients measure 3x that.
+    for (let i = 0; i < 50; i++)
+      await post(app, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 175 }] });
+    expect(await learned.inflation(NOW)).toBeGreaterThan(2.8);
+    // A client with only its own hint says nothing about distance.
+    const { app: hinted, learned: l2 } = edge();
+    await post(hinted, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 900 }] });
+    expect(await l2.inflation(NOW)).toBeCloseTo(2.1);
+  });
+});
+
+describe('API keys and rate limits', () => {
+  const ACME: Tenant = { id: 'acme', name: 'Acme', ratePerSecond: 2, burst: 3, createdAt: 0 };
+  async function keyed(over: Partial<EdgeDeps> = {}) {
+    const made = newApiKey(new Uint8Array(40).map((_, i) => i * 7));
+    const other = newApiKey(new Uint8Array(40).map((_, i) => 255 - i));
+    const store = new MemoryTenantStore({
+      tenants: [ACME],
+      keys: [
+        {
+          id: made.id,
+          tenant: 'acme',
+          hash: await hashSecret(made.secret),
+          label: '',
+          createdAt: 0,
+          disabled: false,
+        },
+        {
+          id: other.id,
+          tenant: 'acme',
+          hash: await hashSecret(other.secret),
+          label: '',
+          createdAt: 0,
+          disabled: true,
+        },
+      ],
+    });
+    let t = NOW;
+    const { app } = edge({ tenants: store, now: () => t, ...over });
+    return { app, key: made.key, disabledKey: other.key, tick: (ms: number) => (t += ms) };
+  }
+
+  it.each([
+    ['no key', {}, 'send your API key'],
+    ['a key of another shape', { authorization: 'Bearer sk_live_123' }, 'not an API key of this service'],
+    [
+      'an unknown key',
+      { 'x-api-key': `rbk_0123456789abcdef_${'A'.repeat(43)}` },
+      'unknown API key 0123456789abcdef',
+    ],
+  ])('refuses %s with 401 problem JSON', async (_name, headers, detail) => {
+    const { app } = await keyed();
+    const res = await post(app, '/v1/allocate', {}, headers);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(((await res.json()) as { detail: string }).detail).toContain(detail);
+  });
+
+  it('refuses a disabled key, and guards measurements too', async () => {
+    const { app, disabledKey } = await keyed();
+    const res = await post(app, '/v1/allocate', {}, { authorization: `Bearer ${disabledKey}` });
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/is disabled/);
+    expect((await post(app, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 9 }] })).status).toBe(
+      401,
+    );
+    expect((await app.request('/healthz')).status).toBe(200);
+  });
+
+  it('puts the tenant in the TURN username and limits each key to its tenant rate', async () => {
+    const { app, key, tick } = await keyed();
+    const auth = { authorization: `Bearer ${key}` };
+    const first = await post(app, '/v1/allocate', {}, auth);
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as AllocateAnswer).iceServers[0]!.username).toBe(`${NOW / 1000 + 600}:acme`);
+    expect(first.headers.get('ratelimit-limit')).toBe('3');
+    expect(first.headers.get('ratelimit-remaining')).toBe('2');
+    expect((await post(app, '/v1/allocate', {}, auth)).status).toBe(200);
+    expect((await post(app, '/v1/allocate', {}, { 'x-api-key': key })).status).toBe(200);
+    const refused = await post(app, '/v1/allocate', {}, auth);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { detail: string }).detail).toMatch(
+      /2 requests per second \(bursts of 3\)/,
+    );
+    tick(500); // one emission interval at 2/s
+    expect((await post(app, '/v1/allocate', {}, auth)).status).toBe(200);
+    expect((await post(app, '/v1/allocate', {}, auth)).status).toBe(429);
+  });
+
+  it('lets requests through when the limiter cannot answer, and says 503 when the key store cannot', async () => {
+    const failing = { take: () => Promise.reject(new Error('redis down')) };
+    const { app, key } = await keyed({ rateLimiter: failing });
+    for (let i = 0; i < 5; i++)
+      expect((await post(app, '/v1/allocate', {}, { authorization: `Bearer ${key}` })).status).toBe(200);
+    const broken = new MemoryTenantStore();
+    broken.getKey = () => Promise.reject(new Error('redis down'));
+    const res = await post(
+      edge({ tenants: broken }).app,
+      '/v1/allocate',
+      {},
+      { authorization: `Bearer ${key}` },
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
   });
 });

@@ -47,7 +47,6 @@ describe('GET /v1/openapi.json', () => {
       learned: new MemoryLearnedStore(),
       secrets: () => ['s'],
       credentialTtlSeconds: 600,
-      inflation: () => 2.1,
       clientIp: () => undefined,
       defaultPlace: { lat: 0, lon: 0 },
     });

@@ -1,0 +1,80 @@
+/**
+ * The learned map and room affinity on Workers KV, so every isolate and location of the Workers
+ * edge shares what clients measured. KV is eventually consistent (a write shows up elsewhere
+ * within about a minute) and takes about one write per second per key, which suits data that
+ * improves choices over hours; a lost race costs one sample. Keys: `learn:NETWORK` (LearnedRtt
+ * per relay, 7 days), `learn:inflation` (Inflation), `room:ROOM` (relay id, an hour).
+ * Without a KV binding the Workers edge keeps both per isolate.
+ */
+import {
+  DEFAULT_LEARN,
+  decayedWeight,
+  INITIAL_INFLATION,
+  type Inflation,
+  inflationFactor,
+  type LearnedRtt,
+  learn,
+  learnInflation,
+} from '../src/allocation/learned.ts';
+import type { LearnedStore } from '../src/allocation/learned-store.ts';
+import { ROOM_TTL_MS, type RoomStore } from '../src/allocation/rooms.ts';
+
+/** The part of the Workers KV binding this module uses. */
+export interface KvNamespace {
+  get(key: string, type: 'json'): Promise<unknown>;
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+}
+
+const KEEP_SECONDS = 7 * 86_400;
+
+export class KvLearnedStore implements LearnedStore {
+  #inflation: { at: number; value: Inflation } | undefined;
+  constructor(private readonly kv: KvNamespace) {}
+
+  async #row(network: string): Promise<Record<string, LearnedRtt>> {
+    const v = await this.kv.get(`learn:${network}`, 'json');
+    return v && typeof v === 'object' ? (v as Record<string, LearnedRtt>) : {};
+  }
+
+  async get(network: string, now: number): Promise<Map<string, { rttMs: number; weight: number }>> {
+    const out = new Map<string, { rttMs: number; weight: number }>();
+    for (const [relay, e] of Object.entries(await this.#row(network)))
+      if (Number.isFinite(e?.rttMs)) out.set(relay, { rttMs: e.rttMs, weight: decayedWeight(e, now) });
+    return out;
+  }
+
+  async record(network: string, relayId: string, rttMs: number, now: number): Promise<void> {
+    const row = await this.#row(network);
+    row[relayId] = learn(row[relayId], rttMs, now, DEFAULT_LEARN);
+    await this.kv.put(`learn:${network}`, JSON.stringify(row), { expirationTtl: KEEP_SECONDS });
+  }
+
+  async #readInflation(now: number): Promise<Inflation> {
+    if (this.#inflation && now - this.#inflation.at < 10_000) return this.#inflation.value;
+    const v = (await this.kv.get('learn:inflation', 'json')) as Inflation | null;
+    const value = v && Number.isFinite(v.logMean) && Number.isFinite(v.weight) ? v : INITIAL_INFLATION;
+    this.#inflation = { at: now, value };
+    return value;
+  }
+
+  async inflation(now: number): Promise<number> {
+    return inflationFactor(await this.#readInflation(now));
+  }
+
+  async recordInflation(rttMs: number, km: number, now: number): Promise<void> {
+    const next = learnInflation(await this.#readInflation(now), rttMs, km);
+    this.#inflation = { at: now, value: next };
+    await this.kv.put('learn:inflation', JSON.stringify(next));
+  }
+}
+
+export class KvRoomStore implements RoomStore {
+  constructor(private readonly kv: KvNamespace) {}
+  async get(room: string): Promise<string | undefined> {
+    return (await this.kv.get(`room:${room}`)) ?? undefined;
+  }
+  async set(room: string, relayId: string): Promise<void> {
+    await this.kv.put(`room:${room}`, relayId, { expirationTtl: ROOM_TTL_MS / 1000 });
+  }
+}
