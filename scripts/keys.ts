@@ -57,6 +57,14 @@ if (!known.includes(command)) usage(command ? `unknown command "${command}"` : '
 if (['tenant add', 'key add', 'key disable'].includes(command) && !arg)
   usage(`${command}: missing its argument`);
 
+// Check what can be checked before touching Redis.
+if (command === 'tenant add') {
+  const id = checkTenantId(arg!);
+  if (!id.ok) usage(id.error);
+  const given = checkRateLimit(Number(o.rate ?? 1), Number(o.burst ?? 1));
+  if (!given.ok) usage(given.error);
+}
+
 const url = o.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const target = parseRedisTarget(url);
 if (!target.ok) usage(`--redis: ${target.error}`);

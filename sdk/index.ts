@@ -79,7 +79,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
       method: 'POST',
       headers,
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(Math.max(1, deadline - performance.now())),
+      signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - performance.now()))),
     });
     if (!res.ok) {
       const problem = (await res.json().catch(() => ({}))) as { title?: string; detail?: string };

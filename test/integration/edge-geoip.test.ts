@@ -4,18 +4,16 @@
  * Tokyo and São Paulo. The database answers before the client's hint, trusted CDN headers answer
  * before the database, and a file that cannot be used stops the edge at startup.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRelay, stopTestRelays, type TestRelay } from '../support/backbone-relays.ts';
 import { type MmdbMap, uint16, writeMmdb } from '../support/mmdb-writer.ts';
-import { freePort } from '../support/ports.ts';
+import { type NodeEdge, runToExit, startNodeEdge } from '../support/node-edge.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 
 const SECRET = 'edge-geoip-secret';
-const ROOT = new URL('../..', import.meta.url).pathname;
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 const TOKYO = { lat: 35.6895, lon: 139.6917 };
 const SAO_PAULO = { lat: -23.5505, lon: -46.6333 };
@@ -28,7 +26,7 @@ const city = (name: string, iso: string, at: { lat: number; lon: number }): Mmdb
 
 let dir: string;
 let relays: TestRelay[] = [];
-let edge: ChildProcess | undefined;
+let edge: NodeEdge | undefined;
 let base: string;
 let prefix: string;
 let url: string;
@@ -60,27 +58,7 @@ const edgeEnv = (over: Record<string, string>) => ({
 });
 
 /** Runs the edge until it exits; for configurations it must refuse. */
-function runEdgeToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/node.ts'], {
-    cwd: ROOT,
-    env: edgeEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the edge kept running'));
-    }, 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stderr });
-    });
-  });
-}
+const runEdgeToExit = (env: Record<string, string>) => runToExit(['workers/node.ts'], edgeEnv(env));
 
 describe('the Node edge with a GeoIP database', () => {
   beforeAll(async () => {
@@ -113,33 +91,14 @@ describe('the Node edge with a GeoIP database', () => {
       relay('sa-1', '127.0.0.43', SAO_PAULO),
     ]);
 
-    const port = await freePort('tcp');
-    base = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/node.ts'], {
-      cwd: ROOT,
-      env: edgeEnv({
-        EDGE_PORT: String(port),
+    edge = await startNodeEdge(
+      edgeEnv({
         EDGE_GEOIP_DB: join(dir, 'city.mmdb'),
         // The test client is its own trusted proxy, so it can speak for other addresses.
         EDGE_TRUSTED_PROXIES: '127.0.0.1/32',
       }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    edge = child;
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`edge did not start: ${stderr}`)), 20_000);
-      child.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${stderr}`)));
-      child.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('"event":"ready"')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
+    );
+    base = edge.base;
     // Wait until all three relays are in the directory the edge reads.
     for (let i = 0; ; i++) {
       const r = (await (await fetch(`${base}/readyz`)).json()) as { relays?: number };
@@ -150,11 +109,7 @@ describe('the Node edge with a GeoIP database', () => {
   });
 
   afterAll(async () => {
-    if (edge && edge.exitCode === null) {
-      const exited = new Promise((r) => edge!.once('exit', r));
-      edge.kill('SIGTERM');
-      await exited;
-    }
+    await edge?.stop();
     await stopTestRelays(relays);
     await deleteKeys(url, prefix);
     rmSync(dir, { recursive: true, force: true });
