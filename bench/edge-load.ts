@@ -1,7 +1,9 @@
 /**
  * Edge benchmark: POST /v1/allocate on the Node edge, beside a bare Hono route on the same
- * machine in the same run (the ratio is the figure), and on the Workers build in workerd
- * (Miniflare), all driven by the same undici load script (bench/load.ts).
+ * machine in the same run (the ratio is the figure), the Node edge with API keys and the per-key
+ * rate limit, and the Workers build in workerd (Miniflare, keys required, reading the directory
+ * and key hashes from the keyed Node edge), all driven by the same undici load script
+ * (bench/load.ts).
  *
  *   npm run bench:edge -- [--duration 5] [--connections 10] [--out bench/results/edge-load.json]
  */
@@ -12,12 +14,12 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { freePort } from '../test/support/ports.ts';
-import { BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-server.ts';
+import { BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-server.ts';
 import { type LoadReport, reportTable, runHttpLoad } from './load.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-async function server(kind: 'edge' | 'bare'): Promise<{ url: string; child: ChildProcess }> {
+async function server(kind: 'edge' | 'edge-keys' | 'bare'): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort('tcp');
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/edge-server.ts', kind, String(port)], {
     cwd: ROOT,
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     probes: [{ relay: 'relay-3', rttMs: 40 }],
   });
   const edge = await server('edge');
+  const keyed = await server('edge-keys');
   const bare = await server('bare');
   const bundle = await build({
     entryPoints: [`${ROOT}workers/cloudflare.ts`],
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
     port: workerdPort,
     bindings: {
       EDGE_SECRETS: BENCH_SECRET,
-      SNAPSHOT_URL: `${edge.url}/v1/internal/directory`,
+      SNAPSHOT_URL: `${keyed.url}/v1/internal/directory`,
       SNAPSHOT_TOKEN,
       EDGE_DEFAULT_LAT: '48.85',
       EDGE_DEFAULT_LON: '2.35',
@@ -70,10 +73,15 @@ async function main(): Promise<void> {
   await mf.ready;
   const rows: (LoadReport & { name: string })[] = [];
   try {
-    for (const [name, url] of [
-      ['bare Hono route (Node)', `${bare.url}/v1/allocate`],
-      ['edge /v1/allocate (Node)', `${edge.url}/v1/allocate`],
-      ['edge /v1/allocate (Workers build in workerd)', `http://127.0.0.1:${workerdPort}/v1/allocate`],
+    for (const [name, url, apiKey] of [
+      ['bare Hono route (Node)', `${bare.url}/v1/allocate`, undefined],
+      ['edge /v1/allocate (Node)', `${edge.url}/v1/allocate`, undefined],
+      ['edge /v1/allocate (Node, API key + rate limit)', `${keyed.url}/v1/allocate`, BENCH_KEY.key],
+      [
+        'edge /v1/allocate (Workers build in workerd, API key)',
+        `http://127.0.0.1:${workerdPort}/v1/allocate`,
+        BENCH_KEY.key,
+      ],
     ] as const) {
       process.stderr.write(`${name}...\n`);
       const report = await runHttpLoad({
@@ -82,6 +90,7 @@ async function main(): Promise<void> {
         durationMs,
         method: 'POST',
         body,
+        apiKey,
         progress: (line) => process.stderr.write(`  ${line}\n`),
       });
       rows.push({ ...report, name });
@@ -89,6 +98,7 @@ async function main(): Promise<void> {
   } finally {
     await mf.dispose();
     edge.child.kill();
+    keyed.child.kill();
     bare.child.kill();
   }
   process.stdout.write(`${reportTable(rows)}\n`);

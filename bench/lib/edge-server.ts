@@ -1,19 +1,24 @@
 /**
  * A server for the edge benchmark, in a process of its own: `edge` serves the real edge app
  * (workers/app.ts) over 20 relays spread over the world with an in-memory learned map and the
- * snapshot endpoint; `bare` serves one Hono route that answers a fixed JSON, as the baseline.
- *   node --import tsx bench/lib/edge-server.ts edge|bare PORT
+ * snapshot endpoint; `edge-keys` the same with API keys required (tenant store in memory, the
+ * per-key GCRA limiter in memory, a limit far above the load); `bare` serves one Hono route that
+ * answers a fixed JSON, as the baseline.
+ *   node --import tsx bench/lib/edge-server.ts edge|edge-keys|bare PORT
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
+import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { rng } from '../../test/support/fuzz.ts';
 import { createEdgeApp } from '../../workers/app.ts';
 
 export const SNAPSHOT_TOKEN = 'bench-snapshot-token';
 export const BENCH_SECRET = 'bench-secret';
+/** The API key the load carries against `edge-keys` (and the Workers build, which reads its hash from there). */
+export const BENCH_KEY = newApiKey(new Uint8Array(40).map((_, i) => (i * 37 + 1) & 255));
 
 export function worldRelays(n: number): RelayRecord[] {
   const r = rng(42);
@@ -46,8 +51,24 @@ export function worldRelays(n: number): RelayRecord[] {
 const [kind, portText] = process.argv.slice(2);
 const port = Number(portText);
 let app: { fetch: (req: Request) => Response | Promise<Response> };
-if (kind === 'edge') {
+if (kind === 'edge' || kind === 'edge-keys') {
   const relays = worldRelays(20);
+  const tenants =
+    kind === 'edge-keys'
+      ? new MemoryTenantStore({
+          tenants: [{ id: 'bench', name: 'bench', ratePerSecond: 1e6, burst: 1e6, createdAt: 0 }],
+          keys: [
+            {
+              id: BENCH_KEY.id,
+              tenant: 'bench',
+              hash: await hashSecret(BENCH_KEY.secret),
+              label: 'bench',
+              createdAt: 0,
+              disabled: false,
+            },
+          ],
+        })
+      : undefined;
   app = createEdgeApp({
     relays: async () => relays,
     learned: new MemoryLearnedStore(),
@@ -56,6 +77,7 @@ if (kind === 'edge') {
     clientIp: (c) => getConnInfo(c).remote.address,
     defaultPlace: { lat: 48.85, lon: 2.35 },
     snapshotToken: SNAPSHOT_TOKEN,
+    tenants,
   });
 } else {
   const bare = new Hono();

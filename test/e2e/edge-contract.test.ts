@@ -13,9 +13,9 @@ import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
-import type { RelayRecord } from '../../src/directory/types.ts';
 import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp } from '../../workers/app.ts';
+import { relayRecord } from '../support/relay-record.ts';
 
 const SECRET = 'contract-secret';
 const TOKEN = 'snapshot-token';
@@ -23,24 +23,10 @@ const ADMIN = 'admin-token';
 const KEY = newApiKey(new Uint8Array(40).map((_, i) => (i * 13 + 5) & 255));
 const TIGHT = newApiKey(new Uint8Array(40).map((_, i) => (i * 17 + 3) & 255));
 const revoked: string[] = [];
-const relay = (id: string, ip: string, lat: number, lon: number): RelayRecord => ({
-  id,
-  region: id.split('-')[0]!,
-  lat,
-  lon,
-  turnUrls: [`turn:${ip}:3478?transport=udp`, `turn:${ip}:3478?transport=tcp`],
-  backbone: `${ip}:7000`,
-  relayedAddress: ip,
-  portRange: [49152, 65535],
-  capacity: 100,
-  load: { allocations: 0, pps: 0, bps: 0 },
-  state: 'active',
-  version: 't',
-  startedAt: 0,
-  updatedAt: 0,
-  pingUrl: `http://${ip}:9464/ping`,
-});
-const RELAYS = [relay('eu-paris', '192.0.2.10', 48.86, 2.35), relay('ap-tokyo', '192.0.2.20', 35.68, 139.69)];
+const RELAYS = [
+  relayRecord('eu-paris', '192.0.2.10', 48.86, 2.35),
+  relayRecord('ap-tokyo', '192.0.2.20', 35.68, 139.69),
+];
 
 type Call = (path: string, init?: RequestInit) => Promise<Response>;
 const targets: Record<string, Call> = {};

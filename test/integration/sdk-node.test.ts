@@ -12,23 +12,10 @@ import type { RelayRecord } from '../../src/directory/types.ts';
 import { createEdgeApp } from '../../workers/app.ts';
 import { startTestRelay, stopTestRelays, type TestRelay } from '../support/backbone-relays.ts';
 import { freePort } from '../support/ports.ts';
+import { relayRecord } from '../support/relay-record.ts';
 
-const record = (id: string, host: string, port: number, lat: number, lon: number): RelayRecord => ({
-  id,
-  region: id,
-  lat,
-  lon,
-  turnUrls: [`turn:${host}:${port}?transport=udp`],
-  backbone: `${host}:7000`,
-  relayedAddress: host,
-  portRange: [49152, 65535],
-  capacity: 100,
-  load: { allocations: 0, pps: 0, bps: 0 },
-  state: 'active',
-  version: 't',
-  startedAt: 0,
-  updatedAt: 0,
-});
+const record = (id: string, host: string, port: number, lat: number, lon: number) =>
+  relayRecord(id, host, lat, lon, { turnPort: port, region: id });
 
 let relays: TestRelay[] = [];
 let directory: RelayRecord[] = [];

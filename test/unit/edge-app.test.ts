@@ -6,36 +6,11 @@ import type { RelayRecord } from '../../src/directory/types.ts';
 import { hashSecret, MemoryTenantStore, newApiKey, type Tenant } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
 import { placeFromHeaders } from '../../workers/geo.ts';
+import { relayRecord } from '../support/relay-record.ts';
 
 const NOW = 1_800_000_000_000;
-const relay = (
-  id: string,
-  ip: string,
-  lat: number,
-  lon: number,
-  over: Partial<RelayRecord> = {},
-): RelayRecord => ({
-  id,
-  region: id.split('-')[0]!,
-  lat,
-  lon,
-  turnUrls: [
-    `turn:${ip}:3478?transport=udp`,
-    `turn:${ip}:3478?transport=tcp`,
-    `turns:${ip}:5349?transport=tcp`,
-  ],
-  backbone: `${ip}:7000`,
-  relayedAddress: ip,
-  portRange: [49152, 65535],
-  capacity: 100,
-  load: { allocations: 0, pps: 0, bps: 0 },
-  state: 'active',
-  version: 't',
-  startedAt: 0,
-  updatedAt: 0,
-  pingUrl: `http://${ip}:9464/ping`,
-  ...over,
-});
+const relay = (id: string, ip: string, lat: number, lon: number, over: Partial<RelayRecord> = {}) =>
+  relayRecord(id, ip, lat, lon, { tls: true, ...over });
 
 const PARIS = relay('eu-paris', '192.0.2.10', 48.86, 2.35);
 const TOKYO = relay('ap-tokyo', '192.0.2.20', 35.68, 139.69);
