@@ -14,6 +14,7 @@ export {
   type ChoiceReason,
   choosePath,
   DEFAULT_HYSTERESIS,
+  DEFAULT_LOSS_DEADBAND,
   type RouteChange,
   routeAll,
 } from './path-choice.ts';

@@ -59,6 +59,11 @@ export interface CostParams {
   readonly brokenLoss: number;
   /** Measurements older than this (ms) are stale and the link is broken. Default 10 s. */
   readonly maxAgeMs: number;
+  /**
+   * Loss up to this fraction costs nothing: only the excess is charged. Default 0. The hysteresis
+   * of path-choice.ts sets it when it weighs a switch (see `lossDeadband` there).
+   */
+  readonly lossDeadband?: number;
 }
 
 export const DEFAULT_COST: CostParams = Object.freeze({
@@ -88,7 +93,7 @@ export function linkCost(link: LinkStats, load: number, params: CostParams = DEF
   return (
     rttMs / 2 +
     params.jitterFactor * Math.max(0, jitterMs) +
-    params.lossMsPerPercent * 100 * Math.max(0, lossRate) +
+    params.lossMsPerPercent * 100 * Math.max(0, lossRate - (params.lossDeadband ?? 0)) +
     (params.loadMs * u) / (1 - u) +
     params.hopMs
   );

@@ -6,10 +6,18 @@
  * noise). It leaves the current path at once, whatever the alternative costs, when it breaks: a
  * link missing or broken, a transit relay down or gone, or more links than `maxHops` allows.
  *
+ * A switch for a gain must also hold with each link's loss reduced by `lossDeadband` (default
+ * 2 %, one probe in the relay's 50-probe window). At 30 ms per % one lost probe adds 60 ms to a
+ * link's cost for the 5 s it stays in the window, so without the deadband a link losing 0.1 %
+ * of its probes moves every path through it now and then: the world simulation counted about 7
+ * such switches per flow per hour on a 200-relay backbone, each gaining nothing once the probe
+ * left the window (docs/SIMULATION.md). Real loss above the deadband still counts in full, and a
+ * broken path is left at once whatever the deadband.
+ *
  * `routeAll` applies this to every destination of one relay and lists each change with its reason,
  * for logs and per-change metrics. Pure: snapshot and previous table in, table and changes out.
  */
-import { DEFAULT_COST } from './link-cost.ts';
+import { type CostParams, DEFAULT_COST, linkCost } from './link-cost.ts';
 import { bestPathsFrom, type OverlaySnapshot, type Path, type PathOptions, pathCost } from './paths.ts';
 
 export interface ChoiceOptions extends PathOptions {
@@ -17,7 +25,12 @@ export interface ChoiceOptions extends PathOptions {
   readonly switchGainMs: number;
   /** Least gain as a fraction of the current path's cost worth a switch (0.15 = 15 %). */
   readonly switchGainRatio: number;
+  /** Loss per link treated as measurement noise when weighing a switch for a gain; default 0.02. */
+  readonly lossDeadband?: number;
 }
+
+/** One lost probe in the relay's 50-probe loss window (relay/backbone.ts, src/measure). */
+export const DEFAULT_LOSS_DEADBAND = 0.02;
 
 /**
  * 5 ms is above the noise of smoothed RTT and below what a listener notices; 15 % keeps a
@@ -43,10 +56,22 @@ export interface Choice {
 const sameHops = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((h, i) => h === b[i]);
 
-/** Whether the current path should give way to `best`, given its refreshed cost. */
-function clearGain(currentCost: number, best: Path, o: ChoiceOptions): boolean {
-  const gain = currentCost - best.cost;
+/** Whether a path costing `bestCost` is clearly better than the current one costing `currentCost`. */
+function clearGain(currentCost: number, bestCost: number, o: ChoiceOptions): boolean {
+  const gain = currentCost - bestCost;
   return gain >= o.switchGainMs && gain >= o.switchGainRatio * currentCost;
+}
+
+/** A path's cost with link loss up to the deadband forgiven (no cache, so no graph rebuilt). */
+function forgivingCost(s: OverlaySnapshot, hops: readonly string[], params: CostParams): number {
+  let cost = 0;
+  for (let i = 1; i < hops.length; i++) {
+    const to = hops[i]!;
+    const link = s.links.get(hops[i - 1]!)?.get(to);
+    if (!link) return Number.POSITIVE_INFINITY;
+    cost += linkCost(link, s.load.get(to) ?? 0, params);
+  }
+  return cost;
 }
 
 /**
@@ -69,8 +94,19 @@ export function choosePath(
     return best ? { path: best, reason: 'broken' } : { path: undefined, reason: 'unreachable' };
   }
   const refreshed: Path = { hops: current.hops, cost };
-  if (!best || sameHops(best.hops, current.hops) || !clearGain(cost, best, o)) {
+  if (!best || sameHops(best.hops, current.hops) || !clearGain(cost, best.cost, o)) {
     return { path: refreshed, reason: 'kept' };
+  }
+  const params = o.params ?? DEFAULT_COST;
+  const deadband = o.lossDeadband ?? DEFAULT_LOSS_DEADBAND;
+  if (deadband > 0) {
+    const forgiving: CostParams = { ...params, lossDeadband: Math.max(params.lossDeadband ?? 0, deadband) };
+    const gainHolds = clearGain(
+      forgivingCost(s, current.hops, forgiving),
+      forgivingCost(s, best.hops, forgiving),
+      o,
+    );
+    if (!gainHolds) return { path: refreshed, reason: 'kept' };
   }
   return { path: best, reason: 'better' };
 }

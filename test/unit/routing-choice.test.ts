@@ -4,6 +4,7 @@ import {
   type ChoiceOptions,
   choosePath,
   DEFAULT_HYSTERESIS,
+  DEFAULT_LOSS_DEADBAND,
   routeAll,
 } from '../../src/routing/path-choice.ts';
 import { computePaths, type OverlaySnapshot, type Path } from '../../src/routing/paths.ts';
@@ -215,5 +216,32 @@ describe('routeAll', () => {
     ]);
     expect(changes.map((c) => hops(c.previous) ?? '-')).toEqual(['A-B', 'A-C', '-', 'A-F']);
     expect([...routes.keys()].sort()).toEqual(['B', 'C', 'E']);
+  });
+});
+
+describe('choosePath and loss at the resolution of one probe', () => {
+  // Direct A-B: rtt 40 -> 21; the detour A-C-B: 2 x (rtt 40 -> 21) = 42 without loss.
+  it('keeps a path whose only new cost is one lost probe in the window (2 %)', () => {
+    expect(choose(path('A-B'), triangle(L(40, 0.02), L(20), L(20)))).toEqual(['kept', 'A-B']);
+  });
+
+  it('switches for the same blip once the deadband is turned off', () => {
+    const o: ChoiceOptions = { ...OPTS, lossDeadband: 0 };
+    expect(choose(path('A-B'), triangle(L(40, 0.02), L(20), L(20)), o)).toEqual(['better', 'A-C-B']);
+  });
+
+  it('still switches away from real loss above the deadband', () => {
+    expect(choose(path('A-B'), triangle(L(40, 0.1), L(20), L(20)))).toEqual(['better', 'A-C-B']);
+  });
+
+  it('leaves a broken path at once whatever the deadband', () => {
+    const o: ChoiceOptions = { ...OPTS, lossDeadband: 0.6 };
+    expect(choose(path('A-B'), triangle(L(40, 1), L(20), L(20)), o)).toEqual(['broken', 'A-C-B']);
+  });
+
+  it('does not switch to a detour that looks better only because the current path has a blip of loss', () => {
+    // Direct 21 + 60 (2 % loss) = 81 against a detour of 2 x 31 = 62: the gain is all noise.
+    expect(choose(path('A-B'), triangle(L(40, 0.02), L(60), L(60)))).toEqual(['kept', 'A-B']);
+    expect(DEFAULT_LOSS_DEADBAND).toBe(0.02);
   });
 });

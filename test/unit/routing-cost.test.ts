@@ -79,6 +79,13 @@ describe('linkCost', () => {
     expect(linkCost(tweak({ ageMs: 101 }), 0, p)).toBe(INF);
   });
 
+  it('charges only the loss above a deadband when one is given, and none by default', () => {
+    const lossy: LinkStats = { rttMs: 40, jitterMs: 0, lossRate: 0.03 };
+    expect(linkCost(lossy, 0)).toBeCloseTo(20 + 90 + 1, 9);
+    expect(linkCost(lossy, 0, { ...DEFAULT_COST, lossDeadband: 0.02 })).toBeCloseTo(20 + 30 + 1, 9);
+    expect(linkCost({ ...lossy, lossRate: 0.01 }, 0, { ...DEFAULT_COST, lossDeadband: 0.02 })).toBe(21);
+  });
+
   it('lets a 1 % loss weigh as much as 30 ms of extra one-way delay', () => {
     const lossy = linkCost({ rttMs: 40, jitterMs: 0, lossRate: 0.01 }, 0);
     const slow = linkCost({ rttMs: 100, jitterMs: 0, lossRate: 0 }, 0);
