@@ -16,7 +16,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { networkPrefix } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
-import { type Ranked, rankRelays } from '../src/allocation/rank.ts';
+import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
 import {
   createTurnCredential,
@@ -71,6 +71,8 @@ export interface EdgeDeps {
   readonly tenants?: TenantStore | undefined;
   /** Per-key rate limit state; in memory per process when not given. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Ranking knobs (exploration share, load knee, room slack...); DEFAULT_RANK otherwise. */
+  readonly rank?: Partial<RankOptions> | undefined;
   /** Metrics for GET /metrics; one is made when not given. */
   readonly metrics?: EdgeMetrics | undefined;
 }
@@ -146,6 +148,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   const random = deps.random ?? Math.random;
   const limit = deps.maxBodyBytes ?? 16_384;
   const metrics = deps.metrics ?? new EdgeMetrics();
+  const rankOptions: RankOptions = { ...DEFAULT_RANK, ...deps.rank };
   const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const directory = async (t: number) => asView(await deps.relays(t), t);
 
@@ -307,6 +310,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         roomRelay,
       },
       random,
+      rankOptions,
     );
     if (!ranked.chosen)
       return problem(c, 503, 'No relay available', 'every relay is draining, full or unknown', {

@@ -8,7 +8,7 @@
  * exact one). Revocations are forwarded to the Node side, which tells the relays through Redis.
  * Credentials are made with Web Crypto. Bindings (wrangler.toml vars, secrets, KV):
  * EDGE_SECRETS, SNAPSHOT_URL, SNAPSHOT_TOKEN, ADMIN_TOKEN, EDGE_API_KEYS (required | off),
- * EDGE_CREDENTIAL_TTL, EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON, EDGE_CORS_ORIGINS, EDGE_KV.
+ * EDGE_CREDENTIAL_TTL, EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON, EDGE_CORS_ORIGINS, EDGE_EXPLORE_SHARE, EDGE_KV.
  */
 
 import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned-store.ts';
@@ -29,6 +29,7 @@ export interface Env {
   readonly EDGE_DEFAULT_LAT?: string;
   readonly EDGE_DEFAULT_LON?: string;
   readonly EDGE_CORS_ORIGINS?: string;
+  readonly EDGE_EXPLORE_SHARE?: string;
   readonly EDGE_KV?: KvNamespace;
 }
 
@@ -75,6 +76,7 @@ function makeEdge(env: Env) {
     listKeys: () => tenants.listKeys(),
   };
   const cors = env.EDGE_CORS_ORIGINS;
+  const explore = Number(env.EDGE_EXPLORE_SHARE ?? 0.05);
   const app = createEdgeApp({
     relays: (now) => directory.get(now),
     learned,
@@ -93,6 +95,7 @@ function makeEdge(env: Env) {
     },
     defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
     corsOrigins: cors === '*' ? '*' : cors ? cors.split(',').filter(Boolean) : undefined,
+    rank: { exploreShare: explore >= 0 && explore <= 1 ? explore : 0.05 },
     tenants: (env.EDGE_API_KEYS ?? 'required') === 'required' ? keyStore : undefined,
     adminToken: env.ADMIN_TOKEN,
     revoke: env.ADMIN_TOKEN

@@ -9,6 +9,8 @@
  *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set),
  *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token),
  *   EDGE_CORS_ORIGINS (comma-separated browser origins allowed to call /v1, or *),
+ *   EDGE_EXPLORE_SHARE (0.05: share of answers that add one relay outside the top picks to the
+ *   probe targets, so the learned map keeps exploring),
  *   EDGE_STALE_SECONDS (30: how long a directory copy answers, marked stale, while Redis is away),
  *   EDGE_API_KEYS (required | off; default required: clients send an API key made with
  *   `npm run keys`, limited per key at its tenant's rate, shared by every edge through Redis),
@@ -58,6 +60,9 @@ const prefix = env.EDGE_REDIS_PREFIX ?? 'rb:';
 const staleSeconds = Number(env.EDGE_STALE_SECONDS ?? 30);
 if (!Number.isFinite(staleSeconds) || staleSeconds < 0 || staleSeconds > 3600)
   fail(`EDGE_STALE_SECONDS: expected 0-3600 seconds, got "${env.EDGE_STALE_SECONDS}"`);
+const exploreShare = Number(env.EDGE_EXPLORE_SHARE ?? 0.05);
+if (!Number.isFinite(exploreShare) || exploreShare < 0 || exploreShare > 1)
+  fail(`EDGE_EXPLORE_SHARE: expected a share from 0 to 1, got "${env.EDGE_EXPLORE_SHARE}"`);
 const apiKeys = env.EDGE_API_KEYS ?? 'required';
 if (apiKeys !== 'required' && apiKeys !== 'off')
   fail(`EDGE_API_KEYS: expected required or off, got "${apiKeys}"`);
@@ -117,6 +122,7 @@ const app = createEdgeApp({
       ? new CachedTenantStore(new RedisTenantStore(client, prefix), Date.now)
       : undefined,
   rateLimiter: new RedisRateLimiter(client, prefix),
+  rank: { exploreShare },
   adminToken: env.EDGE_ADMIN_TOKEN,
   revoke: async (username, until) => {
     await directory.revoke(username, until);

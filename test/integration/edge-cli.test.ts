@@ -15,6 +15,7 @@ describe('the Node edge refuses a bad configuration', () => {
     [{ EDGE_PORT: '70000' }, 'EDGE_PORT'],
     [{ EDGE_API_KEYS: 'maybe' }, 'EDGE_API_KEYS: expected required or off'],
     [{ EDGE_STALE_SECONDS: '-1' }, 'EDGE_STALE_SECONDS'],
+    [{ EDGE_EXPLORE_SHARE: '2' }, 'EDGE_EXPLORE_SHARE: expected a share from 0 to 1'],
     [{ EDGE_TRUSTED_PROXIES: '10.0.0.0/99' }, 'EDGE_TRUSTED_PROXIES'],
   ])('%j', async (env, says) => {
     const merged: Record<string, string> = { ...EDGE_OK, ...env };

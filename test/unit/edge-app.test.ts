@@ -150,6 +150,21 @@ describe('POST /v1/allocate', () => {
   });
 });
 
+describe('exploration', () => {
+  it('adds one relay outside the top picks to the probe targets in the configured share of answers', async () => {
+    const FRANKFURT = relay('eu-frankfurt', '192.0.2.40', 50.11, 8.68);
+    const relays = async () => [PARIS, TOKYO, NEWYORK, FRANKFURT];
+    const targets = async (share: number) =>
+      (
+        (await (
+          await post(edge({ relays, rank: { exploreShare: share }, random: () => 0 }).app, '/v1/allocate', {})
+        ).json()) as AllocateAnswer
+      ).probeTargets.length;
+    expect(await targets(0)).toBe(3); // chosen and two alternates
+    expect(await targets(1)).toBe(4); // and one explorer
+  });
+});
+
 describe('room affinity', () => {
   it('gives later participants of a room its relay when they are close enough to it', async () => {
     const FRANKFURT = relay('eu-frankfurt', '192.0.2.40', 50.11, 8.68);
