@@ -6,7 +6,13 @@
  *   probe     the client's own measurement of that relay (this request)
  *   learned   what earlier clients of the same network prefix measured (decaying with age),
  *             trusted once its decayed weight reaches `minLearnedWeight`
- *   distance  great-circle distance at the speed of light in fiber times the learned inflation
+ *   distance  great-circle distance at the speed of light in fiber times the learned inflation,
+ *             plus this client's offset: the median of (measured - distance estimate) over the
+ *             relays it has a probe or trusted learned RTT for, floored at 0 (`calibrateDistance`).
+ *             Measured RTTs include the client's access network and the distance estimate does
+ *             not, so without the offset every unmeasured relay looks better than the measured
+ *             ones by about the access delay: the world simulation (docs/SIMULATION.md) found the
+ *             answer going to an unprobed relay in about 1 allocation in 8, most of them worse.
  * Then: draining relays are never chosen, full ones are skipped, and relays above
  * `loadKnee` of capacity pay a penalty growing to `loadPenaltyMs` at full load. A client of a
  * room whose relay is within `roomSlackMs` (or `roomSlackRatio`) of its best is sent to the
@@ -55,6 +61,8 @@ export interface RankOptions {
   readonly exploreShare: number;
   /** Used when the client's location is unknown: no distance basis is possible. */
   readonly unknownRttMs: number;
+  /** Add the client's measured-minus-estimated offset to distance-based predictions. */
+  readonly calibrateDistance: boolean;
 }
 
 export const DEFAULT_RANK: RankOptions = {
@@ -67,6 +75,7 @@ export const DEFAULT_RANK: RankOptions = {
   alternates: 2,
   exploreShare: 0.05,
   unknownRttMs: 150,
+  calibrateDistance: true,
 };
 
 export interface RankResult {
@@ -91,6 +100,34 @@ export function predictRtt(
   return { rttMs: fiberRttMs(km) * input.inflation, basis: 'distance' };
 }
 
+/**
+ * How much this client's measured RTTs (probes, trusted learned) exceed the distance estimates of
+ * the same relays: the median difference, floored at 0; 0 without a location or measurements.
+ */
+export function distanceOffset(relays: readonly RelayRecord[], input: RankInput, o: RankOptions): number {
+  const location = input.location;
+  if (!o.calibrateDistance || !location) return 0;
+  const residuals: number[] = [];
+  for (const relay of relays) {
+    const probe = input.probes.get(relay.id);
+    const learned = input.learned.get(relay.id);
+    const measured =
+      probe !== undefined && probe >= 0
+        ? probe
+        : learned && learned.weight >= o.minLearnedWeight
+          ? learned.rttMs
+          : undefined;
+    if (measured === undefined) continue;
+    const km = greatCircleKm(location.lat, location.lon, relay.lat, relay.lon);
+    residuals.push(measured - fiberRttMs(km) * input.inflation);
+  }
+  if (residuals.length === 0) return 0;
+  residuals.sort((a, b) => a - b);
+  const mid = residuals.length >> 1;
+  const median = residuals.length % 2 ? residuals[mid]! : (residuals[mid - 1]! + residuals[mid]!) / 2;
+  return Math.max(0, median);
+}
+
 function loadPenalty(relay: RelayRecord, o: RankOptions): number {
   const u = relay.capacity > 0 ? relay.load.allocations / relay.capacity : 1;
   if (u <= o.loadKnee) return 0;
@@ -103,9 +140,12 @@ export function rankRelays(
   o: RankOptions = DEFAULT_RANK,
 ): RankResult {
   const usable = input.relays.filter((r) => r.state === 'active' && r.load.allocations < r.capacity);
+  const offset = distanceOffset(usable, input, o);
   const ranked: Ranked[] = usable
     .map((relay) => {
-      const { rttMs, basis } = predictRtt(relay, input, o);
+      const prediction = predictRtt(relay, input, o);
+      const basis = prediction.basis;
+      const rttMs = basis === 'distance' && input.location ? prediction.rttMs + offset : prediction.rttMs;
       const regionBonus =
         input.preferredRegion && relay.region === input.preferredRegion ? o.regionSlackMs : 0;
       return { relay, predictedRttMs: rttMs, basis, score: rttMs + loadPenalty(relay, o) - regionBonus };

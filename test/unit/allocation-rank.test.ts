@@ -8,7 +8,8 @@ import {
   learnInflation,
   networkPrefix,
 } from '../../src/allocation/learned.ts';
-import { DEFAULT_RANK, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
+import { DEFAULT_RANK, distanceOffset, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
+import { greatCircleKm } from '../../src/directory/geo.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
 
 const relay = (id: string, lat: number, lon: number, over: Partial<RelayRecord> = {}): RelayRecord => ({
@@ -162,5 +163,55 @@ describe('learned latency', () => {
     expect(inflationFactor(i)).toBeGreaterThan(2.9);
     expect(learnInflation(i, 500, 100)).toEqual(i); // too close to say anything
     expect(inflationFactor({ logMean: 5, weight: 1 })).toBe(10);
+  });
+});
+
+describe('distance predictions calibrated to the client', () => {
+  // From Lyon at 2.1x: Paris ~8 ms, Frankfurt ~11 ms by distance. The client's access adds ~17 ms.
+  const estimate = (r: RelayRecord) =>
+    fiberRttMs(greatCircleKm(CLIENT_IN_LYON.lat, CLIENT_IN_LYON.lon, r.lat, r.lon)) * 2.1;
+  const probedParis = new Map([['eu-paris', 25]]);
+
+  it('does not pass over a probed relay for an unprobed one that only looks closer', () => {
+    const r = rankRelays(input({ relays: [PARIS, FRANKFURT], probes: probedParis }), never);
+    expect(r.chosen?.relay.id).toBe('eu-paris');
+    const frankfurt = r.alternates[0]!;
+    expect(frankfurt.basis).toBe('distance');
+    // Its distance estimate plus the client's offset.
+    expect(frankfurt.predictedRttMs).toBeCloseTo(estimate(FRANKFURT) + 25 - estimate(PARIS), 9);
+  });
+
+  it('ranks as before with calibrateDistance off', () => {
+    const r = rankRelays(input({ relays: [PARIS, FRANKFURT], probes: probedParis }), never, {
+      ...DEFAULT_RANK,
+      calibrateDistance: false,
+    });
+    expect(r.chosen?.relay.id).toBe('eu-frankfurt');
+  });
+
+  it('still moves to an unprobed relay that is clearly better', () => {
+    const r = rankRelays(input({ relays: [PARIS, NEWYORK], probes: new Map([['us-newyork', 300]]) }), never);
+    expect(r.chosen?.relay.id).toBe('eu-paris');
+  });
+
+  it.each<[string, Partial<RankInput>, number]>([
+    ['no measurements', {}, 0],
+    ['no location', { location: undefined, probes: probedParis }, 0],
+    ['measurements below the distance estimate', { probes: new Map([['eu-paris', 2]]) }, 0],
+    [
+      'the median over probes and trusted learned RTTs (untrusted ones left out)',
+      {
+        probes: new Map([['eu-paris', estimate(PARIS) + 10]]),
+        learned: new Map([
+          ['eu-frankfurt', { rttMs: estimate(FRANKFURT) + 20, weight: 5 }],
+          ['us-newyork', { rttMs: estimate(NEWYORK) + 500, weight: 5 }],
+          ['eu-paris', { rttMs: 1000, weight: 0.1 }],
+        ]),
+      },
+      20,
+    ],
+  ])('offset with %s', (_name, over, want) => {
+    const i = input(over);
+    expect(distanceOffset(i.relays, i, DEFAULT_RANK)).toBeCloseTo(want, 9);
   });
 });
