@@ -27,7 +27,7 @@ import { faultFor, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { LinkEstimator } from '../src/measure/link-estimator.ts';
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import { parseHostPort } from '../src/net/ip.ts';
-import { routeAll } from '../src/routing/path-choice.ts';
+import { DEFAULT_HYSTERESIS, routeAll } from '../src/routing/path-choice.ts';
 import type { Path } from '../src/routing/paths.ts';
 import type { Allocation } from '../src/turn/allocation.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
@@ -415,8 +415,7 @@ export class Backbone implements PeerEgress {
     const relays = [...new Set([this.o.id, ...this.#peers.keys()])];
     const result = routeAll({ relays, links, load, down }, this.o.id, this.#routes, {
       maxHops: this.o.maxHops ?? 3,
-      switchGainMs: 5,
-      switchGainRatio: 0.15,
+      ...DEFAULT_HYSTERESIS,
     });
     this.#routes = new Map(result.routes);
     for (const change of result.changes) {
