@@ -1,0 +1,211 @@
+/**
+ * The allocation phase: clients of the simulated prefixes ask for a relay, over `days` of
+ * simulated time, and every request is answered four ways so the strategies meet the same
+ * clients at the same moments:
+ *
+ *   geolocation  rankRelays with GeoIP's location only (distance basis, the fixed 2.1 inflation)
+ *   learned      rankRelays with what the prefix's earlier clients measured (decayed weights) and
+ *                the inflation learned so far: the edge's answer before the client has probed
+ *   probes       the client probes the first answer's probeTargets (best of two noisy pings, as
+ *                sdk/index.ts does) and asks again with them: the product's answer
+ *   oracle       the relay with the least true RTT at that moment
+ *
+ * After each request the client reports its probes: `learn` folds them into the prefix's learned
+ * map and `learnInflation` into the global inflation, as POST /v1/measurements would. All of it is
+ * the project's own code from src/allocation; the simulation only supplies the world.
+ */
+import {
+  decayedWeight,
+  INITIAL_INFLATION,
+  type Inflation,
+  inflationFactor,
+  type LearnedRtt,
+  learn,
+  learnInflation,
+} from '../allocation/learned.ts';
+import { DEFAULT_RANK, type RankOptions, type RankResult, rankRelays } from '../allocation/rank.ts';
+import { greatCircleKm } from '../directory/geo.ts';
+import type { SimConfig } from './config.ts';
+import type { Internet } from './internet.ts';
+import { createRng, weightedSampler } from './random.ts';
+import type { World } from './world.ts';
+
+export const STRATEGIES = ['geolocation', 'learned', 'probes', 'oracle'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** What the edge has learned by the end of the run, for the call phase. */
+export interface LearnedState {
+  readonly byPrefix: readonly (ReadonlyMap<string, LearnedRtt> | undefined)[];
+  readonly inflation: Inflation;
+}
+
+export interface AllocationRun {
+  readonly count: number;
+  /** Simulated time of each allocation, ms. */
+  readonly time: Float64Array;
+  readonly prefix: Int32Array;
+  /** True RTT of the oracle's relay. */
+  readonly bestRttMs: Float32Array;
+  /** RTT of each strategy's relay minus the oracle's, ms. */
+  readonly regret: Record<Strategy, Float32Array>;
+  /** The relay each strategy chose. */
+  readonly choice: Record<Strategy, Uint16Array>;
+  /** |predicted - true| / true of the learned answer's relay; NaN when it was not on that basis. */
+  readonly learnedRelErr: Float32Array;
+  readonly distanceRelErr: Float32Array;
+  /** Probes answers whose relay had not been probed (chosen on a learned or distance prediction). */
+  readonly probesUnprobedChoice: Uint8Array;
+  /** Whether the oracle's relay was among the relays the client probed. */
+  readonly oracleProbed: Uint8Array;
+  /** The learned inflation after every 1 % of the run. */
+  readonly inflation: number[];
+  /**
+   * Regret of the probes answer ranked as before the distance calibration (same probes, same
+   * learned map, `calibrateDistance: false`), to show what the change in rank.ts did.
+   */
+  readonly uncalibratedRegret: Float32Array;
+  readonly learnedState: LearnedState;
+}
+
+export interface Hooks {
+  /** Called now and then with how far the phase is. */
+  readonly progress?: (done: number, total: number) => void;
+}
+
+const DAY = 86_400_000;
+const NO_MAP: ReadonlyMap<string, never> = new Map<string, never>();
+
+export function runAllocations(
+  world: World,
+  internet: Internet,
+  config: SimConfig,
+  hooks: Hooks = {},
+  rankOptions?: RankOptions,
+): AllocationRun {
+  const N = config.scale.allocations;
+  const pf = world.prefixes;
+  const rng = createRng(config.seed).fork('allocations');
+  const random = () => rng.next();
+  const pickPrefix = weightedSampler(pf.activity);
+  const records = world.records;
+  const index = new Map(records.map((r, i) => [r.id, i]));
+  const learnedByPrefix: (Map<string, LearnedRtt> | undefined)[] = new Array(pf.count);
+  const geoChoice = new Int32Array(pf.count).fill(-1);
+  let inflation: Inflation = INITIAL_INFLATION;
+  const fixedInflation = inflationFactor(INITIAL_INFLATION);
+  const rank = (input: Parameters<typeof rankRelays>[0]): RankResult =>
+    rankRelays(input, random, rankOptions);
+
+  const out: AllocationRun = {
+    count: N,
+    time: new Float64Array(N),
+    prefix: new Int32Array(N),
+    bestRttMs: new Float32Array(N),
+    regret: {
+      geolocation: new Float32Array(N),
+      learned: new Float32Array(N),
+      probes: new Float32Array(N),
+      oracle: new Float32Array(N),
+    },
+    choice: {
+      geolocation: new Uint16Array(N),
+      learned: new Uint16Array(N),
+      probes: new Uint16Array(N),
+      oracle: new Uint16Array(N),
+    },
+    learnedRelErr: new Float32Array(N).fill(Number.NaN),
+    distanceRelErr: new Float32Array(N).fill(Number.NaN),
+    probesUnprobedChoice: new Uint8Array(N),
+    oracleProbed: new Uint8Array(N),
+    inflation: [],
+    uncalibratedRegret: new Float32Array(N),
+    learnedState: { byPrefix: learnedByPrefix, inflation },
+  };
+  const uncalibrated: RankOptions = { ...(rankOptions ?? DEFAULT_RANK), calibrateDistance: false };
+  const span = config.scale.days * DAY;
+  const progressEvery = Math.max(1, Math.floor(N / 100));
+
+  for (let i = 0; i < N; i++) {
+    const t = ((i + 0.5) / N) * span;
+    const p = pickPrefix(rng.next());
+    const location = { lat: pf.geoLat[p]!, lon: pf.geoLon[p]! };
+    out.time[i] = t;
+    out.prefix[i] = p;
+
+    const oracle = internet.bestRelay(p, t);
+    out.bestRttMs[i] = oracle.rttMs;
+    out.choice.oracle[i] = oracle.relay;
+
+    // Geolocation only: the same answer for a prefix every time (no state), so computed once.
+    if (geoChoice[p]! < 0) {
+      const g = rank({
+        relays: records,
+        location,
+        probes: NO_MAP,
+        learned: NO_MAP,
+        inflation: fixedInflation,
+      });
+      geoChoice[p] = index.get(g.chosen!.relay.id)!;
+    }
+    const geo = geoChoice[p]!;
+
+    const entries = learnedByPrefix[p];
+    const learned = new Map<string, { rttMs: number; weight: number }>();
+    if (entries)
+      for (const [id, e] of entries) learned.set(id, { rttMs: e.rttMs, weight: decayedWeight(e, t) });
+    const inflationNow = inflationFactor(inflation);
+    const first = rank({ relays: records, location, probes: NO_MAP, learned, inflation: inflationNow });
+    const firstChosen = first.chosen!;
+    const learnedPick = index.get(firstChosen.relay.id)!;
+
+    const probes = new Map<string, number>();
+    for (const target of first.probeTargets) {
+      const r = index.get(target.id)!;
+      probes.set(target.id, internet.probe(p, r, t, rng, config.probes.pings, config.probes.overheadMeanMs));
+    }
+    const second = rank({ relays: records, location, probes, learned, inflation: inflationNow });
+    const probesPick = index.get(second.chosen!.relay.id)!;
+    const before = rankRelays(
+      { relays: records, location, probes, learned, inflation: inflationNow },
+      random,
+      uncalibrated,
+    );
+    const beforePick = index.get(before.chosen!.relay.id)!;
+    if (!probes.has(second.chosen!.relay.id)) out.probesUnprobedChoice[i] = 1;
+    if (probes.has(records[oracle.relay]!.id)) out.oracleProbed[i] = 1;
+
+    const rttOf = (r: number) => (r === oracle.relay ? oracle.rttMs : internet.clientRelayRtt(p, r, t));
+    out.choice.geolocation[i] = geo;
+    out.choice.learned[i] = learnedPick;
+    out.choice.probes[i] = probesPick;
+    out.regret.geolocation[i] = rttOf(geo) - oracle.rttMs;
+    const learnedRtt = rttOf(learnedPick);
+    out.regret.learned[i] = learnedRtt - oracle.rttMs;
+    out.regret.probes[i] = rttOf(probesPick) - oracle.rttMs;
+    out.regret.oracle[i] = 0;
+    out.uncalibratedRegret[i] = rttOf(beforePick) - oracle.rttMs;
+    const relErr = Math.abs(firstChosen.predictedRttMs - learnedRtt) / learnedRtt;
+    if (firstChosen.basis === 'learned') out.learnedRelErr[i] = relErr;
+    else if (firstChosen.basis === 'distance') out.distanceRelErr[i] = relErr;
+
+    // The client reports what it measured (POST /v1/measurements).
+    const row = entries ?? new Map<string, LearnedRtt>();
+    for (const [id, ms] of probes) {
+      row.set(id, learn(row.get(id), ms, t));
+      const r = index.get(id)!;
+      const relay = world.relays[r]!;
+      inflation = learnInflation(
+        inflation,
+        ms,
+        greatCircleKm(location.lat, location.lon, relay.lat, relay.lon),
+      );
+    }
+    learnedByPrefix[p] = row;
+
+    if (i % progressEvery === progressEvery - 1 || i === N - 1) {
+      out.inflation.push(inflationFactor(inflation));
+      hooks.progress?.(i + 1, N);
+    }
+  }
+  return { ...out, learnedState: { byPrefix: learnedByPrefix, inflation } };
+}

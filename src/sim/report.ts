@@ -1,0 +1,266 @@
+/**
+ * The report of a run: SVG plots, the JSON behind each, an HTML page with the tables and the plots
+ * inline, and a plain-text summary table for the terminal. Pure string building: the CLI writes
+ * the files.
+ */
+import { STRATEGIES } from './allocations.ts';
+import { CALL_OPTIONS } from './calls.ts';
+import type { SimFigures } from './run.ts';
+import { escapeXml, lineChart, type MapDot, type MapLine, PALETTE, worldMap } from './svg.ts';
+
+export interface Report {
+  /** File name (without extension) to SVG. */
+  readonly svg: Record<string, string>;
+  /** File name (without extension) to the data of that figure. */
+  readonly json: Record<string, unknown>;
+  readonly html: string;
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '-');
+const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '-');
+const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+
+/** Rows of cells as a fixed-width text table. */
+export function textTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows
+    .map((r, i) => {
+      const line = r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('  ');
+      return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+    })
+    .join('\n');
+}
+
+export function allocationRows(f: SimFigures): string[][] {
+  const rows = [['relay assignment', 'median regret', 'p95 regret', 'mean regret', '> 5 ms worse']];
+  for (const s of [...STRATEGIES, 'probes, uncalibrated'] as const) {
+    const r = f.allocations.summary[s];
+    rows.push([s, ms(r.medianMs), ms(r.p95Ms), ms(r.meanMs), pct(r.missShare)]);
+  }
+  return rows;
+}
+
+export function callRows(f: SimFigures): string[][] {
+  const rows = [
+    ['call path', 'median RTT', 'p95 RTT', 'median loss', 'median jitter', 'poor', 'poor fixed', 'RTT/fiber'],
+  ];
+  for (const o of CALL_OPTIONS) {
+    const c = f.calls.summary[o];
+    rows.push([
+      o,
+      ms(c.rttMedianMs),
+      ms(c.rttP95Ms),
+      pct(c.lossMedian),
+      ms(c.jitterMedianMs),
+      pct(c.poorShare),
+      o === 'direct' ? '-' : pct(c.fixedShare),
+      num(c.stretchMedian),
+    ]);
+  }
+  return rows;
+}
+
+export function backboneRows(f: SimFigures): string[][] {
+  const b = f.backbone;
+  const fo = b.failover;
+  return [
+    ['backbone', 'value'],
+    ['time to a working path after a link failure, median', ms(fo.workingMedianMs)],
+    ['  p95 / max', `${ms(fo.workingP95Ms)} / ${ms(fo.workingMaxMs)}`],
+    ['time until the source reroutes, median / p95', `${ms(fo.sourceMedianMs)} / ${ms(fo.sourceP95Ms)}`],
+    ['failover trials (share on the source own link)', `${fo.trials} (${pct(fo.firstLinkShare)})`],
+    ['path cost after failover / before, median', num(fo.stretchMedian)],
+    ['flaps per flow per hour (loss deadband, as now)', num(b.current.flapsPerFlowHour, 3)],
+    ['flaps per flow per hour (without the deadband)', num(b.withoutDeadband.flapsPerFlowHour, 3)],
+    [
+      'flows with a flap (now / without deadband)',
+      `${pct(b.current.flowsWithFlapShare)} / ${pct(b.withoutDeadband.flowsWithFlapShare)}`,
+    ],
+    ['steady state: flows x simulated seconds', `${b.flows} x ${b.seconds} s`],
+    ['link failures injected in the steady state', `${b.failuresInjected}`],
+  ];
+}
+
+export function learnedRows(f: SimFigures): string[][] {
+  const a = f.allocations;
+  return [
+    ['prediction', 'value'],
+    ['median relative error, learned basis', pct(a.learnedRelErrMedian)],
+    ['median relative error, distance basis', pct(a.distanceRelErrMedian)],
+    ['answers on a learned basis (no probes)', pct(a.learnedBasisShare)],
+    ['best relay among those probed', pct(a.oracleProbedShare)],
+    ['probes answer on an unprobed relay', pct(a.unprobedChoiceShare)],
+    ['learned inflation at the end', num(a.finalInflation)],
+    ['median RTT to the best relay', ms(a.bestRttMedianMs)],
+  ];
+}
+
+/** What the terminal shows at the end of a run. */
+export function summaryText(f: SimFigures): string {
+  return [
+    textTable(allocationRows(f)),
+    '',
+    textTable(learnedRows(f)),
+    '',
+    textTable(callRows(f)),
+    '',
+    textTable(backboneRows(f)),
+  ].join('\n');
+}
+
+function htmlTable(rows: readonly (readonly string[])[]): string {
+  const [head, ...body] = rows;
+  const th = head!.map((h) => `<th>${escapeXml(h)}</th>`).join('');
+  const tr = body.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
+}
+
+export function buildReport(f: SimFigures, meta: { command: string; seconds: number }): Report {
+  const a = f.allocations;
+  const c = f.calls;
+  const strategies = [...STRATEGIES];
+  const regret = lineChart({
+    title: 'Regret against the oracle (CDF)',
+    xLabel: 'RTT to the chosen relay minus RTT to the best relay (ms)',
+    yLabel: 'share of allocations',
+    xMin: 0,
+    xMax: 40,
+    yMin: 0,
+    yMax: 1,
+    yFormat: 'percent',
+    series: strategies.map((s, i) => ({ name: s, points: a.regretCdf[s], color: PALETTE[i]! })),
+  });
+  const callRtt = lineChart({
+    title: 'Call RTT (CDF)',
+    xLabel: 'round-trip time between the two clients (ms)',
+    yLabel: 'share of calls',
+    xMin: 0,
+    xMax: 600,
+    yMin: 0,
+    yMax: 1,
+    yFormat: 'percent',
+    series: [
+      ...CALL_OPTIONS.map((o, i) => ({ name: o, points: c.rttCdf[o], color: PALETTE[i]! })),
+      { name: 'fiber bound', points: c.fiberBoundCdf, color: '#000', dashed: true },
+    ],
+  });
+  const stretch = lineChart({
+    title: 'Call RTT over the fiber bound, calls over 1,000 km (CDF)',
+    xLabel: 'RTT / (great-circle distance at fiber speed)',
+    yLabel: 'share of calls',
+    xMin: 1,
+    xMax: 6,
+    yMin: 0,
+    yMax: 1,
+    yFormat: 'percent',
+    series: CALL_OPTIONS.map((o, i) => ({ name: o, points: c.stretchCdf[o], color: PALETTE[i]! })),
+  });
+  const warmupMiss = lineChart({
+    title: 'Warm-up: allocations more than 5 ms worse than the best relay',
+    xLabel: 'simulated day',
+    yLabel: 'share of allocations',
+    yMin: 0,
+    yFormat: 'percent',
+    series: [
+      ...(['geolocation', 'learned', 'probes'] as const).map((s, i) => ({
+        name: s,
+        points: a.warmup.map((w) => [w.day, w.regret[s].missShare] as [number, number]),
+        color: PALETTE[i]!,
+      })),
+      {
+        name: 'answers on learned basis',
+        points: a.warmup.map((w) => [w.day, w.learnedBasisShare] as [number, number]),
+        color: PALETTE[4]!,
+        dashed: true,
+      },
+      {
+        name: 'learned rel. error (median)',
+        points: a.warmup.map((w) => [w.day, w.learnedRelErr] as [number, number]),
+        color: PALETTE[5]!,
+        dashed: true,
+      },
+    ],
+  });
+  const failover = lineChart({
+    title: 'Backbone failover after a link blackholes (CDF)',
+    xLabel: 'time from the failure (ms)',
+    yLabel: 'share of failures',
+    xMin: 0,
+    yMin: 0,
+    yMax: 1,
+    yFormat: 'percent',
+    series: [
+      { name: 'flow works again', points: f.backbone.failover.workingCdf, color: PALETTE[2]! },
+      { name: 'source rerouted', points: f.backbone.failover.sourceCdf, color: PALETTE[3]! },
+    ],
+  });
+  const maxPop = Math.max(...f.world.relays.map((r) => r.population));
+  const dots: MapDot[] = [
+    ...c.samplePaths.flatMap((p) => [
+      { lat: p.a[0], lon: p.a[1], r: 2, color: '#2ca02c' },
+      { lat: p.b[0], lon: p.b[1], r: 2, color: '#2ca02c' },
+    ]),
+    ...f.world.relays.map((r) => ({
+      lat: r.lat,
+      lon: r.lon,
+      r: 2 + 3 * Math.sqrt(r.population / maxPop),
+      color: '#d62728',
+      title: r.id,
+    })),
+  ];
+  const lines: MapLine[] = c.samplePaths.map((p) => ({ points: [p.a, ...p.hops, p.b], color: '#1f77b4' }));
+  const map = worldMap(
+    `Relays (red, by metro size), clients (green) and backbone paths of ${c.samplePaths.length} calls (blue)`,
+    dots,
+    lines,
+  );
+  const svg = {
+    'regret-cdf': regret,
+    'call-rtt-cdf': callRtt,
+    'call-stretch-cdf': stretch,
+    warmup: warmupMiss,
+    'failover-cdf': failover,
+    'world-map': map,
+  };
+  const json = {
+    'regret-cdf': a.regretCdf,
+    'call-rtt-cdf': { ...c.rttCdf, 'fiber bound': c.fiberBoundCdf },
+    'call-stretch-cdf': c.stretchCdf,
+    warmup: a.warmup,
+    'failover-cdf': { working: f.backbone.failover.workingCdf, source: f.backbone.failover.sourceCdf },
+    'world-map': { relays: f.world.relays, paths: c.samplePaths },
+    figures: f,
+  };
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>World simulation report</title>
+<style>
+body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}
+figure{margin:1.5em 0}svg{max-width:100%;height:auto}
+</style></head><body>
+<h1>World simulation</h1>
+<p>Command: <code>${escapeXml(meta.command)}</code>, ${meta.seconds.toFixed(0)} s. Seed ${f.seed};
+${f.world.relays.length} relays, ${f.scale.prefixes} prefixes in ${f.world.countries} countries (${f.world.carriers} carriers),
+${a.count} allocations over ${f.scale.days} simulated days, ${c.count} calls. The model and its sources: docs/SIMULATION.md.
+JSON of every figure sits beside this page.</p>
+<h2>Relay assignment</h2>
+${htmlTable(allocationRows(f))}
+${htmlTable(learnedRows(f))}
+<figure>${regret}</figure>
+<figure>${warmupMiss}</figure>
+<h2>Calls</h2>
+<p>${pct(c.productTwoRelaysShare)} of the product's calls used two relays and the backbone; the rest one relay (room affinity).</p>
+${htmlTable(callRows(f))}
+<figure>${callRtt}</figure>
+<figure>${stretch}</figure>
+<figure>${map}</figure>
+<h2>Backbone</h2>
+${htmlTable(backboneRows(f))}
+<figure>${failover}</figure>
+</body></html>
+`;
+  return { svg, json, html };
+}
