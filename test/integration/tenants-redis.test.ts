@@ -1,9 +1,9 @@
 /**
- * Tenants, API keys and the per-key rate limit on a real Redis, against the same contract as the
- * in-memory versions: the Lua GCRA gives the decisions of the pure gcra() on the same table, and
+ * Tenants, API keys and the per-key rate limit on a real Redis and a real three-master Redis
+ * Cluster (each command's keys in one slot), against the same contract as the in-memory versions: the Lua GCRA gives the decisions of the pure gcra() on the same table, and
  * the tenant store round-trips what it is given.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRateLimiter, RedisTenantStore } from '../../src/redis/redis-tenants.ts';
 import {
@@ -13,24 +13,37 @@ import {
   type TenantStore,
 } from '../../src/tenants/api-keys.ts';
 import { gcra, MemoryRateLimiter, type RateLimiter } from '../../src/tenants/rate-limit.ts';
-import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import {
+  deleteKeys,
+  type LocalCluster,
+  redisUrl,
+  startRedisCluster,
+  uniquePrefix,
+} from '../support/redis.ts';
 
 let url: string;
 let client: Redis;
+let local: LocalCluster;
+let cluster: Cluster;
 const prefix = uniquePrefix('tenants');
 
 beforeAll(async () => {
   url = await redisUrl();
   client = new Redis(url);
+  local = await startRedisCluster();
+  cluster = new Cluster(local.nodes);
 });
 afterAll(async () => {
   await client.quit();
+  await cluster.quit();
+  local.stop();
   await deleteKeys(url, prefix);
 });
 
 const limiters: Record<string, () => RateLimiter> = {
   memory: () => new MemoryRateLimiter(),
   redis: () => new RedisRateLimiter(client, `${prefix}${Math.random().toString(36).slice(2)}:`),
+  'redis-cluster': () => new RedisRateLimiter(cluster, `${prefix}${Math.random().toString(36).slice(2)}:`),
 };
 
 describe.each(Object.keys(limiters))('the %s rate limiter', (name) => {
@@ -67,6 +80,7 @@ it('lets the rate state expire in Redis once it carries nothing', async () => {
 const stores: Record<string, () => TenantStore> = {
   memory: () => new MemoryTenantStore(),
   redis: () => new RedisTenantStore(client, `${prefix}store:`),
+  'redis-cluster': () => new RedisTenantStore(cluster, `${prefix}store:`),
 };
 
 describe.each(Object.keys(stores))('the %s tenant store', (name) => {
