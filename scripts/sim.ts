@@ -9,19 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { runAllocations } from '../src/sim/allocations.ts';
 import { parseSimArgs, USAGE } from '../src/sim/args.ts';
-import { runCalls } from '../src/sim/calls.ts';
 import { buildReport, summaryText } from '../src/sim/report.ts';
-import {
-  allocationFigures,
-  type BackboneFigures,
-  callFigures,
-  prepare,
-  type SimFigures,
-  worldFigures,
-} from '../src/sim/run.ts';
-import { loadCities } from './sim-cities.ts';
+import type { BackboneFigures, SimFigures } from '../src/sim/run.ts';
+import type { WorkerPart } from './sim-worker.ts';
 
 const parsed = parseSimArgs(process.argv.slice(2));
 if (!parsed.ok) {
@@ -53,50 +44,48 @@ function progress(phase: string, done: number, total: number): void {
   }
 }
 
-const cities = loadCities();
+type Message =
+  | { readonly type: 'progress'; readonly phase: string; readonly done: number; readonly total: number }
+  | { readonly type: 'done'; readonly figures: unknown };
+
 // A worker does not inherit the tsx loader: it registers it before loading the TypeScript module.
 const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
 const entry = JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href);
-const worker = new Worker(`import(${tsx}).then((api) => { api.register(); return import(${entry}); });`, {
-  eval: true,
-  workerData: config,
-});
-const backbone = new Promise<BackboneFigures>((resolve, reject) => {
-  worker.on(
-    'message',
-    (m: { type: 'progress'; done: number; total: number } | { type: 'done'; figures: BackboneFigures }) => {
-      if (m.type === 'progress') progress('backbone', m.done, m.total);
-      else resolve(m.figures);
-    },
-  );
-  worker.on('error', reject);
-  worker.on('exit', (code) => code !== 0 && reject(new Error(`backbone worker exited with ${code}`)));
-});
+function part<T>(name: WorkerPart): Promise<T> {
+  const worker = new Worker(`import(${tsx}).then((api) => { api.register(); return import(${entry}); });`, {
+    eval: true,
+    workerData: { config, part: name },
+  });
+  return new Promise<T>((resolve, reject) => {
+    worker.on('message', (m: Message) => {
+      if (m.type === 'progress') progress(m.phase, m.done, m.total);
+      else {
+        resolve(m.figures as T);
+        void worker.terminate();
+      }
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => reject(new Error(`the ${name} worker exited with code ${code}`)));
+  });
+}
 
-progress('world', 0, 1);
-const { world, internet } = prepare(cities, config);
-progress('world', 1, 1);
-const allocations = runAllocations(world, internet, config, {
-  progress: (d, t) => progress('allocations', d, t),
-});
-const allocationFigs = allocationFigures(allocations, config);
-const calls = runCalls(world, internet, config, allocations.learnedState, {
-  progress: (d, t) => progress('calls', d, t),
-});
+const [clients, backbone] = await Promise.all([
+  part<Pick<SimFigures, 'world' | 'allocations' | 'calls'>>('clients'),
+  part<BackboneFigures>('backbone'),
+]);
 const figures: SimFigures = {
   seed: config.seed,
   scale: config.scale,
-  world: worldFigures(world),
-  allocations: allocationFigs,
-  calls: callFigures(calls, world),
-  backbone: await backbone,
+  world: clients.world,
+  allocations: clients.allocations,
+  calls: clients.calls,
+  backbone,
 };
-await worker.terminate();
 const seconds = elapsed();
 if (process.stderr.isTTY) process.stderr.write('\n');
 
 const s = config.scale;
-const command = `npm run sim -- --relays ${world.relays.length} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${config.seed}`;
+const command = `npm run sim -- --relays ${figures.world.relays.length} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${config.seed}`;
 const report = buildReport(figures, { command, seconds });
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'index.html'), report.html);
@@ -104,8 +93,8 @@ for (const [name, svg] of Object.entries(report.svg)) writeFileSync(join(out, `$
 for (const [name, data] of Object.entries(report.json))
   writeFileSync(join(out, `${name}.json`), `${JSON.stringify(data, null, 1)}\n`);
 
-const rssMb = process.memoryUsage().rss / 2 ** 20;
+const peakMb = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`${summaryText(figures)}\n\n`);
 process.stdout.write(
-  `${command}\n${seconds.toFixed(1)} s on ${availableParallelism()} cores, ${rssMb.toFixed(0)} MB resident at the end; report in ${join(out, 'index.html')}\n`,
+  `${command}\n${seconds.toFixed(1)} s on ${availableParallelism()} cores, peak resident memory ${peakMb.toFixed(0)} MB; report in ${join(out, 'index.html')}\n`,
 );

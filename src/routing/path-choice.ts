@@ -9,7 +9,7 @@
  * A switch for a gain must also hold with each link's loss reduced by `lossDeadband` (default
  * 2 %, one probe in the relay's 50-probe window). At 30 ms per % one lost probe adds 60 ms to a
  * link's cost for the 5 s it stays in the window, so without the deadband a link losing 0.1 %
- * of its probes moves every path through it now and then: the world simulation counted about 7
+ * of its probes moves every path through it now and then: the world simulation counted 5.5
  * such switches per flow per hour on a 200-relay backbone, each gaining nothing once the probe
  * left the window (docs/SIMULATION.md). Real loss above the deadband still counts in full, and a
  * broken path is left at once whatever the deadband.
