@@ -161,8 +161,11 @@ export function buildReport(f: SimFigures, meta: { command: string; seconds: num
     title: 'Warm-up: allocations more than 5 ms worse than the best relay',
     xLabel: 'simulated day',
     yLabel: 'share of allocations',
+    xMin: 0,
     yMin: 0,
+    yMax: 0.8,
     yFormat: 'percent',
+    legend: 'top-right',
     series: [
       ...(['geolocation', 'learned', 'probes'] as const).map((s, i) => ({
         name: s,

@@ -22,6 +22,8 @@ export interface ChartOptions {
   readonly yMax?: number;
   /** Format of y tick labels: plain numbers or percentages of 1. */
   readonly yFormat?: 'number' | 'percent';
+  /** Corner of the plot the legend sits in (default bottom right, where CDFs leave room). */
+  readonly legend?: 'top-right' | 'bottom-right';
 }
 
 export const PALETTE = ['#d62728', '#ff7f0e', '#2ca02c', '#1f77b4', '#9467bd', '#8c564b', '#7f7f7f'];
@@ -93,8 +95,9 @@ export function lineChart(o: ChartOptions): string {
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     if (pts)
       parts.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
-    const ly = m.top + 14 + i * 16;
-    const lx = m.left + pw - 170;
+    const ly =
+      o.legend === 'top-right' ? m.top + 14 + i * 16 : m.top + ph - 10 - (o.series.length - 1 - i) * 16;
+    const lx = m.left + pw - 200;
     parts.push(
       `<line x1="${lx}" y1="${ly}" x2="${lx + 20}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`,
       `<text x="${lx + 26}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`,
