@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 
   const lines = [
     `relay-backbone local stack (directory: ${redisUrl ? `Redis ${redisUrl}` : 'in memory'})`,
-    `  edge     http://127.0.0.1:${EDGE_PORT}   POST /v1/allocate, POST /v1/measurements`,
+    `  edge     http://127.0.0.1:${EDGE_PORT}   POST /v1/allocate, POST /v1/measurements (no API key locally)`,
     ...nodes.map(
       (n, i) =>
         `  relay    ${RELAYS[i]!.id.padEnd(11)} turn:${RELAYS[i]!.host}:${n.listening.udp[0]?.port} (udp, tcp)  backbone ${RELAYS[i]!.host}:7000  http://127.0.0.1:${n.http.port}/metrics`,
