@@ -65,6 +65,7 @@ export function lineChart(o: ChartOptions): string {
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(o.title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(o.title)}</text>`,
   );
@@ -130,6 +131,7 @@ export function worldMap(title: string, dots: readonly MapDot[], lines: readonly
   const y = (lat: number) => top + ((90 - lat) / 180) * mh;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<rect x="0" y="${top}" width="${W}" height="${mh}" fill="#f3f7fb" stroke="#999"/>`,
     `<text x="${W / 2}" y="14" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,

@@ -79,7 +79,10 @@ describe('a small simulation run', () => {
     expect(Object.keys(report.svg)).toEqual(
       expect.arrayContaining(['regret-cdf', 'call-rtt-cdf', 'world-map', 'warmup', 'failover-cdf']),
     );
-    for (const name of Object.keys(report.svg)) expect(report.json[name]).toBeDefined();
+    for (const [name, svg] of Object.entries(report.svg)) {
+      expect(report.json[name]).toBeDefined();
+      expect(svg).toMatch(/^<svg [^>]*>\n<title>[^<]+<\/title>/);
+    }
     expect(report.html).toContain('<svg');
     const urls = report.html.match(/(?:src|href)=["'][^"']*/g) ?? [];
     expect(urls).toEqual([]);
