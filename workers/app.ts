@@ -14,7 +14,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import { networkPrefix } from '../src/allocation/learned.ts';
+import { inflationEvidence, networkPrefix } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
@@ -380,14 +380,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     // Only a place the platform or a GeoIP database vouches for says how far the packets went.
     const place = deps.platformPlace?.(c) ?? (ip ? deps.geoip?.(ip) : undefined);
     try {
-      for (const p of m.probes) {
-        await deps.learned.record(prefix, p.relay, p.rttMs, t);
-        const r = known.get(p.relay)!;
-        if (place) {
-          const km = greatCircleKm(place.lat, place.lon, r.lat, r.lon);
-          await deps.learned.recordInflation(p.rttMs, km, t);
-        }
-      }
+      for (const p of m.probes) await deps.learned.record(prefix, p.relay, p.rttMs, t);
+      const evidence = place
+        ? inflationEvidence(
+            m.probes.map((p) => {
+              const r = known.get(p.relay)!;
+              return { rttMs: p.rttMs, km: greatCircleKm(place.lat, place.lon, r.lat, r.lon) };
+            }),
+          )
+        : undefined;
+      if (evidence) await deps.learned.recordInflation(evidence.rttMs, evidence.km, t);
     } catch (err) {
       return problem(c, 503, 'Learned map unavailable', (err as Error).message, { 'retry-after': '5' });
     }

@@ -20,7 +20,7 @@ export interface LearnedStore {
   record(prefix: string, relayId: string, rttMs: number, now: number): Promise<void>;
   /** Measured RTT over fiber RTT, learned from every client whose location is known. */
   inflation(now: number): Promise<number>;
-  /** One RTT measured across `km` of great-circle distance. */
+  /** An RTT measured across `km` of great-circle distance, access delay taken out (inflationEvidence). */
   recordInflation(rttMs: number, km: number, now: number): Promise<void>;
 }
 

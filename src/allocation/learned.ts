@@ -60,6 +60,30 @@ export function fiberRttMs(km: number): number {
 }
 
 /**
+ * What one client's probes of several relays say about path inflation, with its access network
+ * taken out. A measured RTT is access delay plus the wide-area path, and the distance estimate
+ * has no access part, so a ratio of one probe overstates inflation by access / fiber: the world
+ * simulation saw the learned factor climb from 2.1 to 4.8 that way (docs/SIMULATION.md). The
+ * difference between the client's farthest and nearest probes cancels the access delay they
+ * share: (rtt far - rtt near) across (km far - km near). Undefined unless the two are at least
+ * `minSpanKm` apart in distance from the client and the farther one measured longer.
+ */
+export function inflationEvidence(
+  probes: readonly { readonly rttMs: number; readonly km: number }[],
+  minSpanKm = 1000,
+): { rttMs: number; km: number } | undefined {
+  let near: { rttMs: number; km: number } | undefined;
+  let far: { rttMs: number; km: number } | undefined;
+  for (const p of probes) {
+    if (!Number.isFinite(p.rttMs) || !Number.isFinite(p.km) || p.rttMs < 0 || p.km < 0) continue;
+    if (!near || p.km < near.km) near = p;
+    if (!far || p.km > far.km) far = p;
+  }
+  if (!near || !far || far.km - near.km < minSpanKm || far.rttMs <= near.rttMs) return undefined;
+  return { rttMs: far.rttMs - near.rttMs, km: far.km - near.km };
+}
+
+/**
  * The path inflation factor (measured RTT over fiber RTT), learned as a weighted mean of
  * log-ratios so one far outlier cannot drag it; clamped to [1, 10]. Starts at the typical 2.1x
  * measured on the Internet (Bozkurt et al., "Dissecting Latency in the Internet's Fiber

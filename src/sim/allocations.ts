@@ -11,13 +11,15 @@
  *   oracle       the relay with the least true RTT at that moment
  *
  * After each request the client reports its probes: `learn` folds them into the prefix's learned
- * map and `learnInflation` into the global inflation, as POST /v1/measurements would. All of it is
+ * map and `learnInflation` (through `inflationEvidence`, which takes the access delay out) into
+ * the global inflation, as POST /v1/measurements does. All of it is
  * the project's own code from src/allocation; the simulation only supplies the world.
  */
 import {
   decayedWeight,
   INITIAL_INFLATION,
   type Inflation,
+  inflationEvidence,
   inflationFactor,
   type LearnedRtt,
   learn,
@@ -190,16 +192,14 @@ export function runAllocations(
 
     // The client reports what it measured (POST /v1/measurements).
     const row = entries ?? new Map<string, LearnedRtt>();
+    const spans: { rttMs: number; km: number }[] = [];
     for (const [id, ms] of probes) {
       row.set(id, learn(row.get(id), ms, t));
-      const r = index.get(id)!;
-      const relay = world.relays[r]!;
-      inflation = learnInflation(
-        inflation,
-        ms,
-        greatCircleKm(location.lat, location.lon, relay.lat, relay.lon),
-      );
+      const relay = world.relays[index.get(id)!]!;
+      spans.push({ rttMs: ms, km: greatCircleKm(location.lat, location.lon, relay.lat, relay.lon) });
     }
+    const evidence = inflationEvidence(spans);
+    if (evidence) inflation = learnInflation(inflation, evidence.rttMs, evidence.km);
     learnedByPrefix[p] = row;
 
     if (i % progressEvery === progressEvery - 1 || i === N - 1) {

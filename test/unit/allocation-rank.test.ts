@@ -3,6 +3,7 @@ import {
   decayedWeight,
   fiberRttMs,
   INITIAL_INFLATION,
+  inflationEvidence,
   inflationFactor,
   learn,
   learnInflation,
@@ -163,6 +164,60 @@ describe('learned latency', () => {
     expect(inflationFactor(i)).toBeGreaterThan(2.9);
     expect(learnInflation(i, 500, 100)).toEqual(i); // too close to say anything
     expect(inflationFactor({ logMean: 5, weight: 1 })).toBe(10);
+  });
+
+  it.each<[string, { rttMs: number; km: number }[], { rttMs: number; km: number } | undefined]>([
+    [
+      'the farthest minus the nearest probe',
+      [
+        { rttMs: 25, km: 500 },
+        { rttMs: 85, km: 3000 },
+        { rttMs: 40, km: 1200 },
+      ],
+      { rttMs: 60, km: 2500 },
+    ],
+    ['nothing from one probe', [{ rttMs: 85, km: 3000 }], undefined],
+    [
+      'nothing from probes under 1,000 km apart',
+      [
+        { rttMs: 25, km: 500 },
+        { rttMs: 45, km: 1400 },
+      ],
+      undefined,
+    ],
+    [
+      'nothing when the farther one answered faster',
+      [
+        { rttMs: 90, km: 500 },
+        { rttMs: 45, km: 4000 },
+      ],
+      undefined,
+    ],
+    [
+      'nothing from values that are not numbers',
+      [
+        { rttMs: Number.NaN, km: 500 },
+        { rttMs: 45, km: Number.POSITIVE_INFINITY },
+      ],
+      undefined,
+    ],
+  ])('takes inflation evidence with the access delay out: %s', (_name, probes, want) => {
+    expect(inflationEvidence(probes)).toEqual(want);
+  });
+
+  it('learns the true inflation whatever the access delay, where single probes would not', () => {
+    // Clients with 40 ms of access delay and paths 2x the fiber bound, probing relays 600 and 4,000 km away.
+    const measured = (km: number) => 40 + 2 * (km / 100);
+    let fromSpans = INITIAL_INFLATION;
+    let fromSingles = INITIAL_INFLATION;
+    for (let k = 0; k < 300; k++) {
+      const probes = [600, 4000].map((km) => ({ km, rttMs: measured(km) }));
+      const e = inflationEvidence(probes)!;
+      fromSpans = learnInflation(fromSpans, e.rttMs, e.km);
+      for (const p of probes) fromSingles = learnInflation(fromSingles, p.rttMs, p.km);
+    }
+    expect(inflationFactor(fromSpans)).toBeCloseTo(2, 1);
+    expect(inflationFactor(fromSingles)).toBeGreaterThan(3);
   });
 });
 

@@ -257,13 +257,25 @@ describe('the learned inflation factor', () => {
   it('learns measured RTT over fiber RTT from clients whose place the platform vouches for', async () => {
     const { app, learned } = edge({ platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }) });
     expect(await learned.inflation(NOW)).toBeCloseTo(2.1);
-    // New York to Paris is ~5,840 km: 58 ms in fiber. Clients measure 3x that.
-    for (let i = 0; i < 50; i++)
-      await post(app, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 175 }] });
+    // New York to Paris is ~5,840 km: 58 ms in fiber. Clients 10 ms from the New York relay (their
+    // access network) measure Paris 10 + 3 x 58 ms away: inflation 3, access delay taken out.
+    const both = {
+      probes: [
+        { relay: 'us-newyork', rttMs: 10 },
+        { relay: 'eu-paris', rttMs: 185 },
+      ],
+    };
+    for (let i = 0; i < 50; i++) await post(app, '/v1/measurements', both);
     expect(await learned.inflation(NOW)).toBeGreaterThan(2.8);
-    // A client with only its own hint says nothing about distance.
+    expect(await learned.inflation(NOW)).toBeLessThan(3.05);
+    // One probe cannot separate access delay from the path; a hint says nothing about distance.
+    const { app: single, learned: l1 } = edge({
+      platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }),
+    });
+    await post(single, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 900 }] });
+    expect(await l1.inflation(NOW)).toBeCloseTo(2.1);
     const { app: hinted, learned: l2 } = edge();
-    await post(hinted, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 900 }] });
+    await post(hinted, '/v1/measurements', both);
     expect(await l2.inflation(NOW)).toBeCloseTo(2.1);
   });
 });
