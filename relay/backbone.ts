@@ -374,7 +374,7 @@ export class Backbone implements PeerEgress {
     const wall = wallClock();
     return [...this.#peers.values()].map((p) => {
       const e = p.estimator.estimate(wall);
-      const dead = p.estimator.silenceMs(wall) > (this.o.deadAfterMs ?? 400);
+      const dead = p.estimator.quiet(wall, this.o.deadAfterMs ?? 400);
       return {
         from: this.o.id,
         to: p.id,

@@ -32,12 +32,15 @@ export class LinkEstimator {
   #lastRtt: number | undefined;
   #samples = 0;
   #lastReplyAt: number | undefined;
+  /** Send time of the oldest probe sent since the last reply, answered or not yet. */
+  #waitingSince: number | undefined;
 
   constructor(private readonly o: EstimatorOptions = { window: 50, lossTimeoutMs: 1000 }) {}
 
   /** A probe went out. */
   sent(seq: number, at: number): void {
     this.#sent.set(seq, at);
+    this.#waitingSince ??= at;
   }
 
   /** Its reply came back; replies to unknown or already-expired probes are ignored. */
@@ -53,6 +56,11 @@ export class LinkEstimator {
     this.#push(this.#outcomes, false);
     this.#samples++;
     this.#lastReplyAt = at;
+    // Probes sent after this one still wait; older ones are moot now that the link answered.
+    let waiting: number | undefined;
+    for (const s of this.#sent.values())
+      if (s > sentAt && (waiting === undefined || s < waiting)) waiting = s;
+    this.#waitingSince = waiting;
   }
 
   /** Probes whose deadline passed become losses. Call before reading the estimate. */
@@ -67,6 +75,19 @@ export class LinkEstimator {
   /** Milliseconds since the last reply (Infinity before any): a blackholed link shows here first. */
   silenceMs(now: number): number {
     return this.#lastReplyAt === undefined ? Number.POSITIVE_INFINITY : now - this.#lastReplyAt;
+  }
+
+  /**
+   * Whether the link has gone quiet: no reply for `limitMs` while a probe has waited longer than
+   * twice the smoothed RTT (at least 100 ms). A link probed only now and then (past 32 peers a
+   * relay probes far peers in rotation) is silent between probes without being dead: the probe
+   * waiting for its answer is what tells a dead link from a quiet one. A link never probed is
+   * not quiet; its estimate says it has no measurement (loss 1) instead.
+   */
+  quiet(now: number, limitMs: number): boolean {
+    if (this.#waitingSince === undefined) return false;
+    const grace = Math.max(100, 2 * (this.#srtt ?? 0));
+    return this.silenceMs(now) > limitMs && now - this.#waitingSince > grace;
   }
 
   estimate(now: number): LinkEstimate {

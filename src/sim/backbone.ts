@@ -217,7 +217,7 @@ export function runBackbone(
         if (i === j) continue;
         const e = est[i * R + j]!;
         const m = e.estimate(now);
-        const dead = e.silenceMs(now) > b.deadAfterMs;
+        const dead = e.quiet(now, b.deadAfterMs);
         row.set(ids[j]!, { rttMs: m.rttMs, jitterMs: m.jitterMs, lossRate: dead ? 1 : m.lossRate });
       }
       links.set(ids[i]!, row);
@@ -319,7 +319,7 @@ export function runFailover(world: World, internet: Internet, config: SimConfig,
     }
     const ownerPhase = rng.next() * b.recomputeMs;
     let detected = nextTick(t0, ownerPhase, b.recomputeMs);
-    while (estimator.silenceMs(detected) <= b.deadAfterMs) detected += b.recomputeMs;
+    while (!estimator.quiet(detected, b.deadAfterMs)) detected += b.recomputeMs;
 
     // The source hears it from the directory unless it owns the link.
     let sourceAt = detected;

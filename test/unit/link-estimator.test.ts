@@ -62,3 +62,35 @@ describe('link estimator', () => {
     expect(e.estimate(T0 + 200).samples).toBe(1);
   });
 });
+
+describe('quiet links', () => {
+  it('calls a link probed every 100 ms quiet once no reply came for the limit', () => {
+    const e = new LinkEstimator();
+    let seq = 0;
+    for (let t = 0; t <= 1000; t += 100) {
+      e.sent(seq, T0 + t);
+      if (t < 500) e.replied(seq, T0 + t + 20);
+      seq++;
+    }
+    // Last reply at 420 ms; probes from 500 ms on go unanswered.
+    expect(e.quiet(T0 + 800, 400)).toBe(false);
+    expect(e.quiet(T0 + 821, 400)).toBe(true);
+  });
+
+  it('does not call a link quiet between the probes of a rotation, only when one goes unanswered', () => {
+    const e = new LinkEstimator();
+    e.sent(0, T0);
+    e.replied(0, T0 + 150);
+    expect(e.quiet(T0 + 5000, 400)).toBe(false); // silent for 5 s, but nothing was asked
+    e.sent(1, T0 + 5000);
+    expect(e.quiet(T0 + 5200, 400)).toBe(false); // within twice the RTT
+    e.replied(1, T0 + 5150 + 60);
+    expect(e.quiet(T0 + 9000, 400)).toBe(false);
+    e.sent(2, T0 + 9000);
+    expect(e.quiet(T0 + 9400, 400)).toBe(true); // its probe waited 400 ms, far past twice the RTT
+  });
+
+  it('is not quiet before the first probe', () => {
+    expect(new LinkEstimator().quiet(T0, 400)).toBe(false);
+  });
+});
