@@ -12,24 +12,10 @@ import {
 import { DEFAULT_RANK, distanceOffset, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
 import { greatCircleKm } from '../../src/directory/geo.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
+import { relayRecord } from '../support/relay-record.ts';
 
-const relay = (id: string, lat: number, lon: number, over: Partial<RelayRecord> = {}): RelayRecord => ({
-  id,
-  region: id.split('-')[0]!,
-  lat,
-  lon,
-  turnUrls: [],
-  backbone: '',
-  relayedAddress: '192.0.2.1',
-  portRange: [49152, 65535],
-  capacity: 100,
-  load: { allocations: 0, pps: 0, bps: 0 },
-  state: 'active',
-  version: 't',
-  startedAt: 0,
-  updatedAt: 0,
-  ...over,
-});
+const relay = (id: string, lat: number, lon: number, over: Partial<RelayRecord> = {}): RelayRecord =>
+  relayRecord(id, '192.0.2.1', lat, lon, over);
 
 const PARIS = relay('eu-paris', 48.86, 2.35);
 const FRANKFURT = relay('eu-frankfurt', 50.11, 8.68);
