@@ -23,6 +23,7 @@ import {
   MAX_TTL_SECONDS,
   parseTurnRestUsername,
 } from '../src/credentials/turn-rest.ts';
+import { timingSafeEqual, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { authenticate, type Principal, type TenantStore } from '../src/tenants/api-keys.ts';
@@ -140,6 +141,13 @@ function presentedKey(c: Context): string | undefined {
   return c.req.header('x-api-key')?.trim() || undefined;
 }
 
+/** Whether the request carries `Authorization: Bearer <token>`, compared in constant time. */
+function bearerIs(c: Context, token: string): boolean {
+  const sent = utf8Encode(c.req.header('authorization') ?? '');
+  const want = utf8Encode(`Bearer ${token}`);
+  return timingSafeEqual(sent, want);
+}
+
 type Env = { Variables: { principal: Principal | undefined } };
 
 export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
@@ -237,7 +245,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   if (deps.snapshotToken) {
     const token = deps.snapshotToken;
     app.get('/v1/internal/directory', async (c) => {
-      if (c.req.header('authorization') !== `Bearer ${token}`) {
+      if (!bearerIs(c, token)) {
         return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <snapshot token>');
       }
       try {
@@ -257,7 +265,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   if (deps.revoke && deps.adminToken) {
     const { revoke, adminToken } = deps;
     app.post('/v1/credentials/revoke', async (c) => {
-      if (c.req.header('authorization') !== `Bearer ${adminToken}`) {
+      if (!bearerIs(c, adminToken)) {
         return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <admin token>');
       }
       const body = await readJson(c, limit);
