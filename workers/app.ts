@@ -304,7 +304,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     const place = locateClient(deps.platformPlace?.(c), geo, req.location, deps.defaultPlace);
     // The learned map and rooms share the coordinator: without them, rank on what is left.
     const learned = prefix ? await deps.learned.get(prefix, t).catch(() => new Map()) : new Map();
-    const inflation = await deps.learned.inflation(t).catch(() => 2.1);
+    const model = await deps.learned.pathModel(t).catch(() => ({ inflation: 2.1, accessMs: 0 }));
     const roomRelay =
       req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
     const ranked = rankRelays(
@@ -313,7 +313,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         location: place,
         probes: new Map(req.probes.map((p) => [p.relay, p.rttMs])),
         learned,
-        inflation,
+        inflation: model.inflation,
+        accessMs: model.accessMs,
         preferredRegion: req.region,
         roomRelay,
       },
@@ -397,7 +398,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
             }),
           )
         : undefined;
-      if (evidence) await deps.learned.recordInflation(evidence.rttMs, evidence.km, t);
+      if (evidence) await deps.learned.recordPathEvidence(evidence, t);
     } catch (err) {
       return problem(c, 503, 'Learned map unavailable', (err as Error).message, { 'retry-after': '5' });
     }

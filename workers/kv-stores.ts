@@ -11,10 +11,12 @@ import {
   decayedWeight,
   INITIAL_INFLATION,
   type Inflation,
-  inflationFactor,
+  type InflationEvidence,
   type LearnedRtt,
   learn,
-  learnInflation,
+  learnPathModel,
+  type PathModel,
+  pathModelOf,
 } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { ROOM_TTL_MS, type RoomStore } from '../src/allocation/rooms.ts';
@@ -58,12 +60,12 @@ export class KvLearnedStore implements LearnedStore {
     return value;
   }
 
-  async inflation(now: number): Promise<number> {
-    return inflationFactor(await this.#readInflation(now));
+  async pathModel(now: number): Promise<PathModel> {
+    return pathModelOf(await this.#readInflation(now));
   }
 
-  async recordInflation(rttMs: number, km: number, now: number): Promise<void> {
-    const next = learnInflation(await this.#readInflation(now), rttMs, km);
+  async recordPathEvidence(e: InflationEvidence, now: number): Promise<void> {
+    const next = learnPathModel(await this.#readInflation(now), e);
     this.#inflation = { at: now, value: next };
     await this.kv.put('learn:inflation', JSON.stringify(next));
   }

@@ -8,32 +8,34 @@ import {
   decayedWeight,
   INITIAL_INFLATION,
   type Inflation,
-  inflationFactor,
+  type InflationEvidence,
   type LearnedRtt,
   learn,
-  learnInflation,
+  learnPathModel,
+  type PathModel,
+  pathModelOf,
 } from './learned.ts';
 
 export interface LearnedStore {
   /** Learned RTT per relay for one network prefix, with weights decayed to `now`. */
   get(prefix: string, now: number): Promise<Map<string, { rttMs: number; weight: number }>>;
   record(prefix: string, relayId: string, rttMs: number, now: number): Promise<void>;
-  /** Measured RTT over fiber RTT, learned from every client whose location is known. */
-  inflation(now: number): Promise<number>;
-  /** An RTT measured across `km` of great-circle distance, access delay taken out (inflationEvidence). */
-  recordInflation(rttMs: number, km: number, now: number): Promise<void>;
+  /** Inflation factor and typical access delay, learned from clients whose location is known. */
+  pathModel(now: number): Promise<PathModel>;
+  /** One client's probes as evidence about both (inflationEvidence). */
+  recordPathEvidence(e: InflationEvidence, now: number): Promise<void>;
 }
 
 export class MemoryLearnedStore implements LearnedStore {
   readonly #byPrefix = new Map<string, Map<string, LearnedRtt>>();
   #inflation: Inflation = INITIAL_INFLATION;
 
-  async inflation(_now?: number): Promise<number> {
-    return inflationFactor(this.#inflation);
+  async pathModel(_now?: number): Promise<PathModel> {
+    return pathModelOf(this.#inflation);
   }
 
-  async recordInflation(rttMs: number, km: number): Promise<void> {
-    this.#inflation = learnInflation(this.#inflation, rttMs, km);
+  async recordPathEvidence(e: InflationEvidence): Promise<void> {
+    this.#inflation = learnPathModel(this.#inflation, e);
   }
 
   async get(prefix: string, now: number): Promise<Map<string, { rttMs: number; weight: number }>> {

@@ -71,7 +71,7 @@ export function fiberRttMs(km: number): number {
 export function inflationEvidence(
   probes: readonly { readonly rttMs: number; readonly km: number }[],
   minSpanKm = 1000,
-): { rttMs: number; km: number } | undefined {
+): InflationEvidence | undefined {
   let near: { rttMs: number; km: number } | undefined;
   let far: { rttMs: number; km: number } | undefined;
   for (const p of probes) {
@@ -80,7 +80,35 @@ export function inflationEvidence(
     if (!far || p.km > far.km) far = p;
   }
   if (!near || !far || far.km - near.km < minSpanKm || far.rttMs <= near.rttMs) return undefined;
-  return { rttMs: far.rttMs - near.rttMs, km: far.km - near.km };
+  const rttMs = far.rttMs - near.rttMs;
+  const km = far.km - near.km;
+  // What is left of the nearest probe once its path is paid for: the client's access delay.
+  const ratio = Math.min(10, Math.max(1, rttMs / fiberRttMs(km)));
+  return { rttMs, km, accessMs: Math.max(0, near.rttMs - fiberRttMs(near.km) * ratio) };
+}
+
+/** An RTT span across a distance span (access delay cancelled), and the access delay it implies. */
+export interface InflationEvidence {
+  readonly rttMs: number;
+  readonly km: number;
+  readonly accessMs: number;
+}
+
+/**
+ * A client's typical access delay (home or mobile network to its first router and back), learned
+ * from the same evidence as a running mean clamped to [0, 300] ms. Distance predictions add it, so
+ * the RTT the edge predicts for an unmeasured relay is comparable with a measured one.
+ */
+export function learnAccess(i: Inflation, accessMs: number, maxWeight = 1000): Inflation {
+  if (!Number.isFinite(accessMs)) return i;
+  const sample = Math.min(300, Math.max(0, accessMs));
+  const w = Math.min(maxWeight, (i.accessWeight ?? 0) + 1);
+  return { ...i, accessMs: (i.accessMs ?? 0) + (sample - (i.accessMs ?? 0)) / w, accessWeight: w };
+}
+
+/** Both learned steps for one piece of evidence. */
+export function learnPathModel(i: Inflation, e: InflationEvidence): Inflation {
+  return learnAccess(learnInflation(i, e.rttMs, e.km), e.accessMs);
 }
 
 /**
@@ -92,6 +120,9 @@ export function inflationEvidence(
 export interface Inflation {
   readonly logMean: number;
   readonly weight: number;
+  /** The learned typical access delay (ms) and its weight; absent until evidence arrives. */
+  readonly accessMs?: number;
+  readonly accessWeight?: number;
 }
 
 export const INITIAL_INFLATION: Inflation = { logMean: Math.log(2.1), weight: 1 };
@@ -106,5 +137,15 @@ export function learnInflation(i: Inflation, measuredRttMs: number, km: number, 
   if (km < 500 || measuredRttMs <= 0) return i;
   const sample = Math.log(Math.min(10, Math.max(1, measuredRttMs / fiber)));
   const weight = Math.min(maxWeight, i.weight + 1);
-  return { logMean: i.logMean + (sample - i.logMean) / weight, weight };
+  return { ...i, logMean: i.logMean + (sample - i.logMean) / weight, weight };
+}
+
+/** What distance predictions use: the inflation factor and the typical access delay. */
+export interface PathModel {
+  readonly inflation: number;
+  readonly accessMs: number;
+}
+
+export function pathModelOf(i: Inflation): PathModel {
+  return { inflation: inflationFactor(i), accessMs: i.accessMs ?? 0 };
 }

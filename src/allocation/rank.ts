@@ -7,8 +7,9 @@
  *   learned   what earlier clients of the same network prefix measured (decaying with age),
  *             trusted once its decayed weight reaches `minLearnedWeight`
  *   distance  great-circle distance at the speed of light in fiber times the learned inflation,
- *             plus this client's offset: the median of (measured - distance estimate) over the
- *             relays it has a probe or trusted learned RTT for, floored at 0 (`calibrateDistance`).
+ *             plus the learned typical access delay, plus this client's offset: the median of
+ *             (measured - distance estimate) over the relays it has a probe or trusted learned
+ *             RTT for, never taking the estimate below the fiber part (`calibrateDistance`).
  *             Measured RTTs include the client's access network and the distance estimate does
  *             not, so without the offset every unmeasured relay looks better than the measured
  *             ones by about the access delay: the world simulation (docs/SIMULATION.md) found the
@@ -44,6 +45,8 @@ export interface RankInput {
   /** Learned RTT for this client's prefix, by relay id, with its decayed weight. */
   readonly learned: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }>;
   readonly inflation: number;
+  /** Typical access delay (ms) added to distance predictions; 0 when not known. */
+  readonly accessMs?: number | undefined;
   /** The relay already serving this client's room, if any. */
   readonly roomRelay?: string | undefined;
   readonly preferredRegion?: string | undefined;
@@ -97,12 +100,14 @@ export function predictRtt(
   if (learned && learned.weight >= o.minLearnedWeight) return { rttMs: learned.rttMs, basis: 'learned' };
   if (!input.location) return { rttMs: o.unknownRttMs, basis: 'distance' };
   const km = greatCircleKm(input.location.lat, input.location.lon, relay.lat, relay.lon);
-  return { rttMs: fiberRttMs(km) * input.inflation, basis: 'distance' };
+  return { rttMs: fiberRttMs(km) * input.inflation + (input.accessMs ?? 0), basis: 'distance' };
 }
 
 /**
  * How much this client's measured RTTs (probes, trusted learned) exceed the distance estimates of
- * the same relays: the median difference, floored at 0; 0 without a location or measurements.
+ * the same relays: the median difference, at least minus the typical access delay (a client can
+ * be closer to its router than most, never faster than light); 0 without a location or
+ * measurements.
  */
 export function distanceOffset(relays: readonly RelayRecord[], input: RankInput, o: RankOptions): number {
   const location = input.location;
@@ -119,13 +124,14 @@ export function distanceOffset(relays: readonly RelayRecord[], input: RankInput,
           : undefined;
     if (measured === undefined) continue;
     const km = greatCircleKm(location.lat, location.lon, relay.lat, relay.lon);
-    residuals.push(measured - fiberRttMs(km) * input.inflation);
+    residuals.push(measured - fiberRttMs(km) * input.inflation - (input.accessMs ?? 0));
   }
   if (residuals.length === 0) return 0;
   residuals.sort((a, b) => a - b);
   const mid = residuals.length >> 1;
   const median = residuals.length % 2 ? residuals[mid]! : (residuals[mid - 1]! + residuals[mid]!) / 2;
-  return Math.max(0, median);
+  // Never below the fiber estimate: a client may be quicker than the typical access, not than light.
+  return Math.max(-(input.accessMs ?? 0), median);
 }
 
 function loadPenalty(relay: RelayRecord, o: RankOptions): number {

@@ -11,10 +11,12 @@ import {
   decayedWeight,
   INITIAL_INFLATION,
   type Inflation,
-  inflationFactor,
+  type InflationEvidence,
   type LearnedRtt,
   learn,
-  learnInflation,
+  learnPathModel,
+  type PathModel,
+  pathModelOf,
 } from '../allocation/learned.ts';
 import type { LearnedStore } from '../allocation/learned-store.ts';
 
@@ -26,7 +28,7 @@ export class RedisLearnedStore implements LearnedStore {
     private readonly prefix: string,
   ) {}
 
-  #inflation: { at: number; value: number } | undefined;
+  #inflation: { at: number; value: PathModel } | undefined;
 
   get #inflationKey(): string {
     return `${this.prefix}{learn}:inflation`;
@@ -43,17 +45,17 @@ export class RedisLearnedStore implements LearnedStore {
     }
   }
 
-  async inflation(now: number): Promise<number> {
+  async pathModel(now: number): Promise<PathModel> {
     if (this.#inflation && now - this.#inflation.at < 10_000) return this.#inflation.value;
-    const value = inflationFactor(await this.#readInflation());
+    const value = pathModelOf(await this.#readInflation());
     this.#inflation = { at: now, value };
     return value;
   }
 
-  async recordInflation(rttMs: number, km: number, now: number): Promise<void> {
-    const next = learnInflation(await this.#readInflation(), rttMs, km);
+  async recordPathEvidence(e: InflationEvidence, now: number): Promise<void> {
+    const next = learnPathModel(await this.#readInflation(), e);
     await this.client.set(this.#inflationKey, JSON.stringify(next));
-    this.#inflation = { at: now, value: inflationFactor(next) };
+    this.#inflation = { at: now, value: pathModelOf(next) };
   }
 
   #key(network: string): string {

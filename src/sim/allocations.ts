@@ -23,7 +23,8 @@ import {
   inflationFactor,
   type LearnedRtt,
   learn,
-  learnInflation,
+  learnPathModel,
+  pathModelOf,
 } from '../allocation/learned.ts';
 import { DEFAULT_RANK, type RankOptions, type RankResult, rankRelays } from '../allocation/rank.ts';
 import { greatCircleKm } from '../directory/geo.ts';
@@ -155,8 +156,15 @@ export function runAllocations(
     const learned = new Map<string, { rttMs: number; weight: number }>();
     if (entries)
       for (const [id, e] of entries) learned.set(id, { rttMs: e.rttMs, weight: decayedWeight(e, t) });
-    const inflationNow = inflationFactor(inflation);
-    const first = rank({ relays: records, location, probes: NO_MAP, learned, inflation: inflationNow });
+    const { inflation: inflationNow, accessMs } = pathModelOf(inflation);
+    const first = rank({
+      relays: records,
+      location,
+      probes: NO_MAP,
+      learned,
+      inflation: inflationNow,
+      accessMs,
+    });
     const firstChosen = first.chosen!;
     const learnedPick = index.get(firstChosen.relay.id)!;
 
@@ -165,7 +173,7 @@ export function runAllocations(
       const r = index.get(target.id)!;
       probes.set(target.id, internet.probe(p, r, t, rng, config.probes.pings, config.probes.overheadMeanMs));
     }
-    const second = rank({ relays: records, location, probes, learned, inflation: inflationNow });
+    const second = rank({ relays: records, location, probes, learned, inflation: inflationNow, accessMs });
     const probesPick = index.get(second.chosen!.relay.id)!;
     const before = rankRelays(
       { relays: records, location, probes, learned, inflation: inflationNow },
@@ -199,7 +207,7 @@ export function runAllocations(
       spans.push({ rttMs: ms, km: greatCircleKm(location.lat, location.lon, relay.lat, relay.lon) });
     }
     const evidence = inflationEvidence(spans);
-    if (evidence) inflation = learnInflation(inflation, evidence.rttMs, evidence.km);
+    if (evidence) inflation = learnPathModel(inflation, evidence);
     learnedByPrefix[p] = row;
 
     if (i % progressEvery === progressEvery - 1 || i === N - 1) {

@@ -15,7 +15,7 @@
  *
  * A call is poor when RTT > 320 ms, loss > 1.2 % or jitter > 12 ms (Via, SIGCOMM 2016).
  */
-import { decayedWeight, inflationFactor } from '../allocation/learned.ts';
+import { decayedWeight, pathModelOf } from '../allocation/learned.ts';
 import { rankRelays } from '../allocation/rank.ts';
 import { greatCircleKm } from '../directory/geo.ts';
 import { bestPathsFrom, DEFAULT_HYSTERESIS } from '../routing/index.ts';
@@ -104,7 +104,7 @@ export function runCalls(
   const pickPrefix = weightedSampler(pf.activity);
   const records = world.records;
   const index = new Map(records.map((r, i) => [r.id, i]));
-  const inflation = inflationFactor(learned.inflation);
+  const { inflation, accessMs } = pathModelOf(learned.inflation);
   const bb = backboneTable(world, internet, config);
 
   // Prefixes by country, to draw domestic second parties.
@@ -145,7 +145,7 @@ export function runCalls(
       learnedIn.set(id, { rttMs: e.rttMs, weight: decayedWeight(e, t) });
     const none = new Map<string, number>();
     const first = rankRelays(
-      { relays: records, location, probes: none, learned: learnedIn, inflation },
+      { relays: records, location, probes: none, learned: learnedIn, inflation, accessMs },
       random,
     );
     const probes = new Map<string, number>();
@@ -156,9 +156,15 @@ export function runCalls(
         internet.probe(p, r, t, probeRng, config.probes.pings, config.probes.overheadMeanMs),
       );
     }
-    const own = rankRelays({ relays: records, location, probes, learned: learnedIn, inflation }, random);
+    const own = rankRelays(
+      { relays: records, location, probes, learned: learnedIn, inflation, accessMs },
+      random,
+    );
     const withRoom = roomRelay
-      ? rankRelays({ relays: records, location, probes, learned: learnedIn, inflation, roomRelay }, random)
+      ? rankRelays(
+          { relays: records, location, probes, learned: learnedIn, inflation, accessMs, roomRelay },
+          random,
+        )
       : own;
     return { own: index.get(own.chosen!.relay.id)!, room: index.get(withRoom.chosen!.relay.id)! };
   };

@@ -7,7 +7,9 @@ import {
   inflationFactor,
   learn,
   learnInflation,
+  learnPathModel,
   networkPrefix,
+  pathModelOf,
 } from '../../src/allocation/learned.ts';
 import { DEFAULT_RANK, distanceOffset, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
 import { greatCircleKm } from '../../src/directory/geo.ts';
@@ -160,7 +162,7 @@ describe('learned latency', () => {
         { rttMs: 85, km: 3000 },
         { rttMs: 40, km: 1200 },
       ],
-      { rttMs: 60, km: 2500 },
+      { rttMs: 60, km: 2500, accessMs: 13 },
     ],
     ['nothing from one probe', [{ rttMs: 85, km: 3000 }], undefined],
     [
@@ -189,6 +191,27 @@ describe('learned latency', () => {
     ],
   ])('takes inflation evidence with the access delay out: %s', (_name, probes, want) => {
     expect(inflationEvidence(probes)).toEqual(want);
+  });
+
+  it('learns the typical access delay from the same evidence, and predicts with it', () => {
+    const e = inflationEvidence([
+      { rttMs: 40 + 2 * 6, km: 600 },
+      { rttMs: 40 + 2 * 40, km: 4000 },
+    ])!;
+    expect(e).toEqual({ rttMs: 68, km: 3400, accessMs: 40 });
+    let m = INITIAL_INFLATION;
+    for (let k = 0; k < 50; k++) m = learnPathModel(m, e);
+    expect(pathModelOf(m).inflation).toBeCloseTo(2, 2);
+    expect(pathModelOf(m).accessMs).toBeCloseTo(40, 5);
+    expect(pathModelOf(INITIAL_INFLATION).accessMs).toBe(0);
+    // Distance predictions carry it; a client quicker than typical is still never under fiber.
+    const base = input({ inflation: 2, accessMs: 40 });
+    const plain = rankRelays(base, never).chosen!;
+    expect(plain.basis).toBe('distance');
+    const km = greatCircleKm(CLIENT_IN_LYON.lat, CLIENT_IN_LYON.lon, plain.relay.lat, plain.relay.lon);
+    expect(plain.predictedRttMs).toBeCloseTo(fiberRttMs(km) * 2 + 40, 5);
+    const fast = input({ inflation: 2, accessMs: 40, probes: new Map([['us-newyork', 0]]) });
+    expect(distanceOffset(fast.relays, fast, DEFAULT_RANK)).toBe(-40);
   });
 
   it('learns the true inflation whatever the access delay, where single probes would not', () => {

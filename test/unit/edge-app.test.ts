@@ -16,8 +16,8 @@ const PARIS = relay('eu-paris', '192.0.2.10', 48.86, 2.35);
 const TOKYO = relay('ap-tokyo', '192.0.2.20', 35.68, 139.69);
 const NEWYORK = relay('us-newyork', '192.0.2.30', 40.71, -74.0);
 
-function edge(over: Partial<EdgeDeps> = {}) {
-  const learned = new MemoryLearnedStore();
+function edge(over: Partial<Omit<EdgeDeps, 'learned'>> & { learned?: MemoryLearnedStore } = {}) {
+  const learned = over.learned ?? new MemoryLearnedStore();
   const app = createEdgeApp({
     relays: async () => [PARIS, TOKYO, NEWYORK],
     learned,
@@ -245,7 +245,7 @@ describe('a stale directory', () => {
   it('ranks by distance when the learned map is away too', async () => {
     const learned = new MemoryLearnedStore();
     learned.get = () => Promise.reject(new Error('redis down'));
-    learned.inflation = () => Promise.reject(new Error('redis down'));
+    learned.pathModel = () => Promise.reject(new Error('redis down'));
     const { app } = edge({ learned });
     const res = await post(app, '/v1/allocate', { location: { lat: 35, lon: 139 } });
     expect(res.status).toBe(200);
@@ -253,10 +253,11 @@ describe('a stale directory', () => {
   });
 });
 
-describe('the learned inflation factor', () => {
-  it('learns measured RTT over fiber RTT from clients whose place the platform vouches for', async () => {
+describe('the learned inflation factor and access delay', () => {
+  it('learns them from clients whose place the platform vouches for, and predicts with them', async () => {
     const { app, learned } = edge({ platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }) });
-    expect(await learned.inflation(NOW)).toBeCloseTo(2.1);
+    const model = async (l: MemoryLearnedStore) => l.pathModel(NOW);
+    expect(await model(learned)).toEqual({ inflation: expect.closeTo(2.1, 5), accessMs: 0 });
     // New York to Paris is ~5,840 km: 58 ms in fiber. Clients 10 ms from the New York relay (their
     // access network) measure Paris 10 + 3 x 58 ms away: inflation 3, access delay taken out.
     const both = {
@@ -266,23 +267,34 @@ describe('the learned inflation factor', () => {
       ],
     };
     for (let i = 0; i < 50; i++) await post(app, '/v1/measurements', both);
-    expect(await learned.inflation(NOW)).toBeGreaterThan(2.8);
-    expect(await learned.inflation(NOW)).toBeLessThan(3.05);
+    const m = await model(learned);
+    expect(m.inflation).toBeGreaterThan(2.8);
+    expect(m.inflation).toBeLessThan(3.05);
+    expect(m.accessMs).toBeCloseTo(10, 0);
+    // An unmeasured relay's predicted RTT now carries the access delay: New York is ~0 km away.
+    const other = edge({
+      learned,
+      clientIp: () => '198.51.100.1', // another network: nothing learned for it
+      platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }),
+    }).app;
+    const a = (await (await post(other, '/v1/allocate', {})).json()) as AllocateAnswer;
+    expect(a.relay).toMatchObject({ id: 'us-newyork', basis: 'distance' });
+    expect(a.relay.predictedRttMs).toBeCloseTo(10, 0);
     // One probe cannot separate access delay from the path; a hint says nothing about distance.
     const { app: single, learned: l1 } = edge({
       platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }),
     });
     await post(single, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 900 }] });
-    expect(await l1.inflation(NOW)).toBeCloseTo(2.1);
+    expect((await model(l1)).inflation).toBeCloseTo(2.1);
     const { app: hinted, learned: l2 } = edge();
     await post(hinted, '/v1/measurements', both);
-    expect(await l2.inflation(NOW)).toBeCloseTo(2.1);
+    expect((await model(l2)).inflation).toBeCloseTo(2.1);
   });
 });
 
 describe('API keys and rate limits', () => {
   const ACME: Tenant = { id: 'acme', name: 'Acme', ratePerSecond: 2, burst: 3, createdAt: 0 };
-  async function keyed(over: Partial<EdgeDeps> = {}) {
+  async function keyed(over: Partial<Omit<EdgeDeps, 'learned'>> = {}) {
     const made = newApiKey(new Uint8Array(40).map((_, i) => i * 7));
     const other = newApiKey(new Uint8Array(40).map((_, i) => 255 - i));
     const store = new MemoryTenantStore({
