@@ -3,6 +3,7 @@ import {
   decayedWeight,
   fiberRttMs,
   INITIAL_INFLATION,
+  type InflationEvidence,
   inflationEvidence,
   inflationFactor,
   learn,
@@ -154,7 +155,7 @@ describe('learned latency', () => {
     expect(inflationFactor({ logMean: 5, weight: 1 })).toBe(10);
   });
 
-  it.each<[string, { rttMs: number; km: number }[], { rttMs: number; km: number } | undefined]>([
+  it.each<[string, { rttMs: number; km: number }[], InflationEvidence | undefined]>([
     [
       'the farthest minus the nearest probe',
       [

@@ -29,10 +29,10 @@ describe('API keys', () => {
   it.each([
     '',
     'rbk_0123',
-    'rbk_0123456789ABCDEF_' + 'a'.repeat(43), // upper-case id
-    'rbk_0123456789abcdef_' + 'a'.repeat(42),
-    'xyz_0123456789abcdef_' + 'a'.repeat(43),
-    'rbk_0123456789abcdef_' + 'a'.repeat(42) + '=',
+    `rbk_0123456789ABCDEF_${'a'.repeat(43)}`, // upper-case id
+    `rbk_0123456789abcdef_${'a'.repeat(42)}`,
+    `xyz_0123456789abcdef_${'a'.repeat(43)}`,
+    `rbk_0123456789abcdef_${'a'.repeat(42)}=`,
   ])('refuses the malformed key %j', (key) => {
     expect(parseApiKey(key).ok).toBe(false);
   });
@@ -134,6 +134,12 @@ describe('the edge directory cache', () => {
     fail = true;
     expect(await cache.get(5000)).toEqual({ relays: R, at: 0, stale: true });
     expect(stale).toEqual([5000]);
+    const readsBefore = reads;
+    expect(await cache.get(5500)).toEqual({ relays: R, at: 0, stale: true }); // no retry within a second
+    expect(reads).toBe(readsBefore);
+    expect(await cache.get(6001)).toEqual({ relays: R, at: 0, stale: true });
+    expect(reads).toBe(readsBefore + 1);
+    expect(stale).toEqual([5000, 6001]);
     await expect(cache.get(30_001)).rejects.toThrow('redis down');
     fail = false;
     expect(await cache.get(30_002)).toEqual({ relays: R, at: 30_002, stale: false });
