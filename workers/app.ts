@@ -14,7 +14,12 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import { inflationEvidence, networkPrefix } from '../src/allocation/learned.ts';
+import {
+  INITIAL_INFLATION,
+  inflationEvidence,
+  networkPrefix,
+  pathModelOf,
+} from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
@@ -80,7 +85,7 @@ export interface EdgeDeps {
 
 export function problem(
   c: Context,
-  status: 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
+  status: 400 | 401 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
   title: string,
   detail: string,
   headers: Record<string, string> = {},
@@ -304,7 +309,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     const place = locateClient(deps.platformPlace?.(c), geo, req.location, deps.defaultPlace);
     // The learned map and rooms share the coordinator: without them, rank on what is left.
     const learned = prefix ? await deps.learned.get(prefix, t).catch(() => new Map()) : new Map();
-    const model = await deps.learned.pathModel(t).catch(() => ({ inflation: 2.1, accessMs: 0 }));
+    const model = await deps.learned.pathModel(t).catch(() => pathModelOf(INITIAL_INFLATION));
     const roomRelay =
       req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
     const ranked = rankRelays(

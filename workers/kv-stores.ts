@@ -9,7 +9,6 @@
 import {
   DEFAULT_LEARN,
   decayedWeight,
-  INITIAL_INFLATION,
   type Inflation,
   type InflationEvidence,
   type LearnedRtt,
@@ -17,6 +16,8 @@ import {
   learnPathModel,
   type PathModel,
   pathModelOf,
+  storedInflation,
+  storedLearnedRtt,
 } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { ROOM_TTL_MS, type RoomStore } from '../src/allocation/rooms.ts';
@@ -41,21 +42,22 @@ export class KvLearnedStore implements LearnedStore {
 
   async get(network: string, now: number): Promise<Map<string, { rttMs: number; weight: number }>> {
     const out = new Map<string, { rttMs: number; weight: number }>();
-    for (const [relay, e] of Object.entries(await this.#row(network)))
-      if (Number.isFinite(e?.rttMs)) out.set(relay, { rttMs: e.rttMs, weight: decayedWeight(e, now) });
+    for (const [relay, v] of Object.entries(await this.#row(network))) {
+      const e = storedLearnedRtt(v);
+      if (e) out.set(relay, { rttMs: e.rttMs, weight: decayedWeight(e, now) });
+    }
     return out;
   }
 
   async record(network: string, relayId: string, rttMs: number, now: number): Promise<void> {
     const row = await this.#row(network);
-    row[relayId] = learn(row[relayId], rttMs, now, DEFAULT_LEARN);
+    row[relayId] = learn(storedLearnedRtt(row[relayId]), rttMs, now, DEFAULT_LEARN);
     await this.kv.put(`learn:${network}`, JSON.stringify(row), { expirationTtl: KEEP_SECONDS });
   }
 
   async #readInflation(now: number): Promise<Inflation> {
     if (this.#inflation && now - this.#inflation.at < 10_000) return this.#inflation.value;
-    const v = (await this.kv.get('learn:inflation', 'json')) as Inflation | null;
-    const value = v && Number.isFinite(v.logMean) && Number.isFinite(v.weight) ? v : INITIAL_INFLATION;
+    const value = storedInflation(await this.kv.get('learn:inflation', 'json'));
     this.#inflation = { at: now, value };
     return value;
   }

@@ -127,6 +127,20 @@ export interface Inflation {
 
 export const INITIAL_INFLATION: Inflation = { logMean: Math.log(2.1), weight: 1 };
 
+const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** A stored Inflation read back (Redis, KV): anything this code did not write counts as none. */
+export function storedInflation(v: unknown): Inflation {
+  const i = v as Partial<Inflation> | null | undefined;
+  return i && finite(i.logMean) && finite(i.weight) ? (i as Inflation) : INITIAL_INFLATION;
+}
+
+/** A stored LearnedRtt read back, or undefined when it is not one. */
+export function storedLearnedRtt(v: unknown): LearnedRtt | undefined {
+  const e = v as Partial<LearnedRtt> | null | undefined;
+  return e && finite(e.rttMs) && finite(e.weight) && finite(e.updatedAt) ? (e as LearnedRtt) : undefined;
+}
+
 export function inflationFactor(i: Inflation): number {
   return Math.min(10, Math.max(1, Math.exp(i.logMean)));
 }

@@ -9,16 +9,17 @@
 import type { Cluster, Redis } from 'ioredis';
 import {
   decayedWeight,
-  INITIAL_INFLATION,
   type Inflation,
   type InflationEvidence,
-  type LearnedRtt,
   learn,
   learnPathModel,
   type PathModel,
   pathModelOf,
+  storedInflation,
+  storedLearnedRtt,
 } from '../allocation/learned.ts';
 import type { LearnedStore } from '../allocation/learned-store.ts';
+import { parseStoredJson } from './stored-json.ts';
 
 const KEEP_SECONDS = 7 * 86_400;
 
@@ -35,14 +36,7 @@ export class RedisLearnedStore implements LearnedStore {
   }
 
   async #readInflation(): Promise<Inflation> {
-    try {
-      const json = await this.client.get(this.#inflationKey);
-      const v = json ? (JSON.parse(json) as Inflation) : undefined;
-      return v && Number.isFinite(v.logMean) && Number.isFinite(v.weight) ? v : INITIAL_INFLATION;
-    } catch (err) {
-      if (err instanceof SyntaxError) return INITIAL_INFLATION;
-      throw err;
-    }
+    return storedInflation(parseStoredJson(await this.client.get(this.#inflationKey)));
   }
 
   async pathModel(now: number): Promise<PathModel> {
@@ -66,25 +60,15 @@ export class RedisLearnedStore implements LearnedStore {
     const row = await this.client.hgetall(this.#key(network));
     const out = new Map<string, { rttMs: number; weight: number }>();
     for (const [relay, json] of Object.entries(row)) {
-      try {
-        const e = JSON.parse(json) as LearnedRtt;
-        out.set(relay, { rttMs: e.rttMs, weight: decayedWeight(e, now) });
-      } catch {
-        // A value this code did not write: ignore it.
-      }
+      const e = storedLearnedRtt(parseStoredJson(json));
+      if (e) out.set(relay, { rttMs: e.rttMs, weight: decayedWeight(e, now) });
     }
     return out;
   }
 
   async record(network: string, relayId: string, rttMs: number, now: number): Promise<void> {
     const key = this.#key(network);
-    const before = await this.client.hget(key, relayId);
-    let prev: LearnedRtt | undefined;
-    try {
-      prev = before ? (JSON.parse(before) as LearnedRtt) : undefined;
-    } catch {
-      prev = undefined;
-    }
+    const prev = storedLearnedRtt(parseStoredJson(await this.client.hget(key, relayId)));
     await this.client
       .multi()
       .hset(key, relayId, JSON.stringify(learn(prev, rttMs, now)))

@@ -8,15 +8,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { type TenantKeys, tenantKeys } from '../directory/keys.ts';
 import type { ApiKeyRecord, RateLimit, Tenant, TenantStore } from '../tenants/api-keys.ts';
 import type { RateDecision, RateLimiter } from '../tenants/rate-limit.ts';
+import { parseStoredJson } from './stored-json.ts';
 
-function parse<T>(json: string | null): T | undefined {
-  if (json === null) return undefined;
-  try {
-    return JSON.parse(json) as T;
-  } catch {
-    return undefined; // a value this code did not write
-  }
-}
+const parse = <T>(json: string | null): T | undefined => parseStoredJson(json) as T | undefined;
 
 export class RedisTenantStore implements TenantStore {
   readonly #k: TenantKeys;

@@ -11,6 +11,8 @@ import {
   learnPathModel,
   networkPrefix,
   pathModelOf,
+  storedInflation,
+  storedLearnedRtt,
 } from '../../src/allocation/learned.ts';
 import { DEFAULT_RANK, distanceOffset, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
 import { greatCircleKm } from '../../src/directory/geo.ts';
@@ -192,6 +194,17 @@ describe('learned latency', () => {
     ],
   ])('takes inflation evidence with the access delay out: %s', (_name, probes, want) => {
     expect(inflationEvidence(probes)).toEqual(want);
+  });
+
+  it('reads back stored learned state, and treats anything else as none', () => {
+    const e = { rttMs: 12, weight: 3, updatedAt: 5 };
+    expect(storedLearnedRtt(e)).toBe(e);
+    for (const bad of [undefined, null, 'x', {}, { ...e, rttMs: 'fast' }, { ...e, weight: Number.NaN }])
+      expect(storedLearnedRtt(bad)).toBeUndefined();
+    const i = { logMean: 1, weight: 4, accessMs: 20, accessWeight: 4 };
+    expect(storedInflation(i)).toBe(i);
+    for (const bad of [undefined, null, 7, { logMean: 1 }, { logMean: null, weight: 1 }])
+      expect(storedInflation(bad)).toBe(INITIAL_INFLATION);
   });
 
   it('learns the typical access delay from the same evidence, and predicts with it', () => {
