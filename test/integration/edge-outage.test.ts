@@ -126,7 +126,7 @@ describe('the Node edge when Redis goes away', () => {
     expect(gone.status).toBe(503);
     expect(gone.retryAfter).toBe('5');
     expect(gone.ms).toBeLessThan(2500);
-    expect(edge!.stderr()).toContain('directory unreachable');
+    expect(edge!.output()).toContain('directory unreachable');
 
     await startRedis();
     await until(
