@@ -94,17 +94,16 @@ async function run(): Promise<number> {
   await connected(3000);
   switch (command) {
     case 'tenant add': {
-      const id = checkTenantId(arg!);
-      if (!id.ok) usage(id.error);
-      const before = await store.getTenant(id.value);
+      const id = arg!; // checked before connecting
+      const before = await store.getTenant(id);
       const limit = checkRateLimit(
         o.rate !== undefined ? Number(o.rate) : (before?.ratePerSecond ?? DEFAULT_TENANT_LIMIT.ratePerSecond),
         o.burst !== undefined ? Number(o.burst) : (before?.burst ?? DEFAULT_TENANT_LIMIT.burst),
       );
       if (!limit.ok) usage(limit.error);
       const tenant = {
-        id: id.value,
-        name: o.name ?? before?.name ?? id.value,
+        id,
+        name: o.name ?? before?.name ?? id,
         ...limit.value,
         createdAt: before?.createdAt ?? Date.now(),
       };
