@@ -36,12 +36,35 @@ const RankedRelay: Schema = {
   },
 };
 
+const Alternate: Schema = {
+  type: 'object',
+  description: 'a relay not in iceServers, next in rank, for a reconnect',
+  properties: {
+    ...RankedRelay.properties,
+    iceServer: {
+      ...IceServer,
+      description:
+        'ready to use in place of the iceServers entry, with the same credential: good for a new allocation until expiresAt, then ask again',
+    },
+  },
+};
+
 const AllocateAnswer: Schema = {
   type: 'object',
   properties: {
-    iceServers: { type: 'array', items: IceServer },
+    iceServers: {
+      type: 'array',
+      items: IceServer,
+      description:
+        'the chosen relay (stun: on its UDP address, then its TURN URLs of the asked transports); more relays only when the request asks with "relays"',
+    },
     relay: RankedRelay,
-    alternates: { type: 'array', items: RankedRelay },
+    alternates: { type: 'array', items: Alternate },
+    transports: {
+      type: 'array',
+      items: { type: 'string', enum: ['udp', 'tcp', 'tls'] },
+      description: 'the transports whose URLs the answer carries',
+    },
     ttl: { type: 'number', description: 'seconds the credentials live' },
     expiresAt: { type: 'number', description: 'unix seconds' },
     location: {
@@ -91,7 +114,8 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       '/v1/allocate': {
         post: {
-          summary: 'iceServers for the best relay and alternates, with short-lived TURN credentials',
+          summary:
+            'iceServers for the chosen relay (more on request) and alternates, with short-lived TURN credentials',
           security: [{ apiKey: [] }, { apiKeyHeader: [] }],
           requestBody: body('AllocateRequest'),
           responses: {

@@ -2,6 +2,8 @@
  * Request bodies of the edge API: one schema each, which validates requests (workers/schema.ts)
  * and is published as-is in the OpenAPI document (workers/openapi.ts).
  */
+import { MAX_RELAYS, TRANSPORTS, type Transport } from '../src/allocation/answer.ts';
+import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import { type Schema, validate } from './schema.ts';
 
 export interface ProbeResult {
@@ -15,6 +17,12 @@ export interface AllocateBody {
   readonly room: string | undefined;
   /** The client's own idea of where it is; used when the platform has none. */
   readonly location: { readonly lat: number; readonly lon: number } | undefined;
+  /** Relays in iceServers: 1 (the chosen one) unless asked. */
+  readonly relays: number;
+  /** TURN transports whose URLs the answer carries: all unless asked. */
+  readonly transports: readonly Transport[];
+  /** Credential lifetime asked for, seconds; checked against the tenant's bounds by the route. */
+  readonly ttl: number | undefined;
 }
 
 export interface MeasurementsBody {
@@ -58,6 +66,29 @@ export const AllocateSchema: Schema = {
       required: ['lat', 'lon'],
       additionalProperties: false,
     },
+    relays: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_RELAYS,
+      description:
+        'relays in iceServers, best first; 1 (the default) gives the chosen relay alone, the next ones travel as alternates',
+    },
+    transports: {
+      type: 'array',
+      items: { type: 'string', enum: TRANSPORTS },
+      minItems: 1,
+      maxItems: TRANSPORTS.length,
+      uniqueItems: true,
+      description:
+        'TURN transports to hand out (udp: turn:...?transport=udp, tcp: turn:...?transport=tcp, tls: turns:); all by default. Only relays offering one of them are ranked',
+    },
+    ttl: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_TTL_SECONDS,
+      description:
+        "credential lifetime in seconds, within the tenant's bounds (default: the edge's EDGE_CREDENTIAL_TTL)",
+    },
   },
   additionalProperties: false,
 };
@@ -86,10 +117,21 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
     region?: string;
     room?: string;
     location?: { lat: number; lon: number };
+    relays?: number;
+    transports?: Transport[];
+    ttl?: number;
   };
   return {
     ok: true,
-    value: { probes: b.probes ?? [], region: b.region, room: b.room, location: b.location },
+    value: {
+      probes: b.probes ?? [],
+      region: b.region,
+      room: b.room,
+      location: b.location,
+      relays: b.relays ?? 1,
+      transports: b.transports ?? TRANSPORTS,
+      ttl: b.ttl,
+    },
   };
 }
 
