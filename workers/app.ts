@@ -7,6 +7,7 @@
  *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
  *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
  *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
+ *   GET  /dashboard, /v1/admin/topology[/events]   (admin token; workers/dashboard.ts)
  * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
  * or X-API-Key) and each key has its tenant's rate limit. Every error is problem JSON (RFC 9457).
  * Must not import relay/.
@@ -36,6 +37,7 @@ import type { RelayRecord } from '../src/directory/types.ts';
 import { authenticate, type Principal, type TenantStore } from '../src/tenants/api-keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
 import { resolveTtl, ttlBounds } from '../src/tenants/ttl.ts';
+import { type DashboardAssets, mountDashboard } from './dashboard.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
@@ -47,6 +49,7 @@ import {
   parseMeasurements,
   parseRevoke,
 } from './schemas.ts';
+import type { TopologyWatcher } from './topology-watcher.ts';
 
 export interface EdgeDeps {
   /** Live relays (a plain list counts as fresh); may throw when the coordinator is away. */
@@ -84,6 +87,8 @@ export interface EdgeDeps {
   readonly rank?: Partial<RankOptions> | undefined;
   /** Metrics for GET /metrics; one is made when not given. */
   readonly metrics?: EdgeMetrics | undefined;
+  /** With an admin token: the live view of the backbone (GET /dashboard, /v1/admin/topology). */
+  readonly dashboard?: { readonly watcher: TopologyWatcher; readonly assets?: DashboardAssets | undefined };
 }
 
 export function problem(
@@ -263,6 +268,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     });
   }
 
+  if (deps.dashboard && deps.adminToken) {
+    const { watcher, assets } = deps.dashboard;
+    mountDashboard(app, { adminToken: deps.adminToken, watcher, assets, now });
+  }
+
   if (deps.revoke && deps.adminToken) {
     const { revoke, adminToken } = deps;
     app.post('/v1/credentials/revoke', async (c) => {
@@ -354,6 +364,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       userId: req.room ?? undefined,
     });
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
+    deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);
     if (view.stale) metrics.staleAnswers.inc();
     // One relay per answer unless asked: a relay-only browser allocates on every TURN URL it is
     // given. The next relays travel as alternates, each with a ready RTCIceServer (same credential)
