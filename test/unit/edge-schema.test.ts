@@ -64,7 +64,13 @@ describe('GET /v1/openapi.json', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(['/v1/allocate', '/v1/measurements', '/v1/credentials/revoke']);
+    expect(Object.keys(doc.paths)).toEqual([
+      '/v1/allocate',
+      '/v1/measurements',
+      '/v1/credentials/revoke',
+      '/v1/admin/topology',
+      '/v1/admin/topology/events',
+    ]);
     expect(doc.components.schemas.AllocateRequest).toEqual(JSON.parse(JSON.stringify(AllocateSchema)));
   });
 });
