@@ -1,6 +1,6 @@
 /**
  * Relay entry point: parse the configuration, start the TURN listeners and the HTTP port, and
- * handle signals. SIGTERM drains (no new allocations, existing ones run until they end or the
+ * handle signals. SIGHUP reloads the TLS certificate and key. SIGTERM drains (no new allocations, existing ones run until they end or the
  * drain timeout passes); a second SIGTERM or SIGINT stops at once.
  */
 import { existsSync } from 'node:fs';
@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     logger.flush();
     process.exit(0);
   };
+  // SIGHUP re-reads the TLS certificate and key (they are also watched); the result is logged.
+  process.on('SIGHUP', () => void node.reloadCertificates());
   process.on('SIGTERM', () => void shutdown(true));
   process.on('SIGINT', () => void shutdown(false));
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception; continuing'));
