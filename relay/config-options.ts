@@ -189,6 +189,8 @@ export const OPTIONS = {
     help: 'TURN over TLS port, active when --tls-cert and --tls-key are both given; repeat for 443 beside 5349 (RFC 8656 §4)' },
   tlsCert: { flag: '--tls-cert', env: 'RELAY_TLS_CERT', kind: 'value', arg: 'FILE', parse: text,
     help: 'PEM certificate chain for TLS; needs --tls-key. Reloaded on SIGHUP and when the file changes' },
+  noTlsWatch: { flag: '--no-tls-watch', env: 'RELAY_NO_TLS_WATCH', kind: 'switch', parse: on,
+    help: 'do not watch --tls-cert and --tls-key for changes; reload them only on SIGHUP' },
   tlsKey: { flag: '--tls-key', env: 'RELAY_TLS_KEY', kind: 'value', arg: 'FILE', parse: text,
     help: 'PEM private key for TLS; needs --tls-cert' },
   httpPort: { flag: '--http-port', env: 'RELAY_HTTP_PORT', kind: 'value', arg: 'N', default: '9464', parse: int(0, 65535),

@@ -36,8 +36,11 @@ export interface RelayConfig {
   tcp: boolean;
   /** Every TURN-over-TCP port, --turn-port first; empty with --no-tcp. */
   tcpPorts: number[];
-  /** Present only when both a certificate and a key file were given; ports in the order given. */
-  tls: { ports: number[]; certFile: string; keyFile: string } | undefined;
+  /**
+   * Present only when both a certificate and a key file were given; ports in the order given.
+   * `watch`: reload when the files change (SIGHUP reloads either way).
+   */
+  tls: { ports: number[]; certFile: string; keyFile: string; watch: boolean } | undefined;
   /** DNS name for every published URL; undefined publishes IP literals. */
   publicHost: string | undefined;
   httpPort: number;
@@ -197,7 +200,18 @@ const isUnspecified = (address: string): boolean => parseIp(address)!.every((b) 
 
 /** Checks that span several options, and the fields derived from them. */
 function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
-  const { noUdp, noTcp, tcpPort, tlsPort, tlsCert, tlsKey, externalIp, discoverExternalIp, ...rest } = v;
+  const {
+    noUdp,
+    noTcp,
+    tcpPort,
+    tlsPort,
+    tlsCert,
+    tlsKey,
+    noTlsWatch,
+    externalIp,
+    discoverExternalIp,
+    ...rest
+  } = v;
 
   const externalIps: { 4?: string; 6?: string } = {};
   for (const address of externalIp) {
@@ -243,7 +257,7 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     throw new OptionError(`--tls-key: file not found: ${tlsKey}`);
   const tls =
     tlsCert !== undefined && tlsKey !== undefined
-      ? { ports: tlsPort, certFile: tlsCert, keyFile: tlsKey }
+      ? { ports: tlsPort, certFile: tlsCert, keyFile: tlsKey, watch: !noTlsWatch }
       : undefined;
   const tcpPorts = streamPorts(noTcp, rest.turnPort, tcpPort, tls?.ports ?? []);
   if (noUdp && noTcp && !tls)

@@ -202,7 +202,7 @@ export class TurnRelay {
         this.#streams.push(server);
       }
     }
-    certs?.watch();
+    if (c.tls?.watch) certs?.watch();
     this.#listening = result;
     this.#tick = setInterval(() => this.#run(this.engine.tick(Date.now())), 1000);
     this.#tick.unref();

@@ -108,7 +108,9 @@ describe('relay config defaults', () => {
       ports: [5349],
       certFile: '/etc/relay/cert.pem',
       keyFile: '/etc/relay/key.pem',
+      watch: true,
     });
+    expect(config([...TLS, '--no-tls-watch']).tls?.watch).toBe(false);
     expect(config([...TLS, '--tls-port', '443']).tls?.ports).toEqual([443]);
   });
 });
