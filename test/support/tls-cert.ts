@@ -1,7 +1,7 @@
 /**
- * A throwaway self-signed certificate for 127.0.0.1 and ::1, made with the openssl command (Debian
- * package `openssl`), for TURN-over-TLS tests. EC P-256, valid two days, written into `dir` as
- * cert.pem and key.pem.
+ * A throwaway self-signed certificate for 127.0.0.1 and ::1 (and any DNS names asked for), made
+ * with the openssl command (Debian package `openssl`), for TURN-over-TLS tests. EC P-256, valid
+ * two days, written into `dir` as cert.pem and key.pem.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,7 +9,10 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export async function makeSelfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+export async function makeSelfSignedCert(
+  dir: string,
+  dnsNames: readonly string[] = [],
+): Promise<{ cert: string; key: string }> {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   try {
@@ -32,7 +35,7 @@ export async function makeSelfSignedCert(dir: string): Promise<{ cert: string; k
         '-subj',
         '/CN=127.0.0.1',
         '-addext',
-        'subjectAltName=IP:127.0.0.1,IP:::1',
+        `subjectAltName=${['IP:127.0.0.1', 'IP:::1', ...dnsNames.map((n) => `DNS:${n}`)].join(',')}`,
       ],
       { timeout: 15_000 },
     );
