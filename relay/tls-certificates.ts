@@ -35,25 +35,33 @@ const DEBOUNCE_MS = 300;
 
 /** Reads both files and checks that they form a usable pair; throws an Error with the reason. */
 export function readCertificatePair(files: CertificateFiles): CertificatePair {
-  const cert = readFileSync(files.certFile);
-  const key = readFileSync(files.keyFile);
+  const cert = readOrSay('--tls-cert', files.certFile);
+  const key = readOrSay('--tls-key', files.keyFile);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
   } catch (err) {
-    throw new Error(`${files.certFile}: not a PEM certificate (${(err as Error).message})`);
+    throw new Error(`--tls-cert: ${files.certFile} is not a PEM certificate (${(err as Error).message})`);
   }
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    throw new Error(`${files.keyFile}: not a PEM private key (${(err as Error).message})`);
+    throw new Error(`--tls-key: ${files.keyFile} is not a PEM private key (${(err as Error).message})`);
   }
   if (!x509.checkPrivateKey(privateKey))
-    throw new Error(`${files.keyFile} is not the key of the certificate in ${files.certFile}`);
+    throw new Error(`--tls-key: ${files.keyFile} is not the key of the certificate in ${files.certFile}`);
   // What the listeners will be given must also build a context (chain order, key type).
   tls.createSecureContext({ cert, key });
   return { cert, key, fingerprint: x509.fingerprint256, validTo: x509.validTo };
+}
+
+function readOrSay(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${option}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 export class TlsCertificates {

@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
 import { freePorts } from '../support/ports.ts';
-import { type RelayChild, startRelayProcess } from '../support/relay.ts';
+import { type RelayChild, runRelayCli, startRelayProcess } from '../support/relay.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
@@ -186,5 +186,20 @@ describe('TLS certificate reload', () => {
       relay.kill('SIGINT');
       await relay.exited;
     }
+  });
+
+  it("refuses to start with a pair whose key is not the certificate's: one line naming --tls-key, exit 2", async () => {
+    const live = join(dir, 'mismatched');
+    mkdirSync(live);
+    install(live, { cert: A.cert, key: B.key });
+    const [turn, t1] = await freePorts(2, 'both');
+    const { code, stderr } = await runRelayCli([
+      ...['--turn-port', String(turn), '--tls-port', String(t1), '--http-port', '0', '--log-level', 'silent'],
+      ...['--tls-cert', join(live, 'cert.pem'), '--tls-key', join(live, 'key.pem')],
+    ]);
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toEqual([
+      `relay: cannot start: --tls-key: ${join(live, 'key.pem')} is not the key of the certificate in ${join(live, 'cert.pem')}`,
+    ]);
   });
 });
