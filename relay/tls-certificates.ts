@@ -35,8 +35,15 @@ const DEBOUNCE_MS = 300;
 
 /** Reads both files and checks that they form a usable pair; throws an Error with the reason. */
 export function readCertificatePair(files: CertificateFiles): CertificatePair {
-  const cert = readOrSay('--tls-cert', files.certFile);
-  const key = readOrSay('--tls-key', files.keyFile);
+  return checkCertificatePair(
+    files,
+    readOrSay('--tls-cert', files.certFile),
+    readOrSay('--tls-key', files.keyFile),
+  );
+}
+
+/** Checks that the bytes read from `files` form a usable pair; throws an Error with the reason. */
+function checkCertificatePair(files: CertificateFiles, cert: Buffer, key: Buffer): CertificatePair {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
@@ -70,6 +77,10 @@ export class TlsCertificates {
   readonly #watchers: FSWatcher[] = [];
   #pair: CertificatePair;
   #debounce: NodeJS.Timeout | undefined;
+  /** The bytes of the last pair refused, so that a bad pair is reported once, not per file event. */
+  #refused: Buffer | undefined;
+  /** Told of every reload that read changed files (metrics); a bad pair counts once per change. */
+  onReload: ((result: 'reloaded' | 'refused') => void) | undefined;
 
   /** Reads the pair now; throws when it is unusable (the relay cannot start). */
   constructor(
@@ -88,6 +99,11 @@ export class TlsCertificates {
     return this.#pair.fingerprint;
   }
 
+  /** The certificate in use expires then (notAfter), UNIX seconds. */
+  get notAfter(): number {
+    return Date.parse(this.#pair.validTo) / 1000;
+  }
+
   /** A TLS server serving the current pair, and every later one. */
   createServer(onConnection: (socket: tls.TLSSocket) => void): tls.Server {
     const server = tls.createServer({ cert: this.#pair.cert, key: this.#pair.key }, onConnection);
@@ -102,18 +118,28 @@ export class TlsCertificates {
    */
   reload(trigger: 'SIGHUP' | 'file change'): ReloadResult {
     let next: CertificatePair;
+    let bytes: Buffer | undefined;
     try {
-      next = readCertificatePair(this.files);
+      const cert = readOrSay('--tls-cert', this.files.certFile);
+      const key = readOrSay('--tls-key', this.files.keyFile);
+      if (cert.equals(this.#pair.cert) && key.equals(this.#pair.key)) {
+        this.#refused = undefined;
+        return { ok: true, changed: false, fingerprint: this.#pair.fingerprint };
+      }
+      bytes = Buffer.concat([cert, Buffer.from([0]), key]);
+      next = checkCertificatePair(this.files, cert, key);
     } catch (err) {
       const error = (err as Error).message;
+      // One line per bad pair: more file events on the same bad bytes say nothing new (SIGHUP always answers).
+      const seen = bytes !== undefined && this.#refused?.equals(bytes) === true;
+      this.#refused = bytes;
+      if (seen && trigger === 'file change') return { ok: false, error };
       this.#log.error(
         { trigger, error, fingerprint: this.#pair.fingerprint },
         'TLS certificate reload refused; the certificate in use stays',
       );
+      this.onReload?.('refused');
       return { ok: false, error };
-    }
-    if (next.cert.equals(this.#pair.cert) && next.key.equals(this.#pair.key)) {
-      return { ok: true, changed: false, fingerprint: next.fingerprint };
     }
     for (const server of this.#servers) server.setSecureContext({ cert: next.cert, key: next.key });
     this.#log.info(
@@ -121,6 +147,8 @@ export class TlsCertificates {
       'TLS certificate reloaded',
     );
     this.#pair = next;
+    this.#refused = undefined;
+    this.onReload?.('reloaded');
     return { ok: true, changed: true, fingerprint: next.fingerprint };
   }
 

@@ -24,7 +24,7 @@ import { type TurnAction, TurnEngine } from '../src/turn/engine.ts';
 import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
-import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { createRelayMetrics, createTlsMetrics, type RelayMetrics } from './metrics.ts';
 import { bindPair, RelaySocketPool } from './relay-sockets.ts';
 import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
 import { type ReloadResult, TlsCertificates } from './tls-certificates.ts';
@@ -184,6 +184,10 @@ export class TurnRelay {
     const result: ListeningAddresses = { udp: [], tcp: [], tls: [] };
     const certs = c.tls && new TlsCertificates(c.tls, this.#log);
     this.#certs = certs;
+    if (certs) {
+      const tlsMetrics = createTlsMetrics(this.metrics.registry, () => certs.notAfter);
+      certs.onReload = (result) => tlsMetrics.reloads.inc({ result });
+    }
     for (const host of c.listen) {
       if (c.udp) {
         const socket = await bindUdp(host, c.turnPort);

@@ -135,6 +135,10 @@ describe('TLS certificate reload', () => {
         5000,
         'refusal logged',
       );
+      // The same bad bytes written again: a file event, but nothing new to say.
+      writeFileSync(join(live, 'cert.pem'), B.cert.subarray(0, 200));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(relay.output().split('TLS certificate reload refused').length).toBe(2);
       // And a pair that does not match (A's certificate with B's key).
       writeFileSync(join(live, 'cert.pem'), A.cert);
       await until(
@@ -147,6 +151,14 @@ describe('TLS certificate reload', () => {
       await roundTrip();
       expect(relay.child.exitCode).toBeNull();
       await c.close();
+
+      // One reload and two refusals (each bad pair once, however many file events it made).
+      const metrics = await (await fetch(`http://127.0.0.1:${relay.ready.httpPort}/metrics`)).text();
+      expect(metrics).toContain('turn_tls_certificate_reloads_total{result="reloaded"} 1\n');
+      expect(metrics).toContain('turn_tls_certificate_reloads_total{result="refused"} 2\n');
+      const notAfter = Date.parse(new X509Certificate(B.cert).validTo) / 1000;
+      expect(metrics).toContain(`turn_tls_certificate_expiry_timestamp_seconds ${notAfter}\n`);
+      expect(relay.output().split('TLS certificate reload refused').length).toBe(3);
     } finally {
       relay.kill('SIGINT');
       await relay.exited;
