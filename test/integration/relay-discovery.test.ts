@@ -45,7 +45,7 @@ describe('relay discovers its external address with STUN', () => {
       ...['--user', 'a:b', '--realm', 'r', '--allow-peer', '127.0.0.0/8', '--log-level', 'warn'],
       ...['--redis', url, '--redis-prefix', prefix, '--id', 'behind-nat'],
       ...at(late),
-      ...at(prompt),
+      ...['--discover-external-ip', `localhost:${prompt.port}`], // a name, resolved from /etc/hosts
       ...at(silent),
       ...['--discover-timeout', '2'],
     ]);

@@ -1,7 +1,8 @@
 /**
  * A relay with a public name and several TCP and TLS ports, as a real process registered in a
  * real Redis: every URL in its record carries the name and every port it listens on, every one
- * of those ports serves TURN, a client checking the turns: certificate against the name
+ * of those ports serves TURN (our client on each, coturn's turnutils_uclient on the extra TCP and
+ * TLS ports), a client checking the turns: certificate against the name
  * succeeds, and the Node edge hands the URLs out unchanged (the stun: URL included).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { type RelayChild, startRelayProcess } from '../support/relay.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
+import { runUclient, startTurnutilsPeer } from '../support/turnutils.ts';
 
 // RFC 6761 §6.2: .test names never resolve; nothing here looks them up.
 const NAME = 'turn-1.relay.test';
@@ -113,6 +115,34 @@ describe('a relay with --public-host and several TCP and TLS ports', () => {
       expect(res.cls, u).toBe(MessageClass.SuccessResponse);
       expect(c.relayed?.address).toBe('127.0.0.1');
       await c.close();
+    }
+  });
+
+  it('relays for turnutils_uclient on the second TCP port and the second TLS port', async () => {
+    const peer = await startTurnutilsPeer('127.0.0.1', (await freePorts(1, 'udp'))[0]!);
+    try {
+      for (const [transport, port] of [
+        ['tcp', ports.tcp2],
+        ['tls', ports.tls2],
+      ] as const) {
+        const result = await runUclient({
+          server: '127.0.0.1',
+          port,
+          transport,
+          mode: 'channel',
+          user: 'a',
+          password: 'b',
+          peer: { host: peer.host, port: peer.port },
+          messages: 20,
+          clients: 1,
+          intervalMs: 5,
+        });
+        expect(result.timedOut, transport).toBe(false);
+        expect(result.messagesReceived, transport).toBe(result.messagesSent);
+        expect(result.messagesSent, transport).toBeGreaterThanOrEqual(20);
+      }
+    } finally {
+      await peer.stop();
     }
   });
 
