@@ -3,7 +3,8 @@
  * and value parser. This module owns what each option accepts; relay/config.ts owns reading
  * argv and the environment, the checks that span several options, and the RelayConfig shape.
  * Adding an option is one entry here (and its field in RelayConfig). The table key is the
- * RelayConfig field the value lands in, except where config.ts derives a field (noUdp -> udp).
+ * RelayConfig field the value lands in, except where config.ts derives a field (noUdp -> udp,
+ * tcpPort -> tcpPorts, tlsPort/tlsCert/tlsKey/noTlsWatch -> tls).
  * Parsers throw OptionError with the reason only; the caller prefixes the option's name.
  */
 import { type LinkFault, parseLinkFaults } from '../src/faults/link-fault.ts';
@@ -189,10 +190,10 @@ export const OPTIONS = {
     help: 'TURN over TLS port, active when --tls-cert and --tls-key are both given; repeat for 443 beside 5349 (RFC 8656 §4)' },
   tlsCert: { flag: '--tls-cert', env: 'RELAY_TLS_CERT', kind: 'value', arg: 'FILE', parse: text,
     help: 'PEM certificate chain for TLS; needs --tls-key. Reloaded on SIGHUP and when the file changes' },
-  noTlsWatch: { flag: '--no-tls-watch', env: 'RELAY_NO_TLS_WATCH', kind: 'switch', parse: on,
-    help: 'do not watch --tls-cert and --tls-key for changes; reload them only on SIGHUP' },
   tlsKey: { flag: '--tls-key', env: 'RELAY_TLS_KEY', kind: 'value', arg: 'FILE', parse: text,
     help: 'PEM private key for TLS; needs --tls-cert' },
+  noTlsWatch: { flag: '--no-tls-watch', env: 'RELAY_NO_TLS_WATCH', kind: 'switch', parse: on,
+    help: 'do not watch --tls-cert and --tls-key for changes; reload them only on SIGHUP' },
   httpPort: { flag: '--http-port', env: 'RELAY_HTTP_PORT', kind: 'value', arg: 'N', default: '9464', parse: int(0, 65535),
     help: 'HTTP port for /metrics, /healthz, /readyz; 0 picks a free port' },
   httpHost: { flag: '--http-host', env: 'RELAY_HTTP_HOST', kind: 'value', arg: 'IP', default: '127.0.0.1', parse: ip,
@@ -214,7 +215,7 @@ export const OPTIONS = {
   externalIp: { flag: '--external-ip', env: 'RELAY_EXTERNAL_IP', kind: 'list', arg: 'IP', parse: ip,
     help: 'relayed address to advertise when behind NAT, at most one per family' },
   discoverExternalIp: { flag: '--discover-external-ip', env: 'RELAY_DISCOVER_EXTERNAL_IP', kind: 'list', arg: 'HOST:PORT', parse: stunServer,
-    help: 'find the relayed address to advertise by a STUN Binding (RFC 8489 §6) to this server at start; all that answer must agree. Instead of --external-ip for that family; a NAME is resolved for the family of the first --listen' },
+    help: 'learn the relayed address to advertise from this STUN server at start (Binding, RFC 8489 §6); all that answer must agree. Not with --external-ip of the same family; a NAME is asked for the family of the first --listen' },
   discoverTimeout: { flag: '--discover-timeout', env: 'RELAY_DISCOVER_TIMEOUT', kind: 'value', arg: 'S', default: '5', parse: int(1, 60),
     help: 'seconds --discover-external-ip waits for answers (requests are retransmitted, RFC 8489 §6.2.1); none by then: exit 2' },
   publicHost: { flag: '--public-host', env: 'RELAY_PUBLIC_HOST', kind: 'value', arg: 'NAME', parse: dnsName,

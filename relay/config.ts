@@ -360,7 +360,9 @@ export function relayHelpText(): string {
     const facts = [spec.env];
     if (spec.kind === 'list') facts.push('repeatable');
     if (spec.default !== undefined) facts.push(`default ${spec.default}`);
-    lines.push(`  ${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}`.padEnd(indent) + spec.help);
+    const head = `  ${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}`;
+    if (head.length < indent) lines.push(head.padEnd(indent) + spec.help);
+    else lines.push(head, ' '.repeat(indent) + spec.help);
     lines.push(`${' '.repeat(indent)}[${facts.join('; ')}]`);
   }
   lines.push(`${'  --help, -h'.padEnd(indent)}print this help and exit`, '');
