@@ -24,6 +24,10 @@ async function main(): Promise<void> {
   let config = parsed.config;
   const logger = createLogger(config.logLevel);
   logger.info({ config: redactConfig(config) }, 'starting relay');
+  let node: RelayNode | undefined;
+  // SIGHUP re-reads the TLS certificate and key (they are also watched); the result is logged.
+  // Handled from the start, so that a SIGHUP never ends the relay (Node's default), even early.
+  process.on('SIGHUP', () => void node?.reloadCertificates());
   if (config.discoverExternalIp.length > 0) {
     const found = await discoverExternalIps(config, { logger });
     if (!found.ok) {
@@ -37,7 +41,6 @@ async function main(): Promise<void> {
   const directory = config.redis
     ? await openRedisDirectory(config.redis, config.redisPrefix, logger)
     : undefined;
-  let node: RelayNode;
   try {
     node = await startRelayNode(config, { logger, directory, processMetrics: true });
   } catch (err) {
@@ -65,8 +68,6 @@ async function main(): Promise<void> {
     logger.flush();
     process.exit(0);
   };
-  // SIGHUP re-reads the TLS certificate and key (they are also watched); the result is logged.
-  process.on('SIGHUP', () => void node.reloadCertificates());
   process.on('SIGTERM', () => void shutdown(true));
   process.on('SIGINT', () => void shutdown(false));
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception; continuing'));

@@ -214,4 +214,37 @@ describe('TLS certificate reload', () => {
       `relay: cannot start: --tls-key: ${join(live, 'key.pem')} is not the key of the certificate in ${join(live, 'cert.pem')}`,
     ]);
   });
+
+  it('survives a SIGHUP without TLS (Node would exit on it by default)', async () => {
+    const [turn] = await freePorts(1, 'both');
+    const relay = await startRelayProcess([
+      ...[
+        '--turn-port',
+        String(turn),
+        '--http-port',
+        '0',
+        '--user',
+        'a:b',
+        '--realm',
+        'r',
+        '--log-level',
+        'warn',
+      ],
+    ]);
+    try {
+      relay.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(relay.child.exitCode).toBeNull();
+      const c = await TurnTestClient.connect({
+        transport: 'udp',
+        server: { family: 4, address: '127.0.0.1', port: turn! },
+        cred: CRED,
+      });
+      expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+      await c.close();
+    } finally {
+      relay.kill('SIGINT');
+      await relay.exited;
+    }
+  });
 });
