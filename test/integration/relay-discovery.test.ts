@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisDirectory } from '../../src/redis/redis-directory.ts';
-import { MessageClass } from '../../src/stun/constants.ts';
+import { Attr, MessageClass } from '../../src/stun/constants.ts';
 import { freePort } from '../support/ports.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { runRelayCli, startRelayProcess } from '../support/relay.ts';
@@ -74,6 +74,55 @@ describe('relay discovers its external address with STUN', () => {
       expect(rec.turnUrls).toEqual([
         `turn:127.0.0.77:${port}?transport=udp`,
         `turn:127.0.0.77:${port}?transport=tcp`,
+      ]);
+    } finally {
+      relay.kill('SIGINT');
+      await relay.exited;
+      await directory.close();
+    }
+  });
+
+  it("learns each family from its own servers, asked from that family's listen address", async () => {
+    const url = await redisUrl();
+    const prefix = uniquePrefix('discovery6');
+    prefixes.push(prefix);
+    const v4 = await responder('127.0.0.77');
+    const v6 = await startStunResponder('2001:db8::77', { host: '::1' });
+    responders.push(v6);
+    const port = await freePort('both');
+    const relay = await startRelayProcess([
+      ...['--listen', '127.0.0.1', '--listen', '::1', '--turn-port', String(port), '--http-port', '0'],
+      ...['--user', 'a:b', '--realm', 'r', '--log-level', 'warn', '--no-tcp'],
+      ...['--redis', url, '--redis-prefix', prefix, '--id', 'dual-nat'],
+      ...at(v4),
+      ...['--discover-external-ip', `[::1]:${v6.port}`],
+    ]);
+    const directory = new RedisDirectory({ client: new Redis(url), subscriber: new Redis(url), prefix });
+    try {
+      expect(new Set(v4.requests.map((q) => q.address))).toEqual(new Set(['127.0.0.1']));
+      expect(new Set(v6.requests.map((q) => q.address))).toEqual(new Set(['::1']));
+      for (const [address, family, relayed] of [
+        ['127.0.0.1', 4, '127.0.0.77'],
+        ['::1', 6, '2001:db8::77'],
+      ] as const) {
+        const c = await TurnTestClient.connect({
+          transport: 'udp',
+          server: { family, address, port },
+          cred: CRED,
+        });
+        // RFC 8656 §7.2: IPv4 unless REQUESTED-ADDRESS-FAMILY (§14.6) asks for IPv6.
+        const wants =
+          family === 6
+            ? [[Attr.RequestedAddressFamily, new Uint8Array([2, 0, 0, 0])] as [number, Uint8Array]]
+            : [];
+        expect((await c.allocate(wants)).cls).toBe(MessageClass.SuccessResponse);
+        expect(c.relayed).toMatchObject({ family, address: relayed });
+        await c.close();
+      }
+      const rec = (await directory.get('dual-nat', Date.now()))!;
+      expect(rec.turnUrls).toEqual([
+        `turn:127.0.0.77:${port}?transport=udp`,
+        `turn:[2001:db8::77]:${port}?transport=udp`,
       ]);
     } finally {
       relay.kill('SIGINT');

@@ -19,27 +19,33 @@ export interface StunResponder {
 
 /**
  * Answers with `mapped` as the external address (its port is the request's source port), or
- * never when `mapped` is undefined; the first `dropFirst` requests go unanswered.
+ * never when `mapped` is undefined; the first `dropFirst` requests go unanswered. Listens on
+ * `host` (127.0.0.1, or ::1 for IPv6).
  */
 export async function startStunResponder(
   mapped: string | undefined,
-  opts: { dropFirst?: number } = {},
+  opts: { dropFirst?: number; host?: string } = {},
 ): Promise<StunResponder> {
-  const socket = dgram.createSocket('udp4');
+  const host = opts.host ?? '127.0.0.1';
+  const socket = dgram.createSocket(host.includes(':') ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
   const requests: { address: string; port: number }[] = [];
   socket.on('message', (msg, rinfo) => {
     const r = decodeMessage(new Uint8Array(msg));
     if (!r.ok || r.message.method !== Method.Binding || r.message.cls !== MessageClass.Request) return;
     requests.push({ address: rinfo.address, port: rinfo.port });
     if (mapped === undefined || requests.length <= (opts.dropFirst ?? 0)) return;
-    const external: TransportAddress = { family: 4, address: mapped, port: rinfo.port };
+    const external: TransportAddress = {
+      family: mapped.includes(':') ? 6 : 4,
+      address: mapped,
+      port: rinfo.port,
+    };
     const tid = r.message.transactionId;
     const reply = encodeMessage(Method.Binding, MessageClass.SuccessResponse, tid, [
       [Attr.XorMappedAddress, encodeXorAddress(external, tid)],
     ]);
     socket.send(reply, rinfo.port, rinfo.address);
   });
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  await new Promise<void>((r) => socket.bind(0, host, r));
   return {
     port: socket.address().port,
     requests,
