@@ -3,12 +3,14 @@
  * and value parser. This module owns what each option accepts; relay/config.ts owns reading
  * argv and the environment, the checks that span several options, and the RelayConfig shape.
  * Adding an option is one entry here (and its field in RelayConfig). The table key is the
- * RelayConfig field the value lands in, except where config.ts derives a field (noUdp -> udp).
+ * RelayConfig field the value lands in, except where config.ts derives a field (noUdp -> udp,
+ * tcpPort -> tcpPorts, tlsPort/tlsCert/tlsKey/noTlsWatch -> tls).
  * Parsers throw OptionError with the reason only; the caller prefixes the option's name.
  */
 import { type LinkFault, parseLinkFaults } from '../src/faults/link-fault.ts';
 import type { IpFamily } from '../src/net/address.ts';
 import { type Cidr, parseCidr } from '../src/net/cidr.ts';
+import { checkDnsName } from '../src/net/dns-name.ts';
 import { formatIp, ipFamilyOf, parseHostPort, parseIp, unmapIpv4 } from '../src/net/ip.ts';
 import { parseRedisTarget, redactRedisUrl } from '../src/redis/redis-target.ts';
 
@@ -26,6 +28,14 @@ export interface HostPort {
   family: IpFamily;
   address: string;
   port: number;
+}
+
+/** A STUN server to ask for this relay's external address: an IP literal or a DNS name. */
+export interface StunServer {
+  host: string;
+  port: number;
+  /** The family of an IP literal; undefined for a name (config.ts fills it in). */
+  family: IpFamily | undefined;
 }
 
 /** value: one value, a repeated flag is an error; list: repeatable; switch: boolean, no value. */
@@ -140,6 +150,27 @@ const hostPort = (raw: string): HostPort => {
   return { family: ipFamilyOf(b), address: formatIp(b), port: hp.port };
 };
 
+/** A DNS name (RFC 1123 §2.1), lower case, without a trailing dot. */
+const dnsName = (raw: string): string => {
+  const r = checkDnsName(raw);
+  if (!r.ok) throw new OptionError(r.error);
+  return r.name;
+};
+
+/** IPv4:PORT, [IPv6]:PORT or NAME:PORT. */
+const stunServer = (raw: string): StunServer => {
+  const hp = parseHostPort(raw);
+  if (hp) {
+    const b = unmapIpv4(parseIp(hp.host)!);
+    return { host: formatIp(b), port: hp.port, family: ipFamilyOf(b) };
+  }
+  const m = /^([^:[\]]+):(0|[1-9]\d{0,4})$/.exec(raw);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535)
+    throw new OptionError(`expected IPv4:PORT, [IPv6]:PORT or NAME:PORT, got "${raw}"`);
+  return { host: dnsName(m[1]!), port, family: undefined };
+};
+
 const on = (): boolean => true;
 const hidden = (): string => '<redacted>';
 const showUser = (u: StaticUser): string => `${u.name}:<redacted>`;
@@ -153,12 +184,16 @@ export const OPTIONS = {
     help: 'TURN port, UDP and TCP (RFC 8656 §4)' },
   noUdp: { flag: '--no-udp', env: 'RELAY_NO_UDP', kind: 'switch', parse: on, help: 'do not serve TURN over UDP' },
   noTcp: { flag: '--no-tcp', env: 'RELAY_NO_TCP', kind: 'switch', parse: on, help: 'do not serve TURN over TCP' },
-  tlsPort: { flag: '--tls-port', env: 'RELAY_TLS_PORT', kind: 'value', arg: 'N', default: '5349', parse: PORT,
-    help: 'TURN over TLS port, active when --tls-cert and --tls-key are both given (RFC 8656 §4)' },
+  tcpPort: { flag: '--tcp-port', env: 'RELAY_TCP_PORTS', kind: 'list', arg: 'N', parse: PORT,
+    help: 'another port for TURN over TCP beside --turn-port, e.g. 80 for firewalls that pass only web ports' },
+  tlsPort: { flag: '--tls-port', env: 'RELAY_TLS_PORT', kind: 'list', arg: 'N', default: '5349', parse: PORT,
+    help: 'TURN over TLS port, active when --tls-cert and --tls-key are both given; repeat for 443 beside 5349 (RFC 8656 §4)' },
   tlsCert: { flag: '--tls-cert', env: 'RELAY_TLS_CERT', kind: 'value', arg: 'FILE', parse: text,
-    help: 'PEM certificate chain for TLS; needs --tls-key' },
+    help: 'PEM certificate chain for TLS; needs --tls-key. Reloaded on SIGHUP and when the file changes' },
   tlsKey: { flag: '--tls-key', env: 'RELAY_TLS_KEY', kind: 'value', arg: 'FILE', parse: text,
     help: 'PEM private key for TLS; needs --tls-cert' },
+  noTlsWatch: { flag: '--no-tls-watch', env: 'RELAY_NO_TLS_WATCH', kind: 'switch', parse: on,
+    help: 'do not watch --tls-cert and --tls-key for changes; reload them only on SIGHUP' },
   httpPort: { flag: '--http-port', env: 'RELAY_HTTP_PORT', kind: 'value', arg: 'N', default: '9464', parse: int(0, 65535),
     help: 'HTTP port for /metrics, /healthz, /readyz; 0 picks a free port' },
   httpHost: { flag: '--http-host', env: 'RELAY_HTTP_HOST', kind: 'value', arg: 'IP', default: '127.0.0.1', parse: ip,
@@ -179,6 +214,12 @@ export const OPTIONS = {
     help: 'highest relayed port' },
   externalIp: { flag: '--external-ip', env: 'RELAY_EXTERNAL_IP', kind: 'list', arg: 'IP', parse: ip,
     help: 'relayed address to advertise when behind NAT, at most one per family' },
+  discoverExternalIp: { flag: '--discover-external-ip', env: 'RELAY_DISCOVER_EXTERNAL_IP', kind: 'list', arg: 'HOST:PORT', parse: stunServer,
+    help: 'learn the relayed address to advertise from this STUN server at start (Binding, RFC 8489 §6); all that answer must agree. Not with --external-ip of the same family; a NAME is asked for the family of the first --listen' },
+  discoverTimeout: { flag: '--discover-timeout', env: 'RELAY_DISCOVER_TIMEOUT', kind: 'value', arg: 'S', default: '5', parse: int(1, 60),
+    help: 'seconds --discover-external-ip waits for answers (requests are retransmitted, RFC 8489 §6.2.1); none by then: exit 2' },
+  publicHost: { flag: '--public-host', env: 'RELAY_PUBLIC_HOST', kind: 'value', arg: 'NAME', parse: dnsName,
+    help: 'DNS name in every published URL (turn:, turns:, stun:, ping) instead of IP literals, so clients can check a turns: certificate' },
   software: { flag: '--software', env: 'RELAY_SOFTWARE', kind: 'value', arg: 'NAME', default: 'relay-backbone/0.1.0', parse: text,
     help: 'SOFTWARE attribute in responses (RFC 8489 §14.14)' },
   logLevel: { flag: '--log-level', env: 'RELAY_LOG_LEVEL', kind: 'value', arg: 'L', default: 'info', parse: logLevel,

@@ -22,9 +22,10 @@ import {
   type OptionSpec,
   type ParsedOptions,
   type StaticUser,
+  type StunServer,
 } from './config-options.ts';
 
-export type { HostPort, LogLevel, StaticUser } from './config-options.ts';
+export type { HostPort, LogLevel, StaticUser, StunServer } from './config-options.ts';
 export { OptionError } from './config-options.ts';
 
 export interface RelayConfig {
@@ -33,8 +34,15 @@ export interface RelayConfig {
   turnPort: number;
   udp: boolean;
   tcp: boolean;
-  /** Present only when both a certificate and a key file were given. */
-  tls: { port: number; certFile: string; keyFile: string } | undefined;
+  /** Every TURN-over-TCP port, --turn-port first; empty with --no-tcp. */
+  tcpPorts: number[];
+  /**
+   * Present only when both a certificate and a key file were given; ports in the order given.
+   * `watch`: reload when the files change (SIGHUP reloads either way).
+   */
+  tls: { ports: number[]; certFile: string; keyFile: string; watch: boolean } | undefined;
+  /** DNS name for every published URL; undefined publishes IP literals. */
+  publicHost: string | undefined;
   httpPort: number;
   httpHost: string;
   secrets: string[];
@@ -45,6 +53,10 @@ export interface RelayConfig {
   minPort: number;
   maxPort: number;
   externalIps: { 4?: string; 6?: string };
+  /** STUN servers to learn the external address from at start, each with the family it serves. */
+  discoverExternalIp: (StunServer & { family: IpFamily })[];
+  /** Seconds. */
+  discoverTimeout: number;
   software: string;
   logLevel: LogLevel;
   maxAllocations: number;
@@ -188,7 +200,18 @@ const isUnspecified = (address: string): boolean => parseIp(address)!.every((b) 
 
 /** Checks that span several options, and the fields derived from them. */
 function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
-  const { noUdp, noTcp, tlsPort, tlsCert, tlsKey, externalIp, ...rest } = v;
+  const {
+    noUdp,
+    noTcp,
+    tcpPort,
+    tlsPort,
+    tlsCert,
+    tlsKey,
+    noTlsWatch,
+    externalIp,
+    discoverExternalIp,
+    ...rest
+  } = v;
 
   const externalIps: { 4?: string; 6?: string } = {};
   for (const address of externalIp) {
@@ -204,15 +227,16 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
   }
 
   if (rest.listen.length === 0) throw new OptionError('--listen: no address given');
+  const discover = discoverServers(discoverExternalIp, rest.listen, externalIps);
   const seen = new Set<string>();
   for (const address of rest.listen) {
     if (seen.has(address)) throw new OptionError(`--listen: ${address} given twice`);
     seen.add(address);
     const family = familyOf(address);
     // The relayed address goes into XOR-RELAYED-ADDRESS (RFC 8656 §7.2): it must be advertisable.
-    if (isUnspecified(address) && !externalIps[family]) {
+    if (isUnspecified(address) && !externalIps[family] && !discover.some((s) => s.family === family)) {
       throw new OptionError(
-        `--listen: ${address} needs --external-ip for IPv${family}, to advertise relayed addresses`,
+        `--listen: ${address} needs --external-ip or --discover-external-ip for IPv${family}, to advertise relayed addresses`,
       );
     }
   }
@@ -233,11 +257,9 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     throw new OptionError(`--tls-key: file not found: ${tlsKey}`);
   const tls =
     tlsCert !== undefined && tlsKey !== undefined
-      ? { port: tlsPort, certFile: tlsCert, keyFile: tlsKey }
+      ? { ports: tlsPort, certFile: tlsCert, keyFile: tlsKey, watch: !noTlsWatch }
       : undefined;
-  if (tls && !noTcp && tls.port === rest.turnPort) {
-    throw new OptionError(`--tls-port: ${tls.port} is also the TCP port (--turn-port); pick another`);
-  }
+  const tcpPorts = streamPorts(noTcp, rest.turnPort, tcpPort, tls?.ports ?? []);
   if (noUdp && noTcp && !tls)
     throw new OptionError('--no-udp: with --no-tcp and no TLS there is nothing to serve');
 
@@ -259,7 +281,65 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     );
   }
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;
-  return { ...rest, id, udp: !noUdp, tcp: !noTcp, tls, externalIps };
+  return {
+    ...rest,
+    id,
+    udp: !noUdp,
+    tcp: !noTcp,
+    tcpPorts,
+    tls,
+    externalIps,
+    discoverExternalIp: discover,
+  };
+}
+
+/**
+ * TCP and TLS listeners share the TCP port space of each listen address: every port once. The
+ * TCP ports come back with --turn-port first, or none with --no-tcp.
+ */
+function streamPorts(noTcp: boolean, turnPort: number, extra: number[], tlsPorts: number[]): number[] {
+  if (noTcp && extra.length > 0) throw new OptionError('--tcp-port: not with --no-tcp');
+  const tcp = noTcp ? [] : [turnPort];
+  for (const port of extra) {
+    if (port === turnPort) throw new OptionError(`--tcp-port: ${port} is already --turn-port`);
+    if (tcp.includes(port)) throw new OptionError(`--tcp-port: ${port} given twice`);
+    tcp.push(port);
+  }
+  const tls: number[] = [];
+  for (const port of tlsPorts) {
+    if (tls.includes(port)) throw new OptionError(`--tls-port: ${port} given twice`);
+    if (port === turnPort && !noTcp)
+      throw new OptionError(`--tls-port: ${port} is also the TCP port (--turn-port); pick another`);
+    if (tcp.includes(port))
+      throw new OptionError(`--tls-port: ${port} is also a TCP port (--tcp-port); pick another`);
+    tls.push(port);
+  }
+  return tcp;
+}
+
+/**
+ * The STUN servers for --discover-external-ip, each with the family it is asked from: an IP
+ * literal's own, a name's the first --listen address's. The relay must have an address of that
+ * family, and a family learns its external address either from --external-ip or from discovery.
+ */
+function discoverServers(
+  servers: StunServer[],
+  listen: string[],
+  externalIps: { 4?: string; 6?: string },
+): (StunServer & { family: IpFamily })[] {
+  const families = new Set(listen.map(familyOf));
+  return servers.map((s) => {
+    const family = s.family ?? familyOf(listen[0]!);
+    const where = `${s.family === 6 ? `[${s.host}]` : s.host}:${s.port}`;
+    if (!families.has(family))
+      throw new OptionError(`--discover-external-ip: ${where} is IPv${family} and no --listen address is`);
+    const fixed = externalIps[family];
+    if (fixed)
+      throw new OptionError(
+        `--discover-external-ip: IPv${family} already has --external-ip ${fixed}; give one or the other`,
+      );
+    return { ...s, family };
+  });
 }
 
 export function relayHelpText(): string {
@@ -280,7 +360,9 @@ export function relayHelpText(): string {
     const facts = [spec.env];
     if (spec.kind === 'list') facts.push('repeatable');
     if (spec.default !== undefined) facts.push(`default ${spec.default}`);
-    lines.push(`  ${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}`.padEnd(indent) + spec.help);
+    const head = `  ${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}`;
+    if (head.length < indent) lines.push(head.padEnd(indent) + spec.help);
+    else lines.push(head, ' '.repeat(indent) + spec.help);
     lines.push(`${' '.repeat(indent)}[${facts.join('; ')}]`);
   }
   lines.push(`${'  --help, -h'.padEnd(indent)}print this help and exit`, '');

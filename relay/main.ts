@@ -1,10 +1,12 @@
 /**
- * Relay entry point: parse the configuration, start the TURN listeners and the HTTP port, and
- * handle signals. SIGTERM drains (no new allocations, existing ones run until they end or the
- * drain timeout passes); a second SIGTERM or SIGINT stops at once.
+ * Relay entry point: parse the configuration, learn the external address when asked
+ * (--discover-external-ip), start the TURN listeners and the HTTP port, and handle signals.
+ * SIGHUP reloads the TLS certificate and key. SIGTERM drains (no new allocations, existing ones
+ * run until they end or the drain timeout passes); a second SIGTERM or SIGINT stops at once.
  */
 import { existsSync } from 'node:fs';
 import { parseRelayConfig, redactConfig } from './config.ts';
+import { discoverExternalIps } from './external-ip.ts';
 import { createLogger } from './logger.ts';
 import { type RelayNode, startRelayNode } from './node.ts';
 import { openRedisDirectory } from './redis.ts';
@@ -19,18 +21,30 @@ async function main(): Promise<void> {
     process.stdout.write(parsed.help);
     return;
   }
-  const config = parsed.config;
+  let config = parsed.config;
   const logger = createLogger(config.logLevel);
   logger.info({ config: redactConfig(config) }, 'starting relay');
+  let node: RelayNode | undefined;
+  // SIGHUP re-reads the TLS certificate and key (they are also watched); the result is logged.
+  // Handled from the start, so that a SIGHUP never ends the relay (Node's default), even early.
+  process.on('SIGHUP', () => void node?.reloadCertificates());
+  if (config.discoverExternalIp.length > 0) {
+    const found = await discoverExternalIps(config, { logger });
+    if (!found.ok) {
+      process.stderr.write(`relay: --discover-external-ip: ${found.error}\n`);
+      logger.flush();
+      process.exit(2);
+    }
+    config = { ...config, externalIps: found.externalIps };
+  }
 
   const directory = config.redis
     ? await openRedisDirectory(config.redis, config.redisPrefix, logger)
     : undefined;
-  let node: RelayNode;
   try {
     node = await startRelayNode(config, { logger, directory, processMetrics: true });
   } catch (err) {
-    process.stderr.write(`relay: cannot listen: ${(err as Error).message}\n`);
+    process.stderr.write(`relay: cannot start: ${(err as Error).message}\n`);
     await directory?.close();
     process.exit(2);
   }

@@ -128,3 +128,27 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
     }),
   };
 }
+
+export interface TlsMetrics {
+  readonly reloads: Counter<'result'>;
+}
+
+/** The TLS certificate's metrics, registered once the relay serves TLS. */
+export function createTlsMetrics(registry: Registry, notAfterSeconds: () => number): TlsMetrics {
+  new Gauge({
+    name: 'turn_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the TLS certificate in use expires (its notAfter), UNIX seconds: alert well before it.',
+    registers: [registry],
+    collect() {
+      this.set(notAfterSeconds());
+    },
+  });
+  return {
+    reloads: new Counter({
+      name: 'turn_tls_certificate_reloads_total',
+      help: 'Changed certificate files read on SIGHUP or a file change, by result (reloaded, refused).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
+}

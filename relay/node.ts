@@ -13,6 +13,7 @@ import { type RelayHttp, startRelayHttp } from './http.ts';
 import { registerRelayInfo } from './info-metric.ts';
 import type { Logger } from './logger.ts';
 import { Registration, turnUrls } from './registration.ts';
+import type { ReloadResult } from './tls-certificates.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
 
 export interface RelayNode {
@@ -20,15 +21,26 @@ export interface RelayNode {
   readonly listening: ListeningAddresses;
   readonly http: RelayHttp;
   readonly backbone: Backbone | undefined;
+  /** Re-read the TLS certificate and key (SIGHUP); undefined without TLS. */
+  reloadCertificates(): ReloadResult | undefined;
   /** Drain (when asked), then stop everything and deregister. */
   stop(drain: boolean): Promise<void>;
 }
 
-/** Where clients time this relay: the HTTP host, or the advertised address when it listens on all. */
-function pingUrl(httpHost: string, advertised: string, port: number): string {
-  const host = httpHost === '0.0.0.0' || httpHost === '::' ? advertised : httpHost;
+/**
+ * Where clients time this relay: --public-host when given, else the HTTP host, or the advertised
+ * address when it listens on all.
+ */
+function pingUrl(config: RelayConfig, advertised: string, port: number): string {
+  const { httpHost, publicHost } = config;
+  const host = publicHost ?? (httpHost === '0.0.0.0' || httpHost === '::' ? advertised : httpHost);
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
 }
+
+/** Each port once, in listening order (the same ports listen on every address). */
+const portsOf = (addresses: readonly { port: number }[]): number[] => [
+  ...new Set(addresses.map((a) => a.port)),
+];
 
 export async function startRelayNode(
   config: RelayConfig,
@@ -95,8 +107,8 @@ export async function startRelayNode(
     const advertised = config.externalIps[family] ?? config.listen[0]!;
     const urls = turnUrls(config, {
       udp: listening.udp[0]?.port,
-      tcp: listening.tcp[0]?.port,
-      tls: listening.tls[0]?.port,
+      tcp: portsOf(listening.tcp),
+      tls: portsOf(listening.tls),
     });
     registration = new Registration(
       directory,
@@ -107,7 +119,7 @@ export async function startRelayNode(
           config.backbonePort === undefined
             ? ''
             : addressKey({ family, address: advertised, port: config.backbonePort }),
-        pingUrl: pingUrl(config.httpHost, advertised, http.port),
+        pingUrl: pingUrl(config, advertised, http.port),
       },
       {
         allocations: () => relay.engine.allocationCount,
@@ -141,6 +153,7 @@ export async function startRelayNode(
     get backbone() {
       return backbone;
     },
+    reloadCertificates: () => relay.reloadCertificates(),
     async stop(drain) {
       if (drain) {
         const drained = relay.drain();

@@ -16,19 +16,27 @@ export interface RegistrationSources {
   draining(): boolean;
 }
 
-/** TURN URLs as clients use them; IPv6 in brackets (RFC 7065). */
-export function turnUrls(
-  config: RelayConfig,
-  ports: { udp?: number | undefined; tcp?: number | undefined; tls?: number | undefined },
-): string[] {
-  const urls: string[] = [];
-  for (const listen of config.listen) {
+/** The host part of published URLs: --public-host, else each advertised IP literal (IPv6 in brackets, RFC 3986 §3.2.2). */
+export function publishedHosts(config: RelayConfig): string[] {
+  if (config.publicHost) return [config.publicHost];
+  const hosts = config.listen.map((listen) => {
     const family = listen.includes(':') ? 6 : 4;
     const ip = config.externalIps[family] ?? listen;
-    const host = family === 6 ? `[${ip}]` : ip;
+    return family === 6 ? `[${ip}]` : ip;
+  });
+  return [...new Set(hosts)];
+}
+
+/** TURN URLs as clients use them (RFC 7065), for every host and every listening port. */
+export function turnUrls(
+  config: RelayConfig,
+  ports: { udp?: number | undefined; tcp: readonly number[]; tls: readonly number[] },
+): string[] {
+  const urls: string[] = [];
+  for (const host of publishedHosts(config)) {
     if (ports.udp) urls.push(`turn:${host}:${ports.udp}?transport=udp`);
-    if (ports.tcp) urls.push(`turn:${host}:${ports.tcp}?transport=tcp`);
-    if (ports.tls) urls.push(`turns:${host}:${ports.tls}?transport=tcp`);
+    for (const port of ports.tcp) urls.push(`turn:${host}:${port}?transport=tcp`);
+    for (const port of ports.tls) urls.push(`turns:${host}:${port}?transport=tcp`);
   }
   return urls;
 }

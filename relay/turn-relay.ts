@@ -7,9 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
 import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { createPeerPolicy } from '../src/net/peer-policy.ts';
@@ -26,9 +24,10 @@ import { type TurnAction, TurnEngine } from '../src/turn/engine.ts';
 import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
-import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { createRelayMetrics, createTlsMetrics, type RelayMetrics } from './metrics.ts';
 import { bindPair, RelaySocketPool } from './relay-sockets.ts';
 import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
+import { type ReloadResult, TlsCertificates } from './tls-certificates.ts';
 
 /** How the relay reaches one client; created per 5-tuple by the listener that saw it. */
 export interface ClientLink {
@@ -94,6 +93,7 @@ export class TurnRelay {
   readonly #reservations = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
   readonly #revoked = new Set<string>();
   #tick: NodeJS.Timeout | undefined;
+  #certs: TlsCertificates | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
 
@@ -182,34 +182,44 @@ export class TurnRelay {
   async start(): Promise<ListeningAddresses> {
     const c = this.config;
     const result: ListeningAddresses = { udp: [], tcp: [], tls: [] };
+    const certs = c.tls && new TlsCertificates(c.tls, this.#log);
+    this.#certs = certs;
+    if (certs) {
+      const tlsMetrics = createTlsMetrics(this.metrics.registry, () => certs.notAfter);
+      certs.onReload = (result) => tlsMetrics.reloads.inc({ result });
+    }
     for (const host of c.listen) {
-      let port = c.turnPort;
       if (c.udp) {
-        const socket = await bindUdp(host, port);
-        port = socket.address().port;
+        const socket = await bindUdp(host, c.turnPort);
         this.#serveUdp(socket);
         result.udp.push(toAddress(socket.address()));
       }
-      if (c.tcp) {
+      for (const port of c.tcpPorts) {
         const server = net.createServer((s) => this.#serveStream(s, 'tcp'));
         result.tcp.push(await listenStream(server, host, port));
         this.#streams.push(server);
       }
-      if (c.tls) {
-        const server = tls.createServer(
-          { cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) },
-          (s) => this.#serveStream(s, 'tls'),
-        );
+      for (const port of certs ? c.tls!.ports : []) {
+        const server = certs!.createServer((s) => this.#serveStream(s, 'tls'));
         server.on('tlsClientError', (err) => this.#warnOnce('tls-handshake', 'TLS handshake failed', err));
-        result.tls.push(await listenStream(server, host, c.tls.port));
+        result.tls.push(await listenStream(server, host, port));
         this.#streams.push(server);
       }
     }
+    if (c.tls?.watch) certs?.watch();
     this.#listening = result;
     this.#tick = setInterval(() => this.#run(this.engine.tick(Date.now())), 1000);
     this.#tick.unref();
     this.#log.info({ listening: describe(result) }, 'TURN listeners up');
     return result;
+  }
+
+  /**
+   * Re-read the TLS certificate and key (SIGHUP): new TLS connections get the new pair, live ones
+   * keep theirs; a bad pair is refused and the one in use stays. Undefined without TLS.
+   */
+  reloadCertificates(): ReloadResult | undefined {
+    return this.#certs?.reload('SIGHUP');
   }
 
   /**
@@ -263,6 +273,7 @@ export class TurnRelay {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#tick);
+    this.#certs?.close();
     this.#endAll('shutdown');
     for (const held of this.#reservations.values()) {
       clearTimeout(held.timer);

@@ -181,10 +181,7 @@ describe('TURN allocations per browser peer connection', () => {
     const redis = { url: await redisUrl(), prefix: uniquePrefix('allocs') };
     prefix = redis.prefix;
     certDir = mkdtempSync(join(tmpdir(), 'allocs-'));
-    const cert = await makeSelfSignedCert(
-      certDir,
-      IDS.map((id) => RELAYS[id].host),
-    );
+    const cert = await makeSelfSignedCert(certDir, { ips: IDS.map((id) => RELAYS[id].host) });
     for (const id of IDS) {
       const r = RELAYS[id];
       relays[id] = await startTestRelay({

@@ -23,6 +23,11 @@ describe('relay command line', () => {
       '--min-port',
       '--max-port',
       '--external-ip',
+      '--discover-external-ip',
+      '--discover-timeout',
+      '--public-host',
+      '--tcp-port',
+      '--no-tls-watch',
     ]) {
       expect(stdout).toContain(flag);
     }
@@ -34,6 +39,7 @@ describe('relay command line', () => {
     [['--allow-peer', '300.0.0.0/8'], '--allow-peer'],
     [['--bogus'], '--bogus'],
     [['--min-port', '60000', '--max-port', '50000'], '--min-port'],
+    [['--public-host', '192.0.2.1'], '--public-host'],
   ])('exits 2 with one line naming the option for %j', async (args, flag) => {
     const { code, stderr, stdout } = await runRelayCli(args);
     expect(code).toBe(2);

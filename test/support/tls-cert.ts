@@ -1,7 +1,7 @@
 /**
- * A throwaway self-signed certificate for 127.0.0.1 and ::1 (or the IPs given), made with the
- * openssl command (Debian package `openssl`), for TURN-over-TLS tests. EC P-256, valid two days,
- * written into `dir` as cert.pem and key.pem.
+ * A throwaway self-signed certificate for 127.0.0.1 and ::1 (or the IPs given) and any DNS names
+ * asked for, made with the openssl command (Debian package `openssl`), for TURN-over-TLS tests.
+ * EC P-256, valid two days, written into `dir` as cert.pem and key.pem.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,8 +11,9 @@ const run = promisify(execFile);
 
 export async function makeSelfSignedCert(
   dir: string,
-  ips: readonly string[] = ['127.0.0.1', '::1'],
+  names: { readonly ips?: readonly string[]; readonly dnsNames?: readonly string[] } = {},
 ): Promise<{ cert: string; key: string }> {
+  const { ips = ['127.0.0.1', '::1'], dnsNames = [] } = names;
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   try {
@@ -35,7 +36,7 @@ export async function makeSelfSignedCert(
         '-subj',
         `/CN=${ips[0]}`,
         '-addext',
-        `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`,
+        `subjectAltName=${[...ips.map((ip) => `IP:${ip}`), ...dnsNames.map((n) => `DNS:${n}`)].join(',')}`,
       ],
       { timeout: 15_000 },
     );

@@ -62,12 +62,12 @@ describe('relay config errors', () => {
     [
       ['--listen', '0.0.0.0'],
       {},
-      '--listen: 0.0.0.0 needs --external-ip for IPv4, to advertise relayed addresses',
+      '--listen: 0.0.0.0 needs --external-ip or --discover-external-ip for IPv4, to advertise relayed addresses',
     ],
     [
       ['--listen', '::', '--external-ip', '1.2.3.4'],
       {},
-      '--listen: :: needs --external-ip for IPv6, to advertise relayed addresses',
+      '--listen: :: needs --external-ip or --discover-external-ip for IPv6, to advertise relayed addresses',
     ],
     [['--listen', '1.2.3.4', '--listen', '1.2.3.4'], {}, '--listen: 1.2.3.4 given twice'],
     [[], { RELAY_LISTEN: ',' }, '--listen: no address given'],

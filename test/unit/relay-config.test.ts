@@ -29,7 +29,9 @@ describe('relay config defaults', () => {
       turnPort: 3478,
       udp: true,
       tcp: true,
+      tcpPorts: [3478],
       tls: undefined,
+      publicHost: undefined,
       httpPort: 9464,
       httpHost: '127.0.0.1',
       secrets: [],
@@ -40,6 +42,8 @@ describe('relay config defaults', () => {
       minPort: 49152,
       maxPort: 65535,
       externalIps: {},
+      discoverExternalIp: [],
+      discoverTimeout: 5,
       software: 'relay-backbone/0.1.0',
       logLevel: 'info',
       maxAllocations: 10000,
@@ -101,11 +105,13 @@ describe('relay config defaults', () => {
 
   it('turns TLS on only with both files, on port 5349 by default', () => {
     expect(config(TLS).tls).toEqual({
-      port: 5349,
+      ports: [5349],
       certFile: '/etc/relay/cert.pem',
       keyFile: '/etc/relay/key.pem',
+      watch: true,
     });
-    expect(config([...TLS, '--tls-port', '443']).tls?.port).toBe(443);
+    expect(config([...TLS, '--no-tls-watch']).tls?.watch).toBe(false);
+    expect(config([...TLS, '--tls-port', '443']).tls?.ports).toEqual([443]);
   });
 });
 
@@ -202,7 +208,7 @@ describe('relay config from the environment', () => {
       ],
       externalIps: { 4: '203.0.113.1' },
       logLevel: 'debug',
-      tls: { port: 5349 },
+      tls: { ports: [5349] },
       alternateServer: { family: 6, address: '::1', port: 3478 },
     });
     expect(c.allowPeers.map((p) => p.text)).toEqual(['127.0.0.0/8']);
