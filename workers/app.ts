@@ -31,8 +31,11 @@ import {
 import { timingSafeEqual, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
-import { authenticate, type Principal, type TenantStore } from '../src/tenants/api-keys.ts';
+import { sourceKey } from '../src/limits/connection-limiter.ts';
+import { type SourceLimit, SourceLimiter } from '../src/limits/source-limiter.ts';
+import { authenticate, type Principal, type RateLimit, type TenantStore } from '../src/tenants/api-keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
+import { DEFAULT_ADDRESS_LIMIT, DEFAULT_FAILED_KEY_LIMIT } from './abuse-limits.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
@@ -77,6 +80,10 @@ export interface EdgeDeps {
   readonly tenants?: TenantStore | undefined;
   /** Per-key rate limit state; in memory per process when not given. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Without a tenant store: the rate limit per client address (IPv6: per /64); 'off' for none. */
+  readonly addressLimit?: RateLimit | 'off' | undefined;
+  /** Failed API key attempts per client address, counted in this process. */
+  readonly failedKeyLimit?: SourceLimit | undefined;
   /** Ranking knobs (exploration share, load knee, room slack...); DEFAULT_RANK otherwise. */
   readonly rank?: Partial<RankOptions> | undefined;
   /** Metrics for GET /metrics; one is made when not given. */
@@ -193,8 +200,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
 
   // API keys and the per-key rate limit, on the routes clients call.
   const tenants = deps.tenants;
+  const addressLimit = deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT;
+  const failures = new SourceLimiter(deps.failedKeyLimit ?? DEFAULT_FAILED_KEY_LIMIT);
   const guard = async (c: Context<Env>, next: () => Promise<void>) => {
-    if (!tenants) return next();
+    const source = sourceKey(deps.clientIp(c) ?? 'unknown');
+    if (!tenants) return addressLimit === 'off' ? next() : limitAddress(c, source, addressLimit, next);
+    if (failures.blocked(source, now())) {
+      metrics.refused.inc({ reason: 'failed_key_attempts' });
+      const wait = Math.max(1, Math.ceil(failures.retryAfterMs(source, now()) / 1000));
+      return problem(c, 429, 'Too many failed API key attempts', `retry in ${wait} s`, {
+        'retry-after': String(wait),
+      });
+    }
     let auth: Awaited<ReturnType<typeof authenticate>>;
     try {
       auth = await authenticate(tenants, presentedKey(c));
@@ -202,6 +219,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       return problem(c, 503, 'Key store unavailable', (err as Error).message, { 'retry-after': '5' });
     }
     if (!auth.ok) {
+      if (auth.reason !== 'missing') failures.take(source, now());
       const detail =
         auth.reason === 'missing'
           ? 'send your API key as "Authorization: Bearer rbk_..." or "X-API-Key: rbk_..."'
@@ -231,6 +249,27 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       }
     }
     c.set('principal', principal);
+    return next();
+  };
+  const limitAddress = async (
+    c: Context<Env>,
+    source: string,
+    limit: RateLimit,
+    next: () => Promise<void>,
+  ) => {
+    // As for keys: a limiter that cannot answer lets the request through.
+    const d = await limiter.take(`addr:${source}`, limit, now()).catch(() => undefined);
+    if (d && !d.allowed) {
+      metrics.refused.inc({ reason: 'address_rate_limit' });
+      const wait = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+      return problem(
+        c,
+        429,
+        'Rate limit exceeded',
+        `each address may make ${limit.ratePerSecond} requests per second (bursts of ${limit.burst}); retry in ${wait} s`,
+        { 'retry-after': String(wait) },
+      );
+    }
     return next();
   };
   app.use('/v1/allocate', guard);
