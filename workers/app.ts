@@ -13,6 +13,7 @@
 
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import {
   INITIAL_INFLATION,
@@ -179,6 +180,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     metrics.requests.inc({ route, status: String(c.res.status) });
     metrics.duration.observe({ route }, (performance.now() - start) / 1000);
   });
+
+  // Refuse an oversized body from its Content-Length, or as soon as the stream passes the limit,
+  // instead of reading all of it first (issue 12); readJson checks again what it parses.
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: limit,
+      onError: (c) => problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
+    }),
+  );
 
   if (deps.corsOrigins) {
     const origins = deps.corsOrigins;

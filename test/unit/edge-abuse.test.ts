@@ -201,3 +201,38 @@ describe('EDGE_ADDRESS_RATE and EDGE_ADDRESS_BURST', () => {
     if (!r.ok) expect(r.error).toMatch(error);
   });
 });
+
+describe('request bodies', () => {
+  it('stops reading a body once it is past the limit, and answers 413', async () => {
+    // A 10 MB body offered in 64 KB pieces: the edge must not pull it all to learn it is too big.
+    let pulled = 0;
+    const piece = new Uint8Array(65_536).fill(0x20);
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        if (pulled > 160) controller.close();
+        else controller.enqueue(piece);
+      },
+    });
+    const { app } = edge({ addressLimit: 'off' });
+    const res = await app.request('/v1/allocate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(pulled).toBeLessThan(5);
+  });
+
+  it('refuses a declared Content-Length past the limit before reading anything', async () => {
+    const { app } = edge({ addressLimit: 'off' });
+    const res = await app.request('/v1/allocate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '100000000' },
+      body: '{}',
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+  });
+});
