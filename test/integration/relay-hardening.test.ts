@@ -3,15 +3,17 @@
  * per source address and relay-wide, the pre-authentication timeout, idle connections whose
  * allocation ended, the TLS handshake timeout and bounded pre-authentication reads.
  */
+import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
-import { MessageClass } from '../../src/stun/constants.ts';
+import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { freePort } from '../support/ports.ts';
 import { startInProcessRelay } from '../support/relay.ts';
+import { indication, newTid, peerAttr } from '../support/stun-builders.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
@@ -141,6 +143,36 @@ describe('relay stream listeners under abuse', () => {
     await until(() => c.closed, 2000);
     expect(c.closed).toBe(true);
     expect(await refused(r, 'frame_too_large')).toBe(1);
+  });
+
+  it('takes a 60 KB Send indication in 4-byte writes once the connection has allocated', async () => {
+    const r = await start(['--allow-peer', '127.0.0.0/8']);
+    const peer = dgram.createSocket('udp4');
+    const got: number[] = [];
+    peer.on('message', (m) => got.push(m.length));
+    await new Promise<void>((res) => peer.bind(0, '127.0.0.1', res));
+    try {
+      const c = await TurnTestClient.connect({ transport: 'tcp', server: r.listening.tcp[0]!, cred: USER });
+      clients.push(c);
+      expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+      const to = { family: 4 as const, address: '127.0.0.1', port: peer.address().port };
+      expect((await c.createPermission(to)).cls).toBe(MessageClass.SuccessResponse);
+      const tid = newTid();
+      const big = indication(
+        Method.Send,
+        [peerAttr(to, tid), [Attr.Data, new Uint8Array(60_000).fill(7)]],
+        tid,
+      );
+      const t0 = performance.now();
+      for (let i = 0; i < big.length; i += 4) c.sendRaw(big.subarray(i, i + 4));
+      await until(() => got.length > 0, 10_000);
+      expect(got).toEqual([60_000]);
+      expect(c.closed).toBe(false);
+      // Generous: the point is that it arrives, in one piece, without a quadratic stall.
+      expect(performance.now() - t0).toBeLessThan(8_000);
+    } finally {
+      peer.close();
+    }
   });
 
   it('closes a TLS connection that does not finish its handshake within --tls-handshake-timeout', async () => {
