@@ -555,7 +555,7 @@ export class TurnEngine {
       }
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
     }
-    // RFC 8656 §7.2 rule 6: a token the server does not hold gets 508.
+    // RFC 8656 §7.2: a RESERVATION-TOKEN the server cannot honour gets 508 (Insufficient Capacity).
     const held = token ? this.#reservations.get(token.value) : undefined;
     if (token && !held)
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key, { reason: 'no such reservation' });
