@@ -12,8 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { freePort } from '../support/ports.ts';
-import { startInProcessRelay } from '../support/relay.ts';
-import { indication, newTid, peerAttr } from '../support/stun-builders.ts';
+import { startInProcessRelay, startRelayProcess } from '../support/relay.ts';
+import { indication, newTid, peerAttr, request } from '../support/stun-builders.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
@@ -49,6 +49,45 @@ async function refused(relay: TurnRelay, reason: string): Promise<number> {
   const m = new RegExp(`^turn_refused_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
+
+describe('relay UDP listener under abuse', () => {
+  it('answers a flood of bare 20-byte requests from one address with at most the burst, 76 bytes each', async () => {
+    const port = await freePort('both');
+    const child = await startRelayProcess([
+      '--listen',
+      '127.0.0.1',
+      '--turn-port',
+      String(port),
+      '--http-port',
+      '0',
+      '--realm',
+      'relay.local',
+      '--unauth-rate',
+      '5',
+      '--unauth-burst',
+      '10',
+    ]);
+    const socket = dgram.createSocket('udp4');
+    const sizes: number[] = [];
+    socket.on('message', (m) => sizes.push(m.length));
+    try {
+      await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
+      for (let i = 0; i < 200; i++) socket.send(request(Method.Allocate, []).bytes, port, '127.0.0.1');
+      await new Promise((res) => setTimeout(res, 1000));
+      // The burst, plus what the rate refilled while the flood was sent and read.
+      expect(sizes.length).toBeGreaterThanOrEqual(10);
+      expect(sizes.length).toBeLessThanOrEqual(20);
+      expect(new Set(sizes)).toEqual(new Set([76]));
+      const text = await (await fetch(`http://127.0.0.1:${child.ready.httpPort}/metrics`)).text();
+      const refused = /turn_refused_total\{reason="unauthenticated_rate_limited"\} (\d+)/.exec(text);
+      expect(Number(refused?.[1])).toBe(200 - sizes.length);
+    } finally {
+      socket.close();
+      child.kill();
+      await child.exited;
+    }
+  });
+});
 
 describe('relay stream listeners under abuse', () => {
   let relay: TurnRelay | undefined;
