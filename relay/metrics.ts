@@ -28,6 +28,8 @@ export interface MetricSources {
   refusals?(): Readonly<Record<string, number>>;
   /** TCP and TLS connections currently open. */
   streamConnections?(): number;
+  /** Ports held for EVEN-PORT reservations. */
+  reservations?(): number;
 }
 
 /** Sets a counter to an absolute value read from elsewhere, at scrape time. */
@@ -116,6 +118,17 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
     new Gauge({
       name: 'turn_stream_connections',
       help: 'TCP and TLS client connections currently open.',
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+  if (sources.reservations) {
+    const read = sources.reservations;
+    new Gauge({
+      name: 'turn_reservations_held',
+      help: 'Relayed ports held for EVEN-PORT reservations (RFC 8656 §7.2); they count against the quotas.',
       registers: [registry],
       collect() {
         this.set(read());

@@ -179,6 +179,7 @@ export class TurnRelay {
           unauthenticated_rate_limited: this.engine.refusals.unauthenticatedRateLimited,
         }),
         streamConnections: () => this.#connections.size,
+        reservations: () => this.engine.reservationCount,
       },
       deps.processMetrics ?? false,
     );

@@ -13,7 +13,7 @@ import type { TurnRelay } from '../../relay/turn-relay.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { freePort } from '../support/ports.ts';
 import { startInProcessRelay, startRelayProcess } from '../support/relay.ts';
-import { indication, newTid, peerAttr, request } from '../support/stun-builders.ts';
+import { errorCodeOf, indication, newTid, peerAttr, request } from '../support/stun-builders.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
@@ -212,6 +212,22 @@ describe('relay stream listeners under abuse', () => {
     } finally {
       peer.close();
     }
+  });
+
+  it('counts a held EVEN-PORT reservation against the user quota, with its socket open', async () => {
+    const r = await start(['--user-quota', '2']);
+    const evenR: [number, Uint8Array] = [Attr.EvenPort, new Uint8Array([0x80])];
+    const a = await TurnTestClient.connect({ transport: 'udp', server: r.listening.udp[0]!, cred: USER });
+    clients.push(a);
+    expect((await a.allocate([evenR])).cls).toBe(MessageClass.SuccessResponse);
+    expect((await a.refresh(0)).cls).toBe(MessageClass.SuccessResponse);
+    await until(() => r.openRelaySockets === 1, 2000);
+    expect(r.openRelaySockets).toBe(1); // the reserved port
+    expect(await r.metrics.registry.metrics()).toMatch(/^turn_reservations_held 1$/m);
+    const b = await TurnTestClient.connect({ transport: 'udp', server: r.listening.udp[0]!, cred: USER });
+    clients.push(b);
+    expect(errorCodeOf(await b.allocate([evenR]))).toBe(486);
+    expect((await b.allocate()).cls).toBe(MessageClass.SuccessResponse);
   });
 
   it('closes a TLS connection that does not finish its handshake within --tls-handshake-timeout', async () => {
