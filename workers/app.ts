@@ -7,8 +7,9 @@
  *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
  *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
  * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
- * or X-API-Key) and each key has its tenant's rate limit. Every error is problem JSON (RFC 9457).
- * Must not import relay/.
+ * or X-API-Key) and each key has its tenant's rate limit; failed key attempts are limited per
+ * client address. Without one, each client address has a rate limit (workers/abuse-limits.ts).
+ * Every error is problem JSON (RFC 9457). Must not import relay/.
  */
 
 import type { Context } from 'hono';
@@ -265,11 +266,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   const limitAddress = async (
     c: Context<Env>,
     source: string,
-    limit: RateLimit,
+    rate: RateLimit,
     next: () => Promise<void>,
   ) => {
     // As for keys: a limiter that cannot answer lets the request through.
-    const d = await limiter.take(`addr:${source}`, limit, now()).catch(() => undefined);
+    const d = await limiter.take(`addr:${source}`, rate, now()).catch(() => undefined);
     if (d && !d.allowed) {
       metrics.refused.inc({ reason: 'address_rate_limit' });
       const wait = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
@@ -277,7 +278,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         c,
         429,
         'Rate limit exceeded',
-        `each address may make ${limit.ratePerSecond} requests per second (bursts of ${limit.burst}); retry in ${wait} s`,
+        `each address may make ${rate.ratePerSecond} requests per second (bursts of ${rate.burst}); retry in ${wait} s`,
         { 'retry-after': String(wait) },
       );
     }
