@@ -83,6 +83,11 @@ async function startOurs(): Promise<Server> {
       'warn',
       '--user-quota',
       '10000',
+      // Every flow starts from 127.0.0.1: do not meter their 401 challenges.
+      '--unauth-rate',
+      '1000000',
+      '--unauth-burst',
+      '1000000',
       '--max-alloc-pps',
       '0',
       '--max-alloc-bps',

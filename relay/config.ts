@@ -68,6 +68,16 @@ export interface RelayConfig {
   permissionLifetime: number;
   channelLifetime: number;
   nonceLifetime: number;
+  maxChannels: number;
+  maxRequestBytes: number;
+  unauthRate: number;
+  unauthBurst: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  /** Seconds. */
+  preauthTimeout: number;
+  /** Seconds. */
+  tlsHandshakeTimeout: number;
   alternateServer: HostPort | undefined;
   drainTimeout: number;
   /** Directory identity and placement (the backbone). */

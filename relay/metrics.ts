@@ -24,6 +24,12 @@ export interface MetricSources {
   draining(): boolean;
   /** Totals since start, over ended and live allocations. */
   traffic(): TrafficCounters;
+  /** What was refused before it cost anything (connections, oversized or unanswered requests), by reason. */
+  refusals?(): Readonly<Record<string, number>>;
+  /** TCP and TLS connections currently open. */
+  streamConnections?(): number;
+  /** Ports held for EVEN-PORT reservations. */
+  reservations?(): number;
 }
 
 /** Sets a counter to an absolute value read from elsewhere, at scrape time. */
@@ -95,6 +101,40 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
       for (const [reason, n] of Object.entries(sources.drops())) setCounter(this, n, { reason });
     },
   });
+  if (sources.refusals) {
+    const read = sources.refusals;
+    new Counter({
+      name: 'turn_refused_total',
+      help: 'Connections closed and requests dropped or refused by the abuse limits, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        for (const [reason, n] of Object.entries(read())) setCounter(this, n, { reason });
+      },
+    });
+  }
+  if (sources.streamConnections) {
+    const read = sources.streamConnections;
+    new Gauge({
+      name: 'turn_stream_connections',
+      help: 'TCP and TLS client connections currently open.',
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+  if (sources.reservations) {
+    const read = sources.reservations;
+    new Gauge({
+      name: 'turn_reservations_held',
+      help: 'Relayed ports held for EVEN-PORT reservations (RFC 8656 §7.2); they count against the quotas.',
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
   return {
     registry,
     allocationsCreated: new Counter({

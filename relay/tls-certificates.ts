@@ -105,8 +105,8 @@ export class TlsCertificates {
   }
 
   /** A TLS server serving the current pair, and every later one. */
-  createServer(onConnection: (socket: tls.TLSSocket) => void): tls.Server {
-    const server = tls.createServer({ cert: this.#pair.cert, key: this.#pair.key }, onConnection);
+  createServer(onConnection: (socket: tls.TLSSocket) => void, options: tls.TlsOptions = {}): tls.Server {
+    const server = tls.createServer({ ...options, cert: this.#pair.cert, key: this.#pair.key }, onConnection);
     this.#servers.add(server);
     server.once('close', () => this.#servers.delete(server));
     return server;

@@ -8,10 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
 import net from 'node:net';
+import { ConnectionLimiter, sourceKey } from '../src/limits/connection-limiter.ts';
 import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { createPeerPolicy } from '../src/net/peer-policy.ts';
-import { StreamFramer } from '../src/stun/stream-framer.ts';
+import { MAX_STREAM_FRAME, StreamFramer } from '../src/stun/stream-framer.ts';
 import type {
   Allocation,
   ClientContext,
@@ -67,10 +68,18 @@ export interface ListeningAddresses {
 
 /** Stream clients may not buffer more than this before packets to them are dropped. */
 const MAX_STREAM_BUFFER = 1 << 20;
-/** A stream connection must allocate within this time or it is closed. */
-const STREAM_IDLE_MS = 60_000;
-/** How long a port reserved by EVEN-PORT's R bit is held for its token (RFC 8656 §7.2). */
-const RESERVATION_MS = 30_000;
+/** Sources the per-source limit on unauthenticated answers remembers at once. */
+const UNAUTH_SOURCES = 65_536;
+
+/** What the shell refused before the engine saw it (turn_refused_total, with the engine's own). */
+interface ShellRefusals {
+  connection_limit_global: number;
+  connection_limit_source: number;
+  preauth_timeout: number;
+  tls_handshake_timeout: number;
+  frame_too_large: number;
+  not_turn_stream: number;
+}
 
 export class TurnRelay {
   readonly engine: TurnEngine;
@@ -90,7 +99,16 @@ export class TurnRelay {
     bytesToClient: 0,
   };
   readonly #warn = rateLimitedLog();
-  readonly #reservations = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
+  readonly #reservations = new Map<string, dgram.Socket>();
+  readonly #admission: ConnectionLimiter;
+  readonly #refused: ShellRefusals = {
+    connection_limit_global: 0,
+    connection_limit_source: 0,
+    preauth_timeout: 0,
+    tls_handshake_timeout: 0,
+    frame_too_large: 0,
+    not_turn_stream: 0,
+  };
   readonly #revoked = new Set<string>();
   #tick: NodeJS.Timeout | undefined;
   #certs: TlsCertificates | undefined;
@@ -104,6 +122,7 @@ export class TurnRelay {
     this.#log = deps.logger.child({ part: 'turn' });
     this.egress = deps.egress ?? directEgress;
     this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
+    this.#admission = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     for (const host of config.listen) {
       const family: IpFamily = host.includes(':') ? 6 : 4;
       if (this.#relayAddress[family]) continue;
@@ -136,6 +155,13 @@ export class TurnRelay {
         allocPps: config.maxAllocPps,
         allocBps: config.maxAllocBps,
         maxPeersPerAllocation: 1000,
+        maxChannelsPerAllocation: config.maxChannels,
+        maxRequestBytes: config.maxRequestBytes,
+      },
+      unauthenticatedLimit: {
+        ratePerSecond: config.unauthRate,
+        burst: config.unauthBurst,
+        capacity: UNAUTH_SOURCES,
       },
       transactionSeed: randomBytes(12),
       hooks: this.#hooks(),
@@ -147,6 +173,13 @@ export class TurnRelay {
         relaySocketsOpen: () => this.#pool.open,
         draining: () => this.engine.draining,
         traffic: () => this.traffic(),
+        refusals: () => ({
+          ...this.#refused,
+          request_too_large: this.engine.refusals.requestTooLarge,
+          unauthenticated_rate_limited: this.engine.refusals.unauthenticatedRateLimited,
+        }),
+        streamConnections: () => this.#connections.size,
+        reservations: () => this.engine.reservationCount,
       },
       deps.processMetrics ?? false,
     );
@@ -195,13 +228,24 @@ export class TurnRelay {
         result.udp.push(toAddress(socket.address()));
       }
       for (const port of c.tcpPorts) {
-        const server = net.createServer((s) => this.#serveStream(s, 'tcp'));
+        const server = net.createServer();
+        this.#admit(server);
+        server.on('connection', (s: net.Socket) => this.#serveStream(s, 'tcp'));
         result.tcp.push(await listenStream(server, host, port));
         this.#streams.push(server);
       }
       for (const port of certs ? c.tls!.ports : []) {
-        const server = certs!.createServer((s) => this.#serveStream(s, 'tls'));
-        server.on('tlsClientError', (err) => this.#warnOnce('tls-handshake', 'TLS handshake failed', err));
+        const server = certs!.createServer((s) => this.#serveStream(s, 'tls'), {
+          handshakeTimeout: c.tlsHandshakeTimeout * 1000,
+        });
+        this.#admit(server);
+        server.on('tlsClientError', (err, socket) => {
+          // Node reports a failed or timed-out handshake here but leaves the socket open.
+          socket.destroy();
+          if ((err as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
+            this.#refused.tls_handshake_timeout++;
+          else this.#warnOnce('tls-handshake', 'TLS handshake failed', err);
+        });
         result.tls.push(await listenStream(server, host, port));
         this.#streams.push(server);
       }
@@ -275,10 +319,7 @@ export class TurnRelay {
     clearInterval(this.#tick);
     this.#certs?.close();
     this.#endAll('shutdown');
-    for (const held of this.#reservations.values()) {
-      clearTimeout(held.timer);
-      held.socket.close();
-    }
+    for (const socket of this.#reservations.values()) socket.close();
     this.#reservations.clear();
     for (const c of this.#connections) c.destroy();
     await Promise.all([
@@ -327,15 +368,41 @@ export class TurnRelay {
     });
   }
 
+  /**
+   * Connection caps, relay-wide and per source (issue 12), checked on the raw TCP socket before
+   * anything else is spent on it: for TLS that is before the handshake.
+   */
+  #admit(server: net.Server): void {
+    server.on('connection', (raw: net.Socket) => {
+      const address = raw.remoteAddress;
+      if (!address || this.#stopped) {
+        raw.destroy();
+        return;
+      }
+      const source = sourceKey(address);
+      const verdict = this.#admission.admit(source);
+      if (verdict !== 'ok') {
+        if (verdict === 'global') this.#refused.connection_limit_global++;
+        else this.#refused.connection_limit_source++;
+        this.#warnOnce('connection-cap', `refusing stream connections: ${verdict} cap reached`);
+        raw.destroy();
+        return;
+      }
+      raw.once('close', () => this.#admission.release(source));
+    });
+  }
+
   #serveStream(sock: net.Socket, transport: ClientTransport): void {
-    if (this.#stopped || !sock.remoteAddress || sock.remotePort === undefined) {
+    if (this.#stopped || sock.destroyed || !sock.remoteAddress || sock.remotePort === undefined) {
       sock.destroy();
       return;
     }
     sock.setNoDelay(true);
     this.#connections.add(sock);
     const engine = this.engine;
-    const framer = new StreamFramer();
+    // Until the connection has an allocation it may send requests only, of bounded size.
+    const preauthLimit = this.config.maxRequestBytes;
+    const framer = new StreamFramer(preauthLimit);
     const client: TransportAddress = {
       family: sock.remoteFamily === 'IPv6' ? 6 : 4,
       address: sock.remoteAddress,
@@ -358,12 +425,22 @@ export class TurnRelay {
         },
       },
     };
-    const idle = setTimeout(() => {
-      if (!engine.allocationFor(ctx.key)) sock.destroy();
-    }, STREAM_IDLE_MS);
-    idle.unref();
+    // A connection without an allocation (none yet, or it ended) is closed one period later; the
+    // check re-arms while an allocation lives, so a connection outliving its allocation goes too.
+    const period = this.config.preauthTimeout * 1000;
+    let idle: NodeJS.Timeout;
+    const check = () => {
+      if (engine.allocationFor(ctx.key)) {
+        idle = setTimeout(check, period).unref();
+        return;
+      }
+      this.#refused.preauth_timeout++;
+      sock.destroy();
+    };
+    idle = setTimeout(check, period).unref();
     sock.on('data', (chunk) => {
       const now = Date.now();
+      framer.limit = engine.allocationFor(ctx.key) ? MAX_STREAM_FRAME : preauthLimit;
       for (const frame of framer.push(chunk)) {
         if (frame.kind === 'stun') {
           this.#run(engine.handleStun(ctx, frame.bytes, now));
@@ -376,6 +453,8 @@ export class TurnRelay {
         else if (!alloc) engine.drops.noAllocation++;
       }
       if (framer.error) {
+        if (framer.error === 'ERR_FRAME_TOO_LARGE') this.#refused.frame_too_large++;
+        else this.#refused.not_turn_stream++;
         this.#warnOnce('stream-garbage', `closing ${transport} connection: ${framer.error}`);
         sock.destroy();
       }
@@ -403,6 +482,9 @@ export class TurnRelay {
         case 'release-relay':
           this.#release(a.allocation);
           break;
+        case 'release-reservation':
+          this.#releaseReservation(a.token);
+          break;
       }
     }
   }
@@ -420,7 +502,8 @@ export class TurnRelay {
         const pair = await bindPair(this.#pool, where.bind, alloc.family);
         if (pair) {
           socket = pair[0];
-          token = this.#reserve(pair[1]);
+          token = new Uint8Array(randomBytes(8));
+          this.#reservations.set(Buffer.from(token).toString('hex'), pair[1]);
         }
       } else {
         socket = await this.#pool.bind(where.bind, alloc.family, a.evenPort);
@@ -450,26 +533,17 @@ export class TurnRelay {
     this.#run(actions);
   }
 
-  /** RFC 8656 §7.2: hold a socket for a later Allocate with the returned token, for 30 s. */
-  #reserve(socket: dgram.Socket): Uint8Array {
-    const token = new Uint8Array(randomBytes(8));
-    const key = Buffer.from(token).toString('hex');
-    const timer = setTimeout(() => {
-      this.#reservations.delete(key);
-      socket.close();
-    }, RESERVATION_MS);
-    timer.unref();
-    this.#reservations.set(key, { socket, timer });
-    return token;
-  }
-
+  /** RFC 8656 §7.2: the socket held under a token, for the Allocate that claims it. */
   #takeReservation(token: Uint8Array): dgram.Socket | undefined {
     const key = Buffer.from(token).toString('hex');
-    const held = this.#reservations.get(key);
-    if (!held) return undefined;
+    const socket = this.#reservations.get(key);
     this.#reservations.delete(key);
-    clearTimeout(held.timer);
-    return held.socket;
+    return socket;
+  }
+
+  /** The engine's book says the reservation expired (30 s, RFC 8656 §7.2): close its socket. */
+  #releaseReservation(token: Uint8Array): void {
+    this.#takeReservation(token)?.close();
   }
 
   #release(alloc: Allocation): void {

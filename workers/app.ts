@@ -9,12 +9,14 @@
  *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
  *   GET  /dashboard, /v1/admin/topology[/events]   (admin token; workers/dashboard.ts)
  * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
- * or X-API-Key) and each key has its tenant's rate limit. Every error is problem JSON (RFC 9457).
- * Must not import relay/.
+ * or X-API-Key) and each key has its tenant's rate limit; failed key attempts are limited per
+ * client address. Without one, each client address has a rate limit (workers/abuse-limits.ts).
+ * Every error is problem JSON (RFC 9457). Must not import relay/.
  */
 
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
 import {
@@ -34,9 +36,12 @@ import {
 import { timingSafeEqual, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
-import { authenticate, type Principal, type TenantStore } from '../src/tenants/api-keys.ts';
+import { sourceKey } from '../src/limits/connection-limiter.ts';
+import { type SourceLimit, SourceLimiter } from '../src/limits/source-limiter.ts';
+import { authenticate, type Principal, type RateLimit, type TenantStore } from '../src/tenants/api-keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
 import { resolveTtl, ttlBounds } from '../src/tenants/ttl.ts';
+import { DEFAULT_ADDRESS_LIMIT, DEFAULT_FAILED_KEY_LIMIT } from './abuse-limits.ts';
 import { type DashboardAssets, mountDashboard } from './dashboard.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
@@ -83,6 +88,10 @@ export interface EdgeDeps {
   readonly tenants?: TenantStore | undefined;
   /** Per-key rate limit state; in memory per process when not given. */
   readonly rateLimiter?: RateLimiter | undefined;
+  /** Without a tenant store: the rate limit per client address (IPv6: per /64); 'off' for none. */
+  readonly addressLimit?: RateLimit | 'off' | undefined;
+  /** Failed API key attempts per client address, counted in this process. */
+  readonly failedKeyLimit?: SourceLimit | undefined;
   /** Ranking knobs (exploration share, load knee, room slack...); DEFAULT_RANK otherwise. */
   readonly rank?: Partial<RankOptions> | undefined;
   /** Metrics for GET /metrics; one is made when not given. */
@@ -174,6 +183,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     metrics.duration.observe({ route }, (performance.now() - start) / 1000);
   });
 
+  // Refuse an oversized body from its Content-Length, or as soon as the stream passes the limit,
+  // instead of reading all of it first (issue 12); readJson checks again what it parses.
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: limit,
+      onError: (c) => problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
+    }),
+  );
+
   if (deps.corsOrigins) {
     const origins = deps.corsOrigins;
     app.use(
@@ -194,8 +213,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
 
   // API keys and the per-key rate limit, on the routes clients call.
   const tenants = deps.tenants;
+  const addressLimit = deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT;
+  const failures = new SourceLimiter(deps.failedKeyLimit ?? DEFAULT_FAILED_KEY_LIMIT);
   const guard = async (c: Context<Env>, next: () => Promise<void>) => {
-    if (!tenants) return next();
+    const source = sourceKey(deps.clientIp(c) ?? 'unknown');
+    if (!tenants) return addressLimit === 'off' ? next() : limitAddress(c, source, addressLimit, next);
+    if (failures.blocked(source, now())) {
+      metrics.refused.inc({ reason: 'failed_key_attempts' });
+      const wait = Math.max(1, Math.ceil(failures.retryAfterMs(source, now()) / 1000));
+      return problem(c, 429, 'Too many failed API key attempts', `retry in ${wait} s`, {
+        'retry-after': String(wait),
+      });
+    }
     let auth: Awaited<ReturnType<typeof authenticate>>;
     try {
       auth = await authenticate(tenants, presentedKey(c));
@@ -203,6 +232,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       return problem(c, 503, 'Key store unavailable', (err as Error).message, { 'retry-after': '5' });
     }
     if (!auth.ok) {
+      if (auth.reason !== 'missing') failures.take(source, now());
       const detail =
         auth.reason === 'missing'
           ? 'send your API key as "Authorization: Bearer rbk_..." or "X-API-Key: rbk_..."'
@@ -232,6 +262,27 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       }
     }
     c.set('principal', principal);
+    return next();
+  };
+  const limitAddress = async (
+    c: Context<Env>,
+    source: string,
+    rate: RateLimit,
+    next: () => Promise<void>,
+  ) => {
+    // As for keys: a limiter that cannot answer lets the request through.
+    const d = await limiter.take(`addr:${source}`, rate, now()).catch(() => undefined);
+    if (d && !d.allowed) {
+      metrics.refused.inc({ reason: 'address_rate_limit' });
+      const wait = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+      return problem(
+        c,
+        429,
+        'Rate limit exceeded',
+        `each address may make ${rate.ratePerSecond} requests per second (bursts of ${rate.burst}); retry in ${wait} s`,
+        { 'retry-after': String(wait) },
+      );
+    }
     return next();
   };
   app.use('/v1/allocate', guard);

@@ -8,13 +8,15 @@
  * exact one). Revocations are forwarded to the Node side, which tells the relays through Redis.
  * Credentials are made with Web Crypto. Bindings (wrangler.toml vars, secrets, KV):
  * EDGE_SECRETS, SNAPSHOT_URL, SNAPSHOT_TOKEN, ADMIN_TOKEN, EDGE_API_KEYS (required | off),
- * EDGE_CREDENTIAL_TTL, EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON, EDGE_CORS_ORIGINS, EDGE_EXPLORE_SHARE, EDGE_KV.
+ * EDGE_CREDENTIAL_TTL, EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON, EDGE_CORS_ORIGINS, EDGE_EXPLORE_SHARE, EDGE_KV,
+ * EDGE_ADDRESS_RATE, EDGE_ADDRESS_BURST (per-address limit with keys off, counted per isolate).
  */
 
 import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned-store.ts';
 import { MemoryRoomStore, type RoomStore } from '../src/allocation/rooms.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { type ApiKeyRecord, MemoryTenantStore, type Tenant } from '../src/tenants/api-keys.ts';
+import { parseAddressLimit } from './abuse-limits.ts';
 import { createEdgeApp } from './app.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
@@ -31,6 +33,8 @@ export interface Env {
   readonly EDGE_CORS_ORIGINS?: string;
   readonly EDGE_EXPLORE_SHARE?: string;
   readonly EDGE_KV?: KvNamespace;
+  readonly EDGE_ADDRESS_RATE?: string;
+  readonly EDGE_ADDRESS_BURST?: string;
 }
 
 interface Snapshot {
@@ -76,6 +80,7 @@ function makeEdge(env: Env) {
     listKeys: () => tenants.listKeys(),
   };
   const cors = env.EDGE_CORS_ORIGINS;
+  const addressLimit = parseAddressLimit(env.EDGE_ADDRESS_RATE, env.EDGE_ADDRESS_BURST);
   const explore = Number(env.EDGE_EXPLORE_SHARE ?? 0.05);
   const app = createEdgeApp({
     relays: (now) => directory.get(now),
@@ -97,6 +102,8 @@ function makeEdge(env: Env) {
     corsOrigins: cors === '*' ? '*' : cors ? cors.split(',').filter(Boolean) : undefined,
     rank: { exploreShare: explore >= 0 && explore <= 1 ? explore : 0.05 },
     tenants: (env.EDGE_API_KEYS ?? 'required') === 'required' ? keyStore : undefined,
+    // A bad value keeps the default rather than failing every request of the isolate.
+    addressLimit: addressLimit.ok ? addressLimit.value : undefined,
     adminToken: env.ADMIN_TOKEN,
     revoke: env.ADMIN_TOKEN
       ? async (username) => {

@@ -74,6 +74,10 @@ export class EdgeMetrics {
     'edge_rate_limited_total',
     'Requests refused by the per-key rate limit.',
   );
+  readonly refused = new Counter(
+    'edge_refused_total',
+    'Requests refused by the abuse limits, by reason (failed_key_attempts, address_rate_limit).',
+  );
   readonly measurements = new Counter(
     'edge_measurements_total',
     'RTT samples accepted into the learned map.',
@@ -86,6 +90,7 @@ export class EdgeMetrics {
       this.allocations,
       this.staleAnswers,
       this.rateLimited,
+      this.refused,
       this.measurements,
     ];
     return `${all.map((m) => m.render()).join('\n')}\n`;

@@ -13,7 +13,10 @@
  *   probe targets, so the learned map keeps exploring),
  *   EDGE_STALE_SECONDS (30: how long a directory copy answers, marked stale, while Redis is away),
  *   EDGE_API_KEYS (required | off; default required: clients send an API key made with
- *   `npm run keys`, limited per key at its tenant's rate, shared by every edge through Redis),
+ *   `npm run keys`, limited per key at its tenant's rate, shared by every edge through Redis;
+ *   failed key attempts are limited per client address),
+ *   EDGE_ADDRESS_RATE, EDGE_ADDRESS_BURST (10, 40: with EDGE_API_KEYS=off, requests per second
+ *   and burst per client address or IPv6 /64, shared through Redis; EDGE_ADDRESS_RATE=off: none),
  *   EDGE_GEOIP_DB (a GeoIP2/GeoLite2 City or DB-IP city .mmdb file: locates clients by address
  *   after the platform's geo and before their own hint; unreadable or invalid exits with 2),
  *   EDGE_DASHBOARD_DIR (where the built dashboard page is; dist/dashboard by default). With
@@ -30,6 +33,7 @@ import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
 import { RedisRoomStore } from '../src/redis/redis-rooms.ts';
 import { parseRedisTarget } from '../src/redis/redis-target.ts';
 import { RedisRateLimiter, RedisTenantStore } from '../src/redis/redis-tenants.ts';
+import { parseAddressLimit } from './abuse-limits.ts';
 import { createEdgeApp } from './app.ts';
 import { loadDashboardAssets } from './dashboard-assets.ts';
 import { DirectoryCache } from './directory-cache.ts';
@@ -70,6 +74,8 @@ if (!Number.isFinite(exploreShare) || exploreShare < 0 || exploreShare > 1)
 const apiKeys = env.EDGE_API_KEYS ?? 'required';
 if (apiKeys !== 'required' && apiKeys !== 'off')
   fail(`EDGE_API_KEYS: expected required or off, got "${apiKeys}"`);
+const addressLimit = parseAddressLimit(env.EDGE_ADDRESS_RATE, env.EDGE_ADDRESS_BURST);
+if (!addressLimit.ok) fail(addressLimit.error);
 let geoip: GeoIpDatabase | undefined;
 try {
   geoip = env.EDGE_GEOIP_DB ? openGeoIp(env.EDGE_GEOIP_DB) : undefined;
@@ -143,6 +149,7 @@ const app = createEdgeApp({
       ? new CachedTenantStore(new RedisTenantStore(client, prefix), Date.now)
       : undefined,
   rateLimiter: new RedisRateLimiter(client, prefix),
+  addressLimit: addressLimit.value,
   rank: { exploreShare },
   adminToken: env.EDGE_ADMIN_TOKEN,
   revoke: async (username, until) => {

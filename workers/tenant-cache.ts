@@ -3,35 +3,67 @@
  * for a key seen in the last few seconds. A disabled key stops working within `freshMs`. When the
  * store fails, entries up to `maxStaleMs` old still answer (clients keep working through a short
  * Redis outage); past that the error goes to the caller (503). Misses are cached too, so a flood
- * of made-up key ids cannot turn into a flood of Redis reads. Time comes in through `now`.
+ * of made-up key ids cannot turn into a flood of Redis reads.
+ *
+ * Both tables are LRU maps of bounded size, hits and misses apart (issue 12): made-up key ids
+ * only ever push out other misses, never a real key, so a flood of them followed by a Redis blip
+ * cannot turn a real key into a 503. Time comes in through `now`.
  */
+import { LruMap } from '../src/limits/lru.ts';
 import type { ApiKeyRecord, Tenant, TenantStore } from '../src/tenants/api-keys.ts';
+
+export interface TenantCacheOptions {
+  readonly freshMs: number;
+  readonly maxStaleMs: number;
+  /** Entries found in the store, kept per table (keys, tenants). */
+  readonly keys?: number;
+  /** Ids the store did not know, kept per table. */
+  readonly misses?: number;
+}
+
+export const DEFAULT_TENANT_CACHE = { freshMs: 5_000, maxStaleMs: 300_000, keys: 10_000, misses: 1_000 };
 
 interface Entry<T> {
   readonly at: number;
-  readonly value: T | undefined;
+  readonly value: T;
 }
 
 class ReadCache<T> {
-  readonly #entries = new Map<string, Entry<T>>();
+  readonly #found: LruMap<string, Entry<T>>;
+  readonly #missing: LruMap<string, number>;
+
   constructor(
     private readonly read: (id: string) => Promise<T | undefined>,
     private readonly now: () => number,
-    private readonly freshMs: number,
-    private readonly maxStaleMs: number,
-  ) {}
+    private readonly o: Required<TenantCacheOptions>,
+  ) {
+    this.#found = new LruMap(o.keys);
+    this.#missing = new LruMap(o.misses);
+  }
+
+  get size(): { found: number; missing: number } {
+    return { found: this.#found.size, missing: this.#missing.size };
+  }
 
   async get(id: string): Promise<T | undefined> {
     const t = this.now();
-    const e = this.#entries.get(id);
-    if (e && t - e.at < this.freshMs) return e.value;
+    const hit = this.#found.get(id);
+    if (hit && t - hit.at < this.o.freshMs) return hit.value;
+    const missAt = this.#missing.get(id);
+    if (missAt !== undefined && t - missAt < this.o.freshMs) return undefined;
     try {
       const value = await this.read(id);
-      if (this.#entries.size >= 10_000) this.#entries.clear();
-      this.#entries.set(id, { at: t, value });
+      if (value === undefined) {
+        this.#found.delete(id);
+        this.#missing.set(id, t);
+      } else {
+        this.#missing.delete(id);
+        this.#found.set(id, { at: t, value });
+      }
       return value;
     } catch (err) {
-      if (e && t - e.at <= this.maxStaleMs) return e.value;
+      if (hit && t - hit.at <= this.o.maxStaleMs) return hit.value;
+      if (missAt !== undefined && t - missAt <= this.o.maxStaleMs) return undefined;
       throw err;
     }
   }
@@ -44,10 +76,15 @@ export class CachedTenantStore implements TenantStore {
   constructor(
     private readonly store: TenantStore,
     now: () => number,
-    o: { freshMs: number; maxStaleMs: number } = { freshMs: 5_000, maxStaleMs: 300_000 },
+    options: TenantCacheOptions = DEFAULT_TENANT_CACHE,
   ) {
-    this.#keys = new ReadCache((id) => store.getKey(id), now, o.freshMs, o.maxStaleMs);
-    this.#tenants = new ReadCache((id) => store.getTenant(id), now, o.freshMs, o.maxStaleMs);
+    const o = { ...DEFAULT_TENANT_CACHE, ...options };
+    this.#keys = new ReadCache((id) => store.getKey(id), now, o);
+    this.#tenants = new ReadCache((id) => store.getTenant(id), now, o);
+  }
+  /** Entries held in the API key table. */
+  get size(): { found: number; missing: number } {
+    return this.#keys.size;
   }
   getKey(id: string) {
     return this.#keys.get(id);

@@ -45,7 +45,10 @@ export interface TenantKeys {
   key(id: string): string;
   /** SET: every API key id. */
   readonly keys: string;
-  /** STRING: the key's GCRA theoretical arrival time (ms). PX = until that time passes. */
+  /**
+   * STRING: the key's GCRA theoretical arrival time (ms). PX = until that time passes. With API
+   * keys off the edge counts per client address under `addr:SOURCE` (IPv4, or an IPv6 /64).
+   */
   rate(keyId: string): string;
 }
 

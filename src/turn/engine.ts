@@ -6,6 +6,8 @@
  * No sockets, no timers, no Date.now(): `now` (ms since the epoch) is always a parameter.
  */
 import { copyBytes } from '../crypto/encoding.ts';
+import { sourceKey } from '../limits/connection-limiter.ts';
+import { type SourceLimit, SourceLimiter } from '../limits/source-limiter.ts';
 import type { IpFamily, TransportAddress } from '../net/address.ts';
 import { parseIp } from '../net/ip.ts';
 import type { PeerPolicy } from '../net/peer-policy.ts';
@@ -41,6 +43,7 @@ import {
   findUnknownAttributes,
   Responder,
 } from './request-support.ts';
+import { ReservationBook } from './reservations.ts';
 
 export interface TurnLifetimes {
   /** Seconds; RFC 8656 §7.2 default 600 and maximum 3600. */
@@ -61,7 +64,30 @@ export interface TurnLimits {
   readonly allocPps: number;
   readonly allocBps: number;
   readonly maxPeersPerAllocation: number;
+  /** Channels per allocation (508 past it); DEFAULT_MAX_CHANNELS when absent. */
+  readonly maxChannelsPerAllocation?: number;
+  /** Requests larger than this get 400 before any credential is checked; DEFAULT_MAX_REQUEST_BYTES. */
+  readonly maxRequestBytes?: number;
 }
+
+/**
+ * A channel costs a binding and two map entries; WebRTC binds one per peer candidate in use, a
+ * handful. 256 leaves room for any real client and keeps a full allocation near 22 KB instead
+ * of the 16,384 channels (~1.4 MB) RFC 8656 §12 numbers allow.
+ */
+export const DEFAULT_MAX_CHANNELS = 256;
+/**
+ * The largest request a real client sends is an Allocate or CreatePermission of a few hundred
+ * bytes (USERNAME is at most 513, RFC 8489 §14.3; our REALM and NONCE are short). 2048 leaves
+ * room for that and bounds the HMAC work a forged request can ask for (one per shared secret).
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 2048;
+/**
+ * Answers to requests that did not authenticate (401, 438, 4xx, Binding), per source IP: enough
+ * for a few hundred clients behind one NAT starting at once (UDP retransmits absorb the rest),
+ * and at most ~4 KB/s of 76-byte challenges towards any one address a forger names.
+ */
+export const DEFAULT_UNAUTHENTICATED_LIMIT: SourceLimit = { ratePerSecond: 50, burst: 100, capacity: 65_536 };
 
 export interface TurnHooks {
   allocationCreated?(alloc: Allocation, now: number): void;
@@ -81,6 +107,8 @@ export interface TurnEngineOptions {
   readonly lifetimes: TurnLifetimes;
   readonly limits: TurnLimits;
   readonly hooks?: TurnHooks;
+  /** Per-source limit on unauthenticated answers; DEFAULT_UNAUTHENTICATED_LIMIT when absent. */
+  readonly unauthenticatedLimit?: SourceLimit;
   /** 12 random bytes chosen at start; transaction ids of Data indications count up from them. */
   readonly transactionSeed: Uint8Array;
 }
@@ -97,6 +125,8 @@ export type TurnAction =
       readonly reservationToken: Uint8Array | undefined;
     }
   | { readonly type: 'release-relay'; readonly allocation: Allocation; readonly reason: EndReason }
+  /** RFC 8656 §7.2: a port held by EVEN-PORT's R bit was not claimed in time; close it. */
+  | { readonly type: 'release-reservation'; readonly token: Uint8Array }
   | {
       readonly type: 'to-peer';
       readonly allocation: Allocation;
@@ -111,6 +141,12 @@ export interface DropCounters {
   noPermission: number;
   rateLimited: number;
   malformed: number;
+}
+
+/** Requests refused before any work was done for them, by reason; exported as metrics. */
+export interface RefusalCounters {
+  requestTooLarge: number;
+  unauthenticatedRateLimited: number;
 }
 
 interface CachedResponse {
@@ -130,16 +166,29 @@ export class TurnEngine {
     rateLimited: 0,
     malformed: 0,
   };
+  readonly refusals: RefusalCounters = { requestTooLarge: 0, unauthenticatedRateLimited: 0 };
   readonly #byClient = new Map<string, Allocation>();
   readonly #byUser = new Map<string, Set<Allocation>>();
   readonly #transactions = new Map<string, CachedResponse>();
   readonly #respond: Responder;
+  readonly #reservations = new ReservationBook();
+  readonly #strangers: SourceLimiter;
+  readonly #maxRequest: number;
+  readonly #maxChannels: number;
   #nextId = 1;
   #draining = false;
   #alternate: TransportAddress | undefined;
 
   constructor(private readonly o: TurnEngineOptions) {
     this.#respond = new Responder(o.software, o.transactionSeed);
+    this.#strangers = new SourceLimiter(o.unauthenticatedLimit ?? DEFAULT_UNAUTHENTICATED_LIMIT);
+    this.#maxRequest = o.limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    this.#maxChannels = o.limits.maxChannelsPerAllocation ?? DEFAULT_MAX_CHANNELS;
+  }
+
+  /** Ports held for EVEN-PORT reservations (RFC 8656 §7.2), each counted as an allocation. */
+  get reservationCount(): number {
+    return this.#reservations.size;
   }
 
   get allocationCount(): number {
@@ -178,6 +227,22 @@ export class TurnEngine {
     }
     if (msg.cls === MessageClass.Indication) return this.#indication(ctx, msg, now);
     if (msg.cls !== MessageClass.Request) return [];
+    // A request without MESSAGE-INTEGRITY can only be answered as a stranger: when its source is
+    // over the limit, drop it before any work (issue 12: reflection and CPU floods).
+    const source = sourceKey(ctx.client.address);
+    if (msg.integrityOffset === undefined && this.#strangers.blocked(source, now)) {
+      this.refusals.unauthenticatedRateLimited++;
+      return [];
+    }
+    if (bytes.length > this.#maxRequest) {
+      // Before the credential check: a forged large request costs one HMAC per shared secret.
+      this.refusals.requestTooLarge++;
+      if (!this.#mayAnswerStranger(source, now)) return [];
+      const reason = `request larger than ${this.#maxRequest} bytes`;
+      return [
+        { type: 'reply', client: ctx, bytes: this.#fail(msg, ErrorCode.BadRequest, undefined, { reason }) },
+      ];
+    }
 
     const txKey = `${ctx.key}/${this.#respond.transactionHex(msg)}`;
     const cached = this.#transactions.get(txKey);
@@ -188,6 +253,7 @@ export class TurnEngine {
     if (reply) {
       // Only authenticated requests leave state behind: unauthenticated traffic costs no memory.
       if (reply.authenticated) this.#remember(txKey, reply.bytes, now);
+      else if (!this.#mayAnswerStranger(source, now)) return actions;
       actions.unshift({ type: 'reply', client: ctx, bytes: reply.bytes });
     }
     return actions;
@@ -201,8 +267,12 @@ export class TurnEngine {
     now: number,
     reservationToken?: Uint8Array,
   ): TurnAction[] {
-    if (alloc.state !== 'pending')
-      return [{ type: 'release-relay', allocation: alloc, reason: 'client-closed' }];
+    if (alloc.state !== 'pending') {
+      const release: TurnAction[] = [{ type: 'release-relay', allocation: alloc, reason: 'client-closed' }];
+      if (reservationToken) release.push({ type: 'release-reservation', token: reservationToken });
+      return release;
+    }
+    if (reservationToken) this.#reservations.add(reservationToken, alloc.username, now);
     alloc.state = 'active';
     alloc.relayed = relayed;
     alloc.advertised = advertised;
@@ -343,6 +413,8 @@ export class TurnEngine {
       if (entry.expiresAt > now) break; // insertion order is expiry order
       this.#transactions.delete(key);
     }
+    for (const r of this.#reservations.expire(now))
+      actions.push({ type: 'release-reservation', token: r.token });
     return actions;
   }
 
@@ -381,7 +453,7 @@ export class TurnEngine {
       // A retransmission while the relayed socket is being bound: the answer is on its way.
       if (existing.allocateTransaction === this.#respond.transactionHex(msg)) return undefined;
     }
-    const auth = this.#authenticate(msg, now);
+    const auth = this.#authenticate(msg, now, ctx.client.address);
     if (!auth.ok) return plain(auth.reply);
     const bytes = this.#authenticatedRequest(ctx, msg, auth, existing, now, actions);
     return bytes && { bytes, authenticated: true };
@@ -411,8 +483,8 @@ export class TurnEngine {
     }
   }
 
-  #authenticate(msg: StunMessage, now: number): AuthOutcome {
-    const outcome = authenticate(msg, now, this.o.realm, this.o.auth, this.o.nonces, this.#respond);
+  #authenticate(msg: StunMessage, now: number, source: string): AuthOutcome {
+    const outcome = authenticate(msg, now, this.o.realm, this.o.auth, this.o.nonces, this.#respond, source);
     if (!outcome.ok) {
       this.o.hooks?.authFailed?.(outcome.reason);
       this.o.hooks?.requestFailed?.(msg.method, outcome.code);
@@ -483,10 +555,21 @@ export class TurnEngine {
       }
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
     }
-    if ((this.#byUser.get(auth.username)?.size ?? 0) >= this.o.limits.userQuota) {
+    // RFC 8656 §7.2: a RESERVATION-TOKEN the server cannot honour gets 508 (Insufficient Capacity).
+    const held = token ? this.#reservations.get(token.value) : undefined;
+    if (token && !held)
+      return this.#fail(msg, ErrorCode.InsufficientCapacity, key, { reason: 'no such reservation' });
+    // Reserved ports count like allocations (issue 12); a claimed one turns into this allocation,
+    // and an Allocate with the R bit takes two: its own port and the one it reserves.
+    const wanted = reserveNext ? 2 : 1;
+    const ownHeld = held?.username === auth.username ? 1 : 0;
+    const userHolds =
+      (this.#byUser.get(auth.username)?.size ?? 0) + this.#reservations.countFor(auth.username) - ownHeld;
+    if (userHolds + wanted > this.o.limits.userQuota) {
       return this.#fail(msg, ErrorCode.AllocationQuotaReached, key);
     }
-    if (this.#byClient.size >= this.o.limits.maxAllocations)
+    const relayHolds = this.#byClient.size + this.#reservations.size - (held ? 1 : 0);
+    if (relayHolds + wanted > this.o.limits.maxAllocations)
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
 
     const lifetime = this.#lifetime(msg, key);
@@ -508,6 +591,7 @@ export class TurnEngine {
     this.#byUser.set(auth.username, userSet);
     userSet.add(alloc);
     this.#pendingRequests.set(alloc.id, msg);
+    if (token) this.#reservations.take(token.value);
     actions.push({
       type: 'bind-relay',
       allocation: alloc,
@@ -629,6 +713,10 @@ export class TurnEngine {
     if (!entry && alloc.peers.size >= this.o.limits.maxPeersPerAllocation) {
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
     }
+    // Issue 12: a cap on channels per allocation, answered like the cap on peers above.
+    if (!byChannel && alloc.channels.size >= this.#maxChannels) {
+      return this.#fail(msg, ErrorCode.InsufficientCapacity, key, { reason: 'channel limit reached' });
+    }
 
     const target = peerEntry(alloc, peer.address);
     target.permissionExpiresAt = Math.max(
@@ -704,6 +792,13 @@ export class TurnEngine {
     alloc.channels.clear();
     alloc.peers.clear();
     if (wasActive) this.o.hooks?.allocationEnded?.(alloc, reason, now);
+  }
+
+  /** Counts one unauthenticated answer to `source`; false when it is over its limit. */
+  #mayAnswerStranger(source: string, now: number): boolean {
+    if (this.#strangers.take(source, now)) return true;
+    this.refusals.unauthenticatedRateLimited++;
+    return false;
   }
 
   #remember(key: string, bytes: Uint8Array, now: number): void {

@@ -72,15 +72,21 @@ export class Responder {
     });
   }
 
+  /**
+   * An error response. Without a key (the request did not authenticate) it carries nothing the
+   * client does not need: no SOFTWARE (optional, RFC 8489 §14.14), and a 401 or 438 has no
+   * reason phrase (§14.8 makes it diagnostic only), so the answer to a stranger stays small.
+   */
   error(req: StunMessage, code: number, key?: Uint8Array, extra: ErrorExtras = {}): Uint8Array {
-    const attrs: Attrs = [[Attr.ErrorCode, encodeErrorCode(code)]];
+    const bare = key === undefined && (code === ErrorCode.Unauthorized || code === ErrorCode.StaleNonce);
+    const attrs: Attrs = [[Attr.ErrorCode, bare ? encodeErrorCode(code, '') : encodeErrorCode(code)]];
     if (extra.unknown) attrs.push([Attr.UnknownAttributes, encodeUnknownAttributes(extra.unknown)]);
     if (extra.alternate) attrs.push([Attr.AlternateServer, encodeAddress(extra.alternate)]);
     if (extra.challenge) {
       attrs.push([Attr.Realm, encodeText(extra.challenge.realm)]);
       attrs.push([Attr.Nonce, encodeText(extra.challenge.nonce)]);
     }
-    if (this.#software) attrs.push([Attr.Software, this.#software]);
+    if (this.#software && key !== undefined) attrs.push([Attr.Software, this.#software]);
     return encodeMessage(req.method, MessageClass.ErrorResponse, req.transactionId, attrs, {
       integrityKey: key,
       fingerprint: req.fingerprintOffset !== undefined,
@@ -129,7 +135,10 @@ export type AuthOutcome =
   | { readonly ok: true; readonly username: string; readonly key: Uint8Array }
   | { readonly ok: false; readonly reply: Uint8Array; readonly reason: string; readonly code: number };
 
-/** RFC 8489 §9.2.4: the server side of the long-term credential mechanism. */
+/**
+ * RFC 8489 §9.2.4: the server side of the long-term credential mechanism. `source` is the
+ * client's IP address, which the nonce is bound to.
+ */
 export function authenticate(
   msg: StunMessage,
   now: number,
@@ -137,8 +146,10 @@ export function authenticate(
   auth: Authenticator,
   nonces: NonceManager,
   respond: Responder,
+  source: string,
 ): AuthOutcome {
-  const challenge = () => ({ realm, nonce: nonces.issue(now) });
+  // RFC 8489 §9.2.4: a 401 MUST carry REALM and NONCE; nothing else is needed.
+  const challenge = () => ({ realm, nonce: nonces.issue(now, source) });
   const refuse = (code: number, reason: string, withChallenge: boolean): AuthOutcome => ({
     ok: false,
     reason,
@@ -153,7 +164,8 @@ export function authenticate(
   const username = decodeText(userAttr.value, 513);
   const nonce = decodeText(nonceAttr.value, 763);
   if (!username.ok || !nonce.ok) return refuse(ErrorCode.BadRequest, 'bad-encoding', false);
-  if (nonces.check(nonce.value, now) !== 'ok') return refuse(ErrorCode.StaleNonce, 'stale-nonce', true);
+  if (nonces.check(nonce.value, now, source) !== 'ok')
+    return refuse(ErrorCode.StaleNonce, 'stale-nonce', true);
   const lookup = auth.keysFor(username.value, realm, Math.floor(now / 1000));
   if (!lookup.ok) return refuse(ErrorCode.Unauthorized, lookup.reason, true);
   for (const key of lookup.keys) {

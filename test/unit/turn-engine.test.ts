@@ -220,9 +220,19 @@ describe('Allocate', () => {
     expect(findAttribute(reply!, Attr.ReservationToken)?.value).toEqual(token);
   });
 
-  it('passes a RESERVATION-TOKEN to the shell, and answers 508 when it holds no such reservation', () => {
+  it('passes a held RESERVATION-TOKEN to the shell, and answers 508 when the shell lost its port', () => {
     const { engine, client } = setup();
     const token = new Uint8Array(8).fill(9);
+    const first = ask(
+      engine,
+      client(),
+      Method.Allocate,
+      [transportUdp(), [Attr.EvenPort, new Uint8Array([0x80])]],
+      alice(),
+    );
+    const held = first.find((a) => a.type === 'bind-relay')!;
+    const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 };
+    engine.relayBound(held.allocation, relayed, relayed, T0, token);
     const actions = ask(
       engine,
       client(),

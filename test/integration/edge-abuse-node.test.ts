@@ -1,0 +1,77 @@
+/**
+ * The Node edge's abuse limits as an operator runs it (issue 12): with EDGE_API_KEYS=off each
+ * client address is limited, counted in Redis under addr:SOURCE so every edge shares the budget;
+ * bad values of its variables stop the edge with one line and exit code 2.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NodeEdge, runToExit, startNodeEdge } from '../support/node-edge.ts';
+import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+
+describe('the Node edge with API keys off', () => {
+  let url: string;
+  let prefix: string;
+  let edge: NodeEdge;
+
+  beforeAll(async () => {
+    url = await redisUrl();
+    prefix = uniquePrefix('edge-abuse');
+    edge = await startNodeEdge({
+      REDIS_URL: url,
+      EDGE_REDIS_PREFIX: prefix,
+      EDGE_SECRETS: 's',
+      EDGE_API_KEYS: 'off',
+      EDGE_ADDRESS_RATE: '0.5',
+      EDGE_ADDRESS_BURST: '3',
+    });
+  });
+
+  afterAll(async () => {
+    await edge?.stop();
+    await deleteKeys(url, prefix);
+  });
+
+  it('limits each address through Redis: the burst, then 429 with Retry-After', async () => {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 6; i++) {
+      last = await fetch(`${edge.base}/v1/allocate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      statuses.push(last.status);
+      await last.arrayBuffer();
+    }
+    // 503 is fine for the first three: no relay is registered under this prefix.
+    expect(statuses.slice(0, 3).every((s) => s !== 429)).toBe(true);
+    expect(statuses.slice(3)).toEqual([429, 429, 429]);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const redis = new Redis(url);
+    try {
+      expect(await redis.exists(`${prefix}{rate:addr:127.0.0.1}`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+    const metrics = await (await fetch(`${edge.base}/metrics`)).text();
+    expect(metrics).toMatch(/edge_refused_total\{reason="address_rate_limit"\} 3/);
+  });
+});
+
+describe('the Node edge refuses bad abuse limits', () => {
+  it.each([
+    [{ EDGE_ADDRESS_RATE: '0' }, 'EDGE_ADDRESS_RATE: expected requests per second above 0'],
+    [{ EDGE_ADDRESS_RATE: 'lots' }, 'EDGE_ADDRESS_RATE'],
+    [{ EDGE_ADDRESS_BURST: '0' }, 'EDGE_ADDRESS_BURST: expected a whole number'],
+  ])('%j', async (env, says) => {
+    const r = await runToExit(['workers/node.ts'], {
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      EDGE_SECRETS: 's',
+      EDGE_PORT: '0',
+      ...env,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toContain(says);
+  });
+});
