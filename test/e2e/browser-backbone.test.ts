@@ -4,7 +4,6 @@
  * open a data channel and exchange messages; the relays' backbone counters show the packets
  * crossed between them. See shared notes on Chromium WebRTC on loopback for the launch flags.
  */
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { serve } from '@hono/node-server';
@@ -26,6 +25,7 @@ import {
   until,
 } from '../support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { requireExecutable } from '../support/requirements.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -124,8 +124,10 @@ const SDK_SECRET = 'browser-sdk-secret';
 
 const metric = (id: Id, sample: string) => relayMetric(relays[id], sample);
 
-describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call through the backbone', () => {
+describe('a browser call through the backbone', () => {
   beforeAll(async () => {
+    // No silent skip: without Chromium this suite fails and says what to install.
+    requireExecutable(CHROMIUM, 'Chromium', "install Debian's chromium (apt-get install chromium)");
     const redis = { url: await redisUrl(), prefix: uniquePrefix('browser') };
     prefix = redis.prefix;
     for (const id of ['A', 'B'] as const) {

@@ -193,8 +193,16 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     expect(await (await call('/metrics')).text()).toMatch(/edge_allocations_total\{basis="/);
   });
 
-  it('keeps the snapshot endpoint behind its token', async () => {
-    if (name === 'workerd') return; // only the Node side serves it
+  it('keeps the snapshot endpoint behind its token (only the Node side serves it)', async () => {
+    if (name === 'workerd') {
+      // A Workers edge reads the snapshot; it never serves one, token or not.
+      for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
+        const res = await call('/v1/internal/directory', { headers });
+        expect(res.status).toBe(404);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+      }
+      return;
+    }
     expect((await call('/v1/internal/directory')).status).toBe(401);
     const ok = await call('/v1/internal/directory', { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(((await ok.json()) as { relays: unknown[] }).relays).toHaveLength(2);
@@ -203,6 +211,8 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
 
 describe('the Workers edge when the snapshot endpoint goes away', () => {
   it('answers from its copy and says it is stale', async () => {
+    // Its copy, fetched now rather than left over from the contract cases above.
+    expect((await targets.workerd!('/v1/allocate', json({}))).status).toBe(200);
     await new Promise<void>((resolve) => snapshotServer.close(() => resolve()));
     await new Promise((r) => setTimeout(r, 5200)); // past the Workers edge's 5 s fresh period
     const res = await targets.workerd!('/v1/allocate', json({}));
