@@ -24,6 +24,8 @@ export interface MetricSources {
   draining(): boolean;
   /** Totals since start, over ended and live allocations. */
   traffic(): TrafficCounters;
+  /** Client messages handed to the engine since start, by transport (after framing on streams). */
+  parsed(): Readonly<Record<string, number>>;
 }
 
 /** Sets a counter to an absolute value read from elsewhere, at scrape time. */
@@ -93,6 +95,15 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
     registers: [registry],
     collect() {
       for (const [reason, n] of Object.entries(sources.drops())) setCounter(this, n, { reason });
+    },
+  });
+  new Counter({
+    name: 'turn_messages_parsed_total',
+    help: 'Client messages (STUN and ChannelData) handed to the TURN engine, by transport: UDP datagrams, TCP and TLS frames.',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      for (const [transport, n] of Object.entries(sources.parsed())) setCounter(this, n, { transport });
     },
   });
   return {

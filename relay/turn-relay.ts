@@ -90,6 +90,8 @@ export class TurnRelay {
     packetsToClient: 0,
     bytesToClient: 0,
   };
+  /** Client messages handed to the engine, by transport (turn_messages_parsed_total). */
+  readonly #parsed: Record<ClientTransport, number> = { udp: 0, tcp: 0, tls: 0 };
   readonly #warn = rateLimitedLog();
   readonly #reservations = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
   readonly #revoked = new Set<string>();
@@ -147,6 +149,7 @@ export class TurnRelay {
         relaySocketsOpen: () => this.#pool.open,
         draining: () => this.engine.draining,
         traffic: () => this.traffic(),
+        parsed: () => ({ ...this.#parsed }),
       },
       deps.processMetrics ?? false,
     );
@@ -288,7 +291,9 @@ export class TurnRelay {
     const prefix = `udp|${addressKey(local)}|`;
     const engine = this.engine;
     socket.on('error', (err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
+    const parsed = this.#parsed;
     socket.on('message', (msg, rinfo) => {
+      parsed.udp++;
       const now = Date.now();
       const key = `${prefix + rinfo.address}:${rinfo.port}`;
       if ((msg[0]! & 0xc0) === 0x40) {
@@ -325,6 +330,7 @@ export class TurnRelay {
     this.#connections.add(sock);
     const engine = this.engine;
     const framer = new StreamFramer();
+    const parsed = this.#parsed;
     const client: TransportAddress = {
       family: sock.remoteFamily === 'IPv6' ? 6 : 4,
       address: sock.remoteAddress,
@@ -354,6 +360,7 @@ export class TurnRelay {
     sock.on('data', (chunk) => {
       const now = Date.now();
       for (const frame of framer.push(chunk)) {
+        parsed[transport]++;
         if (frame.kind === 'stun') {
           this.#run(engine.handleStun(ctx, frame.bytes, now));
           continue;
