@@ -3,7 +3,7 @@
  * relays exchange data through the backbone; a slow direct link makes traffic detour through the
  * third relay; a blackholed link fails over within a second.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
   relayMetric,
@@ -63,6 +63,11 @@ describe('backbone between three relays', () => {
     );
   });
 
+  // No test leaves faults behind for the next, whether it passed or not.
+  afterEach(async () => {
+    await Promise.all(IDS.map((id) => setFaults(id, '')));
+  });
+
   afterAll(async () => {
     await stopTestRelays(Object.values(nodes));
     await deleteKeys(await redisUrl(), prefix);
@@ -99,49 +104,69 @@ describe('backbone between three relays', () => {
 
   it('detours through C when the direct link A-B is slower than A-C-B, and comes back', async () => {
     const { c1, c2 } = await pair();
-    const rtt = async () => {
-      const t = performance.now();
-      const n = c1.received.length;
-      c2.received.length = 0;
-      c1.sendChannel(0x4000, new Uint8Array([1]));
-      await c2.waitForData(1);
-      c2.sendChannel(0x4000, new Uint8Array([2]));
-      await c1.waitForData(n + 1);
-      return performance.now() - t;
-    };
+    // c2 echoes at once; each round trip carries its own tag, so a late answer never counts for
+    // a later one. A round trip unanswered within a second counts as lost.
+    c2.onChannelData = (_ch, data) => c2.sendChannel(0x4000, Uint8Array.of(data[0]!));
+    const waiting = new Map<number, () => void>();
+    c1.onChannelData = (_ch, data) => waiting.get(data[0]!)?.();
+    let tag = 0;
+    const rtt = () =>
+      new Promise<number | undefined>((resolve) => {
+        const mine = tag++ & 0xff;
+        const t = performance.now();
+        const timer = setTimeout(() => {
+          waiting.delete(mine);
+          resolve(undefined);
+        }, 1000);
+        waiting.set(mine, () => {
+          clearTimeout(timer);
+          waiting.delete(mine);
+          resolve(performance.now() - t);
+        });
+        c1.sendChannel(0x4000, Uint8Array.of(mine));
+      });
     const rtts = async (n: number) => {
       const out: number[] = [];
-      for (let i = 0; i < n; i++) out.push(await rtt());
-      return out.sort((a, b) => a - b);
+      let lost = 0;
+      for (let i = 0; i < n; i++) {
+        const ms = await rtt();
+        if (ms === undefined) lost++;
+        else out.push(ms);
+      }
+      return { ms: out.sort((a, b) => a - b), lost };
     };
-    const direct = await rtts(RTT_SAMPLES);
-    // The detour costs something real (10 ms each way through C), so coming back is a clear gain.
-    await setFaults('C', 'A:delay=10;B:delay=10');
-    await Promise.all([setFaults('A', 'B:delay=80'), setFaults('B', 'A:delay=80')]);
-    await until(async () => (await routeOf('A', 'B')) === 'A-C-B', 8000, 'A routes to B through C');
-    await until(async () => (await routeOf('B', 'A')) === 'B-C-A', 8000, 'B routes to A through C');
-    const forwardedBefore = await metric('C', 'backbone_data_frames_total{action="forwarded"}');
-    const detour = await rtts(RTT_SAMPLES);
-    await until(
-      async () =>
-        (await metric('C', 'backbone_data_frames_total{action="forwarded"}')) - forwardedBefore >=
-        2 * RTT_SAMPLES,
-      1000,
-      'C forwarded both directions of every round trip',
-    );
-    console.log(
-      `client RTT p50/p90 direct ${pct(direct, 50).toFixed(1)}/${pct(direct, 90).toFixed(1)} ms, ` +
-        `via C while A-B is slow ${pct(detour, 50).toFixed(1)}/${pct(detour, 90).toFixed(1)} ms`,
-    );
-    // Every round trip went through C's two 10 ms delays, none over the 80 ms links (160 ms).
-    expect(detour[0]).toBeGreaterThanOrEqual(19);
-    expect(pct(detour, 50)).toBeLessThan(80);
-    expect(pct(detour, 90)).toBeLessThan(150);
-    await Promise.all([setFaults('A', ''), setFaults('B', '')]);
-    await until(async () => (await routeOf('A', 'B')) === 'A-B', 10_000, 'A back on the direct link');
-    await until(async () => (await routeOf('B', 'A')) === 'B-A', 10_000, 'B back on the direct link');
-    await setFaults('C', '');
-    await Promise.all([c1.close(), c2.close()]);
+    try {
+      const direct = await rtts(RTT_SAMPLES);
+      // The detour costs something real (10 ms each way through C), so coming back is a clear gain.
+      await setFaults('C', 'A:delay=10;B:delay=10');
+      await Promise.all([setFaults('A', 'B:delay=80'), setFaults('B', 'A:delay=80')]);
+      await until(async () => (await routeOf('A', 'B')) === 'A-C-B', 8000, 'A routes to B through C');
+      await until(async () => (await routeOf('B', 'A')) === 'B-C-A', 8000, 'B routes to A through C');
+      const forwardedBefore = await metric('C', 'backbone_data_frames_total{action="forwarded"}');
+      const detour = await rtts(RTT_SAMPLES);
+      const forwarded =
+        (await metric('C', 'backbone_data_frames_total{action="forwarded"}')) - forwardedBefore;
+      console.log(
+        `client RTT p50/p90 direct ${pct(direct.ms, 50).toFixed(1)}/${pct(direct.ms, 90).toFixed(1)} ms ` +
+          `(${direct.lost} lost), via C while A-B is slow ${pct(detour.ms, 50).toFixed(1)}/` +
+          `${pct(detour.ms, 90).toFixed(1)} ms (${detour.lost} lost), C forwarded ${forwarded}`,
+      );
+      // Nearly every round trip came back (a stray loss on a loaded machine is not the claim) ...
+      expect(detour.lost).toBeLessThanOrEqual(RTT_SAMPLES / 10);
+      // ... through C, both ways ...
+      expect(forwarded).toBeGreaterThanOrEqual(2 * detour.ms.length);
+      // ... paying C's two 10 ms delays, and not the 80 ms links (160 ms a round trip).
+      expect(detour.ms[0]).toBeGreaterThanOrEqual(19);
+      expect(pct(detour.ms, 50)).toBeLessThan(80);
+      expect(pct(detour.ms, 90)).toBeLessThan(150);
+      await Promise.all([setFaults('A', ''), setFaults('B', '')]);
+      await until(async () => (await routeOf('A', 'B')) === 'A-B', 10_000, 'A back on the direct link');
+      await until(async () => (await routeOf('B', 'A')) === 'B-A', 10_000, 'B back on the direct link');
+    } finally {
+      c1.onChannelData = undefined;
+      c2.onChannelData = undefined;
+      await Promise.all([c1.close(), c2.close()]);
+    }
   });
 
   it('fails over within a second when the direct link is blackholed, and delivery resumes', async () => {
