@@ -30,6 +30,8 @@ export interface MetricSources {
   streamConnections?(): number;
   /** Ports held for EVEN-PORT reservations. */
   reservations?(): number;
+  /** Client messages handed to the engine since start, by transport (after framing on streams). */
+  parsed(): Readonly<Record<string, number>>;
 }
 
 /** Sets a counter to an absolute value read from elsewhere, at scrape time. */
@@ -135,6 +137,15 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
       },
     });
   }
+  new Counter({
+    name: 'turn_messages_parsed_total',
+    help: 'Client messages (STUN and ChannelData) handed to the TURN engine, by transport: UDP datagrams, TCP and TLS frames.',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      for (const [transport, n] of Object.entries(sources.parsed())) setCounter(this, n, { transport });
+    },
+  });
   return {
     registry,
     allocationsCreated: new Counter({

@@ -98,6 +98,8 @@ export class TurnRelay {
     packetsToClient: 0,
     bytesToClient: 0,
   };
+  /** Client messages handed to the engine, by transport (turn_messages_parsed_total). */
+  readonly #parsed: Record<ClientTransport, number> = { udp: 0, tcp: 0, tls: 0 };
   readonly #warn = rateLimitedLog();
   readonly #reservations = new Map<string, dgram.Socket>();
   readonly #admission: ConnectionLimiter;
@@ -180,6 +182,7 @@ export class TurnRelay {
         }),
         streamConnections: () => this.#connections.size,
         reservations: () => this.engine.reservationCount,
+        parsed: () => ({ ...this.#parsed }),
       },
       deps.processMetrics ?? false,
     );
@@ -340,7 +343,9 @@ export class TurnRelay {
     const prefix = `udp|${addressKey(local)}|`;
     const engine = this.engine;
     socket.on('error', (err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
+    const parsed = this.#parsed;
     socket.on('message', (msg, rinfo) => {
+      parsed.udp++;
       const now = Date.now();
       const key = `${prefix + rinfo.address}:${rinfo.port}`;
       if ((msg[0]! & 0xc0) === 0x40) {
@@ -403,6 +408,7 @@ export class TurnRelay {
     // Until the connection has an allocation it may send requests only, of bounded size.
     const preauthLimit = this.config.maxRequestBytes;
     const framer = new StreamFramer(preauthLimit);
+    const parsed = this.#parsed;
     const client: TransportAddress = {
       family: sock.remoteFamily === 'IPv6' ? 6 : 4,
       address: sock.remoteAddress,
@@ -419,10 +425,13 @@ export class TurnRelay {
       client,
       server,
       handle: {
-        send: (bytes) => {
-          if (sock.writableLength > MAX_STREAM_BUFFER) engine.drops.rateLimited++;
-          else sock.write(bytes);
-        },
+        send:
+          transport === 'tls'
+            ? recordWriter(sock, () => engine.drops.rateLimited++)
+            : (bytes) => {
+                if (sock.writableLength > MAX_STREAM_BUFFER) engine.drops.rateLimited++;
+                else sock.write(bytes);
+              },
       },
     };
     // A connection without an allocation (none yet, or it ended) is closed one period later; the
@@ -442,6 +451,7 @@ export class TurnRelay {
       const now = Date.now();
       framer.limit = engine.allocationFor(ctx.key) ? MAX_STREAM_FRAME : preauthLimit;
       for (const frame of framer.push(chunk)) {
+        parsed[transport]++;
         if (frame.kind === 'stun') {
           this.#run(engine.handleStun(ctx, frame.bytes, now));
           continue;
@@ -588,6 +598,41 @@ export class TurnRelay {
   #warnOnce(key: string, message: string, err?: unknown): void {
     this.#warn(key, Date.now(), (suppressed) => this.#log.warn({ err, suppressed }, message));
   }
+}
+
+/**
+ * Writes one TURN message per TLS record. Writes queued behind a busy TLS socket are handed to
+ * Node's writev, which seals them together in one record (one SSL_write). Stream-framing clients
+ * do not mind, but some read one message per record: coturn's turnutils_uclient takes each
+ * SSL_read as one message and loses the rest, and coturn itself writes a record per message. So
+ * the next message is written only once the last has gone out; up to MAX_STREAM_BUFFER bytes
+ * wait, and past that messages are dropped (`onDrop`) as on a plain TCP connection.
+ */
+function recordWriter(sock: net.Socket, onDrop: () => void): (bytes: Uint8Array) => void {
+  const queue: Uint8Array[] = [];
+  let queued = 0;
+  let busy = false;
+  const next = (): void => {
+    const bytes = queue.shift();
+    if (bytes === undefined || sock.destroyed) {
+      busy = false;
+      queue.length = 0;
+      queued = 0;
+      return;
+    }
+    queued -= bytes.length;
+    sock.write(bytes, next);
+  };
+  return (bytes) => {
+    if (!busy) {
+      busy = true;
+      sock.write(bytes, next);
+    } else if (queued + bytes.length > MAX_STREAM_BUFFER) onDrop();
+    else {
+      queue.push(bytes);
+      queued += bytes.length;
+    }
+  };
 }
 
 function toAddress(a: net.AddressInfo): TransportAddress {

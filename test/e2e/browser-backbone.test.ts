@@ -124,6 +124,7 @@ const metric = (id: Id, sample: string) => relayMetric(relays[id], sample);
 
 describe('a browser call through the backbone', () => {
   beforeAll(async () => {
+    // No silent skip: without Chromium this suite fails and says what to install.
     const redis = { url: await redisUrl(), prefix: uniquePrefix('browser') };
     prefix = redis.prefix;
     for (const id of ['A', 'B'] as const) {

@@ -236,6 +236,15 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
 });
 
 describe('the snapshot endpoint (only the Node side serves it)', () => {
+  it('is never served by a Workers edge, token or not', async () => {
+    // A Workers edge reads the snapshot; it never serves one.
+    for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
+      const res = await targets.workerd!('/v1/internal/directory', { headers });
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+    }
+  });
+
   it('keeps the snapshot endpoint behind its token', async () => {
     const call = targets.node!;
     expect((await call('/v1/internal/directory')).status).toBe(401);
@@ -246,6 +255,8 @@ describe('the snapshot endpoint (only the Node side serves it)', () => {
 
 describe('the Workers edge when the snapshot endpoint goes away', () => {
   it('answers from its copy and says it is stale', async () => {
+    // Its copy, fetched now rather than left over from the contract cases above.
+    expect((await targets.workerd!('/v1/allocate', json({}))).status).toBe(200);
     await new Promise<void>((resolve) => snapshotServer.close(() => resolve()));
     await new Promise((r) => setTimeout(r, 5200)); // past the Workers edge's 5 s fresh period
     const res = await targets.workerd!('/v1/allocate', json({}));

@@ -3,7 +3,7 @@
  * relays exchange data through the backbone; a slow direct link makes traffic detour through the
  * third relay; a blackholed link fails over within a second.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
   relayMetric,
@@ -24,6 +24,18 @@ const HOSTS: Record<Id, string> = { A: '127.0.0.2', B: '127.0.0.3', C: '127.0.0.
 
 const nodes = {} as Record<Id, TestRelay>;
 let prefix: string;
+
+/** How long the stream runs after the route changed: delivery must resume within it and stay up. */
+const TRAILING_MS = 1000;
+/** Longest loss window and silence accepted across a blackhole (designed: about 650 ms). */
+const FAILOVER_BOUND_MS = 1000;
+const now = () => performance.now();
+/** Round trips measured per condition; assertions are on percentiles of them. */
+const RTT_SAMPLES = 30;
+/** The p-th percentile (nearest rank) of ascending `xs`. */
+const pct = (xs: readonly number[], p: number) =>
+  xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const metric = (id: Id, sample: string) => relayMetric(nodes[id], sample);
 const setFaults = (id: Id, spec: string) => setRelayFaults(nodes[id], spec);
@@ -49,6 +61,11 @@ describe('backbone between three relays', () => {
       10_000,
       'direct routes between all relays',
     );
+  });
+
+  // No test leaves faults behind for the next, whether it passed or not.
+  afterEach(async () => {
+    await Promise.all(IDS.map((id) => setFaults(id, '')));
   });
 
   afterAll(async () => {
@@ -87,64 +104,139 @@ describe('backbone between three relays', () => {
 
   it('detours through C when the direct link A-B is slower than A-C-B, and comes back', async () => {
     const { c1, c2 } = await pair();
-    const rtt = async () => {
-      const t = performance.now();
-      const n = c1.received.length;
-      c2.received.length = 0;
-      c1.sendChannel(0x4000, new Uint8Array([1]));
-      await c2.waitForData(1);
-      c2.sendChannel(0x4000, new Uint8Array([2]));
-      await c1.waitForData(n + 1);
-      return performance.now() - t;
+    // c2 echoes at once; each round trip carries its own tag, so a late answer never counts for
+    // a later one. A round trip unanswered within a second counts as lost.
+    c2.onChannelData = (_ch, data) => c2.sendChannel(0x4000, Uint8Array.of(data[0]!));
+    const waiting = new Map<number, () => void>();
+    c1.onChannelData = (_ch, data) => waiting.get(data[0]!)?.();
+    let tag = 0;
+    const rtt = () =>
+      new Promise<number | undefined>((resolve) => {
+        const mine = tag++ & 0xff;
+        const t = performance.now();
+        const timer = setTimeout(() => {
+          waiting.delete(mine);
+          resolve(undefined);
+        }, 1000);
+        waiting.set(mine, () => {
+          clearTimeout(timer);
+          waiting.delete(mine);
+          resolve(performance.now() - t);
+        });
+        c1.sendChannel(0x4000, Uint8Array.of(mine));
+      });
+    const rtts = async (n: number) => {
+      const out: number[] = [];
+      let lost = 0;
+      for (let i = 0; i < n; i++) {
+        const ms = await rtt();
+        if (ms === undefined) lost++;
+        else out.push(ms);
+      }
+      return { ms: out.sort((a, b) => a - b), lost };
     };
-    const direct = await rtt();
-    // The detour costs something real (10 ms each way through C), so coming back is a clear gain.
-    await setFaults('C', 'A:delay=10;B:delay=10');
-    await Promise.all([setFaults('A', 'B:delay=80'), setFaults('B', 'A:delay=80')]);
-    await until(async () => (await routeOf('A', 'B')) === 'A-C-B', 8000, 'A routes to B through C');
-    await until(async () => (await routeOf('B', 'A')) === 'B-C-A', 8000, 'B routes to A through C');
-    const forwardedBefore = await metric('C', 'backbone_data_frames_total{action="forwarded"}');
-    const detour = await rtt();
-    await until(
-      async () =>
-        (await metric('C', 'backbone_data_frames_total{action="forwarded"}')) - forwardedBefore >= 2,
-      1000,
-      'C forwarded both directions',
-    );
-    // Through C (about 20 ms) the round trip stays far below the 160 ms of the slow direct link.
-    expect(detour).toBeLessThan(80);
-    console.log(`client RTT direct ${direct.toFixed(1)} ms, via C while A-B is slow ${detour.toFixed(1)} ms`);
-    await Promise.all([setFaults('A', ''), setFaults('B', '')]);
-    await until(async () => (await routeOf('A', 'B')) === 'A-B', 10_000, 'A back on the direct link');
-    await until(async () => (await routeOf('B', 'A')) === 'B-A', 10_000, 'B back on the direct link');
-    await setFaults('C', '');
-    await Promise.all([c1.close(), c2.close()]);
+    try {
+      const direct = await rtts(RTT_SAMPLES);
+      // The detour costs something real (10 ms each way through C), so coming back is a clear gain.
+      await setFaults('C', 'A:delay=10;B:delay=10');
+      await Promise.all([setFaults('A', 'B:delay=80'), setFaults('B', 'A:delay=80')]);
+      await until(async () => (await routeOf('A', 'B')) === 'A-C-B', 8000, 'A routes to B through C');
+      await until(async () => (await routeOf('B', 'A')) === 'B-C-A', 8000, 'B routes to A through C');
+      const forwardedBefore = await metric('C', 'backbone_data_frames_total{action="forwarded"}');
+      const detour = await rtts(RTT_SAMPLES);
+      const forwarded =
+        (await metric('C', 'backbone_data_frames_total{action="forwarded"}')) - forwardedBefore;
+      console.log(
+        `client RTT p50/p90 direct ${pct(direct.ms, 50).toFixed(1)}/${pct(direct.ms, 90).toFixed(1)} ms ` +
+          `(${direct.lost} lost), via C while A-B is slow ${pct(detour.ms, 50).toFixed(1)}/` +
+          `${pct(detour.ms, 90).toFixed(1)} ms (${detour.lost} lost), C forwarded ${forwarded}`,
+      );
+      // Nearly every round trip came back (a stray loss on a loaded machine is not the claim) ...
+      expect(detour.lost).toBeLessThanOrEqual(RTT_SAMPLES / 10);
+      // ... through C, both ways ...
+      expect(forwarded).toBeGreaterThanOrEqual(2 * detour.ms.length);
+      // ... paying C's two 10 ms delays, and not the 80 ms links (160 ms a round trip).
+      expect(detour.ms[0]).toBeGreaterThanOrEqual(19);
+      expect(pct(detour.ms, 50)).toBeLessThan(80);
+      expect(pct(detour.ms, 90)).toBeLessThan(150);
+      await Promise.all([setFaults('A', ''), setFaults('B', '')]);
+      await until(async () => (await routeOf('A', 'B')) === 'A-B', 10_000, 'A back on the direct link');
+      await until(async () => (await routeOf('B', 'A')) === 'B-A', 10_000, 'B back on the direct link');
+    } finally {
+      c1.onChannelData = undefined;
+      c2.onChannelData = undefined;
+      await Promise.all([c1.close(), c2.close()]);
+    }
   });
 
-  it('fails over within a second when the direct link is blackholed', async () => {
+  it('fails over within a second when the direct link is blackholed, and delivery resumes', async () => {
     const { c1, c2 } = await pair();
     await until(async () => (await routeOf('A', 'B')) === 'A-B', 10_000, 'direct route');
-    const arrivals: number[] = [];
-    const stream = setInterval(() => c1.sendChannel(0x4000, new Uint8Array([7])), 10);
-    const watch = setInterval(() => {
-      while (c2.received.length > 0) {
-        c2.received.shift();
-        arrivals.push(performance.now());
-      }
-    }, 2);
+    // Every packet numbered and timed: sent every 10 ms, arrivals stamped the moment they land.
+    const sentAt: number[] = [];
+    const arrivedAt = new Map<number, number>();
+    c2.onChannelData = (_ch, data) => {
+      if (data.length === 4) arrivedAt.set(new DataView(data.buffer, data.byteOffset).getUint32(0), now());
+    };
+    const send = () => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, sentAt.length);
+      sentAt.push(now());
+      c1.sendChannel(0x4000, b);
+    };
+    const stream = setInterval(send, 10);
+    let blackholedAt = 0;
+    let reroutedAt = 0;
+    let endedAt = 0;
+    const forwardedBefore = await metric('C', 'backbone_data_frames_total{action="forwarded"}');
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
+      blackholedAt = now(); // asked for; in force a moment later
       await Promise.all([setFaults('A', 'B:blackhole'), setFaults('B', 'A:blackhole')]);
       await until(async () => (await routeOf('A', 'B')) === 'A-C-B', 3000, 'failover to A-C-B');
-      await new Promise((r) => setTimeout(r, 500));
+      reroutedAt = now();
+      await sleep(TRAILING_MS); // the trailing window: delivery must have resumed and stay up
     } finally {
       clearInterval(stream);
-      clearInterval(watch);
+      endedAt = now();
     }
+    await sleep(300); // the last packets in flight
+    c2.onChannelData = undefined;
+
+    const sent = sentAt.length;
+    const lost = sentAt.map((_, seq) => seq).filter((seq) => !arrivedAt.has(seq));
+    const times = [...arrivedAt.values()].sort((a, b) => a - b);
+    // The longest silence at the receiver from the blackhole to the end of the stream, counting
+    // the stretch from the blackhole to the first arrival after it and from the last arrival to
+    // the end: an empty or stalled stream cannot pass.
+    const marks = [blackholedAt, ...times.filter((t) => t > blackholedAt && t < endedAt), endedAt];
     let gap = 0;
-    for (let i = 1; i < arrivals.length; i++) gap = Math.max(gap, arrivals[i]! - arrivals[i - 1]!);
-    console.log(`longest gap in delivery across the blackhole: ${gap.toFixed(0)} ms`);
-    expect(gap).toBeLessThan(1000);
+    for (let i = 1; i < marks.length; i++) gap = Math.max(gap, marks[i]! - marks[i - 1]!);
+    // The loss window: from the first lost packet's send to the last's.
+    const window = lost.length === 0 ? 0 : sentAt[lost.at(-1)!]! - sentAt[lost[0]!]!;
+    // Sent well before the blackhole (a quarter second, for queues on a loaded machine).
+    const before = sentAt.filter((t) => t < blackholedAt - 250).length;
+    const trailing = sentAt.map((t, seq) => ({ t, seq })).filter(({ t }) => t > reroutedAt + 100);
+    const trailingLost = trailing.filter(({ seq }) => !arrivedAt.has(seq)).length;
+    console.log(
+      `failover: sent ${sent}, lost ${lost.length} (window ${window.toFixed(0)} ms), longest silence ` +
+        `${gap.toFixed(0)} ms, route changed ${(reroutedAt - blackholedAt).toFixed(0)} ms after the blackhole, ` +
+        `trailing ${trailing.length} sent / ${trailingLost} lost`,
+    );
+    // Before the blackhole nothing is lost.
+    expect(lost.filter((seq) => seq < before)).toEqual([]);
+    // Delivery resumed: packets sent well after the route changed arrive (all but a stray few).
+    expect(trailing.length).toBeGreaterThan(TRAILING_MS / 10 / 3);
+    expect(trailingLost).toBeLessThanOrEqual(Math.floor(trailing.length * 0.02));
+    // ... through C.
+    expect(
+      (await metric('C', 'backbone_data_frames_total{action="forwarded"}')) - forwardedBefore,
+    ).toBeGreaterThanOrEqual(trailing.length - trailingLost);
+    // The outage is short: designed about 650 ms (probes every 100 ms, dead after 400 ms of
+    // silence, then a route announcement); bounded at 1,000 ms for a loaded two-core machine.
+    expect(window).toBeLessThan(FAILOVER_BOUND_MS);
+    expect(gap).toBeLessThan(FAILOVER_BOUND_MS);
+    expect(lost.length * 10).toBeLessThan(FAILOVER_BOUND_MS * 1.5);
     await Promise.all([setFaults('A', ''), setFaults('B', '')]);
     await Promise.all([c1.close(), c2.close()]);
   });

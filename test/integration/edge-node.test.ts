@@ -4,10 +4,17 @@
  * choices for the same network. Clients carry API keys made with the key CLI (npm run keys);
  * each key has its tenant's rate limit, counted in Redis, and a disabled key stops working.
  */
+import dgram from 'node:dgram';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
-import { startTestRelay, stopTestRelays, type TestRelay } from '../support/backbone-relays.ts';
+import {
+  relayMetric,
+  startTestRelay,
+  stopTestRelays,
+  type TestRelay,
+  until,
+} from '../support/backbone-relays.ts';
 import { keysCli, type NodeEdge, startNodeEdge } from '../support/node-edge.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { errorCodeOf } from '../support/stun-builders.ts';
@@ -90,6 +97,15 @@ describe('the Node edge', () => {
       EDGE_ADMIN_TOKEN: 'admin-token',
     });
     base = edge.base;
+    // Both relays in the edge's directory before any test, so that no test depends on another.
+    await until(
+      async () => {
+        const res = await fetch(`${base}/readyz`);
+        return res.status === 200 && ((await res.json()) as { relays: number }).relays === 2;
+      },
+      10_000,
+      'both relays in the directory',
+    );
   });
 
   afterAll(async () => {
@@ -140,46 +156,69 @@ describe('the Node edge', () => {
     expect(after.relay).toEqual(expect.objectContaining({ id: 'us-1', basis: 'learned' }));
   });
 
-  it('revokes a username: its allocation ends at once and it can no longer allocate', async () => {
-    const a = await allocate({ location: { lat: 51.5, lon: -0.12 } });
-    const { username, credential } = a.iceServers[0]!;
-    const [, host, port] = /^turn:([^:]+):(\d+)\?transport=udp$/.exec(a.iceServers[0]!.urls[1]!)!;
+  it('revokes a username: its allocation ends at once, it can no longer allocate, and another user is untouched', async () => {
+    // Two users with allocations side by side on one relay (the TURN REST secret is shared by
+    // both relays, so either answer's credentials work on the first answer's relay). The edge's
+    // username is `expiry:tenant[:room]`, so two rooms give two usernames within one second.
+    const a = await allocate({ location: { lat: 51.5, lon: -0.12 }, room: 'revoke-a' });
+    const b = await allocate({ location: { lat: 51.5, lon: -0.12 }, room: 'revoke-b' });
+    const udpOf = (x: Answer) => x.iceServers[0]!.urls.find((u) => u.endsWith('?transport=udp'))!;
+    const [, host, port] = /^turn:([^:]+):(\d+)\?transport=udp$/.exec(udpOf(a))!;
     const server = { family: 4 as const, address: host!, port: Number(port) };
-    const c = await TurnTestClient.connect({
-      transport: 'udp',
-      server,
-      cred: { username, password: credential, realm: 'r' },
+    const credOf = (x: Answer) => ({
+      username: x.iceServers[0]!.username,
+      password: x.iceServers[0]!.credential,
+      realm: 'r',
     });
-    expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
-    const relay = relays.find((r) => r.turn.address === host)!;
-    const allocations = async () =>
-      ((await (await fetch(`${relay.http}/healthz`)).json()) as { allocations: number }).allocations;
-    expect(await allocations()).toBeGreaterThan(0);
+    const revokedUser = credOf(a).username;
+    expect(credOf(b).username).not.toBe(revokedUser);
+    const echo = dgram.createSocket('udp4');
+    echo.on('message', (m, r) => echo.send(m, r.port, r.address));
+    await new Promise<void>((r) => echo.bind(0, '127.0.0.1', r));
+    const peer = { family: 4 as const, address: '127.0.0.1', port: echo.address().port };
+    const c = await TurnTestClient.connect({ transport: 'udp', server, cred: credOf(a) });
+    const other = await TurnTestClient.connect({ transport: 'udp', server, cred: credOf(b) });
+    try {
+      for (const x of [c, other]) {
+        expect((await x.allocate()).cls).toBe(MessageClass.SuccessResponse);
+        expect((await x.channelBind(0x4000, peer)).cls).toBe(MessageClass.SuccessResponse);
+      }
+      const relay = relays.find((r) => r.turn.address === host)!;
+      const revokedEnded = () => relayMetric(relay, 'turn_allocations_ended_total{reason="revoked"}');
+      const endedBefore = await revokedEnded();
 
-    const denied = await fetch(`${base}/v1/credentials/revoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username }),
-    });
-    expect(denied.status).toBe(401);
-    const res = await fetch(`${base}/v1/credentials/revoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer admin-token' },
-      body: JSON.stringify({ username }),
-    });
-    expect(res.status).toBe(200);
-    const start = Date.now();
-    while ((await allocations()) > 0) {
-      if (Date.now() - start > 3000) throw new Error('the revoked allocation is still there');
-      await new Promise((r) => setTimeout(r, 50));
+      const denied = await fetch(`${base}/v1/credentials/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: revokedUser }),
+      });
+      expect(denied.status).toBe(401);
+      const res = await fetch(`${base}/v1/credentials/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer admin-token' },
+        body: JSON.stringify({ username: revokedUser }),
+      });
+      expect(res.status).toBe(200);
+      await until(async () => (await revokedEnded()) > endedBefore, 3000, 'the revoked allocation to end');
+      // Exactly one allocation ended: the revoked user's.
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await revokedEnded()) - endedBefore).toBe(1);
+      // The revoked user's channel is gone: nothing comes back; it cannot refresh nor allocate again.
+      c.sendChannel(0x4000, new Uint8Array([1]));
+      await expect(c.waitForData(1, 500)).rejects.toThrow(/expected 1 data messages, got 0/);
+      expect((await c.refresh(600)).cls).toBe(MessageClass.ErrorResponse);
+      const again = await TurnTestClient.connect({ transport: 'udp', server, cred: credOf(a) });
+      expect(errorCodeOf(await again.allocate())).toBe(401);
+      await again.close();
+      // The other user's allocation lives on: it relays and refreshes.
+      other.sendChannel(0x4000, new Uint8Array([2]));
+      expect((await other.waitForData(1))[0]).toEqual({ channel: 0x4000, data: new Uint8Array([2]) });
+      expect((await other.refresh(600)).cls).toBe(MessageClass.SuccessResponse);
+      await other.refresh(0);
+    } finally {
+      await Promise.all([c.close(), other.close()]);
+      echo.close();
     }
-    const again = await TurnTestClient.connect({
-      transport: 'udp',
-      server,
-      cred: { username, password: credential, realm: 'r' },
-    });
-    expect(errorCodeOf(await again.allocate())).toBe(401);
-    await Promise.all([c.close(), again.close()]);
   });
 
   it('keeps the participants of a room on its relay when they are close enough to it', async () => {

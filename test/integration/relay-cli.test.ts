@@ -80,8 +80,18 @@ describe('relay command line', () => {
     expect(ready.status).toBe(200);
 
     relay.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await fetch(`http://127.0.0.1:${http}/readyz`)).status).toBe(503);
+    // Not ready while it drains (2 s here), well before it exits: polled, not one sample.
+    const start = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - start < 2000) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = await fetch(`http://127.0.0.1:${http}/readyz`).then(
+        (r) => r.status,
+        () => 0, // gone: the assertion below says so
+      );
+    }
+    expect(status).toBe(503);
+    expect(relay.child.exitCode).toBeNull();
     const late = await TurnTestClient.connect({ transport: 'udp', server, cred });
     expect(errorCodeOf(await late.allocate())).toBe(508);
     expect((await c.refresh(600)).cls).toBe(MessageClass.SuccessResponse);

@@ -186,13 +186,16 @@ describe('relay registration in Redis', () => {
 
       redis.kill('SIGKILL');
       await new Promise((r) => redis.once('exit', r));
-      // A call in progress loses nothing while Redis is away.
-      for (let i = 0; i < 20; i++) {
+      // A call in progress loses nothing while Redis is away, for longer than the heartbeat TTL
+      // (its record would have expired twice over) and several failed heartbeats.
+      const count = Math.ceil((TTL * 1000 * 2 + 1000) / 50);
+      for (let i = 0; i < count; i++) {
         c.sendChannel(0x4000, new Uint8Array([i]));
         await new Promise((r) => setTimeout(r, 50));
       }
-      const got = await c.waitForData(20);
-      expect(got.map((g) => g.data[0])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      const got = await c.waitForData(count);
+      expect(got.map((g) => g.data[0])).toEqual(Array.from({ length: count }, (_, i) => i));
+      expect(relay.child.exitCode).toBeNull();
 
       redis = startRedis(); // empty: the registration is gone with the old process
       await until(async () => (await pingable(url)) || undefined, 5000);

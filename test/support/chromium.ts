@@ -4,8 +4,8 @@
  * on loopback). A missing browser is a failure with the command that installs it, never a skip:
  * `npm test` installs it first (scripts/test-setup.sh).
  */
-import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
+import { requireExecutable } from './requirements.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -31,9 +31,10 @@ export const CHROMIUM_ARGS = [
  * message when it is not installed.
  */
 export async function launchChromium(extra: readonly string[] = []): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: run "sudo apt-get install chromium" (or npm test, which installs it as root), or set CHROMIUM_PATH`,
-    );
+  requireExecutable(
+    CHROMIUM,
+    'Chromium',
+    'run "sudo apt-get install chromium" (or npm test, which installs it as root), or set CHROMIUM_PATH',
+  );
   return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extra] });
 }

@@ -145,8 +145,11 @@ export class TurnTestClient {
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** One transaction: UDP retransmits (RFC 8489 §6.2.1, shortened), streams send once. */
-  transact(bytes: Uint8Array, tid: Uint8Array, timeoutMs = 3000): Promise<StunMessage> {
+  /**
+   * One transaction: UDP retransmits (RFC 8489 §6.2.1, shortened) unless `retransmit` is false
+   * (for tests that count every datagram), streams send once.
+   */
+  transact(bytes: Uint8Array, tid: Uint8Array, timeoutMs = 3000, retransmit = true): Promise<StunMessage> {
     const key = Buffer.from(tid).toString('hex');
     return new Promise((resolve, reject) => {
       let rto = 100;
@@ -164,7 +167,7 @@ export class TurnTestClient {
       });
       const send = () => {
         this.#send(bytes);
-        if (this.#udp) {
+        if (this.#udp && retransmit) {
           rto *= 2;
           timer = setTimeout(send, rto);
         }
