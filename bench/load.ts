@@ -97,15 +97,32 @@ export function reportTable(rows: readonly (LoadReport & { name: string })[]): s
   ].join('\n');
 }
 
+const HELP = `usage: npm run load -- --url URL [options]
+
+The operators' HTTP load script (undici): N connections, each sending its next request as soon
+as the last one is answered, for a fixed time. Progress every second on stderr; a table of
+requests per second, latency percentiles and statuses on stdout.
+
+  --url URL            what to load, e.g. http://127.0.0.1:8787/v1/allocate (required)
+  --connections N      concurrent connections, 1-1000 (10)
+  --duration S         seconds, up to 600 (10)
+  --method M           HTTP method (POST)
+  --body JSON          request body for methods that carry one ('{}')
+  --api-key KEY        sent as Authorization: Bearer KEY (an API key or a client token)
+  --out FILE           also write the report as JSON
+  -h, --help           this text
+
+Bad usage: one line on stderr, exit code 2.
+`;
+
 function fail(message: string): never {
-  process.stderr.write(`load: ${message}\n`);
+  process.stderr.write(`load: ${message} (npm run load -- --help)\n`);
   process.exit(2);
 }
 
 async function main(): Promise<void> {
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
+  const parse = () =>
+    parseArgs({
       options: {
         url: { type: 'string' },
         connections: { type: 'string', default: '10' },
@@ -114,10 +131,18 @@ async function main(): Promise<void> {
         body: { type: 'string', default: '{}' },
         out: { type: 'string' },
         'api-key': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
-    }));
+    });
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    ({ values } = parse());
   } catch (err) {
     fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
   }
   if (!values.url) fail('--url: required, e.g. --url http://127.0.0.1:8787/v1/allocate');
   try {

@@ -6,9 +6,14 @@
  *                                                        create or update a tenant (limit per key;
  *                                                        the credential TTLs its clients may ask for)
  *   tenant list
- *   key add TENANT [--label TEXT]                        print a new key, once; only its hash is kept
+ *   key add TENANT [--label TEXT] [--origins O,O] [--expires WHEN]
+ *                                                        print a new key, once; only its hash is kept
  *   key list [--tenant ID]
- *   key disable KEY_ID                                   the edge refuses it within 5 s
+ *   key disable KEY_ID | key enable KEY_ID               the edge refuses (accepts) it within 5 s
+ *   key delete KEY_ID                                    forget it; its client tokens die with it
+ *   key rotate KEY_ID [--grace WHEN]                     a new key like the old one; the old one
+ *                                                        expires after the grace period (1 day)
+ * WHEN is an ISO date (2027-01-31, 2027-01-31T12:00:00Z) or a span from now (90m, 12h, 30d).
  *
  * Bad usage is one line on stderr and exit code 2; output is JSON lines for scripts.
  */
@@ -24,12 +29,60 @@ import {
   hashSecret,
   newApiKey,
 } from '../src/tenants/api-keys.ts';
+import { isOrigin } from '../src/tenants/client-token.ts';
 import { checkTtlBounds } from '../src/tenants/ttl.ts';
+
+const HELP = `usage: npm run keys -- <command> [options]
+
+Tenants and API keys for the edge, kept in Redis (REDIS_URL or --redis; key prefix
+EDGE_REDIS_PREFIX or --prefix, default rb:). Output is JSON lines.
+
+  tenant add ID [--name NAME] [--rate N] [--burst N] [--min-ttl S] [--max-ttl S]
+      create or update a tenant: requests per second and burst per key, and the credential
+      TTLs its clients may ask for
+  tenant list
+  key add TENANT [--label TEXT] [--origins O,O] [--expires WHEN]
+      print a new key, once (only its SHA-256 is stored); --origins limits the web origins
+      whose pages may present it or tokens it mints (https://app.example.com)
+  key list [--tenant ID]
+  key disable KEY_ID      the edge refuses it, and every client token it minted, within 5 s
+  key enable KEY_ID       undo disable
+  key delete KEY_ID       forget the key
+  key rotate KEY_ID [--grace WHEN]
+      print a new key with the old one's tenant, label and origins; the old key keeps working
+      until the grace period ends (default 1d), so servers can switch without an outage
+
+WHEN: an ISO date (2027-01-31, 2027-01-31T12:00:00Z) or a span from now (90m, 12h, 30d).
+Bad usage: one line on stderr, exit code 2. Redis unreachable: exit code 1.
+`;
 
 function usage(message: string): never {
   const line = message.replace(/\s+/g, ' ').trim();
-  process.stderr.write(`keys: ${line} (commands: tenant add|list, key add|list|disable)\n`);
+  process.stderr.write(`keys: ${line} (npm run keys -- --help)\n`);
   process.exit(2);
+}
+
+/** WHEN (see HELP) as ms since the epoch, or an error naming the option. */
+function when(option: string, v: string, now: number): number {
+  const span = /^(\d{1,6})([mhd])$/.exec(v);
+  if (span)
+    return now + Number(span[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[span[2] as 'm' | 'h' | 'd'];
+  const t = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$/.test(v) ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t))
+    usage(`--${option}: expected a date like 2027-01-31 or a span like 30d, got "${v}"`);
+  if (t <= now) usage(`--${option}: ${v} is already past`);
+  return t;
+}
+
+function originsOption(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const bad = list.find((x) => !isOrigin(x));
+  if (bad !== undefined) usage(`--origins: "${bad}" is not an origin like https://app.example.com`);
+  return list;
 }
 
 const optionalNumber = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -45,6 +98,10 @@ function parse() {
       'min-ttl': { type: 'string' },
       'max-ttl': { type: 'string' },
       label: { type: 'string' },
+      origins: { type: 'string' },
+      expires: { type: 'string' },
+      grace: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
       tenant: { type: 'string' },
       redis: { type: 'string' },
       prefix: { type: 'string' },
@@ -57,12 +114,20 @@ try {
   usage((err as Error).message);
 }
 const { values: o, positionals } = parsed;
+if (o.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const [noun, verb, arg] = positionals;
 const command = `${noun ?? ''} ${verb ?? ''}`.trim();
-const known = ['tenant add', 'tenant list', 'key add', 'key list', 'key disable'];
+const withArg = ['tenant add', 'key add', 'key disable', 'key enable', 'key delete', 'key rotate'];
+const known = ['tenant list', 'key list', ...withArg];
 if (!known.includes(command)) usage(command ? `unknown command "${command}"` : 'no command');
-if (['tenant add', 'key add', 'key disable'].includes(command) && !arg)
-  usage(`${command}: missing its argument`);
+if (withArg.includes(command) && !arg) usage(`${command}: missing its argument`);
+const started = Date.now();
+const keyOrigins = originsOption(o.origins);
+const keyExpires = o.expires === undefined ? undefined : when('expires', o.expires, started);
+const grace = when('grace', o.grace ?? '1d', started);
 
 // Check what can be checked before touching Redis.
 if (command === 'tenant add') {
@@ -133,32 +198,68 @@ async function run(): Promise<number> {
     case 'key add': {
       const tenant = await store.getTenant(arg!);
       if (!tenant) usage(`no tenant "${arg}"; create it first with: npm run keys -- tenant add ${arg}`);
-      const made = newApiKey(new Uint8Array(randomBytes(40)));
-      const record = {
-        id: made.id,
-        tenant: tenant.id,
-        hash: await hashSecret(made.secret),
-        label: o.label ?? '',
-        createdAt: Date.now(),
-        disabled: false,
-      };
-      await store.putKey(record);
-      print({ key: made.key, id: made.id, tenant: tenant.id, note: 'shown once: only its hash is stored' });
+      await addKey(tenant.id, o.label ?? '', keyOrigins, keyExpires);
+      return 0;
+    }
+    case 'key rotate': {
+      const old = await store.getKey(arg!);
+      if (!old) usage(`no API key "${arg}"`);
+      const expiresAt = Math.min(old.expiresAt ?? Number.POSITIVE_INFINITY, grace);
+      await addKey(old.tenant, old.label, keyOrigins ?? old.origins, keyExpires ?? old.expiresAt, old.id);
+      await store.putKey({ ...old, expiresAt });
+      print({ rotated: old.id, oldKeyExpiresAt: new Date(expiresAt).toISOString() });
+      return 0;
+    }
+    case 'key enable':
+    case 'key disable': {
+      const key = await store.getKey(arg!);
+      if (!key) usage(`no API key "${arg}"`);
+      const disabled = command === 'key disable';
+      await store.putKey({ ...key, disabled });
+      print({ [disabled ? 'disabled' : 'enabled']: key.id, tenant: key.tenant });
+      return 0;
+    }
+    case 'key delete': {
+      const key = await store.getKey(arg!);
+      if (!key) usage(`no API key "${arg}"`);
+      await store.deleteKey(key.id);
+      print({ deleted: key.id, tenant: key.tenant });
       return 0;
     }
     case 'key list':
       for (const k of await store.listKeys())
         if (!o.tenant || k.tenant === o.tenant) print({ ...k, hash: undefined });
       return 0;
-    case 'key disable': {
-      const key = await store.getKey(arg!);
-      if (!key) usage(`no API key "${arg}"`);
-      await store.putKey({ ...key, disabled: true });
-      print({ disabled: key.id, tenant: key.tenant });
-      return 0;
-    }
   }
   return 2;
+}
+
+/** Stores a new key of `tenant` and prints it, once. */
+async function addKey(
+  tenant: string,
+  label: string,
+  origins: readonly string[] | undefined,
+  expiresAt: number | undefined,
+  replaces?: string,
+): Promise<void> {
+  const made = newApiKey(new Uint8Array(randomBytes(40)));
+  await store.putKey({
+    id: made.id,
+    tenant,
+    hash: await hashSecret(made.secret),
+    label,
+    createdAt: Date.now(),
+    disabled: false,
+    ...(origins && origins.length > 0 ? { origins } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+  });
+  print({
+    key: made.key,
+    id: made.id,
+    tenant,
+    ...(replaces ? { replaces } : {}),
+    note: 'shown once: only its hash is stored',
+  });
 }
 
 try {

@@ -38,7 +38,8 @@ import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { sourceKey } from '../src/limits/connection-limiter.ts';
 import { type SourceLimit, SourceLimiter } from '../src/limits/source-limiter.ts';
-import { authenticate, type Principal, type RateLimit, type TenantStore } from '../src/tenants/api-keys.ts';
+import type { Principal, RateLimit, TenantStore } from '../src/tenants/api-keys.ts';
+import { authenticateCaller, tokenKey } from '../src/tenants/client-token.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
 import { resolveTtl, ttlBounds } from '../src/tenants/ttl.ts';
 import { DEFAULT_ADDRESS_LIMIT, DEFAULT_FAILED_KEY_LIMIT } from './abuse-limits.ts';
@@ -54,6 +55,7 @@ import {
   parseMeasurements,
   parseRevoke,
 } from './schemas.ts';
+import { mountTokens } from './tokens.ts';
 import type { TopologyWatcher } from './topology-watcher.ts';
 
 export interface EdgeDeps {
@@ -102,7 +104,7 @@ export interface EdgeDeps {
 
 export function problem(
   c: Context,
-  status: 400 | 401 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
+  status: 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
   title: string,
   detail: string,
   headers: Record<string, string> = {},
@@ -213,6 +215,15 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
 
   // API keys and the per-key rate limit, on the routes clients call.
   const tenants = deps.tenants;
+  // Client tokens are signed with keys derived from the TURN secrets (src/tenants/client-token.ts);
+  // derive once per secret list, not per request.
+  let derived: { from: string; keys: Promise<Uint8Array[]> } | undefined;
+  const tokenKeys = (): Promise<Uint8Array[]> => {
+    const secrets = deps.secrets();
+    const from = secrets.join('\n');
+    if (derived?.from !== from) derived = { from, keys: Promise.all(secrets.map(tokenKey)) };
+    return derived.keys;
+  };
   const addressLimit = deps.addressLimit ?? DEFAULT_ADDRESS_LIMIT;
   const failures = new SourceLimiter(deps.failedKeyLimit ?? DEFAULT_FAILED_KEY_LIMIT);
   const guard = async (c: Context<Env>, next: () => Promise<void>) => {
@@ -225,17 +236,22 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         'retry-after': String(wait),
       });
     }
-    let auth: Awaited<ReturnType<typeof authenticate>>;
+    let auth: Awaited<ReturnType<typeof authenticateCaller>>;
     try {
-      auth = await authenticate(tenants, presentedKey(c));
+      auth = await authenticateCaller(tenants, presentedKey(c), {
+        now: now(),
+        origin: c.req.header('origin'),
+        tokenKeys,
+      });
     } catch (err) {
       return problem(c, 503, 'Key store unavailable', (err as Error).message, { 'retry-after': '5' });
     }
     if (!auth.ok) {
       if (auth.reason !== 'missing') failures.take(source, now());
+      if (auth.reason === 'origin') return problem(c, 403, 'Origin not allowed', auth.detail);
       const detail =
         auth.reason === 'missing'
-          ? 'send your API key as "Authorization: Bearer rbk_..." or "X-API-Key: rbk_..."'
+          ? 'send your API key as "Authorization: Bearer rbk_..." or "X-API-Key: rbk_...", or a client token from POST /v1/tokens'
           : `${auth.detail}; check the key, or ask the operator for a new one`;
       return problem(c, 401, 'Invalid API key', detail, { 'www-authenticate': 'Bearer' });
     }
@@ -287,6 +303,17 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   };
   app.use('/v1/allocate', guard);
   app.use('/v1/measurements', guard);
+  if (tenants) {
+    app.use('/v1/tokens', guard);
+    mountTokens(app, {
+      tenants,
+      signingKey: async () => (await tokenKeys())[0],
+      now,
+      random,
+      readJson: (c) => readJson(c, limit),
+      problem: (c, status, title, detail) => problem(c, status, title, detail),
+    });
+  }
 
   const document = openApiDocument();
   app.get('/v1/openapi.json', (c) => c.json(document));
@@ -352,7 +379,14 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     if (!body.ok) return body.response;
     const parsed = parseAllocate(body.value);
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
-    const req: AllocateBody = parsed.value;
+    let req: AllocateBody = parsed.value;
+    // A client token scopes its holder to one room when it names one.
+    const scope = c.get('principal')?.token;
+    if (scope?.room !== undefined) {
+      if (req.room !== undefined && req.room !== scope.room)
+        return problem(c, 403, 'Room not allowed', `this client token is for room "${scope.room}" only`);
+      req = { ...req, room: scope.room };
+    }
     const tenant = c.get('principal')?.tenant;
     const tenantId = tenant?.id ?? 'default';
     const edgeTtl = deps.credentialTtlSeconds;
@@ -412,7 +446,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       nowSeconds: Math.floor(t / 1000),
       ttlSeconds: ttl.value,
       tenant: tenantId,
-      userId: req.room ?? undefined,
+      userId: scope?.client ?? req.room ?? undefined,
     });
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
     deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);

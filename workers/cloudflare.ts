@@ -76,6 +76,7 @@ function makeEdge(env: Env) {
     getTenant: (id: string) => tenants.getTenant(id),
     putTenant: (t: Tenant) => tenants.putTenant(t),
     putKey: (k: ApiKeyRecord) => tenants.putKey(k),
+    deleteKey: (id: string) => tenants.deleteKey(id),
     listTenants: () => tenants.listTenants(),
     listKeys: () => tenants.listKeys(),
   };

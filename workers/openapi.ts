@@ -3,7 +3,7 @@
  * the two cannot drift apart. Served at GET /v1/openapi.json.
  */
 import type { Schema } from './schema.ts';
-import { AllocateSchema, MeasurementsSchema, ProbeSchema, RevokeSchema } from './schemas.ts';
+import { AllocateSchema, MeasurementsSchema, ProbeSchema, RevokeSchema, TokenSchema } from './schemas.ts';
 
 const Problem: Schema = {
   type: 'object',
@@ -186,7 +186,7 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary:
             'iceServers for the chosen relay (more on request) and alternates, with short-lived TURN credentials',
-          security: [{ apiKey: [] }, { apiKeyHeader: [] }],
+          security: [{ apiKey: [] }, { apiKeyHeader: [] }, { clientToken: [] }],
           requestBody: body('AllocateRequest'),
           responses: {
             '200': {
@@ -200,7 +200,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/measurements': {
         post: {
           summary: "report RTTs the client measured; they feed its network's learned map",
-          security: [{ apiKey: [] }, { apiKeyHeader: [] }],
+          security: [{ apiKey: [] }, { apiKeyHeader: [] }, { clientToken: [] }],
           requestBody: body('MeasurementsRequest'),
           responses: {
             '200': { description: 'accepted' },
@@ -214,6 +214,35 @@ export function openApiDocument(): Record<string, unknown> {
           security: [{ admin: [] }],
           requestBody: body('RevokeRequest'),
           responses: { '200': { description: 'revoked' }, ...problems([401, 422, 503]) },
+        },
+      },
+      '/v1/tokens': {
+        post: {
+          summary:
+            'a short-lived client token for a web page (API key only): scoped to a client id, a room and origins',
+          security: [{ apiKey: [] }, { apiKeyHeader: [] }],
+          requestBody: body('TokenRequest'),
+          responses: {
+            '200': {
+              description: 'the token; send it as Authorization: Bearer to /v1/allocate and /v1/measurements',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      token: { type: 'string' },
+                      expiresAt: { type: 'number', description: 'unix seconds' },
+                      tenant: { type: 'string' },
+                      client: { type: 'string' },
+                      room: { type: 'string' },
+                      origins: { type: 'array', items: { type: 'string' } },
+                    },
+                  },
+                },
+              },
+            },
+            ...problems([401, 403, 413, 415, 422, 429, 503]),
+          },
         },
       },
       '/v1/admin/topology': {
@@ -246,11 +275,18 @@ export function openApiDocument(): Record<string, unknown> {
         admin: { type: 'http', scheme: 'bearer' },
         apiKey: { type: 'http', scheme: 'bearer', description: 'an API key, rbk_<id>_<secret>' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        clientToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'from POST /v1/tokens',
+        },
       },
       schemas: {
         AllocateRequest: AllocateSchema,
         MeasurementsRequest: MeasurementsSchema,
         RevokeRequest: RevokeSchema,
+        TokenRequest: TokenSchema,
         Probe: ProbeSchema,
         AllocateAnswer,
         Topology,

@@ -4,6 +4,7 @@
  */
 import { MAX_RELAYS, TRANSPORTS, type Transport } from '../src/allocation/answer.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
+import { TOKEN_TTL } from '../src/tenants/client-token.ts';
 import { type Schema, validate } from './schema.ts';
 
 export interface ProbeResult {
@@ -145,4 +146,52 @@ export function parseRevoke(v: unknown): Parsed<{ username: string }> {
   const problem = validate(RevokeSchema, v);
   if (problem) return { ok: false, error: problem };
   return { ok: true, value: { username: (v as { username: string }).username } };
+}
+
+export interface TokenBody {
+  readonly client: string | undefined;
+  readonly room: string | undefined;
+  readonly ttl: number;
+  readonly origins: readonly string[] | undefined;
+}
+
+const SCOPED_ID = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
+
+export const TokenSchema: Schema = {
+  type: 'object',
+  properties: {
+    client: {
+      ...SCOPED_ID,
+      description: 'your id for the end user (1-64 of A-Z a-z 0-9 . _ -); a random one when missing',
+    },
+    room: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 128,
+      description: 'the one room this token may allocate for',
+    },
+    ttl: {
+      type: 'integer',
+      minimum: TOKEN_TTL.min,
+      maximum: TOKEN_TTL.max,
+      description: `seconds the token lives (default ${TOKEN_TTL.default})`,
+    },
+    origins: {
+      type: 'array',
+      items: { type: 'string', maxLength: 256, description: 'https://app.example.com' },
+      maxItems: 8,
+      description: "web origins whose pages may use the token; the key's own origins when missing",
+    },
+  },
+  additionalProperties: false,
+};
+
+export function parseToken(v: unknown): Parsed<TokenBody> {
+  const problem = validate(TokenSchema, v ?? {});
+  if (problem) return { ok: false, error: problem };
+  const b = (v ?? {}) as Partial<TokenBody>;
+  return {
+    ok: true,
+    value: { client: b.client, room: b.room, ttl: b.ttl ?? TOKEN_TTL.default, origins: b.origins },
+  };
 }

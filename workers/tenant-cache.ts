@@ -98,6 +98,9 @@ export class CachedTenantStore implements TenantStore {
   putKey(k: ApiKeyRecord) {
     return this.store.putKey(k);
   }
+  deleteKey(id: string) {
+    return this.store.deleteKey(id);
+  }
   listTenants() {
     return this.store.listTenants();
   }

@@ -33,6 +33,9 @@ export class RedisTenantStore implements TenantStore {
   async putKey(k: ApiKeyRecord): Promise<void> {
     await this.client.multi().set(this.#k.key(k.id), JSON.stringify(k)).sadd(this.#k.keys, k.id).exec();
   }
+  async deleteKey(id: string): Promise<void> {
+    await this.client.multi().del(this.#k.key(id)).srem(this.#k.keys, id).exec();
+  }
   async listTenants(): Promise<Tenant[]> {
     return this.#all<Tenant>(this.#k.tenants, (id) => this.#k.tenant(id));
   }

@@ -36,12 +36,28 @@ export interface ApiKeyRecord {
   readonly label: string;
   readonly createdAt: number;
   readonly disabled: boolean;
+  /**
+   * Web origins whose pages may present this key or tokens it mints (`https://app.example.com`).
+   * Keys are for servers, which send no Origin; a request that carries an Origin not listed here
+   * is refused. Missing or empty: no origin restriction.
+   */
+  readonly origins?: readonly string[];
+  /** ms since the epoch after which the key is refused (a rotated key's grace period ends). */
+  readonly expiresAt?: number;
 }
 
-/** A request's caller once its key checked out. */
+/** A request's caller once its key (or a client token minted with it) checked out. */
 export interface Principal {
   readonly keyId: string;
   readonly tenant: Tenant;
+  /** Set when the caller presented a client token: the scope it was minted for. */
+  readonly token?: {
+    readonly client: string;
+    readonly room?: string | undefined;
+    readonly origins: readonly string[];
+    /** Unix seconds. */
+    readonly expiresAt: number;
+  };
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -100,17 +116,50 @@ export interface TenantStore {
   getTenant(id: string): Promise<Tenant | undefined>;
   putTenant(t: Tenant): Promise<void>;
   putKey(k: ApiKeyRecord): Promise<void>;
+  deleteKey(id: string): Promise<void>;
   listTenants(): Promise<Tenant[]>;
   listKeys(): Promise<ApiKeyRecord[]>;
 }
 
-export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'disabled';
+export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'disabled' | 'expired' | 'origin';
+
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: AuthFailure; detail: string };
+
+/** Whether a request from `origin` (its Origin header, if any) may use a key limited to `allowed`. */
+export function keyOriginAllowed(
+  allowed: readonly string[] | undefined,
+  origin: string | undefined,
+): boolean {
+  return origin === undefined || !allowed || allowed.length === 0 || allowed.includes(origin);
+}
+
+/**
+ * The key's tenant when the key may be used now from `origin`: known, enabled, not expired,
+ * origin allowed. Shared by API keys and the client tokens they mint.
+ */
+export async function usableKey(
+  store: Pick<TenantStore, 'getTenant'>,
+  record: ApiKeyRecord,
+  o: { now: number; origin?: string | undefined },
+): Promise<AuthResult> {
+  if (record.disabled) return { ok: false, reason: 'disabled', detail: `API key ${record.id} is disabled` };
+  if (record.expiresAt !== undefined && record.expiresAt <= o.now)
+    return { ok: false, reason: 'expired', detail: `API key ${record.id} has expired` };
+  if (!keyOriginAllowed(record.origins, o.origin))
+    return { ok: false, reason: 'origin', detail: `API key ${record.id} may not be used from ${o.origin}` };
+  const tenant = await store.getTenant(record.tenant);
+  if (!tenant) return { ok: false, reason: 'unknown', detail: `API key ${record.id} has no tenant` };
+  return { ok: true, principal: { keyId: record.id, tenant } };
+}
 
 /** Check a presented key against the store: the principal, or why not. */
 export async function authenticate(
   store: Pick<TenantStore, 'getKey' | 'getTenant'>,
   presented: string | undefined,
-): Promise<{ ok: true; principal: Principal } | { ok: false; reason: AuthFailure; detail: string }> {
+  o: { now: number; origin?: string | undefined } = { now: 0 },
+): Promise<AuthResult> {
   if (!presented) return { ok: false, reason: 'missing', detail: 'no API key' };
   const parsed = parseApiKey(presented);
   if (!parsed.ok) return { ok: false, reason: 'malformed', detail: parsed.error };
@@ -119,10 +168,7 @@ export async function authenticate(
   const hash = await hashSecret(parsed.value.secret);
   if (!record || !secretMatches(record, hash))
     return { ok: false, reason: 'unknown', detail: `unknown API key ${parsed.value.id}` };
-  if (record.disabled) return { ok: false, reason: 'disabled', detail: `API key ${record.id} is disabled` };
-  const tenant = await store.getTenant(record.tenant);
-  if (!tenant) return { ok: false, reason: 'unknown', detail: `API key ${record.id} has no tenant` };
-  return { ok: true, principal: { keyId: record.id, tenant } };
+  return usableKey(store, record, o);
 }
 
 /** In memory: one process, tests, and the Workers edge (filled from the directory snapshot). */
@@ -145,6 +191,9 @@ export class MemoryTenantStore implements TenantStore {
   }
   async putKey(k: ApiKeyRecord) {
     this.#keys.set(k.id, k);
+  }
+  async deleteKey(id: string) {
+    this.#keys.delete(id);
   }
   async listTenants() {
     return [...this.#tenants.values()];

@@ -315,4 +315,47 @@ describe('the Node edge', () => {
     }
     expect(status).toBe(401);
   });
+
+  it('lives through the life of a key with the CLI: origins, client tokens, rotation with grace, deletion', async () => {
+    const APP = 'https://app.example.com';
+    const made = (await keysCli(['key', 'add', 'itest', '--origins', APP], url, prefix))[0]!;
+    const call = (path: string, credential: string, origin?: string, body: unknown = {}) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${credential}`,
+          ...(origin ? { origin } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    expect((await call('/v1/allocate', made.key as string)).status).toBe(200); // a server: no Origin
+    expect((await call('/v1/allocate', made.key as string, 'https://evil.example')).status).toBe(403);
+    const minted = await call('/v1/tokens', made.key as string, undefined, { client: 'alice', ttl: 600 });
+    expect(minted.status).toBe(200);
+    const { token } = (await minted.json()) as { token: string };
+    expect((await call('/v1/allocate', token, APP)).status).toBe(200);
+    expect((await call('/v1/allocate', token)).status).toBe(403); // the token is for APP's pages
+
+    const rotated = await keysCli(['key', 'rotate', made.id as string, '--grace', '90m'], url, prefix);
+    const fresh = rotated[0]!;
+    expect(fresh.replaces).toBe(made.id);
+    expect((await call('/v1/allocate', fresh.key as string, APP)).status).toBe(200);
+    expect((await call('/v1/allocate', made.key as string, APP)).status).toBe(200); // grace
+    const listed = await keysCli(['key', 'list', '--tenant', 'itest'], url, prefix);
+    const old = listed.find((k) => k.id === made.id)!;
+    expect(old.expiresAt).toBeGreaterThan(Date.now() + 80 * 60_000);
+    expect(listed.find((k) => k.id === fresh.id)?.origins).toEqual([APP]);
+
+    await keysCli(['key', 'delete', made.id as string], url, prefix);
+    const start = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - start < 8000) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await call('/v1/allocate', token, APP)).status;
+    }
+    expect(status).toBe(401); // tokens die with the key that minted them
+    expect((await call('/v1/allocate', made.key as string)).status).toBe(401);
+    expect((await call('/v1/allocate', fresh.key as string, APP)).status).toBe(200);
+  });
 });

@@ -104,4 +104,23 @@ describe.each(Object.keys(stores))('the %s tenant store', (name) => {
     expect(await store.listTenants()).toEqual([t]);
     expect(await store.listKeys()).toEqual([{ ...k, disabled: true }]);
   });
+
+  it('keeps the origins and expiry of a key, and forgets a deleted key', async () => {
+    const store = stores[name]!();
+    const k: ApiKeyRecord = {
+      id: '11ff00ff00ff00ff',
+      tenant: 'acme',
+      hash: 'cd',
+      label: 'web',
+      createdAt: 2,
+      disabled: false,
+      origins: ['https://app.example.com'],
+      expiresAt: 1_900_000_000_000,
+    };
+    await store.putKey(k);
+    expect(await store.getKey(k.id)).toEqual(k);
+    await store.deleteKey(k.id);
+    expect(await store.getKey(k.id)).toBeUndefined();
+    expect((await store.listKeys()).some((x) => x.id === k.id)).toBe(false);
+  });
 });

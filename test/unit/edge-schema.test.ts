@@ -68,6 +68,7 @@ describe('GET /v1/openapi.json', () => {
       '/v1/allocate',
       '/v1/measurements',
       '/v1/credentials/revoke',
+      '/v1/tokens',
       '/v1/admin/topology',
       '/v1/admin/topology/events',
     ]);

@@ -1,0 +1,95 @@
+/**
+ * POST /v1/tokens: a tenant's server trades its API key for a short-lived client token that its
+ * web page then presents to /v1/allocate and /v1/measurements (src/tenants/client-token.ts). The
+ * request is authenticated and rate-limited like any keyed call; a token cannot mint tokens. The
+ * token's origins must be among the key's own when the key has any (default: the key's). Must not
+ * import relay/.
+ */
+import type { Context, Env, Hono } from 'hono';
+import type { ApiKeyRecord, Principal, TenantStore } from '../src/tenants/api-keys.ts';
+import { isOrigin, mintClientToken } from '../src/tenants/client-token.ts';
+import { parseToken } from './schemas.ts';
+
+export interface TokenRouteOptions {
+  readonly tenants: TenantStore;
+  /** The signing key (the first TURN secret's derived key). */
+  readonly signingKey: () => Promise<Uint8Array | undefined>;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly readJson: (
+    c: Context,
+  ) => Promise<{ ok: true; value: unknown } | { ok: false; response: Response }>;
+  readonly problem: (c: Context, status: 403 | 422 | 500 | 503, title: string, detail: string) => Response;
+}
+
+/** 12 random base36 characters: enough that two clients of a tenant never share an id. */
+function randomClientId(random: () => number): string {
+  let id = 'c-';
+  for (let i = 0; i < 12; i++) id += Math.floor(random() * 36).toString(36);
+  return id;
+}
+
+export function mountTokens<E extends Env & { Variables: { principal: Principal | undefined } }>(
+  app: Hono<E>,
+  o: TokenRouteOptions,
+): void {
+  app.post('/v1/tokens', async (c) => {
+    const principal = c.get('principal');
+    if (!principal) return o.problem(c, 403, 'API key required', 'mint client tokens with an API key');
+    if (principal.token)
+      return o.problem(c, 403, 'API key required', 'a client token cannot mint tokens; use the API key');
+    const body = await o.readJson(c);
+    if (!body.ok) return body.response;
+    const parsed = parseToken(body.value);
+    if (!parsed.ok) return o.problem(c, 422, 'Invalid request', parsed.error);
+    const req = parsed.value;
+    const bad = req.origins?.find((x) => !isOrigin(x));
+    if (bad !== undefined)
+      return o.problem(
+        c,
+        422,
+        'Invalid request',
+        `origins: "${bad}" is not an origin like https://app.example.com`,
+      );
+    let record: ApiKeyRecord | undefined;
+    try {
+      record = await o.tenants.getKey(principal.keyId);
+    } catch {
+      return o.problem(c, 503, 'Key store unavailable', 'the key store could not be read; retry shortly');
+    }
+    const keyOrigins = record?.origins ?? [];
+    const origins = req.origins ?? keyOrigins;
+    const outside = keyOrigins.length > 0 ? origins.find((x) => !keyOrigins.includes(x)) : undefined;
+    if (outside !== undefined || (keyOrigins.length > 0 && origins.length === 0))
+      return o.problem(
+        c,
+        403,
+        'Origin not allowed',
+        `this key may mint tokens for ${keyOrigins.join(', ')} only`,
+      );
+    const key = await o.signingKey();
+    if (!key) return o.problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
+    const nowSeconds = Math.floor(o.now() / 1000);
+    const claims = {
+      tenant: principal.tenant.id,
+      keyId: principal.keyId,
+      client: req.client ?? randomClientId(o.random),
+      room: req.room,
+      origins,
+      expiresAt: nowSeconds + req.ttl,
+    };
+    const token = await mintClientToken(key, claims, nowSeconds);
+    return c.json(
+      {
+        token,
+        expiresAt: claims.expiresAt,
+        tenant: claims.tenant,
+        client: claims.client,
+        ...(claims.room ? { room: claims.room } : {}),
+        origins,
+      },
+      200,
+      { 'cache-control': 'no-store' },
+    );
+  });
+}
