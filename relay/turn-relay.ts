@@ -129,10 +129,12 @@ export class TurnRelay {
         maxAllocation: config.maxLifetime,
         permission: config.permissionLifetime,
         channel: config.channelLifetime,
+        maxAllocationAge: config.maxAllocationAge,
       },
       limits: {
         maxAllocations: config.maxAllocations,
         userQuota: config.userQuota,
+        tenantQuota: config.tenantQuota,
         allocPps: config.maxAllocPps,
         allocBps: config.maxAllocBps,
         maxPeersPerAllocation: 1000,

@@ -129,7 +129,18 @@ export type AuthOutcome =
   | { readonly ok: true; readonly username: string; readonly key: Uint8Array }
   | { readonly ok: false; readonly reply: Uint8Array; readonly reason: string; readonly code: number };
 
-/** RFC 8489 §9.2.4: the server side of the long-term credential mechanism. */
+/** The credentials an existing allocation was created with (RFC 8656 §5). */
+export interface BoundCredential {
+  readonly username: string;
+  readonly integrityKey: Uint8Array;
+}
+
+/**
+ * RFC 8489 §9.2.4: the server side of the long-term credential mechanism. With `bound` (a
+ * request on an existing allocation of this 5-tuple) and the same USERNAME, MESSAGE-INTEGRITY is
+ * checked against the key that created the allocation and the credential's expiry is not: it
+ * bounds creating allocations only, so calls outlive their credentials. Revocation still applies.
+ */
 export function authenticate(
   msg: StunMessage,
   now: number,
@@ -137,6 +148,7 @@ export function authenticate(
   auth: Authenticator,
   nonces: NonceManager,
   respond: Responder,
+  bound?: BoundCredential,
 ): AuthOutcome {
   const challenge = () => ({ realm, nonce: nonces.issue(now) });
   const refuse = (code: number, reason: string, withChallenge: boolean): AuthOutcome => ({
@@ -154,6 +166,13 @@ export function authenticate(
   const nonce = decodeText(nonceAttr.value, 763);
   if (!username.ok || !nonce.ok) return refuse(ErrorCode.BadRequest, 'bad-encoding', false);
   if (nonces.check(nonce.value, now) !== 'ok') return refuse(ErrorCode.StaleNonce, 'stale-nonce', true);
+  if (bound !== undefined && bound.username === username.value) {
+    if (auth.isRevoked(username.value)) return refuse(ErrorCode.Unauthorized, 'revoked', true);
+    if (checkIntegrity(msg, bound.integrityKey)) {
+      return { ok: true, username: username.value, key: bound.integrityKey };
+    }
+    return refuse(ErrorCode.Unauthorized, 'bad-integrity', true);
+  }
   const lookup = auth.keysFor(username.value, realm, Math.floor(now / 1000));
   if (!lookup.ok) return refuse(ErrorCode.Unauthorized, lookup.reason, true);
   for (const key of lookup.keys) {
