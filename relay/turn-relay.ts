@@ -10,6 +10,7 @@ import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import { RevocationSet, type Revocations } from '../src/credentials/revocation.ts';
 import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { createPeerPolicy } from '../src/net/peer-policy.ts';
@@ -92,7 +93,7 @@ export class TurnRelay {
   };
   readonly #warn = rateLimitedLog();
   readonly #reservations = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
-  readonly #revoked = new Set<string>();
+  #revoked = new RevocationSet();
   #tick: NodeJS.Timeout | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
@@ -119,7 +120,7 @@ export class TurnRelay {
       auth: createAuthenticator({
         users: config.users,
         secrets: () => secrets,
-        isRevoked: (u) => this.#revoked.has(u),
+        isRevoked: (u) => this.#revoked.isRevoked(u),
       }),
       nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000),
       peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
@@ -229,16 +230,15 @@ export class TurnRelay {
   }
 
   /**
-   * Revoke TURN usernames (the edge's POST /v1/credentials/revoke, through the directory): they
-   * can no longer allocate or refresh, and their live allocations end now. Replaces the set.
+   * Revoked usernames, clients and tenants (the edge's POST /v1/credentials/revoke, through the
+   * directory): they can no longer allocate or refresh, and their live allocations end now.
+   * Replaces the whole set.
    */
-  setRevoked(usernames: Iterable<string>): void {
-    const next = new Set(usernames);
-    for (const u of next) {
-      if (!this.#revoked.has(u)) this.#run(this.engine.endUser(u, 'revoked', Date.now()));
-    }
-    this.#revoked.clear();
-    for (const u of next) this.#revoked.add(u);
+  setRevoked(revocations: Revocations): void {
+    const next = new RevocationSet(revocations);
+    const grew = this.#revoked.addsTo(next);
+    this.#revoked = next;
+    if (grew) this.#run(this.engine.endRevoked((u) => next.isRevoked(u), Date.now()));
   }
 
   /** Whether `relayedKey` is one of this relay's live relayed addresses. */
@@ -488,6 +488,12 @@ export class TurnRelay {
         this.#ended.packetsToClient += alloc.traffic.packetsToClient;
         this.#ended.bytesToClient += alloc.traffic.bytesToClient;
         this.#log.debug({ id: alloc.id, reason, traffic: alloc.traffic }, 'allocation ended');
+      },
+      requestSucceeded: (method: number, credentialExpired: boolean) => {
+        this.metrics.requestsSucceeded.inc({
+          method: methodName(method),
+          credential: credentialExpired ? 'expired' : 'current',
+        });
       },
       requestFailed: (method: number, code: number, reason?: string) => {
         this.metrics.requestErrors.inc({ method: methodName(method), code: String(code) });

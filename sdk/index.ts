@@ -35,6 +35,8 @@ export interface SdkOptions {
   /** Total time for the whole exchange, probes included. */
   readonly budgetMs?: number;
   readonly room?: string;
+  /** The app's name for its user: the client id in the TURN username (random per call otherwise). */
+  readonly user?: string;
   readonly region?: string;
   readonly prober?: Prober;
   /** Force relay-only candidates (what a backbone-routed call wants). */
@@ -74,6 +76,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const allocate = async (probes: { relay: string; rttMs: number }[]): Promise<AllocateAnswer> => {
     const body: Record<string, unknown> = { probes };
     if (o.room) body.room = o.room;
+    if (o.user) body.user = o.user;
     if (o.region) body.region = o.region;
     const res = await doFetch(`${base}/v1/allocate`, {
       method: 'POST',

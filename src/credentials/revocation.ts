@@ -23,6 +23,14 @@ export interface Revocations {
 
 export const NO_REVOCATIONS: Revocations = { usernames: [], clients: [], tenants: [] };
 
+/** The target as the edge's POST /v1/credentials/revoke names it (and answers it). */
+export function revocationFields(
+  t: RevocationTarget,
+): { username: string } | { tenant: string; client?: string } {
+  if (t.kind === 'username') return { username: t.username };
+  return t.kind === 'client' ? { tenant: t.tenant, client: t.client } : { tenant: t.tenant };
+}
+
 /** The member a client revocation is stored under. */
 export function clientMember(tenant: string, client: string): string {
   return `${tenant}:${client}`;

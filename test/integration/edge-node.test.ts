@@ -205,7 +205,7 @@ describe('the Node edge', () => {
 
   it('puts the tenant in the TURN username and limits each key at its tenant rate, in Redis', async () => {
     const a = await allocate({});
-    expect(a.iceServers[0]!.username).toMatch(/^\d+:itest$/);
+    expect(a.iceServers[0]!.username).toMatch(/^\d+:itest:[0-9a-f]{16}$/);
     await keysCli(['tenant', 'add', 'tiny', '--rate', '0.5', '--burst', '2'], url, prefix);
     const made = (await keysCli(['key', 'add', 'tiny'], url, prefix))[0]!;
     const key = made.key as string;
