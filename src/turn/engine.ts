@@ -524,7 +524,10 @@ export class TurnEngine {
     const rest = parseTurnRestUsername(auth.username);
     const tenant = rest.ok ? rest.tenant : undefined;
     if (tenant !== undefined && (this.#byTenant.get(tenant)?.size ?? 0) >= this.o.limits.tenantQuota) {
-      return this.#fail(msg, ErrorCode.AllocationQuotaReached, key, { reason: 'tenant quota' });
+      return this.#fail(msg, ErrorCode.AllocationQuotaReached, key, {
+        reason: 'tenant quota',
+        phrase: 'Tenant Allocation Quota Reached',
+      });
     }
     if (this.#byClient.size >= this.o.limits.maxAllocations)
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key);
@@ -604,7 +607,10 @@ export class TurnEngine {
       // RFC 8656 §7.3 lets the server refuse a Refresh; 403 (RFC 8489 §14.8: valid, but refused by
       // administrative restriction) says that retrying will not help: the allocation ends now.
       actions.push(...this.#end(alloc, 'max-age', now));
-      return this.#fail(msg, ErrorCode.Forbidden, key, { reason: 'maximum allocation age reached' });
+      return this.#fail(msg, ErrorCode.Forbidden, key, {
+        reason: 'maximum allocation age reached',
+        phrase: 'Maximum Allocation Age Reached',
+      });
     }
     const requestedLifetime = this.#lifetime(msg, key);
     if (typeof requestedLifetime !== 'number') return requestedLifetime;

@@ -32,6 +32,8 @@ export interface ErrorExtras {
   readonly alternate?: TransportAddress;
   /** REALM and NONCE (401, 438). */
   readonly challenge?: { readonly realm: string; readonly nonce: string };
+  /** A reason phrase more telling than the standard one (RFC 8489 §14.8: for a human). */
+  readonly phrase?: string;
 }
 
 export class Responder {
@@ -73,7 +75,7 @@ export class Responder {
   }
 
   error(req: StunMessage, code: number, key?: Uint8Array, extra: ErrorExtras = {}): Uint8Array {
-    const attrs: Attrs = [[Attr.ErrorCode, encodeErrorCode(code)]];
+    const attrs: Attrs = [[Attr.ErrorCode, encodeErrorCode(code, extra.phrase)]];
     if (extra.unknown) attrs.push([Attr.UnknownAttributes, encodeUnknownAttributes(extra.unknown)]);
     if (extra.alternate) attrs.push([Attr.AlternateServer, encodeAddress(extra.alternate)]);
     if (extra.challenge) {

@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RevocationSet } from '../../src/credentials/revocation.ts';
+import { decodeErrorCode } from '../../src/stun/attributes.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
+import { findAttribute, type StunMessage } from '../../src/stun/message.ts';
 import type { Allocation, ClientContext } from '../../src/turn/allocation.ts';
 import type { TurnEngine } from '../../src/turn/engine.ts';
 import {
@@ -44,6 +46,11 @@ const permit = (e: TurnEngine, ctx: ClientContext, cred: Credentials, now: numbe
   send(e, ctx, Method.CreatePermission, (tid) => [peerAttr(peer, tid)], cred, now);
 const bind = (e: TurnEngine, ctx: ClientContext, cred: Credentials, now: number) =>
   send(e, ctx, Method.ChannelBind, (tid) => [channel(0x4001), peerAttr(peer, tid)], cred, now);
+
+const phraseOf = (m: StunMessage) => {
+  const decoded = decodeErrorCode(findAttribute(m, Attr.ErrorCode)!.value);
+  return decoded.ok ? decoded.value.reason : undefined;
+};
 
 const ok = (r: { reply?: ReturnType<typeof replies>[number] | undefined }) =>
   r.reply?.cls === MessageClass.SuccessResponse;
@@ -143,6 +150,7 @@ describe('maximum allocation age', () => {
     expect(allocation!.expiresAt).toBe(T0 + 1_000_000);
     const late = refresh(s.engine, ctx, cred, T0 + 1_000_000);
     expect(errorCodeOf(late.reply)).toBe(403);
+    expect(phraseOf(late.reply)).toBe('Maximum Allocation Age Reached');
     expect(late.actions).toContainEqual({ type: 'release-relay', allocation, reason: 'max-age' });
     expect(s.engine.allocationCount).toBe(0);
   });
@@ -172,7 +180,9 @@ describe('per-tenant quota', () => {
     expect(ok(allocate(s.engine, s.client(), rest('acme', 'c1', 600)))).toBe(true);
     const second = allocate(s.engine, s.client(), rest('acme', 'c2', 600));
     expect(ok(second)).toBe(true);
-    expect(errorCodeOf(allocate(s.engine, s.client(), rest('acme', 'c3', 600)).reply!)).toBe(486);
+    const refused = allocate(s.engine, s.client(), rest('acme', 'c3', 600)).reply!;
+    expect(errorCodeOf(refused)).toBe(486);
+    expect(phraseOf(refused)).toBe('Tenant Allocation Quota Reached');
     // Other tenants and static users are not counted against acme.
     expect(ok(allocate(s.engine, s.client(), rest('beta', 'c1', 600)))).toBe(true);
     expect(ok(allocate(s.engine, s.client(), { username: 'alice', password: 'pw', realm: REALM }))).toBe(
