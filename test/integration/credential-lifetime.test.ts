@@ -3,6 +3,7 @@
  * expires about 3 s after it was issued keeps its allocation refreshing, permitting, binding and
  * relaying after the expiry, while a new Allocate with it gets 401; a revocation written to Redis
  * the way the edge writes it ends that allocation at once and spares another client of the tenant.
+ * The relay also caps each tenant's allocations over all its clients (486).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,12 +21,12 @@ const SECRET = 'credential-lifetime-secret';
 const REALM = 'cred.test';
 const CHANNEL = 0x4001;
 
-async function credential(client: string, ttlSeconds: number) {
+async function credential(client: string, ttlSeconds: number, tenant = 'acme') {
   const c = await createTurnCredential({
     secret: SECRET,
     nowSeconds: Date.now() / 1000,
     ttlSeconds,
-    tenant: 'acme',
+    tenant,
     userId: client,
   });
   return { username: c.username, password: c.credential, realm: REALM, expiresAt: c.expiresAt };
@@ -80,6 +81,8 @@ describe('a call that outlives its TURN credential (real relay, real Redis)', ()
       prefix,
       '--drain-timeout',
       '0',
+      '--tenant-quota',
+      '2',
     ]);
     server = { family: 4, address: '127.0.0.1', port };
     directory = new RedisDirectory({ client: new Redis(url), subscriber: new Redis(url), prefix });
@@ -158,5 +161,19 @@ describe('a call that outlives its TURN credential (real relay, real Redis)', ()
     // Another client of the same tenant goes on.
     expect(ok(await b.refresh(600))).toBe(true);
     expect(await allocations()).toBe(1);
+  });
+
+  it('refuses the allocation past the tenant quota with 486, whichever client asks, and not other tenants', async () => {
+    const first = await connect(await credential('q1', 600, 'quota'));
+    const second = await connect(await credential('q2', 600, 'quota'));
+    const third = await connect(await credential('q3', 600, 'quota'));
+    const elsewhere = await connect(await credential('q1', 600, 'other'));
+    expect(ok(await first.allocate())).toBe(true);
+    expect(ok(await second.allocate())).toBe(true);
+    expect(errorCodeOf(await third.allocate())).toBe(486);
+    expect(ok(await elsewhere.allocate())).toBe(true);
+    // When one of the tenant's allocations ends, the tenant may allocate again.
+    expect(ok(await first.refresh(0))).toBe(true);
+    expect(ok(await third.allocate())).toBe(true);
   });
 });
