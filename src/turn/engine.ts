@@ -5,7 +5,6 @@
  * It owns allocations, permissions, channels, authentication, quotas and the retransmission cache.
  * No sockets, no timers, no Date.now(): `now` (ms since the epoch) is always a parameter.
  */
-
 import { parseTurnRestUsername } from '../credentials/turn-rest.ts';
 import { copyBytes } from '../crypto/encoding.ts';
 import type { IpFamily, TransportAddress } from '../net/address.ts';
@@ -415,6 +414,8 @@ export class TurnEngine {
     const auth = this.#authenticate(msg, now, bound);
     if (!auth.ok) return plain(auth.reply);
     const bytes = this.#authenticatedRequest(ctx, msg, auth, existing, now, actions);
+    // Count successes (not Allocate's, which answers from relayBound) by whether they rode on an
+    // expired credential: how many calls already outlive theirs.
     if (bytes && splitMessageType((bytes[0]! << 8) | bytes[1]!).cls === MessageClass.SuccessResponse) {
       const expiredAt = existing?.credentialExpiresAt;
       this.o.hooks?.requestSucceeded?.(msg.method, expiredAt !== undefined && expiredAt <= now);
