@@ -10,6 +10,7 @@ import { Backbone } from './backbone.ts';
 import { createBackboneMetrics } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
 import { type RelayHttp, startRelayHttp } from './http.ts';
+import { registerRelayInfo } from './info-metric.ts';
 import type { Logger } from './logger.ts';
 import { Registration, turnUrls } from './registration.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
@@ -35,6 +36,7 @@ export async function startRelayNode(
 ): Promise<RelayNode> {
   const { logger, directory } = deps;
   const relay = new TurnRelay(config, { logger, processMetrics: deps.processMetrics ?? false });
+  registerRelayInfo(relay.metrics.registry, { ...config, version: config.software });
   const listening = await relay.start().catch(async (err: unknown) => {
     await relay.stop();
     throw err;

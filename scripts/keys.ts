@@ -2,7 +2,9 @@
  * `npm run keys -- <command>`: tenants and API keys for the edge, kept in Redis (REDIS_URL, key
  * prefix EDGE_REDIS_PREFIX or rb:; --redis and --prefix override them).
  *
- *   tenant add ID [--name NAME] [--rate N] [--burst N]   create or update a tenant (limit per key)
+ *   tenant add ID [--name NAME] [--rate N] [--burst N] [--min-ttl S] [--max-ttl S]
+ *                                                        create or update a tenant (limit per key;
+ *                                                        the credential TTLs its clients may ask for)
  *   tenant list
  *   key add TENANT [--label TEXT]                        print a new key, once; only its hash is kept
  *   key list [--tenant ID]
@@ -22,12 +24,15 @@ import {
   hashSecret,
   newApiKey,
 } from '../src/tenants/api-keys.ts';
+import { checkTtlBounds } from '../src/tenants/ttl.ts';
 
 function usage(message: string): never {
   const line = message.replace(/\s+/g, ' ').trim();
   process.stderr.write(`keys: ${line} (commands: tenant add|list, key add|list|disable)\n`);
   process.exit(2);
 }
+
+const optionalNumber = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 
 let parsed: ReturnType<typeof parse>;
 function parse() {
@@ -37,6 +42,8 @@ function parse() {
       name: { type: 'string' },
       rate: { type: 'string' },
       burst: { type: 'string' },
+      'min-ttl': { type: 'string' },
+      'max-ttl': { type: 'string' },
       label: { type: 'string' },
       tenant: { type: 'string' },
       redis: { type: 'string' },
@@ -63,6 +70,8 @@ if (command === 'tenant add') {
   if (!id.ok) usage(id.error);
   const given = checkRateLimit(Number(o.rate ?? 1), Number(o.burst ?? 1));
   if (!given.ok) usage(given.error);
+  const ttl = checkTtlBounds(optionalNumber(o['min-ttl']), optionalNumber(o['max-ttl']));
+  if (!ttl.ok) usage(`--${ttl.error}`);
 }
 
 const url = o.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -101,10 +110,17 @@ async function run(): Promise<number> {
         o.burst !== undefined ? Number(o.burst) : (before?.burst ?? DEFAULT_TENANT_LIMIT.burst),
       );
       if (!limit.ok) usage(limit.error);
+      // Bounds not given keep what the tenant had; checked together, since min may not pass max.
+      const ttl = checkTtlBounds(
+        optionalNumber(o['min-ttl']) ?? before?.minTtlSeconds,
+        optionalNumber(o['max-ttl']) ?? before?.maxTtlSeconds,
+      );
+      if (!ttl.ok) usage(`--${ttl.error}`);
       const tenant = {
         id,
         name: o.name ?? before?.name ?? id,
         ...limit.value,
+        ...ttl.value,
         createdAt: before?.createdAt ?? Date.now(),
       };
       await store.putTenant(tenant);

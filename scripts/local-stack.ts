@@ -4,6 +4,7 @@
  * REDIS_URL is set and an in-memory directory otherwise. Prints where each part listens; Ctrl-C
  * stops everything cleanly. Loopback only: peers on 127.0.0.0/8 are allowed for local calls.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -18,6 +19,8 @@ import { MemoryDirectory } from '../src/directory/memory.ts';
 import type { RelayDirectory } from '../src/directory/types.ts';
 import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
 import { createEdgeApp } from '../workers/app.ts';
+import { loadDashboardAssets } from '../workers/dashboard-assets.ts';
+import { TopologyWatcher } from '../workers/topology-watcher.ts';
 
 const SECRET = process.env.EDGE_SECRETS?.split(',')[0] ?? 'local-dev-secret';
 const MESH_KEY = 'local-dev-mesh-key-0123456789';
@@ -73,8 +76,22 @@ async function main(): Promise<void> {
         'local:',
       )
     : new MemoryLearnedStore();
+  // The dashboard: the admin token is EDGE_ADMIN_TOKEN, or a new random one printed below.
+  const adminToken = process.env.EDGE_ADMIN_TOKEN || randomBytes(12).toString('hex');
+  const watcher = new TopologyWatcher(
+    {
+      relays: (now) => directory.list(now),
+      links: (now) => directory.links(now),
+      subscribe: (handler) => directory.subscribe(handler),
+    },
+    Date.now,
+  );
+  const watching = setInterval(() => void watcher.refresh().catch(() => {}), 1000);
+  await watcher.follow();
   const app = createEdgeApp({
     relays: (now) => directory.list(now),
+    adminToken,
+    dashboard: { watcher, assets: loadDashboardAssets() },
     learned,
     rooms: new MemoryRoomStore(),
     corsOrigins: '*',
@@ -94,6 +111,7 @@ async function main(): Promise<void> {
       (n, i) =>
         `  relay    ${RELAYS[i]!.id.padEnd(11)} turn:${RELAYS[i]!.host}:${n.listening.udp[0]?.port} (udp, tcp)  backbone ${RELAYS[i]!.host}:7000  http://127.0.0.1:${n.http.port}/metrics`,
     ),
+    `  dashboard http://127.0.0.1:${EDGE_PORT}/dashboard   admin token ${adminToken}`,
     `  credentials: user demo/demo, or TURN REST with secret "${SECRET}" (what the edge hands out)`,
     '  try: curl -s -X POST -H "content-type: application/json" -d "{}" http://127.0.0.1:8787/v1/allocate',
     '  Ctrl-C stops everything.',
@@ -106,6 +124,8 @@ async function main(): Promise<void> {
     stopping = true;
     process.stdout.write('stopping...\n');
     edge.close();
+    clearInterval(watching);
+    await watcher.close();
     await Promise.all(nodes.map((n) => n.stop(false)));
     await directory.close();
     process.stdout.write('stopped\n');

@@ -4,7 +4,9 @@
  * an RTCConfiguration ready for `new RTCPeerConnection(config)`. Without probes (budget spent,
  * pings refused) it still answers within the budget with the edge's distance-based choice.
  * Probing is pluggable: browsers time an HTTP GET of each relay's /ping (the default); Node can
- * pass a STUN Binding prober.
+ * pass a STUN Binding prober. The configuration holds the chosen relay alone unless `relays` asks
+ * for more (each relay in it costs a relay-only browser one TURN allocation per URL); the next
+ * relays come back as `alternates`, each a ready RTCIceServer for a reconnect.
  */
 export interface ProbeTarget {
   readonly id: string;
@@ -18,9 +20,21 @@ export interface IceServer {
   readonly credential: string;
 }
 
+export type Transport = 'udp' | 'tcp' | 'tls';
+
+export interface Alternate {
+  readonly id: string;
+  readonly predictedRttMs: number;
+  /** Same credential as iceServers: good for a new allocation until the answer's expiresAt. */
+  readonly iceServer: IceServer;
+}
+
 export interface AllocateAnswer {
   readonly iceServers: IceServer[];
   readonly relay: { readonly id: string; readonly predictedRttMs: number; readonly basis: string };
+  readonly alternates: Alternate[];
+  /** UNIX seconds after which the credential no longer creates allocations. */
+  readonly expiresAt: number;
   readonly probeTargets: ProbeTarget[];
 }
 
@@ -38,6 +52,12 @@ export interface SdkOptions {
   /** The app's name for its user: the client id in the TURN username (random per call otherwise). */
   readonly user?: string;
   readonly region?: string;
+  /** Relays in iceServers (1-5); the edge gives 1 unless asked. */
+  readonly relays?: number;
+  /** TURN transports to receive URLs for; all unless asked. */
+  readonly transports?: readonly Transport[];
+  /** Credential lifetime in seconds, within what the tenant allows. */
+  readonly ttlSeconds?: number;
   readonly prober?: Prober;
   /** Force relay-only candidates (what a backbone-routed call wants). */
   readonly relayOnly?: boolean;
@@ -47,6 +67,9 @@ export interface SdkOptions {
 export interface RtcConfigurationResult {
   readonly configuration: { iceServers: IceServer[]; iceTransportPolicy?: 'relay' | 'all' };
   readonly relay: AllocateAnswer['relay'];
+  /** Next relays in rank, not in the configuration: swap one in on a reconnect. */
+  readonly alternates: Alternate[];
+  readonly expiresAt: number;
   readonly probes: { relay: string; rttMs: number }[];
 }
 
@@ -78,6 +101,9 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     if (o.room) body.room = o.room;
     if (o.user) body.user = o.user;
     if (o.region) body.region = o.region;
+    if (o.relays !== undefined) body.relays = o.relays;
+    if (o.transports) body.transports = o.transports;
+    if (o.ttlSeconds !== undefined) body.ttl = o.ttlSeconds;
     const res = await doFetch(`${base}/v1/allocate`, {
       method: 'POST',
       headers,
@@ -124,6 +150,8 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
       ...(o.relayOnly ? { iceTransportPolicy: 'relay' as const } : {}),
     },
     relay: answer.relay,
+    alternates: answer.alternates ?? [],
+    expiresAt: answer.expiresAt,
     probes,
   };
 }

@@ -2,10 +2,12 @@
  * The edge: one Hono app, built from injected dependencies so the same code runs on Node
  * (workers/node.ts: directory and learned map from Redis) and on Cloudflare Workers (directory
  * from a snapshot endpoint). Versioned under /v1:
- *   POST /v1/allocate       standard WebRTC iceServers for the best relay and alternates
+ *   POST /v1/allocate       standard WebRTC iceServers for the chosen relay (more when asked),
+ *                           alternates for a reconnect
  *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
  *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
  *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
+ *   GET  /dashboard, /v1/admin/topology[/events]   (admin token; workers/dashboard.ts)
  * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
  * or X-API-Key) and each key has its tenant's rate limit. Every error is problem JSON (RFC 9457).
  * Must not import relay/.
@@ -14,6 +16,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
 import {
   INITIAL_INFLATION,
   inflationEvidence,
@@ -34,6 +37,8 @@ import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { authenticate, type Principal, type TenantStore } from '../src/tenants/api-keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
+import { resolveTtl, ttlBounds } from '../src/tenants/ttl.ts';
+import { type DashboardAssets, mountDashboard } from './dashboard.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
@@ -45,6 +50,7 @@ import {
   parseMeasurements,
   parseRevoke,
 } from './schemas.ts';
+import type { TopologyWatcher } from './topology-watcher.ts';
 
 export interface EdgeDeps {
   /** Live relays (a plain list counts as fresh); may throw when the coordinator is away. */
@@ -82,6 +88,8 @@ export interface EdgeDeps {
   readonly rank?: Partial<RankOptions> | undefined;
   /** Metrics for GET /metrics; one is made when not given. */
   readonly metrics?: EdgeMetrics | undefined;
+  /** With an admin token: the live view of the backbone (GET /dashboard, /v1/admin/topology). */
+  readonly dashboard?: { readonly watcher: TopologyWatcher; readonly assets?: DashboardAssets | undefined };
 }
 
 export function problem(
@@ -95,13 +103,6 @@ export function problem(
     'content-type': 'application/problem+json',
     ...headers,
   });
-}
-
-/** STUN and TURN URLs of one relay: stun on its UDP address, then turn/turns as registered. */
-function relayUrls(r: RelayRecord): string[] {
-  const udp = r.turnUrls.find((u) => u.startsWith('turn:') && u.endsWith('?transport=udp'));
-  const stun = udp ? [`stun:${udp.slice('turn:'.length, -'?transport=udp'.length)}`] : [];
-  return [...stun, ...r.turnUrls];
 }
 
 /** 16 hex digits from the platform's CSPRNG (Workers and Node alike). */
@@ -273,6 +274,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     });
   }
 
+  if (deps.dashboard && deps.adminToken) {
+    const { watcher, assets } = deps.dashboard;
+    mountDashboard(app, { adminToken: deps.adminToken, watcher, assets, now });
+  }
+
   if (deps.revoke && deps.adminToken) {
     const { revoke, adminToken } = deps;
     app.post('/v1/credentials/revoke', async (c) => {
@@ -307,6 +313,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     const parsed = parseAllocate(body.value);
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
     const req: AllocateBody = parsed.value;
+    const tenant = c.get('principal')?.tenant;
+    const tenantId = tenant?.id ?? 'default';
+    const edgeTtl = deps.credentialTtlSeconds;
+    const ttl = resolveTtl(req.ttl, ttlBounds(tenant, edgeTtl), edgeTtl, tenantId);
+    if (!ttl.ok) return problem(c, 422, 'Invalid request', ttl.error);
     const t = now();
     let view: DirectoryView;
     try {
@@ -323,9 +334,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     const model = await deps.learned.pathModel(t).catch(() => pathModelOf(INITIAL_INFLATION));
     const roomRelay =
       req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
+    // Only relays that speak one of the asked transports are ranked.
+    const offering = view.relays.filter((r) => offersAny(r, req.transports));
+    if (offering.length === 0 && view.relays.length > 0)
+      return problem(
+        c,
+        422,
+        'No relay offers these transports',
+        `no relay offers ${req.transports.join(' or ')}; ask for other transports (of ${TRANSPORTS.join(', ')})`,
+      );
     const ranked = rankRelays(
       {
-        relays: view.relays,
+        relays: offering,
         location: place,
         probes: new Map(req.probes.map((p) => [p.relay, p.rttMs])),
         learned,
@@ -335,7 +355,8 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         roomRelay,
       },
       random,
-      rankOptions,
+      // Enough alternates to fill the asked relays and still keep the usual ones for a reconnect.
+      { ...rankOptions, alternates: req.relays - 1 + rankOptions.alternates },
     );
     if (!ranked.chosen)
       return problem(c, 503, 'No relay available', 'every relay is draining, full or unknown', {
@@ -352,22 +373,28 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     const cred = await createTurnCredential({
       secret,
       nowSeconds: Math.floor(t / 1000),
-      ttlSeconds: deps.credentialTtlSeconds,
-      tenant: c.get('principal')?.tenant.id ?? 'default',
+      ttlSeconds: ttl.value,
+      tenant: tenantId,
       userId: client,
     });
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
+    deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);
     if (view.stale) metrics.staleAnswers.inc();
-    const picks = [ranked.chosen, ...ranked.alternates];
+    // One relay per answer unless asked: a relay-only browser allocates on every TURN URL it is
+    // given. The next relays travel as alternates, each with a ready RTCIceServer (same credential)
+    // for a reconnect while the credential lasts; after expiresAt the client asks again.
+    const picks = splitPicks([ranked.chosen, ...ranked.alternates], req.relays, rankOptions.alternates);
+    const iceServer = (r: Ranked) => ({
+      urls: relayIceUrls(r.relay, req.transports),
+      username: cred.username,
+      credential: cred.credential,
+    });
     return c.json({
-      iceServers: picks.map((r) => ({
-        urls: relayUrls(r.relay),
-        username: cred.username,
-        credential: cred.credential,
-      })),
+      iceServers: picks.served.map(iceServer),
       relay: { ...describeRanked(ranked.chosen), reason: ranked.reason },
-      alternates: ranked.alternates.map(describeRanked),
-      ttl: deps.credentialTtlSeconds,
+      alternates: picks.alternates.map((r) => ({ ...describeRanked(r), iceServer: iceServer(r) })),
+      transports: req.transports,
+      ttl: ttl.value,
       expiresAt: cred.expiresAt,
       client,
       location: { source: place.source, lat: place.lat, lon: place.lon },
@@ -375,7 +402,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
       probeTargets: ranked.probeTargets.map((r) => ({
         id: r.id,
-        stun: relayUrls(r).find((u) => u.startsWith('stun:')),
+        stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
         ping: r.pingUrl,
       })),
     });

@@ -15,7 +15,9 @@
  *   EDGE_API_KEYS (required | off; default required: clients send an API key made with
  *   `npm run keys`, limited per key at its tenant's rate, shared by every edge through Redis),
  *   EDGE_GEOIP_DB (a GeoIP2/GeoLite2 City or DB-IP city .mmdb file: locates clients by address
- *   after the platform's geo and before their own hint; unreadable or invalid exits with 2).
+ *   after the platform's geo and before their own hint; unreadable or invalid exits with 2),
+ *   EDGE_DASHBOARD_DIR (where the built dashboard page is; dist/dashboard by default). With
+ *   EDGE_ADMIN_TOKEN the edge serves the dashboard and watches the backbone once a second.
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -29,10 +31,12 @@ import { RedisRoomStore } from '../src/redis/redis-rooms.ts';
 import { parseRedisTarget } from '../src/redis/redis-target.ts';
 import { RedisRateLimiter, RedisTenantStore } from '../src/redis/redis-tenants.ts';
 import { createEdgeApp } from './app.ts';
+import { loadDashboardAssets } from './dashboard-assets.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { placeFromHeaders } from './geo.ts';
 import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
 import { CachedTenantStore } from './tenant-cache.ts';
+import { TopologyWatcher } from './topology-watcher.ts';
 
 function fail(message: string): never {
   process.stderr.write(`edge: ${message}\n`);
@@ -101,8 +105,25 @@ const fromTrustedProxy = (c: Context): boolean => {
   return ip !== undefined && trusted.some((t) => cidrContains(t, ip));
 };
 
+// The dashboard's view of the backbone, refreshed every second and at once on directory events.
+const watcher = env.EDGE_ADMIN_TOKEN
+  ? new TopologyWatcher(
+      {
+        relays: async (now) => (await cache.get(now)).relays,
+        links: (now) => directory.links(now),
+        subscribe: (handler) => directory.subscribe(handler),
+      },
+      Date.now,
+    )
+  : undefined;
+if (watcher) {
+  setInterval(() => void watcher.refresh().catch(() => {}), 1000).unref();
+  void watcher.follow().catch(() => {});
+}
+
 const app = createEdgeApp({
   relays: (now) => cache.get(now),
+  dashboard: watcher ? { watcher, assets: loadDashboardAssets() } : undefined,
   learned,
   rooms,
   corsOrigins: corsOrigins === '*' || corsOrigins.length > 0 ? corsOrigins : undefined,

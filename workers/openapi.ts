@@ -36,12 +36,35 @@ const RankedRelay: Schema = {
   },
 };
 
+const Alternate: Schema = {
+  type: 'object',
+  description: 'a relay not in iceServers, next in rank, for a reconnect',
+  properties: {
+    ...RankedRelay.properties,
+    iceServer: {
+      ...IceServer,
+      description:
+        'ready to use in place of the iceServers entry, with the same credential: good for a new allocation until expiresAt, then ask again',
+    },
+  },
+};
+
 const AllocateAnswer: Schema = {
   type: 'object',
   properties: {
-    iceServers: { type: 'array', items: IceServer },
+    iceServers: {
+      type: 'array',
+      items: IceServer,
+      description:
+        'the chosen relay (stun: on its UDP address, then its TURN URLs of the asked transports); more relays only when the request asks with "relays"',
+    },
     relay: RankedRelay,
-    alternates: { type: 'array', items: RankedRelay },
+    alternates: { type: 'array', items: Alternate },
+    transports: {
+      type: 'array',
+      items: { type: 'string', enum: ['udp', 'tcp', 'tls'] },
+      description: 'the transports whose URLs the answer carries',
+    },
     ttl: {
       type: 'number',
       description: 'seconds the credentials can create allocations; allocations made with them outlive them',
@@ -75,6 +98,76 @@ const AllocateAnswer: Schema = {
   },
 };
 
+const str: Schema = { type: 'string' };
+const num: Schema = { type: 'number' };
+const hopsPath: Schema = {
+  type: 'object',
+  description: 'null when there is none',
+  properties: { hops: { type: 'array', items: str }, cost: num },
+};
+
+/** GET /v1/admin/topology: src/topology's Topology, with the change log and decision counts. */
+const Topology: Schema = {
+  type: 'object',
+  properties: {
+    at: { type: 'number', description: 'when it was read, ms since the epoch' },
+    relays: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: str,
+          region: str,
+          lat: num,
+          lon: num,
+          state: { type: 'string', description: 'active or draining' },
+          version: str,
+          startedAt: num,
+          capacity: num,
+          allocations: num,
+          pps: num,
+          bps: num,
+          utilization: { type: 'number', description: 'allocations / capacity, 0..1' },
+        },
+      },
+    },
+    links: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          from: str,
+          to: str,
+          rttMs: num,
+          jitterMs: num,
+          lossRate: num,
+          health: { type: 'string', description: 'up, degraded (loss > 1.2 % or jitter > 12 ms) or dead' },
+          ageMs: num,
+          cost: { type: 'number', description: 'routing cost in effective ms; null when unusable' },
+        },
+      },
+    },
+    routes: {
+      type: 'array',
+      description: 'best and alternate overlay path for every ordered pair (up to 40 relays)',
+      items: {
+        type: 'object',
+        properties: { from: str, to: str, best: hopsPath, alternate: hopsPath },
+      },
+    },
+    changes: {
+      type: 'array',
+      description: 'the last 200 changes, oldest first: relay-up/-down/-draining/-active, link, path',
+      items: { type: 'object', properties: { type: str, at: num } },
+    },
+    decisions: {
+      type: 'object',
+      description: 'allocations answered per basis (probe, learned, distance) per 10 s over 10 minutes',
+      properties: { start: num, bucketMs: num, counts: { type: 'object', properties: {} } },
+    },
+  },
+};
+
 const problems = (codes: number[]) =>
   Object.fromEntries(
     codes.map((code) => [
@@ -98,7 +191,8 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       '/v1/allocate': {
         post: {
-          summary: 'iceServers for the best relay and alternates, with short-lived TURN credentials',
+          summary:
+            'iceServers for the chosen relay (more on request) and alternates, with short-lived TURN credentials',
           security: [{ apiKey: [] }, { apiKeyHeader: [] }],
           requestBody: body('AllocateRequest'),
           responses: {
@@ -130,6 +224,30 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'revoked' }, ...problems([401, 422, 503]) },
         },
       },
+      '/v1/admin/topology': {
+        get: {
+          summary:
+            'relays, links, paths, recent changes and allocation decisions (admin token or dashboard session)',
+          security: [{ admin: [] }],
+          responses: {
+            '200': {
+              description: 'the backbone now',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Topology' } } },
+            },
+            ...problems([401, 503]),
+          },
+        },
+      },
+      '/v1/admin/topology/events': {
+        get: {
+          summary: 'the topology as server-sent events: `topology` (the whole body) and `changes`',
+          security: [{ admin: [] }],
+          responses: {
+            '200': { description: 'an event stream', content: { 'text/event-stream': {} } },
+            ...problems([401, 503]),
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {
@@ -143,6 +261,7 @@ export function openApiDocument(): Record<string, unknown> {
         RevokeRequest: RevokeSchema,
         Probe: ProbeSchema,
         AllocateAnswer,
+        Topology,
         Problem,
       },
     },

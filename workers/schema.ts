@@ -16,6 +16,7 @@ export type Schema =
       readonly items: Schema;
       readonly minItems?: number;
       readonly maxItems?: number;
+      readonly uniqueItems?: boolean;
       readonly description?: string;
     }
   | {
@@ -23,10 +24,11 @@ export type Schema =
       readonly minLength?: number;
       readonly maxLength?: number;
       readonly pattern?: string;
+      readonly enum?: readonly string[];
       readonly description?: string;
     }
   | {
-      readonly type: 'number';
+      readonly type: 'number' | 'integer';
       readonly minimum?: number;
       readonly maximum?: number;
       readonly description?: string;
@@ -61,6 +63,8 @@ export function validate(schema: Schema, value: unknown, path = 'the body'): str
         return `${path} must hold at least ${schema.minItems} item(s)`;
       if (schema.maxItems !== undefined && value.length > schema.maxItems)
         return `${path} may hold at most ${schema.maxItems} items`;
+      if (schema.uniqueItems && new Set(value.map((v) => JSON.stringify(v))).size !== value.length)
+        return `${path} must not repeat an item`;
       for (const [i, item] of value.entries()) {
         const problem = validate(schema.items, item, `${path}[${i}]`);
         if (problem) return problem;
@@ -75,10 +79,14 @@ export function validate(schema: Schema, value: unknown, path = 'the body'): str
         return `${path} may have at most ${schema.maxLength} characters`;
       if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
         return `${path} must match ${schema.pattern}`;
+      if (schema.enum !== undefined && !schema.enum.includes(value))
+        return `${path} must be one of ${schema.enum.join(', ')}`;
       return undefined;
     }
-    case 'number': {
+    case 'number':
+    case 'integer': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return `${path} must be a number`;
+      if (schema.type === 'integer' && !Number.isInteger(value)) return `${path} must be a whole number`;
       if (schema.minimum !== undefined && value < schema.minimum)
         return `${path} must be at least ${schema.minimum}`;
       if (schema.maximum !== undefined && value > schema.maximum)

@@ -2,6 +2,8 @@
  * Request bodies of the edge API: one schema each, which validates requests (workers/schema.ts)
  * and is published as-is in the OpenAPI document (workers/openapi.ts).
  */
+
+import { MAX_RELAYS, TRANSPORTS, type Transport } from '../src/allocation/answer.ts';
 import type { RevocationTarget } from '../src/credentials/revocation.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import { type Schema, validate } from './schema.ts';
@@ -19,6 +21,12 @@ export interface AllocateBody {
   readonly user: string | undefined;
   /** The client's own idea of where it is; used when the platform has none. */
   readonly location: { readonly lat: number; readonly lon: number } | undefined;
+  /** Relays in iceServers: 1 (the chosen one) unless asked. */
+  readonly relays: number;
+  /** TURN transports whose URLs the answer carries: all unless asked. */
+  readonly transports: readonly Transport[];
+  /** Credential lifetime asked for, seconds; checked against the tenant's bounds by the route. */
+  readonly ttl: number | undefined;
 }
 
 export interface MeasurementsBody {
@@ -72,6 +80,29 @@ export const AllocateSchema: Schema = {
       required: ['lat', 'lon'],
       additionalProperties: false,
     },
+    relays: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_RELAYS,
+      description:
+        'relays in iceServers, best first; 1 (the default) gives the chosen relay alone, the next ones travel as alternates',
+    },
+    transports: {
+      type: 'array',
+      items: { type: 'string', enum: TRANSPORTS },
+      minItems: 1,
+      maxItems: TRANSPORTS.length,
+      uniqueItems: true,
+      description:
+        'TURN transports to hand out (udp: turn:...?transport=udp, tcp: turn:...?transport=tcp, tls: turns:); all by default. Only relays offering one of them are ranked',
+    },
+    ttl: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_TTL_SECONDS,
+      description:
+        "credential lifetime in seconds, within the tenant's bounds (default: the edge's EDGE_CREDENTIAL_TTL)",
+    },
   },
   additionalProperties: false,
 };
@@ -92,7 +123,7 @@ export const RevokeSchema: Schema = {
     tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'a tenant id' },
     client: { type: 'string', pattern: CLIENT_ID_PATTERN, description: 'a client id of that tenant' },
     seconds: {
-      type: 'number',
+      type: 'integer',
       minimum: 1,
       maximum: MAX_TTL_SECONDS,
       description: `how long the revocation stands (default ${MAX_TTL_SECONDS}, the longest credential); a username stays revoked at least until it expires`,
@@ -110,10 +141,22 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
     room?: string;
     user?: string;
     location?: { lat: number; lon: number };
+    relays?: number;
+    transports?: Transport[];
+    ttl?: number;
   };
   return {
     ok: true,
-    value: { probes: b.probes ?? [], region: b.region, room: b.room, user: b.user, location: b.location },
+    value: {
+      probes: b.probes ?? [],
+      region: b.region,
+      room: b.room,
+      user: b.user,
+      location: b.location,
+      relays: b.relays ?? 1,
+      transports: b.transports ?? TRANSPORTS,
+      ttl: b.ttl,
+    },
   };
 }
 
@@ -129,8 +172,6 @@ export function parseRevoke(v: unknown): Parsed<{ target: RevocationTarget; seco
   const b = v as { username?: string; tenant?: string; client?: string; seconds?: number };
   if ((b.username === undefined) === (b.tenant === undefined))
     return { ok: false, error: 'give either username or tenant (with or without client)' };
-  if (b.seconds !== undefined && !Number.isInteger(b.seconds))
-    return { ok: false, error: 'seconds must be a whole number' };
   if (b.username !== undefined && b.client !== undefined)
     return { ok: false, error: 'client goes with tenant, not with username' };
   const target: RevocationTarget =

@@ -7,6 +7,7 @@
  * in as bytes, and hashing is Web Crypto (Node and Workers alike).
  */
 import { timingSafeEqual, toHex, utf8Encode } from '../crypto/encoding.ts';
+import type { TenantTtl } from './ttl.ts';
 
 export const API_KEY_PREFIX = 'rbk';
 const KEY_RE = /^rbk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -20,7 +21,8 @@ export interface RateLimit {
   readonly burst: number;
 }
 
-export interface Tenant extends RateLimit {
+/** A tenant: its rate limit per key and, optionally, the credential TTLs its clients may ask for. */
+export interface Tenant extends RateLimit, TenantTtl {
   readonly id: string;
   readonly name: string;
   readonly createdAt: number;

@@ -2,16 +2,15 @@
  * A real browser call through the backbone: two headless Chromium pages (Debian's chromium,
  * driven by playwright-core), each given a different relay, with iceTransportPolicy 'relay',
  * open a data channel and exchange messages; the relays' backbone counters show the packets
- * crossed between them. See shared notes on Chromium WebRTC on loopback for the launch flags.
+ * crossed between them. Launch switches: test/support/chromium.ts.
  */
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { build } from 'esbuild';
 import { Redis } from 'ioredis';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { RedisDirectory } from '../../src/redis/redis-directory.ts';
@@ -25,9 +24,8 @@ import {
   type TestRelay,
   until,
 } from '../support/backbone-relays.ts';
+import { launchChromium } from '../support/chromium.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 interface Description {
   type: string;
@@ -124,7 +122,7 @@ const SDK_SECRET = 'browser-sdk-secret';
 
 const metric = (id: Id, sample: string) => relayMetric(relays[id], sample);
 
-describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call through the backbone', () => {
+describe('a browser call through the backbone', () => {
   beforeAll(async () => {
     const redis = { url: await redisUrl(), prefix: uniquePrefix('browser') };
     prefix = redis.prefix;
@@ -190,25 +188,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('a browser call throug
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-extensions',
-        '--disable-default-apps',
-        '--no-pings',
-        '--disable-domain-reliability',
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.* , EXCLUDE [::1]',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-      ],
-    });
+    browser = await launchChromium();
     await until(async () => (await relayRoute(relays.A, 'B')) === 'A-B', 10_000, 'route A-B');
     await until(async () => (await relayRoute(relays.B, 'A')) === 'B-A', 10_000, 'route B-A');
   });

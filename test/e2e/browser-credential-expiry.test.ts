@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { parseTurnRestUsername } from '../../src/credentials/turn-rest.ts';
 import { createEdgeApp } from '../../workers/app.ts';
-import { chromiumPresent, launchChromium } from '../support/chromium.ts';
+import { launchChromium } from '../support/chromium.ts';
 import { freePort } from '../support/ports.ts';
 import { type RelayChild, startRelayProcess } from '../support/relay.ts';
 import { relayRecord } from '../support/relay-record.ts';
@@ -81,7 +81,7 @@ interface PageCall {
 }
 const call = (): PageCall => (globalThis as unknown as { call: () => PageCall }).call();
 
-describe.skipIf(!chromiumPresent() && !process.env.CI)('a browser call past its credentials', () => {
+describe('a browser call past its credentials', () => {
   let relay: RelayChild;
   let browser: Browser;
   let server: http.Server;

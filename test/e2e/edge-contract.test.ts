@@ -44,7 +44,7 @@ async function tenants() {
   });
   return new MemoryTenantStore({
     tenants: [
-      { id: 'acme', name: 'Acme', ratePerSecond: 1000, burst: 1000, createdAt: 0 },
+      { id: 'acme', name: 'Acme', ratePerSecond: 1000, burst: 1000, createdAt: 0, maxTtlSeconds: 3600 },
       { id: 'tight', name: 'Tight', ratePerSecond: 0.01, burst: 2, createdAt: 0 },
     ],
     keys: [await key(KEY, 'acme'), await key(TIGHT, 'tight')],
@@ -129,6 +129,47 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     expect(a.iceServers[0]!.credential).toBe(turnRestPassword(SECRET, a.iceServers[0]!.username));
   });
 
+  it('hands out one relay unless asked, with only the asked transports and a TTL within the tenant bounds', async () => {
+    type Answer = {
+      iceServers: { urls: string[]; username: string; credential: string }[];
+      alternates: { id: string; iceServer: { urls: string[]; username: string; credential: string } }[];
+      ttl: number;
+      expiresAt: number;
+    };
+    const here = { location: { lat: 48, lon: 11 } };
+    const one = (await (await call('/v1/allocate', json(here))).json()) as Answer;
+    expect(one.iceServers.map((s) => s.urls)).toEqual([
+      ['stun:192.0.2.10:3478', 'turn:192.0.2.10:3478?transport=udp', 'turn:192.0.2.10:3478?transport=tcp'],
+    ]);
+    expect(one.alternates.map((r) => r.id)).toEqual(['ap-tokyo']);
+    const alt = one.alternates[0]!.iceServer;
+    expect(alt.urls[1]).toBe('turn:192.0.2.20:3478?transport=udp');
+    expect(alt.credential).toBe(turnRestPassword(SECRET, alt.username));
+
+    const res = await call('/v1/allocate', json({ ...here, relays: 2, transports: ['tcp'], ttl: 3600 }));
+    expect(res.status).toBe(200);
+    const two = (await res.json()) as Answer;
+    expect(two.iceServers.map((s) => s.urls)).toEqual([
+      ['turn:192.0.2.10:3478?transport=tcp'],
+      ['turn:192.0.2.20:3478?transport=tcp'],
+    ]);
+    expect(two.alternates).toEqual([]);
+    expect(two.ttl).toBe(3600);
+    expect(two.expiresAt - Date.now() / 1000).toBeGreaterThan(3590);
+    expect(two.iceServers[1]!.username).toMatch(new RegExp(`^${two.expiresAt}:acme`));
+
+    for (const [body, detail] of [
+      [{ ttl: 7200 }, 'ttl 7200 s is outside what tenant acme may ask for (60-3600 s)'],
+      [{ relays: 9 }, 'relays must be at most 5'],
+      [{ transports: ['tls'] }, 'no relay offers tls; ask for other transports (of udp, tcp, tls)'],
+    ] as const) {
+      const bad = await call('/v1/allocate', json(body));
+      expect(bad.status).toBe(422);
+      expect(bad.headers.get('content-type')).toBe('application/problem+json');
+      expect(((await bad.json()) as { detail: string }).detail).toBe(detail);
+    }
+  });
+
   it('uses the client probes, then what its network reported', async () => {
     const probed = (await (
       await call('/v1/allocate', json({ probes: [{ relay: 'ap-tokyo', rttMs: 3 }] }))
@@ -192,9 +233,11 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
   it('serves metrics', async () => {
     expect(await (await call('/metrics')).text()).toMatch(/edge_allocations_total\{basis="/);
   });
+});
 
+describe('the snapshot endpoint (only the Node side serves it)', () => {
   it('keeps the snapshot endpoint behind its token', async () => {
-    if (name === 'workerd') return; // only the Node side serves it
+    const call = targets.node!;
     expect((await call('/v1/internal/directory')).status).toBe(401);
     const ok = await call('/v1/internal/directory', { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(((await ok.json()) as { relays: unknown[] }).relays).toHaveLength(2);

@@ -35,6 +35,8 @@ describe('the key CLI refuses bad usage', () => {
     [['tenant', 'add', 'Not_Valid'], 'tenant id "Not_Valid"'],
     [['tenant', 'add', 'acme', '--rate', 'fast'], 'rate: expected requests per second'],
     [['tenant', 'add', 'acme', '--burst', '0'], 'burst'],
+    [['tenant', 'add', 'acme', '--min-ttl', '5'], '--min-ttl: expected a whole number of seconds from 10'],
+    [['tenant', 'add', 'acme', '--min-ttl', '900', '--max-ttl', '600'], '--min-ttl 900 is above max-ttl 600'],
     [['tenant', 'list', '--colour'], "Unknown option '--colour'"],
     [['tenant', 'list', '--redis', 'ftp://x'], '--redis'],
   ])('%j', async (args, says) => {

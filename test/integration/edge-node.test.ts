@@ -227,6 +227,31 @@ describe('the Node edge', () => {
     await redis.quit();
   });
 
+  it('gives a tenant the credential TTL its record allows, set with the key CLI', async () => {
+    const made = await keysCli(['tenant', 'add', 'longcalls', '--max-ttl', '86400'], url, prefix);
+    expect(made[0]!.tenant).toMatchObject({ id: 'longcalls', maxTtlSeconds: 86_400 });
+    // Changing the rate keeps the bounds it had.
+    const changed = await keysCli(['tenant', 'add', 'longcalls', '--rate', '5'], url, prefix);
+    expect(changed[0]!.tenant).toMatchObject({ ratePerSecond: 5, maxTtlSeconds: 86_400 });
+    const key = (await keysCli(['key', 'add', 'longcalls'], url, prefix))[0]!.key as string;
+    const ask = (body: unknown) =>
+      fetch(`${base}/v1/allocate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify(body),
+      });
+    const res = await ask({ ttl: 86_400 });
+    expect(res.status).toBe(200);
+    const a = (await res.json()) as { ttl: number; expiresAt: number; iceServers: { username: string }[] };
+    expect(a.ttl).toBe(86_400);
+    expect(a.iceServers[0]!.username.startsWith(`${a.expiresAt}:longcalls`)).toBe(true);
+    const refused = await ask({ ttl: 86_401 });
+    expect(refused.status).toBe(422);
+    expect(((await refused.json()) as { detail: string }).detail).toBe(
+      'ttl 86401 s is outside what tenant longcalls may ask for (60-86400 s)',
+    );
+  });
+
   it('refuses requests without a key, and a key disabled with the CLI within seconds', async () => {
     const none = await fetch(`${base}/v1/allocate`, {
       method: 'POST',

@@ -28,6 +28,8 @@ async function echoPeer(address = '127.0.0.1') {
 
 const USER = { username: 'alice', password: 'pw', realm: 'test.realm' };
 const bytes = (...b: number[]) => new Uint8Array(b);
+/** Whether this host has ::1 (some containers do not): the IPv6 test says it skipped when not. */
+const IPV6_LOOPBACK = await hasIpv6Loopback();
 
 describe('relay over real sockets', () => {
   let relay: TurnRelay;
@@ -258,26 +260,29 @@ describe('relay options', () => {
       expect(relay.engine.allocationCount).toBe(0);
     }));
 
-  it('serves IPv6 clients and relays on ::1 when the host has it', async () => {
-    if (!(await hasIpv6Loopback())) return;
-    const peer = await echoPeer('::1');
-    try {
-      await withRelay(
-        ['--allow-peer', '::1/128'],
-        async (_relay, connect) => {
-          const c = await connect();
-          expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
-          expect(c.relayed).toMatchObject({ family: 6, address: '::1' });
-          await c.channelBind(0x4000, peer.addr);
-          c.sendChannel(0x4000, bytes(6));
-          expect((await c.waitForData(1))[0]).toEqual({ channel: 0x4000, data: bytes(6) });
-        },
-        '::1',
-      );
-    } finally {
-      await peer.close();
-    }
-  });
+  // A visible skip (in the report, by name) on a host without ::1, never a silent pass.
+  it.skipIf(!IPV6_LOOPBACK)(
+    'serves IPv6 clients and relays on ::1 (skipped on a host without ::1)',
+    async () => {
+      const peer = await echoPeer('::1');
+      try {
+        await withRelay(
+          ['--allow-peer', '::1/128'],
+          async (_relay, connect) => {
+            const c = await connect();
+            expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+            expect(c.relayed).toMatchObject({ family: 6, address: '::1' });
+            await c.channelBind(0x4000, peer.addr);
+            c.sendChannel(0x4000, bytes(6));
+            expect((await c.waitForData(1))[0]).toEqual({ channel: 0x4000, data: bytes(6) });
+          },
+          '::1',
+        );
+      } finally {
+        await peer.close();
+      }
+    },
+  );
 
   it('answers Allocate with 508 while draining and lets existing allocations run', async () => {
     const peer = await echoPeer();

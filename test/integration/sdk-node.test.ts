@@ -67,6 +67,26 @@ describe('the SDK in Node', () => {
     for (const p of r.probes) expect(p.rttMs).toBeLessThan(100);
     expect(r.relay.basis).toBe('probe');
     expect(r.configuration.iceServers[0]!.urls[0]).toMatch(/^stun:127\.0\.0\.6[12]:\d+$/);
+    // One relay in the configuration; the other waits as an alternate with its own RTCIceServer.
+    expect(r.configuration.iceServers).toHaveLength(1);
+    expect(r.alternates.map((a) => a.id)).toEqual([r.relay.id === 'near' ? 'far' : 'near']);
+    expect(r.alternates[0]!.iceServer.username).toBe(r.configuration.iceServers[0]!.username);
+  });
+
+  it('passes relays, transports and a TTL on to the edge', async () => {
+    const r = await getRtcConfiguration({
+      edgeUrl,
+      budgetMs: 3000,
+      relays: 2,
+      transports: ['udp'],
+      ttlSeconds: 120,
+    });
+    expect(r.configuration.iceServers).toHaveLength(2);
+    for (const s of r.configuration.iceServers) {
+      expect(s.urls.every((u) => u.startsWith('stun:') || u.endsWith('?transport=udp'))).toBe(true);
+    }
+    expect(r.alternates).toEqual([]);
+    expect(r.expiresAt - Date.now() / 1000).toBeLessThanOrEqual(121);
   });
 
   it("names the app's user in the TURN username when asked, and a random client otherwise", async () => {

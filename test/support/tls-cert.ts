@@ -1,7 +1,7 @@
 /**
- * A throwaway self-signed certificate for 127.0.0.1 and ::1, made with the openssl command (Debian
- * package `openssl`), for TURN-over-TLS tests. EC P-256, valid two days, written into `dir` as
- * cert.pem and key.pem.
+ * A throwaway self-signed certificate for 127.0.0.1 and ::1 (or the IPs given), made with the
+ * openssl command (Debian package `openssl`), for TURN-over-TLS tests. EC P-256, valid two days,
+ * written into `dir` as cert.pem and key.pem.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,7 +9,10 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export async function makeSelfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+export async function makeSelfSignedCert(
+  dir: string,
+  ips: readonly string[] = ['127.0.0.1', '::1'],
+): Promise<{ cert: string; key: string }> {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   try {
@@ -30,9 +33,9 @@ export async function makeSelfSignedCert(dir: string): Promise<{ cert: string; k
         '-days',
         '2',
         '-subj',
-        '/CN=127.0.0.1',
+        `/CN=${ips[0]}`,
         '-addext',
-        'subjectAltName=IP:127.0.0.1,IP:::1',
+        `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`,
       ],
       { timeout: 15_000 },
     );

@@ -12,7 +12,10 @@ describe('request schemas', () => {
       undefined,
     ],
     [[], 'the body must be a JSON object'],
-    [{ prob: [] }, 'unknown field prob (known: probes, region, room, user, location)'],
+    [
+      { prob: [] },
+      'unknown field prob (known: probes, region, room, user, location, relays, transports, ttl)',
+    ],
     [{ probes: {} }, 'probes must be an array'],
     [{ probes: [{ relay: 'eu 1', rttMs: 1 }] }, 'probes[0].relay must match ^[A-Za-z0-9._-]{1,64}$'],
     [{ probes: [{ relay: 'eu-1', rttMs: 20_000 }] }, 'probes[0].rttMs must be at most 10000'],
@@ -35,7 +38,15 @@ describe('request schemas', () => {
   it('fills the optional fields of an allocate body', () => {
     expect(parseAllocate({})).toEqual({
       ok: true,
-      value: { probes: [], region: undefined, room: undefined, location: undefined },
+      value: {
+        probes: [],
+        region: undefined,
+        room: undefined,
+        location: undefined,
+        relays: 1,
+        transports: ['udp', 'tcp', 'tls'],
+        ttl: undefined,
+      },
     });
   });
 });
@@ -56,7 +67,13 @@ describe('GET /v1/openapi.json', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(['/v1/allocate', '/v1/measurements', '/v1/credentials/revoke']);
+    expect(Object.keys(doc.paths)).toEqual([
+      '/v1/allocate',
+      '/v1/measurements',
+      '/v1/credentials/revoke',
+      '/v1/admin/topology',
+      '/v1/admin/topology/events',
+    ]);
     expect(doc.components.schemas.AllocateRequest).toEqual(JSON.parse(JSON.stringify(AllocateSchema)));
   });
 });

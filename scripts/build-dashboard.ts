@@ -1,0 +1,31 @@
+/**
+ * `npm run build:dashboard`: bundles the dashboard page (dashboard/main.ts with d3-geo,
+ * topojson-client, world-atlas's 1:110m land and uPlot) into dist/dashboard/app.js and app.css
+ * with esbuild, minified: nothing is fetched from a CDN at run time. The edges serve these files
+ * (workers/dashboard-assets.ts). Prints the sizes; exits 1 when the bundle fails.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist/dashboard`;
+mkdirSync(outdir, { recursive: true });
+try {
+  await build({
+    entryPoints: { app: `${root}dashboard/main.ts` },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    platform: 'browser',
+    outdir,
+    loader: { '.json': 'json' },
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+} catch {
+  process.exit(1);
+}
+const kb = (f: string) => `${(statSync(`${outdir}/${f}`).size / 1024).toFixed(0)} KiB`;
+process.stdout.write(`dashboard: dist/dashboard/app.js ${kb('app.js')}, app.css ${kb('app.css')}\n`);
