@@ -61,10 +61,12 @@ export interface RelayConfig {
   logLevel: LogLevel;
   maxAllocations: number;
   userQuota: number;
+  tenantQuota: number;
   maxAllocPps: number;
   maxAllocBps: number;
   defaultLifetime: number;
   maxLifetime: number;
+  maxAllocationAge: number;
   permissionLifetime: number;
   channelLifetime: number;
   nonceLifetime: number;

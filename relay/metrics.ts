@@ -14,6 +14,7 @@ export interface RelayMetrics {
   readonly allocationsFailed: Counter<'reason'>;
   readonly allocationsEnded: Counter<'reason'>;
   readonly requestErrors: Counter<'method' | 'code'>;
+  readonly requestsSucceeded: Counter<'method' | 'credential'>;
   readonly authFailures: Counter<'reason'>;
 }
 
@@ -169,6 +170,12 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
       name: 'turn_request_errors_total',
       help: 'Error responses sent, by method and STUN error code.',
       labelNames: ['method', 'code'],
+      registers: [registry],
+    }),
+    requestsSucceeded: new Counter({
+      name: 'turn_requests_succeeded_total',
+      help: 'Authenticated requests answered with success, by method and whether their credential had expired (requests on an allocation outlive it).',
+      labelNames: ['method', 'credential'],
       registers: [registry],
     }),
     authFailures: new Counter({

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
 import net from 'node:net';
+import { RevocationSet, type Revocations } from '../src/credentials/revocation.ts';
 import { ConnectionLimiter, sourceKey } from '../src/limits/connection-limiter.ts';
 import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';
 import { parseIp } from '../src/net/ip.ts';
@@ -111,7 +112,7 @@ export class TurnRelay {
     frame_too_large: 0,
     not_turn_stream: 0,
   };
-  readonly #revoked = new Set<string>();
+  #revoked = new RevocationSet();
   #tick: NodeJS.Timeout | undefined;
   #certs: TlsCertificates | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
@@ -140,7 +141,7 @@ export class TurnRelay {
       auth: createAuthenticator({
         users: config.users,
         secrets: () => secrets,
-        isRevoked: (u) => this.#revoked.has(u),
+        isRevoked: (u) => this.#revoked.isRevoked(u),
       }),
       nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000),
       peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
@@ -150,10 +151,12 @@ export class TurnRelay {
         maxAllocation: config.maxLifetime,
         permission: config.permissionLifetime,
         channel: config.channelLifetime,
+        maxAllocationAge: config.maxAllocationAge,
       },
       limits: {
         maxAllocations: config.maxAllocations,
         userQuota: config.userQuota,
+        tenantQuota: config.tenantQuota,
         allocPps: config.maxAllocPps,
         allocBps: config.maxAllocBps,
         maxPeersPerAllocation: 1000,
@@ -284,16 +287,15 @@ export class TurnRelay {
   }
 
   /**
-   * Revoke TURN usernames (the edge's POST /v1/credentials/revoke, through the directory): they
-   * can no longer allocate or refresh, and their live allocations end now. Replaces the set.
+   * Revoked usernames, clients and tenants (the edge's POST /v1/credentials/revoke, through the
+   * directory): they can no longer allocate or refresh, and their live allocations end now.
+   * Replaces the whole set.
    */
-  setRevoked(usernames: Iterable<string>): void {
-    const next = new Set(usernames);
-    for (const u of next) {
-      if (!this.#revoked.has(u)) this.#run(this.engine.endUser(u, 'revoked', Date.now()));
-    }
-    this.#revoked.clear();
-    for (const u of next) this.#revoked.add(u);
+  setRevoked(revocations: Revocations): void {
+    const next = new RevocationSet(revocations);
+    const grew = this.#revoked.addsTo(next);
+    this.#revoked = next;
+    if (grew) this.#run(this.engine.endRevoked((u) => next.isRevoked(u), Date.now()));
   }
 
   /** Whether `relayedKey` is one of this relay's live relayed addresses. */
@@ -581,6 +583,12 @@ export class TurnRelay {
         this.#ended.packetsToClient += alloc.traffic.packetsToClient;
         this.#ended.bytesToClient += alloc.traffic.bytesToClient;
         this.#log.debug({ id: alloc.id, reason, traffic: alloc.traffic }, 'allocation ended');
+      },
+      requestSucceeded: (method: number, credentialExpired: boolean) => {
+        this.metrics.requestsSucceeded.inc({
+          method: methodName(method),
+          credential: credentialExpired ? 'expired' : 'current',
+        });
       },
       requestFailed: (method: number, code: number, reason?: string) => {
         this.metrics.requestErrors.inc({ method: methodName(method), code: String(code) });

@@ -49,6 +49,8 @@ export interface SdkOptions {
   /** Total time for the whole exchange, probes included. */
   readonly budgetMs?: number;
   readonly room?: string;
+  /** The app's name for its user: the client id in the TURN username (random per call otherwise). */
+  readonly user?: string;
   readonly region?: string;
   /** Relays in iceServers (1-5); the edge gives 1 unless asked. */
   readonly relays?: number;
@@ -97,6 +99,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const allocate = async (probes: { relay: string; rttMs: number }[]): Promise<AllocateAnswer> => {
     const body: Record<string, unknown> = { probes };
     if (o.room) body.room = o.room;
+    if (o.user) body.user = o.user;
     if (o.region) body.region = o.region;
     if (o.relays !== undefined) body.relays = o.relays;
     if (o.transports) body.transports = o.transports;

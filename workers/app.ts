@@ -28,12 +28,13 @@ import {
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
+import { type RevocationTarget, revocationFields } from '../src/credentials/revocation.ts';
 import {
   createTurnCredential,
   MAX_TTL_SECONDS,
   parseTurnRestUsername,
 } from '../src/credentials/turn-rest.ts';
-import { timingSafeEqual, utf8Encode } from '../src/crypto/encoding.ts';
+import { timingSafeEqual, toHex, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { sourceKey } from '../src/limits/connection-limiter.ts';
@@ -81,8 +82,8 @@ export interface EdgeDeps {
   readonly maxBodyBytes?: number;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
-  /** With an admin token: POST /v1/credentials/revoke records revocations here. */
-  readonly revoke?: ((username: string, until: number) => Promise<void>) | undefined;
+  /** With an admin token: POST /v1/credentials/revoke records revocations here (until: unix ms). */
+  readonly revoke?: ((target: RevocationTarget, until: number) => Promise<void>) | undefined;
   readonly adminToken?: string | undefined;
   /** Browser origins allowed to call /v1 (CORS); none by default, '*' for any. */
   readonly corsOrigins?: readonly string[] | '*' | undefined;
@@ -113,6 +114,11 @@ export function problem(
     'content-type': 'application/problem+json',
     ...headers,
   });
+}
+
+/** 16 hex digits from the platform's CSPRNG (Workers and Node alike). */
+function randomClientId(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(8)));
 }
 
 const describeRanked = (r: Ranked) => ({
@@ -309,7 +315,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       tenants,
       signingKey: async () => (await tokenKeys())[0],
       now,
-      random,
+      newClientId: randomClientId,
       readJson: (c) => readJson(c, limit),
       problem: (c, status, title, detail) => problem(c, status, title, detail),
     });
@@ -361,16 +367,21 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       if (!body.ok) return body.response;
       const r = parseRevoke(body.value);
       if (!r.ok) return problem(c, 422, 'Invalid request', r.error);
-      const v = r.value;
-      const parsed = parseTurnRestUsername(v.username);
-      // A REST username says when it expires; keep other revocations as long as the longest credential.
-      const until = parsed.ok ? parsed.expiry * 1000 : now() + MAX_TTL_SECONDS * 1000;
+      const { target, seconds } = r.value;
+      // By default a revocation stands as long as the longest credential the edge issues (which is
+      // also the longest --max-allocation-age a relay accepts), so a relay that was away from the
+      // coordinator when it was made still learns it; a username at least until it expires.
+      let until = now() + (seconds ?? MAX_TTL_SECONDS) * 1000;
+      if (target.kind === 'username') {
+        const parsed = parseTurnRestUsername(target.username);
+        if (parsed.ok) until = Math.max(until, parsed.expiry * 1000);
+      }
       try {
-        await revoke(v.username, until);
+        await revoke(target, until);
       } catch (err) {
         return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
       }
-      return c.json({ revoked: v.username, until });
+      return c.json({ revoked: revocationFields(target), until });
     });
   }
 
@@ -441,12 +452,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     }
     const secret = deps.secrets()[0];
     if (!secret) return problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
+    // One client id per call (or the app's name for its user): clients never share a username,
+    // its quota or its revocation (`expiry:tenant:client`, draft-uberti-behave-turn-rest-00 §2.2).
+    // A client token names its client: the page may not speak for another.
+    if (scope && req.user !== undefined && req.user !== scope.client)
+      return problem(c, 403, 'User not allowed', `this client token is for client "${scope.client}" only`);
+    const client = scope?.client ?? req.user ?? randomClientId();
     const cred = await createTurnCredential({
       secret,
       nowSeconds: Math.floor(t / 1000),
       ttlSeconds: ttl.value,
       tenant: tenantId,
-      userId: scope?.client ?? req.room ?? undefined,
+      userId: client,
     });
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
     deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);
@@ -467,6 +484,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       transports: req.transports,
       ttl: ttl.value,
       expiresAt: cred.expiresAt,
+      client,
       location: { source: place.source, lat: place.lat, lon: place.lon },
       prefix,
       directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },

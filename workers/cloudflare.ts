@@ -14,6 +14,8 @@
 
 import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned-store.ts';
 import { MemoryRoomStore, type RoomStore } from '../src/allocation/rooms.ts';
+import { revocationFields } from '../src/credentials/revocation.ts';
+import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { type ApiKeyRecord, MemoryTenantStore, type Tenant } from '../src/tenants/api-keys.ts';
 import { parseAddressLimit } from './abuse-limits.ts';
@@ -107,11 +109,15 @@ function makeEdge(env: Env) {
     addressLimit: addressLimit.ok ? addressLimit.value : undefined,
     adminToken: env.ADMIN_TOKEN,
     revoke: env.ADMIN_TOKEN
-      ? async (username) => {
+      ? async (target, until) => {
           const res = await fetch(new URL('/v1/credentials/revoke', snapshotUrl), {
             method: 'POST',
             headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ username }),
+            // The Node edge records it; `seconds` carries the lapse time this edge chose.
+            body: JSON.stringify({
+              ...revocationFields(target),
+              seconds: Math.min(MAX_TTL_SECONDS, Math.max(1, Math.ceil((until - Date.now()) / 1000))),
+            }),
             signal: AbortSignal.timeout(5000),
           });
           if (!res.ok) throw new Error(`the Node edge answered ${res.status} to the revocation`);

@@ -152,9 +152,9 @@ const app = createEdgeApp({
   addressLimit: addressLimit.value,
   rank: { exploreShare },
   adminToken: env.EDGE_ADMIN_TOKEN,
-  revoke: async (username, until) => {
-    await directory.revoke(username, until);
-    await directory.publish({ type: 'revoked', id: 'edge', username, at: Date.now() });
+  revoke: async (target, until) => {
+    await directory.revoke(target, until);
+    await directory.publish({ type: 'revoked', id: 'edge', target, at: Date.now() });
   },
 });
 

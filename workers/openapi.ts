@@ -65,8 +65,15 @@ const AllocateAnswer: Schema = {
       items: { type: 'string', enum: ['udp', 'tcp', 'tls'] },
       description: 'the transports whose URLs the answer carries',
     },
-    ttl: { type: 'number', description: 'seconds the credentials live' },
+    ttl: {
+      type: 'number',
+      description: 'seconds the credentials can create allocations; allocations made with them outlive them',
+    },
     expiresAt: { type: 'number', description: 'unix seconds' },
+    client: {
+      type: 'string',
+      description: "client id in the TURN username (`expiry:tenant:client`): the request's user, else random",
+    },
     location: {
       type: 'object',
       properties: {
@@ -210,7 +217,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/credentials/revoke': {
         post: {
-          summary: 'revoke a TURN username (admin token): relays refuse it and end its allocations',
+          summary:
+            'revoke a TURN username, a client or a tenant (admin token): relays refuse its credentials and end its allocations',
           security: [{ admin: [] }],
           requestBody: body('RevokeRequest'),
           responses: { '200': { description: 'revoked' }, ...problems([401, 422, 503]) },

@@ -2,7 +2,9 @@
  * Request bodies of the edge API: one schema each, which validates requests (workers/schema.ts)
  * and is published as-is in the OpenAPI document (workers/openapi.ts).
  */
+
 import { MAX_RELAYS, TRANSPORTS, type Transport } from '../src/allocation/answer.ts';
+import type { RevocationTarget } from '../src/credentials/revocation.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import { TOKEN_TTL } from '../src/tenants/client-token.ts';
 import { type Schema, validate } from './schema.ts';
@@ -16,6 +18,8 @@ export interface AllocateBody {
   readonly probes: readonly ProbeResult[];
   readonly region: string | undefined;
   readonly room: string | undefined;
+  /** The app's name for its user: the client id in the TURN username (else a random one). */
+  readonly user: string | undefined;
   /** The client's own idea of where it is; used when the platform has none. */
   readonly location: { readonly lat: number; readonly lon: number } | undefined;
   /** Relays in iceServers: 1 (the chosen one) unless asked. */
@@ -29,6 +33,9 @@ export interface AllocateBody {
 export interface MeasurementsBody {
   readonly probes: readonly ProbeResult[];
 }
+
+/** Client ids travel inside TURN usernames (`expiry:tenant:client`), so no ':' and no spaces. */
+export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._~-]{1,64}$';
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -56,6 +63,13 @@ export const AllocateSchema: Schema = {
       minLength: 1,
       maxLength: 128,
       description: 'call id: participants close to the room relay share it',
+    },
+    user: {
+      type: 'string',
+      pattern: CLIENT_ID_PATTERN,
+      description:
+        "the app's name for this user, used as the client id in the TURN username (revocable with " +
+        'POST /v1/credentials/revoke); without it every call gets a random client id',
     },
     location: {
       type: 'object',
@@ -103,10 +117,19 @@ export const MeasurementsSchema: Schema = {
 
 export const RevokeSchema: Schema = {
   type: 'object',
+  description:
+    'Either username, or tenant (with client: that client only; without: every client of the tenant).',
   properties: {
-    username: { type: 'string', minLength: 1, maxLength: 512, description: 'the TURN username to revoke' },
+    username: { type: 'string', minLength: 1, maxLength: 512, description: 'one TURN username' },
+    tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'a tenant id' },
+    client: { type: 'string', pattern: CLIENT_ID_PATTERN, description: 'a client id of that tenant' },
+    seconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_TTL_SECONDS,
+      description: `how long the revocation stands (default ${MAX_TTL_SECONDS}, the longest credential); a username stays revoked at least until it expires`,
+    },
   },
-  required: ['username'],
   additionalProperties: false,
 };
 
@@ -117,6 +140,7 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
     probes?: ProbeResult[];
     region?: string;
     room?: string;
+    user?: string;
     location?: { lat: number; lon: number };
     relays?: number;
     transports?: Transport[];
@@ -128,6 +152,7 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
       probes: b.probes ?? [],
       region: b.region,
       room: b.room,
+      user: b.user,
       location: b.location,
       relays: b.relays ?? 1,
       transports: b.transports ?? TRANSPORTS,
@@ -142,10 +167,21 @@ export function parseMeasurements(v: unknown): Parsed<MeasurementsBody> {
   return { ok: true, value: { probes: (v as { probes: ProbeResult[] }).probes } };
 }
 
-export function parseRevoke(v: unknown): Parsed<{ username: string }> {
+export function parseRevoke(v: unknown): Parsed<{ target: RevocationTarget; seconds: number | undefined }> {
   const problem = validate(RevokeSchema, v);
   if (problem) return { ok: false, error: problem };
-  return { ok: true, value: { username: (v as { username: string }).username } };
+  const b = v as { username?: string; tenant?: string; client?: string; seconds?: number };
+  if ((b.username === undefined) === (b.tenant === undefined))
+    return { ok: false, error: 'give either username or tenant (with or without client)' };
+  if (b.username !== undefined && b.client !== undefined)
+    return { ok: false, error: 'client goes with tenant, not with username' };
+  const target: RevocationTarget =
+    b.username !== undefined
+      ? { kind: 'username', username: b.username }
+      : b.client !== undefined
+        ? { kind: 'client', tenant: b.tenant!, client: b.client }
+        : { kind: 'tenant', tenant: b.tenant! };
+  return { ok: true, value: { target, seconds: b.seconds } };
 }
 
 export interface TokenBody {

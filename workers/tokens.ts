@@ -15,18 +15,12 @@ export interface TokenRouteOptions {
   /** The signing key (the first TURN secret's derived key). */
   readonly signingKey: () => Promise<Uint8Array | undefined>;
   readonly now: () => number;
-  readonly random: () => number;
+  /** A fresh client id, for tokens whose server names none (the same ids /v1/allocate makes). */
+  readonly newClientId: () => string;
   readonly readJson: (
     c: Context,
   ) => Promise<{ ok: true; value: unknown } | { ok: false; response: Response }>;
   readonly problem: (c: Context, status: 403 | 422 | 500 | 503, title: string, detail: string) => Response;
-}
-
-/** 12 random base36 characters: enough that two clients of a tenant never share an id. */
-function randomClientId(random: () => number): string {
-  let id = 'c-';
-  for (let i = 0; i < 12; i++) id += Math.floor(random() * 36).toString(36);
-  return id;
 }
 
 export function mountTokens<E extends Env & { Variables: { principal: Principal | undefined } }>(
@@ -73,7 +67,7 @@ export function mountTokens<E extends Env & { Variables: { principal: Principal 
     const claims = {
       tenant: principal.tenant.id,
       keyId: principal.keyId,
-      client: req.client ?? randomClientId(o.random),
+      client: req.client ?? o.newClientId(),
       room: req.room,
       origins,
       expiresAt: nowSeconds + req.ttl,

@@ -14,8 +14,12 @@ export interface DirectoryKeys {
   links(from: string): string;
   /** ZSET: member relay id, score = ms time its published links expire. */
   readonly linkIndex: string;
-  /** ZSET: member revoked TURN username, score = ms time it would have expired; pruned on read. */
+  /** ZSET: member revoked TURN username, score = ms time the revocation lapses; pruned on read. */
   readonly revoked: string;
+  /** ZSET: member `tenant:client` of a revoked client, score = ms time it lapses; pruned on read. */
+  readonly revokedClients: string;
+  /** ZSET: member revoked tenant id, score = ms time it lapses; pruned on read. */
+  readonly revokedTenants: string;
   /** Pub/sub channel: DirectoryEvent as JSON. */
   readonly events: string;
 }
@@ -31,6 +35,8 @@ export function directoryKeys(prefix: string): DirectoryKeys {
     links: (from) => `${base}links:${from}`,
     linkIndex: `${base}links`,
     revoked: `${base}revoked`,
+    revokedClients: `${base}revoked-clients`,
+    revokedTenants: `${base}revoked-tenants`,
     events: `${base}events`,
   };
 }

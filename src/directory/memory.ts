@@ -3,6 +3,7 @@
  * REDIS_URL), and the reference the Redis store is tested against (one contract suite runs on
  * both). Expiry is by the `now` passed in; there are no timers.
  */
+import { clientMember, type Revocations, type RevocationTarget } from '../credentials/revocation.ts';
 import { greatCircleKm } from './geo.ts';
 import {
   compareRelayIds,
@@ -16,7 +17,11 @@ export class MemoryDirectory implements RelayDirectory {
   readonly #relays = new Map<string, { record: RelayRecord; expiresAt: number }>();
   readonly #links = new Map<string, { links: readonly LinkRecord[]; expiresAt: number }>();
   readonly #handlers = new Set<(e: DirectoryEvent) => void>();
-  readonly #revoked = new Map<string, number>();
+  readonly #revoked = {
+    usernames: new Map<string, number>(),
+    clients: new Map<string, number>(),
+    tenants: new Map<string, number>(),
+  };
 
   async register(relay: RelayRecord, ttlMs: number, now: number): Promise<void> {
     this.#relays.set(relay.id, { record: relay, expiresAt: now + ttlMs });
@@ -58,13 +63,26 @@ export class MemoryDirectory implements RelayDirectory {
     return [...this.#links.values()].flatMap((e) => e.links);
   }
 
-  async revoke(username: string, until: number): Promise<void> {
-    this.#revoked.set(username, Math.max(until, this.#revoked.get(username) ?? 0));
+  async revoke(target: RevocationTarget, until: number): Promise<void> {
+    const [set, member] =
+      target.kind === 'username'
+        ? [this.#revoked.usernames, target.username]
+        : target.kind === 'client'
+          ? [this.#revoked.clients, clientMember(target.tenant, target.client)]
+          : [this.#revoked.tenants, target.tenant];
+    set.set(member, Math.max(until, set.get(member) ?? 0));
   }
 
-  async revoked(now: number): Promise<string[]> {
-    for (const [u, until] of this.#revoked) if (until <= now) this.#revoked.delete(u);
-    return [...this.#revoked.keys()].sort();
+  async revoked(now: number): Promise<Revocations> {
+    const live = (set: Map<string, number>) => {
+      for (const [m, until] of set) if (until <= now) set.delete(m);
+      return [...set.keys()].sort();
+    };
+    return {
+      usernames: live(this.#revoked.usernames),
+      clients: live(this.#revoked.clients),
+      tenants: live(this.#revoked.tenants),
+    };
   }
 
   async publish(event: DirectoryEvent): Promise<void> {

@@ -4,6 +4,8 @@
  * that an in-memory store and the Redis store both implement. Times are ms since the epoch and
  * always come in as parameters.
  */
+import type { Revocations, RevocationTarget } from '../credentials/revocation.ts';
+
 export type RelayState = 'active' | 'draining';
 
 export interface RelayRecord {
@@ -57,7 +59,12 @@ export function compareRelayIds(a: { id: string }, b: { id: string }): number {
 export type DirectoryEvent =
   | { readonly type: 'relay-up' | 'relay-draining' | 'relay-down'; readonly id: string; readonly at: number }
   | { readonly type: 'links'; readonly id: string; readonly at: number }
-  | { readonly type: 'revoked'; readonly id: string; readonly username: string; readonly at: number };
+  | {
+      readonly type: 'revoked';
+      readonly id: string;
+      readonly target: RevocationTarget;
+      readonly at: number;
+    };
 
 export interface RelayDirectory {
   /** Insert or refresh a relay; it stays listed until `now + ttlMs` unless refreshed again. */
@@ -78,10 +85,10 @@ export interface RelayDirectory {
   putLinks(from: string, links: readonly LinkRecord[], ttlMs: number, now: number): Promise<void>;
   /** Every live link measurement. */
   links(now: number): Promise<LinkRecord[]>;
-  /** Revoke a TURN username until it would have expired anyway (unix ms). */
-  revoke(username: string, until: number): Promise<void>;
-  /** Usernames revoked and not yet past their expiry. */
-  revoked(now: number): Promise<string[]>;
+  /** Revoke a username, a client or a tenant until `until` (unix ms); a later `until` wins. */
+  revoke(target: RevocationTarget, until: number): Promise<void>;
+  /** Revocations not yet lapsed, each list sorted. */
+  revoked(now: number): Promise<Revocations>;
   publish(event: DirectoryEvent): Promise<void>;
   /** Resolves once subscribed; returns the function that unsubscribes. */
   subscribe(handler: (event: DirectoryEvent) => void): Promise<() => Promise<void>>;

@@ -6,6 +6,7 @@
  * share the `{dir}` hash tag so MULTI/EXEC is allowed on Cluster.
  */
 import type { Cluster, Redis } from 'ioredis';
+import { clientMember, type Revocations, type RevocationTarget } from '../credentials/revocation.ts';
 import { type DirectoryKeys, directoryKeys } from '../directory/keys.ts';
 import {
   compareRelayIds,
@@ -127,13 +128,29 @@ export class RedisDirectory implements RelayDirectory {
     return values.flatMap((json) => parse<LinkRecord[]>(json) ?? []);
   }
 
-  async revoke(username: string, until: number): Promise<void> {
-    await this.#client.zadd(this.keys.revoked, 'GT', until, username);
+  async revoke(target: RevocationTarget, until: number): Promise<void> {
+    const [key, member] =
+      target.kind === 'username'
+        ? [this.keys.revoked, target.username]
+        : target.kind === 'client'
+          ? [this.keys.revokedClients, clientMember(target.tenant, target.client)]
+          : [this.keys.revokedTenants, target.tenant];
+    // ZADD GT adds a new member and only ever moves an existing one's lapse time later.
+    await this.#client.zadd(key, 'GT', until, member);
   }
 
-  async revoked(now: number): Promise<string[]> {
-    await this.#client.zremrangebyscore(this.keys.revoked, '-inf', now);
-    return (await this.#client.zrangebyscore(this.keys.revoked, `(${now}`, '+inf')).sort();
+  async revoked(now: number): Promise<Revocations> {
+    const keys = [this.keys.revoked, this.keys.revokedClients, this.keys.revokedTenants];
+    const tx = this.#client.multi();
+    for (const key of keys) tx.zremrangebyscore(key, '-inf', now);
+    for (const key of keys) tx.zrangebyscore(key, `(${now}`, '+inf');
+    const results = (await tx.exec()) ?? [];
+    const list = (i: number): string[] => {
+      const [err, value] = results[keys.length + i] ?? [null, []];
+      if (err) throw err;
+      return [...(value as string[])].sort();
+    };
+    return { usernames: list(0), clients: list(1), tenants: list(2) };
   }
 
   async publish(event: DirectoryEvent): Promise<void> {

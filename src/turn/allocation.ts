@@ -30,6 +30,7 @@ export type EndReason =
   | 'bind-failed'
   | 'drain-timeout'
   | 'revoked'
+  | 'max-age'
   | 'shutdown';
 
 export interface PeerEntry {
@@ -60,6 +61,10 @@ export interface Allocation<S = unknown> {
   readonly client: ClientContext;
   readonly username: string;
   readonly integrityKey: Uint8Array;
+  /** The tenant a REST username names; undefined for static users. */
+  readonly tenant: string | undefined;
+  /** When the credential stops creating allocations (ms); undefined when it never expires. */
+  readonly credentialExpiresAt: number | undefined;
   readonly family: IpFamily;
   readonly createdAt: number;
   state: AllocationState;
@@ -84,6 +89,8 @@ export interface NewAllocation {
   readonly client: ClientContext;
   readonly username: string;
   readonly integrityKey: Uint8Array;
+  readonly tenant: string | undefined;
+  readonly credentialExpiresAt: number | undefined;
   readonly family: IpFamily;
   readonly now: number;
   readonly expiresAt: number;
@@ -98,6 +105,8 @@ export function createAllocation(a: NewAllocation): Allocation {
     client: a.client,
     username: a.username,
     integrityKey: a.integrityKey,
+    tenant: a.tenant,
+    credentialExpiresAt: a.credentialExpiresAt,
     family: a.family,
     createdAt: a.now,
     state: 'pending',

@@ -3,6 +3,9 @@
  * candidate HMAC keys that may have signed the request. Static users give one key; TURN REST
  * usernames (`expiry:tenant:user`) give one key per configured shared secret, so secrets rotate
  * without a restart. Expired REST usernames and revoked ones are refused before any key is tried.
+ * Expiry bounds only this lookup, which Allocate needs: requests on an allocation that already
+ * exists are checked against the key that created it (src/turn/request-support.ts), and only
+ * revocation (`isRevoked`) still applies to them.
  */
 import { longTermKey, parseTurnRestUsername, turnRestPassword } from '../credentials/turn-rest.ts';
 
@@ -14,6 +17,8 @@ export type KeyLookup =
 
 export interface Authenticator {
   keysFor(username: string, realm: string, nowSeconds: number): KeyLookup;
+  /** Revoked by username, client or tenant (src/credentials/revocation.ts). */
+  isRevoked(username: string): boolean;
 }
 
 export interface AuthenticatorOptions {
@@ -39,6 +44,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   };
 
   return {
+    isRevoked: (username) => options.isRevoked?.(username) ?? false,
     keysFor(username, realm, nowSeconds) {
       if (options.isRevoked?.(username)) return { ok: false, reason: 'revoked' };
       const password = staticUsers.get(username);

@@ -5,6 +5,7 @@
  * It owns allocations, permissions, channels, authentication, quotas and the retransmission cache.
  * No sockets, no timers, no Date.now(): `now` (ms since the epoch) is always a parameter.
  */
+import { parseTurnRestUsername } from '../credentials/turn-rest.ts';
 import { copyBytes } from '../crypto/encoding.ts';
 import { sourceKey } from '../limits/connection-limiter.ts';
 import { type SourceLimit, SourceLimiter } from '../limits/source-limiter.ts';
@@ -22,7 +23,13 @@ import {
 } from '../stun/attributes.ts';
 import { channelDataLength, encodeChannelData, isValidChannel } from '../stun/channel-data.ts';
 import { Attr, ErrorCode, MessageClass, Method, TransportProtocol } from '../stun/constants.ts';
-import { decodeMessage, encodeMessage, findAttribute, type StunMessage } from '../stun/message.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  findAttribute,
+  type StunMessage,
+  splitMessageType,
+} from '../stun/message.ts';
 import {
   type Allocation,
   type ChannelBinding,
@@ -53,6 +60,11 @@ export interface TurnLifetimes {
   readonly permission: number;
   /** Seconds; RFC 8656 §12: 600. */
   readonly channel: number;
+  /**
+   * Seconds an allocation may live in all, however often it is refreshed and whether or not its
+   * credential has expired since (the credential's expiry bounds only Allocate). Infinity: none.
+   */
+  readonly maxAllocationAge: number;
 }
 
 export interface TurnLimits {
@@ -60,6 +72,8 @@ export interface TurnLimits {
   readonly maxAllocations: number;
   /** Per-username cap (486 past it). */
   readonly userQuota: number;
+  /** Per-tenant cap over all its usernames (486 past it); static users have no tenant. */
+  readonly tenantQuota: number;
   /** Per-allocation caps, each direction; 0 = unlimited. */
   readonly allocPps: number;
   readonly allocBps: number;
@@ -93,6 +107,8 @@ export interface TurnHooks {
   allocationCreated?(alloc: Allocation, now: number): void;
   allocationEnded?(alloc: Allocation, reason: EndReason, now: number): void;
   requestFailed?(method: number, code: number, reason?: string): void;
+  /** An authenticated request succeeded; `credentialExpired` when its credential had expired. */
+  requestSucceeded?(method: number, credentialExpired: boolean): void;
   authFailed?(reason: string): void;
 }
 
@@ -169,6 +185,7 @@ export class TurnEngine {
   readonly refusals: RefusalCounters = { requestTooLarge: 0, unauthenticatedRateLimited: 0 };
   readonly #byClient = new Map<string, Allocation>();
   readonly #byUser = new Map<string, Set<Allocation>>();
+  readonly #byTenant = new Map<string, Set<Allocation>>();
   readonly #transactions = new Map<string, CachedResponse>();
   readonly #respond: Responder;
   readonly #reservations = new ReservationBook();
@@ -402,11 +419,22 @@ export class TurnEngine {
     return actions;
   }
 
+  /** End every allocation whose username `revoked` matches (by username, client or tenant). */
+  endRevoked(revoked: (username: string) => boolean, now: number): TurnAction[] {
+    const actions: TurnAction[] = [];
+    for (const [username, set] of [...this.#byUser]) {
+      if (!revoked(username)) continue;
+      for (const alloc of [...set]) actions.push(...this.#end(alloc, 'revoked', now));
+    }
+    return actions;
+  }
+
   /** Call about once a second: expires allocations, permissions, channels and cached responses. */
   tick(now: number): TurnAction[] {
     const actions: TurnAction[] = [];
     for (const alloc of [...this.#byClient.values()]) {
-      if (alloc.expiresAt <= now) actions.push(...this.#end(alloc, 'expired', now));
+      if (this.#pastMaxAge(alloc, now)) actions.push(...this.#end(alloc, 'max-age', now));
+      else if (alloc.expiresAt <= now) actions.push(...this.#end(alloc, 'expired', now));
       else expirePeers(alloc, now);
     }
     for (const [key, entry] of this.#transactions) {
@@ -453,9 +481,17 @@ export class TurnEngine {
       // A retransmission while the relayed socket is being bound: the answer is on its way.
       if (existing.allocateTransaction === this.#respond.transactionHex(msg)) return undefined;
     }
-    const auth = this.#authenticate(msg, now, ctx.client.address);
+    // Requests on a live allocation are checked against the key that created it, expired or not.
+    const bound = msg.method !== Method.Allocate && existing?.state === 'active' ? existing : undefined;
+    const auth = this.#authenticate(msg, now, ctx.client.address, bound);
     if (!auth.ok) return plain(auth.reply);
     const bytes = this.#authenticatedRequest(ctx, msg, auth, existing, now, actions);
+    // Count successes (not Allocate's, which answers from relayBound) by whether they rode on an
+    // expired credential: how many calls already outlive theirs.
+    if (bytes && splitMessageType((bytes[0]! << 8) | bytes[1]!).cls === MessageClass.SuccessResponse) {
+      const expiredAt = existing?.credentialExpiresAt;
+      this.o.hooks?.requestSucceeded?.(msg.method, expiredAt !== undefined && expiredAt <= now);
+    }
     return bytes && { bytes, authenticated: true };
   }
 
@@ -483,8 +519,17 @@ export class TurnEngine {
     }
   }
 
-  #authenticate(msg: StunMessage, now: number, source: string): AuthOutcome {
-    const outcome = authenticate(msg, now, this.o.realm, this.o.auth, this.o.nonces, this.#respond, source);
+  #authenticate(msg: StunMessage, now: number, source: string, bound: Allocation | undefined): AuthOutcome {
+    const outcome = authenticate(
+      msg,
+      now,
+      this.o.realm,
+      this.o.auth,
+      this.o.nonces,
+      this.#respond,
+      source,
+      bound,
+    );
     if (!outcome.ok) {
       this.o.hooks?.authFailed?.(outcome.reason);
       this.o.hooks?.requestFailed?.(msg.method, outcome.code);
@@ -566,7 +611,15 @@ export class TurnEngine {
     const userHolds =
       (this.#byUser.get(auth.username)?.size ?? 0) + this.#reservations.countFor(auth.username) - ownHeld;
     if (userHolds + wanted > this.o.limits.userQuota) {
-      return this.#fail(msg, ErrorCode.AllocationQuotaReached, key);
+      return this.#fail(msg, ErrorCode.AllocationQuotaReached, key, { reason: 'user quota' });
+    }
+    const rest = parseTurnRestUsername(auth.username);
+    const tenant = rest.ok ? rest.tenant : undefined;
+    if (tenant !== undefined && (this.#byTenant.get(tenant)?.size ?? 0) >= this.o.limits.tenantQuota) {
+      return this.#fail(msg, ErrorCode.AllocationQuotaReached, key, {
+        reason: 'tenant quota',
+        phrase: 'Tenant Allocation Quota Reached',
+      });
     }
     const relayHolds = this.#byClient.size + this.#reservations.size - (held ? 1 : 0);
     if (relayHolds + wanted > this.o.limits.maxAllocations)
@@ -579,9 +632,11 @@ export class TurnEngine {
       client: ctx,
       username: auth.username,
       integrityKey: key,
+      tenant,
+      credentialExpiresAt: rest.ok ? rest.expiry * 1000 : undefined,
       family,
       now,
-      expiresAt: now + lifetime * 1000,
+      expiresAt: now + Math.min(lifetime, this.o.lifetimes.maxAllocationAge) * 1000,
       allocateTransaction: this.#respond.transactionHex(msg),
       maxPps: this.o.limits.allocPps,
       maxBps: this.o.limits.allocBps,
@@ -590,6 +645,11 @@ export class TurnEngine {
     const userSet = this.#byUser.get(auth.username) ?? new Set<Allocation>();
     this.#byUser.set(auth.username, userSet);
     userSet.add(alloc);
+    if (tenant !== undefined) {
+      const tenantSet = this.#byTenant.get(tenant) ?? new Set<Allocation>();
+      this.#byTenant.set(tenant, tenantSet);
+      tenantSet.add(alloc);
+    }
     this.#pendingRequests.set(alloc.id, msg);
     if (token) this.#reservations.take(token.value);
     actions.push({
@@ -637,10 +697,26 @@ export class TurnEngine {
       actions.push(...this.#end(alloc, 'refresh-zero', now));
       return this.#respond.success(msg, key, [[Attr.Lifetime, encodeU32(0)]]);
     }
-    const lifetime = this.#lifetime(msg, key);
-    if (typeof lifetime !== 'number') return lifetime;
-    alloc.expiresAt = now + lifetime * 1000;
+    if (this.#pastMaxAge(alloc, now)) {
+      // RFC 8656 §7.3 lets the server refuse a Refresh; 403 (RFC 8489 §14.8: valid, but refused by
+      // administrative restriction) says that retrying will not help: the allocation ends now.
+      actions.push(...this.#end(alloc, 'max-age', now));
+      return this.#fail(msg, ErrorCode.Forbidden, key, {
+        reason: 'maximum allocation age reached',
+        phrase: 'Maximum Allocation Age Reached',
+      });
+    }
+    const requestedLifetime = this.#lifetime(msg, key);
+    if (typeof requestedLifetime !== 'number') return requestedLifetime;
+    // RFC 8656 §7.3: the server picks the lifetime; never past the maximum allocation age.
+    const deadline = alloc.createdAt + this.o.lifetimes.maxAllocationAge * 1000;
+    alloc.expiresAt = Math.min(now + requestedLifetime * 1000, deadline);
+    const lifetime = Math.max(1, Math.floor((alloc.expiresAt - now) / 1000));
     return this.#respond.success(msg, key, [[Attr.Lifetime, encodeU32(lifetime)]]);
+  }
+
+  #pastMaxAge(alloc: Allocation, now: number): boolean {
+    return now - alloc.createdAt >= this.o.lifetimes.maxAllocationAge * 1000;
   }
 
   /** Decode and vet an XOR-PEER-ADDRESS for this allocation: 400, 443 or 403 when unusable. */
@@ -789,6 +865,11 @@ export class TurnEngine {
     const userSet = this.#byUser.get(alloc.username);
     userSet?.delete(alloc);
     if (userSet?.size === 0) this.#byUser.delete(alloc.username);
+    if (alloc.tenant !== undefined) {
+      const tenantSet = this.#byTenant.get(alloc.tenant);
+      tenantSet?.delete(alloc);
+      if (tenantSet?.size === 0) this.#byTenant.delete(alloc.tenant);
+    }
     alloc.channels.clear();
     alloc.peers.clear();
     if (wasActive) this.o.hooks?.allocationEnded?.(alloc, reason, now);

@@ -32,6 +32,8 @@ export interface ErrorExtras {
   readonly alternate?: TransportAddress;
   /** REALM and NONCE (401, 438). */
   readonly challenge?: { readonly realm: string; readonly nonce: string };
+  /** A reason phrase more telling than the standard one (RFC 8489 §14.8: for a human). */
+  readonly phrase?: string;
 }
 
 export class Responder {
@@ -79,7 +81,9 @@ export class Responder {
    */
   error(req: StunMessage, code: number, key?: Uint8Array, extra: ErrorExtras = {}): Uint8Array {
     const bare = key === undefined && (code === ErrorCode.Unauthorized || code === ErrorCode.StaleNonce);
-    const attrs: Attrs = [[Attr.ErrorCode, bare ? encodeErrorCode(code, '') : encodeErrorCode(code)]];
+    const attrs: Attrs = [
+      [Attr.ErrorCode, bare ? encodeErrorCode(code, '') : encodeErrorCode(code, extra.phrase)],
+    ];
     if (extra.unknown) attrs.push([Attr.UnknownAttributes, encodeUnknownAttributes(extra.unknown)]);
     if (extra.alternate) attrs.push([Attr.AlternateServer, encodeAddress(extra.alternate)]);
     if (extra.challenge) {
@@ -135,9 +139,18 @@ export type AuthOutcome =
   | { readonly ok: true; readonly username: string; readonly key: Uint8Array }
   | { readonly ok: false; readonly reply: Uint8Array; readonly reason: string; readonly code: number };
 
+/** The credentials an existing allocation was created with (RFC 8656 §5). */
+export interface BoundCredential {
+  readonly username: string;
+  readonly integrityKey: Uint8Array;
+}
+
 /**
  * RFC 8489 §9.2.4: the server side of the long-term credential mechanism. `source` is the
- * client's IP address, which the nonce is bound to.
+ * client's IP address, which the nonce is bound to. With `bound` (a
+ * request on an existing allocation of this 5-tuple) and the same USERNAME, MESSAGE-INTEGRITY is
+ * checked against the key that created the allocation and the credential's expiry is not: it
+ * bounds creating allocations only, so calls outlive their credentials. Revocation still applies.
  */
 export function authenticate(
   msg: StunMessage,
@@ -147,6 +160,7 @@ export function authenticate(
   nonces: NonceManager,
   respond: Responder,
   source: string,
+  bound?: BoundCredential,
 ): AuthOutcome {
   // RFC 8489 §9.2.4: a 401 MUST carry REALM and NONCE; nothing else is needed.
   const challenge = () => ({ realm, nonce: nonces.issue(now, source) });
@@ -166,6 +180,13 @@ export function authenticate(
   if (!username.ok || !nonce.ok) return refuse(ErrorCode.BadRequest, 'bad-encoding', false);
   if (nonces.check(nonce.value, now, source) !== 'ok')
     return refuse(ErrorCode.StaleNonce, 'stale-nonce', true);
+  if (bound !== undefined && bound.username === username.value) {
+    if (auth.isRevoked(username.value)) return refuse(ErrorCode.Unauthorized, 'revoked', true);
+    if (checkIntegrity(msg, bound.integrityKey)) {
+      return { ok: true, username: username.value, key: bound.integrityKey };
+    }
+    return refuse(ErrorCode.Unauthorized, 'bad-integrity', true);
+  }
   const lookup = auth.keysFor(username.value, realm, Math.floor(now / 1000));
   if (!lookup.ok) return refuse(ErrorCode.Unauthorized, lookup.reason, true);
   for (const key of lookup.keys) {

@@ -62,8 +62,8 @@ const nodeApp = async () =>
     snapshotToken: TOKEN,
     tenants: await tenants(),
     adminToken: ADMIN,
-    revoke: async (username) => {
-      revoked.push(username);
+    revoke: async (target) => {
+      if (target.kind === 'username') revoked.push(target.username);
     },
   });
 
@@ -209,7 +209,7 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     expect(((await none.json()) as { title: string }).title).toBe('Invalid API key');
     const a = await call('/v1/allocate', json({}, '203.0.113.9', TIGHT.key));
     expect(((await a.json()) as { iceServers: { username: string }[] }).iceServers[0]!.username).toMatch(
-      /^\d+:tight$/,
+      /^\d+:tight:[0-9a-f]{16}$/,
     );
     expect((await call('/v1/allocate', json({}, '203.0.113.9', TIGHT.key))).status).toBe(200);
     const refused = await call('/v1/allocate', json({}, '203.0.113.9', TIGHT.key));

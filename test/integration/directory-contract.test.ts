@@ -135,12 +135,24 @@ describe.each(Object.keys(stores))('the %s directory', (name) => {
       expect((await d.links(NOW + 3_000)).map((l) => `${l.from}>${l.to}`)).toEqual(['b>a']);
     }));
 
-  it('keeps revoked usernames until they would have expired', () =>
+  it('keeps revoked usernames, clients and tenants until their revocations lapse', () =>
     withStore(async (d) => {
-      await d.revoke('1800000100:t:bob', NOW + 100_000);
-      await d.revoke('1800000005:t:eve', NOW + 5_000);
-      expect(await d.revoked(NOW)).toEqual(['1800000005:t:eve', '1800000100:t:bob']);
-      expect(await d.revoked(NOW + 5_000)).toEqual(['1800000100:t:bob']);
+      await d.revoke({ kind: 'username', username: '1800000100:t:bob' }, NOW + 100_000);
+      await d.revoke({ kind: 'username', username: '1800000005:t:eve' }, NOW + 5_000);
+      await d.revoke({ kind: 'client', tenant: 'acme', client: 'c:1' }, NOW + 5_000);
+      await d.revoke({ kind: 'tenant', tenant: 'beta' }, NOW + 100_000);
+      // A later lapse time wins; an earlier one does not shorten it.
+      await d.revoke({ kind: 'tenant', tenant: 'beta' }, NOW + 1_000);
+      expect(await d.revoked(NOW)).toEqual({
+        usernames: ['1800000005:t:eve', '1800000100:t:bob'],
+        clients: ['acme:c:1'],
+        tenants: ['beta'],
+      });
+      expect(await d.revoked(NOW + 5_000)).toEqual({
+        usernames: ['1800000100:t:bob'],
+        clients: [],
+        tenants: ['beta'],
+      });
     }));
 
   it('delivers published events to subscribers until they unsubscribe', () =>

@@ -244,7 +244,7 @@ describe('the Node edge', () => {
 
   it('puts the tenant in the TURN username and limits each key at its tenant rate, in Redis', async () => {
     const a = await allocate({});
-    expect(a.iceServers[0]!.username).toMatch(/^\d+:itest$/);
+    expect(a.iceServers[0]!.username).toMatch(/^\d+:itest:[0-9a-f]{16}$/);
     await keysCli(['tenant', 'add', 'tiny', '--rate', '0.5', '--burst', '2'], url, prefix);
     const made = (await keysCli(['key', 'add', 'tiny'], url, prefix))[0]!;
     const key = made.key as string;
@@ -357,5 +357,66 @@ describe('the Node edge', () => {
     expect(status).toBe(401); // tokens die with the key that minted them
     expect((await call('/v1/allocate', made.key as string)).status).toBe(401);
     expect((await call('/v1/allocate', fresh.key as string, APP)).status).toBe(200);
+  });
+
+  it('revokes one client, then a whole tenant, through the edge: exactly their allocations end', async () => {
+    await keysCli(['tenant', 'add', 'rtest', '--rate', '100', '--burst', '200'], url, prefix);
+    const key = (await keysCli(['key', 'add', 'rtest'], url, prefix))[0]!.key as string;
+    const asRtest = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+    const turnClient = async (body: unknown) => {
+      const res = await fetch(`${base}/v1/allocate`, {
+        method: 'POST',
+        headers: asRtest,
+        body: JSON.stringify(body),
+      });
+      const a = (await res.json()) as Answer & { client: string };
+      const udp = a.iceServers[0]!.urls.find((u) => u.endsWith('?transport=udp'))!;
+      const [, host, port] = /^turn:([^:]+):(\d+)\?/.exec(udp)!;
+      const c = await TurnTestClient.connect({
+        transport: 'udp',
+        server: { family: 4, address: host!, port: Number(port) },
+        cred: { username: a.iceServers[0]!.username, password: a.iceServers[0]!.credential, realm: 'r' },
+      });
+      return { c, a };
+    };
+    const revoke = (body: unknown) =>
+      fetch(`${base}/v1/credentials/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer admin-token' },
+        body: JSON.stringify(body),
+      });
+    // Revoked allocations over both relays (an answer may explore the other relay).
+    const ended = async () => {
+      let n = 0;
+      for (const r of relays) n += await relayMetric(r, 'turn_allocations_ended_total{reason="revoked"}');
+      return n;
+    };
+    const waitEnded = async (n: number) => {
+      const start = Date.now();
+      while ((await ended()) < n) {
+        if (Date.now() - start > 3000) throw new Error(`expected ${n} revoked allocations`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    };
+
+    const alice = await turnClient({ user: 'alice', location: { lat: 51.5, lon: -0.12 } });
+    const other = await turnClient({ location: { lat: 51.5, lon: -0.12 } });
+    expect(alice.a.client).toBe('alice');
+    expect((await alice.c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+    expect((await other.c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+    const before = await ended();
+
+    expect((await revoke({ tenant: 'rtest', client: 'alice' })).status).toBe(200);
+    await waitEnded(before + 1);
+    expect(errorCodeOf(await alice.c.refresh())).toBe(401);
+    expect((await other.c.refresh()).cls).toBe(MessageClass.SuccessResponse);
+    expect(await ended()).toBe(before + 1);
+
+    expect((await revoke({ tenant: 'rtest', seconds: 60 })).status).toBe(200);
+    await waitEnded(before + 2);
+    expect(errorCodeOf(await other.c.refresh())).toBe(401);
+    const late = await turnClient({ location: { lat: 51.5, lon: -0.12 } });
+    expect(errorCodeOf(await late.c.allocate())).toBe(401);
+    await Promise.all([alice.c.close(), other.c.close(), late.c.close()]);
   });
 });

@@ -89,6 +89,13 @@ describe('the SDK in Node', () => {
     expect(r.expiresAt - Date.now() / 1000).toBeLessThanOrEqual(121);
   });
 
+  it("names the app's user in the TURN username when asked, and a random client otherwise", async () => {
+    const named = await getRtcConfiguration({ edgeUrl, budgetMs: 3000, user: 'alice' });
+    expect(named.configuration.iceServers[0]!.username).toMatch(/^\d+:default:alice$/);
+    const anonymous = await getRtcConfiguration({ edgeUrl, budgetMs: 3000 });
+    expect(anonymous.configuration.iceServers[0]!.username).toMatch(/^\d+:default:[0-9a-f]{16}$/);
+  });
+
   it('answers within its budget when a relay never answers', async () => {
     const silent = await freePort('udp', '127.0.0.63');
     const saved = directory;

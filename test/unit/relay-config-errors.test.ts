@@ -38,6 +38,16 @@ describe('relay config errors', () => {
       '--fault-links: bad fault "loss=200" for b (delay=MS, jitter=MS, loss=PCT, blackhole)',
     ],
     [['--turn-port', '0'], {}, '--turn-port: expected an integer from 1 to 65535, got "0"'],
+    [
+      ['--max-allocation-age', '0'],
+      {},
+      '--max-allocation-age: expected an integer from 1 to 604800, got "0"',
+    ],
+    [
+      [],
+      { RELAY_TENANT_QUOTA: '-5' },
+      'RELAY_TENANT_QUOTA (--tenant-quota): expected an integer from 1 to 10000000, got "-5"',
+    ],
     [['--turn-port', '65536'], {}, '--turn-port: expected an integer from 1 to 65535, got "65536"'],
     [['--turn-port', '034'], {}, '--turn-port: expected an integer from 1 to 65535, got "034"'],
     [['--turn-port'], {}, '--turn-port: missing value N'],

@@ -1,16 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TransportAddress } from '../../src/net/address.ts';
-import { parseCidr } from '../../src/net/cidr.ts';
-import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { decodeAddress, decodeUnknownAttributes, encodeText } from '../../src/stun/attributes.ts';
 import { channelDataLength, encodeChannelData } from '../../src/stun/channel-data.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { checkIntegrity, encodeMessage, findAttribute } from '../../src/stun/message.ts';
-import type { ClientContext } from '../../src/turn/allocation.ts';
-import { createAuthenticator } from '../../src/turn/auth.ts';
-import { type TurnAction, TurnEngine, type TurnEngineOptions } from '../../src/turn/engine.ts';
-import { createNonceManager } from '../../src/turn/nonce.ts';
 import {
   type AttrList,
   type Credentials,
@@ -27,85 +20,7 @@ import {
   u32Attr,
   xorAddressAttr,
 } from '../support/stun-builders.ts';
-
-const REALM = 'test.realm';
-const T0 = 1_800_000_000_000;
-const peer: TransportAddress = { family: 4, address: '127.0.0.9', port: 5000 };
-
-function cidr(s: string) {
-  const r = parseCidr(s);
-  if (!r.ok) throw new Error(r.error);
-  return r.value;
-}
-
-function setup(over: Partial<TurnEngineOptions> = {}, limits: Partial<TurnEngineOptions['limits']> = {}) {
-  const engine = new TurnEngine({
-    realm: REALM,
-    software: 'test',
-    auth: createAuthenticator({
-      users: [{ name: 'alice', password: 'pw' }],
-      secrets: () => ['old-secret', 'new-secret'],
-    }),
-    nonces: createNonceManager(new Uint8Array(32).fill(7), 3_600_000),
-    peerPolicy: createPeerPolicy({ allow: [cidr('127.0.0.0/8')] }),
-    relayFamilies: [4],
-    lifetimes: { defaultAllocation: 600, maxAllocation: 3600, permission: 300, channel: 600 },
-    limits: {
-      maxAllocations: 100,
-      userQuota: 10,
-      allocPps: 0,
-      allocBps: 0,
-      maxPeersPerAllocation: 10,
-      ...limits,
-    },
-    transactionSeed: new Uint8Array(12),
-    ...over,
-  });
-  let port = 40000;
-  const client = (transport: 'udp' | 'tcp' = 'udp'): ClientContext => {
-    port++;
-    return {
-      key: `${transport}|127.0.0.1:${port}`,
-      transport,
-      client: { family: 4, address: '127.0.0.1', port },
-      server: { family: 4, address: '127.0.0.1', port: 3478 },
-      handle: undefined,
-    };
-  };
-  return { engine, client };
-}
-
-const replies = (actions: TurnAction[]) =>
-  actions
-    .filter((a): a is Extract<TurnAction, { type: 'reply' }> => a.type === 'reply')
-    .map((a) => decoded(a.bytes));
-
-/** Sends a request; on 401 with a nonce, learns it and signs the retry, as a client would. */
-function ask(
-  engine: TurnEngine,
-  ctx: ClientContext,
-  method: number,
-  attrs: AttrList,
-  cred: Credentials,
-  now = T0,
-) {
-  let actions = engine.handleStun(ctx, request(method, attrs, cred).bytes, now);
-  const first = replies(actions)[0];
-  if (first && errorCodeOf(first) === 401 && cred.nonce === undefined) {
-    cred.nonce = textAttr(first, Attr.Nonce);
-    actions = engine.handleStun(ctx, request(method, attrs, cred).bytes, now);
-  }
-  return actions;
-}
-
-function allocate(engine: TurnEngine, ctx: ClientContext, cred: Credentials, now = T0, attrs: AttrList = []) {
-  const actions = ask(engine, ctx, Method.Allocate, [transportUdp(), ...attrs], cred, now);
-  const bind = actions.find((a) => a.type === 'bind-relay');
-  if (bind?.type !== 'bind-relay') return { actions, reply: replies(actions)[0] };
-  const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 + bind.allocation.id };
-  const done = engine.relayBound(bind.allocation, relayed, relayed, now);
-  return { actions: done, reply: replies(done)[0]!, allocation: bind.allocation, relayed };
-}
+import { allocate, ask, peer, REALM, replies, restCred, setup, T0 } from '../support/turn-engine-harness.ts';
 
 const alice = (): Credentials => ({ username: 'alice', password: 'pw', realm: REALM });
 
@@ -305,12 +220,6 @@ describe('Allocate', () => {
     expect(allocate(engine, client(), alice()).reply!.cls).toBe(MessageClass.SuccessResponse);
   });
 });
-
-function restCred(secret: string, expiry: number, user = 'alice'): Credentials {
-  const username = `${Math.floor(expiry)}:tenant:${user}`;
-  const password = createHmac('sha1', secret).update(username).digest('base64');
-  return { username, password, realm: REALM };
-}
 
 describe('authentication', () => {
   it.each([

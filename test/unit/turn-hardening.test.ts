@@ -44,6 +44,7 @@ function setup(over: Partial<TurnEngineOptions> = {}, limits: Record<string, num
       lookups.count++;
       return inner.keysFor(...args);
     },
+    isRevoked: (username) => inner.isRevoked(username),
   };
   const engine = new TurnEngine({
     realm: REALM,
@@ -51,10 +52,17 @@ function setup(over: Partial<TurnEngineOptions> = {}, limits: Record<string, num
     nonces: createNonceManager(new Uint8Array(32).fill(7), 600_000),
     peerPolicy: createPeerPolicy({ allow: [allow.value] }),
     relayFamilies: [4],
-    lifetimes: { defaultAllocation: 600, maxAllocation: 3600, permission: 300, channel: 600 },
+    lifetimes: {
+      defaultAllocation: 600,
+      maxAllocation: 3600,
+      permission: 300,
+      channel: 600,
+      maxAllocationAge: 86_400,
+    },
     limits: {
       maxAllocations: 100,
       userQuota: 10,
+      tenantQuota: 1000,
       allocPps: 0,
       allocBps: 0,
       maxPeersPerAllocation: 10,
