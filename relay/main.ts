@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Relay entry point: parse the configuration, start the TURN listeners and the HTTP port, and
  * handle signals. SIGTERM drains (no new allocations, existing ones run until they end or the
