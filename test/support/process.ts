@@ -18,6 +18,8 @@ export interface LaunchOptions {
   readonly netns?: string;
   /** How long `startUntilReady` waits for the ready line (20 s). */
   readonly readyMs?: number;
+  /** Give the child a stdin pipe (for programs driven line by line); otherwise it reads nothing. */
+  readonly stdin?: boolean;
 }
 
 function start(args: readonly string[], env: Record<string, string>, o: LaunchOptions = {}): ChildProcess {
@@ -26,7 +28,7 @@ function start(args: readonly string[], env: Record<string, string>, o: LaunchOp
   return spawn(argv[0]!, argv.slice(1), {
     cwd: o.built ?? ROOT,
     env: { ...process.env, ...(o.built ? { NODE_OPTIONS: '' } : {}), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
 }
 

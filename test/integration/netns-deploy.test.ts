@@ -1,0 +1,274 @@
+/**
+ * A deployment rehearsal on a real topology of network namespaces (test/support/netns.ts):
+ *
+ *   core 10.200.0.2       Redis and the edge
+ *   par  10.200.0.11      relay (Paris), public address on its own interface
+ *   nyc  10.200.0.12      relay (New York), public address
+ *   tyo  10.200.3.2       relay (Tokyo) behind a cloud-style 1:1 NAT whose public side is
+ *                         10.200.0.13: it runs with --external-ip 10.200.0.13
+ *   nat1 10.200.0.21      home NAT (masquerade, random ports) for client c1 10.200.1.2
+ *   nat2 10.200.0.22      home NAT for client c2 10.200.2.2
+ *
+ * all on one bridge (the "Internet", 10.200.0.0/24) in a namespace of its own. The clients ask the
+ * edge for iceServers (c1 near Paris, c2 near Tokyo), cannot reach each other directly (their NATs
+ * drop unsolicited traffic and map each flow to a new port), and complete a call over two relays
+ * and the backbone between them. Every namespace is made by this file and removed after it, even
+ * when it fails. Relays allow peers in 10.200.0.0/16 because the lab's public addresses are
+ * private ones; on the Internet the default deny list stays.
+ *
+ * Later relay options go in RELAYS below, one line each (`--public-host tyo.lab.test`, resolved by
+ * the clients through the /etc/hosts the lab gives them; `--discover-external-ip 10.200.0.11:3478`
+ * in place of tyo's --external-ip).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TransportAddress } from '../../src/net/address.ts';
+import { NetnsLab, requireLabTools } from '../support/netns.ts';
+import type { Started } from '../support/process.ts';
+
+const SECRET = 'lab-turn-secret';
+const MESH_KEY = 'lab-mesh-key-0123456789';
+const REDIS = 'redis://10.200.0.2:6379';
+const EDGE = 'http://10.200.0.2:8787';
+const MESSAGES = 50;
+
+type RelayId = 'par' | 'nyc' | 'tyo';
+interface RelaySpec {
+  readonly listen: string;
+  /** Where its TURN port is reached from the Internet. */
+  readonly publicIp: string;
+  readonly where: readonly string[];
+  readonly extra: readonly string[];
+}
+const RELAYS: Record<RelayId, RelaySpec> = {
+  par: { listen: '10.200.0.11', publicIp: '10.200.0.11', where: ['48.86', '2.35', 'eu'], extra: [] },
+  nyc: { listen: '10.200.0.12', publicIp: '10.200.0.12', where: ['40.71', '-74.0', 'us'], extra: [] },
+  tyo: {
+    listen: '10.200.3.2',
+    publicIp: '10.200.0.13',
+    where: ['35.68', '139.69', 'ap'],
+    extra: ['--external-ip', '10.200.0.13'],
+  },
+};
+const IDS = Object.keys(RELAYS) as RelayId[];
+
+interface ClientReady {
+  relay: string;
+  urls: string[];
+  relayed: TransportAddress;
+  mapped: TransportAddress;
+  srflx: TransportAddress;
+}
+
+/** A client program in its namespace, driven one JSON line at a time. */
+class Client {
+  readonly #lines: Record<string, unknown>[] = [];
+  #seen = 0;
+  constructor(
+    readonly proc: Started,
+    readonly ready: ClientReady,
+  ) {
+    let buf = '';
+    proc.child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      for (const p of parts) if (p.trim()) this.#lines.push(JSON.parse(p) as Record<string, unknown>);
+    });
+  }
+
+  async ask(cmd: Record<string, unknown>, event: string): Promise<Record<string, unknown>> {
+    this.proc.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const i = this.#lines.findIndex((l, k) => k >= this.#seen && l.event === event);
+      if (i >= 0) {
+        this.#seen = i + 1;
+        return this.#lines[i]!;
+      }
+      if (Date.now() > end) throw new Error(`no "${event}" from the client:\n${this.proc.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+let lab: NetnsLab | undefined;
+const ns = {} as Record<'core' | RelayId | 'natTyo' | 'nat1' | 'nat2' | 'c1' | 'c2', string>;
+let c1: Client;
+let c2: Client;
+
+const relayUrl = (id: RelayId, path: string) => `http://${RELAYS[id].listen}:9464${path}`;
+const metric = (id: RelayId, sample: string): number => {
+  const text = lab!.fetchIn(ns[id], relayUrl(id, '/metrics'));
+  const m = new RegExp(`^${sample.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+};
+const route = (from: RelayId, to: RelayId): string | undefined => {
+  const body = JSON.parse(lab!.fetchIn(ns[from], relayUrl(from, '/healthz'))) as {
+    backbone?: { routes: Record<string, string[]> };
+  };
+  return body.backbone?.routes[to]?.join('-');
+};
+
+async function poll(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function buildTopology(l: NetnsLab): void {
+  ns.core = l.host('core');
+  l.public(ns.core, '10.200.0.2/24');
+  for (const id of ['par', 'nyc'] as const) {
+    ns[id] = l.host(id);
+    l.public(ns[id], `${RELAYS[id].listen}/24`);
+  }
+  ns.natTyo = l.host('nat-tyo');
+  ns.tyo = l.host('tyo');
+  l.public(ns.natTyo, '10.200.0.13/24');
+  l.behind(ns.natTyo, ns.tyo, '10.200.3.1', RELAYS.tyo.listen);
+  l.oneToOne(ns.natTyo, '10.200.0.13', RELAYS.tyo.listen);
+  for (const [i, nat, client] of [
+    [1, 'nat1', 'c1'],
+    [2, 'nat2', 'c2'],
+  ] as const) {
+    ns[nat] = l.host(nat);
+    ns[client] = l.host(client);
+    l.public(ns[nat], `10.200.0.2${i}/24`);
+    l.behind(ns[nat], ns[client], `10.200.${i}.1`, `10.200.${i}.2`);
+    l.masquerade(ns[nat]);
+    l.hosts(ns[client], {
+      'par.lab.test': '10.200.0.11',
+      'nyc.lab.test': '10.200.0.12',
+      'tyo.lab.test': '10.200.0.13',
+    });
+  }
+}
+
+function relayArgs(id: RelayId): string[] {
+  const r = RELAYS[id];
+  const [lat, lon, region] = r.where;
+  return [
+    'relay/main.ts',
+    ...['--id', id, '--region', region!, '--lat', lat!, '--lon', lon!],
+    ...['--listen', r.listen, '--turn-port', '3478', '--min-port', '50000', '--max-port', '50999'],
+    ...['--http-host', r.listen, '--http-port', '9464'],
+    ...['--realm', 'lab', '--secret', SECRET, '--allow-peer', '10.200.0.0/16'],
+    ...['--redis', REDIS, '--heartbeat-ttl', '4', '--backbone-port', '7400', '--mesh-key', MESH_KEY],
+    ...['--log-level', 'warn'],
+    ...r.extra,
+  ];
+}
+
+async function startClient(which: 'c1' | 'c2', lat: number, lon: number): Promise<Client> {
+  const proc = await lab!.start(
+    ns[which],
+    ['test/support/netns-call-client.ts'],
+    { EDGE_URL: EDGE, LAT: String(lat), LON: String(lon), NAME: which, REALM: 'lab' },
+    `client ${which}`,
+    true,
+  );
+  return new Client(proc, proc.ready as ClientReady);
+}
+
+describe('deployment rehearsal in network namespaces: three relays, an edge, two clients behind NAT', () => {
+  beforeAll(async () => {
+    requireLabTools();
+    lab = new NetnsLab();
+    buildTopology(lab);
+    lab.daemon(ns.core, 'redis-server', [
+      ...['--bind', '10.200.0.2', '--port', '6379', '--protected-mode', 'no'],
+      ...['--save', '', '--appendonly', 'no'],
+    ]);
+    await poll(
+      () => {
+        try {
+          return lab!.exec(ns.core, 'redis-cli', ['-h', '10.200.0.2', 'ping']).includes('PONG');
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      'redis-server in the core namespace',
+    );
+    await Promise.all([
+      lab.start(
+        ns.core,
+        ['workers/node.ts'],
+        {
+          EDGE_HOST: '10.200.0.2',
+          EDGE_PORT: '8787',
+          REDIS_URL: REDIS,
+          EDGE_SECRETS: SECRET,
+          EDGE_API_KEYS: 'off',
+        },
+        'edge',
+      ),
+      ...IDS.map((id) => lab!.start(ns[id], relayArgs(id), {}, `relay ${id}`)),
+    ]);
+    // Every relay has found the others in Redis and measured a direct path to each.
+    await poll(
+      () => IDS.every((a) => IDS.every((b) => a === b || route(a, b) === `${a}-${b}`)),
+      30_000,
+      'direct backbone routes between all relays',
+    );
+    [c1, c2] = await Promise.all([startClient('c1', 48.8, 2.3), startClient('c2', 35.7, 139.7)]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  }, 60_000);
+
+  it('gives each client the relay nearest to it, reached through its NAT', () => {
+    expect(c1.ready.relay).toBe('par');
+    expect(c2.ready.relay).toBe('tyo');
+    // The relays see the NATs' public addresses, not the clients' private ones.
+    expect(c1.ready.mapped.address).toBe('10.200.0.21');
+    expect(c2.ready.mapped.address).toBe('10.200.0.22');
+    // The relay behind the 1:1 NAT hands out its public address, for TURN and for relayed ports.
+    expect(c2.ready.urls).toContain('turn:10.200.0.13:3478?transport=udp');
+    expect(c2.ready.relayed.address).toBe('10.200.0.13');
+    expect(c1.ready.relayed.address).toBe('10.200.0.11');
+  });
+
+  it('leaves the clients no direct path to each other', async () => {
+    // Out through their NATs they reach public hosts; the other client's private address, never.
+    expect(lab!.reaches(ns.c1, '10.200.0.2')).toBe(true);
+    expect(lab!.reaches(ns.c1, '10.200.2.2')).toBe(false);
+    expect(lab!.reaches(ns.c2, '10.200.1.2')).toBe(false);
+    // Both try their server-reflexive candidates at once, as ICE would: the NATs drop it all.
+    const [p1, p2] = await Promise.all([
+      c1.ask({ cmd: 'punch', to: c2.ready.srflx }, 'punched'),
+      c2.ask({ cmd: 'punch', to: c1.ready.srflx }, 'punched'),
+    ]);
+    expect([p1.received, p2.received]).toEqual([0, 0]);
+  });
+
+  it('completes a call over two relays and the backbone, both ways', async () => {
+    const [b1, b2] = await Promise.all([
+      c1.ask({ cmd: 'bind', peer: c2.ready.relayed }, 'bound'),
+      c2.ask({ cmd: 'bind', peer: c1.ready.relayed }, 'bound'),
+    ]);
+    expect([b1.ok, b2.ok]).toEqual([true, true]);
+    const sample = (action: string) => `backbone_data_frames_total{action="${action}"}`;
+    const before = {
+      parSent: metric('par', sample('sent')),
+      parDelivered: metric('par', sample('delivered')),
+      tyoSent: metric('tyo', sample('sent')),
+      tyoDelivered: metric('tyo', sample('delivered')),
+    };
+    const [s1, s2] = await Promise.all([
+      c1.ask({ cmd: 'send', count: MESSAGES }, 'sent'),
+      c2.ask({ cmd: 'send', count: MESSAGES }, 'sent'),
+    ]);
+    const expected = (from: string) => Array.from({ length: MESSAGES }, (_, i) => `${from} ${i}`);
+    expect([...(s1.received as string[])].sort()).toEqual(expected('c2').sort());
+    expect([...(s2.received as string[])].sort()).toEqual(expected('c1').sort());
+    // Every message crossed the backbone: out of Paris into Tokyo, and back.
+    expect(metric('par', sample('sent')) - before.parSent).toBeGreaterThanOrEqual(MESSAGES);
+    expect(metric('tyo', sample('delivered')) - before.tyoDelivered).toBeGreaterThanOrEqual(MESSAGES);
+    expect(metric('tyo', sample('sent')) - before.tyoSent).toBeGreaterThanOrEqual(MESSAGES);
+    expect(metric('par', sample('delivered')) - before.parDelivered).toBeGreaterThanOrEqual(MESSAGES);
+  });
+});
