@@ -5,48 +5,31 @@
  * loader and no dev dependency in reach. The edge hands out iceServers and the built relay accepts
  * their credentials from our TURN client.
  */
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
 import { freePort } from '../support/ports.ts';
 import { runToExit, type Started, startUntilReady } from '../support/process.ts';
+import { buildProdTree, type ProdTree } from '../support/prod-build.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { errorCodeOf } from '../support/stun-builders.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
-const run = promisify(execFile);
-const ROOT = new URL('../..', import.meta.url).pathname;
 const SECRET = 'built-test-secret';
 const DEV_ONLY = ['tsx', 'typescript', 'vitest', 'esbuild', '@biomejs/biome', 'undici', 'node-turn'];
 
+let tree: ProdTree | undefined;
 let dir: string;
 let url: string;
 let prefix: string;
 const started: Started[] = [];
 
-/** `npm ci --omit=dev` from the cache only; where the cache lacks a package, from the registry. */
-async function installProdDeps(cwd: string): Promise<string> {
-  const base = ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'];
-  try {
-    await run('npm', [...base, '--offline'], { cwd, timeout: 120_000 });
-    return 'offline';
-  } catch {
-    await run('npm', [...base, '--prefer-offline'], { cwd, timeout: 300_000 });
-    return 'registry';
-  }
-}
-
 describe('the built JavaScript with production dependencies only', () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rb-dist-'));
-    await run('npm', ['run', 'build', '--', '--outDir', join(dir, 'dist')], { cwd: ROOT, timeout: 120_000 });
-    for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, f), join(dir, f));
-    const how = await installProdDeps(dir);
-    console.log(`npm ci --omit=dev: ${how}`);
+    tree = await buildProdTree();
+    dir = tree.dir;
+    console.log(`npm ci --omit=dev: from the ${tree.installedFrom}`);
     url = await redisUrl();
     prefix = uniquePrefix('dist');
   }, 420_000);
@@ -57,7 +40,7 @@ describe('the built JavaScript with production dependencies only', () => {
       await s.exited;
     }
     if (url) await deleteKeys(url, prefix);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    tree?.remove();
   });
 
   it('installs no dev dependency and no TypeScript source', () => {

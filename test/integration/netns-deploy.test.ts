@@ -1,5 +1,7 @@
 /**
- * A deployment rehearsal on a real topology of network namespaces (test/support/netns.ts):
+ * A deployment rehearsal on a real topology of network namespaces (test/support/netns.ts), with
+ * the production tree (`npm run build` and `npm ci --omit=dev`, test/support/prod-build.ts): the
+ * relays, the edge and the key CLI run as built JavaScript with plain `node`.
  *
  *   core 10.200.0.2       Redis and the edge
  *   par  10.200.0.11      relay (Paris), public address on its own interface
@@ -10,7 +12,7 @@
  *   nat2 10.200.0.22      home NAT for client c2 10.200.2.2
  *
  * all on one bridge (the "Internet", 10.200.0.0/24) in a namespace of its own. The clients ask the
- * edge for iceServers (c1 near Paris, c2 near Tokyo), cannot reach each other directly (their NATs
+ * edge for iceServers with an API key made by the key CLI (c1 near Paris, c2 near Tokyo), cannot reach each other directly (their NATs
  * drop unsolicited traffic and map each flow to a new port), and complete a call over two relays
  * and the backbone between them. Every namespace is made by this file and removed after it, even
  * when it fails. Relays allow peers in 10.200.0.0/16 because the lab's public addresses are
@@ -23,7 +25,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { NetnsLab, requireLabTools } from '../support/netns.ts';
-import type { Started } from '../support/process.ts';
+import { runToExit, type Started } from '../support/process.ts';
+import { buildProdTree, type ProdTree } from '../support/prod-build.ts';
 
 const SECRET = 'lab-turn-secret';
 const MESH_KEY = 'lab-mesh-key-0123456789';
@@ -92,6 +95,8 @@ class Client {
 }
 
 let lab: NetnsLab | undefined;
+let tree: ProdTree | undefined;
+let apiKey: string;
 const ns = {} as Record<'core' | RelayId | 'natTyo' | 'nat1' | 'nat2' | 'c1' | 'c2', string>;
 let c1: Client;
 let c2: Client;
@@ -150,7 +155,7 @@ function relayArgs(id: RelayId): string[] {
   const r = RELAYS[id];
   const [lat, lon, region] = r.where;
   return [
-    'relay/main.ts',
+    'dist/relay/main.js',
     ...['--id', id, '--region', region!, '--lat', lat!, '--lon', lon!],
     ...['--listen', r.listen, '--turn-port', '3478', '--min-port', '50000', '--max-port', '50999'],
     ...['--http-host', r.listen, '--http-port', '9464'],
@@ -165,9 +170,9 @@ async function startClient(which: 'c1' | 'c2', lat: number, lon: number): Promis
   const proc = await lab!.start(
     ns[which],
     ['test/support/netns-call-client.ts'],
-    { EDGE_URL: EDGE, LAT: String(lat), LON: String(lon), NAME: which, REALM: 'lab' },
+    { EDGE_URL: EDGE, API_KEY: apiKey, LAT: String(lat), LON: String(lon), NAME: which, REALM: 'lab' },
     `client ${which}`,
-    true,
+    { stdin: true },
   );
   return new Client(proc, proc.ready as ClientReady);
 }
@@ -175,6 +180,8 @@ async function startClient(which: 'c1' | 'c2', lat: number, lon: number): Promis
 describe('deployment rehearsal in network namespaces: three relays, an edge, two clients behind NAT', () => {
   beforeAll(async () => {
     requireLabTools();
+    tree = await buildProdTree();
+    const built = { built: tree.dir };
     lab = new NetnsLab();
     buildTopology(lab);
     lab.daemon(ns.core, 'redis-server', [
@@ -192,20 +199,26 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
       10_000,
       'redis-server in the core namespace',
     );
+    // A tenant and an API key for the clients, made with the built key CLI on the Redis host.
+    const keys = async (args: string[]) => {
+      const r = await runToExit(['dist/scripts/keys.js', ...args], { REDIS_URL: REDIS }, 30_000, {
+        ...built,
+        netns: ns.core,
+      });
+      if (r.code !== 0) throw new Error(`keys ${args.join(' ')}: ${r.stderr}`);
+      return JSON.parse(r.stdout.trim().split('\n')[0]!) as { key?: string };
+    };
+    await keys(['tenant', 'add', 'lab', '--rate', '20']);
+    apiKey = (await keys(['key', 'add', 'lab', '--label', 'rehearsal'])).key!;
     await Promise.all([
       lab.start(
         ns.core,
-        ['workers/node.ts'],
-        {
-          EDGE_HOST: '10.200.0.2',
-          EDGE_PORT: '8787',
-          REDIS_URL: REDIS,
-          EDGE_SECRETS: SECRET,
-          EDGE_API_KEYS: 'off',
-        },
+        ['dist/workers/node.js'],
+        { EDGE_HOST: '10.200.0.2', EDGE_PORT: '8787', REDIS_URL: REDIS, EDGE_SECRETS: SECRET },
         'edge',
+        built,
       ),
-      ...IDS.map((id) => lab!.start(ns[id], relayArgs(id), {}, `relay ${id}`)),
+      ...IDS.map((id) => lab!.start(ns[id], relayArgs(id), {}, `relay ${id}`, built)),
     ]);
     // Every relay has found the others in Redis and measured a direct path to each.
     await poll(
@@ -214,10 +227,11 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
       'direct backbone routes between all relays',
     );
     [c1, c2] = await Promise.all([startClient('c1', 48.8, 2.3), startClient('c2', 35.7, 139.7)]);
-  }, 180_000);
+  }, 420_000);
 
   afterAll(async () => {
     await lab?.destroy();
+    tree?.remove();
   }, 60_000);
 
   it('gives each client the relay nearest to it, reached through its NAT', () => {

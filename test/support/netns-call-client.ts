@@ -1,7 +1,7 @@
 /**
  * One side of a call in the network-namespace rehearsal, run inside a client's namespace
  * (`ip netns exec NS node --import tsx test/support/netns-call-client.ts`). It asks the edge
- * (EDGE_URL) for iceServers with a location hint (LAT, LON), allocates on the first relay's UDP
+ * (EDGE_URL, with API_KEY) for iceServers with a location hint (LAT, LON), allocates on the first relay's UDP
  * URL with the credentials it got, and learns its server-reflexive address with a STUN Binding
  * from a second socket, as an ICE agent would. Then it follows commands, one JSON line each on
  * stdin, and answers with one JSON line on stdout:
@@ -34,7 +34,7 @@ interface Answer {
 async function main(): Promise<void> {
   const res = await fetch(`${env.EDGE_URL}/v1/allocate`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${env.API_KEY}` },
     body: JSON.stringify({ location: { lat: Number(env.LAT), lon: Number(env.LON) } }),
     signal: AbortSignal.timeout(10_000),
   });

@@ -11,7 +11,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type Started, startUntilReady } from './process.ts';
+import { type LaunchOptions, type Started, startUntilReady } from './process.ts';
 
 const has = (cmd: string, args: string[]): boolean => {
   try {
@@ -164,15 +164,18 @@ export class NetnsLab {
     return sh('ip', ['netns', 'exec', ns, process.execPath, '-e', script, url]);
   }
 
-  /** One of this repository's programs (through tsx) in `ns`, ready when it prints its ready line. */
+  /**
+   * One of this repository's programs in `ns` (the sources through tsx, or built JavaScript with
+   * `o.built`), ready when it prints its ready line.
+   */
   async start(
     ns: string,
     args: readonly string[],
     env: Record<string, string>,
     what: string,
-    stdin = false,
+    o: Omit<LaunchOptions, 'netns'> = {},
   ): Promise<Started> {
-    const s = await startUntilReady(args, env, what, { netns: ns, readyMs: 60_000, stdin });
+    const s = await startUntilReady(args, env, what, { readyMs: 60_000, ...o, netns: ns });
     this.#started.push(s);
     return s;
   }
