@@ -48,8 +48,8 @@ function sh(cmd: string, args: string[], input?: string): string {
 }
 
 export class NetnsLab {
-  /** Unique to this run: the prefix of every namespace name. */
-  readonly tag = `rb${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+  /** Unique to this run: the prefix of every namespace name (`rbt-<pid>-<random>`). */
+  readonly tag = `rbt-${process.pid.toString(36)}-${randomBytes(2).toString('hex')}`;
   readonly #namespaces: string[] = [];
   readonly #started: Started[] = [];
   readonly #daemons: ChildProcess[] = [];
@@ -59,9 +59,17 @@ export class NetnsLab {
   readonly #etcNetns = existsSync('/etc/netns');
 
   constructor() {
-    this.inet = this.host('inet');
-    sh('ip', ['-n', this.inet, 'link', 'add', 'br0', 'type', 'bridge']);
-    sh('ip', ['-n', this.inet, 'link', 'set', 'br0', 'up']);
+    sweepAbandonedLabs();
+    // Should the test process end without afterAll (a crash, a timeout kill), still clean up.
+    process.once('exit', this.#cleanUp);
+    try {
+      this.inet = this.host('inet');
+      sh('ip', ['-n', this.inet, 'link', 'add', 'br0', 'type', 'bridge']);
+      sh('ip', ['-n', this.inet, 'link', 'set', 'br0', 'up']);
+    } catch (err) {
+      this.#cleanUp();
+      throw err;
+    }
   }
 
   /** A new namespace `<tag>-<name>` with its loopback up; returns its full name. */
@@ -195,20 +203,48 @@ export class NetnsLab {
         await s.exited;
       }),
     );
+    this.#cleanUp();
+    process.off('exit', this.#cleanUp);
+  }
+
+  /** Synchronous, so that it also runs on process exit. */
+  readonly #cleanUp = (): void => {
+    for (const s of this.#started)
+      if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
     for (const d of this.#daemons) if (d.exitCode === null && d.signalCode === null) d.kill('SIGKILL');
-    for (const ns of this.#namespaces.reverse()) {
-      // Anything still inside one of our namespaces was started by this lab (e.g. redis-server).
-      for (const pid of has('ip', ['netns', 'pids', ns]) ? sh('ip', ['netns', 'pids', ns]).split(/\s+/) : [])
-        if (pid) process.kill(Number(pid), 'SIGKILL');
-      try {
-        sh('ip', ['netns', 'del', ns]);
-      } catch {
-        // already gone
-      }
-      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
-    }
+    for (const ns of this.#namespaces.reverse()) removeNamespace(ns);
     this.#namespaces.length = 0;
     if (!this.#etcNetns && existsSync('/etc/netns') && readdirSync('/etc/netns').length === 0)
       rmdirSync('/etc/netns');
+  };
+}
+
+/** Kills what still runs inside `ns` (all of it started by a lab), deletes it and its /etc/netns files. */
+function removeNamespace(ns: string): void {
+  const pids = has('ip', ['netns', 'pids', ns]) ? sh('ip', ['netns', 'pids', ns]).split(/\s+/) : [];
+  for (const pid of pids.filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  has('ip', ['netns', 'del', ns]); // false when it is already gone
+  rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+}
+
+/** Removes the namespaces of labs whose test process died without cleaning up (by their tag's pid). */
+function sweepAbandonedLabs(): void {
+  for (const line of sh('ip', ['netns', 'list']).split('\n')) {
+    const m = /^(rbt-([0-9a-z]+)-[0-9a-f]{4}-\S+)/.exec(line);
+    if (!m) continue;
+    const pid = Number.parseInt(m[2]!, 36);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) removeNamespace(m[1]!);
   }
 }
