@@ -8,8 +8,8 @@
  *   nyc  10.200.0.12      relay (New York), public address
  *   tyo  10.200.3.2       relay (Tokyo) behind a cloud-style 1:1 NAT whose public side is
  *                         10.200.0.13: it runs with --external-ip 10.200.0.13
- *   nat1 10.200.0.21      home NAT (masquerade, random ports) for client c1 10.200.1.2
- *   nat2 10.200.0.22      home NAT for client c2 10.200.2.2
+ *   nat1 10.200.0.21      home NAT (masquerade, random ports) for client c1 10.200.1.2 (TURN over UDP)
+ *   nat2 10.200.0.22      home NAT for client c2 10.200.2.2 (TURN over TCP)
  *
  * all on one bridge (the "Internet", 10.200.0.0/24) in a namespace of its own. The clients ask the
  * edge for iceServers with an API key made by the key CLI (c1 near Paris, c2 near Tokyo), cannot reach each other directly (their NATs
@@ -55,6 +55,7 @@ const RELAYS: Record<RelayId, RelaySpec> = {
 const IDS = Object.keys(RELAYS) as RelayId[];
 
 interface ClientReady {
+  transport: string;
   relay: string;
   urls: string[];
   relayed: TransportAddress;
@@ -166,11 +167,24 @@ function relayArgs(id: RelayId): string[] {
   ];
 }
 
-async function startClient(which: 'c1' | 'c2', lat: number, lon: number): Promise<Client> {
+async function startClient(
+  which: 'c1' | 'c2',
+  lat: number,
+  lon: number,
+  transport: 'udp' | 'tcp',
+): Promise<Client> {
   const proc = await lab!.start(
     ns[which],
     ['test/support/netns-call-client.ts'],
-    { EDGE_URL: EDGE, API_KEY: apiKey, LAT: String(lat), LON: String(lon), NAME: which, REALM: 'lab' },
+    {
+      EDGE_URL: EDGE,
+      API_KEY: apiKey,
+      LAT: String(lat),
+      LON: String(lon),
+      NAME: which,
+      REALM: 'lab',
+      TRANSPORT: transport,
+    },
     `client ${which}`,
     { stdin: true },
   );
@@ -226,7 +240,10 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
       30_000,
       'direct backbone routes between all relays',
     );
-    [c1, c2] = await Promise.all([startClient('c1', 48.8, 2.3), startClient('c2', 35.7, 139.7)]);
+    [c1, c2] = await Promise.all([
+      startClient('c1', 48.8, 2.3, 'udp'),
+      startClient('c2', 35.7, 139.7, 'tcp'),
+    ]);
   }, 420_000);
 
   afterAll(async () => {
@@ -234,7 +251,8 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
     tree?.remove();
   }, 60_000);
 
-  it('gives each client the relay nearest to it, reached through its NAT', () => {
+  it('gives each client the relay nearest to it, reached through its NAT over UDP or TCP', () => {
+    expect([c1.ready.transport, c2.ready.transport]).toEqual(['udp', 'tcp']);
     expect(c1.ready.relay).toBe('par');
     expect(c2.ready.relay).toBe('tyo');
     // The relays see the NATs' public addresses, not the clients' private ones.

@@ -1,8 +1,9 @@
 /**
  * One side of a call in the network-namespace rehearsal, run inside a client's namespace
  * (`ip netns exec NS node --import tsx test/support/netns-call-client.ts`). It asks the edge
- * (EDGE_URL, with API_KEY) for iceServers with a location hint (LAT, LON), allocates on the first relay's UDP
- * URL with the credentials it got, and learns its server-reflexive address with a STUN Binding
+ * (EDGE_URL, with API_KEY) for iceServers with a location hint (LAT, LON), allocates on the first relay's
+ * URL for TRANSPORT (udp or tcp, as a client behind a UDP-blocking firewall would) with the
+ * credentials it got, and learns its server-reflexive address with a STUN Binding
  * from a second socket, as an ICE agent would. Then it follows commands, one JSON line each on
  * stdin, and answers with one JSON line on stdout:
  *   {"cmd":"punch","to":ADDR}   send 5 datagrams straight to ADDR from the second socket; after
@@ -41,9 +42,10 @@ async function main(): Promise<void> {
   if (res.status !== 200) throw new Error(`edge answered ${res.status}: ${await res.text()}`);
   const answer = (await res.json()) as Answer;
   const ice = answer.iceServers[0]!;
-  const url = ice.urls.find((u) => u.startsWith('turn:') && u.endsWith('?transport=udp'));
+  const transport = env.TRANSPORT === 'tcp' ? 'tcp' : 'udp';
+  const url = ice.urls.find((u) => u.startsWith('turn:') && u.endsWith(`?transport=${transport}`));
   const m = url && /^turn:([^:?]+):(\d+)\?/.exec(url);
-  if (!m) throw new Error(`no UDP TURN URL in ${JSON.stringify(ice.urls)}`);
+  if (!m) throw new Error(`no ${transport} TURN URL in ${JSON.stringify(ice.urls)}`);
   // A name (--public-host) resolves through the namespace's /etc/hosts; a literal stays as it is.
   const server: TransportAddress = {
     family: 4,
@@ -52,9 +54,9 @@ async function main(): Promise<void> {
   };
 
   const turn = await TurnTestClient.connect({
-    transport: 'udp',
+    transport,
     server,
-    localAddress: '0.0.0.0',
+    localAddress: transport === 'udp' ? '0.0.0.0' : undefined,
     cred: { username: ice.username, password: ice.credential, realm: env.REALM ?? 'lab' },
   });
   const alloc = await turn.allocate();
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
 
   out({
     event: 'ready',
+    transport,
     relay: answer.relay.id,
     urls: ice.urls,
     server,
