@@ -14,7 +14,8 @@
  * all on one bridge (the "Internet", 10.200.0.0/24) in a namespace of its own. The clients ask the
  * edge for iceServers with an API key made by the key CLI (c1 near Paris, c2 near Tokyo), cannot reach each other directly (their NATs
  * drop unsolicited traffic and map each flow to a new port), and complete a call over two relays
- * and the backbone between them. Every namespace is made by this file and removed after it, even
+ * and the backbone between them; when the network then drops the backbone datagrams between those
+ * two relays, the call goes on through the third. Every namespace is made by this file and removed after it, even
  * when it fails. Relays allow peers in 10.200.0.0/16 because the lab's public addresses are
  * private ones; on the Internet the default deny list stays.
  *
@@ -114,6 +115,17 @@ const route = (from: RelayId, to: RelayId): string | undefined => {
   };
   return body.backbone?.routes[to]?.join('-');
 };
+
+/** Both clients send MESSAGES to each other on their channel; each gets all of the other's. */
+async function exchange(tag: string): Promise<void> {
+  const [s1, s2] = await Promise.all([
+    c1.ask({ cmd: 'send', count: MESSAGES, tag }, 'sent'),
+    c2.ask({ cmd: 'send', count: MESSAGES, tag }, 'sent'),
+  ]);
+  const expected = (from: string) => Array.from({ length: MESSAGES }, (_, i) => `${from} ${tag} ${i}`).sort();
+  expect([...(s1.received as string[])].sort()).toEqual(expected('c2'));
+  expect([...(s2.received as string[])].sort()).toEqual(expected('c1'));
+}
 
 async function poll(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -290,17 +302,37 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
       tyoSent: metric('tyo', sample('sent')),
       tyoDelivered: metric('tyo', sample('delivered')),
     };
-    const [s1, s2] = await Promise.all([
-      c1.ask({ cmd: 'send', count: MESSAGES }, 'sent'),
-      c2.ask({ cmd: 'send', count: MESSAGES }, 'sent'),
-    ]);
-    const expected = (from: string) => Array.from({ length: MESSAGES }, (_, i) => `${from} ${i}`);
-    expect([...(s1.received as string[])].sort()).toEqual(expected('c2').sort());
-    expect([...(s2.received as string[])].sort()).toEqual(expected('c1').sort());
+    await exchange('direct');
     // Every message crossed the backbone: out of Paris into Tokyo, and back.
     expect(metric('par', sample('sent')) - before.parSent).toBeGreaterThanOrEqual(MESSAGES);
     expect(metric('tyo', sample('delivered')) - before.tyoDelivered).toBeGreaterThanOrEqual(MESSAGES);
     expect(metric('tyo', sample('sent')) - before.tyoSent).toBeGreaterThanOrEqual(MESSAGES);
     expect(metric('par', sample('delivered')) - before.parDelivered).toBeGreaterThanOrEqual(MESSAGES);
+  });
+
+  it('detours through the third relay when the network drops the backbone between the two', async () => {
+    // A real failure between the hosts: their backbone datagrams to each other are dropped.
+    const cut = (from: RelayId, to: RelayId) =>
+      lab!.nft(
+        ns[from],
+        `table ip cut {
+  chain out {
+    type filter hook output priority filter;
+    ip daddr ${RELAYS[to].publicIp} udp dport 7400 drop
+  }
+}`,
+      );
+    cut('par', 'tyo');
+    cut('tyo', 'par');
+    try {
+      await poll(() => route('par', 'tyo') === 'par-nyc-tyo', 15_000, 'par routes to tyo through nyc');
+      await poll(() => route('tyo', 'par') === 'tyo-nyc-par', 15_000, 'tyo routes to par through nyc');
+      const forwarded = () => metric('nyc', 'backbone_data_frames_total{action="forwarded"}');
+      const before = forwarded();
+      await exchange('detour');
+      expect(forwarded() - before).toBeGreaterThanOrEqual(2 * MESSAGES);
+    } finally {
+      for (const id of ['par', 'tyo'] as const) lab!.exec(ns[id], 'nft', ['delete', 'table', 'ip', 'cut']);
+    }
   });
 });

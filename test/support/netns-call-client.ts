@@ -9,8 +9,8 @@
  *   {"cmd":"punch","to":ADDR}   send 5 datagrams straight to ADDR from the second socket; after
  *                               1.5 s report how many datagrams that socket got from anyone else
  *   {"cmd":"bind","peer":ADDR}  ChannelBind 0x4000 to ADDR (the other side's relayed address)
- *   {"cmd":"send","count":N}    send N numbered messages on the channel, wait up to 10 s for N
- *                               from the other side; report what arrived
+ *   {"cmd":"send","count":N,"tag":T}  send N messages "NAME T i" on the channel, wait up to
+ *                               10 s for N more from the other side; report those that arrived
  *   {"cmd":"exit"}
  * ADDR is {"address","port"}. NAME (a label in the messages) and REALM come from the environment.
  */
@@ -97,6 +97,7 @@ async function main(): Promise<void> {
       to?: TransportAddress;
       peer?: TransportAddress;
       count?: number;
+      tag?: string;
     };
     if (c.cmd === 'punch') {
       const before = strays;
@@ -111,12 +112,13 @@ async function main(): Promise<void> {
       out({ event: 'bound', ok: r.cls === MessageClass.SuccessResponse });
     } else if (c.cmd === 'send') {
       const n = c.count!;
+      const start = turn.received.length;
       for (let i = 0; i < n; i++) {
-        turn.sendChannel(0x4000, Buffer.from(`${name} ${i}`));
+        turn.sendChannel(0x4000, Buffer.from(`${name} ${c.tag} ${i}`));
         await new Promise((r) => setTimeout(r, 5));
       }
-      await turn.waitForData(n, 10_000).catch(() => undefined);
-      out({ event: 'sent', received: turn.received.map((r) => Buffer.from(r.data).toString()) });
+      await turn.waitForData(start + n, 10_000).catch(() => undefined);
+      out({ event: 'sent', received: turn.received.slice(start).map((r) => Buffer.from(r.data).toString()) });
     } else if (c.cmd === 'exit') {
       break;
     }
