@@ -2,12 +2,14 @@
  * The deployment files, checked as far as this machine allows (no container daemon, no running
  * systemd): compose.yaml parsed as YAML (PyYAML, Debian's python3-yaml) and every relay's
  * environment run through the relay's own configuration parser; the Dockerfile's stages read for
- * what the runtime image holds and who it runs as; the image's entry point run; the systemd units
- * through `systemd-analyze verify`.
+ * what the runtime image holds and who it runs as, and its build stage replayed in a directory
+ * holding only what that stage copies; the image's entry point run on what it built; the systemd
+ * units through `systemd-analyze verify`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../relay/config.ts';
 import { OPTIONS } from '../../relay/config-options.ts';
@@ -169,6 +171,48 @@ describe('Dockerfile', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.toString().trim().split('\n')).toHaveLength(1);
   });
+});
+
+describe('the Dockerfile build stage, replayed without a container', () => {
+  it('builds from only the files it copies, and the entry point starts what it built', () => {
+    const stage = read('Dockerfile')
+      .split(/^FROM /m)
+      .find((b) => / AS build\b/.test(b.split('\n')[0]!))!;
+    const dir = mkdtempSync(join(tmpdir(), 'rb-image-'));
+    try {
+      for (const line of stage.split('\n')) {
+        const copy = /^COPY (?!--from)(.+)$/.exec(line);
+        if (copy) {
+          const parts = copy[1]!.split(/\s+/);
+          const dest = parts.pop()!;
+          for (const src of parts) {
+            const into = parts.length > 1 || dest.endsWith('/');
+            cpSync(join(ROOT, src), join(dir, dest, into ? basename(src) : ''), { recursive: true });
+          }
+        }
+        const run = /^RUN (.+)$/.exec(line)?.[1];
+        // `npm ci` is the one step that needs the registry: the installed tree stands in for it.
+        if (run?.startsWith('npm ci')) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+        else if (run) execFileSync('sh', ['-c', run], { cwd: dir, stdio: 'pipe', timeout: 180_000 });
+      }
+      // The runtime stage puts the build's dist/ in /app: point the entry point there.
+      const entry = join(dir, 'entrypoint.sh');
+      writeFileSync(entry, read('deploy/docker/entrypoint.sh').replaceAll('/app/', `${dir}/`));
+      const run = (...args: string[]) =>
+        spawnSync('sh', [entry, ...args], { env: { PATH: process.env.PATH } });
+      const help = run('relay', '--help');
+      expect(help.status, help.stderr.toString()).toBe(0);
+      expect(help.stdout.toString()).toMatch(/^Usage: relay/);
+      const edge = run('edge');
+      expect(edge.status).toBe(2);
+      expect(edge.stderr.toString()).toMatch(/^edge: REDIS_URL/);
+      const keys = run('keys');
+      expect(keys.status).toBe(2);
+      expect(keys.stderr.toString()).toMatch(/^keys: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 describe('systemd units', () => {
