@@ -11,17 +11,19 @@
  *   nat1 10.200.0.21      home NAT (masquerade, random ports) for client c1 10.200.1.2 (TURN over UDP)
  *   nat2 10.200.0.22      home NAT for client c2 10.200.2.2 (TURN over TCP)
  *
- * all on one bridge (the "Internet", 10.200.0.0/24) in a namespace of its own. The clients ask the
- * edge for iceServers with an API key made by the key CLI (c1 near Paris, c2 near Tokyo), cannot reach each other directly (their NATs
- * drop unsolicited traffic and map each flow to a new port), and complete a call over two relays
- * and the backbone between them; when the network then drops the backbone datagrams between those
- * two relays, the call goes on through the third. Every namespace is made by this file and removed after it, even
- * when it fails. Relays allow peers in 10.200.0.0/16 because the lab's public addresses are
- * private ones; on the Internet the default deny list stays.
+ * all on one bridge (the "Internet", 10.200.0.0/24) in a namespace of its own. The clients ask
+ * the edge for iceServers with an API key made by the key CLI (c1 near Paris, c2 near Tokyo),
+ * cannot reach each other directly (their NATs drop unsolicited traffic and map each flow to a
+ * new port), and complete a call over two relays and the backbone between them; when the network
+ * then drops the backbone datagrams between those two relays, the call goes on through the third.
+ * Every namespace is made by this file and removed after it, even when it fails. Relays allow
+ * peers in 10.200.0.0/16 because the lab's public addresses are private ones; on the Internet the
+ * default deny list stays.
  *
- * Later relay options go in RELAYS below, one line each (`--public-host tyo.lab.test`, resolved by
- * the clients through the /etc/hosts the lab gives them; `--discover-external-ip 10.200.0.11:3478`
- * in place of tyo's --external-ip).
+ * Further relay options go in RELAYS below, one line each: `'--public-host', 'tyo.lab.test'`
+ * (the clients resolve the lab's names through the /etc/hosts the lab gives them, and the
+ * assertions expect the name in the URLs), or `'--discover-external-ip', '10.200.0.11:3478'` in
+ * place of tyo's --external-ip (tyo starts after par, whose TURN port answers STUN Binding).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransportAddress } from '../../src/net/address.ts';
@@ -38,22 +40,40 @@ const MESSAGES = 50;
 type RelayId = 'par' | 'nyc' | 'tyo';
 interface RelaySpec {
   readonly listen: string;
+  /** Its name in the clients' /etc/hosts, for URLs that carry names. */
+  readonly name: string;
   /** Where its TURN port is reached from the Internet. */
   readonly publicIp: string;
   readonly where: readonly string[];
   readonly extra: readonly string[];
 }
 const RELAYS: Record<RelayId, RelaySpec> = {
-  par: { listen: '10.200.0.11', publicIp: '10.200.0.11', where: ['48.86', '2.35', 'eu'], extra: [] },
-  nyc: { listen: '10.200.0.12', publicIp: '10.200.0.12', where: ['40.71', '-74.0', 'us'], extra: [] },
+  par: {
+    listen: '10.200.0.11',
+    name: 'par.lab.test',
+    publicIp: '10.200.0.11',
+    where: ['48.86', '2.35', 'eu'],
+    extra: [],
+  },
+  nyc: {
+    listen: '10.200.0.12',
+    name: 'nyc.lab.test',
+    publicIp: '10.200.0.12',
+    where: ['40.71', '-74.0', 'us'],
+    extra: [],
+  },
   tyo: {
     listen: '10.200.3.2',
+    name: 'tyo.lab.test',
     publicIp: '10.200.0.13',
     where: ['35.68', '139.69', 'ap'],
     extra: ['--external-ip', '10.200.0.13'],
   },
 };
 const IDS = Object.keys(RELAYS) as RelayId[];
+/** The host in a relay's published URLs: its name with --public-host, else its public address. */
+const urlHost = (id: RelayId) =>
+  RELAYS[id].extra.includes('--public-host') ? RELAYS[id].name : RELAYS[id].publicIp;
 
 interface ClientReady {
   transport: string;
@@ -156,11 +176,7 @@ function buildTopology(l: NetnsLab): void {
     l.public(ns[nat], `10.200.0.2${i}/24`);
     l.behind(ns[nat], ns[client], `10.200.${i}.1`, `10.200.${i}.2`);
     l.masquerade(ns[nat]);
-    l.hosts(ns[client], {
-      'par.lab.test': '10.200.0.11',
-      'nyc.lab.test': '10.200.0.12',
-      'tyo.lab.test': '10.200.0.13',
-    });
+    l.hosts(ns[client], Object.fromEntries(IDS.map((id) => [RELAYS[id].name, RELAYS[id].publicIp])));
   }
 }
 
@@ -244,8 +260,11 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
         'edge',
         built,
       ),
-      ...IDS.map((id) => lab!.start(ns[id], relayArgs(id), {}, `relay ${id}`, built)),
+      lab.start(ns.par, relayArgs('par'), {}, 'relay par', built),
+      lab.start(ns.nyc, relayArgs('nyc'), {}, 'relay nyc', built),
     ]);
+    // After par: a relay that discovers its external address asks par's TURN port.
+    await lab.start(ns.tyo, relayArgs('tyo'), {}, 'relay tyo', built);
     // Every relay has found the others in Redis and measured a direct path to each.
     await poll(
       () => IDS.every((a) => IDS.every((b) => a === b || route(a, b) === `${a}-${b}`)),
@@ -271,7 +290,8 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
     expect(c1.ready.mapped.address).toBe('10.200.0.21');
     expect(c2.ready.mapped.address).toBe('10.200.0.22');
     // The relay behind the 1:1 NAT hands out its public address, for TURN and for relayed ports.
-    expect(c2.ready.urls).toContain('turn:10.200.0.13:3478?transport=udp');
+    expect(c2.ready.urls).toContain(`turn:${urlHost('tyo')}:3478?transport=udp`);
+    expect(c1.ready.urls).toContain(`turn:${urlHost('par')}:3478?transport=udp`);
     expect(c2.ready.relayed.address).toBe('10.200.0.13');
     expect(c1.ready.relayed.address).toBe('10.200.0.11');
   });
