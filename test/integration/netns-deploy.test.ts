@@ -76,6 +76,7 @@ const urlHost = (id: RelayId) =>
   RELAYS[id].extra.includes('--public-host') ? RELAYS[id].name : RELAYS[id].publicIp;
 
 interface ClientReady {
+  probes: { id: string; ping: string; ok: boolean }[];
   transport: string;
   relay: string;
   urls: string[];
@@ -187,7 +188,8 @@ function relayArgs(id: RelayId): string[] {
     'dist/relay/main.js',
     ...['--id', id, '--region', region!, '--lat', lat!, '--lon', lon!],
     ...['--listen', r.listen, '--turn-port', '3478', '--min-port', '50000', '--max-port', '50999'],
-    ...['--http-host', r.listen, '--http-port', '9464'],
+    // Every address: /ping is published on the relay's public address for clients' RTT probes.
+    ...['--http-host', '0.0.0.0', '--http-port', '9464'],
     ...['--realm', 'lab', '--secret', SECRET, '--allow-peer', '10.200.0.0/16'],
     ...['--redis', REDIS, '--heartbeat-ttl', '4', '--backbone-port', '7400', '--mesh-key', MESH_KEY],
     ...['--log-level', 'warn'],
@@ -292,6 +294,16 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
     // The relay behind the 1:1 NAT hands out its public address, for TURN and for relayed ports.
     expect(c2.ready.urls).toContain(`turn:${urlHost('tyo')}:3478?transport=udp`);
     expect(c1.ready.urls).toContain(`turn:${urlHost('par')}:3478?transport=udp`);
+  });
+
+  it("lets clients behind NAT time every relay they are asked to probe, at the relay's public address", () => {
+    for (const c of [c1, c2]) {
+      expect(c.ready.probes.length).toBeGreaterThanOrEqual(2);
+      for (const p of c.ready.probes) {
+        expect(p.ping).toBe(`http://${RELAYS[p.id as RelayId].publicIp}:9464/ping`);
+        expect(p.ok, p.ping).toBe(true);
+      }
+    }
     expect(c2.ready.relayed.address).toBe('10.200.0.13');
     expect(c1.ready.relayed.address).toBe('10.200.0.11');
   });

@@ -4,7 +4,8 @@
  * (EDGE_URL, with API_KEY) for iceServers with a location hint (LAT, LON), allocates on the first relay's
  * URL for TRANSPORT (udp or tcp, as a client behind a UDP-blocking firewall would) with the
  * credentials it got, and learns its server-reflexive address with a STUN Binding
- * from a second socket, as an ICE agent would. Then it follows commands, one JSON line each on
+ * from a second socket, as an ICE agent would; before that it times each probe target's /ping
+ * URL through its NAT, as the SDK does. Then it follows commands, one JSON line each on
  * stdin, and answers with one JSON line on stdout:
  *   {"cmd":"punch","to":ADDR}   send 5 datagrams straight to ADDR from the second socket; after
  *                               1.5 s report how many datagrams that socket got from anyone else
@@ -30,6 +31,22 @@ const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringi
 interface Answer {
   relay: { id: string };
   iceServers: { urls: string[]; username: string; credential: string }[];
+  probeTargets: { id: string; ping?: string }[];
+}
+
+/** Times each probe target's /ping, as the SDK does before it asks the edge again. */
+async function probe(targets: Answer['probeTargets']) {
+  return Promise.all(
+    targets.map(async (t) => {
+      const start = performance.now();
+      try {
+        const res = await fetch(t.ping!, { signal: AbortSignal.timeout(3000) });
+        return { id: t.id, ping: t.ping, ok: res.ok, rttMs: performance.now() - start };
+      } catch {
+        return { id: t.id, ping: t.ping, ok: false };
+      }
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -79,8 +96,10 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
 
+  const probes = await probe(answer.probeTargets);
   out({
     event: 'ready',
+    probes,
     transport,
     relay: answer.relay.id,
     urls: ice.urls,
