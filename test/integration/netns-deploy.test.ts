@@ -16,6 +16,7 @@
  * cannot reach each other directly (their NATs drop unsolicited traffic and map each flow to a
  * new port), and complete a call over two relays and the backbone between them; when the network
  * then drops the backbone datagrams between those two relays, the call goes on through the third.
+ * Last, one of the call's relays is drained as for an upgrade (README, Upgrades and draining).
  * Every namespace is made by this file and removed after it, even when it fails. Relays allow
  * peers in 10.200.0.0/16 because the lab's public addresses are private ones; on the Internet the
  * default deny list stays.
@@ -36,6 +37,11 @@ const MESH_KEY = 'lab-mesh-key-0123456789';
 const REDIS = 'redis://10.200.0.2:6379';
 const EDGE = 'http://10.200.0.2:8787';
 const MESSAGES = 50;
+/**
+ * UDP on a loaded machine (the tests share two cores) may lose a datagram now and then: each way
+ * must deliver at least this many of MESSAGES. A broken path delivers none.
+ */
+const DELIVERED = MESSAGES - 2;
 
 type RelayId = 'par' | 'nyc' | 'tyo';
 interface RelaySpec {
@@ -119,6 +125,7 @@ class Client {
 
 let lab: NetnsLab | undefined;
 let tree: ProdTree | undefined;
+const relayProcs = {} as Record<RelayId, Started>;
 let apiKey: string;
 const ns = {} as Record<'core' | RelayId | 'natTyo' | 'nat1' | 'nat2' | 'c1' | 'c2', string>;
 let c1: Client;
@@ -137,15 +144,25 @@ const route = (from: RelayId, to: RelayId): string | undefined => {
   return body.backbone?.routes[to]?.join('-');
 };
 
-/** Both clients send MESSAGES to each other on their channel; each gets all of the other's. */
+/** Both clients send MESSAGES to each other on their channel; each gets (nearly) all of the other's. */
 async function exchange(tag: string): Promise<void> {
   const [s1, s2] = await Promise.all([
     c1.ask({ cmd: 'send', count: MESSAGES, tag }, 'sent'),
     c2.ask({ cmd: 'send', count: MESSAGES, tag }, 'sent'),
   ]);
-  const expected = (from: string) => Array.from({ length: MESSAGES }, (_, i) => `${from} ${tag} ${i}`).sort();
-  expect([...(s1.received as string[])].sort()).toEqual(expected('c2'));
-  expect([...(s2.received as string[])].sort()).toEqual(expected('c1'));
+  const missing = (from: string, got: string[]) =>
+    Array.from({ length: MESSAGES }, (_, i) => `${from} ${tag} ${i}`).filter((m) => !got.includes(m));
+  const missed = [missing('c2', s1.received as string[]), missing('c1', s2.received as string[])];
+  if (missed.some((m) => m.length > 0)) console.log(`exchange ${tag}: lost ${missed.flat().join(', ')}`);
+  for (const m of missed) expect(m.length, m.join(', ')).toBeLessThanOrEqual(MESSAGES - DELIVERED);
+  // Nothing else arrives: every message is the other side's, each once.
+  for (const [got, from] of [
+    [s1.received as string[], 'c2'],
+    [s2.received as string[], 'c1'],
+  ] as const) {
+    expect(new Set(got).size).toBe(got.length);
+    for (const g of got) expect(g).toMatch(new RegExp(`^${from} ${tag} \\d+$`));
+  }
 }
 
 async function poll(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -262,11 +279,12 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
         'edge',
         built,
       ),
-      lab.start(ns.par, relayArgs('par'), {}, 'relay par', built),
-      lab.start(ns.nyc, relayArgs('nyc'), {}, 'relay nyc', built),
+      ...(['par', 'nyc'] as const).map(async (id) => {
+        relayProcs[id] = await lab!.start(ns[id], relayArgs(id), {}, `relay ${id}`, built);
+      }),
     ]);
     // After par: a relay that discovers its external address asks par's TURN port.
-    await lab.start(ns.tyo, relayArgs('tyo'), {}, 'relay tyo', built);
+    relayProcs.tyo = await lab.start(ns.tyo, relayArgs('tyo'), {}, 'relay tyo', built);
     // Every relay has found the others in Redis and measured a direct path to each.
     await poll(
       () => IDS.every((a) => IDS.every((b) => a === b || route(a, b) === `${a}-${b}`)),
@@ -336,10 +354,10 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
     };
     await exchange('direct');
     // Every message crossed the backbone: out of Paris into Tokyo, and back.
-    expect(metric('par', sample('sent')) - before.parSent).toBeGreaterThanOrEqual(MESSAGES);
-    expect(metric('tyo', sample('delivered')) - before.tyoDelivered).toBeGreaterThanOrEqual(MESSAGES);
-    expect(metric('tyo', sample('sent')) - before.tyoSent).toBeGreaterThanOrEqual(MESSAGES);
-    expect(metric('par', sample('delivered')) - before.parDelivered).toBeGreaterThanOrEqual(MESSAGES);
+    expect(metric('par', sample('sent')) - before.parSent).toBeGreaterThanOrEqual(DELIVERED);
+    expect(metric('tyo', sample('delivered')) - before.tyoDelivered).toBeGreaterThanOrEqual(DELIVERED);
+    expect(metric('tyo', sample('sent')) - before.tyoSent).toBeGreaterThanOrEqual(DELIVERED);
+    expect(metric('par', sample('delivered')) - before.parDelivered).toBeGreaterThanOrEqual(DELIVERED);
   });
 
   it('detours through the third relay when the network drops the backbone between the two', async () => {
@@ -362,9 +380,28 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
       const forwarded = () => metric('nyc', 'backbone_data_frames_total{action="forwarded"}');
       const before = forwarded();
       await exchange('detour');
-      expect(forwarded() - before).toBeGreaterThanOrEqual(2 * MESSAGES);
+      expect(forwarded() - before).toBeGreaterThanOrEqual(2 * DELIVERED);
     } finally {
       for (const id of ['par', 'tyo'] as const) lab!.exec(ns[id], 'nft', ['delete', 'table', 'ip', 'cut']);
     }
+  });
+
+  it('drains a relay for an upgrade: its call goes on, new clients go elsewhere, it exits when the call ends', async () => {
+    const par = relayProcs.par;
+    par.child.kill('SIGTERM');
+    // The directory hears of the draining at once; the edge reads it at most once a second.
+    const end = Date.now() + 10_000;
+    while ((await c1.ask({ cmd: 'ask' }, 'answer')).relay === 'par') {
+      if (Date.now() > end) throw new Error('the edge still hands out the draining relay');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await exchange('draining');
+    expect(par.child.exitCode).toBeNull();
+    expect((await c1.ask({ cmd: 'release' }, 'released')).ok).toBe(true);
+    const code = await Promise.race([
+      par.exited,
+      new Promise((r) => setTimeout(() => r('still running'), 10_000)),
+    ]);
+    expect(code).toBe(0);
   });
 });

@@ -11,7 +11,9 @@
  *                               1.5 s report how many datagrams that socket got from anyone else
  *   {"cmd":"bind","peer":ADDR}  ChannelBind 0x4000 to ADDR (the other side's relayed address)
  *   {"cmd":"send","count":N,"tag":T}  send N messages "NAME T i" on the channel, wait up to
- *                               10 s for N more from the other side; report those that arrived
+ *                               15 s for N more from the other side; report those that arrived
+ *   {"cmd":"ask"}               ask the edge again; report which relay it chose
+ *   {"cmd":"release"}           end the allocation (Refresh with LIFETIME 0, RFC 8656 §7.3)
  *   {"cmd":"exit"}
  * ADDR is {"address","port"}. NAME (a label in the messages) and REALM come from the environment.
  */
@@ -49,7 +51,7 @@ async function probe(targets: Answer['probeTargets']) {
   );
 }
 
-async function main(): Promise<void> {
+async function askEdge(): Promise<Answer> {
   const res = await fetch(`${env.EDGE_URL}/v1/allocate`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${env.API_KEY}` },
@@ -57,7 +59,11 @@ async function main(): Promise<void> {
     signal: AbortSignal.timeout(10_000),
   });
   if (res.status !== 200) throw new Error(`edge answered ${res.status}: ${await res.text()}`);
-  const answer = (await res.json()) as Answer;
+  return (await res.json()) as Answer;
+}
+
+async function main(): Promise<void> {
+  const answer = await askEdge();
   const ice = answer.iceServers[0]!;
   const transport = env.TRANSPORT === 'tcp' ? 'tcp' : 'udp';
   const url = ice.urls.find((u) => u.startsWith('turn:') && u.endsWith(`?transport=${transport}`));
@@ -136,8 +142,13 @@ async function main(): Promise<void> {
         turn.sendChannel(0x4000, Buffer.from(`${name} ${c.tag} ${i}`));
         await new Promise((r) => setTimeout(r, 5));
       }
-      await turn.waitForData(start + n, 10_000).catch(() => undefined);
+      await turn.waitForData(start + n, 15_000).catch(() => undefined);
       out({ event: 'sent', received: turn.received.slice(start).map((r) => Buffer.from(r.data).toString()) });
+    } else if (c.cmd === 'ask') {
+      out({ event: 'answer', relay: (await askEdge()).relay.id });
+    } else if (c.cmd === 'release') {
+      const r = await turn.refresh(0);
+      out({ event: 'released', ok: r.cls === MessageClass.SuccessResponse });
     } else if (c.cmd === 'exit') {
       break;
     }
