@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Relay entry point: parse the configuration, learn the external address when asked
  * (--discover-external-ip), start the TURN listeners and the HTTP port, and handle signals.

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run keys -- <command>`: tenants and API keys for the edge, kept in Redis (REDIS_URL, key
  * prefix EDGE_REDIS_PREFIX or rb:; --redis and --prefix override them).

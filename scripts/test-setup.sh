@@ -6,6 +6,7 @@
 #   chromium      headless WebRTC calls (playwright-core drives it; CHROMIUM_PATH overrides)
 #   openssl       throwaway certificates for the TLS tests
 #   nftables, iproute2   network namespaces and NAT for the deployment rehearsal
+#   python3-yaml, systemd   the deployment files' checks (compose.yaml parsed, units verified)
 # As root, what is missing is installed with apt-get (no prompt: CI=true, no stdin); otherwise
 # the script stops at once with one line naming the command to run. Nothing is skipped.
 set -euo pipefail
@@ -37,6 +38,9 @@ missing() {
   have openssl || need+=(openssl)
   have nft || need+=(nftables)
   have ip || need+=(iproute2)
+  # The deployment files' checks: compose.yaml parsed, the systemd units verified.
+  python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
+  have systemd-analyze || need+=(systemd)
   printf '%s' "${need[*]:-}"
 }
 

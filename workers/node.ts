@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The edge on Node (@hono/node-server): relays from the Redis directory (cached for a second),
  * the learned map in Redis, the client address from the socket (X-Forwarded-For and CDN geo

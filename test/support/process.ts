@@ -1,17 +1,34 @@
 /**
  * This repository's programs as child processes, the way an operator runs them
- * (`node --import tsx <script> ...`, from the repository root): started until they print their
- * ready line, or run to their exit.
+ * (`node --import tsx <script> ...`, from the repository root; or the built JavaScript with plain
+ * `node`; optionally inside a network namespace): started until they print their ready line, or
+ * run to their exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-function start(args: readonly string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+export interface LaunchOptions {
+  /**
+   * Run built JavaScript from this directory with plain `node` (no TypeScript loader, no
+   * NODE_OPTIONS); `args` then name `.js` files under it. Without it: the sources through tsx.
+   */
+  readonly built?: string;
+  /** Run inside this network namespace (`ip netns exec NS node ...`; needs root). */
+  readonly netns?: string;
+  /** How long `startUntilReady` waits for the ready line (20 s). */
+  readonly readyMs?: number;
+  /** Give the child a stdin pipe (for programs driven line by line); otherwise it reads nothing. */
+  readonly stdin?: boolean;
+}
+
+function start(args: readonly string[], env: Record<string, string>, o: LaunchOptions = {}): ChildProcess {
+  const node = o.built ? [process.execPath, ...args] : [process.execPath, '--import', 'tsx', ...args];
+  const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...node] : node;
+  return spawn(argv[0]!, argv.slice(1), {
+    cwd: o.built ?? ROOT,
+    env: { ...process.env, ...(o.built ? { NODE_OPTIONS: '' } : {}), ...env },
+    stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
 }
 
@@ -25,17 +42,18 @@ export interface Started {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `args` and waits up to 20 s for its ready line; rejects if it exits first. */
+/** Starts `args` and waits up to 20 s (`o.readyMs`) for its ready line; rejects if it exits first. */
 export function startUntilReady(
   args: readonly string[],
   env: Record<string, string>,
   what: string,
+  o: LaunchOptions = {},
 ): Promise<Started> {
-  const child = start(args, env);
+  const child = start(args, env, o);
   let out = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), o.readyMs ?? 20_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
@@ -59,8 +77,9 @@ export function runToExit(
   args: readonly string[],
   env: Record<string, string>,
   timeoutMs = 20_000,
+  o: LaunchOptions = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = start(args, env);
+  const child = start(args, env, o);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => {

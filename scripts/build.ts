@@ -1,0 +1,31 @@
+/**
+ * `npm run build [-- --outDir DIR]`: the production tree. tsc compiles the Node entry points and
+ * what they import to DIR (dist/ by default; tsconfig.build.json says why tsc), then esbuild
+ * bundles the dashboard page into DIR/dashboard, where the built edge looks for it. Exits 1 when
+ * either step fails, 2 on bad usage.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { bundleDashboard } from './build-dashboard.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+let outDir: string;
+try {
+  const { values } = parseArgs({ options: { outDir: { type: 'string', default: `${root}dist` } } });
+  outDir = values.outDir!;
+} catch (err) {
+  process.stderr.write(`build: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+const tsc = spawnSync(
+  process.execPath,
+  [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`, '--outDir', outDir],
+  { stdio: 'inherit' },
+);
+if (tsc.status !== 0) process.exit(1);
+try {
+  process.stdout.write(`${await bundleDashboard(`${outDir}/dashboard`)}\n`);
+} catch {
+  process.exit(1);
+}
