@@ -10,6 +10,7 @@
  * `io`), or looks at the clock: relay/main.ts prints the error and exits with code 2.
  */
 
+import { BACKBONE_DEFAULTS, type BackboneTuning } from '../src/backbone/defaults.ts';
 import type { LinkFault } from '../src/faults/link-fault.ts';
 import type { IpFamily } from '../src/net/address.ts';
 import type { Cidr } from '../src/net/cidr.ts';
@@ -72,6 +73,8 @@ export interface RelayConfig {
   /** Backbone port; undefined runs without a backbone. */
   backbonePort: number | undefined;
   meshKey: string[];
+  /** Probe interval, dead timer, windows, hysteresis: src/backbone/defaults.ts, shared with the simulation. */
+  backbone: BackboneTuning;
   faultLinks: Map<string, LinkFault> | undefined;
   faultApi: boolean;
 }
@@ -259,7 +262,7 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     );
   }
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;
-  return { ...rest, id, udp: !noUdp, tcp: !noTcp, tls, externalIps };
+  return { ...rest, id, udp: !noUdp, tcp: !noTcp, tls, externalIps, backbone: BACKBONE_DEFAULTS };
 }
 
 export function relayHelpText(): string {

@@ -78,6 +78,7 @@ export async function startRelayNode(
           port: config.backbonePort,
           meshKeys: config.meshKey,
           faults: config.faultLinks,
+          tuning: config.backbone,
           lat: config.lat,
           lon: config.lon,
         },
