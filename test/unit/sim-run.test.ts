@@ -72,7 +72,7 @@ describe('a small simulation run', () => {
     const other = runSimulation(cities, small(2));
     expect(other.allocations.summary).not.toEqual(run.allocations.summary);
     expect(other.calls.summary).not.toEqual(run.calls.summary);
-  });
+  }, 30_000); // two full small runs: about 5 s alone, more on a shared machine
 
   it('reports with inline SVG and nothing from the network', () => {
     const report = buildReport(run, { command: 'npm run sim', seconds: 1 });
