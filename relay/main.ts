@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   try {
     node = await startRelayNode(config, { logger, directory, processMetrics: true });
   } catch (err) {
-    process.stderr.write(`relay: cannot listen: ${(err as Error).message}\n`);
+    process.stderr.write(`relay: cannot start: ${(err as Error).message}\n`);
     await directory?.close();
     process.exit(2);
   }

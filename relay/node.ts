@@ -115,7 +115,12 @@ export async function startRelayNode(
       },
       logger,
     );
-    await registration.start();
+    await registration.start().catch(async (err: unknown) => {
+      await relay.stop();
+      await backbone?.stop();
+      await http.close();
+      throw err;
+    });
     // Revocations from the edge: applied on every event, and re-read every few seconds.
     const refresh = async () => {
       try {
