@@ -55,7 +55,11 @@ export const directEgress: PeerEgress = {
 
 export interface TurnRelayDeps {
   readonly logger: Logger;
-  readonly egress?: PeerEgress;
+  /**
+   * The way out to peers, made once the relay exists (the backbone delivers into it and registers
+   * its metrics with it) and fixed from then on; plain UDP without one.
+   */
+  readonly egress?: (relay: TurnRelay) => PeerEgress;
   /** Collect Node's default process metrics too (off in tests that run several relays). */
   readonly processMetrics?: boolean;
 }
@@ -76,7 +80,7 @@ const RESERVATION_MS = 30_000;
 export class TurnRelay {
   readonly engine: TurnEngine;
   readonly metrics: RelayMetrics;
-  egress: PeerEgress;
+  readonly egress: PeerEgress;
   readonly #log: Logger;
   readonly #pool: RelaySocketPool;
   readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
@@ -102,7 +106,6 @@ export class TurnRelay {
     deps: TurnRelayDeps,
   ) {
     this.#log = deps.logger.child({ part: 'turn' });
-    this.egress = deps.egress ?? directEgress;
     this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
     for (const host of config.listen) {
       const family: IpFamily = host.includes(':') ? 6 : 4;
@@ -150,6 +153,7 @@ export class TurnRelay {
       },
       deps.processMetrics ?? false,
     );
+    this.egress = deps.egress?.(this) ?? directEgress;
   }
 
   get listening(): ListeningAddresses {
