@@ -183,9 +183,10 @@ export class BackboneCore {
    * A packet too large to frame goes direct too (counted), never thrown.
    */
   route(source: TransportAddress, peerIp: string, peerPort: number, data: Uint8Array): BackboneAction {
-    const target = this.#peers.ownerOf(peerIp, peerPort);
-    if (target === undefined || target === this.options.id) return DIRECT;
-    const next = this.#table.routes.get(target)?.hops[1];
+    const owner = this.#peers.ownerOf(peerIp, peerPort);
+    const target = owner === undefined ? undefined : this.#peers.byId.get(owner);
+    if (!target) return DIRECT; // no relay's, this relay's own, or a relay without a backbone
+    const next = this.#table.routes.get(target.id)?.hops[1];
     const hop = next === undefined ? undefined : this.#peers.byId.get(next);
     if (!hop) return DIRECT;
     const dstFamily = peerIp.includes(':') ? 6 : 4;
@@ -197,7 +198,7 @@ export class BackboneCore {
       {
         seq: this.#nextSeq(),
         sender: this.#me,
-        target: relayHash(target),
+        target: target.hash,
         source: { family: source.family, ip: srcIp, port: source.port },
         destination: { family: dstFamily, ip: dstIp, port: peerPort },
         payload: data,
