@@ -27,6 +27,7 @@ import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { stunCrypto } from './platform-crypto.ts';
 import { bindPair, RelaySocketPool } from './relay-sockets.ts';
 import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
 
@@ -123,8 +124,10 @@ export class TurnRelay {
         users: config.users,
         secrets: () => secrets,
         isRevoked: (u) => this.#revoked.has(u),
+        crypto: stunCrypto,
       }),
-      nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000),
+      nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000, stunCrypto),
+      crypto: stunCrypto,
       peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
       relayFamilies: Object.keys(this.#relayAddress).map((f) => Number(f) as IpFamily),
       lifetimes: {

@@ -21,6 +21,7 @@ import {
 import { channelDataLength, encodeChannelData, isValidChannel } from '../stun/channel-data.ts';
 import { Attr, ErrorCode, MessageClass, Method, TransportProtocol } from '../stun/constants.ts';
 import { decodeMessage, encodeMessage, findAttribute, type StunMessage } from '../stun/message.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 import {
   type Allocation,
   type ChannelBinding,
@@ -83,6 +84,8 @@ export interface TurnEngineOptions {
   readonly hooks?: TurnHooks;
   /** 12 random bytes chosen at start; transaction ids of Data indications count up from them. */
   readonly transactionSeed: Uint8Array;
+  /** The platform's HMAC-SHA1 and CRC-32 for MESSAGE-INTEGRITY and FINGERPRINT (the shell's). */
+  readonly crypto: StunCrypto;
 }
 
 export type TurnAction =
@@ -139,7 +142,7 @@ export class TurnEngine {
   #alternate: TransportAddress | undefined;
 
   constructor(private readonly o: TurnEngineOptions) {
-    this.#respond = new Responder(o.software, o.transactionSeed);
+    this.#respond = new Responder(o.software, o.transactionSeed, o.crypto);
   }
 
   get allocationCount(): number {

@@ -4,7 +4,7 @@
  * and can tell a stale nonce (438) from a forged one. Time comes in as a parameter.
  */
 import { fromHex, timingSafeEqual, toHex, utf8Encode } from '../crypto/encoding.ts';
-import { hmacSha1 } from '../crypto/hmac.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 
 export type NonceCheck = 'ok' | 'stale' | 'invalid';
 
@@ -13,9 +13,16 @@ export interface NonceManager {
   check(nonce: string, now: number): NonceCheck;
 }
 
-/** `secret`: random bytes chosen at start; `lifetimeMs`: how long a nonce stays valid. */
-export function createNonceManager(secret: Uint8Array, lifetimeMs: number): NonceManager {
-  const tag = (stamp: string): string => toHex(hmacSha1(secret, utf8Encode(stamp)).subarray(0, 8));
+/**
+ * `secret`: random bytes chosen at start; `lifetimeMs`: how long a nonce stays valid; `crypto`:
+ * the platform's HMAC-SHA1.
+ */
+export function createNonceManager(
+  secret: Uint8Array,
+  lifetimeMs: number,
+  crypto: Pick<StunCrypto, 'hmacSha1'>,
+): NonceManager {
+  const tag = (stamp: string): string => toHex(crypto.hmacSha1(secret, [utf8Encode(stamp)]).subarray(0, 8));
   return {
     issue(now) {
       const stamp = Math.floor(now).toString(16).padStart(12, '0');

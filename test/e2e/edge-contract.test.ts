@@ -11,6 +11,7 @@ import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
@@ -126,7 +127,7 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     };
     expect(a.relay).toMatchObject({ id: 'eu-paris', basis: 'distance' });
     expect(a.iceServers[0]!.urls[0]).toBe('stun:192.0.2.10:3478');
-    expect(a.iceServers[0]!.credential).toBe(turnRestPassword(SECRET, a.iceServers[0]!.username));
+    expect(a.iceServers[0]!.credential).toBe(turnRestPassword(SECRET, a.iceServers[0]!.username, stunCrypto));
   });
 
   it('uses the client probes, then what its network reported', async () => {

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { parseCidr } from '../../src/net/cidr.ts';
 import { createPeerPolicy } from '../../src/net/peer-policy.ts';
@@ -45,8 +46,10 @@ function setup(over: Partial<TurnEngineOptions> = {}, limits: Partial<TurnEngine
     auth: createAuthenticator({
       users: [{ name: 'alice', password: 'pw' }],
       secrets: () => ['old-secret', 'new-secret'],
+      crypto: stunCrypto,
     }),
-    nonces: createNonceManager(new Uint8Array(32).fill(7), 3_600_000),
+    nonces: createNonceManager(new Uint8Array(32).fill(7), 3_600_000, stunCrypto),
+    crypto: stunCrypto,
     peerPolicy: createPeerPolicy({ allow: [cidr('127.0.0.0/8')] }),
     relayFamilies: [4],
     lifetimes: { defaultAllocation: 600, maxAllocation: 3600, permission: 300, channel: 600 },
@@ -134,7 +137,7 @@ describe('Allocate', () => {
     expect(xorAddressAttr(reply!, Attr.XorRelayedAddress)).toEqual(relayed);
     expect(xorAddressAttr(reply!, Attr.XorMappedAddress)).toEqual(ctx.client);
     expect(u32Attr(reply!, Attr.Lifetime)).toBe(600);
-    expect(checkIntegrity(reply!, ltKey(cred))).toBe(true);
+    expect(checkIntegrity(reply!, ltKey(cred), stunCrypto)).toBe(true);
     expect(engine.allocationCount).toBe(1);
   });
 
@@ -354,7 +357,7 @@ describe('authentication', () => {
       MessageClass.Request,
       tid,
       [transportUdp(), [Attr.Username, encodeText('alice')]],
-      { integrityKey: ltKey(alice()) },
+      { integrityKey: ltKey(alice()), crypto: stunCrypto },
     );
     const [reply] = replies(engine.handleStun(client(), bytes, T0));
     expect(errorCodeOf(reply!)).toBe(400);
