@@ -101,6 +101,8 @@ export class TurnRelay {
   #tick: NodeJS.Timeout | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
+  /** Packets to stream clients dropped because their send buffer was full (the shell's own count). */
+  #backpressureDrops = 0;
 
   constructor(
     readonly config: RelayConfig,
@@ -149,7 +151,11 @@ export class TurnRelay {
     this.metrics = createRelayMetrics(
       {
         allocationsActive: () => this.engine.allocationCount,
-        drops: () => ({ ...this.engine.drops }),
+        // Packets to stream clients dropped for a full send buffer count as rate-limited.
+        drops: () => ({
+          ...this.engine.drops,
+          rateLimited: this.engine.drops.rateLimited + this.#backpressureDrops,
+        }),
         relaySocketsOpen: () => this.#pool.open,
         draining: () => this.engine.draining,
         traffic: () => this.traffic(),
@@ -349,7 +355,7 @@ export class TurnRelay {
       server,
       handle: {
         send: (bytes) => {
-          if (sock.writableLength > MAX_STREAM_BUFFER) engine.drops.rateLimited++;
+          if (sock.writableLength > MAX_STREAM_BUFFER) this.#backpressureDrops++;
           else sock.write(bytes);
         },
       },
@@ -365,11 +371,11 @@ export class TurnRelay {
           this.#run(engine.handleStun(ctx, frame.bytes, now));
           continue;
         }
-        const alloc = engine.allocationFor(ctx.key);
-        const binding = alloc ? engine.channelFromAllocation(alloc, frame.bytes, now) : undefined;
-        if (binding)
-          this.egress.send(alloc!, binding.peer.address, binding.peer.port, frame.bytes.subarray(4));
-        else if (!alloc) engine.drops.noAllocation++;
+        const binding = engine.channelFromClient(ctx.key, frame.bytes, now);
+        if (binding) {
+          const { allocation, peer } = binding;
+          this.egress.send(allocation, peer.address, peer.port, frame.bytes.subarray(4));
+        }
       }
       if (framer.error) {
         this.#warnOnce('stream-garbage', `closing ${transport} connection: ${framer.error}`);

@@ -170,8 +170,8 @@ export interface EncodeOptions {
   readonly integrityKey?: Uint8Array | undefined;
   /** Adds FINGERPRINT (RFC 8489 §14.7). */
   readonly fingerprint?: boolean | undefined;
-  /** The platform's hashes; required with `integrityKey` or `fingerprint`. */
-  readonly crypto?: Pick<StunCrypto, 'hmacSha1' | 'crc32'> | undefined;
+  /** The platform's hashes: `hmacSha1` is required with `integrityKey`, `crc32` with `fingerprint`. */
+  readonly crypto?: Partial<Pick<StunCrypto, 'hmacSha1' | 'crc32'>> | undefined;
 }
 
 /** Encode a message from raw attribute values (in order), padding each to 4 bytes. */
@@ -182,10 +182,11 @@ export function encodeMessage(
   attributes: readonly (readonly [type: number, value: Uint8Array])[],
   options: EncodeOptions = {},
 ): Uint8Array {
-  const crypto = options.crypto;
-  if ((options.integrityKey || options.fingerprint) && !crypto) {
-    throw new TypeError('encodeMessage: MESSAGE-INTEGRITY and FINGERPRINT need options.crypto');
-  }
+  const hmacSha1 = options.crypto?.hmacSha1;
+  const crc32 = options.crypto?.crc32;
+  if (options.integrityKey && !hmacSha1)
+    throw new TypeError('encodeMessage: integrityKey needs crypto.hmacSha1');
+  if (options.fingerprint && !crc32) throw new TypeError('encodeMessage: fingerprint needs crypto.crc32');
   let bodyLength = 0;
   for (const [, value] of attributes) bodyLength += 4 + pad4(value.length);
   const integrityAt = HEADER_LENGTH + bodyLength;
@@ -207,7 +208,7 @@ export function encodeMessage(
   }
   if (options.integrityKey) {
     view.setUint16(2, integrityAt + 24 - HEADER_LENGTH);
-    const mac = crypto!.hmacSha1(options.integrityKey, [out.subarray(0, integrityAt)]);
+    const mac = hmacSha1!(options.integrityKey, [out.subarray(0, integrityAt)]);
     view.setUint16(integrityAt, Attr.MessageIntegrity);
     view.setUint16(integrityAt + 2, 20);
     out.set(mac, integrityAt + 4);
@@ -216,10 +217,7 @@ export function encodeMessage(
   if (options.fingerprint) {
     view.setUint16(fingerprintAt, Attr.Fingerprint);
     view.setUint16(fingerprintAt + 2, 4);
-    view.setUint32(
-      fingerprintAt + 4,
-      (crypto!.crc32(out.subarray(0, fingerprintAt)) ^ FINGERPRINT_XOR) >>> 0,
-    );
+    view.setUint32(fingerprintAt + 4, (crc32!(out.subarray(0, fingerprintAt)) ^ FINGERPRINT_XOR) >>> 0);
   }
   return out;
 }
