@@ -41,7 +41,7 @@ describe('backbone core: probing and link estimates', () => {
     const probes = net.sent.filter((s) => s.relay === 'A' && s.kind === 'probe' && s.peer === 'B');
     expect(probes.length).toBeGreaterThan(190);
     expect(probes.length).toBeLessThan(210);
-  });
+  }, 30_000); // minutes of simulated time: seconds on a loaded machine
 
   it('routes a packet for another relay over the backbone and delivers it there with its source', () => {
     const net = triangle();
@@ -124,7 +124,7 @@ describe('backbone core: hysteresis', () => {
     const net = smallGain({ settleMs: 0, sustainMs: Number.POSITIVE_INFINITY });
     net.run(120_000);
     expect(hops(net, 'A', 'B')).toEqual(['A', 'B']);
-  });
+  }, 30_000); // minutes of simulated time: seconds on a loaded machine
 
   it('converges to the fresh table from nothing: the detour is taken while links settle', () => {
     const net = smallGain();
@@ -138,7 +138,7 @@ describe('backbone core: hysteresis', () => {
     expect(hops(net, 'A', 'B')).toEqual(['A', 'B']);
     net.run(5000);
     expect(hops(net, 'A', 'B')).toEqual(['A', 'C', 'B']);
-  });
+  }, 30_000); // minutes of simulated time: seconds on a loaded machine
 
   it('does not flap between two nearly equal paths under jitter', () => {
     // Direct 41, detour 40.5 on average, with jitter on every link: no clear or sustained gain.
@@ -151,7 +151,7 @@ describe('backbone core: hysteresis', () => {
     net.run(300_000);
     const later = net.changes.slice(before).filter((c) => c.change.reason === 'better');
     expect(later.length).toBeLessThanOrEqual(1);
-  });
+  }, 30_000); // minutes of simulated time: seconds on a loaded machine
 });
 
 describe('backbone core: departed relays', () => {
@@ -292,5 +292,5 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
     expect(sent).toBeGreaterThan(20_000);
     expect(net.delivered).toHaveLength(sent);
     expect(net.drops).toEqual([]);
-  });
+  }, 30_000); // minutes of simulated time: seconds on a loaded machine
 });
