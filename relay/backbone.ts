@@ -92,7 +92,11 @@ export class Backbone implements PeerEgress {
   }
 
   async start(): Promise<void> {
-    const socket = dgram.createSocket({ type: this.o.bindAddress.includes(':') ? 'udp6' : 'udp4' });
+    // Buffers sized like the TURN listeners' (socket-util.ts): bursts at saturation queue, not drop.
+    const socket = dgram.createSocket({
+      type: this.o.bindAddress.includes(':') ? 'udp6' : 'udp4',
+      recvBufferSize: 4 << 20,
+    });
     socket.on('error', (err) =>
       this.#warn('socket', Date.now(), (suppressed) =>
         this.#log.warn({ err, suppressed }, 'backbone socket error'),
@@ -108,6 +112,11 @@ export class Backbone implements PeerEgress {
         resolve();
       });
     });
+    try {
+      socket.setSendBufferSize(4 << 20);
+    } catch {
+      // The kernel caps buffer sizes at net.core.wmem_max; what it grants is enough.
+    }
     this.#socket = socket;
     // Changes elsewhere (a relay up, draining or down; new links) trigger a sync at once.
     try {
