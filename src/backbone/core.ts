@@ -14,6 +14,7 @@
  * the tag; then the sender's replay window (replay-window.ts).
  */
 import type { LinkRecord, RelayRecord } from '../directory/types.ts';
+import { checkLinkRecord, checkRelayRecord } from '../directory/validate.ts';
 import { addressKey, type TransportAddress } from '../net/address.ts';
 import { formatIp, parseIp } from '../net/ip.ts';
 import { type RouteChange, RouteTable } from '../routing/index.ts';
@@ -166,13 +167,23 @@ export class BackboneCore {
     return out;
   }
 
-  /** A directory snapshot: live relays (validated) and every published link. */
+  /**
+   * A directory snapshot: live relays and every published link. Records are checked again here
+   * (src/directory/validate.ts), whatever the store did: a bad one is skipped and reported, and
+   * never stops route updates.
+   */
   directory(relays: readonly RelayRecord[], links: readonly LinkRecord[], now: number): BackboneAction[] {
     const out: BackboneAction[] = [];
-    for (const id of this.#peers.update(relays, now)) {
+    const valid: RelayRecord[] = [];
+    for (const r of relays) {
+      const c = checkRelayRecord(r);
+      if (c.ok) valid.push(c.value);
+      else out.push({ type: 'skipped-relay', id: String((r as { id?: unknown }).id), why: c.error });
+    }
+    for (const id of this.#peers.update(valid, now)) {
       out.push({ type: 'skipped-relay', id, why: 'backbone address is not ip:port' });
     }
-    this.#remote = links.filter((l) => l.from !== this.options.id);
+    this.#remote = links.filter((l) => l.from !== this.options.id && checkLinkRecord(l).ok);
     out.push({ type: 'publish-links', links: this.#ownLinks(now), announce: false });
     return out;
   }

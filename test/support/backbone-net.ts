@@ -60,6 +60,7 @@ export class MemoryNet {
   readonly delivered: Delivery[] = [];
   readonly drops: { relay: string; reason: string; at: number }[] = [];
   readonly changes: { relay: string; at: number; change: RouteChange }[] = [];
+  readonly skipped: { relay: string; id: string; why: string }[] = [];
   readonly sent: { relay: string; kind: string; peer: string; bytes: Uint8Array; at: number }[] = [];
   #queue: InFlight[] = [];
   readonly #rng;
@@ -227,6 +228,9 @@ export class MemoryNet {
         return;
       case 'path-changed':
         this.changes.push({ relay, at: this.now, change: a.change });
+        return;
+      case 'skipped-relay':
+        this.skipped.push({ relay, id: a.id, why: a.why });
         return;
       default:
         return;

@@ -154,6 +154,19 @@ describe('backbone core: hysteresis', () => {
   }, 30_000); // minutes of simulated time: seconds on a loaded machine
 });
 
+describe('backbone core: directory records', () => {
+  it('skips a relay record without load and keeps updating routes', () => {
+    const net = triangle();
+    const b = net.nodes.get('B')!;
+    const { load: _load, ...noLoad } = b.record;
+    (b as { record: unknown }).record = noLoad;
+    net.run(3000);
+    expect(hops(net, 'A', 'C')).toEqual(['A', 'C']);
+    expect(net.core('A').peerIds()).not.toContain('B');
+    expect(net.skipped).toContainEqual({ relay: 'A', id: 'B', why: 'load: missing or invalid' });
+  });
+});
+
 describe('backbone core: departed relays', () => {
   it('keeps a relay that left the directory while it answers probes, and forgets it once silent', () => {
     const net = triangle();
