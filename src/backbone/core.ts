@@ -178,7 +178,7 @@ export class BackboneCore {
     for (const r of relays) {
       const c = checkRelayRecord(r);
       if (c.ok) valid.push(c.value);
-      else out.push({ type: 'skipped-relay', id: String((r as { id?: unknown }).id), why: c.error });
+      else out.push({ type: 'skipped-relay', id: String(r?.id), why: c.error });
     }
     for (const id of this.#peers.update(valid, now)) {
       out.push({ type: 'skipped-relay', id, why: 'backbone address is not ip:port' });
