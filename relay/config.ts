@@ -10,6 +10,7 @@
  * `io`), or looks at the clock: relay/main.ts prints the error and exits with code 2.
  */
 
+import { BACKBONE_DEFAULTS, type BackboneTuning } from '../src/backbone/defaults.ts';
 import type { LinkFault } from '../src/faults/link-fault.ts';
 import type { IpFamily } from '../src/net/address.ts';
 import type { Cidr } from '../src/net/cidr.ts';
@@ -96,6 +97,8 @@ export interface RelayConfig {
   /** Backbone port; undefined runs without a backbone. */
   backbonePort: number | undefined;
   meshKey: string[];
+  /** Probe interval, dead timer, windows, hysteresis: src/backbone/defaults.ts, shared with the simulation. */
+  backbone: BackboneTuning;
   faultLinks: Map<string, LinkFault> | undefined;
   faultApi: boolean;
 }
@@ -302,6 +305,7 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     tls,
     externalIps,
     discoverExternalIp: discover,
+    backbone: BACKBONE_DEFAULTS,
   };
 }
 

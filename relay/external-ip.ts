@@ -20,6 +20,7 @@ import {
 } from '../src/stun/discovery.ts';
 import type { RelayConfig, StunServer } from './config.ts';
 import type { Logger } from './logger.ts';
+import { stunCrypto } from './platform-crypto.ts';
 import { bindUdp } from './socket-util.ts';
 
 /** RFC 8489 §6.2.1: the initial retransmission timeout, doubled after each send. */
@@ -112,7 +113,7 @@ async function askOne(
     }
   }
   const tid = new Uint8Array(randomBytes(12));
-  const request = bindingRequest(tid);
+  const request = bindingRequest(tid, stunCrypto);
   const timers: NodeJS.Timeout[] = [];
   return new Promise<ServerAnswer>((resolve) => {
     const onMessage = (msg: Buffer) => {

@@ -47,13 +47,42 @@ export async function startRelayNode(
   deps: { logger: Logger; directory?: RelayDirectory | undefined; processMetrics?: boolean },
 ): Promise<RelayNode> {
   const { logger, directory } = deps;
-  const relay = new TurnRelay(config, { logger, processMetrics: deps.processMetrics ?? false });
+  let backbone: Backbone | undefined;
+  const backboneFor = (r: TurnRelay): Backbone =>
+    new Backbone(
+      {
+        id: config.id,
+        bindAddress: config.listen[0]!,
+        port: config.backbonePort!,
+        meshKeys: config.meshKey,
+        faults: config.faultLinks,
+        tuning: config.backbone,
+        lat: config.lat,
+        lon: config.lon,
+      },
+      r,
+      directory!,
+      createBackboneMetrics(r.metrics.registry),
+      logger,
+    );
+  const relay = new TurnRelay(config, {
+    logger,
+    processMetrics: deps.processMetrics ?? false,
+    // The backbone is the relay's egress from the start: until it knows other relays, it sends direct.
+    ...(directory && config.backbonePort !== undefined
+      ? {
+          egress: (r: TurnRelay) => {
+            backbone = backboneFor(r);
+            return backbone;
+          },
+        }
+      : {}),
+  });
   registerRelayInfo(relay.metrics.registry, { ...config, version: config.software });
   const listening = await relay.start().catch(async (err: unknown) => {
     await relay.stop();
     throw err;
   });
-  let backbone: Backbone | undefined;
   const setFaults = (spec: string): string | undefined => {
     const parsed = parseLinkFaults(spec);
     if (!parsed.ok) return parsed.error;
@@ -84,25 +113,7 @@ export async function startRelayNode(
   let revokedTimer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
   if (directory) {
-    if (config.backbonePort !== undefined) {
-      backbone = new Backbone(
-        {
-          id: config.id,
-          bindAddress: config.listen[0]!,
-          port: config.backbonePort,
-          meshKeys: config.meshKey,
-          faults: config.faultLinks,
-          lat: config.lat,
-          lon: config.lon,
-        },
-        relay,
-        directory,
-        createBackboneMetrics(relay.metrics.registry),
-        logger,
-      );
-      await backbone.start();
-      relay.egress = backbone;
-    }
+    await backbone?.start();
     const family = config.listen[0]!.includes(':') ? 6 : 4;
     const advertised = config.externalIps[family] ?? config.listen[0]!;
     const urls = turnUrls(config, {
@@ -128,7 +139,12 @@ export async function startRelayNode(
       },
       logger,
     );
-    await registration.start();
+    await registration.start().catch(async (err: unknown) => {
+      await relay.stop();
+      await backbone?.stop();
+      await http.close();
+      throw err;
+    });
     // Revocations from the edge: applied on every event, and re-read every few seconds.
     const refresh = async () => {
       try {

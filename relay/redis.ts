@@ -6,7 +6,7 @@
 import { type RedisClient, redisClient } from '../src/redis/redis-client.ts';
 import { RedisDirectory } from '../src/redis/redis-directory.ts';
 import { parseRedisTarget, type RedisTarget } from '../src/redis/redis-target.ts';
-import type { Logger } from './logger.ts';
+import { type Logger, rateLimitedLog } from './logger.ts';
 
 type Client = RedisClient;
 
@@ -47,5 +47,10 @@ export async function openRedisDirectory(
   const client = connect(parsed.value, log, 'commands');
   const subscriber = connect(parsed.value, log, 'subscriber');
   await Promise.all([ready(client, 2000), ready(subscriber, 2000)]);
-  return new RedisDirectory({ client, subscriber, prefix });
+  const warn = rateLimitedLog(60_000);
+  const onInvalid = (key: string, error: string) =>
+    warn(key, Date.now(), (suppressed) =>
+      log.warn({ key, error, suppressed }, 'skipped an invalid directory record'),
+    );
+  return new RedisDirectory({ client, subscriber, prefix, onInvalid });
 }

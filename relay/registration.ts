@@ -5,7 +5,9 @@
  * heartbeat fails, is logged (once per outage, not per beat), and the next beat re-registers by
  * itself once Redis is back. Nothing here can stop the relay from relaying.
  */
+import { relayHash } from '../src/backbone/relay-hash.ts';
 import type { RelayDirectory, RelayRecord } from '../src/directory/types.ts';
+import { registrationConflict } from '../src/directory/validate.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
 import type { RelayConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -41,6 +43,12 @@ export function turnUrls(
   return urls;
 }
 
+/** This relay may not join the directory as configured (its id or its relayed ports clash). */
+export class RegistrationConflictError extends Error {
+  override readonly name = 'RegistrationConflictError';
+  readonly code = 'ERR_REGISTRATION_CONFLICT';
+}
+
 export class Registration {
   readonly #log: Logger;
   readonly #ttlMs: number;
@@ -63,8 +71,21 @@ export class Registration {
     this.#ttlMs = config.heartbeatTtl * 1000;
   }
 
-  /** Registers now, announces the relay, and heartbeats until stopped. */
+  /**
+   * Registers now, announces the relay, and heartbeats until stopped. Throws
+   * RegistrationConflictError when another live relay has the same backbone hash or overlapping
+   * relayed ports on the same address (checked when the directory answers; a relay started while
+   * it is away registers unchecked).
+   */
   async start(): Promise<void> {
+    let others: RelayRecord[] | undefined;
+    try {
+      others = await this.directory.list(Date.now());
+    } catch {
+      // Directory away: the first beat logs it.
+    }
+    const conflict = others && registrationConflict(this.record(), others, relayHash);
+    if (conflict) throw new RegistrationConflictError(`refusing to register: ${conflict}`);
     await this.beat();
     await this.directory
       .publish({ type: 'relay-up', id: this.config.id, at: Date.now() })

@@ -27,6 +27,7 @@ import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { createRelayMetrics, createTlsMetrics, type RelayMetrics } from './metrics.ts';
+import { stunCrypto } from './platform-crypto.ts';
 import { bindPair, RelaySocketPool } from './relay-sockets.ts';
 import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
 import { type ReloadResult, TlsCertificates } from './tls-certificates.ts';
@@ -56,7 +57,11 @@ export const directEgress: PeerEgress = {
 
 export interface TurnRelayDeps {
   readonly logger: Logger;
-  readonly egress?: PeerEgress;
+  /**
+   * The way out to peers, made once the relay exists (the backbone delivers into it and registers
+   * its metrics with it) and fixed from then on; plain UDP without one.
+   */
+  readonly egress?: (relay: TurnRelay) => PeerEgress;
   /** Collect Node's default process metrics too (off in tests that run several relays). */
   readonly processMetrics?: boolean;
 }
@@ -85,7 +90,7 @@ interface ShellRefusals {
 export class TurnRelay {
   readonly engine: TurnEngine;
   readonly metrics: RelayMetrics;
-  egress: PeerEgress;
+  readonly egress: PeerEgress;
   readonly #log: Logger;
   readonly #pool: RelaySocketPool;
   readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
@@ -117,13 +122,14 @@ export class TurnRelay {
   #certs: TlsCertificates | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
+  /** Packets to stream clients dropped because their send buffer was full (the shell's own count). */
+  #backpressureDrops = 0;
 
   constructor(
     readonly config: RelayConfig,
     deps: TurnRelayDeps,
   ) {
     this.#log = deps.logger.child({ part: 'turn' });
-    this.egress = deps.egress ?? directEgress;
     this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
     this.#admission = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     for (const host of config.listen) {
@@ -142,8 +148,10 @@ export class TurnRelay {
         users: config.users,
         secrets: () => secrets,
         isRevoked: (u) => this.#revoked.isRevoked(u),
+        crypto: stunCrypto,
       }),
-      nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000),
+      nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000, stunCrypto),
+      crypto: stunCrypto,
       peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
       relayFamilies: Object.keys(this.#relayAddress).map((f) => Number(f) as IpFamily),
       lifetimes: {
@@ -174,7 +182,11 @@ export class TurnRelay {
     this.metrics = createRelayMetrics(
       {
         allocationsActive: () => this.engine.allocationCount,
-        drops: () => ({ ...this.engine.drops }),
+        // Packets to stream clients dropped for a full send buffer count as rate-limited.
+        drops: () => ({
+          ...this.engine.drops,
+          rateLimited: this.engine.drops.rateLimited + this.#backpressureDrops,
+        }),
         relaySocketsOpen: () => this.#pool.open,
         draining: () => this.engine.draining,
         traffic: () => this.traffic(),
@@ -189,6 +201,7 @@ export class TurnRelay {
       },
       deps.processMetrics ?? false,
     );
+    this.egress = deps.egress?.(this) ?? directEgress;
   }
 
   get listening(): ListeningAddresses {
@@ -429,9 +442,9 @@ export class TurnRelay {
       handle: {
         send:
           transport === 'tls'
-            ? recordWriter(sock, () => engine.drops.rateLimited++)
+            ? recordWriter(sock, () => this.#backpressureDrops++)
             : (bytes) => {
-                if (sock.writableLength > MAX_STREAM_BUFFER) engine.drops.rateLimited++;
+                if (sock.writableLength > MAX_STREAM_BUFFER) this.#backpressureDrops++;
                 else sock.write(bytes);
               },
       },
@@ -458,11 +471,11 @@ export class TurnRelay {
           this.#run(engine.handleStun(ctx, frame.bytes, now));
           continue;
         }
-        const alloc = engine.allocationFor(ctx.key);
-        const binding = alloc ? engine.channelFromAllocation(alloc, frame.bytes, now) : undefined;
-        if (binding)
-          this.egress.send(alloc!, binding.peer.address, binding.peer.port, frame.bytes.subarray(4));
-        else if (!alloc) engine.drops.noAllocation++;
+        const binding = engine.channelFromClient(ctx.key, frame.bytes, now);
+        if (binding) {
+          const { allocation, peer } = binding;
+          this.egress.send(allocation, peer.address, peer.port, frame.bytes.subarray(4));
+        }
       }
       if (framer.error) {
         if (framer.error === 'ERR_FRAME_TOO_LARGE') this.#refused.frame_too_large++;

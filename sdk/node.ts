@@ -4,8 +4,10 @@
  * transactions per relay, so a first-packet ARP or route lookup does not count. Node only
  * (node:dgram); browsers use sdk/index.ts.
  */
+
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { crc32 } from 'node:zlib';
 import { MessageClass, Method } from '../src/stun/constants.ts';
 import { decodeMessage, encodeMessage } from '../src/stun/message.ts';
 import {
@@ -29,7 +31,10 @@ function bindingRtt(host: string, port: number, signal: AbortSignal): Promise<nu
   const family = isIP(host) === 6 ? 'udp6' : 'udp4';
   const socket = createSocket(family);
   const id = crypto.getRandomValues(new Uint8Array(12));
-  const request = encodeMessage(Method.Binding, MessageClass.Request, id, [], { fingerprint: true });
+  const request = encodeMessage(Method.Binding, MessageClass.Request, id, [], {
+    fingerprint: true,
+    crypto: { crc32 },
+  });
   return new Promise<number>((resolve, reject) => {
     let sentAt = 0;
     let retry: ReturnType<typeof setTimeout> | undefined;

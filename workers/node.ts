@@ -89,7 +89,18 @@ if (!target.ok) fail(`REDIS_URL: ${target.error}`);
 // Fail fast when Redis is away or stuck: the edge answers from what it has, never hangs.
 const quiet = () => redisClient(target.value, { commandTimeoutMs: 1000 }).on('error', () => {});
 const client = quiet();
-const directory = new RedisDirectory({ client, subscriber: quiet(), prefix });
+const invalidSeen = new Set<string>();
+const directory = new RedisDirectory({
+  client,
+  subscriber: quiet(),
+  prefix,
+  // Logged once per key and error: a bad record is skipped on every read until it expires.
+  onInvalid: (key, error) => {
+    if (invalidSeen.has(`${key} ${error}`) || invalidSeen.size > 1000) return;
+    invalidSeen.add(`${key} ${error}`);
+    process.stderr.write(`edge: skipped an invalid directory record ${key}: ${error}\n`);
+  },
+});
 const learned = new RedisLearnedStore(client, prefix);
 const rooms = new RedisRoomStore(client, prefix);
 const corsOrigins =

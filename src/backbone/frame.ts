@@ -9,7 +9,6 @@
  * Data path: decoding returns numbers and views into the datagram (no copies, no strings, no
  * nested objects); it never throws, and a malformed frame gives an error code and its offset.
  */
-import { hmacSha1, hmacSha1Parts } from '../crypto/hmac.ts';
 import type { IpFamily } from '../net/address.ts';
 import { AddressFamily } from '../stun/constants.ts';
 import {
@@ -109,7 +108,7 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
   if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
   if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
   const end = bytes.length - FRAME_TAG_LENGTH;
-  if (!tagMatches(bytes, end, key)) return fail('ERR_BAD_TAG', end);
+  if (!tagMatches(bytes, end, key, keys)) return fail('ERR_BAD_TAG', end);
 
   const flags = bytes[FrameOffset.Flags]!;
   const seq = readU32(bytes, FrameOffset.Seq);
@@ -203,6 +202,14 @@ export function forwardFrame(bytes: Uint8Array): Uint8Array | undefined {
   return out;
 }
 
+/**
+ * The sender field of a datagram at least a header long, read before any MAC work (unauthenticated
+ * until decodeFrame says otherwise): lets a receiver drop a frame from the wrong address cheaply.
+ */
+export function peekSender(bytes: Uint8Array): number {
+  return readU48(bytes, FrameOffset.Sender);
+}
+
 const fail = (error: FrameDecodeError, offset: number): FrameDecodeResult => ({ ok: false, error, offset });
 
 function familyOf(byte: number): IpFamily | undefined {
@@ -232,21 +239,26 @@ function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: num
 /** Appends the tag over everything before it (hop limit still 0), then sets the hop limit. */
 function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
   const end = out.length - FRAME_TAG_LENGTH;
-  out.set(hmacSha1(keys.current.key, out.subarray(0, end)).subarray(0, FRAME_TAG_LENGTH), end);
+  sealParts[0] = out.subarray(0, end);
+  const mac = keys.mac(keys.current.key, sealParts);
+  sealParts[0] = EMPTY;
+  out.set(mac.subarray(0, FRAME_TAG_LENGTH), end);
   out[FrameOffset.HopLimit] = hop;
   return out;
 }
 
 const HOP_AS_ZERO = new Uint8Array(1);
 const EMPTY = new Uint8Array(0);
+/** Reused: [the frame up to the tag]. */
+const sealParts: Uint8Array[] = [EMPTY];
 /** Reused: [bytes before the hop limit, a zero byte, bytes after it up to the tag]. */
 const macParts: Uint8Array[] = [EMPTY, HOP_AS_ZERO, EMPTY];
 
 /** Constant-time over the tag: every byte is compared whatever the earlier ones were. */
-function tagMatches(bytes: Uint8Array, end: number, key: Uint8Array): boolean {
+function tagMatches(bytes: Uint8Array, end: number, key: Uint8Array, keys: KeyRing): boolean {
   macParts[0] = bytes.subarray(0, FrameOffset.HopLimit);
   macParts[2] = bytes.subarray(FrameOffset.HopLimit + 1, end);
-  const mac = hmacSha1Parts(key, macParts);
+  const mac = keys.mac(key, macParts);
   macParts[0] = EMPTY; // hold no reference to the caller's datagram
   macParts[2] = EMPTY;
   let diff = 0;

@@ -10,7 +10,16 @@ import { sha1 } from '../crypto/sha1.ts';
 /** 128 bits: a mesh key authenticates the whole backbone. */
 export const MIN_MESH_KEY_BYTES = 16;
 
+/**
+ * HMAC-SHA1 (RFC 2104) of the concatenation of `parts` under `key`: 20 bytes. The shell provides
+ * it from the platform (relay/: node:crypto createHmac, as tests do); nothing on the data path
+ * hashes in JavaScript.
+ */
+export type HmacSha1 = (key: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array;
+
 export interface KeyRing {
+  /** The MAC frames are sealed and checked with. */
+  readonly mac: HmacSha1;
   /** The key new frames are sealed with. */
   readonly current: { readonly id: number; readonly key: Uint8Array };
   /** Every key a frame may be sealed with, current included, by key id. */
@@ -43,6 +52,7 @@ const hexId = (id: number): string => `0x${id.toString(16).padStart(2, '0')}`;
 
 class MeshKeyRing implements KeyRing {
   constructor(
+    readonly mac: HmacSha1,
     readonly current: { readonly id: number; readonly key: Uint8Array },
     readonly accepted: ReadonlyMap<number, Uint8Array>,
   ) {}
@@ -59,10 +69,10 @@ class MeshKeyRing implements KeyRing {
 
 /**
  * A key ring from mesh keys as configured (UTF-8 strings): the first seals new frames, all of
- * them are accepted. Throws MeshKeyError on an empty list, a key under 16 bytes, a key listed
+ * them are accepted; `mac` is the platform's HMAC-SHA1. Throws MeshKeyError on an empty list, a key under 16 bytes, a key listed
  * twice, or two keys whose ids collide (replace one of them with a freshly generated key).
  */
-export function createKeyRing(keys: readonly string[]): KeyRing {
+export function createKeyRing(keys: readonly string[], mac: HmacSha1): KeyRing {
   if (keys.length === 0)
     throw new MeshKeyError('ERR_NO_MESH_KEYS', 'at least one backbone mesh key is needed');
   const accepted = new Map<number, Uint8Array>();
@@ -95,5 +105,5 @@ export function createKeyRing(keys: readonly string[]): KeyRing {
     accepted.set(id, key);
     current ??= { id, key };
   });
-  return new MeshKeyRing(current!, accepted);
+  return new MeshKeyRing(mac, current!, accepted);
 }

@@ -5,8 +5,9 @@
  * Why a hash and why 48 bits: it keeps the header fixed-size (two ids cost 12 bytes, not up to 130),
  * and 48 bits fit a JavaScript safe integer, so a decoded id is a plain number that compares with
  * `===` and keys a Map without a BigInt or a string per packet. Collisions are possible (about
- * n²/2⁴⁹: 2·10⁻⁷ for 10,000 relays) but visible: the directory refuses an id whose hash another
- * registered relay already has (findRelayHashCollision). Not a security boundary: the mesh key,
+ * n²/2⁴⁹: 2·10⁻⁷ for 10,000 relays) but visible: a relay refuses to register an id whose hash another
+ * registered relay already has (registrationConflict in src/directory/validate.ts, at start; a
+ * whole list can be checked with findRelayHashCollision). Not a security boundary: the mesh key,
  * shared by all relays, authenticates frames; the hash only routes them.
  */
 import { utf8Encode } from '../crypto/encoding.ts';

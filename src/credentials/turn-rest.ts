@@ -5,9 +5,9 @@
  * Node alike); the relay checks them synchronously with the same result. Also owns the STUN
  * long-term key derivation that turns such a password into a MESSAGE-INTEGRITY key.
  */
+
 import { toBase64, utf8Encode } from '../crypto/encoding.ts';
-import { hmacSha1 } from '../crypto/hmac.ts';
-import { md5 } from '../crypto/md5.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 
 export interface TurnCredential {
   readonly username: string;
@@ -74,9 +74,16 @@ export async function createTurnCredential(o: CreateCredentialOptions): Promise<
   return { username, credential: toBase64(mac), expiresAt };
 }
 
-/** The password for a REST username under one secret, synchronously (the relay's side). */
-export function turnRestPassword(secret: string, username: string): string {
-  return toBase64(hmacSha1(utf8Encode(secret), utf8Encode(username)));
+/**
+ * The password for a REST username under one secret, synchronously (the relay's side), with the
+ * platform's HMAC-SHA1.
+ */
+export function turnRestPassword(
+  secret: string,
+  username: string,
+  crypto: Pick<StunCrypto, 'hmacSha1'>,
+): string {
+  return toBase64(crypto.hmacSha1(utf8Encode(secret), [utf8Encode(username)]));
 }
 
 export type ParsedRestUsername =
@@ -123,6 +130,11 @@ export function restCredentialsValid(
  * (RFC 8265) that RFC 8489 §9.2.2 and §14.3 ask for. REST usernames and passwords are ASCII, where
  * both are the identity; static credentials are used byte-for-byte as configured.
  */
-export function longTermKey(username: string, realm: string, password: string): Uint8Array {
-  return md5(utf8Encode(`${username}:${realm}:${password}`));
+export function longTermKey(
+  username: string,
+  realm: string,
+  password: string,
+  crypto: Pick<StunCrypto, 'md5'>,
+): Uint8Array {
+  return crypto.md5(utf8Encode(`${username}:${realm}:${password}`));
 }

@@ -7,7 +7,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** UTF-8 bytes of `s`; a lone surrogate becomes U+FFFD. */
-export function utf8Encode(s: string): Uint8Array {
+export function utf8Encode(s: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(s);
 }
 

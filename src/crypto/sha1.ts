@@ -1,10 +1,11 @@
 /**
- * SHA-1 (FIPS 180-4 §6.1) in TypeScript, synchronous, for STUN MESSAGE-INTEGRITY (HMAC-SHA1,
- * RFC 8489 §14.5) in the synchronous TURN engine: Web Crypto is asynchronous, so it cannot serve
- * there. Owns the hash only; HMAC lives in hmac.ts.
+ * SHA-1 (FIPS 180-4 §6.1) in TypeScript, synchronous, for what src/ derives once from
+ * configuration: relay ids on the wire (backbone/relay-hash.ts) and mesh-key ids
+ * (backbone/key-ring.ts). Nothing on the data path hashes here: MACs, MD5 and CRC-32 come from
+ * the platform through the shell (relay/platform-crypto.ts).
  *
- * Speed: whole blocks are read straight from the caller's bytes into one reused 80-word schedule;
- * the only per-hash allocation is the 20-byte digest. Not reentrant, which is fine: nothing here
+ * Whole blocks are read straight from the caller's bytes into one reused 80-word schedule; the
+ * only per-hash allocation is the 20-byte digest. Not reentrant, which is fine: nothing here
  * yields or calls back.
  */
 
@@ -68,7 +69,7 @@ function compress(h: Int32Array, b: Uint8Array, o: number): void {
 
 /**
  * An incremental SHA-1: `reset()`, any number of `update()`, then `digestInto()` or `digest()`.
- * Instances are meant to be reused (hmac.ts keeps its own), so a hash costs no allocation beyond
+ * Instances are meant to be reused, so a hash costs no allocation beyond
  * its output.
  */
 export class Sha1 {

@@ -15,6 +15,7 @@ import {
   type RelayDirectory,
   type RelayRecord,
 } from '../directory/types.ts';
+import { checkLinkRecord, checkRelayRecord } from '../directory/validate.ts';
 
 type Client = Redis | Cluster;
 
@@ -24,6 +25,11 @@ export interface RedisDirectoryOptions {
   /** A second connection for SUBSCRIBE (a subscribed connection cannot run commands). */
   readonly subscriber: Client;
   readonly prefix: string;
+  /**
+   * A record read back failed validation (src/directory/validate.ts) and was skipped: which key,
+   * and the field that is wrong. The caller logs it (rate-limited); reads never fail for it.
+   */
+  readonly onInvalid?: (key: string, error: string) => void;
 }
 
 function parse<T>(json: string | null): T | undefined {
@@ -39,6 +45,7 @@ export class RedisDirectory implements RelayDirectory {
   readonly keys: DirectoryKeys;
   readonly #client: Client;
   readonly #subscriber: Client;
+  readonly #onInvalid: (key: string, error: string) => void;
   readonly #handlers = new Set<(e: DirectoryEvent) => void>();
   #subscribed = false;
 
@@ -46,6 +53,7 @@ export class RedisDirectory implements RelayDirectory {
     this.keys = directoryKeys(o.prefix);
     this.#client = o.client;
     this.#subscriber = o.subscriber;
+    this.#onInvalid = o.onInvalid ?? (() => undefined);
     this.#subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.keys.events) return;
       const event = parse<DirectoryEvent>(message);
@@ -78,7 +86,7 @@ export class RedisDirectory implements RelayDirectory {
       this.#client.zscore(this.keys.relays, id),
       this.#client.get(this.keys.relay(id)),
     ]);
-    return score !== null && Number(score) > now ? parse<RelayRecord>(json) : undefined;
+    return score !== null && Number(score) > now ? this.#relayRecord(id, json) : undefined;
   }
 
   async list(now: number): Promise<RelayRecord[]> {
@@ -86,7 +94,7 @@ export class RedisDirectory implements RelayDirectory {
     if (ids.length === 0) return [];
     const records = await this.#client.mget(ids.map((id) => this.keys.relay(id)));
     return records
-      .map((json) => parse<RelayRecord>(json))
+      .map((json, i) => this.#relayRecord(ids[i]!, json))
       .filter((r): r is RelayRecord => r !== undefined)
       .sort(compareRelayIds);
   }
@@ -125,7 +133,31 @@ export class RedisDirectory implements RelayDirectory {
     const ids = await this.#liveIds(this.keys.linkIndex, now);
     if (ids.length === 0) return [];
     const values = await this.#client.mget(ids.map((id) => this.keys.links(id)));
-    return values.flatMap((json) => parse<LinkRecord[]>(json) ?? []);
+    return values.flatMap((json, i) => {
+      if (json === null) return []; // expired between the two reads
+      const key = this.keys.links(ids[i]!);
+      const list = parse<unknown>(json);
+      if (!Array.isArray(list)) {
+        this.#onInvalid(key, 'not a JSON array');
+        return [];
+      }
+      const out: LinkRecord[] = [];
+      for (const item of list) {
+        const r = checkLinkRecord(item);
+        if (r.ok) out.push(r.value);
+        else this.#onInvalid(key, r.error);
+      }
+      return out;
+    });
+  }
+
+  /** A stored relay record, validated; undefined (and reported) when it is not one. */
+  #relayRecord(id: string, json: string | null): RelayRecord | undefined {
+    if (json === null) return undefined; // expired between the two reads
+    const r = checkRelayRecord(parse<unknown>(json));
+    if (r.ok && r.value.id === id) return r.value;
+    this.#onInvalid(this.keys.relay(id), r.ok ? `id: ${r.value.id} stored under ${id}` : r.error);
+    return undefined;
   }
 
   async revoke(target: RevocationTarget, until: number): Promise<void> {

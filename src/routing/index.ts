@@ -27,3 +27,4 @@ export {
   pathCost,
   sharedLinks,
 } from './paths.ts';
+export { RouteTable, type RouteTableOptions } from './route-table.ts';

@@ -1,12 +1,14 @@
 /**
- * The backbone between relays, run through the project's own measurement and routing code:
- * LinkEstimator (src/measure) per directed link fed with probes at the relay's cadence, linkCost,
- * bestPathsFrom, choosePath and routeAll with DEFAULT_HYSTERESIS (src/routing).
+ * The backbone between relays, run through the backbone core's own measurement and routing code:
+ * LinkEstimator (src/measure) per directed link fed with probes at the relay's cadence, the
+ * core's link records and routing snapshot (src/backbone/links.ts) and its route table with
+ * hysteresis (src/routing/route-table.ts), tuned by the same defaults (src/backbone/defaults.ts).
+ * Frames themselves are not simulated: probes are drawn per link, not sealed and parsed.
  *
  * Steady state: every link is probed every `probeIntervalMs` with the link's true RTT plus jitter
  * and its loss; once a simulated second every relay's estimates form a snapshot (a link silent
- * `deadAfterMs` counts as fully lossy, as relay/backbone.ts publishes it) and `flapSources`
- * relays recompute their routing tables with hysteresis. Links also fail now and then (a
+ * `deadAfterMs` counts as fully lossy, as the core publishes it) and `flapSources` relays update
+ * their route tables. Links also fail now and then (a
  * blackhole for a log-normal time). Counted: route changes per flow by reason; a change for
  * reason 'better' is a flap when it happens with no failure near the flow's path.
  *
@@ -19,15 +21,18 @@
  * trips) and reroutes at its next tick. The relays' distance to Redis is the backbone RTT to the
  * relay hosting it.
  */
+import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
+import { linkRecord, routingSnapshot } from '../backbone/links.ts';
+import type { LinkRecord } from '../directory/types.ts';
 import { LinkEstimator } from '../measure/link-estimator.ts';
 import {
   bestPathsFrom,
   choosePath,
-  DEFAULT_HYSTERESIS,
   type LinkStats,
   type OverlaySnapshot,
   type Path,
-  routeAll,
+  RouteTable,
+  type RouteTableOptions,
 } from '../routing/index.ts';
 import type { SimConfig } from './config.ts';
 import type { Internet } from './internet.ts';
@@ -58,7 +63,7 @@ export interface RoutingSummary {
 export interface BackboneRun {
   readonly seconds: number;
   readonly flows: number;
-  /** Routing with DEFAULT_HYSTERESIS as it is. */
+  /** Routing as the core does it (BACKBONE_DEFAULTS). */
   readonly current: RoutingSummary;
   /** The same with `lossDeadband: 0`: the hysteresis before the simulation found the flaps. */
   readonly withoutDeadband: RoutingSummary;
@@ -94,8 +99,9 @@ interface Failure {
   readonly to: number;
 }
 
-function choiceOptions(config: SimConfig) {
-  return { maxHops: config.backbone.maxHops, ...DEFAULT_HYSTERESIS };
+/** The core's route-table options, with the simulation's hop limit. */
+function choiceOptions(config: SimConfig): RouteTableOptions {
+  return { ...BACKBONE_DEFAULTS, maxHops: config.backbone.maxHops };
 }
 
 /** One simulated second of probes on link i->j: sends, and replies unless lost or failed. */
@@ -181,7 +187,7 @@ export function runBackbone(
   // The routing as it is, and without the loss deadband (as it was before the simulation).
   const variants = [o, { ...o, lossDeadband: 0 }].map((options) => ({
     options,
-    tables: sources.map(() => new Map<string, Path>()),
+    tables: sources.map((src) => new RouteTable(ids[src]!, options)),
     changes: { better: 0, broken: 0, unreachable: 0 },
     flapsByFlow: new Map<string, number>(),
     gains: [] as number[],
@@ -210,26 +216,19 @@ export function runBackbone(
     }
     // Replies still in flight at the snapshot are applied early: it moves a detection by one RTT at most.
     const now = start + 1000;
-    const links = new Map<string, Map<string, LinkStats>>();
+    const records: LinkRecord[] = [];
     for (let i = 0; i < R; i++) {
-      const row = new Map<string, LinkStats>();
       for (let j = 0; j < R; j++) {
-        if (i === j) continue;
-        const e = est[i * R + j]!;
-        const m = e.estimate(now);
-        const dead = e.quiet(now, b.deadAfterMs);
-        row.set(ids[j]!, { rttMs: m.rttMs, jitterMs: m.jitterMs, lossRate: dead ? 1 : m.lossRate });
+        if (i !== j) records.push(linkRecord(ids[i]!, ids[j]!, est[i * R + j]!, now, b.deadAfterMs));
       }
-      links.set(ids[i]!, row);
     }
-    const snapshot: OverlaySnapshot = { relays: ids, links, load: new Map() };
+    const snapshot = routingSnapshot(ids, [], records, []);
     const failing = failures.filter((f) => now >= f.from - 2000 && now < f.to + 12_000);
     for (const v of variants) {
       sources.forEach((src, n) => {
-        const result = routeAll(snapshot, ids[src]!, v.tables[n]!, v.options);
-        v.tables[n] = result.routes;
+        const changes = v.tables[n]!.update(snapshot, now);
         if (s < warmup) return;
-        for (const c of result.changes) {
+        for (const c of changes) {
           if (c.reason === 'initial') continue;
           if (c.reason === 'better') {
             // A failure on or near the old path explains the change; otherwise it is a flap.

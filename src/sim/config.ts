@@ -20,10 +20,11 @@
  *           al., "A Look at Router Geolocation in Public and Commercial Databases", IMC 2017:
  *           databases are mostly right at country level and often wrong by hundreds of km at
  *           city level.
- * [Relay]   This project: relay/backbone.ts and src/measure/link-estimator.ts (probe every
+ * [Relay]   This project: src/backbone/defaults.ts, read here (probe every
  *           100 ms, a link silent 400 ms is broken, recompute every 250 ms, directory sync every
  *           1 s, 50-probe windows, 1 s loss deadline, at most 3 links per path).
  */
+import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
 
 export interface SimConfig {
   readonly seed: number;
@@ -184,13 +185,14 @@ export const DEFAULT_SIM_CONFIG: SimConfig = {
     fixedMs: 0.5,
     jitter: { median: 0.3, sigma: 0.5 },
     loss: { median: 0.0001, sigma: 1 },
-    probeIntervalMs: 100,
-    deadAfterMs: 400,
-    recomputeMs: 250,
-    syncMs: 1000,
-    estimatorWindow: 50,
-    lossTimeoutMs: 1000,
-    maxHops: 3,
+    // The relay's cadence, from the one set of backbone defaults.
+    probeIntervalMs: BACKBONE_DEFAULTS.probeIntervalMs,
+    deadAfterMs: BACKBONE_DEFAULTS.deadAfterMs,
+    recomputeMs: BACKBONE_DEFAULTS.recomputeMs,
+    syncMs: BACKBONE_DEFAULTS.syncMs,
+    estimatorWindow: BACKBONE_DEFAULTS.estimatorWindow,
+    lossTimeoutMs: BACKBONE_DEFAULTS.lossTimeoutMs,
+    maxHops: BACKBONE_DEFAULTS.maxHops,
     steadySeconds: 120,
     flapSources: 20,
     failuresPerLinkDay: 0.5,

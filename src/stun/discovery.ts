@@ -14,10 +14,14 @@ import { parseIp } from '../net/ip.ts';
 import { decodeAddress, decodeErrorCode, decodeXorAddress } from './attributes.ts';
 import { Attr, MessageClass, Method } from './constants.ts';
 import { decodeMessage, encodeMessage, findAttribute } from './message.ts';
+import type { StunCrypto } from './stun-crypto.ts';
 
 /** RFC 8489 §6.1: a Binding request, no attributes but FINGERPRINT (§14.7, harmless to every server). */
-export function bindingRequest(transactionId: Uint8Array): Uint8Array {
-  return encodeMessage(Method.Binding, MessageClass.Request, transactionId, [], { fingerprint: true });
+export function bindingRequest(transactionId: Uint8Array, crypto: Pick<StunCrypto, 'crc32'>): Uint8Array {
+  return encodeMessage(Method.Binding, MessageClass.Request, transactionId, [], {
+    fingerprint: true,
+    crypto,
+  });
 }
 
 export type BindingAnswer =

@@ -4,9 +4,7 @@
  * FINGERPRINT computed in place. Decoding never throws: malformed input returns an error code and
  * the byte offset where it failed. Pure: no sockets, clocks or Node APIs.
  */
-import { crc32 } from '../crypto/crc32.ts';
 import { copyBytes, timingSafeEqual } from '../crypto/encoding.ts';
-import { hmacSha1Parts } from '../crypto/hmac.ts';
 import {
   Attr,
   FINGERPRINT_XOR,
@@ -15,6 +13,7 @@ import {
   type MessageClass,
   TRANSACTION_ID_LENGTH,
 } from './constants.ts';
+import type { StunCrypto } from './stun-crypto.ts';
 
 export interface StunAttribute {
   readonly type: number;
@@ -139,26 +138,30 @@ export function findAttribute(msg: StunMessage, type: number): StunAttribute | u
 }
 
 /** RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, XORed with 0x5354554e. */
-export function checkFingerprint(msg: StunMessage): boolean {
+export function checkFingerprint(msg: StunMessage, crypto: Pick<StunCrypto, 'crc32'>): boolean {
   const at = msg.fingerprintOffset;
   if (at === undefined) return true;
   const v = msg.raw.subarray(at + 4, at + 8);
   const got = ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
-  return got === (crc32(msg.raw, 0, at) ^ FINGERPRINT_XOR) >>> 0;
+  return got === (crypto.crc32(msg.raw.subarray(0, at)) ^ FINGERPRINT_XOR) >>> 0;
 }
 
 /**
  * RFC 8489 §14.5: HMAC-SHA1 over the message up to MESSAGE-INTEGRITY, with the header's length
  * field rewritten to end just after MESSAGE-INTEGRITY.
  */
-export function checkIntegrity(msg: StunMessage, key: Uint8Array): boolean {
+export function checkIntegrity(
+  msg: StunMessage,
+  key: Uint8Array,
+  crypto: Pick<StunCrypto, 'hmacSha1'>,
+): boolean {
   const at = msg.integrityOffset;
   if (at === undefined) return false;
   const header = copyBytes(msg.raw.subarray(0, HEADER_LENGTH));
   const len = at + 24 - HEADER_LENGTH;
   header[2] = len >> 8;
   header[3] = len & 0xff;
-  const mac = hmacSha1Parts(key, [header, msg.raw.subarray(HEADER_LENGTH, at)]);
+  const mac = crypto.hmacSha1(key, [header, msg.raw.subarray(HEADER_LENGTH, at)]);
   return timingSafeEqual(mac, msg.raw.subarray(at + 4, at + 24));
 }
 
@@ -167,6 +170,8 @@ export interface EncodeOptions {
   readonly integrityKey?: Uint8Array | undefined;
   /** Adds FINGERPRINT (RFC 8489 §14.7). */
   readonly fingerprint?: boolean | undefined;
+  /** The platform's hashes: `hmacSha1` is required with `integrityKey`, `crc32` with `fingerprint`. */
+  readonly crypto?: Partial<Pick<StunCrypto, 'hmacSha1' | 'crc32'>> | undefined;
 }
 
 /** Encode a message from raw attribute values (in order), padding each to 4 bytes. */
@@ -177,6 +182,11 @@ export function encodeMessage(
   attributes: readonly (readonly [type: number, value: Uint8Array])[],
   options: EncodeOptions = {},
 ): Uint8Array {
+  const hmacSha1 = options.crypto?.hmacSha1;
+  const crc32 = options.crypto?.crc32;
+  if (options.integrityKey && !hmacSha1)
+    throw new TypeError('encodeMessage: integrityKey needs crypto.hmacSha1');
+  if (options.fingerprint && !crc32) throw new TypeError('encodeMessage: fingerprint needs crypto.crc32');
   let bodyLength = 0;
   for (const [, value] of attributes) bodyLength += 4 + pad4(value.length);
   const integrityAt = HEADER_LENGTH + bodyLength;
@@ -198,7 +208,7 @@ export function encodeMessage(
   }
   if (options.integrityKey) {
     view.setUint16(2, integrityAt + 24 - HEADER_LENGTH);
-    const mac = hmacSha1Parts(options.integrityKey, [out.subarray(0, integrityAt)]);
+    const mac = hmacSha1!(options.integrityKey, [out.subarray(0, integrityAt)]);
     view.setUint16(integrityAt, Attr.MessageIntegrity);
     view.setUint16(integrityAt + 2, 20);
     out.set(mac, integrityAt + 4);
@@ -207,7 +217,7 @@ export function encodeMessage(
   if (options.fingerprint) {
     view.setUint16(fingerprintAt, Attr.Fingerprint);
     view.setUint16(fingerprintAt + 2, 4);
-    view.setUint32(fingerprintAt + 4, (crc32(out, 0, fingerprintAt) ^ FINGERPRINT_XOR) >>> 0);
+    view.setUint32(fingerprintAt + 4, (crc32!(out.subarray(0, fingerprintAt)) ^ FINGERPRINT_XOR) >>> 0);
   }
   return out;
 }

@@ -8,6 +8,7 @@
  * revocation (`isRevoked`) still applies to them.
  */
 import { longTermKey, parseTurnRestUsername, turnRestPassword } from '../credentials/turn-rest.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 
 export type AuthRefusal = 'unknown-user' | 'expired' | 'revoked';
 
@@ -27,6 +28,8 @@ export interface AuthenticatorOptions {
   readonly secrets?: () => readonly string[];
   /** Revocation check (fed by the coordinator); false when absent. */
   readonly isRevoked?: (username: string) => boolean;
+  /** The platform's MD5 (long-term keys) and HMAC-SHA1 (TURN REST passwords), from the shell. */
+  readonly crypto: Pick<StunCrypto, 'md5' | 'hmacSha1'>;
 }
 
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
@@ -37,7 +40,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     const id = `${username}\u0000${realm}\u0000${password}`;
     const cached = cache.get(id);
     if (cached) return cached;
-    const key = longTermKey(username, realm, password);
+    const key = longTermKey(username, realm, password, options.crypto);
     if (cache.size >= 4096) cache.delete(cache.keys().next().value as string);
     cache.set(id, key);
     return key;
@@ -56,7 +59,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (rest.expiry <= nowSeconds) return { ok: false, reason: 'expired' };
       return {
         ok: true,
-        keys: secrets.map((secret) => derive(username, realm, turnRestPassword(secret, username))),
+        keys: secrets.map((secret) =>
+          derive(username, realm, turnRestPassword(secret, username, options.crypto)),
+        ),
       };
     },
   };

@@ -30,6 +30,7 @@ import {
   type StunMessage,
   splitMessageType,
 } from '../stun/message.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 import {
   type Allocation,
   type ChannelBinding,
@@ -127,6 +128,8 @@ export interface TurnEngineOptions {
   readonly unauthenticatedLimit?: SourceLimit;
   /** 12 random bytes chosen at start; transaction ids of Data indications count up from them. */
   readonly transactionSeed: Uint8Array;
+  /** The platform's HMAC-SHA1 and CRC-32 for MESSAGE-INTEGRITY and FINGERPRINT (the shell's). */
+  readonly crypto: StunCrypto;
 }
 
 export type TurnAction =
@@ -175,7 +178,7 @@ const TRANSACTION_CACHE_MS = 40_000;
 const TRANSACTION_CACHE_MAX = 50_000;
 
 export class TurnEngine {
-  readonly drops: DropCounters = {
+  readonly #drops: DropCounters = {
     noAllocation: 0,
     noChannel: 0,
     noPermission: 0,
@@ -197,10 +200,15 @@ export class TurnEngine {
   #alternate: TransportAddress | undefined;
 
   constructor(private readonly o: TurnEngineOptions) {
-    this.#respond = new Responder(o.software, o.transactionSeed);
+    this.#respond = new Responder(o.software, o.transactionSeed, o.crypto);
     this.#strangers = new SourceLimiter(o.unauthenticatedLimit ?? DEFAULT_UNAUTHENTICATED_LIMIT);
     this.#maxRequest = o.limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.#maxChannels = o.limits.maxChannelsPerAllocation ?? DEFAULT_MAX_CHANNELS;
+  }
+
+  /** Packets dropped on the data path, by reason: the engine's own counts, read-only to the shell. */
+  get drops(): Readonly<DropCounters> {
+    return this.#drops;
   }
 
   /** Ports held for EVEN-PORT reservations (RFC 8656 §7.2), each counted as an allocation. */
@@ -234,12 +242,12 @@ export class TurnEngine {
   handleStun(ctx: ClientContext, bytes: Uint8Array, now: number): TurnAction[] {
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) {
-      this.drops.malformed++;
+      this.#drops.malformed++;
       return [];
     }
     const msg = decoded.message;
     if (!this.#respond.fingerprintValid(msg)) {
-      this.drops.malformed++;
+      this.#drops.malformed++;
       return [];
     }
     if (msg.cls === MessageClass.Indication) return this.#indication(ctx, msg, now);
@@ -333,7 +341,7 @@ export class TurnEngine {
   channelFromClient(clientKey: string, bytes: Uint8Array, now: number): ChannelBinding | undefined {
     const alloc = this.#byClient.get(clientKey);
     if (alloc === undefined || alloc.state !== 'active') {
-      this.drops.noAllocation++;
+      this.#drops.noAllocation++;
       return undefined;
     }
     return this.channelFromAllocation(alloc, bytes, now);
@@ -343,20 +351,20 @@ export class TurnEngine {
   channelFromAllocation(alloc: Allocation, bytes: Uint8Array, now: number): ChannelBinding | undefined {
     const length = channelDataLength(bytes);
     if (length < 0) {
-      this.drops.malformed++;
+      this.#drops.malformed++;
       return undefined;
     }
     const binding = alloc.channels.get((bytes[0]! << 8) | bytes[1]!);
     if (binding === undefined || binding.expiresAt <= now) {
-      this.drops.noChannel++;
+      this.#drops.noChannel++;
       return undefined;
     }
     if (binding.peerEntry.permissionExpiresAt <= now) {
-      this.drops.noPermission++;
+      this.#drops.noPermission++;
       return undefined;
     }
     if (!allowPacket(alloc.toPeerLimit, length, now)) {
-      this.drops.rateLimited++;
+      this.#drops.rateLimited++;
       return undefined;
     }
     alloc.traffic.packetsToPeer++;
@@ -379,11 +387,11 @@ export class TurnEngine {
   ): Uint8Array | undefined {
     const entry = alloc.peers.get(peerIp);
     if (entry === undefined || entry.permissionExpiresAt <= now || alloc.state !== 'active') {
-      this.drops.noPermission++;
+      this.#drops.noPermission++;
       return undefined;
     }
     if (!allowPacket(alloc.toClientLimit, data.length, now)) {
-      this.drops.rateLimited++;
+      this.#drops.rateLimited++;
       return undefined;
     }
     alloc.traffic.packetsToClient++;
@@ -821,26 +829,26 @@ export class TurnEngine {
     if (msg.method !== Method.Send) return [];
     const alloc = this.#byClient.get(ctx.key);
     if (alloc?.state !== 'active') {
-      this.drops.noAllocation++;
+      this.#drops.noAllocation++;
       return [];
     }
     const peerAttr = findAttribute(msg, Attr.XorPeerAddress);
     const dataAttr = findAttribute(msg, Attr.Data);
     if (!peerAttr || !dataAttr || findUnknownAttributes(msg).length > 0) {
-      this.drops.malformed++;
+      this.#drops.malformed++;
       return [];
     }
     const peer = decodeXorAddress(peerAttr.value, msg.transactionId);
     if (!peer.ok || peer.value.family !== alloc.family) {
-      this.drops.malformed++;
+      this.#drops.malformed++;
       return [];
     }
     if (!hasPermission(alloc, peer.value.address, now)) {
-      this.drops.noPermission++;
+      this.#drops.noPermission++;
       return [];
     }
     if (!allowPacket(alloc.toPeerLimit, dataAttr.value.length, now)) {
-      this.drops.rateLimited++;
+      this.#drops.rateLimited++;
       return [];
     }
     alloc.traffic.packetsToPeer++;

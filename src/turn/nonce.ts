@@ -8,7 +8,7 @@
  * 438 and a fresh nonce: one round trip. Time comes in as a parameter.
  */
 import { fromHex, timingSafeEqual, toHex, utf8Encode } from '../crypto/encoding.ts';
-import { hmacSha1 } from '../crypto/hmac.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 
 export type NonceCheck = 'ok' | 'stale' | 'invalid';
 
@@ -18,10 +18,17 @@ export interface NonceManager {
   check(nonce: string, now: number, source: string): NonceCheck;
 }
 
-/** `secret`: random bytes chosen at start; `lifetimeMs`: how long a nonce stays valid. */
-export function createNonceManager(secret: Uint8Array, lifetimeMs: number): NonceManager {
+/**
+ * `secret`: random bytes chosen at start; `lifetimeMs`: how long a nonce stays valid; `crypto`:
+ * the platform's HMAC-SHA1.
+ */
+export function createNonceManager(
+  secret: Uint8Array,
+  lifetimeMs: number,
+  crypto: Pick<StunCrypto, 'hmacSha1'>,
+): NonceManager {
   const tag = (stamp: string, source: string): string =>
-    toHex(hmacSha1(secret, utf8Encode(`${stamp}|${source}`)).subarray(0, 8));
+    toHex(crypto.hmacSha1(secret, [utf8Encode(`${stamp}|${source}`)]).subarray(0, 8));
   return {
     issue(now, source) {
       const stamp = Math.floor(now).toString(16).padStart(12, '0');

@@ -20,6 +20,7 @@ import {
   findAttribute,
   type StunMessage,
 } from '../stun/message.ts';
+import type { StunCrypto } from '../stun/stun-crypto.ts';
 import type { Authenticator } from './auth.ts';
 import type { NonceManager } from './nonce.ts';
 
@@ -41,7 +42,11 @@ export class Responder {
   readonly #tid: Uint8Array;
   #counter = 0;
 
-  constructor(software: string | undefined, transactionSeed: Uint8Array) {
+  constructor(
+    software: string | undefined,
+    transactionSeed: Uint8Array,
+    readonly crypto: StunCrypto,
+  ) {
     this.#software = software ? encodeText(software) : undefined;
     this.#tid = copyBytes(transactionSeed.subarray(0, 12));
   }
@@ -63,7 +68,7 @@ export class Responder {
   }
 
   fingerprintValid(msg: StunMessage): boolean {
-    return checkFingerprint(msg);
+    return checkFingerprint(msg, this.crypto);
   }
 
   success(req: StunMessage, key: Uint8Array | undefined, attrs: Attrs): Uint8Array {
@@ -71,6 +76,7 @@ export class Responder {
     return encodeMessage(req.method, MessageClass.SuccessResponse, req.transactionId, attrs, {
       integrityKey: key,
       fingerprint: req.fingerprintOffset !== undefined,
+      crypto: this.crypto,
     });
   }
 
@@ -94,6 +100,7 @@ export class Responder {
     return encodeMessage(req.method, MessageClass.ErrorResponse, req.transactionId, attrs, {
       integrityKey: key,
       fingerprint: req.fingerprintOffset !== undefined,
+      crypto: this.crypto,
     });
   }
 }
@@ -182,7 +189,7 @@ export function authenticate(
     return refuse(ErrorCode.StaleNonce, 'stale-nonce', true);
   if (bound !== undefined && bound.username === username.value) {
     if (auth.isRevoked(username.value)) return refuse(ErrorCode.Unauthorized, 'revoked', true);
-    if (checkIntegrity(msg, bound.integrityKey)) {
+    if (checkIntegrity(msg, bound.integrityKey, respond.crypto)) {
       return { ok: true, username: username.value, key: bound.integrityKey };
     }
     return refuse(ErrorCode.Unauthorized, 'bad-integrity', true);
@@ -190,7 +197,7 @@ export function authenticate(
   const lookup = auth.keysFor(username.value, realm, Math.floor(now / 1000));
   if (!lookup.ok) return refuse(ErrorCode.Unauthorized, lookup.reason, true);
   for (const key of lookup.keys) {
-    if (checkIntegrity(msg, key)) return { ok: true, username: username.value, key };
+    if (checkIntegrity(msg, key, respond.crypto)) return { ok: true, username: username.value, key };
   }
   return refuse(ErrorCode.Unauthorized, 'bad-integrity', true);
 }

@@ -11,6 +11,7 @@ import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
@@ -126,7 +127,7 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     };
     expect(a.relay).toMatchObject({ id: 'eu-paris', basis: 'distance' });
     expect(a.iceServers[0]!.urls[0]).toBe('stun:192.0.2.10:3478');
-    expect(a.iceServers[0]!.credential).toBe(turnRestPassword(SECRET, a.iceServers[0]!.username));
+    expect(a.iceServers[0]!.credential).toBe(turnRestPassword(SECRET, a.iceServers[0]!.username, stunCrypto));
   });
 
   it('hands out one relay unless asked, with only the asked transports and a TTL within the tenant bounds', async () => {
@@ -144,7 +145,7 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     expect(one.alternates.map((r) => r.id)).toEqual(['ap-tokyo']);
     const alt = one.alternates[0]!.iceServer;
     expect(alt.urls[1]).toBe('turn:192.0.2.20:3478?transport=udp');
-    expect(alt.credential).toBe(turnRestPassword(SECRET, alt.username));
+    expect(alt.credential).toBe(turnRestPassword(SECRET, alt.username, stunCrypto));
 
     const res = await call('/v1/allocate', json({ ...here, relays: 2, transports: ['tcp'], ttl: 3600 }));
     expect(res.status).toBe(200);

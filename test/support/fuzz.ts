@@ -4,6 +4,8 @@
  * (attributes added, dropped, resized, retyped) re-signed with valid credentials so that they get
  * past authentication and reach the request handlers. Same seed, same messages.
  */
+
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { encodeChannelData } from '../../src/stun/channel-data.ts';
 import { Attr, MAGIC_COOKIE, MessageClass, Method } from '../../src/stun/constants.ts';
 import { decodeMessage, encodeMessage } from '../../src/stun/message.ts';
@@ -119,6 +121,7 @@ export class Fuzzer {
     return encodeMessage(method, cls as MessageClass, this.#bytes(12), withCred, {
       integrityKey: ltKey(this.cred),
       fingerprint: this.#r() < 0.5,
+      crypto: stunCrypto,
     });
   }
 

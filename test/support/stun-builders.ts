@@ -3,6 +3,7 @@
  * credentials, and readers of the answers. Built on the project's codec.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import {
   decodeErrorCode,
@@ -54,6 +55,7 @@ export function request(
   const bytes = encodeMessage(method, MessageClass.Request, tid, all, {
     integrityKey: key,
     fingerprint: opts.fingerprint,
+    crypto: stunCrypto,
   });
   return { tid, bytes };
 }

@@ -5,6 +5,7 @@
  * relayed socket. Shared by the engine's test files.
  */
 import { createHmac } from 'node:crypto';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { RevocationSet } from '../../src/credentials/revocation.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { parseCidr } from '../../src/net/cidr.ts';
@@ -41,13 +42,15 @@ export function setup(
   let revoked = new RevocationSet();
   const engine = new TurnEngine({
     realm: REALM,
+    crypto: stunCrypto,
     software: 'test',
     auth: createAuthenticator({
       users: [{ name: 'alice', password: 'pw' }],
       secrets: () => ['old-secret', 'new-secret'],
+      crypto: stunCrypto,
       isRevoked: (username) => revoked.isRevoked(username),
     }),
-    nonces: createNonceManager(new Uint8Array(32).fill(7), 3_600_000),
+    nonces: createNonceManager(new Uint8Array(32).fill(7), 3_600_000, stunCrypto),
     peerPolicy: createPeerPolicy({ allow: [cidr('127.0.0.0/8')] }),
     relayFamilies: [4],
     lifetimes: {

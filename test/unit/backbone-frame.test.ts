@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { hmacSha1 } from '../../relay/platform-crypto.ts';
 import {
   createKeyRing,
   type DataFrame,
@@ -28,7 +29,7 @@ import {
 
 const OLD = 'mesh-key-2026-01-aaaaaaaa'; // key id 155
 const NEW = 'mesh-key-2026-02-bbbbbbbb'; // key id 3
-const ring = createKeyRing([OLD]);
+const ring = createKeyRing([OLD], hmacSha1);
 const A = relayHash('relay-fra-1');
 const B = relayHash('relay-sin-2');
 const v4 = (address: string, port: number) => wireAddress({ family: 4, address, port });
@@ -158,7 +159,7 @@ describe('authentication', () => {
   });
 
   it('derives key ids from the first byte of SHA-1 of the key', () => {
-    expect(createKeyRing([NEW]).current.id).toBe(createHash('sha1').update(NEW).digest()[0]);
+    expect(createKeyRing([NEW], hmacSha1).current.id).toBe(createHash('sha1').update(NEW).digest()[0]);
   });
 
   it.each([
@@ -195,10 +196,10 @@ describe('authentication', () => {
 
 describe('key rotation', () => {
   it('accepts the old key until it is removed, then refuses its frames as an unknown key', () => {
-    const before = data(bytes(10), { keys: createKeyRing([OLD]) });
-    const step1 = createKeyRing([OLD, NEW]); // new key accepted everywhere
-    const step2 = createKeyRing([NEW, OLD]); // then current everywhere
-    const step3 = createKeyRing([NEW]); // then the old one removed
+    const before = data(bytes(10), { keys: createKeyRing([OLD], hmacSha1) });
+    const step1 = createKeyRing([OLD, NEW], hmacSha1); // new key accepted everywhere
+    const step2 = createKeyRing([NEW, OLD], hmacSha1); // then current everywhere
+    const step3 = createKeyRing([NEW], hmacSha1); // then the old one removed
     const during = data(bytes(10), { keys: step2 });
     expect(during[FrameOffset.KeyId]).toBe(3);
     for (const keys of [step1, step2]) {
@@ -217,7 +218,7 @@ describe('key rotation', () => {
     }
     const code = (keys: string[]) => {
       try {
-        createKeyRing(keys);
+        createKeyRing(keys, hmacSha1);
       } catch (e) {
         expect(e).toBeInstanceOf(MeshKeyError);
         for (const k of keys) expect((e as Error).message).not.toContain(k);
@@ -232,7 +233,7 @@ describe('key rotation', () => {
   });
 
   it('prints key ids, not key bytes, when logged', () => {
-    const keys = createKeyRing([NEW, OLD]);
+    const keys = createKeyRing([NEW, OLD], hmacSha1);
     expect(JSON.stringify(keys)).toBe('{"current":"0x03","accepted":["0x03","0x9b"]}');
     expect(inspect(keys)).toContain('<redacted>');
   });

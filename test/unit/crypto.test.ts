@@ -1,12 +1,11 @@
 /**
- * The pure crypto helpers (SHA-1, MD5, HMAC-SHA1, CRC-32) checked against node:crypto and zlib over
- * many lengths, including every padding boundary, plus published vectors (FIPS 180, RFC 1321,
- * RFC 2202) and the byte/text encodings with their invalid inputs.
+ * The pure helpers left in src/crypto: SHA-1 (relay and mesh-key ids) checked against node:crypto
+ * over many lengths, including every padding boundary, plus the FIPS 180 vectors; and the
+ * byte/text encodings with their invalid inputs. HMAC, MD5 and CRC-32 come from the platform
+ * (relay/platform-crypto.ts), tested through the STUN codec's RFC 5769 vectors.
  */
-import { createHash, createHmac } from 'node:crypto';
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../src/crypto/crc32.ts';
 import {
   concatBytes,
   copyBytes,
@@ -18,8 +17,6 @@ import {
   utf8Decode,
   utf8Encode,
 } from '../../src/crypto/encoding.ts';
-import { hmacSha1, hmacSha1Parts } from '../../src/crypto/hmac.ts';
-import { md5 } from '../../src/crypto/md5.ts';
 import { Sha1, sha1, sha1Parts } from '../../src/crypto/sha1.ts';
 
 /** Deterministic bytes (xorshift32), so a failure names a length that reproduces. */
@@ -37,7 +34,6 @@ function bytes(n: number, seed: number): Uint8Array {
 
 const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const ascii = (s: string) => new TextEncoder().encode(s);
-const repeat = (byte: number, n: number) => new Uint8Array(n).fill(byte);
 
 /** Every length 0..300 (so 55, 56, 63, 64, 65, 119, 120, 128 ... are all in), then a few large ones. */
 const LENGTHS = [...Array.from({ length: 301 }, (_, i) => i), 1000, 4096, 65_537];
@@ -81,100 +77,6 @@ describe('sha1', () => {
       const data = bytes(n, 11);
       expect(hexOf(h.update(data).digest())).toBe(createHash('sha1').update(data).digest('hex'));
     }
-  });
-});
-
-describe('md5', () => {
-  it('matches node:crypto for every length from 0 to 300 and a few large inputs', () => {
-    for (const n of LENGTHS) {
-      const data = bytes(n, n + 5);
-      expect(hexOf(md5(data)), `length ${n}`).toBe(createHash('md5').update(data).digest('hex'));
-    }
-  });
-
-  it.each([
-    ['', 'd41d8cd98f00b204e9800998ecf8427e'],
-    ['a', '0cc175b9c0f1b6a831c399e269772661'],
-    ['abc', '900150983cd24fb0d6963f7d28e17f72'],
-    ['message digest', 'f96b697d7cb7938d525a2f31aaf161d0'],
-    ['abcdefghijklmnopqrstuvwxyz', 'c3fcd3d76192e4007dfb496cca67e13b'],
-  ])('gives the RFC 1321 §A.5 digest of %j', (input, want) => {
-    expect(hexOf(md5(ascii(input)))).toBe(want);
-  });
-});
-
-describe('hmacSha1', () => {
-  it('matches node:crypto for message lengths 0 to 300 and key lengths on both sides of 64', () => {
-    for (const n of LENGTHS) {
-      const key = bytes(n % 150, n + 9);
-      const data = bytes(n, n + 13);
-      const want = createHmac('sha1', key).update(data).digest('hex');
-      expect(hexOf(hmacSha1(key, data)), `length ${n}`).toBe(want);
-      const cut = n >> 1;
-      expect(hexOf(hmacSha1Parts(key, [data.subarray(0, cut), data.subarray(cut)])), `parts ${n}`).toBe(want);
-    }
-  });
-
-  // RFC 2202 §3 test cases 1-7.
-  it.each([
-    [repeat(0x0b, 20), ascii('Hi There'), 'b617318655057264e28bc0b6fb378c8ef146be00'],
-    [ascii('Jefe'), ascii('what do ya want for nothing?'), 'effcdf6ae5eb2fa2d27416d5f184df9c259a7c79'],
-    [repeat(0xaa, 20), repeat(0xdd, 50), '125d7342b9ac11cd91a39af48aa17b4f63f175d3'],
-    [
-      Uint8Array.from({ length: 25 }, (_, i) => i + 1),
-      repeat(0xcd, 50),
-      '4c9007f4026250c6bc8414f9bf50c86c2d7235da',
-    ],
-    [repeat(0x0c, 20), ascii('Test With Truncation'), '4c1a03424b55e07fe7f27be1d58bb9324a9a5a04'],
-    [
-      repeat(0xaa, 80),
-      ascii('Test Using Larger Than Block-Size Key - Hash Key First'),
-      'aa4ae5e15272d00e95705637ce8a3b55ed402112',
-    ],
-    [
-      repeat(0xaa, 80),
-      ascii('Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data'),
-      'e8e99d0f45237d786d6bbaa7965c7808bbff1a91',
-    ],
-  ])('gives the RFC 2202 digest for test case %#', (key, data, want) => {
-    expect(hexOf(hmacSha1(key, data))).toBe(want);
-  });
-
-  it('treats an empty part list as an empty message', () => {
-    const key = ascii('key');
-    expect(hmacSha1Parts(key, [])).toEqual(hmacSha1(key, new Uint8Array(0)));
-  });
-
-  it('does not disturb a plain sha1 when its key is longer than a block', () => {
-    const data = bytes(90, 1);
-    const before = sha1(data);
-    hmacSha1(repeat(0xaa, 100), data);
-    expect(sha1(data)).toEqual(before);
-  });
-});
-
-describe('crc32', () => {
-  it('gives the CRC-32/ISO-HDLC check value for "123456789"', () => {
-    expect(crc32(ascii('123456789'))).toBe(0xcbf43926);
-  });
-
-  it('matches zlib for every length from 0 to 300 and a few large inputs', () => {
-    for (const n of LENGTHS) {
-      const data = bytes(n, n + 17);
-      expect(crc32(data), `length ${n}`).toBe(zlibCrc32(data));
-    }
-  });
-
-  it('covers only the range from start to end', () => {
-    const data = bytes(100, 2);
-    expect(crc32(data, 10, 70)).toBe(zlibCrc32(data.subarray(10, 70)));
-    expect(crc32(data, 50, 50)).toBe(0);
-  });
-
-  it('returns an unsigned number', () => {
-    const v = crc32(ascii('a'));
-    expect(v).toBe(0xe8b7be43);
-    expect(v).toBeGreaterThan(0x7fffffff);
   });
 });
 

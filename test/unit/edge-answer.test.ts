@@ -4,6 +4,7 @@
  * and a credential TTL inside the tenant's bounds. The pure helpers first, then the route.
  */
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { relayIceUrls, splitPicks, urlTransport } from '../../src/allocation/answer.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
@@ -128,7 +129,7 @@ describe('POST /v1/allocate: one relay per answer', () => {
     const alt = a.alternates[0]!.iceServer;
     expect(alt.urls).toEqual(relayIceUrls(PARIS, ['udp', 'tcp', 'tls']));
     expect(alt.username).toBe(a.iceServers[0]!.username);
-    expect(alt.credential).toBe(turnRestPassword('edge-secret', alt.username));
+    expect(alt.credential).toBe(turnRestPassword('edge-secret', alt.username, stunCrypto));
   });
 
   it('puts as many relays as asked into iceServers, best first, and keeps the rest as alternates', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { MemoryRoomStore } from '../../src/allocation/rooms.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
@@ -70,7 +71,7 @@ describe('POST /v1/allocate', () => {
     ]);
     const { username, credential } = a.iceServers[0]!;
     expect(username).toMatch(new RegExp(`^${NOW / 1000 + 600}:default:[0-9a-f]{16}$`));
-    expect(credential).toBe(turnRestPassword('edge-secret', username));
+    expect(credential).toBe(turnRestPassword('edge-secret', username, stunCrypto));
     expect(a.alternates.map((x) => x.id)).toEqual(['us-newyork', 'ap-tokyo']);
     expect(a).toMatchObject({
       ttl: 600,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { RevocationSet, type RevocationTarget } from '../../src/credentials/revocation.ts';
 import { MAX_TTL_SECONDS, parseTurnRestUsername, turnRestPassword } from '../../src/credentials/turn-rest.ts';
@@ -54,7 +55,7 @@ describe('per-client credentials', () => {
         userId: a.client,
       });
       expect(a.client).toMatch(/^[0-9a-f]{16}$/);
-      expect(credential).toBe(turnRestPassword('edge-secret', username));
+      expect(credential).toBe(turnRestPassword('edge-secret', username, stunCrypto));
     }
   });
 

@@ -6,6 +6,7 @@ import {
   redactConfig,
   relayHelpText,
 } from '../../relay/config.ts';
+import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
 
 type Env = Record<string, string | undefined>;
 const FILES = new Set(['/etc/relay/cert.pem', '/etc/relay/key.pem']);
@@ -77,6 +78,7 @@ describe('relay config defaults', () => {
       heartbeatTtl: 10,
       backbonePort: undefined,
       meshKey: [],
+      backbone: BACKBONE_DEFAULTS,
       faultLinks: undefined,
       faultApi: false,
     } satisfies RelayConfig);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import {
   decodeErrorCode,
   decodeText,
@@ -36,9 +37,9 @@ describe('RFC 5769 test vectors', () => {
       ok: true,
       value: 'STUN test client',
     });
-    expect(checkFingerprint(r.message)).toBe(true);
-    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'))).toBe(true);
-    expect(checkIntegrity(r.message, utf8('wrong'))).toBe(false);
+    expect(checkFingerprint(r.message, stunCrypto)).toBe(true);
+    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'), stunCrypto)).toBe(true);
+    expect(checkIntegrity(r.message, utf8('wrong'), stunCrypto)).toBe(false);
   });
 
   it('decodes the IPv4 response to 192.0.2.1:32853', () => {
@@ -50,8 +51,8 @@ describe('RFC 5769 test vectors', () => {
       ok: true,
       value: { family: 4, address: '192.0.2.1', port: 32853 },
     });
-    expect(checkFingerprint(r.message)).toBe(true);
-    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'))).toBe(true);
+    expect(checkFingerprint(r.message, stunCrypto)).toBe(true);
+    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'), stunCrypto)).toBe(true);
   });
 
   it('decodes the IPv6 response to [2001:db8:1234:5678:11:2233:4455:6677]:32853', () => {
@@ -62,8 +63,8 @@ describe('RFC 5769 test vectors', () => {
       ok: true,
       value: { family: 6, address: '2001:db8:1234:5678:11:2233:4455:6677', port: 32853 },
     });
-    expect(checkFingerprint(r.message)).toBe(true);
-    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'))).toBe(true);
+    expect(checkFingerprint(r.message, stunCrypto)).toBe(true);
+    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'), stunCrypto)).toBe(true);
   });
 
   it('checks the long-term MESSAGE-INTEGRITY with MD5(username:realm:password)', () => {
@@ -79,7 +80,7 @@ describe('RFC 5769 test vectors', () => {
       value: 'f//499k954d6OL34oL9FSTvy64sA',
     });
     const key = createHash('md5').update(`${username}:example.org:TheMatrIX`).digest();
-    expect(checkIntegrity(r.message, new Uint8Array(key))).toBe(true);
+    expect(checkIntegrity(r.message, new Uint8Array(key), stunCrypto)).toBe(true);
   });
 });
 
@@ -112,7 +113,7 @@ describe('encoding', () => {
         [Attr.Software, encodeText('test vector')],
         [Attr.XorMappedAddress, encodeXorAddress({ family: 4, address: '192.0.2.1', port: 32853 }, tid)],
       ],
-      { integrityKey: utf8('VOkJxbRl1RmTxUk/WvJxBt'), fingerprint: true },
+      { integrityKey: utf8('VOkJxbRl1RmTxUk/WvJxBt'), fingerprint: true, crypto: stunCrypto },
     );
     const expected = ipv4Response.slice();
     expected[20 + 4 + 11] = 0; // the RFC pads SOFTWARE with a space; we pad with zero
@@ -121,8 +122,8 @@ describe('encoding', () => {
     expect(out.subarray(0, 35)).toEqual(expected.subarray(0, 35));
     const r = decodeMessage(out);
     if (!r.ok) throw new Error(r.error);
-    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'))).toBe(true);
-    expect(checkFingerprint(r.message)).toBe(true);
+    expect(checkIntegrity(r.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'), stunCrypto)).toBe(true);
+    expect(checkFingerprint(r.message, stunCrypto)).toBe(true);
   });
 
   it('round-trips every attribute shape with integrity and fingerprint', () => {
@@ -137,6 +138,7 @@ describe('encoding', () => {
     const out = encodeMessage(Method.Allocate, MessageClass.ErrorResponse, tid, attrs, {
       integrityKey: key,
       fingerprint: true,
+      crypto: stunCrypto,
     });
     expect(out.length % 4).toBe(0);
     const r = decodeMessage(out);
@@ -159,12 +161,15 @@ describe('encoding', () => {
       value: { family: 6, address: '::1', port: 9 },
     });
     expect(findAttribute(r.message, Attr.Data)!.value).toEqual(new Uint8Array([1, 2, 3]));
-    expect(checkIntegrity(r.message, key)).toBe(true);
-    expect(checkFingerprint(r.message)).toBe(true);
+    expect(checkIntegrity(r.message, key, stunCrypto)).toBe(true);
+    expect(checkFingerprint(r.message, stunCrypto)).toBe(true);
   });
 
   it('ignores attributes after MESSAGE-INTEGRITY except FINGERPRINT', () => {
-    const withMi = encodeMessage(Method.Binding, MessageClass.Request, tid, [], { integrityKey: utf8('k') });
+    const withMi = encodeMessage(Method.Binding, MessageClass.Request, tid, [], {
+      integrityKey: utf8('k'),
+      crypto: stunCrypto,
+    });
     // Append a SOFTWARE attribute behind MESSAGE-INTEGRITY and fix the length.
     const extra = hex('80220004 61626364');
     const buf = new Uint8Array(withMi.length + extra.length);
@@ -254,13 +259,13 @@ describe('malformed input', () => {
         b[b.length - 1]! ^= 1;
       }),
     );
-    expect(r.ok && checkFingerprint(r.message)).toBe(false);
+    expect(r.ok && checkFingerprint(r.message, stunCrypto)).toBe(false);
     const r2 = decodeMessage(
       mutate((b) => {
         b[30]! ^= 1;
       }),
     );
-    expect(r2.ok && checkIntegrity(r2.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'))).toBe(false);
+    expect(r2.ok && checkIntegrity(r2.message, utf8('VOkJxbRl1RmTxUk/WvJxBt'), stunCrypto)).toBe(false);
   });
 
   it.each([

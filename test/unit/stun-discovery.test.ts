@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { encodeAddress, encodeErrorCode, encodeXorAddress } from '../../src/stun/attributes.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
@@ -28,11 +29,11 @@ const mapped = (address: string, family: 4 | 6 = 4): BindingAnswer => ({
 
 describe('STUN discovery of the external address', () => {
   it('sends a Binding request with the transaction id and a valid FINGERPRINT (RFC 8489 §6.1, §14.7)', () => {
-    const r = decodeMessage(bindingRequest(TID));
+    const r = decodeMessage(bindingRequest(TID, stunCrypto));
     if (!r.ok) throw new Error(r.error);
     expect(r.message).toMatchObject({ method: Method.Binding, cls: MessageClass.Request });
     expect([...r.message.transactionId]).toEqual([...TID]);
-    expect(checkFingerprint(r.message)).toBe(true);
+    expect(checkFingerprint(r.message, stunCrypto)).toBe(true);
   });
 
   it('reads XOR-MAPPED-ADDRESS, IPv4 and IPv6, and MAPPED-ADDRESS from older servers', () => {
@@ -65,7 +66,7 @@ describe('STUN discovery of the external address', () => {
     expect(readBindingAnswer(response(MessageClass.SuccessResponse, [], TID, Method.Allocate), TID)).toEqual({
       kind: 'other',
     });
-    expect(readBindingAnswer(bindingRequest(TID), TID)).toEqual({ kind: 'other' });
+    expect(readBindingAnswer(bindingRequest(TID, stunCrypto), TID)).toEqual({ kind: 'other' });
     expect(readBindingAnswer(new Uint8Array([0, 1, 0]), TID)).toEqual({ kind: 'other' });
     expect(
       readBindingAnswer(response(MessageClass.ErrorResponse, [[Attr.ErrorCode, encodeErrorCode(400)]]), TID),

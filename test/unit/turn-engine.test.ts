@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { decodeAddress, decodeUnknownAttributes, encodeText } from '../../src/stun/attributes.ts';
 import { channelDataLength, encodeChannelData } from '../../src/stun/channel-data.ts';
@@ -49,7 +50,7 @@ describe('Allocate', () => {
     expect(xorAddressAttr(reply!, Attr.XorRelayedAddress)).toEqual(relayed);
     expect(xorAddressAttr(reply!, Attr.XorMappedAddress)).toEqual(ctx.client);
     expect(u32Attr(reply!, Attr.Lifetime)).toBe(600);
-    expect(checkIntegrity(reply!, ltKey(cred))).toBe(true);
+    expect(checkIntegrity(reply!, ltKey(cred), stunCrypto)).toBe(true);
     expect(engine.allocationCount).toBe(1);
   });
 
@@ -273,7 +274,7 @@ describe('authentication', () => {
       MessageClass.Request,
       tid,
       [transportUdp(), [Attr.Username, encodeText('alice')]],
-      { integrityKey: ltKey(alice()) },
+      { integrityKey: ltKey(alice()), crypto: stunCrypto },
     );
     const [reply] = replies(engine.handleStun(client(), bytes, T0));
     expect(errorCodeOf(reply!)).toBe(400);

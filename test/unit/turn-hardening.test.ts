@@ -4,6 +4,7 @@
  * client's address. Fake clock, assertions on the actions, as in turn-engine.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { parseCidr } from '../../src/net/cidr.ts';
 import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
@@ -37,6 +38,7 @@ function setup(over: Partial<TurnEngineOptions> = {}, limits: Record<string, num
       { name: 'bob', password: 'pw' },
     ],
     secrets: () => ['s1', 's2', 's3'],
+    crypto: stunCrypto,
   });
   const lookups = { count: 0 };
   const auth: Authenticator = {
@@ -48,8 +50,9 @@ function setup(over: Partial<TurnEngineOptions> = {}, limits: Record<string, num
   };
   const engine = new TurnEngine({
     realm: REALM,
+    crypto: stunCrypto,
     auth,
-    nonces: createNonceManager(new Uint8Array(32).fill(7), 600_000),
+    nonces: createNonceManager(new Uint8Array(32).fill(7), 600_000, stunCrypto),
     peerPolicy: createPeerPolicy({ allow: [allow.value] }),
     relayFamilies: [4],
     lifetimes: {
@@ -308,7 +311,7 @@ describe('nonces', () => {
   });
 
   it('check the address, the time and the MAC', () => {
-    const n = createNonceManager(new Uint8Array(32).fill(1), 600_000);
+    const n = createNonceManager(new Uint8Array(32).fill(1), 600_000, stunCrypto);
     const nonce = n.issue(T0, '192.0.2.1');
     expect(n.check(nonce, T0 + 599_000, '192.0.2.1')).toBe('ok');
     expect(n.check(nonce, T0 + 601_000, '192.0.2.1')).toBe('stale');

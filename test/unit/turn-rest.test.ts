@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { stunCrypto } from '../../relay/platform-crypto.ts';
 import {
   CredentialError,
   createTurnCredential,
@@ -14,7 +15,6 @@ import {
   restCredentialsValid,
   turnRestPassword,
 } from '../../src/credentials/turn-rest.ts';
-import { hmacSha1 } from '../../src/crypto/hmac.ts';
 import { longTermRequest } from './fixtures/rfc5769.ts';
 
 const NOW = 1_700_000_000;
@@ -36,7 +36,7 @@ describe('createTurnCredential', () => {
         tenant: 'acme',
         userId: 'bob',
       });
-      expect(cred.credential).toBe(turnRestPassword(secret, cred.username));
+      expect(cred.credential).toBe(turnRestPassword(secret, cred.username, stunCrypto));
       expect(cred.credential).toBe(nodePassword(secret, cred.username));
     },
   );
@@ -100,9 +100,9 @@ describe('createTurnCredential', () => {
 describe('turnRestPassword', () => {
   it('is base64 of HMAC-SHA1(secret, username)', () => {
     const username = `${NOW}:acme:bob`;
-    const mac = hmacSha1(new TextEncoder().encode('s3cret'), new TextEncoder().encode(username));
-    expect(turnRestPassword('s3cret', username)).toBe(Buffer.from(mac).toString('base64'));
-    expect(turnRestPassword('s3cret', username)).toBe(nodePassword('s3cret', username));
+    const mac = createHmac('sha1', 's3cret').update(username).digest();
+    expect(turnRestPassword('s3cret', username, stunCrypto)).toBe(Buffer.from(mac).toString('base64'));
+    expect(turnRestPassword('s3cret', username, stunCrypto)).toBe(nodePassword('s3cret', username));
   });
 });
 
@@ -157,14 +157,16 @@ describe('longTermKey', () => {
 
   it('is MD5 over the UTF-8 of username:realm:password (RFC 8489 §9.2.2)', () => {
     const want = createHash('md5').update(`${username}:example.org:TheMatrIX`, 'utf8').digest();
-    expect(longTermKey(username, 'example.org', 'TheMatrIX')).toEqual(new Uint8Array(want));
+    expect(longTermKey(username, 'example.org', 'TheMatrIX', stunCrypto)).toEqual(new Uint8Array(want));
   });
 
   it('verifies the MESSAGE-INTEGRITY of the RFC 5769 §2.4 sample request', () => {
-    const key = longTermKey(username, 'example.org', 'TheMatrIX');
+    const key = longTermKey(username, 'example.org', 'TheMatrIX', stunCrypto);
     // MESSAGE-INTEGRITY is the last attribute: a 4-byte header and a 20-byte HMAC over all before it.
     const end = longTermRequest.length;
-    const mac = hmacSha1(key, longTermRequest.subarray(0, end - 24));
-    expect(mac).toEqual(longTermRequest.subarray(end - 20));
+    const mac = createHmac('sha1', key)
+      .update(longTermRequest.subarray(0, end - 24))
+      .digest();
+    expect(new Uint8Array(mac)).toEqual(longTermRequest.subarray(end - 20));
   });
 });

@@ -1,0 +1,54 @@
+/**
+ * The backbone's tuning, in one place: the relay's config (relay/config.ts) and the world
+ * simulation (src/sim/config.ts) both read these, so what the simulation measures is what the
+ * relay runs.
+ */
+import { DEFAULT_HYSTERESIS } from '../routing/path-choice.ts';
+
+export interface BackboneTuning {
+  /** How often each link is probed. 100 ms gives a failover well under a second. */
+  readonly probeIntervalMs: number;
+  /** A link silent this long (with a probe waiting) is broken, whatever its averages say. */
+  readonly deadAfterMs: number;
+  /** How often routes are recomputed from the relay's own links and the published ones. */
+  readonly recomputeMs: number;
+  /** How often the directory is read and this relay's links published (and at once on events). */
+  readonly syncMs: number;
+  /** How long published links live in the directory unless published again. */
+  readonly linkTtlMs: number;
+  /** Probes (and replies) per link the loss rate and RTT percentiles look back over. */
+  readonly estimatorWindow: number;
+  /** A probe without a reply after this long counts as lost. */
+  readonly lossTimeoutMs: number;
+  /** Relay-to-relay links a path may have: 1 = direct only. */
+  readonly maxHops: number;
+  /** Switch at once for a gain of at least this many ms of cost AND this share of the current cost. */
+  readonly switchGainMs: number;
+  readonly switchGainRatio: number;
+  /** A smaller gain, held on every recompute for `sustainMs`, also earns a switch. */
+  readonly sustainGainMs: number;
+  readonly sustainGainRatio: number;
+  readonly sustainMs: number;
+  /** Routes to a destination first seen less than this long ago follow the best path freely. */
+  readonly settleMs: number;
+  /** Frames per sender the replay window remembers behind the highest seq seen. */
+  readonly replayWindow: number;
+}
+
+export const BACKBONE_DEFAULTS: BackboneTuning = Object.freeze({
+  probeIntervalMs: 100,
+  deadAfterMs: 400,
+  recomputeMs: 250,
+  syncMs: 1000,
+  linkTtlMs: 5000,
+  estimatorWindow: 50,
+  lossTimeoutMs: 1000,
+  maxHops: 3,
+  ...DEFAULT_HYSTERESIS,
+  sustainGainMs: 1,
+  sustainGainRatio: 0.03,
+  sustainMs: 30_000,
+  // 50 probes at 100 ms: the estimator's window is full once, and every relay has published twice.
+  settleMs: 5000,
+  replayWindow: 4096,
+});

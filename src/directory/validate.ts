@@ -1,0 +1,101 @@
+/**
+ * Directory records as read back from a store: checked field by field before anything uses them.
+ * A record written by an older or newer relay, by hand, or cut short must not take the edge or a
+ * relay down (a relay record without `load` once made every /v1/allocate answer 500 and stopped
+ * a relay's route updates): a bad record is reported with the field that is wrong and skipped.
+ * Pure; the stores call these on read and their callers log what was skipped.
+ */
+import { MAX_RELAY_ID_BYTES } from '../backbone/relay-hash.ts';
+import type { LinkRecord, RelayRecord } from './types.ts';
+
+export type Checked<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: string };
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const nonNegative = (v: unknown): v is number => finite(v) && v >= 0;
+const port = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+
+/** A relay id: 1-64 UTF-8 bytes (the backbone hashes it, src/backbone/relay-hash.ts). */
+export function validRelayId(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length === 0) return false;
+  return new TextEncoder().encode(v).length <= MAX_RELAY_ID_BYTES;
+}
+
+/** A RelayRecord, or the first field that is missing or wrong. */
+export function checkRelayRecord(v: unknown): Checked<RelayRecord> {
+  if (!isObj(v)) return { ok: false, error: 'not an object' };
+  const bad = (field: string) => ({ ok: false as const, error: `${field}: missing or invalid` });
+  if (!validRelayId(v.id)) return bad('id');
+  if (typeof v.region !== 'string') return bad('region');
+  if (!finite(v.lat) || Math.abs(v.lat) > 90) return bad('lat');
+  if (!finite(v.lon) || Math.abs(v.lon) > 180) return bad('lon');
+  if (!Array.isArray(v.turnUrls) || !v.turnUrls.every((u) => typeof u === 'string')) return bad('turnUrls');
+  if (typeof v.backbone !== 'string') return bad('backbone');
+  if (typeof v.relayedAddress !== 'string') return bad('relayedAddress');
+  const range = v.portRange;
+  if (
+    !Array.isArray(range) ||
+    range.length !== 2 ||
+    !port(range[0]) ||
+    !port(range[1]) ||
+    range[0] > range[1]
+  )
+    return bad('portRange');
+  if (!nonNegative(v.capacity)) return bad('capacity');
+  const load = v.load;
+  if (!isObj(load) || !nonNegative(load.allocations) || !nonNegative(load.pps) || !nonNegative(load.bps))
+    return bad('load');
+  if (v.state !== 'active' && v.state !== 'draining') return bad('state');
+  if (typeof v.version !== 'string') return bad('version');
+  if (!finite(v.startedAt)) return bad('startedAt');
+  if (!finite(v.updatedAt)) return bad('updatedAt');
+  if (v.pingUrl !== undefined && typeof v.pingUrl !== 'string') return bad('pingUrl');
+  return { ok: true, value: v as unknown as RelayRecord };
+}
+
+/** A LinkRecord, or the first field that is missing or wrong. */
+export function checkLinkRecord(v: unknown): Checked<LinkRecord> {
+  if (!isObj(v)) return { ok: false, error: 'not an object' };
+  const bad = (field: string) => ({ ok: false as const, error: `${field}: missing or invalid` });
+  if (!validRelayId(v.from)) return bad('from');
+  if (!validRelayId(v.to)) return bad('to');
+  for (const f of ['rttMs', 'rttP50Ms', 'rttP95Ms', 'jitterMs', 'samples'] as const) {
+    if (!nonNegative(v[f])) return bad(f);
+  }
+  if (!finite(v.lossRate) || v.lossRate < 0 || v.lossRate > 1) return bad('lossRate');
+  if (!finite(v.updatedAt)) return bad('updatedAt');
+  return { ok: true, value: v as unknown as LinkRecord };
+}
+
+/**
+ * Why `relay` may not join a directory already holding `others` (its own earlier record
+ * excluded), or undefined: two ids with the same 48-bit relay hash (frames could not tell them
+ * apart), or relayed port ranges that overlap on the same relayed address (a packet to such a
+ * port could belong to either relay).
+ */
+export function registrationConflict(
+  relay: RelayRecord,
+  others: readonly RelayRecord[],
+  hash: (id: string) => number,
+): string | undefined {
+  const mine = hash(relay.id);
+  for (const o of others) {
+    if (o.id === relay.id) continue;
+    if (hash(o.id) === mine) return `relay id ${relay.id} has the same backbone hash as ${o.id}; rename one`;
+    if (
+      o.relayedAddress === relay.relayedAddress &&
+      o.portRange[0] <= relay.portRange[1] &&
+      relay.portRange[0] <= o.portRange[1]
+    ) {
+      return (
+        `relayed ports ${relay.portRange[0]}-${relay.portRange[1]} on ${relay.relayedAddress} overlap ` +
+        `${o.id}'s ${o.portRange[0]}-${o.portRange[1]}`
+      );
+    }
+  }
+  return undefined;
+}

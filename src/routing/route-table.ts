@@ -1,0 +1,96 @@
+/**
+ * One relay's routing table kept over time: path-choice.ts's hysteresis plus two rules that keep
+ * it from locking in early choices.
+ *
+ * The switch rule (a gain of 5 ms AND 15 %) keeps whatever a relay chose first. A mesh starts
+ * with every link unmeasured, then direct links answer first, so first choices are mostly direct;
+ * on the measured WonderProxy matrix a table kept that way took only 37-60 % of the detour gain a
+ * table computed fresh takes (issue 11; docs/BACKBONE.md). So:
+ * - settling: for `settleMs` after a destination first appears, its route follows the best path
+ *   with no hysteresis (the links it depends on are still being measured; nothing is locked in);
+ * - sustained gain: after that, a smaller gain (`sustainGainMs` AND `sustainGainRatio`, with the
+ *   loss deadband) that holds on every recompute for `sustainMs` also earns a switch. Noise does
+ *   not hold one way for that long; a real difference does.
+ * A broken path is still left at once, and a clear gain still switches at once.
+ *
+ * Pure: a snapshot and `now` in, changes out; no clock of its own.
+ */
+import { type ChoiceOptions, choosePath, type RouteChange } from './path-choice.ts';
+import { bestPathsFrom, type OverlaySnapshot, type Path } from './paths.ts';
+
+export interface RouteTableOptions extends ChoiceOptions {
+  readonly sustainGainMs: number;
+  readonly sustainGainRatio: number;
+  readonly sustainMs: number;
+  readonly settleMs: number;
+}
+
+interface Entry {
+  /** When the destination was first seen in a snapshot. */
+  readonly firstSeen: number;
+  /** Since when a path has been better by the sustained margin on every recompute; NaN: not. */
+  betterSince: number;
+}
+
+export class RouteTable {
+  readonly #routes = new Map<string, Path>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #settling: ChoiceOptions;
+  readonly #sustained: ChoiceOptions;
+
+  constructor(
+    readonly from: string,
+    readonly options: RouteTableOptions,
+  ) {
+    this.#settling = { ...options, switchGainMs: Number.MIN_VALUE, switchGainRatio: 0, lossDeadband: 0 };
+    this.#sustained = {
+      ...options,
+      switchGainMs: options.sustainGainMs,
+      switchGainRatio: options.sustainGainRatio,
+    };
+  }
+
+  /** The path in use per destination relay. */
+  get routes(): ReadonlyMap<string, Path> {
+    return this.#routes;
+  }
+
+  /**
+   * Recomputes every route on snapshot `s` at `now`. Changes come in destination order. A
+   * destination that left the snapshot is dropped without a change (the directory reports it).
+   */
+  update(s: OverlaySnapshot, now: number): RouteChange[] {
+    const best = bestPathsFrom(s, this.from, this.options);
+    const destinations = [...new Set(s.relays)].filter((id) => id !== this.from).sort();
+    const present = new Set(destinations);
+    for (const id of this.#entries.keys()) {
+      if (present.has(id)) continue;
+      this.#entries.delete(id);
+      this.#routes.delete(id);
+    }
+    const changes: RouteChange[] = [];
+    for (const to of destinations) {
+      let entry = this.#entries.get(to);
+      if (!entry) {
+        entry = { firstSeen: now, betterSince: Number.NaN };
+        this.#entries.set(to, entry);
+      }
+      const before = this.#routes.get(to);
+      const computed = { best: best.get(to) };
+      const settling = now - entry.firstSeen < this.options.settleMs;
+      let choice = choosePath(before, computed, s, settling ? this.#settling : this.options);
+      if (choice.reason === 'kept' && !settling && before) {
+        const sustained = choosePath(before, computed, s, this.#sustained);
+        if (sustained.reason !== 'better') entry.betterSince = Number.NaN;
+        else if (Number.isNaN(entry.betterSince)) entry.betterSince = now;
+        else if (now - entry.betterSince >= this.options.sustainMs) choice = sustained;
+      }
+      if (choice.reason !== 'kept') entry.betterSince = Number.NaN;
+      if (choice.path) this.#routes.set(to, choice.path);
+      else this.#routes.delete(to);
+      if (choice.reason === 'kept' || (choice.reason === 'unreachable' && !before)) continue;
+      changes.push({ to, path: choice.path, previous: before, reason: choice.reason });
+    }
+    return changes;
+  }
+}
