@@ -15,6 +15,7 @@
 
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
 import {
@@ -42,6 +43,7 @@ import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
 import { openApiDocument } from './openapi.ts';
+import { bodyTooLarge, EdgeProblem, errorResponse, problem, unavailable } from './problems.ts';
 import {
   type AllocateBody,
   type MeasurementsBody,
@@ -50,6 +52,8 @@ import {
   parseRevoke,
 } from './schemas.ts';
 import type { TopologyWatcher } from './topology-watcher.ts';
+
+export { problem } from './problems.ts';
 
 export interface EdgeDeps {
   /** Live relays (a plain list counts as fresh); may throw when the coordinator is away. */
@@ -70,7 +74,9 @@ export interface EdgeDeps {
   readonly defaultPlace: { readonly lat: number; readonly lon: number };
   readonly now?: () => number;
   readonly random?: () => number;
-  /** Largest request body accepted, bytes. */
+  /** Where internal errors go (the operator's log); never to the client. Ignored when absent. */
+  readonly report?: ((err: unknown, where: string) => void) | undefined;
+  /** Largest request body accepted, bytes: checked from Content-Length and while streaming. */
   readonly maxBodyBytes?: number;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
@@ -91,19 +97,6 @@ export interface EdgeDeps {
   readonly dashboard?: { readonly watcher: TopologyWatcher; readonly assets?: DashboardAssets | undefined };
 }
 
-export function problem(
-  c: Context,
-  status: 400 | 401 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
-  title: string,
-  detail: string,
-  headers: Record<string, string> = {},
-) {
-  return c.body(JSON.stringify({ type: 'about:blank', title, status, detail }), status, {
-    'content-type': 'application/problem+json',
-    ...headers,
-  });
-}
-
 const describeRanked = (r: Ranked) => ({
   id: r.relay.id,
   region: r.relay.region,
@@ -111,29 +104,17 @@ const describeRanked = (r: Ranked) => ({
   basis: r.basis,
 });
 
-async function readJson(
-  c: Context,
-  limit: number,
-): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+/** The JSON body (its size already bounded by the bodyLimit middleware); throws EdgeProblem. */
+async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('application/json')) {
-    return {
-      ok: false,
-      response: problem(c, 415, 'Unsupported media type', 'send the body as application/json'),
-    };
-  }
+  if (!type.toLowerCase().startsWith('application/json'))
+    throw new EdgeProblem(415, 'Unsupported media type', 'send the body as application/json');
   const text = await c.req.text();
-  if (new TextEncoder().encode(text).length > limit) {
-    return {
-      ok: false,
-      response: problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
-    };
-  }
-  if (text.trim() === '') return { ok: true, value: {} };
+  if (text.trim() === '') return {};
   try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (err) {
-    return { ok: false, response: problem(c, 400, 'Malformed JSON', (err as Error).message) };
+    return JSON.parse(text);
+  } catch {
+    throw new EdgeProblem(400, 'Malformed JSON', 'the body is not valid JSON');
   }
 }
 
@@ -187,6 +168,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       }),
     );
   }
+  // Before anything reads it: Content-Length first, else counted while streaming (hono/body-limit).
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw bodyTooLarge(limit);
+      },
+    }),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', (c) =>
     c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
@@ -200,7 +191,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     try {
       auth = await authenticate(tenants, presentedKey(c));
     } catch (err) {
-      return problem(c, 503, 'Key store unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Key store unavailable', err);
     }
     if (!auth.ok) {
       const detail =
@@ -244,7 +235,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       const view = await directory(now());
       return c.json({ ready: true, relays: view.relays.length, stale: view.stale });
     } catch (err) {
-      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Directory unavailable', err);
     }
   });
 
@@ -263,7 +254,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
           'cache-control': 'no-store',
         });
       } catch (err) {
-        return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+        throw unavailable('Directory unavailable', err);
       }
     });
   }
@@ -279,9 +270,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       if (!bearerIs(c, adminToken)) {
         return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <admin token>');
       }
-      const body = await readJson(c, limit);
-      if (!body.ok) return body.response;
-      const r = parseRevoke(body.value);
+      const r = parseRevoke(await readJson(c));
       if (!r.ok) return problem(c, 422, 'Invalid request', r.error);
       const v = r.value;
       const parsed = parseTurnRestUsername(v.username);
@@ -290,16 +279,14 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       try {
         await revoke(v.username, until);
       } catch (err) {
-        return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+        throw unavailable('Directory unavailable', err);
       }
       return c.json({ revoked: v.username, until });
     });
   }
 
   app.post('/v1/allocate', async (c) => {
-    const body = await readJson(c, limit);
-    if (!body.ok) return body.response;
-    const parsed = parseAllocate(body.value);
+    const parsed = parseAllocate(await readJson(c));
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
     const req: AllocateBody = parsed.value;
     const tenant = c.get('principal')?.tenant;
@@ -312,7 +299,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     try {
       view = await directory(t);
     } catch (err) {
-      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Directory unavailable', err);
     }
     const ip = deps.clientIp(c);
     const prefix = ip ? networkPrefix(ip) : undefined;
@@ -394,9 +381,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   });
 
   app.post('/v1/measurements', async (c) => {
-    const body = await readJson(c, limit);
-    if (!body.ok) return body.response;
-    const parsed = parseMeasurements(body.value);
+    const parsed = parseMeasurements(await readJson(c));
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
     const m: MeasurementsBody = parsed.value;
     const t = now();
@@ -408,7 +393,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     try {
       known = new Map((await directory(t)).relays.map((r) => [r.id, r]));
     } catch (err) {
-      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Directory unavailable', err);
     }
     const unknown = m.probes.filter((p) => !known.has(p.relay)).map((p) => p.relay);
     if (unknown.length > 0)
@@ -432,13 +417,14 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         : undefined;
       if (evidence) await deps.learned.recordPathEvidence(evidence, t);
     } catch (err) {
-      return problem(c, 503, 'Learned map unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Learned map unavailable', err);
     }
     metrics.measurements.inc({}, m.probes.length);
     return c.json({ accepted: m.probes.length, prefix });
   });
 
   app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));
-  app.onError((err, c) => problem(c, 500, 'Internal error', err.message));
+  const report = deps.report ?? (() => {});
+  app.onError((err, c) => errorResponse(err, c, report));
   return app;
 }

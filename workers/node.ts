@@ -126,6 +126,10 @@ const app = createEdgeApp({
   dashboard: watcher ? { watcher, assets: loadDashboardAssets() } : undefined,
   learned,
   rooms,
+  report: (err, where) =>
+    process.stderr.write(
+      `${JSON.stringify({ event: 'error', where, error: err instanceof Error ? err.message : String(err) })}\n`,
+    ),
   corsOrigins: corsOrigins === '*' || corsOrigins.length > 0 ? corsOrigins : undefined,
   secrets: () => secrets,
   credentialTtlSeconds: ttl,
