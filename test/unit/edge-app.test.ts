@@ -219,13 +219,21 @@ describe('the rest', () => {
     expect(text).toMatch(/edge_request_duration_seconds_count\{route="\/v1\/allocate"\} 2/);
   });
 
-  it('reads CDN geo headers', () => {
+  it("reads the configured CDN's geo headers and no other CDN's", () => {
     const h = new Map([
       ['cloudfront-viewer-latitude', '35.6'],
       ['cloudfront-viewer-longitude', '139.7'],
     ]);
-    expect(placeFromHeaders((n) => h.get(n))).toEqual({ lat: 35.6, lon: 139.7, source: 'platform' });
-    expect(placeFromHeaders(() => undefined)).toBeUndefined();
+    expect(placeFromHeaders((n) => h.get(n), 'cloudfront')).toEqual({
+      lat: 35.6,
+      lon: 139.7,
+      source: 'platform',
+    });
+    expect(placeFromHeaders((n) => h.get(n), 'cloudflare')).toBeUndefined();
+    expect(placeFromHeaders((n) => h.get(n), 'none')).toBeUndefined();
+    expect(placeFromHeaders(() => undefined, 'cloudfront')).toBeUndefined();
+    h.set('cloudfront-viewer-latitude', '95');
+    expect(placeFromHeaders((n) => h.get(n), 'cloudfront')).toBeUndefined();
   });
 });
 
