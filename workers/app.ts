@@ -22,9 +22,12 @@ import {
   INITIAL_INFLATION,
   inflationEvidence,
   networkPrefix,
+  onePerRelay,
   pathModelOf,
+  sourceOf,
 } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
+import { ProbeTickets } from '../src/allocation/probe-ticket.ts';
 import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
 import {
@@ -74,6 +77,8 @@ export interface EdgeDeps {
   readonly defaultPlace: { readonly lat: number; readonly lon: number };
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Signs probe tickets; derived from the first TURN secret when absent (EDGE_PROBE_KEY). */
+  readonly probeKey?: string | undefined;
   /** Where internal errors go (the operator's log); never to the client. Ignored when absent. */
   readonly report?: ((err: unknown, where: string) => void) | undefined;
   /** Largest request body accepted, bytes: checked from Content-Length and while streaming. */
@@ -146,6 +151,23 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   const rankOptions: RankOptions = { ...DEFAULT_RANK, ...deps.rank };
   const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const directory = async (t: number) => asView(await deps.relays(t), t);
+  // Probe tickets: EDGE_PROBE_KEY, else a key derived from the signing TURN secret.
+  const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey) : undefined;
+  let bySecret: { secret: string; tickets: ProbeTickets } | undefined;
+  const tickets = (secret: string): ProbeTickets => {
+    if (byKey) return byKey;
+    if (bySecret?.secret !== secret) bySecret = { secret, tickets: ProbeTickets.fromSecret(secret) };
+    return bySecret.tickets;
+  };
+  /** The ticket when it is valid and for this network; tickets of any current secret count. */
+  const checkTicket = async (token: string, prefix: string, t: number) => {
+    const signers = byKey ? [byKey] : deps.secrets().map(tickets);
+    for (const signer of signers) {
+      const ticket = await signer.check(token, t);
+      if (ticket) return ticket.prefix === prefix ? ticket : undefined;
+    }
+    return undefined;
+  };
 
   app.use('*', async (c, next) => {
     const start = performance.now();
@@ -308,10 +330,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     // The learned map and rooms share the coordinator: without them, rank on what is left.
     const learned = prefix ? await deps.learned.get(prefix, t).catch(() => new Map()) : new Map();
     const model = await deps.learned.pathModel(t).catch(() => pathModelOf(INITIAL_INFLATION));
-    const roomRelay =
-      req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
+    // Rooms are per tenant: another tenant's room of the same name is another room.
+    const roomKey = req.room && deps.rooms ? `${tenantId}:${req.room}` : undefined;
+    const pinned = roomKey ? await deps.rooms?.get(roomKey, t).catch(() => undefined) : undefined;
+    // Probes rank this answer whether ticketed or not: they move only this client's own choice,
+    // and it could pick any relay from its alternates anyway. Only ticketed ones pin a room.
+    const probes = onePerRelay(req.probes);
+    const ticket = req.probeTicket && prefix ? await checkTicket(req.probeTicket, prefix, t) : undefined;
     // Only relays that speak one of the asked transports are ranked.
     const offering = view.relays.filter((r) => offersAny(r, req.transports));
+    // The pin holds while its relay is in the directory and not draining (a full one is skipped).
+    const roomRelay =
+      pinned && view.relays.some((r) => r.id === pinned && r.state === 'active') ? pinned : undefined;
     if (offering.length === 0 && view.relays.length > 0)
       return problem(
         c,
@@ -323,7 +353,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       {
         relays: offering,
         location: place,
-        probes: new Map(req.probes.map((p) => [p.relay, p.rttMs])),
+        probes,
         learned,
         inflation: model.inflation,
         accessMs: model.accessMs,
@@ -338,11 +368,23 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       return problem(c, 503, 'No relay available', 'every relay is draining, full or unknown', {
         'retry-after': '5',
       });
-    if (req.room && deps.rooms && ranked.chosen.relay.id !== roomRelay) {
-      await deps.rooms.set(req.room, ranked.chosen.relay.id, t).catch(() => undefined);
-    }
     const secret = deps.secrets()[0];
     if (!secret) return problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
+    // A room is pinned once: a live pin is only kept alive; a room without one (or whose relay
+    // left or drains) is pinned to this answer, unless it rests on an unticketed probe.
+    const chosenId = ranked.chosen.relay.id;
+    const trusted = ranked.chosen.basis !== 'probe' || (ticket?.relays.has(chosenId) ?? false);
+    if (roomKey && (roomRelay || trusted))
+      await deps.rooms
+        ?.pin(roomKey, roomRelay ?? chosenId, t, roomRelay ? undefined : pinned)
+        .catch(() => undefined);
+    const probeTicket = prefix
+      ? await tickets(secret).issue(
+          prefix,
+          ranked.probeTargets.map((r) => r.id),
+          t,
+        )
+      : undefined;
     const cred = await createTurnCredential({
       secret,
       nowSeconds: Math.floor(t / 1000),
@@ -372,6 +414,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       location: { source: place.source, lat: place.lat, lon: place.lon },
       prefix,
       directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
+      probeTicket,
       probeTargets: ranked.probeTargets.map((r) => ({
         id: r.id,
         stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
@@ -403,24 +446,46 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         'Unknown relay',
         `no relay named ${unknown.join(', ')}; report only relays from probeTargets`,
       );
+    // Only RTTs to relays this edge asked this network to probe, recently, are learned.
+    if (!m.probeTicket)
+      return problem(
+        c,
+        422,
+        'Probe ticket required',
+        'send the probeTicket of the /v1/allocate answer whose probeTargets you measured',
+      );
+    const ticket = await checkTicket(m.probeTicket, prefix, t);
+    if (!ticket)
+      return problem(
+        c,
+        422,
+        'Invalid probe ticket',
+        'the probe ticket is expired, altered or for another network; ask /v1/allocate for a new one',
+      );
+    // One sample per relay per request, and only for the ticket's relays.
+    const rtts = [...onePerRelay(m.probes)];
+    const accepted = rtts.filter(([relay]) => ticket.relays.has(relay));
+    const ignored = rtts.filter(([relay]) => !ticket.relays.has(relay)).map(([relay]) => relay);
+    const source = ip ? sourceOf(ip) : undefined;
     // Only a place the platform or a GeoIP database vouches for says how far the packets went.
     const place = deps.platformPlace?.(c) ?? (ip ? deps.geoip?.(ip) : undefined);
     try {
-      for (const p of m.probes) await deps.learned.record(prefix, p.relay, p.rttMs, t);
+      for (const [relay, rttMs] of accepted) await deps.learned.record(prefix, relay, rttMs, t, source);
       const evidence = place
         ? inflationEvidence(
-            m.probes.map((p) => {
-              const r = known.get(p.relay)!;
-              return { rttMs: p.rttMs, km: greatCircleKm(place.lat, place.lon, r.lat, r.lon) };
+            accepted.map(([relay, rttMs]) => {
+              const r = known.get(relay)!;
+              return { rttMs, km: greatCircleKm(place.lat, place.lon, r.lat, r.lon) };
             }),
           )
         : undefined;
-      if (evidence) await deps.learned.recordPathEvidence(evidence, t);
+      // Evidence about the whole model counts once per network, whoever in it reports.
+      if (evidence) await deps.learned.recordPathEvidence(evidence, t, prefix);
     } catch (err) {
       throw unavailable('Learned map unavailable', err);
     }
-    metrics.measurements.inc({}, m.probes.length);
-    return c.json({ accepted: m.probes.length, prefix });
+    metrics.measurements.inc({}, accepted.length);
+    return c.json({ accepted: accepted.length, ignored, prefix });
   });
 
   app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));

@@ -78,6 +78,7 @@ function makeEdge(env: Env, config: EdgeConfig) {
     secrets: () => config.secrets,
     credentialTtlSeconds: config.credentialTtl,
     maxBodyBytes: config.maxBodyBytes,
+    probeKey: config.probeKey,
     // On Workers the platform sets these; nothing upstream can forge them.
     clientIp: (c) => c.req.header('cf-connecting-ip'),
     platformPlace: (c) => {

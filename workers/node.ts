@@ -105,6 +105,7 @@ const app = createEdgeApp({
   secrets: () => secrets,
   credentialTtlSeconds: config.credentialTtl,
   maxBodyBytes: config.maxBodyBytes,
+  probeKey: config.probeKey,
   clientIp: (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), trusted),
   platformPlace: (c) =>
     fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n), config.geoHeaders) : undefined,

@@ -81,6 +81,11 @@ const AllocateAnswer: Schema = {
       properties: { stale: { type: 'boolean' }, ageMs: { type: 'number' } },
     },
     prefix: { type: 'string', description: "the client's network prefix (/24 or /48)" },
+    probeTicket: {
+      type: 'string',
+      description:
+        'signed: these probeTargets, this network, ten minutes; send it back with the probes to /v1/measurements and /v1/allocate',
+    },
     probeTargets: {
       type: 'array',
       items: {

@@ -23,10 +23,13 @@ export interface AllocateBody {
   readonly transports: readonly Transport[];
   /** Credential lifetime asked for, seconds; checked against the tenant's bounds by the route. */
   readonly ttl: number | undefined;
+  /** The probeTicket of the answer whose probeTargets the probes measured. */
+  readonly probeTicket: string | undefined;
 }
 
 export interface MeasurementsBody {
   readonly probes: readonly ProbeResult[];
+  readonly probeTicket: string | undefined;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -43,12 +46,19 @@ export const ProbeSchema: Schema = {
 };
 
 const probes: Schema = { type: 'array', items: ProbeSchema, maxItems: 64 };
+const probeTicket: Schema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 2048,
+  description: 'the probeTicket of the /v1/allocate answer whose probeTargets these probes measured',
+};
 
 export const AllocateSchema: Schema = {
   type: 'object',
   description: 'All fields optional: an empty object asks for the best relay by location alone.',
   properties: {
     probes,
+    probeTicket,
     region: { type: 'string', minLength: 1, maxLength: 64, description: 'preferred region; wins near ties' },
     room: {
       type: 'string',
@@ -95,7 +105,7 @@ export const AllocateSchema: Schema = {
 
 export const MeasurementsSchema: Schema = {
   type: 'object',
-  properties: { probes: { ...probes, minItems: 1 } as Schema },
+  properties: { probes: { ...probes, minItems: 1 } as Schema, probeTicket },
   required: ['probes'],
   additionalProperties: false,
 };
@@ -120,6 +130,7 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
     relays?: number;
     transports?: Transport[];
     ttl?: number;
+    probeTicket?: string;
   };
   return {
     ok: true,
@@ -131,6 +142,7 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
       relays: b.relays ?? 1,
       transports: b.transports ?? TRANSPORTS,
       ttl: b.ttl,
+      probeTicket: b.probeTicket,
     },
   };
 }
@@ -138,7 +150,8 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
 export function parseMeasurements(v: unknown): Parsed<MeasurementsBody> {
   const problem = validate(MeasurementsSchema, v);
   if (problem) return { ok: false, error: problem };
-  return { ok: true, value: { probes: (v as { probes: ProbeResult[] }).probes } };
+  const b = v as { probes: ProbeResult[]; probeTicket?: string };
+  return { ok: true, value: { probes: b.probes, probeTicket: b.probeTicket } };
 }
 
 export function parseRevoke(v: unknown): Parsed<{ username: string }> {

@@ -138,14 +138,20 @@ describe('learned latency', () => {
     expect(networkPrefix(ip)).toBe(prefix);
   });
 
-  it('averages samples by weight and lets old ones fade', () => {
+  it('takes the middle of the window and lets old samples fade', () => {
     const DAY = 24 * 3_600_000;
     let e = learn(undefined, 100, 0);
     e = learn(e, 50, 0);
     expect(e.rttMs).toBe(75);
     expect(decayedWeight(e, DAY)).toBeCloseTo(1, 5);
-    // A day later the old average weighs as much as one new sample.
-    expect(learn(e, 20, DAY).rttMs).toBeCloseTo(47.5, 5);
+    // A third sample: the median; past four, the interquartile mean.
+    e = learn(e, 20, DAY);
+    expect(e.rttMs).toBe(50);
+    for (const [k, ms] of [60, 70, 80, 90, 5000].entries()) e = learn(e, ms, DAY + (k + 1) * 60_000);
+    // 20 50 | 60 70 80 90 | 100 5000: a quarter cut at each end.
+    expect(e.rttMs).toBe(75);
+    // A week on, the window is empty of weight.
+    expect(decayedWeight(e, 9 * DAY)).toBe(0);
   });
 
   it('learns path inflation from far measurements only, and clamps it', () => {
