@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_LEARN,
   decayedWeight,
   fiberRttMs,
   INITIAL_INFLATION,
@@ -10,6 +11,7 @@ import {
   learnInflation,
   learnPathModel,
   networkPrefix,
+  onePerRelay,
   pathModelOf,
   storedInflation,
   storedLearnedRtt,
@@ -136,6 +138,33 @@ describe('learned latency', () => {
     ['not an ip', undefined],
   ])('puts %s in prefix %s', (ip, prefix) => {
     expect(networkPrefix(ip)).toBe(prefix);
+  });
+
+  it('counts a request once per relay: the median of what it repeats', () => {
+    const probes = [
+      ...Array.from({ length: 64 }, () => ({ relay: 'ap-tokyo', rttMs: 1 })),
+      { relay: 'eu-paris', rttMs: 30 },
+      { relay: 'eu-paris', rttMs: 10 },
+      { relay: 'eu-paris', rttMs: 20 },
+      { relay: 'us-newyork', rttMs: -1 },
+    ];
+    expect(onePerRelay(probes)).toEqual(
+      new Map([
+        ['ap-tokyo', 1],
+        ['eu-paris', 20],
+      ]),
+    );
+  });
+
+  it('counts one sample per source: a repeated source replaces its own', () => {
+    let e = learn(undefined, 100, 0, DEFAULT_LEARN, 'a');
+    for (let k = 1; k <= 50; k++) e = learn(e, 1, k * 60_000, DEFAULT_LEARN, 'liar');
+    expect(e.samples).toHaveLength(2);
+    expect(decayedWeight(e, 50 * 60_000)).toBeLessThanOrEqual(2);
+    // A burst of new sources within a minute adds at most maxPerSlot samples.
+    let b = learn(undefined, 10, 0, DEFAULT_LEARN, 'h');
+    for (let k = 0; k < 40; k++) b = learn(b, 1, 120_000, DEFAULT_LEARN, `s${k}`);
+    expect(b.samples).toHaveLength(1 + DEFAULT_LEARN.maxPerSlot);
   });
 
   it('takes the middle of the window and lets old samples fade', () => {
