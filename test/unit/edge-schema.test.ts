@@ -12,7 +12,10 @@ describe('request schemas', () => {
       undefined,
     ],
     [[], 'the body must be a JSON object'],
-    [{ prob: [] }, 'unknown field prob (known: probes, probeTicket, region, room, location, relays, transports, ttl)'],
+    [
+      { prob: [] },
+      'unknown field prob (known: probes, probeTicket, region, room, location, relays, transports, ttl)',
+    ],
     [{ probes: {} }, 'probes must be an array'],
     [{ probes: [{ relay: 'eu 1', rttMs: 1 }] }, 'probes[0].relay must match ^[A-Za-z0-9._-]{1,64}$'],
     [{ probes: [{ relay: 'eu-1', rttMs: 20_000 }] }, 'probes[0].rttMs must be at most 10000'],
