@@ -153,11 +153,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   const directory = async (t: number) => asView(await deps.relays(t), t);
   // Probe tickets: EDGE_PROBE_KEY, else a key derived from the signing TURN secret.
   const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey) : undefined;
-  let bySecret: { secret: string; tickets: ProbeTickets } | undefined;
+  const bySecret = new Map<string, ProbeTickets>();
   const tickets = (secret: string): ProbeTickets => {
     if (byKey) return byKey;
-    if (bySecret?.secret !== secret) bySecret = { secret, tickets: ProbeTickets.fromSecret(secret) };
-    return bySecret.tickets;
+    let t = bySecret.get(secret);
+    if (!t) {
+      if (bySecret.size >= 8) bySecret.clear(); // a handful of secrets at most, during rotation
+      t = ProbeTickets.fromSecret(secret);
+      bySecret.set(secret, t);
+    }
+    return t;
   };
   /** The ticket when it is valid and for this network; tickets of any current secret count. */
   const checkTicket = async (token: string, prefix: string, t: number) => {

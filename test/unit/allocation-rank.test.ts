@@ -13,6 +13,7 @@ import {
   networkPrefix,
   onePerRelay,
   pathModelOf,
+  sourceOf,
   storedInflation,
   storedLearnedRtt,
 } from '../../src/allocation/learned.ts';
@@ -138,6 +139,16 @@ describe('learned latency', () => {
     ['not an ip', undefined],
   ])('puts %s in prefix %s', (ip, prefix) => {
     expect(networkPrefix(ip)).toBe(prefix);
+  });
+
+  it.each([
+    ['198.51.100.9', '198.51.100.9'],
+    ['::ffff:198.51.100.9', '198.51.100.9'],
+    ['2001:db8:abcd:12:1::5', '2001:db8:abcd:12::/64'],
+    ['2001:db8:abcd:12:ffff::7', '2001:db8:abcd:12::/64'],
+    ['nonsense', undefined],
+  ])('counts %s as source %s', (ip, source) => {
+    expect(sourceOf(ip)).toBe(source);
   });
 
   it('counts a request once per relay: the median of what it repeats', () => {
