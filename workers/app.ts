@@ -383,20 +383,23 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       await deps.rooms
         ?.pin(roomKey, roomRelay ?? chosenId, t, roomRelay ? undefined : pinned)
         .catch(() => undefined);
-    const probeTicket = prefix
-      ? await tickets(secret).issue(
-          prefix,
-          ranked.probeTargets.map((r) => r.id),
-          t,
-        )
-      : undefined;
-    const cred = await createTurnCredential({
-      secret,
-      nowSeconds: Math.floor(t / 1000),
-      ttlSeconds: ttl.value,
-      tenant: tenantId,
-      userId: req.room ?? undefined,
-    });
+    // The credential and the probe ticket are signed side by side (two Web Crypto calls at once).
+    const [cred, probeTicket] = await Promise.all([
+      createTurnCredential({
+        secret,
+        nowSeconds: Math.floor(t / 1000),
+        ttlSeconds: ttl.value,
+        tenant: tenantId,
+        userId: req.room ?? undefined,
+      }),
+      prefix
+        ? tickets(secret).issue(
+            prefix,
+            ranked.probeTargets.map((r) => r.id),
+            t,
+          )
+        : undefined,
+    ]);
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
     deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);
     if (view.stale) metrics.staleAnswers.inc();
