@@ -98,3 +98,27 @@ describe('parseEdgeConfig', () => {
     expect(parseEdgeConfig('node', NODE_OK, ['--port', '1'])).toMatchObject({ ok: false });
   });
 });
+
+describe('the Workers edge with a bad binding', () => {
+  it('answers a 500 problem that does not say which value, and logs the one line', async () => {
+    const { default: worker } = await import('../../workers/cloudflare.ts');
+    const logged: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => logged.push(args.join(' '));
+    try {
+      const env = { ...WORKERS_OK, EDGE_CREDENTIAL_TTL: 'NaN' };
+      const res = await worker.fetch(
+        new Request('http://edge/v1/allocate', { method: 'POST', body: '{}' }),
+        env,
+      );
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      const text = await res.text();
+      expect(text).toContain('Edge misconfigured');
+      expect(text).not.toContain('EDGE_CREDENTIAL_TTL');
+      expect(logged).toEqual(['edge: EDGE_CREDENTIAL_TTL: expected an integer from 60 to 86400, got "NaN"']);
+    } finally {
+      console.error = original;
+    }
+  });
+});
