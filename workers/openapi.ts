@@ -204,11 +204,15 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/measurements': {
         post: {
-          summary: "report RTTs the client measured; they feed its network's learned map",
+          summary:
+            "report RTTs the client measured with the probeTicket of the answer that asked for them; they feed its network's learned map",
           security: [{ apiKey: [] }, { apiKeyHeader: [] }],
           requestBody: body('MeasurementsRequest'),
           responses: {
-            '200': { description: 'accepted' },
+            '200': {
+              description:
+                '`accepted`: relays learned from (one sample each); `ignored`: relays the ticket does not cover; `prefix`',
+            },
             ...problems([400, 401, 413, 415, 422, 429, 503]),
           },
         },
