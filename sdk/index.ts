@@ -36,6 +36,8 @@ export interface AllocateAnswer {
   /** UNIX seconds after which the credential no longer creates allocations. */
   readonly expiresAt: number;
   readonly probeTargets: ProbeTarget[];
+  /** Signed by the edge: send it back with the probes of these targets. */
+  readonly probeTicket?: string;
 }
 
 /** Measures one target; resolves with the RTT in ms, or rejects. */
@@ -96,8 +98,12 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const base = o.edgeUrl.replace(/\/$/, '');
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
-  const allocate = async (probes: { relay: string; rttMs: number }[]): Promise<AllocateAnswer> => {
+  const allocate = async (
+    probes: { relay: string; rttMs: number }[],
+    probeTicket?: string,
+  ): Promise<AllocateAnswer> => {
     const body: Record<string, unknown> = { probes };
+    if (probeTicket) body.probeTicket = probeTicket;
     if (o.room) body.room = o.room;
     if (o.user) body.user = o.user;
     if (o.region) body.region = o.region;
@@ -136,12 +142,14 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const probes = results.filter((r): r is { relay: string; rttMs: number } => r !== undefined);
   let answer = first;
   if (probes.length > 0 && performance.now() < deadline) {
-    answer = await allocate(probes).catch(() => first);
+    // The ticket says the edge asked for these probes; without it they are not learned from.
+    const probeTicket = first.probeTicket;
+    answer = await allocate(probes, probeTicket).catch(() => first);
     // Teach the edge what this network measured; nobody waits for it.
     void doFetch(`${base}/v1/measurements`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ probes }),
+      body: JSON.stringify(probeTicket ? { probes, probeTicket } : { probes }),
     }).catch(() => undefined);
   }
   return {

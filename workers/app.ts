@@ -23,9 +23,12 @@ import {
   INITIAL_INFLATION,
   inflationEvidence,
   networkPrefix,
+  onePerRelay,
   pathModelOf,
+  sourceOf,
 } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
+import { ProbeTickets } from '../src/allocation/probe-ticket.ts';
 import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
 import { type RevocationTarget, revocationFields } from '../src/credentials/revocation.ts';
@@ -49,6 +52,7 @@ import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
 import { openApiDocument } from './openapi.ts';
+import { bodyTooLarge, EdgeProblem, errorResponse, problem, unavailable } from './problems.ts';
 import {
   type AllocateBody,
   type MeasurementsBody,
@@ -58,6 +62,8 @@ import {
 } from './schemas.ts';
 import { mountTokens } from './tokens.ts';
 import type { TopologyWatcher } from './topology-watcher.ts';
+
+export { problem } from './problems.ts';
 
 export interface EdgeDeps {
   /** Live relays (a plain list counts as fresh); may throw when the coordinator is away. */
@@ -78,7 +84,11 @@ export interface EdgeDeps {
   readonly defaultPlace: { readonly lat: number; readonly lon: number };
   readonly now?: () => number;
   readonly random?: () => number;
-  /** Largest request body accepted, bytes. */
+  /** Signs probe tickets; derived from the first TURN secret when absent (EDGE_PROBE_KEY). */
+  readonly probeKey?: string | undefined;
+  /** Where internal errors go (the operator's log); never to the client. Ignored when absent. */
+  readonly report?: ((err: unknown, where: string) => void) | undefined;
+  /** Largest request body accepted, bytes: checked from Content-Length and while streaming. */
   readonly maxBodyBytes?: number;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
@@ -103,19 +113,6 @@ export interface EdgeDeps {
   readonly dashboard?: { readonly watcher: TopologyWatcher; readonly assets?: DashboardAssets | undefined };
 }
 
-export function problem(
-  c: Context,
-  status: 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 503,
-  title: string,
-  detail: string,
-  headers: Record<string, string> = {},
-) {
-  return c.body(JSON.stringify({ type: 'about:blank', title, status, detail }), status, {
-    'content-type': 'application/problem+json',
-    ...headers,
-  });
-}
-
 /** 16 hex digits from the platform's CSPRNG (Workers and Node alike). */
 function randomClientId(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(8)));
@@ -128,29 +125,17 @@ const describeRanked = (r: Ranked) => ({
   basis: r.basis,
 });
 
-async function readJson(
-  c: Context,
-  limit: number,
-): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+/** The JSON body (its size already bounded by the bodyLimit middleware); throws EdgeProblem. */
+async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('application/json')) {
-    return {
-      ok: false,
-      response: problem(c, 415, 'Unsupported media type', 'send the body as application/json'),
-    };
-  }
+  if (!type.toLowerCase().startsWith('application/json'))
+    throw new EdgeProblem(415, 'Unsupported media type', 'send the body as application/json');
   const text = await c.req.text();
-  if (new TextEncoder().encode(text).length > limit) {
-    return {
-      ok: false,
-      response: problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
-    };
-  }
-  if (text.trim() === '') return { ok: true, value: {} };
+  if (text.trim() === '') return {};
   try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (err) {
-    return { ok: false, response: problem(c, 400, 'Malformed JSON', (err as Error).message) };
+    return JSON.parse(text);
+  } catch {
+    throw new EdgeProblem(400, 'Malformed JSON', 'the body is not valid JSON');
   }
 }
 
@@ -182,6 +167,28 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   const rankOptions: RankOptions = { ...DEFAULT_RANK, ...deps.rank };
   const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const directory = async (t: number) => asView(await deps.relays(t), t);
+  // Probe tickets: EDGE_PROBE_KEY, else a key derived from the signing TURN secret.
+  const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey) : undefined;
+  const bySecret = new Map<string, ProbeTickets>();
+  const tickets = (secret: string): ProbeTickets => {
+    if (byKey) return byKey;
+    let t = bySecret.get(secret);
+    if (!t) {
+      if (bySecret.size >= 8) bySecret.clear(); // a handful of secrets at most, during rotation
+      t = ProbeTickets.fromSecret(secret);
+      bySecret.set(secret, t);
+    }
+    return t;
+  };
+  /** The ticket when it is valid and for this network; tickets of any current secret count. */
+  const checkTicket = async (token: string, prefix: string, t: number) => {
+    const signers = byKey ? [byKey] : deps.secrets().map(tickets);
+    for (const signer of signers) {
+      const ticket = await signer.check(token, t);
+      if (ticket) return ticket.prefix === prefix ? ticket : undefined;
+    }
+    return undefined;
+  };
 
   app.use('*', async (c, next) => {
     const start = performance.now();
@@ -214,6 +221,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       }),
     );
   }
+  // Before anything reads it: Content-Length first, else counted while streaming (hono/body-limit).
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw bodyTooLarge(limit);
+      },
+    }),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', (c) =>
     c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
@@ -250,7 +267,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         tokenKeys,
       });
     } catch (err) {
-      return problem(c, 503, 'Key store unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Key store unavailable', err);
     }
     if (!auth.ok) {
       if (auth.reason !== 'missing') failures.take(source, now());
@@ -316,7 +333,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       signingKey: async () => (await tokenKeys())[0],
       now,
       newClientId: randomClientId,
-      readJson: (c) => readJson(c, limit),
+      readJson,
       problem: (c, status, title, detail) => problem(c, status, title, detail),
     });
   }
@@ -328,7 +345,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       const view = await directory(now());
       return c.json({ ready: true, relays: view.relays.length, stale: view.stale });
     } catch (err) {
-      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Directory unavailable', err);
     }
   });
 
@@ -347,7 +364,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
           'cache-control': 'no-store',
         });
       } catch (err) {
-        return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+        throw unavailable('Directory unavailable', err);
       }
     });
   }
@@ -363,9 +380,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       if (!bearerIs(c, adminToken)) {
         return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <admin token>');
       }
-      const body = await readJson(c, limit);
-      if (!body.ok) return body.response;
-      const r = parseRevoke(body.value);
+      const r = parseRevoke(await readJson(c));
       if (!r.ok) return problem(c, 422, 'Invalid request', r.error);
       const { target, seconds } = r.value;
       // By default a revocation stands as long as the longest credential the edge issues (which is
@@ -379,16 +394,14 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       try {
         await revoke(target, until);
       } catch (err) {
-        return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+        throw unavailable('Directory unavailable', err);
       }
       return c.json({ revoked: revocationFields(target), until });
     });
   }
 
   app.post('/v1/allocate', async (c) => {
-    const body = await readJson(c, limit);
-    if (!body.ok) return body.response;
-    const parsed = parseAllocate(body.value);
+    const parsed = parseAllocate(await readJson(c));
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
     let req: AllocateBody = parsed.value;
     // A client token scopes its holder to one room when it names one.
@@ -408,7 +421,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     try {
       view = await directory(t);
     } catch (err) {
-      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Directory unavailable', err);
     }
     const ip = deps.clientIp(c);
     const prefix = ip ? networkPrefix(ip) : undefined;
@@ -417,10 +430,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     // The learned map and rooms share the coordinator: without them, rank on what is left.
     const learned = prefix ? await deps.learned.get(prefix, t).catch(() => new Map()) : new Map();
     const model = await deps.learned.pathModel(t).catch(() => pathModelOf(INITIAL_INFLATION));
-    const roomRelay =
-      req.room && deps.rooms ? await deps.rooms.get(req.room, t).catch(() => undefined) : undefined;
+    // Rooms are per tenant: another tenant's room of the same name is another room.
+    const roomKey = req.room && deps.rooms ? `${tenantId}:${req.room}` : undefined;
+    const pinned = roomKey ? await deps.rooms?.get(roomKey, t).catch(() => undefined) : undefined;
+    // Probes rank this answer whether ticketed or not: they move only this client's own choice,
+    // and it could pick any relay from its alternates anyway. Only ticketed ones pin a room.
+    const probes = onePerRelay(req.probes);
+    const ticket = req.probeTicket && prefix ? await checkTicket(req.probeTicket, prefix, t) : undefined;
     // Only relays that speak one of the asked transports are ranked.
     const offering = view.relays.filter((r) => offersAny(r, req.transports));
+    // The pin holds while its relay is in the directory and not draining (a full one is skipped).
+    const roomRelay =
+      pinned && view.relays.some((r) => r.id === pinned && r.state === 'active') ? pinned : undefined;
     if (offering.length === 0 && view.relays.length > 0)
       return problem(
         c,
@@ -432,7 +453,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       {
         relays: offering,
         location: place,
-        probes: new Map(req.probes.map((p) => [p.relay, p.rttMs])),
+        probes,
         learned,
         inflation: model.inflation,
         accessMs: model.accessMs,
@@ -447,24 +468,39 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       return problem(c, 503, 'No relay available', 'every relay is draining, full or unknown', {
         'retry-after': '5',
       });
-    if (req.room && deps.rooms && ranked.chosen.relay.id !== roomRelay) {
-      await deps.rooms.set(req.room, ranked.chosen.relay.id, t).catch(() => undefined);
-    }
     const secret = deps.secrets()[0];
     if (!secret) return problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
+    // A room is pinned once: a live pin is only kept alive; a room without one (or whose relay
+    // left or drains) is pinned to this answer, unless it rests on an unticketed probe.
+    const chosenId = ranked.chosen.relay.id;
+    const trusted = ranked.chosen.basis !== 'probe' || (ticket?.relays.has(chosenId) ?? false);
+    if (roomKey && (roomRelay || trusted))
+      await deps.rooms
+        ?.pin(roomKey, roomRelay ?? chosenId, t, roomRelay ? undefined : pinned)
+        .catch(() => undefined);
     // One client id per call (or the app's name for its user): clients never share a username,
     // its quota or its revocation (`expiry:tenant:client`, draft-uberti-behave-turn-rest-00 §2.2).
     // A client token names its client: the page may not speak for another.
     if (scope && req.user !== undefined && req.user !== scope.client)
       return problem(c, 403, 'User not allowed', `this client token is for client "${scope.client}" only`);
     const client = scope?.client ?? req.user ?? randomClientId();
-    const cred = await createTurnCredential({
-      secret,
-      nowSeconds: Math.floor(t / 1000),
-      ttlSeconds: ttl.value,
-      tenant: tenantId,
-      userId: client,
-    });
+    // The credential and the probe ticket are signed side by side (two Web Crypto calls at once).
+    const [cred, probeTicket] = await Promise.all([
+      createTurnCredential({
+        secret,
+        nowSeconds: Math.floor(t / 1000),
+        ttlSeconds: ttl.value,
+        tenant: tenantId,
+        userId: client,
+      }),
+      prefix
+        ? tickets(secret).issue(
+            prefix,
+            ranked.probeTargets.map((r) => r.id),
+            t,
+          )
+        : undefined,
+    ]);
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
     deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);
     if (view.stale) metrics.staleAnswers.inc();
@@ -488,6 +524,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       location: { source: place.source, lat: place.lat, lon: place.lon },
       prefix,
       directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
+      probeTicket,
       probeTargets: ranked.probeTargets.map((r) => ({
         id: r.id,
         stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
@@ -497,9 +534,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   });
 
   app.post('/v1/measurements', async (c) => {
-    const body = await readJson(c, limit);
-    if (!body.ok) return body.response;
-    const parsed = parseMeasurements(body.value);
+    const parsed = parseMeasurements(await readJson(c));
     if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
     const m: MeasurementsBody = parsed.value;
     const t = now();
@@ -511,7 +546,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     try {
       known = new Map((await directory(t)).relays.map((r) => [r.id, r]));
     } catch (err) {
-      return problem(c, 503, 'Directory unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Directory unavailable', err);
     }
     const unknown = m.probes.filter((p) => !known.has(p.relay)).map((p) => p.relay);
     if (unknown.length > 0)
@@ -521,27 +556,50 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         'Unknown relay',
         `no relay named ${unknown.join(', ')}; report only relays from probeTargets`,
       );
+    // Only RTTs to relays this edge asked this network to probe, recently, are learned.
+    if (!m.probeTicket)
+      return problem(
+        c,
+        422,
+        'Probe ticket required',
+        'send the probeTicket of the /v1/allocate answer whose probeTargets you measured',
+      );
+    const ticket = await checkTicket(m.probeTicket, prefix, t);
+    if (!ticket)
+      return problem(
+        c,
+        422,
+        'Invalid probe ticket',
+        'the probe ticket is expired, altered or for another network; ask /v1/allocate for a new one',
+      );
+    // One sample per relay per request, and only for the ticket's relays.
+    const rtts = [...onePerRelay(m.probes)];
+    const accepted = rtts.filter(([relay]) => ticket.relays.has(relay));
+    const ignored = rtts.filter(([relay]) => !ticket.relays.has(relay)).map(([relay]) => relay);
+    const source = ip ? sourceOf(ip) : undefined;
     // Only a place the platform or a GeoIP database vouches for says how far the packets went.
     const place = deps.platformPlace?.(c) ?? (ip ? deps.geoip?.(ip) : undefined);
     try {
-      for (const p of m.probes) await deps.learned.record(prefix, p.relay, p.rttMs, t);
+      for (const [relay, rttMs] of accepted) await deps.learned.record(prefix, relay, rttMs, t, source);
       const evidence = place
         ? inflationEvidence(
-            m.probes.map((p) => {
-              const r = known.get(p.relay)!;
-              return { rttMs: p.rttMs, km: greatCircleKm(place.lat, place.lon, r.lat, r.lon) };
+            accepted.map(([relay, rttMs]) => {
+              const r = known.get(relay)!;
+              return { rttMs, km: greatCircleKm(place.lat, place.lon, r.lat, r.lon) };
             }),
           )
         : undefined;
-      if (evidence) await deps.learned.recordPathEvidence(evidence, t);
+      // Evidence about the whole model counts once per network, whoever in it reports.
+      if (evidence) await deps.learned.recordPathEvidence(evidence, t, prefix);
     } catch (err) {
-      return problem(c, 503, 'Learned map unavailable', (err as Error).message, { 'retry-after': '5' });
+      throw unavailable('Learned map unavailable', err);
     }
-    metrics.measurements.inc({}, m.probes.length);
-    return c.json({ accepted: m.probes.length, prefix });
+    metrics.measurements.inc({}, accepted.length);
+    return c.json({ accepted: accepted.length, ignored, prefix });
   });
 
   app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));
-  app.onError((err, c) => problem(c, 500, 'Internal error', err.message));
+  const report = deps.report ?? (() => {});
+  app.onError((err, c) => errorResponse(err, c, report));
   return app;
 }

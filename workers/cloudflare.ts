@@ -6,10 +6,11 @@
  * affinity live in Workers KV when the EDGE_KV binding is set, per isolate otherwise. The per-key
  * rate limit is counted per isolate (an approximation: Cloudflare's Rate Limiting binding is the
  * exact one). Revocations are forwarded to the Node side, which tells the relays through Redis.
- * Credentials are made with Web Crypto. Bindings (wrangler.toml vars, secrets, KV):
- * EDGE_SECRETS, SNAPSHOT_URL, SNAPSHOT_TOKEN, ADMIN_TOKEN, EDGE_API_KEYS (required | off),
- * EDGE_CREDENTIAL_TTL, EDGE_DEFAULT_LAT, EDGE_DEFAULT_LON, EDGE_CORS_ORIGINS, EDGE_EXPLORE_SHARE, EDGE_KV,
- * EDGE_ADDRESS_RATE, EDGE_ADDRESS_BURST (per-address limit with keys off, counted per isolate).
+ * Credentials are made with Web Crypto. Bindings (wrangler.toml vars, secrets) are read by the
+ * parser the Node edge uses (workers/config.ts: the same names, defaults and checks; `npm run
+ * edge -- --help` lists them); a bad one is logged once and every request answers a 500 problem
+ * that says the edge is misconfigured, never which value. EDGE_KV is the KV binding.
+ * EDGE_ADDRESS_RATE/BURST (with EDGE_API_KEYS=off) are counted per isolate.
  */
 
 import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned-store.ts';
@@ -18,22 +19,15 @@ import { revocationFields } from '../src/credentials/revocation.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../src/directory/types.ts';
 import { type ApiKeyRecord, MemoryTenantStore, type Tenant } from '../src/tenants/api-keys.ts';
-import { parseAddressLimit } from './abuse-limits.ts';
+import { addressLimitOf } from './abuse-limits.ts';
 import { createEdgeApp } from './app.ts';
+import { type EdgeConfig, parseEdgeConfig } from './config.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
 
+/** String bindings as workers/config-options.ts names them, and the KV namespace. */
 export interface Env {
-  readonly EDGE_SECRETS: string;
-  readonly SNAPSHOT_URL: string;
-  readonly SNAPSHOT_TOKEN: string;
-  readonly ADMIN_TOKEN?: string;
-  readonly EDGE_API_KEYS?: string;
-  readonly EDGE_CREDENTIAL_TTL?: string;
-  readonly EDGE_DEFAULT_LAT?: string;
-  readonly EDGE_DEFAULT_LON?: string;
-  readonly EDGE_CORS_ORIGINS?: string;
-  readonly EDGE_EXPLORE_SHARE?: string;
+  readonly [binding: string]: unknown;
   readonly EDGE_KV?: KvNamespace;
   readonly EDGE_ADDRESS_RATE?: string;
   readonly EDGE_ADDRESS_BURST?: string;
@@ -51,13 +45,13 @@ interface CfProperties {
 }
 
 /** One edge per isolate: the app, its caches and its stores live as long as the isolate. */
-function makeEdge(env: Env) {
+function makeEdge(env: Env, config: EdgeConfig) {
   let tenants = new MemoryTenantStore();
-  const snapshotUrl = new URL(env.SNAPSHOT_URL);
+  const snapshotUrl = new URL(config.snapshotUrl ?? '');
   const directory = new DirectoryCache(
     async () => {
       const res = await fetch(snapshotUrl, {
-        headers: { authorization: `Bearer ${env.SNAPSHOT_TOKEN}` },
+        headers: { authorization: `Bearer ${config.snapshotToken}` },
         signal: AbortSignal.timeout(2000),
       });
       if (!res.ok) throw new Error(`snapshot endpoint answered ${res.status}`);
@@ -82,15 +76,16 @@ function makeEdge(env: Env) {
     listTenants: () => tenants.listTenants(),
     listKeys: () => tenants.listKeys(),
   };
-  const cors = env.EDGE_CORS_ORIGINS;
-  const addressLimit = parseAddressLimit(env.EDGE_ADDRESS_RATE, env.EDGE_ADDRESS_BURST);
-  const explore = Number(env.EDGE_EXPLORE_SHARE ?? 0.05);
   const app = createEdgeApp({
     relays: (now) => directory.get(now),
     learned,
     rooms,
-    secrets: () => env.EDGE_SECRETS.split(',').filter(Boolean),
-    credentialTtlSeconds: Number(env.EDGE_CREDENTIAL_TTL ?? 600),
+    report: (err, where) =>
+      console.error(`edge: ${where}: ${err instanceof Error ? err.message : String(err)}`),
+    secrets: () => config.secrets,
+    credentialTtlSeconds: config.credentialTtl,
+    maxBodyBytes: config.maxBodyBytes,
+    probeKey: config.probeKey,
     // On Workers the platform sets these; nothing upstream can forge them.
     clientIp: (c) => c.req.header('cf-connecting-ip'),
     platformPlace: (c) => {
@@ -101,18 +96,17 @@ function makeEdge(env: Env) {
         ? { lat, lon, source: 'platform' as const }
         : undefined;
     },
-    defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
-    corsOrigins: cors === '*' ? '*' : cors ? cors.split(',').filter(Boolean) : undefined,
-    rank: { exploreShare: explore >= 0 && explore <= 1 ? explore : 0.05 },
-    tenants: (env.EDGE_API_KEYS ?? 'required') === 'required' ? keyStore : undefined,
-    // A bad value keeps the default rather than failing every request of the isolate.
-    addressLimit: addressLimit.ok ? addressLimit.value : undefined,
-    adminToken: env.ADMIN_TOKEN,
-    revoke: env.ADMIN_TOKEN
+    defaultPlace: { lat: config.defaultLat, lon: config.defaultLon },
+    corsOrigins: config.corsOrigins,
+    rank: { exploreShare: config.exploreShare },
+    tenants: config.apiKeys === 'required' ? keyStore : undefined,
+    addressLimit: addressLimitOf(config.addressRate, config.addressBurst),
+    adminToken: config.adminToken,
+    revoke: config.adminToken
       ? async (target, until) => {
           const res = await fetch(new URL('/v1/credentials/revoke', snapshotUrl), {
             method: 'POST',
-            headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' },
+            headers: { authorization: `Bearer ${config.adminToken}`, 'content-type': 'application/json' },
             // The Node edge records it; `seconds` carries the lapse time this edge chose.
             body: JSON.stringify({
               ...revocationFields(target),
@@ -127,13 +121,35 @@ function makeEdge(env: Env) {
   return app;
 }
 
-const edges = new WeakMap<Env, ReturnType<typeof makeEdge>>();
+type Edge = { fetch(request: Request): Response | Promise<Response> };
+const edges = new WeakMap<Env, Edge>();
+
+/** What a misconfigured edge answers: the operator has the reason in the log. */
+const misconfigured: Edge = {
+  fetch: () =>
+    new Response(
+      JSON.stringify({
+        type: 'about:blank',
+        title: 'Edge misconfigured',
+        status: 500,
+        detail: 'the edge cannot answer until its operator fixes its configuration',
+      }),
+      { status: 500, headers: { 'content-type': 'application/problem+json' } },
+    ),
+};
+
+function edgeFor(env: Env): Edge {
+  const parsed = parseEdgeConfig('workers', env);
+  if (parsed.ok && 'config' in parsed) return makeEdge(env, parsed.config);
+  console.error(`edge: ${parsed.ok ? 'unexpected help request' : parsed.error}`);
+  return misconfigured;
+}
 
 export default {
   fetch(request: Request, env: Env): Response | Promise<Response> {
     let edge = edges.get(env);
     if (!edge) {
-      edge = makeEdge(env);
+      edge = edgeFor(env);
       edges.set(env, edge);
     }
     return edge.fetch(request);

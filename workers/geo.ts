@@ -1,6 +1,6 @@
 /**
- * Where the client is, best source first: the platform (Cloudflare's request.cf, or CDN geo
- * headers from a trusted proxy), else a GeoIP database lookup of the client's address (Node,
+ * Where the client is, best source first: the platform (Cloudflare's request.cf, or the
+ * configured CDN's geo headers from a trusted proxy), else a GeoIP database lookup of the client's address (Node,
  * when configured: workers/geoip.ts), else the client's own hint, else the configured default.
  * The answer says which source was used. Runtime-free: the Workers bundle imports this file.
  */
@@ -22,19 +22,30 @@ export function locateClient(
   return { ...fallback, source: 'default' };
 }
 
-/** Geo headers set by common CDNs, read only when the request came through a trusted proxy. */
-export function placeFromHeaders(header: (name: string) => string | undefined): ClientPlace | undefined {
-  const pairs: [string, string][] = [
-    ['cf-iplatitude', 'cf-iplongitude'],
-    ['cloudfront-viewer-latitude', 'cloudfront-viewer-longitude'],
-    ['x-client-geo-latitude', 'x-client-geo-longitude'],
-  ];
-  for (const [latName, lonName] of pairs) {
-    const lat = Number(header(latName));
-    const lon = Number(header(lonName));
-    if (header(latName) && header(lonName) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) {
-      return { lat, lon, source: 'platform' };
-    }
-  }
-  return undefined;
+/**
+ * The geo headers each CDN sets (Cloudflare's "visitor location headers" managed transform,
+ * CloudFront's viewer headers, and for Fastly the names its VCL or Compute service is asked to
+ * set from client.geo). A client can write any header, so the edge reads one CDN's pair, the one
+ * configured (EDGE_GEO_HEADERS, none by default), and only from a trusted proxy.
+ */
+export const GEO_HEADER_NAMES = {
+  cloudflare: ['cf-iplatitude', 'cf-iplongitude'],
+  cloudfront: ['cloudfront-viewer-latitude', 'cloudfront-viewer-longitude'],
+  fastly: ['x-client-geo-latitude', 'x-client-geo-longitude'],
+} as const;
+
+export function placeFromHeaders(
+  header: (name: string) => string | undefined,
+  cdn: keyof typeof GEO_HEADER_NAMES | 'none',
+): ClientPlace | undefined {
+  if (cdn === 'none') return undefined;
+  const [latName, lonName] = GEO_HEADER_NAMES[cdn];
+  const latText = header(latName)?.trim();
+  const lonText = header(lonName)?.trim();
+  if (!latText || !lonText) return undefined;
+  const lat = Number(latText);
+  const lon = Number(lonText);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180)
+    return undefined;
+  return { lat, lon, source: 'platform' };
 }

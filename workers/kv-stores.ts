@@ -3,7 +3,7 @@
  * edge shares what clients measured. KV is eventually consistent (a write shows up elsewhere
  * within about a minute) and takes about one write per second per key, which suits data that
  * improves choices over hours; a lost race costs one sample. Keys: `learn:NETWORK` (LearnedRtt
- * per relay, 7 days), `learn:inflation` (Inflation), `room:ROOM` (relay id, an hour).
+ * per relay, 7 days), `learn:inflation` (Inflation), `room:TENANT:ROOM` (relay id, an hour after last use).
  * Without a KV binding the Workers edge keeps both per isolate.
  */
 import {
@@ -49,9 +49,9 @@ export class KvLearnedStore implements LearnedStore {
     return out;
   }
 
-  async record(network: string, relayId: string, rttMs: number, now: number): Promise<void> {
+  async record(network: string, relayId: string, rttMs: number, now: number, source?: string): Promise<void> {
     const row = await this.#row(network);
-    row[relayId] = learn(storedLearnedRtt(row[relayId]), rttMs, now, DEFAULT_LEARN);
+    row[relayId] = learn(storedLearnedRtt(row[relayId]), rttMs, now, DEFAULT_LEARN, source);
     await this.kv.put(`learn:${network}`, JSON.stringify(row), { expirationTtl: KEEP_SECONDS });
   }
 
@@ -66,19 +66,24 @@ export class KvLearnedStore implements LearnedStore {
     return pathModelOf(await this.#readInflation(now));
   }
 
-  async recordPathEvidence(e: InflationEvidence, now: number): Promise<void> {
-    const next = learnPathModel(await this.#readInflation(now), e);
+  async recordPathEvidence(e: InflationEvidence, now: number, source?: string): Promise<void> {
+    const next = learnPathModel(await this.#readInflation(now), e, now, source);
     this.#inflation = { at: now, value: next };
     await this.kv.put('learn:inflation', JSON.stringify(next));
   }
 }
 
+/** Room pins on KV: read, then write when free. KV has no compare-and-set; two isolates pinning
+ * one new room in the same second may disagree for up to a minute, then the last write holds. */
 export class KvRoomStore implements RoomStore {
   constructor(private readonly kv: KvNamespace) {}
   async get(room: string): Promise<string | undefined> {
     return (await this.kv.get(`room:${room}`)) ?? undefined;
   }
-  async set(room: string, relayId: string): Promise<void> {
-    await this.kv.put(`room:${room}`, relayId, { expirationTtl: ROOM_TTL_MS / 1000 });
+  async pin(room: string, relayId: string, _now: number, replacing?: string): Promise<string> {
+    const current = await this.get(room);
+    const relay = current === undefined || current === replacing ? relayId : current;
+    await this.kv.put(`room:${room}`, relay, { expirationTtl: ROOM_TTL_MS / 1000 });
+    return relay;
   }
 }

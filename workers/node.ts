@@ -1,32 +1,19 @@
 #!/usr/bin/env node
 /**
  * The edge on Node (@hono/node-server): relays from the Redis directory (cached for a second),
- * the learned map in Redis, the client address from the socket (X-Forwarded-For and CDN geo
- * headers only from trusted proxies). Configuration from the environment:
- *   EDGE_HOST (127.0.0.1), EDGE_PORT (8787), EDGE_REDIS_PREFIX (rb:), REDIS_URL (required:
- *   redis://, rediss://, redis-sentinel:// or redis-cluster://, as for the relays),
- *   EDGE_SECRETS (comma-separated TURN REST secrets shared with the relays; required),
- *   EDGE_CREDENTIAL_TTL (600 s), EDGE_TRUSTED_PROXIES (CIDRs), EDGE_DEFAULT_LAT/LON (0, 0),
- *   EDGE_SNAPSHOT_TOKEN (serves the directory snapshot to Workers edges when set),
- *   EDGE_ADMIN_TOKEN (enables POST /v1/credentials/revoke with that bearer token),
- *   EDGE_CORS_ORIGINS (comma-separated browser origins allowed to call /v1, or *),
- *   EDGE_EXPLORE_SHARE (0.05: share of answers that add one relay outside the top picks to the
- *   probe targets, so the learned map keeps exploring),
- *   EDGE_STALE_SECONDS (30: how long a directory copy answers, marked stale, while Redis is away),
- *   EDGE_API_KEYS (required | off; default required: clients send an API key made with
- *   `npm run keys`, limited per key at its tenant's rate, shared by every edge through Redis;
- *   failed key attempts are limited per client address),
- *   EDGE_ADDRESS_RATE, EDGE_ADDRESS_BURST (10, 40: with EDGE_API_KEYS=off, requests per second
- *   and burst per client address or IPv6 /64, shared through Redis; EDGE_ADDRESS_RATE=off: none),
- *   EDGE_GEOIP_DB (a GeoIP2/GeoLite2 City or DB-IP city .mmdb file: locates clients by address
- *   after the platform's geo and before their own hint; unreadable or invalid exits with 2),
- *   EDGE_DASHBOARD_DIR (where the built dashboard page is; dist/dashboard by default). With
- *   EDGE_ADMIN_TOKEN the edge serves the dashboard and watches the backbone once a second.
+ * the learned map in Redis, the client address from the socket, or from X-Forwarded-For walked
+ * from the right past EDGE_TRUSTED_PROXIES (src/net/forwarded.ts), and CDN geo headers only of
+ * the CDN named in EDGE_GEO_HEADERS and only from a trusted proxy. Configuration comes from the
+ * environment through the parser the Workers edge shares (workers/config.ts); `npm run edge --
+ * --help` lists every variable, and a bad value stops the edge with one line and exit code 2.
+ * With EDGE_API_KEYS=off each client address gets EDGE_ADDRESS_RATE/BURST, shared through Redis.
+ * With EDGE_ADMIN_TOKEN the edge serves the dashboard and watches the backbone once a second.
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
-import { type Cidr, cidrContains, parseCidr } from '../src/net/cidr.ts';
+import { cidrContains } from '../src/net/cidr.ts';
+import { clientAddress } from '../src/net/forwarded.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { redisClient } from '../src/redis/redis-client.ts';
 import { RedisDirectory } from '../src/redis/redis-directory.ts';
@@ -34,8 +21,9 @@ import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
 import { RedisRoomStore } from '../src/redis/redis-rooms.ts';
 import { parseRedisTarget } from '../src/redis/redis-target.ts';
 import { RedisRateLimiter, RedisTenantStore } from '../src/redis/redis-tenants.ts';
-import { parseAddressLimit } from './abuse-limits.ts';
+import { addressLimitOf } from './abuse-limits.ts';
 import { createEdgeApp } from './app.ts';
+import { parseEdgeConfig } from './config.ts';
 import { loadDashboardAssets } from './dashboard-assets.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { placeFromHeaders } from './geo.ts';
@@ -48,38 +36,18 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const env = process.env;
-const redisUrl = env.REDIS_URL ?? fail('REDIS_URL: required (the relays register there)');
-const secrets = (env.EDGE_SECRETS ?? '').split(',').filter(Boolean);
-if (secrets.length === 0) fail('EDGE_SECRETS: required, the TURN REST secret(s) the relays accept');
-const port = Number(env.EDGE_PORT ?? 8787);
-if (!Number.isInteger(port) || port < 0 || port > 65535)
-  fail(`EDGE_PORT: expected 0-65535, got "${env.EDGE_PORT}"`);
-const ttl = Number(env.EDGE_CREDENTIAL_TTL ?? 600);
-if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400)
-  fail('EDGE_CREDENTIAL_TTL: expected 60-86400 seconds');
-const trusted: Cidr[] = (env.EDGE_TRUSTED_PROXIES ?? '')
-  .split(',')
-  .filter(Boolean)
-  .map((s) => {
-    const r = parseCidr(s.trim());
-    return r.ok ? r.value : fail(`EDGE_TRUSTED_PROXIES: ${r.error}`);
-  });
-const prefix = env.EDGE_REDIS_PREFIX ?? 'rb:';
-const staleSeconds = Number(env.EDGE_STALE_SECONDS ?? 30);
-if (!Number.isFinite(staleSeconds) || staleSeconds < 0 || staleSeconds > 3600)
-  fail(`EDGE_STALE_SECONDS: expected 0-3600 seconds, got "${env.EDGE_STALE_SECONDS}"`);
-const exploreShare = Number(env.EDGE_EXPLORE_SHARE ?? 0.05);
-if (!Number.isFinite(exploreShare) || exploreShare < 0 || exploreShare > 1)
-  fail(`EDGE_EXPLORE_SHARE: expected a share from 0 to 1, got "${env.EDGE_EXPLORE_SHARE}"`);
-const apiKeys = env.EDGE_API_KEYS ?? 'required';
-if (apiKeys !== 'required' && apiKeys !== 'off')
-  fail(`EDGE_API_KEYS: expected required or off, got "${apiKeys}"`);
-const addressLimit = parseAddressLimit(env.EDGE_ADDRESS_RATE, env.EDGE_ADDRESS_BURST);
-if (!addressLimit.ok) fail(addressLimit.error);
+const parsed = parseEdgeConfig('node', process.env, process.argv.slice(2));
+if (parsed.ok && 'help' in parsed) {
+  process.stdout.write(parsed.help);
+  process.exit(0);
+}
+if (!parsed.ok) fail(parsed.error);
+const config = parsed.config;
+const redisUrl = config.redisUrl ?? fail('REDIS_URL: required');
+const { secrets, trustedProxies: trusted, redisPrefix: prefix } = config;
 let geoip: GeoIpDatabase | undefined;
 try {
-  geoip = env.EDGE_GEOIP_DB ? openGeoIp(env.EDGE_GEOIP_DB) : undefined;
+  geoip = config.geoipDb ? openGeoIp(config.geoipDb) : undefined;
 } catch (err) {
   fail(`EDGE_GEOIP_DB: ${(err as Error).message.replace(/\s+/g, ' ')}`);
 }
@@ -103,14 +71,12 @@ const directory = new RedisDirectory({
 });
 const learned = new RedisLearnedStore(client, prefix);
 const rooms = new RedisRoomStore(client, prefix);
-const corsOrigins =
-  env.EDGE_CORS_ORIGINS === '*' ? '*' : (env.EDGE_CORS_ORIGINS ?? '').split(',').filter(Boolean);
 
 // The directory changes slowly: read it at most once a second. When Redis is briefly away,
 // answer from the last copy for up to EDGE_STALE_SECONDS, marked stale; then 503 with Retry-After.
 const cache = new DirectoryCache((now) => directory.list(now), {
   freshMs: 1000,
-  maxStaleMs: staleSeconds * 1000,
+  maxStaleMs: config.staleSeconds * 1000,
   onStale: (age, err) =>
     process.stderr.write(
       `edge: directory unreachable (${(err as Error).message}), answering from a ${age} ms old copy\n`,
@@ -122,9 +88,10 @@ const fromTrustedProxy = (c: Context): boolean => {
   const ip = peer ? parseIp(peer) : undefined;
   return ip !== undefined && trusted.some((t) => cidrContains(t, ip));
 };
+const adminToken = config.adminToken;
 
 // The dashboard's view of the backbone, refreshed every second and at once on directory events.
-const watcher = env.EDGE_ADMIN_TOKEN
+const watcher = adminToken
   ? new TopologyWatcher(
       {
         relays: async (now) => (await cache.get(now)).relays,
@@ -141,36 +108,39 @@ if (watcher) {
 
 const app = createEdgeApp({
   relays: (now) => cache.get(now),
-  dashboard: watcher ? { watcher, assets: loadDashboardAssets() } : undefined,
+  dashboard: watcher ? { watcher, assets: loadDashboardAssets(config.dashboardDir) } : undefined,
   learned,
   rooms,
-  corsOrigins: corsOrigins === '*' || corsOrigins.length > 0 ? corsOrigins : undefined,
+  report: (err, where) =>
+    process.stderr.write(
+      `${JSON.stringify({ event: 'error', where, error: err instanceof Error ? err.message : String(err) })}\n`,
+    ),
+  corsOrigins: config.corsOrigins,
   secrets: () => secrets,
-  credentialTtlSeconds: ttl,
-  clientIp: (c) => {
-    const peer = getConnInfo(c).remote.address;
-    if (!fromTrustedProxy(c)) return peer;
-    return c.req.header('x-forwarded-for')?.split(',')[0]?.trim() || peer;
-  },
-  platformPlace: (c) => (fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n)) : undefined),
+  credentialTtlSeconds: config.credentialTtl,
+  maxBodyBytes: config.maxBodyBytes,
+  probeKey: config.probeKey,
+  clientIp: (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), trusted),
+  platformPlace: (c) =>
+    fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n), config.geoHeaders) : undefined,
   geoip: geoip ? (ip) => geoip.lookup(ip) : undefined,
-  defaultPlace: { lat: Number(env.EDGE_DEFAULT_LAT ?? 0), lon: Number(env.EDGE_DEFAULT_LON ?? 0) },
-  snapshotToken: env.EDGE_SNAPSHOT_TOKEN,
+  defaultPlace: { lat: config.defaultLat, lon: config.defaultLon },
+  snapshotToken: config.snapshotToken,
   tenants:
-    apiKeys === 'required'
+    config.apiKeys === 'required'
       ? new CachedTenantStore(new RedisTenantStore(client, prefix), Date.now)
       : undefined,
   rateLimiter: new RedisRateLimiter(client, prefix),
-  addressLimit: addressLimit.value,
-  rank: { exploreShare },
-  adminToken: env.EDGE_ADMIN_TOKEN,
+  addressLimit: addressLimitOf(config.addressRate, config.addressBurst),
+  rank: { exploreShare: config.exploreShare },
+  adminToken,
   revoke: async (target, until) => {
     await directory.revoke(target, until);
     await directory.publish({ type: 'revoked', id: 'edge', target, at: Date.now() });
   },
 });
 
-const server = serve({ fetch: app.fetch, hostname: env.EDGE_HOST ?? '127.0.0.1', port }, (info) => {
+const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', edge: `http://${info.address}:${info.port}` })}\n`,
   );

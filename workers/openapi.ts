@@ -88,6 +88,11 @@ const AllocateAnswer: Schema = {
       properties: { stale: { type: 'boolean' }, ageMs: { type: 'number' } },
     },
     prefix: { type: 'string', description: "the client's network prefix (/24 or /48)" },
+    probeTicket: {
+      type: 'string',
+      description:
+        'signed: these probeTargets, this network, ten minutes; send it back with the probes to /v1/measurements and /v1/allocate',
+    },
     probeTargets: {
       type: 'array',
       items: {
@@ -206,11 +211,15 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/measurements': {
         post: {
-          summary: "report RTTs the client measured; they feed its network's learned map",
+          summary:
+            "report RTTs the client measured with the probeTicket of the answer that asked for them; they feed its network's learned map",
           security: [{ apiKey: [] }, { apiKeyHeader: [] }, { clientToken: [] }],
           requestBody: body('MeasurementsRequest'),
           responses: {
-            '200': { description: 'accepted' },
+            '200': {
+              description:
+                '`accepted`: relays learned from (one sample each); `ignored`: relays the ticket does not cover; `prefix`',
+            },
             ...problems([400, 401, 413, 415, 422, 429, 503]),
           },
         },

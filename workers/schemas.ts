@@ -28,10 +28,13 @@ export interface AllocateBody {
   readonly transports: readonly Transport[];
   /** Credential lifetime asked for, seconds; checked against the tenant's bounds by the route. */
   readonly ttl: number | undefined;
+  /** The probeTicket of the answer whose probeTargets the probes measured. */
+  readonly probeTicket: string | undefined;
 }
 
 export interface MeasurementsBody {
   readonly probes: readonly ProbeResult[];
+  readonly probeTicket: string | undefined;
 }
 
 /** Client ids travel inside TURN usernames (`expiry:tenant:client`), so no ':' and no spaces. */
@@ -51,12 +54,19 @@ export const ProbeSchema: Schema = {
 };
 
 const probes: Schema = { type: 'array', items: ProbeSchema, maxItems: 64 };
+const probeTicket: Schema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 2048,
+  description: 'the probeTicket of the /v1/allocate answer whose probeTargets these probes measured',
+};
 
 export const AllocateSchema: Schema = {
   type: 'object',
   description: 'All fields optional: an empty object asks for the best relay by location alone.',
   properties: {
     probes,
+    probeTicket,
     region: { type: 'string', minLength: 1, maxLength: 64, description: 'preferred region; wins near ties' },
     room: {
       type: 'string',
@@ -110,7 +120,7 @@ export const AllocateSchema: Schema = {
 
 export const MeasurementsSchema: Schema = {
   type: 'object',
-  properties: { probes: { ...probes, minItems: 1 } as Schema },
+  properties: { probes: { ...probes, minItems: 1 } as Schema, probeTicket },
   required: ['probes'],
   additionalProperties: false,
 };
@@ -145,6 +155,7 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
     relays?: number;
     transports?: Transport[];
     ttl?: number;
+    probeTicket?: string;
   };
   return {
     ok: true,
@@ -157,6 +168,7 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
       relays: b.relays ?? 1,
       transports: b.transports ?? TRANSPORTS,
       ttl: b.ttl,
+      probeTicket: b.probeTicket,
     },
   };
 }
@@ -164,7 +176,8 @@ export function parseAllocate(v: unknown): Parsed<AllocateBody> {
 export function parseMeasurements(v: unknown): Parsed<MeasurementsBody> {
   const problem = validate(MeasurementsSchema, v);
   if (problem) return { ok: false, error: problem };
-  return { ok: true, value: { probes: (v as { probes: ProbeResult[] }).probes } };
+  const b = v as { probes: ProbeResult[]; probeTicket?: string };
+  return { ok: true, value: { probes: b.probes, probeTicket: b.probeTicket } };
 }
 
 export function parseRevoke(v: unknown): Parsed<{ target: RevocationTarget; seconds: number | undefined }> {

@@ -17,9 +17,8 @@ export interface TokenRouteOptions {
   readonly now: () => number;
   /** A fresh client id, for tokens whose server names none (the same ids /v1/allocate makes). */
   readonly newClientId: () => string;
-  readonly readJson: (
-    c: Context,
-  ) => Promise<{ ok: true; value: unknown } | { ok: false; response: Response }>;
+  /** The body as JSON; throws the problem (415, 400) the app's error handler answers. */
+  readonly readJson: (c: Context) => Promise<unknown>;
   readonly problem: (c: Context, status: 403 | 422 | 500 | 503, title: string, detail: string) => Response;
 }
 
@@ -32,9 +31,7 @@ export function mountTokens<E extends Env & { Variables: { principal: Principal 
     if (!principal) return o.problem(c, 403, 'API key required', 'mint client tokens with an API key');
     if (principal.token)
       return o.problem(c, 403, 'API key required', 'a client token cannot mint tokens; use the API key');
-    const body = await o.readJson(c);
-    if (!body.ok) return body.response;
-    const parsed = parseToken(body.value);
+    const parsed = parseToken(await o.readJson(c));
     if (!parsed.ok) return o.problem(c, 422, 'Invalid request', parsed.error);
     const req = parsed.value;
     const bad = req.origins?.find((x) => !isOrigin(x));

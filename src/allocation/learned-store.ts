@@ -19,11 +19,12 @@ import {
 export interface LearnedStore {
   /** Learned RTT per relay for one network prefix, with weights decayed to `now`. */
   get(prefix: string, now: number): Promise<Map<string, { rttMs: number; weight: number }>>;
-  record(prefix: string, relayId: string, rttMs: number, now: number): Promise<void>;
+  /** One sample from `source` (sourceOf the client's address): one per source counts (learn). */
+  record(prefix: string, relayId: string, rttMs: number, now: number, source?: string): Promise<void>;
   /** Inflation factor and typical access delay, learned from clients whose location is known. */
   pathModel(now: number): Promise<PathModel>;
-  /** One client's probes as evidence about both (inflationEvidence). */
-  recordPathEvidence(e: InflationEvidence, now: number): Promise<void>;
+  /** One client's probes as evidence about both (inflationEvidence), from a source network. */
+  recordPathEvidence(e: InflationEvidence, now: number, source?: string): Promise<void>;
 }
 
 export class MemoryLearnedStore implements LearnedStore {
@@ -34,8 +35,8 @@ export class MemoryLearnedStore implements LearnedStore {
     return pathModelOf(this.#inflation);
   }
 
-  async recordPathEvidence(e: InflationEvidence): Promise<void> {
-    this.#inflation = learnPathModel(this.#inflation, e);
+  async recordPathEvidence(e: InflationEvidence, now: number, source?: string): Promise<void> {
+    this.#inflation = learnPathModel(this.#inflation, e, now, source);
   }
 
   async get(prefix: string, now: number): Promise<Map<string, { rttMs: number; weight: number }>> {
@@ -45,10 +46,10 @@ export class MemoryLearnedStore implements LearnedStore {
     return out;
   }
 
-  async record(prefix: string, relayId: string, rttMs: number, now: number): Promise<void> {
+  async record(prefix: string, relayId: string, rttMs: number, now: number, source?: string): Promise<void> {
     if (this.#byPrefix.size > 200_000 && !this.#byPrefix.has(prefix)) this.#byPrefix.clear(); // bounded
     const row = this.#byPrefix.get(prefix) ?? new Map<string, LearnedRtt>();
-    row.set(relayId, learn(row.get(relayId), rttMs, now, DEFAULT_LEARN));
+    row.set(relayId, learn(row.get(relayId), rttMs, now, DEFAULT_LEARN, source));
     this.#byPrefix.set(prefix, row);
   }
 }

@@ -1,18 +1,33 @@
 /**
- * What earlier clients measured: per (network prefix, relay), an exponentially weighted RTT
- * whose weight decays with age, so a fresh measurement counts more than an old one and stale
- * knowledge fades back towards the distance estimate. Network prefixes are IPv4 /24 and IPv6 /48
- * (the granularity at which routing, and so latency, is usually shared). Also the fiber model:
- * great-circle distance at the speed of light in fiber (about 200,000 km/s, so 1 ms of RTT per
- * 100 km) times an inflation factor learned from the same measurements. Pure: time comes in.
+ * What earlier clients measured, aggregated so no one can poison it: per (network prefix, relay),
+ * a window of the latest samples, one per source (a client address: IPv4 /32, IPv6 /64, see
+ * `sourceOf`), at most `maxPerSlot` new ones per `slotMs` (more in a burst replace rather than
+ * add), and the estimate is the window's median. The weight is the window's sample count decayed
+ * with age (each sample at most 1), so one source never reaches the ranking's trust threshold
+ * alone, stale knowledge fades back towards the distance estimate, and a lone liar is outvoted.
+ * Network prefixes are IPv4 /24 and IPv6 /48 (the granularity at which routing, and so latency,
+ * is usually shared). Also the fiber model: great-circle distance at the speed of light in fiber
+ * (about 200,000 km/s, so 1 ms of RTT per 100 km) times an inflation factor, plus an access delay,
+ * both the median of a window of evidence, one per source prefix and bounded per time, beside a
+ * fixed prior. Pure: time comes in.
  */
 import { formatIp, parseIp, unmapIpv4 } from '../net/ip.ts';
 
-export interface LearnedRtt {
+export interface LearnedSample {
   readonly rttMs: number;
-  /** Effective number of samples after decay. */
+  readonly at: number;
+  /** Who reported it (sourceOf); absent: counts as its own source (the simulation). */
+  readonly source?: string;
+}
+
+export interface LearnedRtt {
+  /** The median of the window. */
+  readonly rttMs: number;
+  /** Effective number of samples after decay (stored for the record; read it with decayedWeight). */
   readonly weight: number;
   readonly updatedAt: number;
+  /** The window, oldest first; absent in entries written before windows (they count as one sample). */
+  readonly samples?: readonly LearnedSample[];
 }
 
 export interface LearnOptions {
@@ -20,9 +35,23 @@ export interface LearnOptions {
   readonly halfLifeMs: number;
   /** Weight is capped so one long-lived entry still follows change. */
   readonly maxWeight: number;
+  /** The window: the latest sample of at most this many sources. */
+  readonly maxSamples: number;
+  /** Samples older than this leave the window. */
+  readonly maxAgeMs: number;
+  /** At most `maxPerSlot` samples of one entry fall within any `slotMs`; later ones replace the newest. */
+  readonly slotMs: number;
+  readonly maxPerSlot: number;
 }
 
-export const DEFAULT_LEARN: LearnOptions = { halfLifeMs: 24 * 3_600_000, maxWeight: 20 };
+export const DEFAULT_LEARN: LearnOptions = {
+  halfLifeMs: 24 * 3_600_000,
+  maxWeight: 20,
+  maxSamples: 15,
+  maxAgeMs: 7 * 24 * 3_600_000,
+  slotMs: 60_000,
+  maxPerSlot: 3,
+};
 
 /** The network prefix a client address belongs to: `a.b.c.0/24` or `x:x:x::/48`; undefined if not an IP. */
 export function networkPrefix(ip: string): string | undefined {
@@ -35,23 +64,100 @@ export function networkPrefix(ip: string): string | undefined {
   return `${formatIp(masked)}/48`;
 }
 
-/** Weight left of an entry at `now`. */
-export function decayedWeight(e: LearnedRtt, now: number, o: LearnOptions = DEFAULT_LEARN): number {
-  const age = Math.max(0, now - e.updatedAt);
-  return e.weight * 0.5 ** (age / o.halfLifeMs);
+/**
+ * One source inside a prefix: the IPv4 address, or the IPv6 /64 (one subscriber's LAN; a host
+ * picks new addresses inside it at will, RFC 8981 §3). Undefined if not an IP.
+ */
+export function sourceOf(ip: string): string | undefined {
+  const parsed = parseIp(ip);
+  if (!parsed) return undefined;
+  const b = unmapIpv4(parsed);
+  if (b.length === 4) return formatIp(b);
+  const masked = new Uint8Array(16);
+  masked.set(b.subarray(0, 8));
+  return `${formatIp(masked)}/64`;
 }
 
-/** Fold one RTT sample into an entry (or start one). */
+const decay = (age: number, o: LearnOptions) => 0.5 ** (Math.max(0, age) / o.halfLifeMs);
+
+/** Weight left of an entry at `now`: its window's samples, each decayed, at most maxWeight. */
+export function decayedWeight(e: LearnedRtt, now: number, o: LearnOptions = DEFAULT_LEARN): number {
+  if (!e.samples) return e.weight * decay(now - e.updatedAt, o);
+  let w = 0;
+  for (const s of e.samples) if (now - s.at <= o.maxAgeMs) w += decay(now - s.at, o);
+  return Math.min(o.maxWeight, w);
+}
+
+export function median(xs: readonly number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * The interquartile mean: the mean of what is left after a quarter is cut from each end; the
+ * median for four values or fewer. As robust as the quarter cut (a minority below a quarter
+ * cannot move it past the honest values) and steadier than a median on noisy honest samples.
+ */
+export function trimmedMean(xs: readonly number[]): number {
+  if (xs.length <= 4) return median(xs);
+  const v = [...xs].sort((a, b) => a - b);
+  const cut = Math.floor(v.length / 4);
+  const kept = v.slice(cut, v.length - cut);
+  return kept.reduce((a, b) => a + b, 0) / kept.length;
+}
+
+/**
+ * A window with one more sample: the source's earlier one goes; a sample past the slot's bound
+ * replaces the newest in the slot instead of adding; only the latest `max` stay.
+ */
+function admit<T extends { readonly at: number; readonly source?: string }>(
+  window: readonly T[],
+  sample: T,
+  o: { readonly slotMs: number; readonly maxPerSlot: number },
+  max: number,
+  oldest: number,
+): T[] {
+  let w = window.filter((s) => s.at >= oldest && (sample.source === undefined || s.source !== sample.source));
+  const inSlot = w.filter((s) => sample.at - s.at < o.slotMs);
+  if (inSlot.length >= o.maxPerSlot) {
+    const newest = inSlot.reduce((a, b) => (b.at >= a.at ? b : a));
+    w = w.filter((s) => s !== newest);
+  }
+  w.push(sample);
+  return w.length > max ? w.slice(w.length - max) : w;
+}
+
+/**
+ * A request's probes, one per relay: the median of what it says for each. One request is one
+ * sample per relay however many times it repeats a relay (64 identical probes count once).
+ */
+export function onePerRelay(
+  probes: readonly { readonly relay: string; readonly rttMs: number }[],
+): Map<string, number> {
+  const by = new Map<string, number[]>();
+  for (const p of probes) {
+    if (!Number.isFinite(p.rttMs) || p.rttMs < 0) continue;
+    const list = by.get(p.relay) ?? [];
+    list.push(p.rttMs);
+    by.set(p.relay, list);
+  }
+  return new Map([...by].map(([relay, rtts]) => [relay, median(rtts)]));
+}
+
+/** Fold one RTT sample from `source` into an entry (or start one). */
 export function learn(
   prev: LearnedRtt | undefined,
   rttMs: number,
   now: number,
   o: LearnOptions = DEFAULT_LEARN,
+  source?: string,
 ): LearnedRtt {
-  if (!prev) return { rttMs, weight: 1, updatedAt: now };
-  const w = decayedWeight(prev, now, o);
-  const weight = Math.min(o.maxWeight, w + 1);
-  return { rttMs: (prev.rttMs * w + rttMs) / (w + 1), weight, updatedAt: now };
+  const before = prev ? (prev.samples ?? [{ rttMs: prev.rttMs, at: prev.updatedAt }]) : [];
+  const sample: LearnedSample = source === undefined ? { rttMs, at: now } : { rttMs, at: now, source };
+  const samples = admit(before, sample, o, o.maxSamples, now - o.maxAgeMs);
+  const entry = { rttMs: trimmedMean(samples.map((s) => s.rttMs)), weight: 0, updatedAt: now, samples };
+  return { ...entry, weight: decayedWeight(entry, now, o) };
 }
 
 /** RTT in ms for a great-circle distance, through fiber, before inflation (1 ms per 100 km). */
@@ -95,9 +201,10 @@ export interface InflationEvidence {
 }
 
 /**
- * A client's typical access delay (home or mobile network to its first router and back), learned
- * from the same evidence as a running mean clamped to [0, 300] ms. Distance predictions add it, so
- * the RTT the edge predicts for an unmeasured relay is comparable with a measured one.
+ * A client's typical access delay (home or mobile network to its first router and back), as a
+ * running mean clamped to [0, 300] ms: the single-sample step, kept to show (in tests) what the
+ * windowed median in `learnPathModel` replaced. Distance predictions add the access delay, so the
+ * RTT the edge predicts for an unmeasured relay is comparable with a measured one.
  */
 export function learnAccess(i: Inflation, accessMs: number, maxWeight = 1000): Inflation {
   if (!Number.isFinite(accessMs)) return i;
@@ -106,16 +213,72 @@ export function learnAccess(i: Inflation, accessMs: number, maxWeight = 1000): I
   return { ...i, accessMs: (i.accessMs ?? 0) + (sample - (i.accessMs ?? 0)) / w, accessWeight: w };
 }
 
-/** Both learned steps for one piece of evidence. */
-export function learnPathModel(i: Inflation, e: InflationEvidence): Inflation {
-  return learnAccess(learnInflation(i, e.rttMs, e.km), e.accessMs);
+/** One source's latest evidence about the path model. */
+export interface PathSample {
+  readonly logRatio: number;
+  readonly accessMs: number;
+  readonly at: number;
+  /** The source network (a /24 or /48); absent: its own source (the simulation). */
+  readonly source?: string;
+}
+
+export interface PathLearnOptions {
+  /** The window: the latest evidence of at most this many sources. */
+  readonly maxSources: number;
+  /** Votes the prior (2.1x, 0 ms) keeps in every median, however much evidence there is. */
+  readonly priorVotes: number;
+  readonly maxAgeMs: number;
+  /** At most `maxPerSlot` new pieces of evidence per `slotMs`; later ones replace the newest. */
+  readonly slotMs: number;
+  readonly maxPerSlot: number;
+}
+
+export const DEFAULT_PATH_LEARN: PathLearnOptions = {
+  maxSources: 64,
+  priorVotes: 8,
+  maxAgeMs: 7 * 24 * 3_600_000,
+  slotMs: 60_000,
+  maxPerSlot: 8,
+};
+
+/**
+ * Fold one piece of evidence into the path model: the source's earlier evidence goes, a burst
+ * past the slot's bound replaces rather than adds, and inflation and access delay are the
+ * medians of the window beside `priorVotes` votes for the prior. 300 forged requests from one
+ * network are one vote; to move either median an attacker needs more than half the window's
+ * sources, and at most `maxPerSlot` of them count per minute. Without `now` (the simulation)
+ * there is no time bound.
+ */
+export function learnPathModel(
+  i: Inflation,
+  e: InflationEvidence,
+  now?: number,
+  source?: string,
+  o: PathLearnOptions = DEFAULT_PATH_LEARN,
+): Inflation {
+  if (e.km < 500 || !(e.rttMs > 0) || !Number.isFinite(e.accessMs)) return i;
+  const at = now ?? (i.samples?.at(-1)?.at ?? 0) + o.slotMs;
+  const sample: PathSample = {
+    logRatio: Math.log(Math.min(10, Math.max(1, e.rttMs / fiberRttMs(e.km)))),
+    accessMs: Math.min(300, Math.max(0, e.accessMs)),
+    at,
+    ...(source === undefined ? {} : { source }),
+  };
+  const samples = admit(i.samples ?? [], sample, o, o.maxSources, at - o.maxAgeMs);
+  const prior = (v: number) => Array.from({ length: o.priorVotes }, () => v);
+  return {
+    logMean: median([...prior(INITIAL_INFLATION.logMean), ...samples.map((s) => s.logRatio)]),
+    weight: samples.length,
+    accessMs: median([...prior(0), ...samples.map((s) => s.accessMs)]),
+    accessWeight: samples.length,
+    samples,
+  };
 }
 
 /**
- * The path inflation factor (measured RTT over fiber RTT), learned as a weighted mean of
- * log-ratios so one far outlier cannot drag it; clamped to [1, 10]. Starts at the typical 2.1x
- * measured on the Internet (Bozkurt et al., "Dissecting Latency in the Internet's Fiber
- * Infrastructure", 2018).
+ * The path inflation factor (measured RTT over fiber RTT), as a log-ratio clamped to [1, 10],
+ * and the typical access delay. Starts at the typical 2.1x measured on the Internet (Bozkurt et
+ * al., "Dissecting Latency in the Internet's Fiber Infrastructure", 2018) and 0 ms.
  */
 export interface Inflation {
   readonly logMean: number;
@@ -123,6 +286,8 @@ export interface Inflation {
   /** The learned typical access delay (ms) and its weight; absent until evidence arrives. */
   readonly accessMs?: number;
   readonly accessWeight?: number;
+  /** The window behind both medians; absent in state written before windows. */
+  readonly samples?: readonly PathSample[];
 }
 
 export const INITIAL_INFLATION: Inflation = { logMean: Math.log(2.1), weight: 1 };
@@ -132,19 +297,32 @@ const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFi
 /** A stored Inflation read back (Redis, KV): anything this code did not write counts as none. */
 export function storedInflation(v: unknown): Inflation {
   const i = v as Partial<Inflation> | null | undefined;
-  return i && finite(i.logMean) && finite(i.weight) ? (i as Inflation) : INITIAL_INFLATION;
+  if (!i || !finite(i.logMean) || !finite(i.weight)) return INITIAL_INFLATION;
+  if (i.samples === undefined) return i as Inflation;
+  const ok = (p: Partial<PathSample> | null) =>
+    !!p &&
+    finite(p.logRatio) &&
+    finite(p.accessMs) &&
+    finite(p.at) &&
+    (p.source === undefined || typeof p.source === 'string');
+  return Array.isArray(i.samples) && i.samples.every(ok) ? (i as Inflation) : INITIAL_INFLATION;
 }
 
 /** A stored LearnedRtt read back, or undefined when it is not one. */
 export function storedLearnedRtt(v: unknown): LearnedRtt | undefined {
   const e = v as Partial<LearnedRtt> | null | undefined;
-  return e && finite(e.rttMs) && finite(e.weight) && finite(e.updatedAt) ? (e as LearnedRtt) : undefined;
+  if (!e || !finite(e.rttMs) || !finite(e.weight) || !finite(e.updatedAt)) return undefined;
+  if (e.samples === undefined) return e as LearnedRtt;
+  const ok = (s: Partial<LearnedSample> | null) =>
+    !!s && finite(s.rttMs) && finite(s.at) && (s.source === undefined || typeof s.source === 'string');
+  return Array.isArray(e.samples) && e.samples.every(ok) ? (e as LearnedRtt) : undefined;
 }
 
 export function inflationFactor(i: Inflation): number {
   return Math.min(10, Math.max(1, Math.exp(i.logMean)));
 }
 
+/** The single-sample running mean of log-ratios that `learnPathModel`'s median replaced (tests). */
 export function learnInflation(i: Inflation, measuredRttMs: number, km: number, maxWeight = 1000): Inflation {
   const fiber = fiberRttMs(km);
   // Below ~500 km access delay dominates the ratio and says nothing about path inflation.

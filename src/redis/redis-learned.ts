@@ -1,13 +1,15 @@
 /**
  * The learned per-prefix RTT map on Redis: one hash per network prefix,
- * `PREFIX{learn}:NETWORK` (field = relay id, value = LearnedRtt JSON), expiring 7 days after its
- * last update so prefixes nobody uses again disappear by themselves. The inflation factor is one
- * string, `PREFIX{learn}:inflation` (Inflation JSON), read at most every 10 s per edge. Updates
+ * `PREFIX{learn}:NETWORK` (field = relay id, value = LearnedRtt JSON with its window of samples,
+ * one per source), expiring 7 days after its last update so prefixes nobody uses again disappear
+ * by themselves. The path model is one string, `PREFIX{learn}:inflation` (Inflation JSON with
+ * its window of evidence, one per source network), read at most every 10 s per edge. Updates
  * read, fold and write back: two edges folding at the same instant lose one sample, which a
- * running mean over hundreds of samples does not notice.
+ * window of robust statistics does not notice.
  */
 import type { Cluster, Redis } from 'ioredis';
 import {
+  DEFAULT_LEARN,
   decayedWeight,
   type Inflation,
   type InflationEvidence,
@@ -46,8 +48,8 @@ export class RedisLearnedStore implements LearnedStore {
     return value;
   }
 
-  async recordPathEvidence(e: InflationEvidence, now: number): Promise<void> {
-    const next = learnPathModel(await this.#readInflation(), e);
+  async recordPathEvidence(e: InflationEvidence, now: number, source?: string): Promise<void> {
+    const next = learnPathModel(await this.#readInflation(), e, now, source);
     await this.client.set(this.#inflationKey, JSON.stringify(next));
     this.#inflation = { at: now, value: pathModelOf(next) };
   }
@@ -66,12 +68,12 @@ export class RedisLearnedStore implements LearnedStore {
     return out;
   }
 
-  async record(network: string, relayId: string, rttMs: number, now: number): Promise<void> {
+  async record(network: string, relayId: string, rttMs: number, now: number, source?: string): Promise<void> {
     const key = this.#key(network);
     const prev = storedLearnedRtt(parseStoredJson(await this.client.hget(key, relayId)));
     await this.client
       .multi()
-      .hset(key, relayId, JSON.stringify(learn(prev, rttMs, now)))
+      .hset(key, relayId, JSON.stringify(learn(prev, rttMs, now, DEFAULT_LEARN, source)))
       .expire(key, KEEP_SECONDS)
       .exec();
   }

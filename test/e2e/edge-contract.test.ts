@@ -178,10 +178,14 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
       relay: { id: string; basis: string };
     };
     expect(probed.relay).toMatchObject({ id: 'ap-tokyo', basis: 'probe' });
-    for (let i = 0; i < 3; i++) {
+    // Three clients of the network, each with the probe ticket of its own answer.
+    for (const ip of ['198.51.100.7', '198.51.100.8', '198.51.100.9']) {
+      const { probeTicket } = (await (await call('/v1/allocate', json({}, ip))).json()) as {
+        probeTicket: string;
+      };
       const m = await call(
         '/v1/measurements',
-        json({ probes: [{ relay: 'ap-tokyo', rttMs: 4 }] }, '198.51.100.7'),
+        json({ probes: [{ relay: 'ap-tokyo', rttMs: 4 }], probeTicket }, ip),
       );
       expect(m.status).toBe(200);
     }

@@ -27,6 +27,22 @@ describe('the Node edge refuses a bad configuration', () => {
   });
 });
 
+describe('the Node edge prints its usage', () => {
+  it('on --help, naming every variable, exit 0', async () => {
+    const r = await runToExit(['workers/node.ts', '--help'], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: npm run edge');
+    for (const name of [
+      'REDIS_URL',
+      'EDGE_SECRETS',
+      'EDGE_GEO_HEADERS',
+      'EDGE_TRUSTED_PROXIES',
+      'EDGE_PROBE_KEY',
+    ])
+      expect(r.stdout).toContain(name);
+  });
+});
+
 describe('the key CLI refuses bad usage', () => {
   it.each([
     [[], 'no command'],

@@ -96,6 +96,7 @@ describe('the Node edge with a GeoIP database', () => {
         EDGE_GEOIP_DB: join(dir, 'city.mmdb'),
         // The test client is its own trusted proxy, so it can speak for other addresses.
         EDGE_TRUSTED_PROXIES: '127.0.0.1/32',
+        EDGE_GEO_HEADERS: 'cloudflare',
       }),
     );
     base = edge.base;

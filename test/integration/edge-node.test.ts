@@ -32,12 +32,14 @@ const keyed = () => ({ 'content-type': 'application/json', authorization: `Beare
 interface Answer {
   iceServers: { urls: string[]; username: string; credential: string }[];
   relay: { id: string; basis: string };
+  probeTicket: string;
 }
 
-const allocate = async (body: unknown): Promise<Answer> => {
+/** The test is its own trusted proxy (EDGE_TRUSTED_PROXIES), so it speaks for clients of 203.0.113.0/24. */
+const allocate = async (body: unknown, client = '203.0.113.10'): Promise<Answer> => {
   const res = await fetch(`${base}/v1/allocate`, {
     method: 'POST',
-    headers: keyed(),
+    headers: { ...keyed(), 'x-forwarded-for': client },
     body: JSON.stringify(body),
   });
   expect(res.status).toBe(200);
@@ -95,6 +97,7 @@ describe('the Node edge', () => {
       EDGE_REDIS_PREFIX: prefix,
       EDGE_SECRETS: SECRET,
       EDGE_ADMIN_TOKEN: 'admin-token',
+      EDGE_TRUSTED_PROXIES: '127.0.0.1/32',
     });
     base = edge.base;
     // Both relays in the edge's directory before any test, so that no test depends on another.
@@ -139,15 +142,18 @@ describe('the Node edge', () => {
       ],
     });
     expect(probed.relay).toEqual(expect.objectContaining({ id: 'us-1', basis: 'probe' }));
-    for (let i = 0; i < 3; i++) {
+    // Three clients of the network report, each with the ticket of its own answer (one is never enough).
+    for (const client of ['203.0.113.21', '203.0.113.22', '203.0.113.23']) {
+      const { probeTicket } = await allocate({}, client);
       const res = await fetch(`${base}/v1/measurements`, {
         method: 'POST',
-        headers: keyed(),
+        headers: { ...keyed(), 'x-forwarded-for': client },
         body: JSON.stringify({
           probes: [
             { relay: 'us-1', rttMs: 2 },
             { relay: 'eu-1', rttMs: 40 },
           ],
+          probeTicket,
         }),
       });
       expect(res.status).toBe(200);
@@ -223,8 +229,11 @@ describe('the Node edge', () => {
 
   it('keeps the participants of a room on its relay when they are close enough to it', async () => {
     // Probes in both requests: this network's learned map already favours us-1 (test above).
+    // The first answer rests on ticketed probes, so it pins the room (in Redis, once).
+    const { probeTicket } = await allocate({});
     const first = await allocate({
       room: 'standup-1',
+      probeTicket,
       probes: [
         { relay: 'eu-1', rttMs: 3 },
         { relay: 'us-1', rttMs: 50 },
@@ -240,6 +249,10 @@ describe('the Node edge', () => {
       ],
     });
     expect(second.relay).toEqual(expect.objectContaining({ id: 'eu-1', reason: 'room' }));
+    const redis = new Redis(url);
+    expect(await redis.get(`${prefix}{room}:itest:standup-1`)).toBe('eu-1');
+    expect(await redis.pttl(`${prefix}{room}:itest:standup-1`)).toBeGreaterThan(3_500_000);
+    redis.disconnect();
   });
 
   it('puts the tenant in the TURN username and limits each key at its tenant rate, in Redis', async () => {

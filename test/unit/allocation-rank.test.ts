@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_LEARN,
   decayedWeight,
   fiberRttMs,
   INITIAL_INFLATION,
@@ -10,7 +11,9 @@ import {
   learnInflation,
   learnPathModel,
   networkPrefix,
+  onePerRelay,
   pathModelOf,
+  sourceOf,
   storedInflation,
   storedLearnedRtt,
 } from '../../src/allocation/learned.ts';
@@ -138,14 +141,57 @@ describe('learned latency', () => {
     expect(networkPrefix(ip)).toBe(prefix);
   });
 
-  it('averages samples by weight and lets old ones fade', () => {
+  it.each([
+    ['198.51.100.9', '198.51.100.9'],
+    ['::ffff:198.51.100.9', '198.51.100.9'],
+    ['2001:db8:abcd:12:1::5', '2001:db8:abcd:12::/64'],
+    ['2001:db8:abcd:12:ffff::7', '2001:db8:abcd:12::/64'],
+    ['nonsense', undefined],
+  ])('counts %s as source %s', (ip, source) => {
+    expect(sourceOf(ip)).toBe(source);
+  });
+
+  it('counts a request once per relay: the median of what it repeats', () => {
+    const probes = [
+      ...Array.from({ length: 64 }, () => ({ relay: 'ap-tokyo', rttMs: 1 })),
+      { relay: 'eu-paris', rttMs: 30 },
+      { relay: 'eu-paris', rttMs: 10 },
+      { relay: 'eu-paris', rttMs: 20 },
+      { relay: 'us-newyork', rttMs: -1 },
+    ];
+    expect(onePerRelay(probes)).toEqual(
+      new Map([
+        ['ap-tokyo', 1],
+        ['eu-paris', 20],
+      ]),
+    );
+  });
+
+  it('counts one sample per source: a repeated source replaces its own', () => {
+    let e = learn(undefined, 100, 0, DEFAULT_LEARN, 'a');
+    for (let k = 1; k <= 50; k++) e = learn(e, 1, k * 60_000, DEFAULT_LEARN, 'liar');
+    expect(e.samples).toHaveLength(2);
+    expect(decayedWeight(e, 50 * 60_000)).toBeLessThanOrEqual(2);
+    // A burst of new sources within a minute adds at most maxPerSlot samples.
+    let b = learn(undefined, 10, 0, DEFAULT_LEARN, 'h');
+    for (let k = 0; k < 40; k++) b = learn(b, 1, 120_000, DEFAULT_LEARN, `s${k}`);
+    expect(b.samples).toHaveLength(1 + DEFAULT_LEARN.maxPerSlot);
+  });
+
+  it('takes the middle of the window and lets old samples fade', () => {
     const DAY = 24 * 3_600_000;
     let e = learn(undefined, 100, 0);
     e = learn(e, 50, 0);
     expect(e.rttMs).toBe(75);
     expect(decayedWeight(e, DAY)).toBeCloseTo(1, 5);
-    // A day later the old average weighs as much as one new sample.
-    expect(learn(e, 20, DAY).rttMs).toBeCloseTo(47.5, 5);
+    // A third sample: the median; past four, the interquartile mean.
+    e = learn(e, 20, DAY);
+    expect(e.rttMs).toBe(50);
+    for (const [k, ms] of [60, 70, 80, 90, 5000].entries()) e = learn(e, ms, DAY + (k + 1) * 60_000);
+    // 20 50 | 60 70 80 90 | 100 5000: a quarter cut at each end.
+    expect(e.rttMs).toBe(75);
+    // A week on, the window is empty of weight.
+    expect(decayedWeight(e, 9 * DAY)).toBe(0);
   });
 
   it('learns path inflation from far measurements only, and clamps it', () => {

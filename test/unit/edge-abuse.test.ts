@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
 import { type ApiKeyRecord, hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
-import { parseAddressLimit } from '../../workers/abuse-limits.ts';
+import { addressLimitOf } from '../../workers/abuse-limits.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
+import { parseEdgeConfig } from '../../workers/config.ts';
 import { CachedTenantStore } from '../../workers/tenant-cache.ts';
 import { relayRecord } from '../support/relay-record.ts';
 
@@ -182,21 +183,34 @@ describe('with API keys off', () => {
 });
 
 describe('EDGE_ADDRESS_RATE and EDGE_ADDRESS_BURST', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379', EDGE_SECRETS: 'turn-secret' };
+  const limitOf = (env: Record<string, string>) => {
+    const r = parseEdgeConfig('node', { ...base, ...env });
+    if (!r.ok || !('config' in r)) throw new Error(r.ok ? 'help' : r.error);
+    return addressLimitOf(r.config.addressRate, r.config.addressBurst);
+  };
+
   it.each([
-    [undefined, undefined, { ok: true, value: { ratePerSecond: 10, burst: 40 } }],
-    ['', '', { ok: true, value: { ratePerSecond: 10, burst: 40 } }],
-    ['2.5', '5', { ok: true, value: { ratePerSecond: 2.5, burst: 5 } }],
-    ['off', '5', { ok: true, value: 'off' }],
-  ])('reads rate %j and burst %j', (rate, burst, expected) => {
-    expect(parseAddressLimit(rate, burst)).toEqual(expected);
+    [{}, { ratePerSecond: 10, burst: 40 }],
+    [
+      { EDGE_ADDRESS_RATE: '', EDGE_ADDRESS_BURST: '' },
+      { ratePerSecond: 10, burst: 40 },
+    ],
+    [
+      { EDGE_ADDRESS_RATE: '2.5', EDGE_ADDRESS_BURST: '5' },
+      { ratePerSecond: 2.5, burst: 5 },
+    ],
+    [{ EDGE_ADDRESS_RATE: 'off', EDGE_ADDRESS_BURST: '5' }, 'off'],
+  ] as const)('reads %j', (env, expected) => {
+    expect(limitOf(env)).toEqual(expected);
   });
 
   it.each([
-    ['0', undefined, /^EDGE_ADDRESS_RATE: expected requests per second above 0, got 0/],
-    ['fast', undefined, /^EDGE_ADDRESS_RATE: /],
-    ['5', '1.5', /^EDGE_ADDRESS_BURST: expected a whole number/],
-  ])('refuses rate %j and burst %j with a one-line error', (rate, burst, error) => {
-    const r = parseAddressLimit(rate, burst);
+    [{ EDGE_ADDRESS_RATE: '0' }, /^EDGE_ADDRESS_RATE: expected requests per second/],
+    [{ EDGE_ADDRESS_RATE: 'fast' }, /^EDGE_ADDRESS_RATE: /],
+    [{ EDGE_ADDRESS_BURST: '1.5' }, /^EDGE_ADDRESS_BURST: expected an integer/],
+  ] as const)('refuses %j with a one-line error', (env, error) => {
+    const r = parseEdgeConfig('node', { ...base, ...env });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toMatch(error);
   });

@@ -24,13 +24,24 @@ function edge(over: Partial<Omit<EdgeDeps, 'learned'>> & { learned?: MemoryLearn
     learned,
     secrets: () => ['edge-secret'],
     credentialTtlSeconds: 600,
-    clientIp: () => '203.0.113.77',
+    clientIp: (c) => c.req.header('x-client-ip') ?? '203.0.113.77',
     defaultPlace: { lat: 50, lon: 8 },
     now: () => NOW,
     random: () => 0.99,
     ...over,
   });
   return { app, learned };
+}
+
+/** A client at `ip` allocates, then reports `probes` with the answer's probe ticket. */
+async function measure(
+  app: ReturnType<typeof edge>['app'],
+  probes: { relay: string; rttMs: number }[],
+  ip = '203.0.113.77',
+) {
+  const headers = { 'x-client-ip': ip };
+  const a = (await (await post(app, '/v1/allocate', {}, headers)).json()) as AllocateAnswer;
+  return post(app, '/v1/measurements', { probes, probeTicket: a.probeTicket }, headers);
 }
 
 const post = (
@@ -53,6 +64,7 @@ interface AllocateAnswer {
   expiresAt: number;
   location: { source: string };
   prefix: string;
+  probeTicket: string;
   probeTargets: { id: string; stun: string; ping: string }[];
 }
 
@@ -92,8 +104,9 @@ describe('POST /v1/allocate', () => {
       await post(app, '/v1/allocate', { probes: [{ relay: 'ap-tokyo', rttMs: 3 }] })
     ).json()) as AllocateAnswer;
     expect(probed.relay).toMatchObject({ id: 'ap-tokyo', basis: 'probe', predictedRttMs: 3 });
-    for (let i = 0; i < 3; i++) {
-      const m = await post(app, '/v1/measurements', { probes: [{ relay: 'us-newyork', rttMs: 4 }] });
+    // Two clients of the network: one alone is never trusted.
+    for (const ip of ['203.0.113.5', '203.0.113.6']) {
+      const m = await measure(app, [{ relay: 'us-newyork', rttMs: 4 }], ip);
       expect(m.status).toBe(200);
     }
     const learned = (await (await post(app, '/v1/allocate', {})).json()) as AllocateAnswer;
@@ -190,7 +203,7 @@ describe('POST /v1/measurements', () => {
 
   it('records under the client network prefix', async () => {
     const { app, learned } = edge({ clientIp: () => '2001:db8:abcd:1::9' });
-    await post(app, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 12 }] });
+    await measure(app, [{ relay: 'eu-paris', rttMs: 12 }]);
     expect((await learned.get('2001:db8:abcd::/48', NOW)).get('eu-paris')).toEqual({ rttMs: 12, weight: 1 });
   });
 });
@@ -220,13 +233,21 @@ describe('the rest', () => {
     expect(text).toMatch(/edge_request_duration_seconds_count\{route="\/v1\/allocate"\} 2/);
   });
 
-  it('reads CDN geo headers', () => {
+  it("reads the configured CDN's geo headers and no other CDN's", () => {
     const h = new Map([
       ['cloudfront-viewer-latitude', '35.6'],
       ['cloudfront-viewer-longitude', '139.7'],
     ]);
-    expect(placeFromHeaders((n) => h.get(n))).toEqual({ lat: 35.6, lon: 139.7, source: 'platform' });
-    expect(placeFromHeaders(() => undefined)).toBeUndefined();
+    expect(placeFromHeaders((n) => h.get(n), 'cloudfront')).toEqual({
+      lat: 35.6,
+      lon: 139.7,
+      source: 'platform',
+    });
+    expect(placeFromHeaders((n) => h.get(n), 'cloudflare')).toBeUndefined();
+    expect(placeFromHeaders((n) => h.get(n), 'none')).toBeUndefined();
+    expect(placeFromHeaders(() => undefined, 'cloudfront')).toBeUndefined();
+    h.set('cloudfront-viewer-latitude', '95');
+    expect(placeFromHeaders((n) => h.get(n), 'cloudfront')).toBeUndefined();
   });
 });
 
@@ -256,18 +277,24 @@ describe('a stale directory', () => {
 
 describe('the learned inflation factor and access delay', () => {
   it('learns them from clients whose place the platform vouches for, and predicts with them', async () => {
-    const { app, learned } = edge({ platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }) });
+    let clock = NOW;
+    const { app, learned } = edge({
+      now: () => clock,
+      platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }),
+    });
     const model = async (l: MemoryLearnedStore) => l.pathModel(NOW);
     expect(await model(learned)).toEqual({ inflation: expect.closeTo(2.1, 5), accessMs: 0 });
     // New York to Paris is ~5,840 km: 58 ms in fiber. Clients 10 ms from the New York relay (their
     // access network) measure Paris 10 + 3 x 58 ms away: inflation 3, access delay taken out.
-    const both = {
-      probes: [
-        { relay: 'us-newyork', rttMs: 10 },
-        { relay: 'eu-paris', rttMs: 185 },
-      ],
-    };
-    for (let i = 0; i < 50; i++) await post(app, '/v1/measurements', both);
+    const both = [
+      { relay: 'us-newyork', rttMs: 10 },
+      { relay: 'eu-paris', rttMs: 185 },
+    ];
+    // 50 networks, a few a minute (evidence counts once per network, a few per minute).
+    for (let i = 0; i < 50; i++) {
+      clock = NOW + i * 10_000;
+      expect((await measure(app, both, `198.18.${i}.1`)).status).toBe(200);
+    }
     const m = await model(learned);
     expect(m.inflation).toBeGreaterThan(2.8);
     expect(m.inflation).toBeLessThan(3.05);
@@ -285,10 +312,10 @@ describe('the learned inflation factor and access delay', () => {
     const { app: single, learned: l1 } = edge({
       platformPlace: () => ({ lat: 40.71, lon: -74.0, source: 'platform' }),
     });
-    await post(single, '/v1/measurements', { probes: [{ relay: 'eu-paris', rttMs: 900 }] });
+    await measure(single, [{ relay: 'eu-paris', rttMs: 900 }]);
     expect((await model(l1)).inflation).toBeCloseTo(2.1);
     const { app: hinted, learned: l2 } = edge();
-    await post(hinted, '/v1/measurements', both);
+    await measure(hinted, both);
     expect((await model(l2)).inflation).toBeCloseTo(2.1);
   });
 });

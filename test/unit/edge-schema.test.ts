@@ -14,7 +14,7 @@ describe('request schemas', () => {
     [[], 'the body must be a JSON object'],
     [
       { prob: [] },
-      'unknown field prob (known: probes, region, room, user, location, relays, transports, ttl)',
+      'unknown field prob (known: probes, probeTicket, region, room, user, location, relays, transports, ttl)',
     ],
     [{ probes: {} }, 'probes must be an array'],
     [{ probes: [{ relay: 'eu 1', rttMs: 1 }] }, 'probes[0].relay must match ^[A-Za-z0-9._-]{1,64}$'],

@@ -64,13 +64,13 @@ describe('POST /v1/tokens and client tokens', () => {
     expect(body).toMatchObject({ client: 'alice', expiresAt: NOW / 1000 + 300, origins: [APP] });
     const a = await e.post('/v1/allocate', {}, { authorization: `Bearer ${body.token}`, origin: APP });
     expect(a.status).toBe(200);
-    const answer = (await a.json()) as { iceServers: { username: string }[] };
+    const answer = (await a.json()) as { iceServers: { username: string }[]; probeTicket: string };
     const user = parseTurnRestUsername(answer.iceServers[0]!.username);
     expect(user).toMatchObject({ ok: true, tenant: 'acme' });
     expect(answer.iceServers[0]!.username).toContain('alice');
     const m = await e.post(
       '/v1/measurements',
-      { probes: [{ relay: 'eu-paris', rttMs: 20 }] },
+      { probes: [{ relay: 'eu-paris', rttMs: 20 }], probeTicket: answer.probeTicket },
       { authorization: `Bearer ${body.token}`, origin: APP },
     );
     expect(m.status).toBe(200);
