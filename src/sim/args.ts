@@ -66,3 +66,83 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const { seed, ...scale } = values;
   return { ok: true, help: false, value: { config: simConfig({ seed, scale }), out } };
 }
+
+/** The trace-driven world's command line: the options above plus the data and model knobs. */
+export interface TraceArgs extends SimArgs {
+  /** Folder with the measured data (wonderproxy-2020/, netlatency/). */
+  readonly data: string;
+  readonly drift: number;
+  readonly carrierSigma: number;
+  readonly lossMedian: number;
+}
+
+export type ParsedTraceArgs =
+  | { readonly ok: true; readonly help: false; readonly value: TraceArgs }
+  | { readonly ok: true; readonly help: true }
+  | { readonly ok: false; readonly error: string };
+
+/** Relays at measured sites: 60 of the 233 usable WonderProxy sites unless --relays says otherwise. */
+export const TRACE_DEFAULT_RELAYS = 60;
+
+const TRACE_REALS = {
+  drift: [0, 1, 0.25],
+  'carrier-sigma': [0, 1, 0.15],
+  'loss-median': [0, 0.1, 0.0005],
+} as const;
+
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X]
+  --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
+  --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
+  --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
+  --carrier-sigma X   0..1, spread between access networks at one site (default 0.15)
+  --loss-median X     0..0.1, median loss of a wide-area path (default 0.0005)
+  --out DIR           report folder (default sim-report-measured)`;
+
+export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
+  const rest: string[] = [];
+  let data = '../shared/data';
+  const reals: Record<keyof typeof TRACE_REALS, number> = {
+    drift: TRACE_REALS.drift[2],
+    'carrier-sigma': TRACE_REALS['carrier-sigma'][2],
+    'loss-median': TRACE_REALS['loss-median'][2],
+  };
+  let relaysGiven = false;
+  let outGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? (eq < 0 ? arg.slice(2) : arg.slice(2, eq)) : '';
+    if (name === 'data' || name in TRACE_REALS) {
+      const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+      if (value === undefined || value === '') return { ok: false, error: `--${name} needs a value` };
+      if (name === 'data') data = value;
+      else {
+        const [lo, hi] = TRACE_REALS[name as keyof typeof TRACE_REALS];
+        const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+        if (!(x >= lo && x <= hi))
+          return { ok: false, error: `--${name} must be a number from ${lo} to ${hi}, got '${value}'` };
+        reals[name as keyof typeof TRACE_REALS] = x;
+      }
+      continue;
+    }
+    if (name === 'relays') relaysGiven = true;
+    if (name === 'out') outGiven = true;
+    rest.push(arg);
+  }
+  const base = parseSimArgs(rest);
+  if (!base.ok || base.help) return base;
+  const c = base.value.config;
+  const config = relaysGiven ? c : { ...c, scale: { ...c.scale, relays: TRACE_DEFAULT_RELAYS } };
+  return {
+    ok: true,
+    help: false,
+    value: {
+      config,
+      out: outGiven ? base.value.out : 'sim-report-measured',
+      data,
+      drift: reals.drift,
+      carrierSigma: reals['carrier-sigma'],
+      lossMedian: reals['loss-median'],
+    },
+  };
+}

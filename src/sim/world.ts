@@ -114,7 +114,7 @@ export function pickRelaySites(cities: readonly City[], n: number, dedupKm: numb
   return sites;
 }
 
-function relayRecord(r: SimRelay): RelayRecord {
+export function relayRecord(r: SimRelay): RelayRecord {
   return {
     id: r.id,
     region: r.country.toLowerCase(),
@@ -133,7 +133,7 @@ function relayRecord(r: SimRelay): RelayRecord {
   };
 }
 
-function geoError(rng: Rng, o: SimConfig['world']['geoError']): number {
+export function geoError(rng: Rng, o: SimConfig['world']['geoError']): number {
   const km =
     rng.next() < o.accurateShare
       ? exponential(rng, o.accurateMeanKm)
@@ -147,7 +147,6 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
   );
   const relays = pickRelaySites(cities, config.scale.relays, config.world.relayDedupKm);
   if (relays.length < 2) throw new RangeError('the simulation needs at least 2 relay sites');
-  const R = relays.length;
   const rng = createRng(config.seed).fork('world');
 
   const countries = [...new Set(cities.map((c) => c.country))].sort();
@@ -206,6 +205,30 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
     prefixes.activity[p] = logNormal(rng, 1, w.activitySigma);
   }
 
+  const { km, order, relayKm } = distanceTables(prefixes, relays);
+
+  return {
+    cities,
+    countries,
+    relays,
+    records: relays.map(relayRecord),
+    prefixes,
+    carriers: countries.length * K,
+    km,
+    order,
+    relayKm,
+  };
+}
+
+/**
+ * km from every prefix to every relay, each prefix's relays nearest first, and km between relays.
+ */
+export function distanceTables(
+  prefixes: Pick<Prefixes, 'count' | 'lat' | 'lon'>,
+  relays: readonly SimRelay[],
+): Pick<World, 'km' | 'order' | 'relayKm'> {
+  const P = prefixes.count;
+  const R = relays.length;
   const km = new Float32Array(P * R);
   const order = new Uint16Array(P * R);
   const keys = new Float64Array(R);
@@ -228,15 +251,5 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
       relayKm[i * R + j] =
         i === j ? 0 : greatCircleKm(relays[i]!.lat, relays[i]!.lon, relays[j]!.lat, relays[j]!.lon);
 
-  return {
-    cities,
-    countries,
-    relays,
-    records: relays.map(relayRecord),
-    prefixes,
-    carriers: countries.length * K,
-    km,
-    order,
-    relayKm,
-  };
+  return { km, order, relayKm };
 }
