@@ -137,6 +137,7 @@ export function runAllocations(
   for (let i = 0; i < N; i++) {
     const t = ((i + 0.5) / N) * span;
     const p = pickPrefix(rng.next(), t);
+    internet.client(p, i);
     const location = { lat: pf.geoLat[p]!, lon: pf.geoLon[p]! };
     out.time[i] = t;
     out.prefix[i] = p;

@@ -208,6 +208,8 @@ export function runCalls(
       b = list[rng.int(list.length)]!;
     }
     if (b === a) b = (a + 1) % pf.count;
+    internet.client(a, 2 * i);
+    internet.client(b, 2 * i + 1);
     const km = greatCircleKm(pf.lat[a]!, pf.lon[a]!, pf.lat[b]!, pf.lon[b]!);
     out.km[i] = km;
 

@@ -10,7 +10,8 @@
  *
  * A client prefix sits up to `clientScatterKm` from its site, on one of `carriersPerSite` access
  * networks there (several networks within one place), with the synthetic world's access model
- * (delay, jitter, loss, mobile share) and GeoIP error. Its RTT to relay r at time t:
+ * (delay, jitter, loss, mobile share, a second access network within some prefixes) and GeoIP
+ * error. Its RTT to relay r at time t:
  *
  *   access + metro (fiber to its site x metroInflation)
  *   + fiber(site, relay site) + (measured(site, relay site) - fiber) x carrier(c, r) x drift(t)
@@ -39,6 +40,7 @@ import { createRng, hash32, hashNormal, logNormal, weightedSampler } from './ran
 import {
   type City,
   distanceTables,
+  drawAccess,
   geoError,
   offsetPoint,
   type Prefixes,
@@ -181,7 +183,6 @@ export class TraceInternet extends Internet {
   readonly #carrier: Int32Array;
   readonly #metroMs: Float32Array;
   readonly #siteKm: Float64Array;
-  readonly #access: Prefixes;
   readonly #processing: number;
   readonly #wide = newStats();
   readonly #acc = newStats();
@@ -205,7 +206,6 @@ export class TraceInternet extends Internet {
     this.#seed = hash32(config.seed, 0x7ace);
     this.#relaySite = Int32Array.from(relaySites);
     const pf = world.prefixes;
-    this.#access = pf;
     this.#site = pf.city;
     this.#carrier = pf.carrier;
     this.#processing = config.internet.relayProcessingMs;
@@ -268,9 +268,8 @@ export class TraceInternet extends Internet {
   }
 
   #accessOf(p: number, out: PathStats): PathStats {
-    out.rttMs = this.#access.accessRttMs[p]! + this.#metroMs[p]!;
-    out.jitterMs = this.#access.accessJitterMs[p]!;
-    out.loss = this.#access.accessLoss[p]!;
+    this.accessOf(p, out);
+    out.rttMs += this.#metroMs[p]!;
     return out;
   }
 
@@ -346,6 +345,10 @@ export function buildTraceWorld(
     accessRttMs: new Float32Array(P),
     accessJitterMs: new Float32Array(P),
     accessLoss: new Float32Array(P),
+    altAccessRttMs: new Float32Array(P),
+    altAccessJitterMs: new Float32Array(P),
+    altAccessLoss: new Float32Array(P),
+    altShare: new Float32Array(P),
     activity: new Float32Array(P),
   };
   const heldOut = new Uint8Array(P);
@@ -368,16 +371,7 @@ export function buildTraceWorld(
     const [gLat, gLon] = offsetPoint(lat, lon, geoError(rng, w.geoError), rng.next() * 2 * Math.PI);
     prefixes.geoLat[p] = gLat;
     prefixes.geoLon[p] = gLon;
-    const mobile = rng.next() < w.mobileShare;
-    prefixes.mobile[p] = mobile ? 1 : 0;
-    const impair = mobile ? w.mobileImpairment : 1;
-    prefixes.accessRttMs[p] = logNormal(
-      rng,
-      mobile ? w.accessRtt.mobileMedianMs : w.accessRtt.median,
-      w.accessRtt.sigma,
-    );
-    prefixes.accessJitterMs[p] = impair * logNormal(rng, w.accessJitter.median, w.accessJitter.sigma);
-    prefixes.accessLoss[p] = Math.min(0.2, impair * logNormal(rng, w.accessLoss.median, w.accessLoss.sigma));
+    drawAccess(rng, w, prefixes, p);
     prefixes.activity[p] = logNormal(rng, 1, w.activitySigma);
   }
   const world: World = {

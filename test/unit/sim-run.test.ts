@@ -72,7 +72,8 @@ describe('a small simulation run', () => {
     const other = runSimulation(cities, small(2));
     expect(other.allocations.summary).not.toEqual(run.allocations.summary);
     expect(other.calls.summary).not.toEqual(run.calls.summary);
-  });
+    // Two more runs of ~2 s each: room for a machine shared with other test runs.
+  }, 30_000);
 
   it('reports with inline SVG and nothing from the network', () => {
     const report = buildReport(run, { command: 'npm run sim', seconds: 1 });
