@@ -152,6 +152,19 @@ export interface SimConfig {
     readonly domesticShare: number;
     /** The oracle tries relay pairs among each side's this many best relays. */
     readonly oracleCandidates: number;
+    /**
+     * A call's report counts its loss over this many packets (a 2-minute call at 50 packets a
+     * second) on a Gilbert-Elliott channel with bad runs of `burstPackets` on average (assumption).
+     */
+    readonly reportPackets: number;
+    readonly burstPackets: number;
+    /**
+     * People call the same people: this share of calls repeats a pair from a pool of
+     * `repeatPoolShare` x calls pairs (so a pair calls about ten times a day); per-pair learning
+     * needs it (assumption).
+     */
+    readonly repeatShare: number;
+    readonly repeatPoolShare: number;
   };
   readonly thresholds: {
     /** Poor-call thresholds [Via]. */
@@ -219,7 +232,14 @@ export const DEFAULT_SIM_CONFIG: SimConfig = {
     failoverTrials: 300,
     redisRelay: 0,
   },
-  calls: { domesticShare: 0.5, oracleCandidates: 8 },
+  calls: {
+    domesticShare: 0.5,
+    oracleCandidates: 8,
+    reportPackets: 6000,
+    burstPackets: 4,
+    repeatShare: 0.5,
+    repeatPoolShare: 0.05,
+  },
   thresholds: { poorRttMs: 320, poorLoss: 0.012, poorJitterMs: 12, regretMs: 5 },
   warmupBuckets: 20,
 };
