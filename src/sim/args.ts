@@ -33,10 +33,13 @@ export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--alloc
   --calls N        two-party calls (default ${DEFAULT_SIM_CONFIG.scale.calls})
   --days N         simulated days of allocations (default ${DEFAULT_SIM_CONFIG.scale.days})
   --seed N         random seed, 0..4294967295 (default ${DEFAULT_SIM_CONFIG.seed})
+  --transit-share X  0..1, carriers routing through a regional hub (default ${DEFAULT_SIM_CONFIG.internet.transit.share})
+  --mixed-share X    0..1, prefixes with a second access network (default ${DEFAULT_SIM_CONFIG.world.mixedAccess.share})
   --out DIR        report folder (default sim-report)`;
 
 export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const values: Partial<Record<Numeric, number>> = {};
+  const shares: Partial<Record<'transit-share' | 'mixed-share', number>> = {};
   let out = 'sim-report';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -45,10 +48,19 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (name !== 'out' && !(name in LIMITS)) return { ok: false, error: `unknown option --${name}` };
+    const isShare = name === 'transit-share' || name === 'mixed-share';
+    if (name !== 'out' && !isShare && !(name in LIMITS))
+      return { ok: false, error: `unknown option --${name}` };
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) return { ok: false, error: `--${name} needs a value` };
+    }
+    if (isShare) {
+      const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+      if (!(x >= 0 && x <= 1))
+        return { ok: false, error: `--${name} must be a number from 0 to 1, got '${value}'` };
+      shares[name] = x;
+      continue;
     }
     if (name === 'out') {
       if (value === '') return { ok: false, error: '--out needs a folder name' };
@@ -64,7 +76,22 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     values[key] = n;
   }
   const { seed, ...scale } = values;
-  return { ok: true, help: false, value: { config: simConfig({ seed, scale }), out } };
+  const base = simConfig({ seed, scale });
+  const config: SimConfig = {
+    ...base,
+    internet: {
+      ...base.internet,
+      transit: { ...base.internet.transit, share: shares['transit-share'] ?? base.internet.transit.share },
+    },
+    world: {
+      ...base.world,
+      mixedAccess: {
+        ...base.world.mixedAccess,
+        share: shares['mixed-share'] ?? base.world.mixedAccess.share,
+      },
+    },
+  };
+  return { ok: true, help: false, value: { config, out } };
 }
 
 /** The trace-driven world's command line: the options above plus the data and model knobs. */

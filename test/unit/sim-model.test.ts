@@ -239,6 +239,18 @@ describe('the command line', () => {
     if (!r.ok) expect(r.error).toContain(error);
   });
 
+  it('reads the structure shares, and refuses them outside 0..1', () => {
+    const r = parseSimArgs(['--transit-share', '0', '--mixed-share=0.5']);
+    if (!r.ok || r.help) throw new Error('expected a config');
+    expect(r.value.config.internet.transit.share).toBe(0);
+    expect(r.value.config.world.mixedAccess.share).toBe(0.5);
+    expect(r.value.config.internet.transit.hubs).toBe(6);
+    expect(parseSimArgs(['--transit-share', '1.5'])).toEqual({
+      ok: false,
+      error: "--transit-share must be a number from 0 to 1, got '1.5'",
+    });
+  });
+
   it('answers --help', () => {
     expect(parseSimArgs(['--help'])).toEqual({ ok: true, help: true });
   });
