@@ -4,6 +4,7 @@
  * from a snapshot endpoint). Versioned under /v1:
  *   POST /v1/allocate       standard WebRTC iceServers for the best relay and alternates
  *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
+ *   POST /v1/calls/choice, /v1/calls/report   per-call direct or relay (routes/calls.ts)
  *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
  *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
  * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
@@ -14,6 +15,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import type { CallQualityStore } from '../src/allocation/call-store.ts';
 import {
   INITIAL_INFLATION,
   inflationEvidence,
@@ -37,6 +39,7 @@ import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
 import { openApiDocument } from './openapi.ts';
+import { registerCallRoutes } from './routes/calls.ts';
 import {
   type AllocateBody,
   type MeasurementsBody,
@@ -81,6 +84,10 @@ export interface EdgeDeps {
   readonly rank?: Partial<RankOptions> | undefined;
   /** Metrics for GET /metrics; one is made when not given. */
   readonly metrics?: EdgeMetrics | undefined;
+  /** Per-call choice between direct and relay (routes/calls.ts); the routes exist only with it. */
+  readonly calls?: CallQualityStore | undefined;
+  /** The client's country for the per-call choice, if the platform or GeoIP says. */
+  readonly clientCountry?: ((c: Context) => string | undefined) | undefined;
 }
 
 export function problem(
@@ -235,6 +242,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   };
   app.use('/v1/allocate', guard);
   app.use('/v1/measurements', guard);
+  app.use('/v1/calls/*', guard);
 
   const document = openApiDocument();
   app.get('/v1/openapi.json', (c) => c.json(document));
@@ -410,6 +418,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     metrics.measurements.inc({}, m.probes.length);
     return c.json({ accepted: m.probes.length, prefix });
   });
+
+  if (deps.calls)
+    registerCallRoutes(app, {
+      store: deps.calls,
+      clientIp: deps.clientIp,
+      country: deps.clientCountry,
+      now,
+      random,
+      limit,
+    });
 
   app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => problem(c, 500, 'Internal error', err.message));

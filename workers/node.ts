@@ -17,9 +17,11 @@
  *   EDGE_GEOIP_DB (a GeoIP2/GeoLite2 City or DB-IP city .mmdb file: locates clients by address
  *   after the platform's geo and before their own hint; unreadable or invalid exits with 2).
  */
+
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import { MemoryCallQualityStore } from '../src/allocation/call-store.ts';
 import { type Cidr, cidrContains, parseCidr } from '../src/net/cidr.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { redisClient } from '../src/redis/redis-client.ts';
@@ -123,6 +125,7 @@ const app = createEdgeApp({
       : undefined,
   rateLimiter: new RedisRateLimiter(client, prefix),
   rank: { exploreShare },
+  calls: new MemoryCallQualityStore(),
   adminToken: env.EDGE_ADMIN_TOKEN,
   revoke: async (username, until) => {
     await directory.revoke(username, until);
