@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_RANK } from '../src/allocation/rank.ts';
 import { parseTraceArgs, TRACE_USAGE } from '../src/sim/args.ts';
 import { completeSites, MeasuredDataError } from '../src/sim/measured.ts';
 import { buildReport } from '../src/sim/report.ts';
@@ -65,11 +66,12 @@ if (args.config.scale.relays > sites - 2) {
   process.stderr.write(`sim:measured: --relays must be at most ${sites - 2} (${sites} usable sites)\n`);
   process.exit(2);
 }
-const figures = runTrace(data, args.config, trace, progress);
+const rank = { ...DEFAULT_RANK, alternates: args.probeTargets - 1, exploreShare: args.exploreShare };
+const figures = runTrace(data, args.config, trace, progress, rank);
 const seconds = elapsed();
 
 const s = args.config.scale;
-const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian}`;
+const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --explore-share ${args.exploreShare}`;
 const report = buildReport(figures.sim, { command, seconds });
 mkdirSync(args.out, { recursive: true });
 writeFileSync(join(args.out, 'index.html'), report.html);

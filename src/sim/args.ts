@@ -101,6 +101,10 @@ export interface TraceArgs extends SimArgs {
   readonly drift: number;
   readonly carrierSigma: number;
   readonly lossMedian: number;
+  /** Relays a client probes (the pick and its alternates), 2..10; the edge's default is 3. */
+  readonly probeTargets: number;
+  /** Share of answers adding one random relay to the probe targets (the edge's default 0.05). */
+  readonly exploreShare: number;
 }
 
 export type ParsedTraceArgs =
@@ -115,6 +119,8 @@ const TRACE_REALS = {
   drift: [0, 1, 0.25],
   'carrier-sigma': [0, 1, 0.15],
   'loss-median': [0, 0.1, 0.0005],
+  'probe-targets': [2, 10, 3],
+  'explore-share': [0, 1, 0.05],
 } as const;
 
 export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X]
@@ -123,6 +129,8 @@ export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run s
   --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
   --carrier-sigma X   0..1, spread between access networks at one site (default 0.15)
   --loss-median X     0..0.1, median loss of a wide-area path (default 0.0005)
+  --probe-targets N   2..10 relays a client probes (default 3, as the edge)
+  --explore-share X   0..1, answers adding a random relay to the probes (default 0.05, as the edge)
   --out DIR           report folder (default sim-report-measured)`;
 
 export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
@@ -132,6 +140,8 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
     drift: TRACE_REALS.drift[2],
     'carrier-sigma': TRACE_REALS['carrier-sigma'][2],
     'loss-median': TRACE_REALS['loss-median'][2],
+    'probe-targets': TRACE_REALS['probe-targets'][2],
+    'explore-share': TRACE_REALS['explore-share'][2],
   };
   let relaysGiven = false;
   let outGiven = false;
@@ -170,6 +180,8 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
       drift: reals.drift,
       carrierSigma: reals['carrier-sigma'],
       lossMedian: reals['loss-median'],
+      probeTargets: Math.round(reals['probe-targets']),
+      exploreShare: reals['explore-share'],
     },
   };
 }

@@ -13,6 +13,7 @@
  * Pure: the parsed data, the config and a progress callback come in.
  */
 
+import type { RankOptions } from '../allocation/rank.ts';
 import { bestPathsFrom, DEFAULT_HYSTERESIS } from '../routing/index.ts';
 import { type AllocationRun, runAllocations, STRATEGIES, type Strategy } from './allocations.ts';
 import { runBackbone, trueSnapshot } from './backbone.ts';
@@ -184,15 +185,22 @@ export function runTrace(
   config: SimConfig,
   trace: TraceConfig = DEFAULT_TRACE_CONFIG,
   progress?: Progress,
+  rankOptions?: RankOptions,
 ): TraceFigures {
   progress?.('world', 0, 1);
   const tw = buildTraceWorld(data.sites, config, trace, data.drift);
   const { world, internet } = tw;
   progress?.('world', 1, 1);
-  const allocations = runAllocations(world, internet, config, {
-    progress: (d, t) => progress?.('allocations', d, t),
-    pick: tw.pick,
-  });
+  const allocations = runAllocations(
+    world,
+    internet,
+    config,
+    {
+      progress: (d, t) => progress?.('allocations', d, t),
+      pick: tw.pick,
+    },
+    rankOptions,
+  );
   const calls = runCalls(world, internet, config, allocations.learnedState, {
     progress: (d, t) => progress?.('calls', d, t),
   });

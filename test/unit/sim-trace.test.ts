@@ -184,6 +184,9 @@ describe('the trace command line', () => {
     const bad = parseTraceArgs(['--drift', '2']);
     expect(bad).toEqual({ ok: false, error: "--drift must be a number from 0 to 1, got '2'" });
     expect(parseTraceArgs(['--data'])).toEqual({ ok: false, error: '--data needs a value' });
+    const more = parseTraceArgs(['--probe-targets', '6', '--explore-share', '0.2']);
+    expect(more.ok && !more.help && [more.value.probeTargets, more.value.exploreShare]).toEqual([6, 0.2]);
+    expect(parseTraceArgs(['--probe-targets', '11']).ok).toBe(false);
   });
 });
 
