@@ -123,7 +123,7 @@ const TRACE_REALS = {
   'explore-share': [0, 1, 0.05],
 } as const;
 
-export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X]
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X]
   --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
   --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
   --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
