@@ -66,12 +66,17 @@ if (args.config.scale.relays > sites - 2) {
   process.stderr.write(`sim:measured: --relays must be at most ${sites - 2} (${sites} usable sites)\n`);
   process.exit(2);
 }
-const rank = { ...DEFAULT_RANK, alternates: args.probeTargets - 1, exploreShare: args.exploreShare };
+const rank = {
+  ...DEFAULT_RANK,
+  alternates: args.probeTargets - 1,
+  exploreShare: args.exploreShare,
+  minLearnedWeight: args.minLearnedWeight,
+};
 const figures = runTrace(data, args.config, trace, progress, rank);
 const seconds = elapsed();
 
 const s = args.config.scale;
-const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --explore-share ${args.exploreShare}`;
+const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --explore-share ${args.exploreShare} --min-learned-weight ${args.minLearnedWeight}`;
 const report = buildReport(figures.sim, { command, seconds });
 mkdirSync(args.out, { recursive: true });
 writeFileSync(join(args.out, 'index.html'), report.html);

@@ -105,6 +105,8 @@ export interface TraceArgs extends SimArgs {
   readonly probeTargets: number;
   /** Share of answers adding one random relay to the probe targets (the edge's default 0.05). */
   readonly exploreShare: number;
+  /** Decayed weight from which a learned RTT is trusted (the edge's default 2). */
+  readonly minLearnedWeight: number;
 }
 
 export type ParsedTraceArgs =
@@ -121,9 +123,10 @@ const TRACE_REALS = {
   'loss-median': [0, 0.1, 0.0005],
   'probe-targets': [2, 10, 3],
   'explore-share': [0, 1, 0.05],
+  'min-learned-weight': [0, 20, 2],
 } as const;
 
-export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X]
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X] [--min-learned-weight X]
   --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
   --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
   --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
@@ -131,6 +134,7 @@ export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run s
   --loss-median X     0..0.1, median loss of a wide-area path (default 0.0005)
   --probe-targets N   2..10 relays a client probes (default 3, as the edge)
   --explore-share X   0..1, answers adding a random relay to the probes (default 0.05, as the edge)
+  --min-learned-weight X  0..20, weight from which a learned RTT is trusted (default 2, as the edge)
   --out DIR           report folder (default sim-report-measured)`;
 
 export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
@@ -142,6 +146,7 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
     'loss-median': TRACE_REALS['loss-median'][2],
     'probe-targets': TRACE_REALS['probe-targets'][2],
     'explore-share': TRACE_REALS['explore-share'][2],
+    'min-learned-weight': TRACE_REALS['min-learned-weight'][2],
   };
   let relaysGiven = false;
   let outGiven = false;
@@ -182,6 +187,7 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
       lossMedian: reals['loss-median'],
       probeTargets: Math.round(reals['probe-targets']),
       exploreShare: reals['explore-share'],
+      minLearnedWeight: reals['min-learned-weight'],
     },
   };
 }
