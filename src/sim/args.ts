@@ -107,6 +107,8 @@ export interface TraceArgs extends SimArgs {
   readonly exploreShare: number;
   /** Decayed weight from which a learned RTT is trusted (the edge's default 2). */
   readonly minLearnedWeight: number;
+  /** The explorer comes from the next N relays after the picks (0: from all, as the edge). */
+  readonly exploreWithin: number;
 }
 
 export type ParsedTraceArgs =
@@ -124,9 +126,10 @@ const TRACE_REALS = {
   'probe-targets': [2, 10, 3],
   'explore-share': [0, 1, 0.05],
   'min-learned-weight': [0, 20, 2],
+  'explore-within': [0, 100, 0],
 } as const;
 
-export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X] [--min-learned-weight X]
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X] [--min-learned-weight X] [--explore-within N]
   --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
   --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
   --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
@@ -135,6 +138,7 @@ export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run s
   --probe-targets N   2..10 relays a client probes (default 3, as the edge)
   --explore-share X   0..1, answers adding a random relay to the probes (default 0.05, as the edge)
   --min-learned-weight X  0..20, weight from which a learned RTT is trusted (default 2, as the edge)
+  --explore-within N  0..100, draw the explorer from the next N relays after the picks (0: all, as the edge)
   --out DIR           report folder (default sim-report-measured)`;
 
 export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
@@ -147,6 +151,7 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
     'probe-targets': TRACE_REALS['probe-targets'][2],
     'explore-share': TRACE_REALS['explore-share'][2],
     'min-learned-weight': TRACE_REALS['min-learned-weight'][2],
+    'explore-within': TRACE_REALS['explore-within'][2],
   };
   let relaysGiven = false;
   let outGiven = false;
@@ -188,6 +193,7 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
       probeTargets: Math.round(reals['probe-targets']),
       exploreShare: reals['explore-share'],
       minLearnedWeight: reals['min-learned-weight'],
+      exploreWithin: Math.round(reals['explore-within']),
     },
   };
 }
