@@ -163,3 +163,11 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     probes,
   };
 }
+export {
+  type CallChoiceAnswer,
+  type CallEdge,
+  type CallReportBody,
+  callChoice,
+  callReportFromStats,
+  reportCall,
+} from './calls.ts';

@@ -5,6 +5,7 @@
  *   POST /v1/allocate       standard WebRTC iceServers for the chosen relay (more when asked),
  *                           alternates for a reconnect
  *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
+ *   POST /v1/calls/choice, /v1/calls/report   per-call direct or relay (routes/calls.ts)
  *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
  *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
  *   GET  /dashboard, /v1/admin/topology[/events]   (admin token; workers/dashboard.ts)
@@ -19,6 +20,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
+import type { CallQualityStore } from '../src/allocation/call-store.ts';
 import {
   INITIAL_INFLATION,
   inflationEvidence,
@@ -53,6 +55,7 @@ import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
 import { openApiDocument } from './openapi.ts';
 import { bodyTooLarge, EdgeProblem, errorResponse, problem, unavailable } from './problems.ts';
+import { registerCallRoutes } from './routes/calls.ts';
 import {
   type AllocateBody,
   type MeasurementsBody,
@@ -111,6 +114,10 @@ export interface EdgeDeps {
   readonly metrics?: EdgeMetrics | undefined;
   /** With an admin token: the live view of the backbone (GET /dashboard, /v1/admin/topology). */
   readonly dashboard?: { readonly watcher: TopologyWatcher; readonly assets?: DashboardAssets | undefined };
+  /** Per-call choice between direct and relay (routes/calls.ts); the routes exist only with it. */
+  readonly calls?: CallQualityStore | undefined;
+  /** The client's country for the per-call choice, if the platform or GeoIP says. */
+  readonly clientCountry?: ((c: Context) => string | undefined) | undefined;
 }
 
 /** 16 hex digits from the platform's CSPRNG (Workers and Node alike). */
@@ -337,6 +344,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       problem: (c, status, title, detail) => problem(c, status, title, detail),
     });
   }
+  app.use('/v1/calls/*', guard);
 
   const document = openApiDocument();
   app.get('/v1/openapi.json', (c) => c.json(document));
@@ -597,6 +605,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     metrics.measurements.inc({}, accepted.length);
     return c.json({ accepted: accepted.length, ignored, prefix });
   });
+
+  if (deps.calls)
+    registerCallRoutes(app, {
+      store: deps.calls,
+      clientIp: deps.clientIp,
+      country: deps.clientCountry,
+      now,
+      random,
+      limit,
+    });
 
   app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));
   const report = deps.report ?? (() => {});

@@ -9,9 +9,11 @@
  * With EDGE_API_KEYS=off each client address gets EDGE_ADDRESS_RATE/BURST, shared through Redis.
  * With EDGE_ADMIN_TOKEN the edge serves the dashboard and watches the backbone once a second.
  */
+
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import { MemoryCallQualityStore } from '../src/allocation/call-store.ts';
 import { cidrContains } from '../src/net/cidr.ts';
 import { clientAddress } from '../src/net/forwarded.ts';
 import { parseIp } from '../src/net/ip.ts';
@@ -133,6 +135,7 @@ const app = createEdgeApp({
   rateLimiter: new RedisRateLimiter(client, prefix),
   addressLimit: addressLimitOf(config.addressRate, config.addressBurst),
   rank: { exploreShare: config.exploreShare },
+  calls: new MemoryCallQualityStore(),
   adminToken,
   revoke: async (target, until) => {
     await directory.revoke(target, until);

@@ -62,6 +62,11 @@ export interface RankOptions {
   readonly regionSlackMs: number;
   readonly alternates: number;
   readonly exploreShare: number;
+  /**
+   * The explorer is drawn from the next this-many relays after the picks, by score (undefined:
+   * from all of them). The measured-data simulation tries a few (docs/SIMULATION.md).
+   */
+  readonly exploreWithin?: number | undefined;
   /** Used when the client's location is unknown: no distance basis is possible. */
   readonly unknownRttMs: number;
   /** Add the client's measured-minus-estimated offset to distance-based predictions. */
@@ -174,7 +179,7 @@ export function rankRelays(
   const alternates = ranked.filter((r) => r !== chosen).slice(0, o.alternates);
   const picks = [chosen, ...alternates].map((r) => r.relay);
   const rest = ranked.filter((r) => !picks.includes(r.relay));
-  if (rest.length > 0 && random() < o.exploreShare)
-    picks.push(rest[Math.floor(random() * rest.length)]!.relay);
+  const pool = o.exploreWithin === undefined ? rest.length : Math.min(rest.length, o.exploreWithin);
+  if (pool > 0 && random() < o.exploreShare) picks.push(rest[Math.floor(random() * pool)]!.relay);
   return { chosen, alternates, probeTargets: picks, reason };
 }

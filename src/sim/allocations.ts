@@ -73,6 +73,11 @@ export interface AllocationRun {
 export interface Hooks {
   /** Called now and then with how far the phase is. */
   readonly progress?: (done: number, total: number) => void;
+  /**
+   * Which prefix asks at time t, from a uniform u in [0, 1): by default every prefix by its
+   * activity; the trace-driven world uses it to hold some sites out of the first days.
+   */
+  readonly pick?: (u: number, tMs: number) => number;
 }
 
 const DAY = 86_400_000;
@@ -89,7 +94,8 @@ export function runAllocations(
   const pf = world.prefixes;
   const rng = createRng(config.seed).fork('allocations');
   const random = () => rng.next();
-  const pickPrefix = weightedSampler(pf.activity);
+  const byActivity = weightedSampler(pf.activity);
+  const pickPrefix = hooks.pick ?? ((u: number) => byActivity(u));
   const records = world.records;
   const index = new Map(records.map((r, i) => [r.id, i]));
   const learnedByPrefix: (Map<string, LearnedRtt> | undefined)[] = new Array(pf.count);
@@ -130,7 +136,8 @@ export function runAllocations(
 
   for (let i = 0; i < N; i++) {
     const t = ((i + 0.5) / N) * span;
-    const p = pickPrefix(rng.next());
+    const p = pickPrefix(rng.next(), t);
+    internet.client(p, i);
     const location = { lat: pf.geoLat[p]!, lon: pf.geoLon[p]! };
     out.time[i] = t;
     out.prefix[i] = p;

@@ -33,10 +33,13 @@ export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--alloc
   --calls N        two-party calls (default ${DEFAULT_SIM_CONFIG.scale.calls})
   --days N         simulated days of allocations (default ${DEFAULT_SIM_CONFIG.scale.days})
   --seed N         random seed, 0..4294967295 (default ${DEFAULT_SIM_CONFIG.seed})
+  --transit-share X  0..1, carriers routing through a regional hub (default ${DEFAULT_SIM_CONFIG.internet.transit.share})
+  --mixed-share X    0..1, prefixes with a second access network (default ${DEFAULT_SIM_CONFIG.world.mixedAccess.share})
   --out DIR        report folder (default sim-report)`;
 
 export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const values: Partial<Record<Numeric, number>> = {};
+  const shares: Partial<Record<'transit-share' | 'mixed-share', number>> = {};
   let out = 'sim-report';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -45,10 +48,19 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (name !== 'out' && !(name in LIMITS)) return { ok: false, error: `unknown option --${name}` };
+    const isShare = name === 'transit-share' || name === 'mixed-share';
+    if (name !== 'out' && !isShare && !(name in LIMITS))
+      return { ok: false, error: `unknown option --${name}` };
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) return { ok: false, error: `--${name} needs a value` };
+    }
+    if (isShare) {
+      const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+      if (!(x >= 0 && x <= 1))
+        return { ok: false, error: `--${name} must be a number from 0 to 1, got '${value}'` };
+      shares[name] = x;
+      continue;
     }
     if (name === 'out') {
       if (value === '') return { ok: false, error: '--out needs a folder name' };
@@ -64,5 +76,124 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     values[key] = n;
   }
   const { seed, ...scale } = values;
-  return { ok: true, help: false, value: { config: simConfig({ seed, scale }), out } };
+  const base = simConfig({ seed, scale });
+  const config: SimConfig = {
+    ...base,
+    internet: {
+      ...base.internet,
+      transit: { ...base.internet.transit, share: shares['transit-share'] ?? base.internet.transit.share },
+    },
+    world: {
+      ...base.world,
+      mixedAccess: {
+        ...base.world.mixedAccess,
+        share: shares['mixed-share'] ?? base.world.mixedAccess.share,
+      },
+    },
+  };
+  return { ok: true, help: false, value: { config, out } };
+}
+
+/** The trace-driven world's command line: the options above plus the data and model knobs. */
+export interface TraceArgs extends SimArgs {
+  /** Folder with the measured data (wonderproxy-2020/, netlatency/). */
+  readonly data: string;
+  readonly drift: number;
+  readonly carrierSigma: number;
+  readonly lossMedian: number;
+  /** Relays a client probes (the pick and its alternates), 2..10; the edge's default is 3. */
+  readonly probeTargets: number;
+  /** Share of answers adding one random relay to the probe targets (the edge's default 0.05). */
+  readonly exploreShare: number;
+  /** Decayed weight from which a learned RTT is trusted (the edge's default 2). */
+  readonly minLearnedWeight: number;
+  /** The explorer comes from the next N relays after the picks (0: from all, as the edge). */
+  readonly exploreWithin: number;
+}
+
+export type ParsedTraceArgs =
+  | { readonly ok: true; readonly help: false; readonly value: TraceArgs }
+  | { readonly ok: true; readonly help: true }
+  | { readonly ok: false; readonly error: string };
+
+/** Relays at measured sites: 60 of the 233 usable WonderProxy sites unless --relays says otherwise. */
+export const TRACE_DEFAULT_RELAYS = 60;
+
+const TRACE_REALS = {
+  drift: [0, 1, 0.25],
+  'carrier-sigma': [0, 1, 0.15],
+  'loss-median': [0, 0.1, 0.0005],
+  'probe-targets': [2, 10, 3],
+  'explore-share': [0, 1, 0.05],
+  'min-learned-weight': [0, 20, 2],
+  'explore-within': [0, 100, 0],
+} as const;
+
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X] [--min-learned-weight X] [--explore-within N]
+  --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
+  --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
+  --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
+  --carrier-sigma X   0..1, spread between access networks at one site (default 0.15)
+  --loss-median X     0..0.1, median loss of a wide-area path (default 0.0005)
+  --probe-targets N   2..10 relays a client probes (default 3, as the edge)
+  --explore-share X   0..1, answers adding a random relay to the probes (default 0.05, as the edge)
+  --min-learned-weight X  0..20, weight from which a learned RTT is trusted (default 2, as the edge)
+  --explore-within N  0..100, draw the explorer from the next N relays after the picks (0: all, as the edge)
+  --out DIR           report folder (default sim-report-measured)`;
+
+export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
+  const rest: string[] = [];
+  let data = '../shared/data';
+  const reals: Record<keyof typeof TRACE_REALS, number> = {
+    drift: TRACE_REALS.drift[2],
+    'carrier-sigma': TRACE_REALS['carrier-sigma'][2],
+    'loss-median': TRACE_REALS['loss-median'][2],
+    'probe-targets': TRACE_REALS['probe-targets'][2],
+    'explore-share': TRACE_REALS['explore-share'][2],
+    'min-learned-weight': TRACE_REALS['min-learned-weight'][2],
+    'explore-within': TRACE_REALS['explore-within'][2],
+  };
+  let relaysGiven = false;
+  let outGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? (eq < 0 ? arg.slice(2) : arg.slice(2, eq)) : '';
+    if (name === 'data' || name in TRACE_REALS) {
+      const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+      if (value === undefined || value === '') return { ok: false, error: `--${name} needs a value` };
+      if (name === 'data') data = value;
+      else {
+        const [lo, hi] = TRACE_REALS[name as keyof typeof TRACE_REALS];
+        const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+        if (!(x >= lo && x <= hi))
+          return { ok: false, error: `--${name} must be a number from ${lo} to ${hi}, got '${value}'` };
+        reals[name as keyof typeof TRACE_REALS] = x;
+      }
+      continue;
+    }
+    if (name === 'relays') relaysGiven = true;
+    if (name === 'out') outGiven = true;
+    rest.push(arg);
+  }
+  const base = parseSimArgs(rest);
+  if (!base.ok || base.help) return base;
+  const c = base.value.config;
+  const config = relaysGiven ? c : { ...c, scale: { ...c.scale, relays: TRACE_DEFAULT_RELAYS } };
+  return {
+    ok: true,
+    help: false,
+    value: {
+      config,
+      out: outGiven ? base.value.out : 'sim-report-measured',
+      data,
+      drift: reals.drift,
+      carrierSigma: reals['carrier-sigma'],
+      lossMedian: reals['loss-median'],
+      probeTargets: Math.round(reals['probe-targets']),
+      exploreShare: reals['explore-share'],
+      minLearnedWeight: reals['min-learned-weight'],
+      exploreWithin: Math.round(reals['explore-within']),
+    },
+  };
 }

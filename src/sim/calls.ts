@@ -10,11 +10,25 @@
  *              bestPathsFrom (src/routing) picks on the backbone's measured links
  *   product    what the edge does: the second party joins the room's relay when rankRelays says
  *              it is close enough (room affinity), else its own relay and the backbone
+ *   per call   the edge's per-call choice between direct and the product's relays
+ *              (chooseCallPath, src/allocation/call-choice.ts), learned from the end-of-call
+ *              reports of the calls before (per prefix pair, country pair and overall); the
+ *              reported loss is counted over the call's packets on a Gilbert-Elliott channel
+ *   best of direct and product   the per-call choice's own ceiling: the better of the two
  *   oracle     the best of: direct, every single relay, and every pair among each side's
  *              `oracleCandidates` best relays over the backbone; best = not poor, then least RTT
  *
  * A call is poor when RTT > 320 ms, loss > 1.2 % or jitter > 12 ms (Via, SIGCOMM 2016).
  */
+import {
+  type CallPath,
+  type CallReport,
+  callLevelKeys,
+  chooseCallPath,
+  DEFAULT_CALL_CHOICE,
+  type PathQuality,
+  recordCall,
+} from '../allocation/call-choice.ts';
 import { decayedWeight, pathModelOf } from '../allocation/learned.ts';
 import { rankRelays } from '../allocation/rank.ts';
 import { greatCircleKm } from '../directory/geo.ts';
@@ -23,10 +37,18 @@ import type { LearnedState } from './allocations.ts';
 import { trueSnapshot } from './backbone.ts';
 import type { SimConfig } from './config.ts';
 import { type Internet, inSeries, newStats, type PathStats } from './internet.ts';
-import { createRng, type Rng, weightedSampler } from './random.ts';
+import { createRng, gilbertElliottLost, type Rng, weightedSampler } from './random.ts';
 import type { World } from './world.ts';
 
-export const CALL_OPTIONS = ['direct', 'one relay', 'backbone', 'product', 'oracle'] as const;
+export const CALL_OPTIONS = [
+  'direct',
+  'one relay',
+  'backbone',
+  'product',
+  'per call',
+  'best of direct and product',
+  'oracle',
+] as const;
 export type CallOption = (typeof CALL_OPTIONS)[number];
 
 export interface CallRun {
@@ -38,6 +60,9 @@ export interface CallRun {
   readonly poor: Record<CallOption, Uint8Array>;
   /** Product calls carried over the backbone (two relays) rather than one relay. */
   readonly productTwoRelays: number;
+  /** Per-call choices: calls relayed, and calls that took the other path to explore. */
+  readonly perCallRelayed: number;
+  readonly perCallExplored: number;
   /** Backbone paths of some product calls, as relay indices, with the two clients' prefixes. */
   readonly samplePaths: readonly {
     readonly a: number;
@@ -126,8 +151,21 @@ export function runCalls(
     loss: perOption(f32),
     poor: perOption(() => new Uint8Array(N)),
     productTwoRelays: 0,
+    perCallRelayed: 0,
+    perCallExplored: 0,
     samplePaths: [],
   };
+  // The edge's per-call learning: path quality by level key and path.
+  const quality = new Map<string, PathQuality>();
+  const choiceRng = rng.fork('per-call');
+  const choiceRandom = () => choiceRng.next();
+  let perCallRelayed = 0;
+  let perCallExplored = 0;
+  const statsOf = (option: CallOption, i: number): PathStats => ({
+    rttMs: out.rttMs[option][i]!,
+    jitterMs: out.jitterMs[option][i]!,
+    loss: out.loss[option][i]!,
+  });
   let productTwoRelays = 0;
   const samplePaths: { a: number; b: number; hops: number[] }[] = [];
   const isPoor = (s: PathStats) =>
@@ -196,18 +234,29 @@ export function runCalls(
   };
 
   const probeRng = rng.fork('probes');
+  const pairRng = rng.fork('pairs');
+  // Filled by the first call that draws each slot, so the pairs are drawn like any other call's.
+  const pool: ([number, number] | undefined)[] = new Array(Math.floor(N * config.calls.repeatPoolShare));
   const start = config.scale.days * DAY;
   const candidateRtt = new Float64Array(R);
   const progressEvery = Math.max(1, Math.floor(N / 100));
   for (let i = 0; i < N; i++) {
     const t = start + ((i + 0.5) / N) * DAY;
-    const a = pickPrefix(rng.next());
+    let a = pickPrefix(rng.next());
     let b = pickPrefix(rng.next());
     if (rng.next() < config.calls.domesticShare) {
       const list = byCountry.get(pf.country[a]!)!;
       b = list[rng.int(list.length)]!;
     }
     if (b === a) b = (a + 1) % pf.count;
+    // People call the same people: a share of calls repeat a pair from a pool.
+    if (pool.length > 0 && pairRng.next() < config.calls.repeatShare) {
+      const k = pairRng.int(pool.length);
+      if (pool[k] === undefined) pool[k] = [a, b];
+      else [a, b] = pool[k]!;
+    }
+    internet.client(a, 2 * i);
+    internet.client(b, 2 * i + 1);
     const km = greatCircleKm(pf.lat[a]!, pf.lon[a]!, pf.lat[b]!, pf.lon[b]!);
     out.km[i] = km;
 
@@ -224,6 +273,30 @@ export function runCalls(
       if (samplePaths.length < 60 && i % 7 === 0)
         samplePaths.push({ a, b, hops: [...bb.hops[ra * R + cb.room]!] });
     }
+
+    // Per call: the edge's choice from earlier reports, then this call's report.
+    const keys = callLevelKeys(`p${a}`, `${pf.country[a]}`, `p${b}`, `${pf.country[b]}`);
+    const levels = (path: CallPath) => keys.map((k) => quality.get(`${k}|${path}`));
+    const choice = chooseCallPath({ direct: levels('direct'), relay: levels('relay') }, t, choiceRandom);
+    const taken = statsOf(choice.path === 'relay' ? 'product' : 'direct', i);
+    record('per call', i, taken);
+    if (choice.path === 'relay') perCallRelayed++;
+    if (choice.reason === 'explore') perCallExplored++;
+    const packets = config.calls.reportPackets;
+    const report: CallReport = {
+      path: choice.path,
+      rttMs: taken.rttMs,
+      jitterMs: taken.jitterMs,
+      loss: gilbertElliottLost(choiceRng, taken.loss, packets, config.calls.burstPackets) / packets,
+    };
+    for (const k of keys) {
+      const key = `${k}|${choice.path}`;
+      quality.set(key, recordCall(quality.get(key), report, t, DEFAULT_CALL_CHOICE));
+    }
+    const d = statsOf('direct', i);
+    const pr = statsOf('product', i);
+    const score = (x: PathStats) => (isPoor(x) ? 1e6 : 0) + x.rttMs;
+    record('best of direct and product', i, score(pr) < score(d) ? pr : d);
 
     // Oracle: direct, any single relay, or a pair of good relays over the backbone.
     let bestScore = Number.POSITIVE_INFINITY;
@@ -251,7 +324,7 @@ export function runCalls(
     record('oracle', i, best);
     if (i % progressEvery === progressEvery - 1 || i === N - 1) hooks.progress?.(i + 1, N);
   }
-  return { ...out, productTwoRelays, samplePaths };
+  return { ...out, productTwoRelays, perCallRelayed, perCallExplored, samplePaths };
 }
 
 /** Indices of the k smallest values. */

@@ -17,6 +17,10 @@
  * whenever it is asked for, and no matrix of routes is stored. Jitter and loss combine an access
  * part (per prefix) and a wide-area part that grows with distance.
  *
+ * Structure beyond the great circle: a share of carriers hand their traffic to transit at the
+ * nearest of a few regional hubs (route km = prefix -> hub -> destination), and some prefixes hold
+ * two access networks, the current client (`client(p, key)`) sitting on one or the other.
+ *
  * Backbone links between relays: fiber x a low, stable inflation plus a fixed cost, low jitter
  * and loss, drawn once per pair. Failures are injected by backbone.ts.
  */
@@ -47,6 +51,8 @@ const K = {
   bbInflation: 11,
   bbJitter: 12,
   bbLoss: 13,
+  transit: 14,
+  client: 15,
 } as const;
 
 export const newStats = (): PathStats => ({ rttMs: 0, jitterMs: 0, loss: 0 });
@@ -71,6 +77,13 @@ export class Internet {
   readonly bbRtt: Float64Array;
   readonly bbJitter: Float64Array;
   readonly bbLoss: Float64Array;
+  /** Relay indices of the transit hubs, and per prefix the index (into `hubs`) of its nearest. */
+  readonly hubs: readonly number[];
+  readonly #hubOf: Uint8Array;
+  /** Per carrier: 1 when it hands its traffic to transit at a hub. */
+  readonly #transit: Uint8Array;
+  /** Per prefix: 1 while the current client is on the prefix's second access network. */
+  readonly #alt: Uint8Array;
 
   constructor(world: World, config: SimConfig) {
     this.#w = world;
@@ -80,6 +93,24 @@ export class Internet {
     for (const [name, k] of Object.entries(K)) seeds[name as keyof typeof K] = hash32(config.seed, 0x51, k);
     this.#seeds = seeds;
     const R = this.#R;
+    const t = config.internet.transit;
+    const hubs: number[] = [];
+    for (let r = 0; r < R && hubs.length < t.hubs; r++)
+      if (hubs.every((h) => world.relayKm[h * R + r]! >= t.spacingKm)) hubs.push(r);
+    this.hubs = hubs;
+    const P = world.prefixes.count;
+    this.#hubOf = new Uint8Array(P);
+    for (let p = 0; p < P; p++) {
+      let best = 0;
+      for (let h = 1; h < hubs.length; h++)
+        if (world.km[p * R + hubs[h]!]! < world.km[p * R + hubs[best]!]!) best = h;
+      this.#hubOf[p] = best;
+    }
+    this.#transit = new Uint8Array(world.carriers);
+    if (hubs.length > 0)
+      for (let c = 0; c < world.carriers; c++)
+        this.#transit[c] = hashUnit(seeds.transit, c) < t.share ? 1 : 0;
+    this.#alt = new Uint8Array(P);
     const b = config.backbone;
     this.bbRtt = new Float64Array(R * R);
     this.bbJitter = new Float64Array(R * R);
@@ -145,12 +176,50 @@ export class Internet {
     return out;
   }
 
-  #access(p: number, out: PathStats): PathStats {
+  /**
+   * Which client of prefix p asks now (`key`: the request): it sits on the prefix's second access
+   * network with the probability of that network's share. Holds for p until the next call.
+   */
+  client(p: number, key: number): void {
+    const share = this.#w.prefixes.altShare[p]!;
+    this.#alt[p] = share > 0 && hashUnit(this.#seeds.client, p, key) < share ? 1 : 0;
+  }
+
+  /** The access network of the current client of prefix p. */
+  accessOf(p: number, out: PathStats): PathStats {
     const pf = this.#w.prefixes;
-    out.rttMs = pf.accessRttMs[p]!;
-    out.jitterMs = pf.accessJitterMs[p]!;
-    out.loss = pf.accessLoss[p]!;
+    const alt = this.#alt[p] === 1;
+    out.rttMs = alt ? pf.altAccessRttMs[p]! : pf.accessRttMs[p]!;
+    out.jitterMs = alt ? pf.altAccessJitterMs[p]! : pf.accessJitterMs[p]!;
+    out.loss = alt ? pf.altAccessLoss[p]! : pf.accessLoss[p]!;
     return out;
+  }
+
+  /** Whether prefix p's carrier routes through transit at a hub. */
+  viaTransit(p: number): boolean {
+    return this.#transit[this.#w.prefixes.carrier[p]!] === 1;
+  }
+
+  /** km from prefix p to relay r along its carrier's route: through its hub when on transit. */
+  routeKm(p: number, r: number): number {
+    const R = this.#R;
+    if (!this.viaTransit(p)) return this.#w.km[p * R + r]!;
+    const hub = this.hubs[this.#hubOf[p]!]!;
+    return this.#w.km[p * R + hub]! + this.#w.relayKm[hub * R + r]!;
+  }
+
+  /** km between two prefixes along their carriers' routes (great circle unless on transit). */
+  directKm(pa: number, pb: number, km: number): number {
+    const ta = this.viaTransit(pa);
+    const tb = this.viaTransit(pb);
+    if (!ta && !tb) return km;
+    const R = this.#R;
+    const w = this.#w;
+    const ha = this.hubs[this.#hubOf[pa]!]!;
+    const hb = this.hubs[this.#hubOf[pb]!]!;
+    if (ta && tb) return w.km[pa * R + ha]! + w.relayKm[ha * R + hb]! + w.km[pb * R + hb]!;
+    if (ta) return w.km[pa * R + ha]! + w.km[pb * R + ha]!;
+    return w.km[pa * R + hb]! + w.km[pb * R + hb]!;
   }
 
   readonly #a = newStats();
@@ -158,10 +227,9 @@ export class Internet {
 
   /** Client prefix p to relay r at time t: mean RTT, jitter, loss. */
   clientRelay(p: number, r: number, tMs: number, out: PathStats = newStats()): PathStats {
-    const km = this.#w.km[p * this.#R + r]!;
-    this.#route(this.#w.prefixes.carrier[p]!, r, p, km, tMs, this.#b);
+    this.#route(this.#w.prefixes.carrier[p]!, r, p, this.routeKm(p, r), tMs, this.#b);
     this.#b.rttMs += this.#c.relayProcessingMs;
-    return inSeries(out, this.#access(p, this.#a), this.#b);
+    return inSeries(out, this.accessOf(p, this.#a), this.#b);
   }
 
   /** Mean RTT only (the allocation phase needs nothing else). */
@@ -171,10 +239,12 @@ export class Internet {
 
   readonly #scratch = newStats();
 
-  /** The least RTT prefix p can have to relay r: its access plus fiber, no inflation. */
+  /** The least RTT prefix p's current client can have to relay r: its access plus fiber, no inflation. */
   lowerBound(p: number, r: number): number {
-    return this.#w.prefixes.accessRttMs[p]! + fiberRttMs(this.#w.km[p * this.#R + r]!);
+    return this.accessOf(p, this.#lb).rttMs + fiberRttMs(this.#w.km[p * this.#R + r]!);
   }
+
+  readonly #lb = newStats();
 
   /**
    * The relay with the least RTT from prefix p at time t, and that RTT. Relays are tried nearest
@@ -205,9 +275,9 @@ export class Internet {
     const R = this.#R;
     // Destinations of direct routes are carriers, numbered after the relays.
     const [c, d] = ca <= cb ? [ca, R + cb] : [cb, R + ca];
-    this.#route(c, d, Math.min(pa, pb) * 7919 + Math.max(pa, pb), km, tMs, this.#b);
-    inSeries(out, this.#access(pa, this.#a), this.#b);
-    return inSeries(out, out, this.#access(pb, this.#a));
+    this.#route(c, d, Math.min(pa, pb) * 7919 + Math.max(pa, pb), this.directKm(pa, pb, km), tMs, this.#b);
+    inSeries(out, this.accessOf(pa, this.#a), this.#b);
+    return inSeries(out, out, this.accessOf(pb, this.#a));
   }
 
   /** A client's probe of a relay: the best of `pings` HTTP pings, each with jitter and overhead. */

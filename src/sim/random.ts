@@ -147,3 +147,33 @@ export function weightedSampler(weights: ArrayLike<number>): (u: number) => numb
     return lo;
   };
 }
+
+/**
+ * Packets lost out of `packets` on a Gilbert-Elliott channel (Gilbert 1960, Elliott 1963): a good
+ * state that loses nothing and a bad state that loses each packet with probability `lossInBad`,
+ * bad runs lasting `burstPackets` on average, the bad state's share set so the long-run loss is
+ * `meanLoss`. Bursty loss: the same mean as independent loss, far more spread from call to call.
+ */
+export function gilbertElliottLost(
+  rng: Rng,
+  meanLoss: number,
+  packets: number,
+  burstPackets = 4,
+  lossInBad = 0.5,
+): number {
+  if (!(meanLoss > 0) || packets <= 0) return 0;
+  const badShare = Math.min(0.999, meanLoss / lossInBad);
+  const leaveBad = 1 / Math.max(1, burstPackets);
+  const enterBad = (leaveBad * badShare) / (1 - badShare);
+  const geometric = (p: number) => Math.max(1, Math.ceil(Math.log(1 - rng.next()) / Math.log(1 - p)));
+  let bad = rng.next() < badShare;
+  let sent = 0;
+  let lost = 0;
+  while (sent < packets) {
+    const run = Math.min(packets - sent, geometric(bad ? leaveBad : Math.min(0.999999, enterBad)));
+    if (bad) for (let k = 0; k < run; k++) if (rng.next() < lossInBad) lost++;
+    sent += run;
+    bad = !bad;
+  }
+  return lost;
+}

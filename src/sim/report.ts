@@ -105,6 +105,7 @@ export function summaryText(f: SimFigures): string {
     textTable(learnedRows(f)),
     '',
     textTable(callRows(f)),
+    `per call: ${pct(f.calls.perCallRelayedShare)} of calls relayed, ${pct(f.calls.perCallExploreShare)} explored the other path`,
     '',
     textTable(backboneRows(f)),
   ].join('\n');

@@ -79,6 +79,9 @@ export interface CallFigures {
   readonly stretchCdf: Record<CallOption, Point[]>;
   readonly fiberBoundCdf: Point[];
   readonly productTwoRelaysShare: number;
+  /** Per-call choices that relayed, and that explored the other path. */
+  readonly perCallRelayedShare: number;
+  readonly perCallExploreShare: number;
   readonly samplePaths: {
     readonly a: Point;
     readonly b: Point;
@@ -228,6 +231,8 @@ export function callFigures(run: CallRun, world: World): CallFigures {
     stretchCdf,
     fiberBoundCdf: cdf(fiber),
     productTwoRelaysShare: round(run.productTwoRelays / Math.max(1, N)),
+    perCallRelayedShare: round(run.perCallRelayed / Math.max(1, N)),
+    perCallExploreShare: round(run.perCallExplored / Math.max(1, N)),
     samplePaths: run.samplePaths.map((p) => ({
       a: [round(pf.lat[p.a]!), round(pf.lon[p.a]!)] as Point,
       b: [round(pf.lat[p.b]!), round(pf.lon[p.b]!)] as Point,

@@ -46,6 +46,11 @@ export interface Prefixes {
   readonly accessRttMs: Float32Array;
   readonly accessJitterMs: Float32Array;
   readonly accessLoss: Float32Array;
+  /** A second access network within the prefix (see `mixedAccess`), and its clients' share (0: none). */
+  readonly altAccessRttMs: Float32Array;
+  readonly altAccessJitterMs: Float32Array;
+  readonly altAccessLoss: Float32Array;
+  readonly altShare: Float32Array;
   /** Relative allocation rate (median 1). */
   readonly activity: Float32Array;
 }
@@ -114,7 +119,7 @@ export function pickRelaySites(cities: readonly City[], n: number, dedupKm: numb
   return sites;
 }
 
-function relayRecord(r: SimRelay): RelayRecord {
+export function relayRecord(r: SimRelay): RelayRecord {
   return {
     id: r.id,
     region: r.country.toLowerCase(),
@@ -133,7 +138,7 @@ function relayRecord(r: SimRelay): RelayRecord {
   };
 }
 
-function geoError(rng: Rng, o: SimConfig['world']['geoError']): number {
+export function geoError(rng: Rng, o: SimConfig['world']['geoError']): number {
   const km =
     rng.next() < o.accurateShare
       ? exponential(rng, o.accurateMeanKm)
@@ -147,7 +152,6 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
   );
   const relays = pickRelaySites(cities, config.scale.relays, config.world.relayDedupKm);
   if (relays.length < 2) throw new RangeError('the simulation needs at least 2 relay sites');
-  const R = relays.length;
   const rng = createRng(config.seed).fork('world');
 
   const countries = [...new Set(cities.map((c) => c.country))].sort();
@@ -173,6 +177,10 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
     accessRttMs: new Float32Array(P),
     accessJitterMs: new Float32Array(P),
     accessLoss: new Float32Array(P),
+    altAccessRttMs: new Float32Array(P),
+    altAccessJitterMs: new Float32Array(P),
+    altAccessLoss: new Float32Array(P),
+    altShare: new Float32Array(P),
     activity: new Float32Array(P),
   };
   for (let p = 0; p < P; p++) {
@@ -193,19 +201,34 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
     const [gLat, gLon] = offsetPoint(lat, lon, geoError(rng, w.geoError), rng.next() * 2 * Math.PI);
     prefixes.geoLat[p] = gLat;
     prefixes.geoLon[p] = gLon;
-    const mobile = rng.next() < w.mobileShare;
-    prefixes.mobile[p] = mobile ? 1 : 0;
-    const impair = mobile ? w.mobileImpairment : 1;
-    prefixes.accessRttMs[p] = logNormal(
-      rng,
-      mobile ? w.accessRtt.mobileMedianMs : w.accessRtt.median,
-      w.accessRtt.sigma,
-    );
-    prefixes.accessJitterMs[p] = impair * logNormal(rng, w.accessJitter.median, w.accessJitter.sigma);
-    prefixes.accessLoss[p] = Math.min(0.2, impair * logNormal(rng, w.accessLoss.median, w.accessLoss.sigma));
+    drawAccess(rng, w, prefixes, p);
     prefixes.activity[p] = logNormal(rng, 1, w.activitySigma);
   }
 
+  const { km, order, relayKm } = distanceTables(prefixes, relays);
+
+  return {
+    cities,
+    countries,
+    relays,
+    records: relays.map(relayRecord),
+    prefixes,
+    carriers: countries.length * K,
+    km,
+    order,
+    relayKm,
+  };
+}
+
+/**
+ * km from every prefix to every relay, each prefix's relays nearest first, and km between relays.
+ */
+export function distanceTables(
+  prefixes: Pick<Prefixes, 'count' | 'lat' | 'lon'>,
+  relays: readonly SimRelay[],
+): Pick<World, 'km' | 'order' | 'relayKm'> {
+  const P = prefixes.count;
+  const R = relays.length;
   const km = new Float32Array(P * R);
   const order = new Uint16Array(P * R);
   const keys = new Float64Array(R);
@@ -228,15 +251,32 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
       relayKm[i * R + j] =
         i === j ? 0 : greatCircleKm(relays[i]!.lat, relays[i]!.lon, relays[j]!.lat, relays[j]!.lon);
 
-  return {
-    cities,
-    countries,
-    relays,
-    records: relays.map(relayRecord),
-    prefixes,
-    carriers: countries.length * K,
-    km,
-    order,
-    relayKm,
+  return { km, order, relayKm };
+}
+
+/** A prefix's access network (delay, jitter, loss; fixed or mobile) and, for some, a second one. */
+export function drawAccess(rng: Rng, w: SimConfig['world'], prefixes: Prefixes, p: number): void {
+  const draw = () => {
+    const mobile = rng.next() < w.mobileShare;
+    const impair = mobile ? w.mobileImpairment : 1;
+    return {
+      mobile,
+      rtt: logNormal(rng, mobile ? w.accessRtt.mobileMedianMs : w.accessRtt.median, w.accessRtt.sigma),
+      jitter: impair * logNormal(rng, w.accessJitter.median, w.accessJitter.sigma),
+      loss: Math.min(0.2, impair * logNormal(rng, w.accessLoss.median, w.accessLoss.sigma)),
+    };
   };
+  const main = draw();
+  prefixes.mobile[p] = main.mobile ? 1 : 0;
+  prefixes.accessRttMs[p] = main.rtt;
+  prefixes.accessJitterMs[p] = main.jitter;
+  prefixes.accessLoss[p] = main.loss;
+  const m = w.mixedAccess;
+  if (rng.next() < m.share) {
+    const alt = draw();
+    prefixes.altAccessRttMs[p] = alt.rtt;
+    prefixes.altAccessJitterMs[p] = alt.jitter;
+    prefixes.altAccessLoss[p] = alt.loss;
+    prefixes.altShare[p] = m.minClients + (m.maxClients - m.minClients) * rng.next();
+  }
 }

@@ -123,6 +123,29 @@ describe('relay ranking', () => {
     expect(DEFAULT_RANK.exploreShare).toBeLessThan(0.1);
   });
 
+  it('draws the explorer from the next relays only when told to', () => {
+    const many = [
+      PARIS,
+      FRANKFURT,
+      NEWYORK,
+      relay('ap-tokyo', 35.7, 139.7),
+      relay('sa-saopaulo', -23.5, -46.6),
+    ];
+    // From Lyon the rest after the picks is Sao Paulo, then Tokyo; 0.99 would pick the last.
+    let n = 0;
+    const last = () => [0.01, 0.99][n++ % 2]!;
+    const within = rankRelays(input({ relays: many }), last, { ...DEFAULT_RANK, exploreWithin: 1 });
+    expect(within.probeTargets.map((r) => r.id)).toEqual([
+      'eu-paris',
+      'eu-frankfurt',
+      'us-newyork',
+      'sa-saopaulo',
+    ]);
+    n = 0;
+    const all = rankRelays(input({ relays: many }), last);
+    expect(all.probeTargets[3]!.id).toBe('ap-tokyo');
+  });
+
   it('predicts distance-based RTT as fiber RTT times inflation', () => {
     const r = rankRelays(input({ relays: [NEWYORK] }), never).chosen!;
     const km = 6200; // Lyon to New York, roughly

@@ -135,6 +135,45 @@ describe('the latency model', () => {
           expect(net.bbRtt[i * R + j]).toBeGreaterThanOrEqual(fiberRttMs(world.relayKm[i * R + j]!));
   });
 
+  it('routes transit carriers through their nearest hub, and only a share of them', () => {
+    const R = world.relays.length;
+    const pf = world.prefixes;
+    expect(net.hubs.length).toBeGreaterThan(1);
+    for (const a of net.hubs)
+      for (const b of net.hubs) if (a !== b) expect(world.relayKm[a * R + b]).toBeGreaterThanOrEqual(3000);
+    let transit = 0;
+    for (let p = 0; p < pf.count; p++) {
+      if (!net.viaTransit(p)) {
+        expect(net.routeKm(p, 0)).toBe(world.km[p * R]);
+        continue;
+      }
+      transit++;
+      const viaHub = net.hubs.map((h) => world.km[p * R + h]! + world.relayKm[h * R + 3]!);
+      const nearest = net.hubs.reduce((b, h) => (world.km[p * R + h]! < world.km[p * R + b]! ? h : b));
+      expect(net.routeKm(p, 3)).toBeCloseTo(world.km[p * R + nearest]! + world.relayKm[nearest * R + 3]!, 3);
+      expect(net.routeKm(p, 3)).toBeGreaterThanOrEqual(Math.min(...viaHub) - 1e-3);
+      expect(net.routeKm(p, 3)).toBeGreaterThanOrEqual(world.km[p * R + 3]! - 1e-3);
+    }
+    expect(transit / pf.count).toBeGreaterThan(0.05);
+    expect(transit / pf.count).toBeLessThan(0.5);
+  });
+
+  it("puts a share of a mixed prefix's clients on its second access network", () => {
+    const pf = world.prefixes;
+    const mixed = Array.from({ length: pf.count }, (_, p) => p).filter((p) => pf.altShare[p]! > 0);
+    expect(mixed.length / pf.count).toBeGreaterThan(0.2);
+    expect(mixed.length / pf.count).toBeLessThan(0.4);
+    const p = mixed[0]!;
+    const out = { rttMs: 0, jitterMs: 0, loss: 0 };
+    let alt = 0;
+    for (let k = 0; k < 4000; k++) {
+      net.client(p, k);
+      if (net.accessOf(p, out).rttMs === pf.altAccessRttMs[p]) alt++;
+    }
+    expect(alt / 4000).toBeCloseTo(pf.altShare[p]!, 1);
+    net.client(p, 0);
+  });
+
   it('draws path inflation around 2.1x with a heavy right tail, never below 1', () => {
     const xs: number[] = [];
     for (let c = 0; c < 300; c++)
@@ -198,6 +237,18 @@ describe('the command line', () => {
     const r = parseSimArgs(argv);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toContain(error);
+  });
+
+  it('reads the structure shares, and refuses them outside 0..1', () => {
+    const r = parseSimArgs(['--transit-share', '0', '--mixed-share=0.5']);
+    if (!r.ok || r.help) throw new Error('expected a config');
+    expect(r.value.config.internet.transit.share).toBe(0);
+    expect(r.value.config.world.mixedAccess.share).toBe(0.5);
+    expect(r.value.config.internet.transit.hubs).toBe(6);
+    expect(parseSimArgs(['--transit-share', '1.5'])).toEqual({
+      ok: false,
+      error: "--transit-share must be a number from 0 to 1, got '1.5'",
+    });
   });
 
   it('answers --help', () => {

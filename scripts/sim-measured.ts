@@ -1,0 +1,95 @@
+/**
+ * `npm run sim:measured -- [--relays N] [--prefixes N] [--allocations N] [--calls N] [--days N]
+ * [--seed N] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--out DIR]`: the
+ * trace-driven world (src/sim/trace.ts) on the measured data read at run time from `--data`
+ * (default ../shared/data, never part of this repository). Progress on stderr, the tables on
+ * stdout, the report folder as `npm run sim` writes it plus trace.json. Bad arguments or data:
+ * one line on stderr, exit code 2.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_RANK } from '../src/allocation/rank.ts';
+import { parseTraceArgs, TRACE_USAGE } from '../src/sim/args.ts';
+import { completeSites, MeasuredDataError } from '../src/sim/measured.ts';
+import { buildReport } from '../src/sim/report.ts';
+import { DEFAULT_TRACE_CONFIG, driftTable } from '../src/sim/trace.ts';
+import { traceSummaryText } from '../src/sim/trace-report.ts';
+import { runTrace } from '../src/sim/trace-run.ts';
+import { loadSeattleSlices, loadWonderProxy } from './sim-data.ts';
+
+const parsed = parseTraceArgs(process.argv.slice(2));
+if (!parsed.ok) {
+  process.stderr.write(`sim:measured: ${parsed.error} (see --help)\n`);
+  process.exit(2);
+}
+if (parsed.help) {
+  process.stdout.write(`${TRACE_USAGE}\n`);
+  process.exit(0);
+}
+const args = parsed.value;
+const started = performance.now();
+const elapsed = () => (performance.now() - started) / 1000;
+const shown = new Map<string, number>();
+function progress(phase: string, done: number, total: number): void {
+  const tenth = Math.floor((total > 0 ? done / total : 1) * 10);
+  if (shown.get(phase) === tenth) return;
+  shown.set(phase, tenth);
+  process.stderr.write(`${phase} ${tenth * 10}% (${elapsed().toFixed(0)} s)\n`);
+}
+
+const trace = {
+  ...DEFAULT_TRACE_CONFIG,
+  carrierSigma: args.carrierSigma,
+  drift: { ...DEFAULT_TRACE_CONFIG.drift, damping: args.drift },
+  pathLoss: { ...DEFAULT_TRACE_CONFIG.pathLoss, median: args.lossMedian },
+};
+let data: Parameters<typeof runTrace>[0];
+try {
+  progress('data', 0, 1);
+  const checked = loadWonderProxy(args.data);
+  const drift = trace.drift.damping > 0 ? driftTable(loadSeattleSlices(args.data), trace.drift) : undefined;
+  data = {
+    sites: completeSites(checked.matrix),
+    impossible: checked.impossible,
+    missing: checked.missing,
+    drift,
+  };
+  progress('data', 1, 1);
+} catch (e) {
+  if (!(e instanceof MeasuredDataError)) throw e;
+  process.stderr.write(`sim:measured: ${e.message}\n`);
+  process.exit(2);
+}
+const sites = data.sites.sites.length;
+if (args.config.scale.relays > sites - 2) {
+  process.stderr.write(`sim:measured: --relays must be at most ${sites - 2} (${sites} usable sites)\n`);
+  process.exit(2);
+}
+const rank = {
+  ...DEFAULT_RANK,
+  alternates: args.probeTargets - 1,
+  exploreShare: args.exploreShare,
+  minLearnedWeight: args.minLearnedWeight,
+  exploreWithin: args.exploreWithin > 0 ? args.exploreWithin : undefined,
+};
+const figures = runTrace(data, args.config, trace, progress, rank);
+const seconds = elapsed();
+
+const s = args.config.scale;
+const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --explore-share ${args.exploreShare} --min-learned-weight ${args.minLearnedWeight} --explore-within ${args.exploreWithin}`;
+const report = buildReport(figures.sim, { command, seconds });
+mkdirSync(args.out, { recursive: true });
+writeFileSync(join(args.out, 'index.html'), report.html);
+for (const [name, svg] of Object.entries(report.svg))
+  writeFileSync(join(args.out, `${name}.svg`), `${svg}\n`);
+for (const [name, json] of Object.entries(report.json))
+  writeFileSync(join(args.out, `${name}.json`), `${JSON.stringify(json, null, 1)}\n`);
+const { sim: _, ...traceOnly } = figures;
+writeFileSync(join(args.out, 'trace.json'), `${JSON.stringify(traceOnly, null, 1)}\n`);
+
+const peakMb = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(`${traceSummaryText(figures)}\n\n`);
+process.stdout.write(
+  `${command}\n${seconds.toFixed(1)} s on ${availableParallelism()} cores, peak resident memory ${peakMb.toFixed(0)} MB; report in ${join(args.out, 'index.html')}\n`,
+);
