@@ -29,6 +29,7 @@ import {
   until,
 } from '../support/backbone-relays.ts';
 import { launchChromium } from '../support/chromium.ts';
+import { type PageCallCore, pageCallScript } from '../support/page-call.ts';
 import { freePort } from '../support/ports.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
@@ -45,29 +46,16 @@ const IDS = Object.keys(RELAYS) as Id[];
 /** A client in Brussels: Paris is its relay, New York and Tokyo come next. */
 const BRUSSELS = { lat: 50.85, lon: 4.35 };
 
-interface Description {
-  type: string;
-  sdp: string;
-}
-
 /** What `call()` returns on the page (PAGE_SCRIPT). */
-interface PageCall {
+interface PageCall extends PageCallCore {
   configure(edge: string, apiKey: string, body: unknown): Promise<{ iceServers: { urls: string[] }[] }>;
-  offer(): Promise<Description>;
-  answer(offer: Description): Promise<Description>;
-  accept(answer: Description): Promise<void>;
-  send(message: string): void;
-  isOpen(): boolean;
-  readonly received: string[];
   /** The TURN URL each local relay candidate came from (getStats), sorted. */
   relayCandidateUrls(): Promise<string[]>;
   close(): void;
 }
 const call = (): PageCall => (globalThis as unknown as { call: () => PageCall }).call();
 
-const PAGE_SCRIPT = `
-const api = {
-  received: [],
+const PAGE_SCRIPT = pageCallScript(`
   async configure(edge, apiKey, body) {
     const res = await fetch(edge + '/v1/allocate', {
       method: 'POST',
@@ -80,31 +68,6 @@ const api = {
     this.pc.ondatachannel = (e) => this.wire(e.channel);
     return answer;
   },
-  wire(dc) {
-    this.dc = dc;
-    dc.onmessage = (e) => this.received.push(String(e.data));
-  },
-  async gathered() {
-    const pc = this.pc;
-    if (pc.iceGatheringState !== 'complete') {
-      await new Promise((resolve) =>
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve()));
-    }
-    return pc.localDescription.toJSON();
-  },
-  async offer() {
-    this.wire(this.pc.createDataChannel('chat'));
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    return this.gathered();
-  },
-  async answer(offer) {
-    await this.pc.setRemoteDescription(offer);
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
-    return this.gathered();
-  },
-  async accept(answer) { await this.pc.setRemoteDescription(answer); },
-  send(message) { this.dc.send(message); },
-  isOpen() { return this.dc !== undefined && this.dc.readyState === 'open'; },
   async relayCandidateUrls() {
     const stats = await this.pc.getStats();
     return [...stats.values()]
@@ -112,9 +75,7 @@ const api = {
       .map((s) => s.url)
       .sort();
   },
-  close() { this.pc.close(); },
-};
-window.call = () => api;`;
+  close() { this.pc.close(); },`);
 
 const relays = {} as Record<Id, TestRelay>;
 let browser: Browser;

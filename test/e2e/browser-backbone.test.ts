@@ -25,23 +25,12 @@ import {
   until,
 } from '../support/backbone-relays.ts';
 import { launchChromium } from '../support/chromium.ts';
+import { INIT_MEMBER, type PageCallCore, pageCallScript } from '../support/page-call.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 
-interface Description {
-  type: string;
-  sdp: string;
-}
-
 /** What `call()` returns on the page (PAGE_SCRIPT). */
-interface PageCall {
+interface PageCall extends PageCallCore {
   init(iceServers: { urls: string | string[]; username: string; credential: string }[]): void;
-  /** Creates the data channel and an offer, waits for ICE gathering, returns it with every candidate. */
-  offer(): Promise<Description>;
-  answer(offer: Description): Promise<Description>;
-  accept(answer: Description): Promise<void>;
-  send(message: string): void;
-  isOpen(): boolean;
-  readonly received: string[];
   selectedPair(): Promise<{ local: string; remote: string; remoteAddress: string }>;
 }
 
@@ -52,40 +41,7 @@ interface PageCall {
 const call = (): PageCall => (globalThis as unknown as { call: () => PageCall }).call();
 
 /** The in-page side of the call, plain browser JavaScript (no signalling server: the test carries it). */
-const PAGE_SCRIPT = `
-const api = {
-  received: [],
-  init(iceServers) {
-    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
-    this.pc.ondatachannel = (e) => this.wire(e.channel);
-  },
-  wire(dc) {
-    this.dc = dc;
-    dc.onmessage = (e) => this.received.push(String(e.data));
-  },
-  async gathered() {
-    const pc = this.pc;
-    if (pc.iceGatheringState !== 'complete') {
-      await new Promise((resolve) =>
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve()));
-    }
-    return pc.localDescription.toJSON();
-  },
-  async offer() {
-    this.wire(this.pc.createDataChannel('chat'));
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    return this.gathered();
-  },
-  async answer(offer) {
-    await this.pc.setRemoteDescription(offer);
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
-    return this.gathered();
-  },
-  async accept(answer) {
-    await this.pc.setRemoteDescription(answer);
-  },
-  send(message) { this.dc.send(message); },
-  isOpen() { return this.dc !== undefined && this.dc.readyState === 'open'; },
+const PAGE_SCRIPT = pageCallScript(`${INIT_MEMBER}
   async selectedPair() {
     // Stats can lag the open data channel by a moment: poll until the transport names its pair.
     for (let i = 0; i < 60; i++) {
@@ -103,9 +59,7 @@ const api = {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error('no selected candidate pair after 3 s');
-  },
-};
-window.call = () => api;`;
+  },`);
 const HOSTS = { A: '127.0.0.12', B: '127.0.0.13' } as const;
 type Id = keyof typeof HOSTS;
 

@@ -13,6 +13,7 @@ import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { parseTurnRestUsername } from '../../src/credentials/turn-rest.ts';
 import { createEdgeApp } from '../../workers/app.ts';
 import { launchChromium } from '../support/chromium.ts';
+import { INIT_MEMBER, type PageCallCore, pageCallScript } from '../support/page-call.ts';
 import { freePort } from '../support/ports.ts';
 import { type RelayChild, startRelayProcess } from '../support/relay.ts';
 import { relayRecord } from '../support/relay-record.ts';
@@ -33,51 +34,12 @@ interface IceServer {
 }
 
 /** The in-page side (plain browser JavaScript); the test carries the signalling. */
-const PAGE_SCRIPT = `
-const api = {
-  received: [],
-  init(iceServers) {
-    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
-    this.pc.ondatachannel = (e) => this.wire(e.channel);
-  },
-  wire(dc) {
-    this.dc = dc;
-    dc.onmessage = (e) => this.received.push(String(e.data));
-  },
-  async gathered() {
-    const pc = this.pc;
-    if (pc.iceGatheringState !== 'complete') {
-      await new Promise((resolve) =>
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve()));
-    }
-    return pc.localDescription.toJSON();
-  },
-  async offer() {
-    this.wire(this.pc.createDataChannel('chat'));
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    return this.gathered();
-  },
-  async answer(offer) {
-    await this.pc.setRemoteDescription(offer);
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
-    return this.gathered();
-  },
-  async accept(answer) { await this.pc.setRemoteDescription(answer); },
-  send(message) { this.dc.send(message); },
-  isOpen() { return this.dc !== undefined && this.dc.readyState === 'open'; },
-  state() { return this.pc.connectionState; },
-};
-window.call = () => api;`;
+const PAGE_SCRIPT = pageCallScript(`${INIT_MEMBER}
+  state() { return this.pc.connectionState; },`);
 
-interface PageCall {
+interface PageCall extends PageCallCore {
   init(iceServers: IceServer[]): void;
-  offer(): Promise<{ type: string; sdp: string }>;
-  answer(offer: { type: string; sdp: string }): Promise<{ type: string; sdp: string }>;
-  accept(answer: { type: string; sdp: string }): Promise<void>;
-  send(message: string): void;
-  isOpen(): boolean;
   state(): string;
-  readonly received: string[];
 }
 const call = (): PageCall => (globalThis as unknown as { call: () => PageCall }).call();
 
