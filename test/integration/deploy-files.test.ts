@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../relay/config.ts';
 import { OPTIONS } from '../../relay/config-options.ts';
+import { OPTIONS as EDGE_OPTIONS } from '../../workers/config-options.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -112,9 +113,11 @@ describe('compose.yaml', () => {
   });
 
   it('names for the edge only variables the edge reads, and points it at the Redis service', () => {
-    const sources = ['workers/node.ts', 'workers/app.ts'].filter((f) => existsSync(join(ROOT, f))).map(read);
+    // The Node edge reads exactly the variables of its option table (workers/config-options.ts).
     const read_ = new Set(
-      sources.flatMap((t) => [...t.matchAll(/\b(EDGE_[A-Z_]+|REDIS_URL)\b/g)].map((m) => m[1]!)),
+      Object.values(EDGE_OPTIONS)
+        .filter((o) => (o.runtimes as readonly string[]).includes('node'))
+        .map((o) => o.env),
     );
     const env = envOf(compose.services.edge!);
     for (const key of Object.keys(env)) expect(read_, key).toContain(key);

@@ -5,7 +5,15 @@
  * and links to the real programs stand for the installed packages.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,7 +38,13 @@ function stubs(uid: number, present: readonly string[], aptStatus = 0) {
   };
   script('id', `echo ${uid}`);
   script('apt-get', `echo "$*" >> ${log}; exit ${aptStatus}`);
-  for (const cmd of present) symlinkSync(which(cmd), join(dir, cmd));
+  // The deployment checks' tools (python3 with yaml, systemd-analyze) stand installed in every case.
+  // (Debian's python3, whose python3-yaml the script checks; a version manager's shim on the PATH
+  // would not run from here.)
+  for (const cmd of [...present, 'python3', 'systemd-analyze']) {
+    const target = cmd === 'python3' && existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which(cmd);
+    symlinkSync(target, join(dir, cmd));
+  }
   return { dir, log };
 }
 
