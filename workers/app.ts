@@ -41,7 +41,7 @@ import {
 } from '../src/credentials/turn-rest.ts';
 import { timingSafeEqual, toHex, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
-import type { RelayRecord } from '../src/directory/types.ts';
+import type { LinkRecord, RelayRecord } from '../src/directory/types.ts';
 import { sourceKey } from '../src/limits/connection-limiter.ts';
 import { type SourceLimit, SourceLimiter } from '../src/limits/source-limiter.ts';
 import type { Principal, RateLimit, TenantStore } from '../src/tenants/api-keys.ts';
@@ -95,6 +95,8 @@ export interface EdgeDeps {
   readonly maxBodyBytes?: number;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
+  /** The backbone's links, served with the snapshot so Workers edges can show the topology. */
+  readonly snapshotLinks?: ((now: number) => Promise<readonly LinkRecord[]>) | undefined;
   /** With an admin token: POST /v1/credentials/revoke records revocations here (until: unix ms). */
   readonly revoke?: ((target: RevocationTarget, until: number) => Promise<void>) | undefined;
   readonly adminToken?: string | undefined;
@@ -368,7 +370,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         const keys = tenants
           ? { tenants: await tenants.listTenants(), apiKeys: await tenants.listKeys() }
           : undefined;
-        return c.json({ at: view.at, stale: view.stale, relays: view.relays, ...keys }, 200, {
+        // Links are for the dashboard only: a snapshot without them still serves allocations.
+        const links = await deps.snapshotLinks?.(now()).catch(() => undefined);
+        const body = {
+          at: view.at,
+          stale: view.stale,
+          relays: view.relays,
+          ...keys,
+          ...(links ? { links } : {}),
+        };
+        return c.json(body, 200, {
           'cache-control': 'no-store',
         });
       } catch (err) {

@@ -17,13 +17,14 @@ import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned
 import { MemoryRoomStore, type RoomStore } from '../src/allocation/rooms.ts';
 import { revocationFields } from '../src/credentials/revocation.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
-import type { RelayRecord } from '../src/directory/types.ts';
+import type { LinkRecord, RelayRecord } from '../src/directory/types.ts';
 import { type ApiKeyRecord, MemoryTenantStore, type Tenant } from '../src/tenants/api-keys.ts';
 import { addressLimitOf } from './abuse-limits.ts';
 import { createEdgeApp } from './app.ts';
 import { type EdgeConfig, parseEdgeConfig } from './config.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
+import { TopologyWatcher } from './topology-watcher.ts';
 
 /** String bindings as workers/config-options.ts names them, and the KV namespace. */
 export interface Env {
@@ -35,6 +36,8 @@ export interface Env {
 
 interface Snapshot {
   readonly relays: RelayRecord[];
+  /** The backbone's links, for the dashboard's topology (Node edges serve them). */
+  readonly links?: LinkRecord[];
   readonly tenants?: Tenant[];
   readonly apiKeys?: ApiKeyRecord[];
 }
@@ -47,6 +50,7 @@ interface CfProperties {
 /** One edge per isolate: the app, its caches and its stores live as long as the isolate. */
 function makeEdge(env: Env, config: EdgeConfig) {
   let tenants = new MemoryTenantStore();
+  let links: LinkRecord[] = [];
   const snapshotUrl = new URL(config.snapshotUrl ?? '');
   const directory = new DirectoryCache(
     async () => {
@@ -57,6 +61,7 @@ function makeEdge(env: Env, config: EdgeConfig) {
       if (!res.ok) throw new Error(`snapshot endpoint answered ${res.status}`);
       const body = (await res.json()) as Snapshot;
       tenants = new MemoryTenantStore({ tenants: body.tenants ?? [], keys: body.apiKeys ?? [] });
+      links = Array.isArray(body.links) ? body.links : [];
       return body.relays;
     },
     { freshMs: 5000, maxStaleMs: 30_000 },
@@ -76,8 +81,24 @@ function makeEdge(env: Env, config: EdgeConfig) {
     listTenants: () => tenants.listTenants(),
     listKeys: () => tenants.listKeys(),
   };
+  // The topology for /v1/admin/topology, from the snapshot's relays and links, refreshed while
+  // requests ask (a Worker has no timers of its own between requests). The page itself is the
+  // Node edge's (dist/dashboard is not bundled into the Worker).
+  const watcher = config.adminToken
+    ? new TopologyWatcher(
+        {
+          relays: async (now) => (await directory.get(now)).relays,
+          links: async (now) => {
+            await directory.get(now);
+            return links;
+          },
+        },
+        Date.now,
+      )
+    : undefined;
   const app = createEdgeApp({
     relays: (now) => directory.get(now),
+    dashboard: watcher ? { watcher } : undefined,
     learned,
     rooms,
     report: (err, where) =>

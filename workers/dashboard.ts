@@ -113,7 +113,12 @@ export function mountDashboard<E extends Env>(app: Hono<E>, o: DashboardOptions)
     c.header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'");
     if (!(await allowed(c))) return c.html(signIn('Sign in with the edge\u2019s admin token.'), 401);
     if (!o.assets) {
-      return c.html(page('<p>The page is not built: run <code>npm run build:dashboard</code>.</p>'), 503);
+      return c.html(
+        page(
+          '<p>This edge has no dashboard page: on a Node edge run <code>npm run build:dashboard</code>; a Workers edge serves the data only (<code>/v1/admin/topology</code>), and its page is the Node edge&rsquo;s.</p>',
+        ),
+        503,
+      );
     }
     return c.html(page('<div id="app"></div><script type="module" src="/dashboard/app.js"></script>'));
   });

@@ -110,6 +110,7 @@ if (watcher) {
 
 const app = createEdgeApp({
   relays: (now) => cache.get(now),
+  snapshotLinks: (now) => directory.links(now),
   dashboard: watcher ? { watcher, assets: loadDashboardAssets(config.dashboardDir) } : undefined,
   learned,
   rooms,

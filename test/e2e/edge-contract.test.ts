@@ -14,8 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stunCrypto } from '../../relay/platform-crypto.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
+import type { LinkRecord } from '../../src/directory/types.ts';
 import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp } from '../../workers/app.ts';
+import { TopologyWatcher } from '../../workers/topology-watcher.ts';
 import { relayRecord } from '../support/relay-record.ts';
 
 const SECRET = 'contract-secret';
@@ -28,6 +30,18 @@ const RELAYS = [
   relayRecord('eu-paris', '192.0.2.10', 48.86, 2.35),
   relayRecord('ap-tokyo', '192.0.2.20', 35.68, 139.69),
 ];
+/** What eu-paris measured towards ap-tokyo, fresh whenever it is read. */
+const link = (): LinkRecord => ({
+  from: 'eu-paris',
+  to: 'ap-tokyo',
+  rttMs: 220,
+  rttP50Ms: 220,
+  rttP95Ms: 230,
+  jitterMs: 1,
+  lossRate: 0,
+  samples: 50,
+  updatedAt: Date.now(),
+});
 
 type Call = (path: string, init?: RequestInit) => Promise<Response>;
 const targets: Record<string, Call> = {};
@@ -55,6 +69,10 @@ async function tenants() {
 const nodeApp = async () =>
   createEdgeApp({
     relays: async () => RELAYS,
+    snapshotLinks: async () => [link()],
+    dashboard: {
+      watcher: new TopologyWatcher({ relays: async () => RELAYS, links: async () => [link()] }, Date.now),
+    },
     learned: new MemoryLearnedStore(),
     secrets: () => [SECRET],
     credentialTtlSeconds: 600,
@@ -233,6 +251,15 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     });
     expect(res.status).toBe(200);
     expect(revoked).toContain(body.username);
+  });
+
+  it('serves the topology to the admin token, from the snapshot on Workers, and refuses without it', async () => {
+    expect((await call('/v1/admin/topology')).status).toBe(401);
+    const res = await call('/v1/admin/topology', { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(200);
+    const t = (await res.json()) as { relays: { id: string }[]; links: { from: string; health: string }[] };
+    expect(t.relays.map((r) => r.id)).toEqual(['ap-tokyo', 'eu-paris']);
+    expect(t.links).toEqual([expect.objectContaining({ from: 'eu-paris', to: 'ap-tokyo', health: 'up' })]);
   });
 
   it('serves metrics', async () => {
