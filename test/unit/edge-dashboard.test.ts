@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import type { LinkRecord } from '../../src/directory/types.ts';
 import { createEdgeApp } from '../../workers/app.ts';
-import { TopologyWatcher } from '../../workers/topology-watcher.ts';
+import { type TopologySource, TopologyWatcher } from '../../workers/topology-watcher.ts';
 import { relayRecord } from '../support/relay-record.ts';
 
 const ADMIN = 'admin-token-for-tests';
@@ -129,9 +129,9 @@ describe('the dashboard behind the admin token', () => {
     await reader.cancel();
   });
 
-  it('says how to build the page when it is not built', async () => {
-    const watcher = new TopologyWatcher({ relays: async () => relays, links: async () => [] }, Date.now);
-    const app = createEdgeApp({
+  /** An edge whose dashboard has no built page and reads the backbone from `source`. */
+  const unbuilt = (source: TopologySource) =>
+    createEdgeApp({
       relays: async () => relays,
       learned: new MemoryLearnedStore(),
       secrets: () => ['s'],
@@ -139,34 +139,25 @@ describe('the dashboard behind the admin token', () => {
       clientIp: () => undefined,
       defaultPlace: { lat: 0, lon: 0 },
       adminToken: ADMIN,
-      dashboard: { watcher },
+      dashboard: { watcher: new TopologyWatcher(source, Date.now) },
     });
-    const res = await app.request('/dashboard', { headers: { authorization: `Bearer ${ADMIN}` } });
+  const asAdmin = { headers: { authorization: `Bearer ${ADMIN}` } };
+
+  it('says how to build the page when it is not built', async () => {
+    const app = unbuilt({ relays: async () => relays, links: async () => [] });
+    const res = await app.request('/dashboard', asAdmin);
     expect(res.status).toBe(503);
     expect(await res.text()).toContain('npm run build:dashboard');
   });
 
   it('answers 503 problem JSON when the directory cannot be read', async () => {
-    const watcher = new TopologyWatcher(
-      {
-        relays: async () => {
-          throw new Error('redis: ECONNREFUSED 10.0.0.1');
-        },
-        links: async () => [],
+    const app = unbuilt({
+      relays: async () => {
+        throw new Error('redis: ECONNREFUSED 10.0.0.1');
       },
-      Date.now,
-    );
-    const app = createEdgeApp({
-      relays: async () => relays,
-      learned: new MemoryLearnedStore(),
-      secrets: () => ['s'],
-      credentialTtlSeconds: 600,
-      clientIp: () => undefined,
-      defaultPlace: { lat: 0, lon: 0 },
-      adminToken: ADMIN,
-      dashboard: { watcher },
+      links: async () => [],
     });
-    const res = await app.request('/v1/admin/topology', { headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await app.request('/v1/admin/topology', asAdmin);
     expect(res.status).toBe(503);
     expect(await res.text()).not.toContain('ECONNREFUSED');
   });
