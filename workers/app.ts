@@ -115,7 +115,10 @@ export interface EdgeDeps {
   /** Metrics for GET /metrics; one is made when not given. */
   readonly metrics?: EdgeMetrics | undefined;
   /** With an admin token: the live view of the backbone (GET /dashboard, /v1/admin/topology). */
-  readonly dashboard?: { readonly watcher: TopologyWatcher; readonly assets?: DashboardAssets | undefined };
+  readonly dashboard?: {
+    readonly watcher: TopologyWatcher;
+    readonly assets?: DashboardAssets | (() => Promise<DashboardAssets | undefined>) | undefined;
+  };
   /** Per-call choice between direct and relay (routes/calls.ts); the routes exist only with it. */
   readonly calls?: CallQualityStore | undefined;
   /** The client's country for the per-call choice, if the platform or GeoIP says. */

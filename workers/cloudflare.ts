@@ -22,6 +22,7 @@ import { type ApiKeyRecord, MemoryTenantStore, type Tenant } from '../src/tenant
 import { addressLimitOf } from './abuse-limits.ts';
 import { createEdgeApp } from './app.ts';
 import { type EdgeConfig, parseEdgeConfig } from './config.ts';
+import type { DashboardAssets } from './dashboard.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
 import { TopologyWatcher } from './topology-watcher.ts';
@@ -82,8 +83,7 @@ function makeEdge(env: Env, config: EdgeConfig) {
     listKeys: () => tenants.listKeys(),
   };
   // The topology for /v1/admin/topology, from the snapshot's relays and links, refreshed while
-  // requests ask (a Worker has no timers of its own between requests). The page itself is the
-  // Node edge's (dist/dashboard is not bundled into the Worker).
+  // requests ask (a Worker has no timers of its own between requests).
   const watcher = config.adminToken
     ? new TopologyWatcher(
         {
@@ -96,9 +96,29 @@ function makeEdge(env: Env, config: EdgeConfig) {
         Date.now,
       )
     : undefined;
+  // The page's bundle (app.js, app.css) is the Node edge's: fetched from it beside the snapshot,
+  // kept five minutes, and the last copy served while the Node edge is away.
+  let page: { at: number; assets: DashboardAssets } | undefined;
+  const pageAssets = async (): Promise<DashboardAssets | undefined> => {
+    if (page && Date.now() - page.at < 300_000) return page.assets;
+    const get = async (file: string) => {
+      const res = await fetch(new URL(`/dashboard/${file}`, snapshotUrl), {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (!res.ok) throw new Error(`the Node edge answered ${res.status} for ${file}`);
+      return res.text();
+    };
+    try {
+      const [js, css] = await Promise.all([get('app.js'), get('app.css')]);
+      page = { at: Date.now(), assets: { js, css } };
+    } catch {
+      // Keep what we had (if anything): the dashboard is not worth an error page.
+    }
+    return page?.assets;
+  };
   const app = createEdgeApp({
     relays: (now) => directory.get(now),
-    dashboard: watcher ? { watcher } : undefined,
+    dashboard: watcher ? { watcher, assets: pageAssets } : undefined,
     learned,
     rooms,
     report: (err, where) =>

@@ -28,7 +28,8 @@ export interface DashboardAssets {
 export interface DashboardOptions {
   readonly adminToken: string;
   readonly watcher: TopologyWatcher;
-  readonly assets?: DashboardAssets | undefined;
+  /** The page, or where to get it (the Workers edge fetches it from the Node edge). */
+  readonly assets?: DashboardAssets | (() => Promise<DashboardAssets | undefined>) | undefined;
   readonly now: () => number;
   /** Session lifetime, seconds. */
   readonly sessionSeconds?: number;
@@ -80,6 +81,8 @@ export function mountDashboard<E extends Env>(app: Hono<E>, o: DashboardOptions)
   const sessionSeconds = o.sessionSeconds ?? 8 * 3600;
   const maxStreams = o.maxStreams ?? 16;
   let streams = 0;
+  const assets = async (): Promise<DashboardAssets | undefined> =>
+    typeof o.assets === 'function' ? await o.assets().catch(() => undefined) : o.assets;
   const bearer = (c: Context) =>
     timingSafeEqual(utf8Encode(c.req.header('authorization') ?? ''), utf8Encode(`Bearer ${o.adminToken}`));
   const allowed = async (c: Context) =>
@@ -112,10 +115,10 @@ export function mountDashboard<E extends Env>(app: Hono<E>, o: DashboardOptions)
     c.header('x-frame-options', 'DENY');
     c.header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'");
     if (!(await allowed(c))) return c.html(signIn('Sign in with the edge\u2019s admin token.'), 401);
-    if (!o.assets) {
+    if (!(await assets())) {
       return c.html(
         page(
-          '<p>This edge has no dashboard page: on a Node edge run <code>npm run build:dashboard</code>; a Workers edge serves the data only (<code>/v1/admin/topology</code>), and its page is the Node edge&rsquo;s.</p>',
+          '<p>This edge has no dashboard page: on a Node edge run <code>npm run build:dashboard</code>; a Workers edge takes the page from the Node edge its SNAPSHOT_URL names, which could not serve it.</p>',
         ),
         503,
       );
@@ -142,11 +145,12 @@ export function mountDashboard<E extends Env>(app: Hono<E>, o: DashboardOptions)
     return c.redirect('/dashboard', 303);
   });
 
-  app.get('/dashboard/app.js', (c) =>
-    o.assets ? c.body(o.assets.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }) : c.notFound(),
-  );
-  app.get('/dashboard/app.css', (c) =>
-    c.body(o.assets?.css ?? '', 200, { 'content-type': 'text/css; charset=utf-8' }),
+  app.get('/dashboard/app.js', async (c) => {
+    const page = await assets();
+    return page ? c.body(page.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }) : c.notFound();
+  });
+  app.get('/dashboard/app.css', async (c) =>
+    c.body((await assets())?.css ?? '', 200, { 'content-type': 'text/css; charset=utf-8' }),
   );
 
   app.get('/v1/admin/topology', async (c) => {

@@ -72,6 +72,7 @@ const nodeApp = async () =>
     snapshotLinks: async () => [link()],
     dashboard: {
       watcher: new TopologyWatcher({ relays: async () => RELAYS, links: async () => [link()] }, Date.now),
+      assets: { js: 'console.log("the dashboard page");', css: 'body{margin:0}' },
     },
     learned: new MemoryLearnedStore(),
     secrets: () => [SECRET],
@@ -260,6 +261,22 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
     const t = (await res.json()) as { relays: { id: string }[]; links: { from: string; health: string }[] };
     expect(t.relays.map((r) => r.id)).toEqual(['ap-tokyo', 'eu-paris']);
     expect(t.links).toEqual([expect.objectContaining({ from: 'eu-paris', to: 'ap-tokyo', health: 'up' })]);
+  });
+
+  it('serves the dashboard page behind the token (on Workers, the bundle of the Node edge)', async () => {
+    expect((await call('/dashboard')).status).toBe(401);
+    const page = await call('/dashboard', { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/dashboard/app.js');
+    expect(await (await call('/dashboard/app.js')).text()).toContain('the dashboard page');
+    expect(await (await call('/dashboard/app.css')).text()).toBe('body{margin:0}');
+    // The page's live feed: the first server-sent event is the whole topology.
+    const events = await call('/v1/admin/topology/events', { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(events.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = events.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toMatch(/^event: topology\ndata: \{.*"eu-paris"/);
+    await reader.cancel();
   });
 
   it('serves metrics', async () => {
