@@ -73,12 +73,12 @@ export function setup(
     ...over,
   });
   let port = 40000;
-  const client = (transport: 'udp' | 'tcp' = 'udp'): ClientContext => {
+  const client = (transport: 'udp' | 'tcp' = 'udp', address = '127.0.0.1'): ClientContext => {
     port++;
     return {
-      key: `${transport}|127.0.0.1:${port}`,
+      key: `${transport}|${address}:${port}`,
       transport,
-      client: { family: 4, address: '127.0.0.1', port },
+      client: { family: 4, address, port },
       server: { family: 4, address: '127.0.0.1', port: 3478 },
       handle: undefined,
     };

@@ -5,13 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { stunCrypto } from '../../relay/platform-crypto.ts';
-import { parseCidr } from '../../src/net/cidr.ts';
-import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { findAttribute } from '../../src/stun/message.ts';
 import type { ClientContext } from '../../src/turn/allocation.ts';
 import { type Authenticator, createAuthenticator } from '../../src/turn/auth.ts';
-import { type TurnAction, TurnEngine, type TurnEngineOptions } from '../../src/turn/engine.ts';
+import type { TurnAction, TurnEngine, TurnEngineOptions } from '../../src/turn/engine.ts';
 import { createNonceManager } from '../../src/turn/nonce.ts';
 import {
   type AttrList,
@@ -25,13 +23,14 @@ import {
   textAttr,
   transportUdp,
 } from '../support/stun-builders.ts';
+import { ask, setup as harnessSetup, REALM, replies, T0 } from '../support/turn-engine-harness.ts';
 
-const REALM = 'test.realm';
-const T0 = 1_800_000_000_000;
-
-function setup(over: Partial<TurnEngineOptions> = {}, limits: Record<string, number> = {}) {
-  const allow = parseCidr('127.0.0.0/8');
-  if (!allow.ok) throw new Error(allow.error);
+/**
+ * The shared engine harness with alice and bob, three REST secrets (a forged request costs one
+ * HMAC per secret), nonces of 600 s, no SOFTWARE unless a test sets one, a counter of key
+ * look-ups, and clients from any address.
+ */
+function setup(over: Partial<TurnEngineOptions> = {}, limits: Partial<TurnEngineOptions['limits']> = {}) {
   const inner = createAuthenticator({
     users: [
       { name: 'alice', password: 'pw' },
@@ -48,66 +47,9 @@ function setup(over: Partial<TurnEngineOptions> = {}, limits: Record<string, num
     },
     isRevoked: (username) => inner.isRevoked(username),
   };
-  const engine = new TurnEngine({
-    realm: REALM,
-    crypto: stunCrypto,
-    auth,
-    nonces: createNonceManager(new Uint8Array(32).fill(7), 600_000, stunCrypto),
-    peerPolicy: createPeerPolicy({ allow: [allow.value] }),
-    relayFamilies: [4],
-    lifetimes: {
-      defaultAllocation: 600,
-      maxAllocation: 3600,
-      permission: 300,
-      channel: 600,
-      maxAllocationAge: 86_400,
-    },
-    limits: {
-      maxAllocations: 100,
-      userQuota: 10,
-      tenantQuota: 1000,
-      allocPps: 0,
-      allocBps: 0,
-      maxPeersPerAllocation: 10,
-      ...limits,
-    },
-    transactionSeed: new Uint8Array(12),
-    ...over,
-  });
-  let port = 40000;
-  const client = (address = '127.0.0.1'): ClientContext => {
-    port++;
-    return {
-      key: `udp|${address}:${port}`,
-      transport: 'udp',
-      client: { family: 4, address, port },
-      server: { family: 4, address: '127.0.0.1', port: 3478 },
-      handle: undefined,
-    };
-  };
-  return { engine, client, lookups };
-}
-
-const replies = (actions: TurnAction[]) =>
-  actions
-    .filter((a): a is Extract<TurnAction, { type: 'reply' }> => a.type === 'reply')
-    .map((a) => decoded(a.bytes));
-
-function ask(
-  engine: TurnEngine,
-  ctx: ClientContext,
-  method: number,
-  attrs: AttrList,
-  cred: Credentials,
-  now = T0,
-) {
-  let actions = engine.handleStun(ctx, request(method, attrs, cred).bytes, now);
-  const first = replies(actions)[0];
-  if (first && errorCodeOf(first) === 401 && cred.nonce === undefined) {
-    cred.nonce = textAttr(first, Attr.Nonce);
-    actions = engine.handleStun(ctx, request(method, attrs, cred).bytes, now);
-  }
-  return actions;
+  const nonces = createNonceManager(new Uint8Array(32).fill(7), 600_000, stunCrypto);
+  const s = harnessSetup({ auth, nonces, software: undefined, ...over }, limits);
+  return { engine: s.engine, client: (address?: string) => s.client('udp', address), lookups };
 }
 
 const user = (username: string): Credentials => ({ username, password: 'pw', realm: REALM });
