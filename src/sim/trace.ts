@@ -41,9 +41,9 @@ import {
   type City,
   distanceTables,
   drawAccess,
+  emptyPrefixes,
   geoError,
   offsetPoint,
-  type Prefixes,
   relayRecord,
   type SimRelay,
   type World,
@@ -332,25 +332,7 @@ export function buildTraceWorld(
   const P = config.scale.prefixes;
   const w = config.world;
   const rng = createRng(config.seed).fork('trace-world');
-  const prefixes: Prefixes = {
-    count: P,
-    city: new Int32Array(P),
-    country: new Int32Array(P),
-    carrier: new Int32Array(P),
-    mobile: new Uint8Array(P),
-    lat: new Float64Array(P),
-    lon: new Float64Array(P),
-    geoLat: new Float64Array(P),
-    geoLon: new Float64Array(P),
-    accessRttMs: new Float32Array(P),
-    accessJitterMs: new Float32Array(P),
-    accessLoss: new Float32Array(P),
-    altAccessRttMs: new Float32Array(P),
-    altAccessJitterMs: new Float32Array(P),
-    altAccessLoss: new Float32Array(P),
-    altShare: new Float32Array(P),
-    activity: new Float32Array(P),
-  };
+  const prefixes = emptyPrefixes(P);
   const heldOut = new Uint8Array(P);
   for (let p = 0; p < P; p++) {
     // Every client site gets its share of prefixes in turn: held-out sites as many as fit sites.

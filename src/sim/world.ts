@@ -55,6 +55,29 @@ export interface Prefixes {
   readonly activity: Float32Array;
 }
 
+/** `P` prefixes with every column zeroed, for a world builder to fill. */
+export function emptyPrefixes(P: number): Prefixes {
+  return {
+    count: P,
+    city: new Int32Array(P),
+    country: new Int32Array(P),
+    carrier: new Int32Array(P),
+    mobile: new Uint8Array(P),
+    lat: new Float64Array(P),
+    lon: new Float64Array(P),
+    geoLat: new Float64Array(P),
+    geoLon: new Float64Array(P),
+    accessRttMs: new Float32Array(P),
+    accessJitterMs: new Float32Array(P),
+    accessLoss: new Float32Array(P),
+    altAccessRttMs: new Float32Array(P),
+    altAccessJitterMs: new Float32Array(P),
+    altAccessLoss: new Float32Array(P),
+    altShare: new Float32Array(P),
+    activity: new Float32Array(P),
+  };
+}
+
 export interface World {
   readonly cities: readonly City[];
   readonly countries: readonly string[];
@@ -164,25 +187,7 @@ export function buildWorld(input: readonly City[], config: SimConfig): World {
 
   const P = config.scale.prefixes;
   const w = config.world;
-  const prefixes: Prefixes = {
-    count: P,
-    city: new Int32Array(P),
-    country: new Int32Array(P),
-    carrier: new Int32Array(P),
-    mobile: new Uint8Array(P),
-    lat: new Float64Array(P),
-    lon: new Float64Array(P),
-    geoLat: new Float64Array(P),
-    geoLon: new Float64Array(P),
-    accessRttMs: new Float32Array(P),
-    accessJitterMs: new Float32Array(P),
-    accessLoss: new Float32Array(P),
-    altAccessRttMs: new Float32Array(P),
-    altAccessJitterMs: new Float32Array(P),
-    altAccessLoss: new Float32Array(P),
-    altShare: new Float32Array(P),
-    activity: new Float32Array(P),
-  };
+  const prefixes = emptyPrefixes(P);
   for (let p = 0; p < P; p++) {
     const ci = cityPick(rng.next());
     const city = cities[ci]!;
