@@ -1,13 +1,15 @@
 /**
  * `npm run build [-- --outDir DIR]`: the production tree. tsc compiles the Node entry points and
  * what they import to DIR (dist/ by default; tsconfig.build.json says why tsc), then esbuild
- * bundles the dashboard page into DIR/dashboard, where the built edge looks for it. Exits 1 when
- * either step fails, 2 on bad usage.
+ * bundles the dashboard page into DIR/dashboard, where the built edge looks for it, and the SDK
+ * package is built in its own folder, sdk/dist (scripts/build-sdk.ts). Exits 1 when a step fails,
+ * 2 on bad usage.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleDashboard } from './build-dashboard.ts';
+import { buildSdk } from './build-sdk.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let outDir: string;
@@ -26,6 +28,8 @@ const tsc = spawnSync(
 if (tsc.status !== 0) process.exit(1);
 try {
   process.stdout.write(`${await bundleDashboard(`${outDir}/dashboard`)}\n`);
-} catch {
+  process.stdout.write(`${await buildSdk()}\n`);
+} catch (err) {
+  process.stderr.write(`build: ${(err as Error).message}\n`);
   process.exit(1);
 }

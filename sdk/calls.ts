@@ -5,14 +5,17 @@
  * a getStats() report into the edge's report: RTT from the nominated candidate pair, loss and
  * jitter from the remote side's view of what we sent (remote-inbound-rtp), else our own receive
  * side (inbound-rtp); the path is 'relay' when either end of the pair is a relay candidate.
- * Reports are best effort: nobody waits for them, a failure is swallowed.
+ * Reports are best effort: nobody waits for them, a failure is swallowed. `signal` aborts either
+ * call; an aborted one rejects with an EdgeError of code ERR_EDGE_ABORTED.
  */
+import { throwIfAborted } from './errors.ts';
 
 export interface CallEdge {
   readonly edgeUrl: string;
   readonly apiKey?: string;
   readonly room: string;
   readonly fetch?: typeof fetch;
+  readonly signal?: AbortSignal;
 }
 
 export interface CallChoiceAnswer {
@@ -84,6 +87,7 @@ function post(o: CallEdge, path: string, body: unknown): Promise<Response> {
     method: 'POST',
     headers,
     body: JSON.stringify(body),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
 }
 
@@ -95,6 +99,7 @@ export async function callChoice(o: CallEdge): Promise<CallChoiceAnswer> {
   } catch {
     // fall through: an edge that cannot answer leaves ICE to decide
   }
+  throwIfAborted(o.signal, 'call choice');
   return { path: 'direct', forceRelay: false, reason: 'edge unavailable' };
 }
 
@@ -109,6 +114,7 @@ export async function reportCall(
     const res = await post(o, '/v1/calls/report', { room: o.room, ...report });
     return res.ok;
   } catch {
+    throwIfAborted(o.signal, 'call report');
     return false;
   }
 }

@@ -7,7 +7,11 @@
  * pass a STUN Binding prober. The configuration holds the chosen relay alone unless `relays` asks
  * for more (each relay in it costs a relay-only browser one TURN allocation per URL); the next
  * relays come back as `alternates`, each a ready RTCIceServer for a reconnect.
+ * Failures reject with an `EdgeError` (sdk/errors.ts); `signal` aborts the whole exchange, probes
+ * included. `keepFresh` (sdk/keep-fresh.ts) renews the credentials of a live RTCPeerConnection.
  */
+import { EdgeError, postJson, throwIfAborted } from './errors.ts';
+
 export interface ProbeTarget {
   readonly id: string;
   readonly stun?: string;
@@ -35,6 +39,8 @@ export interface AllocateAnswer {
   readonly alternates: Alternate[];
   /** UNIX seconds after which the credential no longer creates allocations. */
   readonly expiresAt: number;
+  /** The credential's lifetime in seconds. */
+  readonly ttl?: number;
   readonly probeTargets: ProbeTarget[];
   /** Signed by the edge: send it back with the probes of these targets. */
   readonly probeTicket?: string;
@@ -46,7 +52,10 @@ export type Prober = (target: ProbeTarget, signal: AbortSignal) => Promise<numbe
 export interface SdkOptions {
   /** Base URL of the edge, e.g. https://edge.example.net */
   readonly edgeUrl: string;
-  /** The application's API key (rbk_...), sent as a bearer token; the edge may require one. */
+  /**
+   * Sent as a bearer token; the edge may require one. In a web page: a client token from
+   * POST /v1/tokens (minted by the app's server). On a server: the API key (rbk_...).
+   */
   readonly apiKey?: string;
   /** Total time for the whole exchange, probes included. */
   readonly budgetMs?: number;
@@ -64,6 +73,8 @@ export interface SdkOptions {
   /** Force relay-only candidates (what a backbone-routed call wants). */
   readonly relayOnly?: boolean;
   readonly fetch?: typeof fetch;
+  /** Aborts the exchange (requests and probes); the call rejects with ERR_EDGE_ABORTED. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RtcConfigurationResult {
@@ -72,6 +83,8 @@ export interface RtcConfigurationResult {
   /** Next relays in rank, not in the configuration: swap one in on a reconnect. */
   readonly alternates: Alternate[];
   readonly expiresAt: number;
+  /** The credential's lifetime in seconds, when the edge said. */
+  readonly ttl?: number;
   readonly probes: { relay: string; rttMs: number }[];
 }
 
@@ -110,17 +123,11 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     if (o.relays !== undefined) body.relays = o.relays;
     if (o.transports) body.transports = o.transports;
     if (o.ttlSeconds !== undefined) body.ttl = o.ttlSeconds;
-    const res = await doFetch(`${base}/v1/allocate`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - performance.now()))),
+    return postJson<AllocateAnswer>(doFetch, `${base}/v1/allocate`, headers, body, {
+      signal: o.signal,
+      timeoutMs: deadline - performance.now(),
+      what: 'allocate',
     });
-    if (!res.ok) {
-      const problem = (await res.json().catch(() => ({}))) as { title?: string; detail?: string };
-      throw new Error(`edge answered ${res.status}: ${problem.title ?? ''} ${problem.detail ?? ''}`.trim());
-    }
-    return (await res.json()) as AllocateAnswer;
   };
 
   const first = await allocate([]);
@@ -128,6 +135,8 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const probeBudget = Math.max(0, (deadline - performance.now()) / 2);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), probeBudget);
+  const onAbort = () => controller.abort();
+  o.signal?.addEventListener('abort', onAbort);
   const prober = o.prober ?? httpPingProber(doFetch);
   const results = await Promise.all(
     first.probeTargets.map(async (t) => {
@@ -139,17 +148,24 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     }),
   );
   clearTimeout(timer);
+  o.signal?.removeEventListener('abort', onAbort);
+  throwIfAborted(o.signal, 'probe');
   const probes = results.filter((r): r is { relay: string; rttMs: number } => r !== undefined);
   let answer = first;
   if (probes.length > 0 && performance.now() < deadline) {
     // The ticket says the edge asked for these probes; without it they are not learned from.
     const probeTicket = first.probeTicket;
-    answer = await allocate(probes, probeTicket).catch(() => first);
+    answer = await allocate(probes, probeTicket).catch((err: unknown) => {
+      // The first answer stands when the second fails, unless the caller gave up.
+      if (err instanceof EdgeError && err.code === 'ERR_EDGE_ABORTED') throw err;
+      return first;
+    });
     // Teach the edge what this network measured; nobody waits for it.
     void doFetch(`${base}/v1/measurements`, {
       method: 'POST',
       headers,
       body: JSON.stringify(probeTicket ? { probes, probeTicket } : { probes }),
+      ...(o.signal ? { signal: o.signal } : {}),
     }).catch(() => undefined);
   }
   return {
@@ -160,6 +176,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     relay: answer.relay,
     alternates: answer.alternates ?? [],
     expiresAt: answer.expiresAt,
+    ...(answer.ttl !== undefined ? { ttl: answer.ttl } : {}),
     probes,
   };
 }
@@ -171,3 +188,16 @@ export {
   callReportFromStats,
   reportCall,
 } from './calls.ts';
+export {
+  EdgeError,
+  type EdgeErrorCode,
+  parseRetryAfter,
+} from './errors.ts';
+export {
+  type Clock,
+  type FreshPeerConnection,
+  type KeepFreshOptions,
+  keepFresh,
+  type Renewal,
+  type RenewReason,
+} from './keep-fresh.ts';
