@@ -3,9 +3,12 @@
  * regions with a backbone between them, and the edge on 127.0.0.1:8787, sharing Redis when
  * REDIS_URL is set and an in-memory directory otherwise. Prints where each part listens; Ctrl-C
  * stops everything cleanly. Loopback only: peers on 127.0.0.0/8 are allowed for local calls.
+ * The edge's origin also serves the two-party call example and the built SDK it imports
+ * (scripts/example-files.ts; `npm start` builds the SDK first).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Redis } from 'ioredis';
@@ -21,6 +24,7 @@ import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
 import { createEdgeApp } from '../workers/app.ts';
 import { loadDashboardAssets } from '../workers/dashboard-assets.ts';
 import { TopologyWatcher } from '../workers/topology-watcher.ts';
+import { exampleMounts, serveExampleFile } from './example-files.ts';
 
 const SECRET = process.env.EDGE_SECRETS?.split(',')[0] ?? 'local-dev-secret';
 const MESH_KEY = 'local-dev-mesh-key-0123456789';
@@ -100,8 +104,17 @@ async function main(): Promise<void> {
     clientIp: (c) => getConnInfo(c).remote.address,
     defaultPlace: { lat: 48.8566, lon: 2.3522 },
   });
+  const mounts = exampleMounts(fileURLToPath(new URL('..', import.meta.url)));
+  const sdkBuilt = existsSync(`${mounts['/sdk/']}/index.js`);
   const edge = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: EDGE_PORT }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: (req, env) => serveExampleFile(req, mounts) ?? app.fetch(req, env),
+        hostname: '127.0.0.1',
+        port: EDGE_PORT,
+      },
+      () => resolve(s),
+    );
   });
 
   const lines = [
@@ -112,6 +125,9 @@ async function main(): Promise<void> {
         `  relay    ${RELAYS[i]!.id.padEnd(11)} turn:${RELAYS[i]!.host}:${n.listening.udp[0]?.port} (udp, tcp)  backbone ${RELAYS[i]!.host}:7000  http://127.0.0.1:${n.http.port}/metrics`,
     ),
     `  dashboard http://127.0.0.1:${EDGE_PORT}/dashboard   admin token ${adminToken}`,
+    sdkBuilt
+      ? `  example  http://127.0.0.1:${EDGE_PORT}/examples/two-party/   (a two-party call: open it in two tabs)`
+      : '  example  not served: build the SDK first (npm run build:sdk)',
     `  credentials: user demo/demo, or TURN REST with secret "${SECRET}" (what the edge hands out)`,
     '  try: curl -s -X POST -H "content-type: application/json" -d "{}" http://127.0.0.1:8787/v1/allocate',
     '  Ctrl-C stops everything.',
