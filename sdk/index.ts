@@ -131,6 +131,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   };
 
   const first = await allocate([]);
+  throwIfAborted(o.signal, 'probe');
   // Spend at most half of what is left on probes, so the second request still fits.
   const probeBudget = Math.max(0, (deadline - performance.now()) / 2);
   const controller = new AbortController();
@@ -191,6 +192,7 @@ export {
 export {
   EdgeError,
   type EdgeErrorCode,
+  type EdgeErrorFields,
   parseRetryAfter,
 } from './errors.ts';
 export {
