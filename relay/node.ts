@@ -12,6 +12,7 @@ import type { RelayConfig } from './config.ts';
 import { type RelayHttp, startRelayHttp } from './http.ts';
 import { registerRelayInfo } from './info-metric.ts';
 import type { Logger } from './logger.ts';
+import { type PingListeners, startPingListeners } from './ping-listener.ts';
 import { Registration, turnUrls } from './registration.ts';
 import type { ReloadResult } from './tls-certificates.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
@@ -20,6 +21,8 @@ export interface RelayNode {
   readonly relay: TurnRelay;
   readonly listening: ListeningAddresses;
   readonly http: RelayHttp;
+  /** The public /ping ports (--ping-port, --ping-tls-port), when asked for. */
+  readonly ping: PingListeners;
   readonly backbone: Backbone | undefined;
   /** Re-read the TLS certificate and key (SIGHUP); undefined without TLS. */
   reloadCertificates(): ReloadResult | undefined;
@@ -28,13 +31,23 @@ export interface RelayNode {
 }
 
 /**
- * Where clients time this relay: --public-host when given, else the HTTP host, or the advertised
- * address when it listens on all.
+ * Where clients time this relay, in order of preference: the public HTTPS ping (any page may fetch
+ * it), the public HTTP ping, else the private port's /ping. The host is --public-host when given,
+ * else the listening address, or the advertised one when it listens on all.
  */
-function pingUrl(config: RelayConfig, advertised: string, port: number): string {
-  const { httpHost, publicHost } = config;
-  const host = publicHost ?? (httpHost === '0.0.0.0' || httpHost === '::' ? advertised : httpHost);
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
+export function pingUrl(
+  config: RelayConfig,
+  advertised: string,
+  ports: { readonly private: number; readonly http: number | undefined; readonly https: number | undefined },
+): string {
+  const { publicHost } = config;
+  const hostOf = (listening: string) => {
+    const host = publicHost ?? (listening === '0.0.0.0' || listening === '::' ? advertised : listening);
+    return host.includes(':') ? `[${host}]` : host;
+  };
+  if (ports.https !== undefined) return `https://${hostOf(config.pingHost)}:${ports.https}/ping`;
+  if (ports.http !== undefined) return `http://${hostOf(config.pingHost)}:${ports.http}/ping`;
+  return `http://${hostOf(config.httpHost)}:${ports.private}/ping`;
 }
 
 /** Each port once, in listening order (the same ports listen on every address). */
@@ -105,10 +118,23 @@ export async function startRelayNode(
           routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
         },
       }),
-      setFaults: config.faultApi ? setFaults : undefined,
+      faults: config.faultApiToken ? { token: config.faultApiToken, set: setFaults } : undefined,
     },
     logger,
   );
+  const ping = await startPingListeners(
+    {
+      host: config.pingHost,
+      httpPort: config.pingPort,
+      httpsPort: config.pingTlsPort,
+      certificates: relay.certificates,
+    },
+    logger,
+  ).catch(async (err: unknown) => {
+    await relay.stop();
+    await http.close();
+    throw err;
+  });
   let registration: Registration | undefined;
   let revokedTimer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
@@ -130,7 +156,7 @@ export async function startRelayNode(
           config.backbonePort === undefined
             ? ''
             : addressKey({ family, address: advertised, port: config.backbonePort }),
-        pingUrl: pingUrl(config, advertised, http.port),
+        pingUrl: pingUrl(config, advertised, { private: http.port, http: ping.http, https: ping.https }),
       },
       {
         allocations: () => relay.engine.allocationCount,
@@ -143,6 +169,7 @@ export async function startRelayNode(
       await relay.stop();
       await backbone?.stop();
       await http.close();
+      await ping.close();
       throw err;
     });
     // Revocations from the edge: applied on every event, and re-read every few seconds.
@@ -166,6 +193,7 @@ export async function startRelayNode(
     relay,
     listening,
     http,
+    ping,
     get backbone() {
       return backbone;
     },
@@ -182,6 +210,7 @@ export async function startRelayNode(
       await backbone?.stop();
       await registration?.stop();
       await http.close();
+      await ping.close();
     },
   };
 }
