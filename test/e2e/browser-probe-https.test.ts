@@ -1,0 +1,240 @@
+/**
+ * Probing from an HTTPS page (issue 10 §1). Three real relays on loopback register in Redis: one
+ * serves a public HTTPS /ping with its certificate (--ping-tls-port), two publish only their
+ * private http:// ping, which an HTTPS page may not use. Headless Chromium loads an HTTPS page
+ * (self-signed certificate made here, accepted with --ignore-certificate-errors) that is served,
+ * with the SDK bundle, by the same HTTPS server as the edge. The SDK on the page probes all three:
+ * the first over HTTPS, the other two with STUN through Chromium's own ICE agent, and the edge's
+ * next answer ranks all three on those probes (basis `probe`); the edge counts the reported
+ * measurements per method and learns one sample per relay for the page's network.
+ */
+import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { build } from 'esbuild';
+import { Redis } from 'ioredis';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
+import { RedisDirectory } from '../../src/redis/redis-directory.ts';
+import { createEdgeApp } from '../../workers/app.ts';
+import { startTestRelay, stopTestRelays, type TestRelay, until } from '../support/backbone-relays.ts';
+import { launchChromium } from '../support/chromium.ts';
+import { freePort } from '../support/ports.ts';
+import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { makeSelfSignedCert } from '../support/tls-cert.ts';
+
+const SECRET = 'probe-https-secret';
+/** `secure` serves HTTPS /ping; the others publish only http:// pings (private port). */
+const RELAYS = {
+  secure: '127.0.0.81',
+  plainB: '127.0.0.82',
+  plainC: '127.0.0.83',
+} as const;
+type Id = keyof typeof RELAYS;
+const IDS = Object.keys(RELAYS) as Id[];
+
+type Sdk = typeof import('../../sdk/index.ts');
+type Result = Awaited<ReturnType<Sdk['getRtcConfiguration']>>;
+
+const relays = {} as Record<Id, TestRelay>;
+let browser: Browser;
+let page: Page;
+let server: ReturnType<typeof serve>;
+let origin: string;
+let prefix: string;
+let directory: RedisDirectory;
+let certDir: string;
+let learned: MemoryLearnedStore;
+let edgeMetrics: () => Promise<string>;
+
+beforeAll(async () => {
+  const redis = { url: await redisUrl(), prefix: uniquePrefix('probe-https') };
+  prefix = redis.prefix;
+  certDir = mkdtempSync(join(tmpdir(), 'probe-https-'));
+  const cert = await makeSelfSignedCert(certDir, { ips: ['127.0.0.1', ...Object.values(RELAYS)] });
+  for (const id of IDS) {
+    const tls =
+      id === 'secure'
+        ? [
+            '--tls-port',
+            String(await freePort('tcp', RELAYS[id])),
+            '--tls-cert',
+            cert.cert,
+            '--tls-key',
+            cert.key,
+            '--ping-tls-port',
+            '0',
+          ]
+        : [];
+    relays[id] = await startTestRelay({ id, host: RELAYS[id], redis, extra: ['--secret', SECRET, ...tls] });
+  }
+  const client = () => new Redis(redis.url).on('error', () => {});
+  directory = new RedisDirectory({ client: client(), subscriber: client(), prefix: redis.prefix });
+  await until(
+    async () => (await directory.list(Date.now())).length === IDS.length,
+    10_000,
+    'three relays registered',
+  );
+  learned = new MemoryLearnedStore();
+  const app = createEdgeApp({
+    relays: (now) => directory.list(now),
+    learned,
+    secrets: () => [SECRET],
+    credentialTtlSeconds: 600,
+    clientIp: (c) => getConnInfo(c).remote.address,
+    // Every relay sits at the same spot: only probes (or what they taught) can tell them apart.
+    defaultPlace: { lat: 0, lon: 0 },
+  });
+  // The SDK as a page loads it: one script defining window.RelaySdk.
+  const sdk = await build({
+    entryPoints: [new URL('../../sdk/index.ts', import.meta.url).pathname],
+    bundle: true,
+    format: 'iife',
+    globalName: 'RelaySdk',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  // Page, SDK and edge share one HTTPS origin: an http:// edge would be mixed content too.
+  const fetchAll = (req: Request, env: unknown): Response | Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    if (path === '/sdk.js')
+      return new Response(sdk.outputFiles[0]!.text, { headers: { 'content-type': 'text/javascript' } });
+    if (path === '/')
+      return new Response('<!doctype html><title>probe</title><p>probe</p>', {
+        headers: { 'content-type': 'text/html' },
+      });
+    return app.fetch(req, env);
+  };
+  origin = await new Promise<string>((resolve) => {
+    server = serve(
+      {
+        fetch: fetchAll,
+        hostname: '127.0.0.1',
+        port: 0,
+        createServer: https.createServer,
+        serverOptions: { cert: readFileSync(cert.cert), key: readFileSync(cert.key) },
+      },
+      (info) => resolve(`https://127.0.0.1:${info.port}/`),
+    );
+  });
+  edgeMetrics = async () => (await app.request('/metrics')).text();
+  browser = await launchChromium(['--ignore-certificate-errors']);
+  page = await (await browser.newContext()).newPage();
+  await page.goto(origin);
+  await page.addScriptTag({ url: `${origin}sdk.js` });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  (server as net.Server | undefined)?.close();
+  await directory?.close();
+  await stopTestRelays(Object.values(relays));
+  await deleteKeys(await redisUrl(), prefix);
+  if (certDir) rmSync(certDir, { recursive: true, force: true });
+});
+
+const sdkOnPage = (budgetMs: number) =>
+  page.evaluate(async (budget) => {
+    const sdk = (globalThis as unknown as { RelaySdk: Sdk }).RelaySdk;
+    const { location } = globalThis as unknown as { location: { protocol: string; origin: string } };
+    return {
+      protocol: location.protocol,
+      result: await sdk.getRtcConfiguration({ edgeUrl: location.origin, budgetMs: budget }),
+    };
+  }, budgetMs);
+
+describe('probing from an HTTPS page', () => {
+  it('the edge gives each relay its ping URL (https:// where one is served) and its stun: URL', async () => {
+    const answer = (await (
+      await page.request.post(`${origin}v1/allocate`, { data: {}, ignoreHTTPSErrors: true })
+    ).json()) as { probeTargets: { id: Id; stun: string; ping: string }[] };
+    const targets = Object.fromEntries(answer.probeTargets.map((t) => [t.id, t]));
+    expect(Object.keys(targets).sort()).toEqual([...IDS].sort());
+    expect(targets.secure!.ping).toMatch(/^https:\/\/127\.0\.0\.81:\d+\/ping$/);
+    expect(targets.plainB!.ping).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ping$/);
+    for (const id of IDS) expect(targets[id]!.stun).toMatch(new RegExp(`^stun:${RELAYS[id]}:\\d+$`));
+  });
+
+  it('probes every relay (HTTPS ping where served, ICE otherwise) and the next answer rests on the probes', async () => {
+    const { protocol, result } = await sdkOnPage(6000);
+    expect(protocol).toBe('https:');
+    const r: Result = result;
+    const methods = Object.fromEntries(r.probes.map((p) => [p.relay, p.method]));
+    expect(methods).toEqual({ secure: 'https', plainB: 'ice-stun', plainC: 'ice-stun' });
+    for (const p of r.probes) {
+      expect(p.rttMs).toBeGreaterThanOrEqual(0);
+      expect(p.rttMs).toBeLessThan(2000);
+    }
+    // The second answer ranks the chosen relay and both alternates on the page's own probes.
+    expect(r.relay.basis).toBe('probe');
+    expect(r.alternates.map((a) => (a as unknown as { basis: string }).basis)).toEqual(['probe', 'probe']);
+    expect(r.configuration.iceServers[0]!.urls[0]).toMatch(/^stun:127\.0\.0\.8[123]:\d+$/);
+    // The SDK reported them (fire and forget): the edge learned one sample per relay, by method.
+    await until(
+      async () => /edge_measurements_total\{method="ice-stun"\} 2/.test(await edgeMetrics()),
+      5000,
+      'measurements reported',
+    );
+    expect(await edgeMetrics()).toContain('edge_measurements_total{method="https"} 1');
+    const map = await learned.get('127.0.0.0/24', Date.now());
+    expect([...map.keys()].sort()).toEqual([...IDS].sort());
+  });
+
+  it('closes every peer connection it opens, and gives up on a silent relay when its signal aborts', async () => {
+    // A UDP socket that swallows the Binding requests: the relay that never answers.
+    const silent = dgram.createSocket('udp4');
+    let swallowed = 0;
+    silent.on('message', () => swallowed++);
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.84', r));
+    try {
+      const live = relays.plainB.turn;
+      const got = await page.evaluate(
+        async ({ liveUrl, silentUrl }) => {
+          const sdk = (globalThis as unknown as { RelaySdk: Sdk }).RelaySdk;
+          const counts = { opened: 0, closed: 0 };
+          const Pc = (globalThis as unknown as { RTCPeerConnection: new (c: unknown) => { close(): void } })
+            .RTCPeerConnection;
+          // The page's real RTCPeerConnection, counting what the prober opens and closes.
+          class Counted extends Pc {
+            constructor(c: unknown) {
+              super(c);
+              counts.opened++;
+            }
+            override close() {
+              counts.closed++;
+              super.close();
+            }
+          }
+          const prober = sdk.iceStunProber({ RTCPeerConnection: Counted as never });
+          const ok = await prober({ id: 'plainB', stun: liveUrl }, AbortSignal.timeout(3000));
+          const t = performance.now();
+          const failed = await prober({ id: 'silent', stun: silentUrl }, AbortSignal.timeout(400)).then(
+            () => undefined,
+            (e: { code?: string }) => ({ code: e.code, ms: performance.now() - t }),
+          );
+          return { ok, failed, counts };
+        },
+        {
+          liveUrl: `stun:${live.address}:${live.port}`,
+          silentUrl: `stun:127.0.0.84:${(silent.address() as net.AddressInfo).port}`,
+        },
+      );
+      expect(got.ok.method).toBe('ice-stun');
+      expect(got.failed?.code).toBe('ERR_ABORTED');
+      expect(got.failed!.ms).toBeLessThan(1500);
+      expect(swallowed).toBeGreaterThan(0); // the silent relay was asked
+      // Two rounds for the live relay, one cut short for the silent one: each closed.
+      expect(got.counts).toEqual({ opened: 3, closed: 3 });
+    } finally {
+      silent.close();
+    }
+  });
+});
