@@ -27,6 +27,7 @@ import { startTestRelay, stopTestRelays, type TestRelay, until } from '../suppor
 import { launchChromium } from '../support/chromium.ts';
 import { freePort } from '../support/ports.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { startStunResponder } from '../support/stun-responder.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 
 const SECRET = 'probe-https-secret';
@@ -235,6 +236,25 @@ describe('probing from an HTTPS page', () => {
       expect(got.counts).toEqual({ opened: 3, closed: 3 });
     } finally {
       silent.close();
+    }
+  });
+
+  it('times the round trip to a far STUN server (behind a NAT), never less than it takes', async () => {
+    // A server that answers 80 ms late, mapping the page to a documentation address as a NAT would.
+    const DELAY = 80;
+    const far = await startStunResponder('198.51.100.7', { delayMs: DELAY });
+    try {
+      const got = await page.evaluate(async (stun) => {
+        const sdk = (globalThis as unknown as { RelaySdk: Sdk }).RelaySdk;
+        return sdk.iceStunProber()({ id: 'far', stun }, AbortSignal.timeout(3000));
+      }, `stun:127.0.0.1:${far.port}`);
+      expect(got.method).toBe('ice-stun');
+      expect(far.requests.length).toBeGreaterThanOrEqual(2); // two rounds
+      expect(got.rttMs).toBeGreaterThanOrEqual(DELAY);
+      // Set-up and event delivery add little: well under the 80 ms itself, even on a loaded machine.
+      expect(got.rttMs).toBeLessThan(DELAY * 2);
+    } finally {
+      await far.close();
     }
   });
 });
