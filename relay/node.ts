@@ -13,7 +13,7 @@ import { type RelayHttp, startRelayHttp } from './http.ts';
 import { registerRelayInfo } from './info-metric.ts';
 import type { Logger } from './logger.ts';
 import { type PingListeners, startPingListeners } from './ping-listener.ts';
-import { Registration, turnUrls } from './registration.ts';
+import { pingUrl, Registration, turnUrls } from './registration.ts';
 import type { ReloadResult } from './tls-certificates.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
 
@@ -28,26 +28,6 @@ export interface RelayNode {
   reloadCertificates(): ReloadResult | undefined;
   /** Drain (when asked), then stop everything and deregister. */
   stop(drain: boolean): Promise<void>;
-}
-
-/**
- * Where clients time this relay, in order of preference: the public HTTPS ping (any page may fetch
- * it), the public HTTP ping, else the private port's /ping. The host is --public-host when given,
- * else the listening address, or the advertised one when it listens on all.
- */
-export function pingUrl(
-  config: RelayConfig,
-  advertised: string,
-  ports: { readonly private: number; readonly http: number | undefined; readonly https: number | undefined },
-): string {
-  const { publicHost } = config;
-  const hostOf = (listening: string) => {
-    const host = publicHost ?? (listening === '0.0.0.0' || listening === '::' ? advertised : listening);
-    return host.includes(':') ? `[${host}]` : host;
-  };
-  if (ports.https !== undefined) return `https://${hostOf(config.pingHost)}:${ports.https}/ping`;
-  if (ports.http !== undefined) return `http://${hostOf(config.pingHost)}:${ports.http}/ping`;
-  return `http://${hostOf(config.httpHost)}:${ports.private}/ping`;
 }
 
 /** Each port once, in listening order (the same ports listen on every address). */
