@@ -1,7 +1,8 @@
 /**
- * Probing from an HTTPS page (issue 10 §1). Three real relays on loopback register in Redis: one
- * serves a public HTTPS /ping with its certificate (--ping-tls-port), two publish only their
- * private http:// ping, which an HTTPS page may not use. Headless Chromium loads an HTTPS page
+ * Probing from an HTTPS page (issue 10 §1). Three real relays on loopback register in Redis: one,
+ * under a DNS name, serves a public HTTPS /ping with its certificate (--ping-tls-port), two a
+ * public http:// ping (--ping-port), which an HTTPS page may not fetch (shown: Chromium blocks it
+ * as mixed content). Headless Chromium loads an HTTPS page
  * (self-signed certificate made here, accepted with --ignore-certificate-errors) that is served,
  * with the SDK bundle, by the same HTTPS server as the edge. The SDK on the page probes all three:
  * the first over HTTPS, the other two with STUN through Chromium's own ICE agent, and the edge's
@@ -31,14 +32,21 @@ import { startStunResponder } from '../support/stun-responder.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 
 const SECRET = 'probe-https-secret';
-/** `secure` serves HTTPS /ping; the others publish only http:// pings (private port). */
+/**
+ * `secure` publishes a DNS name (--public-host), which the browser resolves to its loopback address
+ * (--host-resolver-rules), and serves HTTPS /ping with a certificate for it. The others publish IP
+ * literals and a public http:// ping (--ping-port), which an HTTPS page may not fetch. (Chromium's
+ * ICE looks STUN names up without the resolver rules, "701 STUN host lookup received error", so
+ * the relays probed through ICE keep IP literals here.)
+ */
 const RELAYS = {
-  secure: '127.0.0.81',
-  plainB: '127.0.0.82',
-  plainC: '127.0.0.83',
+  secure: { host: '127.0.0.81', name: 'secure.relays.test' },
+  'plain-b': { host: '127.0.0.82', name: 'plain-b.relays.test' },
+  'plain-c': { host: '127.0.0.83', name: 'plain-c.relays.test' },
 } as const;
 type Id = keyof typeof RELAYS;
 const IDS = Object.keys(RELAYS) as Id[];
+const RESOLVER_RULES = `--host-resolver-rules=${IDS.map((id) => `MAP ${RELAYS[id].name} ${RELAYS[id].host}`).join(' , ')} , MAP * ~NOTFOUND , EXCLUDE 127.* , EXCLUDE [::1]`;
 
 type Sdk = typeof import('../../sdk/index.ts');
 type Result = Awaited<ReturnType<Sdk['getRtcConfiguration']>>;
@@ -58,13 +66,19 @@ beforeAll(async () => {
   const redis = { url: await redisUrl(), prefix: uniquePrefix('probe-https') };
   prefix = redis.prefix;
   certDir = mkdtempSync(join(tmpdir(), 'probe-https-'));
-  const cert = await makeSelfSignedCert(certDir, { ips: ['127.0.0.1', ...Object.values(RELAYS)] });
+  const cert = await makeSelfSignedCert(certDir, {
+    ips: ['127.0.0.1'],
+    dnsNames: IDS.map((id) => RELAYS[id].name),
+  });
   for (const id of IDS) {
-    const tls =
+    const { host, name } = RELAYS[id];
+    const publish =
       id === 'secure'
         ? [
+            '--public-host',
+            name,
             '--tls-port',
-            String(await freePort('tcp', RELAYS[id])),
+            String(await freePort('tcp', host)),
             '--tls-cert',
             cert.cert,
             '--tls-key',
@@ -72,8 +86,13 @@ beforeAll(async () => {
             '--ping-tls-port',
             '0',
           ]
-        : [];
-    relays[id] = await startTestRelay({ id, host: RELAYS[id], redis, extra: ['--secret', SECRET, ...tls] });
+        : ['--ping-port', '0'];
+    relays[id] = await startTestRelay({
+      id,
+      host,
+      redis,
+      extra: ['--secret', SECRET, ...publish],
+    });
   }
   const client = () => new Redis(redis.url).on('error', () => {});
   directory = new RedisDirectory({ client: client(), subscriber: client(), prefix: redis.prefix });
@@ -127,7 +146,8 @@ beforeAll(async () => {
     );
   });
   edgeMetrics = async () => (await app.request('/metrics')).text();
-  browser = await launchChromium(['--ignore-certificate-errors']);
+  // The certificate is self-signed: the browser is told to accept it, as a test may.
+  browser = await launchChromium(['--ignore-certificate-errors', RESOLVER_RULES]);
   page = await (await browser.newContext()).newPage();
   await page.goto(origin);
   await page.addScriptTag({ url: `${origin}sdk.js` });
@@ -159,9 +179,35 @@ describe('probing from an HTTPS page', () => {
     ).json()) as { probeTargets: { id: Id; stun: string; ping: string }[] };
     const targets = Object.fromEntries(answer.probeTargets.map((t) => [t.id, t]));
     expect(Object.keys(targets).sort()).toEqual([...IDS].sort());
-    expect(targets.secure!.ping).toMatch(/^https:\/\/127\.0\.0\.81:\d+\/ping$/);
-    expect(targets.plainB!.ping).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ping$/);
-    for (const id of IDS) expect(targets[id]!.stun).toMatch(new RegExp(`^stun:${RELAYS[id]}:\\d+$`));
+    expect(targets.secure!.ping).toMatch(/^https:\/\/secure\.relays\.test:\d+\/ping$/);
+    expect(targets['plain-b']!.ping).toMatch(/^http:\/\/127\.0\.0\.82:\d+\/ping$/);
+    expect(targets.secure!.stun).toMatch(/^stun:secure\.relays\.test:\d+$/);
+    for (const id of ['plain-b', 'plain-c'] as const)
+      expect(targets[id]!.stun).toMatch(new RegExp(`^stun:${RELAYS[id].host.replaceAll('.', '\\.')}:\\d+$`));
+  });
+
+  it("cannot fetch a relay's http:// ping from the HTTPS page (mixed content), which is why it probes otherwise", async () => {
+    const answer = (await (
+      await page.request.post(`${origin}v1/allocate`, { data: {}, ignoreHTTPSErrors: true })
+    ).json()) as { probeTargets: { id: Id; ping: string }[] };
+    const ping = answer.probeTargets.find((t) => t.id === 'plain-b')!.ping;
+    // The relay answers it (here, from Node)...
+    expect(await (await fetch(ping)).text()).toBe('pong');
+    // ...and the page may not ask, once the URL names a host as it would in production (Chromium
+    // lets http://127.x through, loopback being potentially trustworthy: seen here).
+    const named = ping.replace(RELAYS['plain-b'].host, RELAYS['plain-b'].name);
+    const messages: string[] = [];
+    page.on('console', (m) => messages.push(m.text()));
+    const fromPage = await page.evaluate(
+      (url) =>
+        fetch(url).then(
+          () => 'fetched',
+          (e: Error) => e.name,
+        ),
+      named,
+    );
+    expect(fromPage).toBe('TypeError');
+    expect(messages.join('\n')).toContain('Mixed Content');
   });
 
   it('probes every relay (HTTPS ping where served, ICE otherwise) and the next answer rests on the probes', async () => {
@@ -169,7 +215,7 @@ describe('probing from an HTTPS page', () => {
     expect(protocol).toBe('https:');
     const r: Result = result;
     const methods = Object.fromEntries(r.probes.map((p) => [p.relay, p.method]));
-    expect(methods).toEqual({ secure: 'https', plainB: 'ice-stun', plainC: 'ice-stun' });
+    expect(methods).toEqual({ secure: 'https', 'plain-b': 'ice-stun', 'plain-c': 'ice-stun' });
     for (const p of r.probes) {
       expect(p.rttMs).toBeGreaterThanOrEqual(0);
       expect(p.rttMs).toBeLessThan(2000);
@@ -177,7 +223,7 @@ describe('probing from an HTTPS page', () => {
     // The second answer ranks the chosen relay and both alternates on the page's own probes.
     expect(r.relay.basis).toBe('probe');
     expect(r.alternates.map((a) => (a as unknown as { basis: string }).basis)).toEqual(['probe', 'probe']);
-    expect(r.configuration.iceServers[0]!.urls[0]).toMatch(/^stun:127\.0\.0\.8[123]:\d+$/);
+    expect(r.configuration.iceServers[0]!.urls[0]).toMatch(/^stun:\S+:\d+$/);
     // The SDK reported them (fire and forget): the edge learned one sample per relay, by method.
     await until(
       async () => /edge_measurements_total\{method="ice-stun"\} 2/.test(await edgeMetrics()),
@@ -196,7 +242,7 @@ describe('probing from an HTTPS page', () => {
     silent.on('message', () => swallowed++);
     await new Promise<void>((r) => silent.bind(0, '127.0.0.84', r));
     try {
-      const live = relays.plainB.turn;
+      const live = relays['plain-b'].turn;
       const got = await page.evaluate(
         async ({ liveUrl, silentUrl }) => {
           const sdk = (globalThis as unknown as { RelaySdk: Sdk }).RelaySdk;
@@ -215,7 +261,7 @@ describe('probing from an HTTPS page', () => {
             }
           }
           const prober = sdk.iceStunProber({ RTCPeerConnection: Counted as never });
-          const ok = await prober({ id: 'plainB', stun: liveUrl }, AbortSignal.timeout(3000));
+          const ok = await prober({ id: 'plain-b', stun: liveUrl }, AbortSignal.timeout(3000));
           const t = performance.now();
           const failed = await prober({ id: 'silent', stun: silentUrl }, AbortSignal.timeout(400)).then(
             () => undefined,
