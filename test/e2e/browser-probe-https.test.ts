@@ -235,6 +235,19 @@ describe('probing from an HTTPS page', () => {
     expect([...map.keys()].sort()).toEqual([...IDS].sort());
   });
 
+  it('falls back to ICE when a relay refuses its HTTPS ping', async () => {
+    const closed = await freePort('tcp', RELAYS['plain-b'].host); // nothing listens there
+    const live = relays['plain-b'].turn;
+    const got = await page.evaluate(
+      ({ stun, ping }) => {
+        const sdk = (globalThis as unknown as { RelaySdk: Sdk }).RelaySdk;
+        return sdk.defaultProber()({ id: 'plain-b', stun, ping }, AbortSignal.timeout(3000));
+      },
+      { stun: `stun:${live.address}:${live.port}`, ping: `https://${RELAYS['plain-b'].host}:${closed}/ping` },
+    );
+    expect(got.method).toBe('ice-stun');
+  });
+
   it('closes every peer connection it opens, and gives up on a silent relay when its signal aborts', async () => {
     // A UDP socket that swallows the Binding requests: the relay that never answers.
     const silent = dgram.createSocket('udp4');
