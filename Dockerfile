@@ -35,8 +35,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/relay-backbone
 USER node
-# TURN (UDP and TCP), TURN over TLS, relay metrics/health, edge HTTP. The relayed UDP range
-# (--min-port..--max-port) and the backbone UDP port come on top for relays.
-EXPOSE 3478/udp 3478/tcp 5349/tcp 9464/tcp 8787/tcp
+# TURN (UDP and TCP), TURN over TLS, relay metrics/health (private), the relay's public /ping
+# (--ping-port, when set), edge HTTP. The relayed UDP range (--min-port..--max-port) and the
+# backbone UDP port come on top for relays.
+EXPOSE 3478/udp 3478/tcp 5349/tcp 9464/tcp 9474/tcp 8787/tcp
 ENTRYPOINT ["relay-backbone"]
 CMD ["relay", "--help"]

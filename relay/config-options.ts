@@ -111,6 +111,13 @@ const meshKey = (raw: string): string => {
   return raw;
 };
 
+/** A bearer token: long enough not to be guessed, printable, no spaces (it travels in a header). */
+const apiToken = (raw: string): string => {
+  if (raw.length < 16) throw new OptionError('a token needs at least 16 characters');
+  if (!/^[\x21-\x7e]+$/.test(raw)) throw new OptionError('a token is printable ASCII without spaces');
+  return raw;
+};
+
 const faultSpec = (raw: string): Map<string, LinkFault> => {
   const r = parseLinkFaults(raw);
   if (!r.ok) throw new OptionError(r.error);
@@ -195,9 +202,15 @@ export const OPTIONS = {
   noTlsWatch: { flag: '--no-tls-watch', env: 'RELAY_NO_TLS_WATCH', kind: 'switch', parse: on,
     help: 'do not watch --tls-cert and --tls-key for changes; reload them only on SIGHUP' },
   httpPort: { flag: '--http-port', env: 'RELAY_HTTP_PORT', kind: 'value', arg: 'N', default: '9464', parse: int(0, 65535),
-    help: 'HTTP port for /metrics, /healthz, /readyz; 0 picks a free port' },
+    help: 'private HTTP port for /metrics, /healthz, /readyz, /ping and PUT /faults (with --fault-api-token); 0 picks a free port' },
   httpHost: { flag: '--http-host', env: 'RELAY_HTTP_HOST', kind: 'value', arg: 'IP', default: '127.0.0.1', parse: ip,
-    help: 'IP literal the HTTP port listens on' },
+    help: 'IP literal the private HTTP port listens on; keep it off the Internet' },
+  pingPort: { flag: '--ping-port', env: 'RELAY_PING_PORT', kind: 'value', arg: 'N', parse: int(0, 65535),
+    help: 'public HTTP port that serves GET /ping alone (clients time it); 0 picks a free port. /metrics and the rest stay on --http-port' },
+  pingTlsPort: { flag: '--ping-tls-port', env: 'RELAY_PING_TLS_PORT', kind: 'value', arg: 'N', parse: int(0, 65535),
+    help: 'public HTTPS port that serves GET /ping alone with the --tls-cert certificate (reloaded with it), so HTTPS pages may time it; its https:// URL is the one published' },
+  pingHost: { flag: '--ping-host', env: 'RELAY_PING_HOST', kind: 'value', arg: 'IP', parse: ip,
+    help: 'IP literal the public ping ports listen on (default: the first --listen)' },
   secrets: { flag: '--secret', env: 'RELAY_SECRETS', kind: 'list', arg: 'S', parse: text, display: hidden,
     help: 'TURN REST API shared secret; give several to accept old and new while rotating' },
   users: { flag: '--user', env: 'RELAY_USERS', kind: 'list', arg: 'NAME:PASS', parse: user, display: showUser,
@@ -289,8 +302,8 @@ export const OPTIONS = {
     help: 'backbone authentication key, 16+ characters; the first signs, all verify (rotation)' },
   faultLinks: { flag: '--fault-links', env: 'RELAY_FAULT_LINKS', kind: 'value', arg: 'SPEC', parse: faultSpec,
     help: 'impair backbone frames to peers, e.g. "relay-b:delay=40,jitter=5,loss=2;relay-c:blackhole" (tests, demos)' },
-  faultApi: { flag: '--fault-api', env: 'RELAY_FAULT_API', kind: 'switch', parse: () => true,
-    help: 'accept PUT /faults on the HTTP port to change --fault-links at run time (tests, demos)' },
+  faultApiToken: { flag: '--fault-api-token', env: 'RELAY_FAULT_API_TOKEN', kind: 'value', arg: 'T', parse: apiToken, display: hidden,
+    help: 'accept PUT /faults on the private HTTP port with "Authorization: Bearer T" to change --fault-links at run time (tests, demos); 16+ characters; without it PUT /faults is refused' },
 } satisfies Record<string, OptionSpec>;
 
 type Options = typeof OPTIONS;

@@ -100,7 +100,13 @@ export interface RelayConfig {
   /** Probe interval, dead timer, windows, hysteresis: src/backbone/defaults.ts, shared with the simulation. */
   backbone: BackboneTuning;
   faultLinks: Map<string, LinkFault> | undefined;
-  faultApi: boolean;
+  /** Bearer token for PUT /faults on the private HTTP port; undefined refuses it. */
+  faultApiToken: string | undefined;
+  /** Public listeners serving GET /ping alone: plain HTTP, and HTTPS with the TLS certificate. */
+  pingPort: number | undefined;
+  pingTlsPort: number | undefined;
+  /** Where the public ping ports listen (--ping-host, else the first --listen). */
+  pingHost: string;
 }
 
 export interface ConfigIo {
@@ -295,6 +301,8 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',
     );
   }
+  if (rest.pingTlsPort !== undefined && !tls)
+    throw new OptionError('--ping-tls-port: needs --tls-cert and --tls-key, whose certificate it serves');
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;
   return {
     ...rest,
@@ -306,6 +314,7 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     externalIps,
     discoverExternalIp: discover,
     backbone: BACKBONE_DEFAULTS,
+    pingHost: rest.pingHost ?? rest.listen[0]!,
   };
 }
 

@@ -1,19 +1,32 @@
 /**
- * The relay's HTTP port: Prometheus metrics, liveness and readiness for orchestrators, and the
- * latency ping that clients and the edge use to measure round-trip time to this relay.
+ * The relay's private HTTP port: Prometheus metrics, liveness and readiness for orchestrators,
+ * PUT /faults with a bearer token (--fault-api-token), and /ping as well (the public ping
+ * listeners of relay/ping-listener.ts serve /ping alone). It listens on loopback by default.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type net from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
+import { answerPing, closeHttp, listenHttp, sendProblem } from './ping-listener.ts';
 
 export interface HttpSources {
   readonly registry: Registry;
   ready(): boolean;
   /** Extra fields for /healthz (allocations, draining...). */
   status(): Record<string, unknown>;
-  /** With --fault-api: replace the backbone fault spec; returns an error message or undefined. */
-  setFaults?: ((spec: string) => string | undefined) | undefined;
+  /**
+   * With --fault-api-token: PUT /faults with that bearer token replaces the backbone fault spec;
+   * setFaults returns an error message or undefined.
+   */
+  faults?: { readonly token: string; set(spec: string): string | undefined } | undefined;
+}
+
+/** Whether `Authorization: Bearer <token>` names the token, compared in constant time (over digests). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const digest = (t: string) => createHash('sha256').update(t).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
 }
 
 export interface RelayHttp {
@@ -34,14 +47,27 @@ export async function startRelayHttp(
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
       res.end(JSON.stringify(body));
     };
-    if (path === '/faults' && req.method === 'PUT' && src.setFaults) {
+    const faults = src.faults;
+    if (path === '/faults' && req.method === 'PUT' && faults) {
+      // RFC 6750 §3: no credentials is 401 with a challenge, a wrong token 403. The body is not read.
+      if (!req.headers.authorization) {
+        sendProblem(res, 401, 'Unauthorized', 'PUT /faults needs Authorization: Bearer <--fault-api-token>', {
+          'www-authenticate': 'Bearer realm="relay"',
+        });
+        return;
+      }
+      if (!bearerMatches(req.headers.authorization, faults.token)) {
+        log.warn({ from: req.socket.remoteAddress }, 'PUT /faults with a wrong token refused');
+        sendProblem(res, 403, 'Forbidden', "the bearer token is not this relay's --fault-api-token");
+        return;
+      }
       readBody(req, 4096).then(
         (body) => {
-          const error = src.setFaults!(body);
-          if (error) json(400, { type: 'about:blank', title: 'Bad fault spec', status: 400, detail: error });
+          const error = faults.set(body);
+          if (error) sendProblem(res, 400, 'Bad fault spec', error);
           else json(200, { ok: true });
         },
-        () => json(413, { type: 'about:blank', title: 'Body too large', status: 413 }),
+        () => sendProblem(res, 413, 'Body too large'),
       );
       return;
     }
@@ -69,39 +95,16 @@ export async function startRelayHttp(
         json(src.ready() ? 200 : 503, { ready: src.ready(), ...src.status() });
         return;
       case '/ping':
-        // Browsers measure RTT with fetch(); CORS open, never cached.
-        res.writeHead(req.method === 'OPTIONS' ? 204 : 200, {
-          'access-control-allow-origin': '*',
-          'access-control-allow-methods': 'GET, HEAD, OPTIONS',
-          'access-control-max-age': '600',
-          'cache-control': 'no-store',
-          'timing-allow-origin': '*',
-          'content-type': 'text/plain',
-        });
-        res.end(req.method === 'GET' ? 'pong' : undefined);
+        answerPing(req, res);
         return;
       default:
         json(404, { type: 'about:blank', title: 'Not Found', status: 404, detail: `no route ${path}` });
     }
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as net.AddressInfo).port;
+  const bound = await listenHttp(server, host, port);
   log.info({ host, port: bound }, 'HTTP up: /metrics /healthz /readyz /ping');
-  return {
-    port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { port: bound, close: () => closeHttp(server) };
 }
 
 function readBody(req: http.IncomingMessage, limit: number): Promise<string> {

@@ -49,11 +49,18 @@ async function main(): Promise<void> {
     await directory?.close();
     process.exit(2);
   }
-  const { listening, http } = node;
+  const { listening, http, ping } = node;
   // One line on stdout that scripts and tests can wait for.
-  process.stdout.write(
-    `${JSON.stringify({ event: 'ready', udp: listening.udp, tcp: listening.tcp, tls: listening.tls, httpPort: http.port })}\n`,
-  );
+  const ready = {
+    event: 'ready',
+    udp: listening.udp,
+    tcp: listening.tcp,
+    tls: listening.tls,
+    httpPort: http.port,
+    ...(ping.http !== undefined ? { pingPort: ping.http } : {}),
+    ...(ping.https !== undefined ? { pingTlsPort: ping.https } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
 
   let stopping = false;
   const shutdown = async (drain: boolean) => {

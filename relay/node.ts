@@ -12,7 +12,8 @@ import type { RelayConfig } from './config.ts';
 import { type RelayHttp, startRelayHttp } from './http.ts';
 import { registerRelayInfo } from './info-metric.ts';
 import type { Logger } from './logger.ts';
-import { Registration, turnUrls } from './registration.ts';
+import { type PingListeners, startPingListeners } from './ping-listener.ts';
+import { pingUrl, Registration, turnUrls } from './registration.ts';
 import type { ReloadResult } from './tls-certificates.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
 
@@ -20,21 +21,13 @@ export interface RelayNode {
   readonly relay: TurnRelay;
   readonly listening: ListeningAddresses;
   readonly http: RelayHttp;
+  /** The public /ping ports (--ping-port, --ping-tls-port), when asked for. */
+  readonly ping: PingListeners;
   readonly backbone: Backbone | undefined;
   /** Re-read the TLS certificate and key (SIGHUP); undefined without TLS. */
   reloadCertificates(): ReloadResult | undefined;
   /** Drain (when asked), then stop everything and deregister. */
   stop(drain: boolean): Promise<void>;
-}
-
-/**
- * Where clients time this relay: --public-host when given, else the HTTP host, or the advertised
- * address when it listens on all.
- */
-function pingUrl(config: RelayConfig, advertised: string, port: number): string {
-  const { httpHost, publicHost } = config;
-  const host = publicHost ?? (httpHost === '0.0.0.0' || httpHost === '::' ? advertised : httpHost);
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/ping`;
 }
 
 /** Each port once, in listening order (the same ports listen on every address). */
@@ -105,10 +98,23 @@ export async function startRelayNode(
           routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
         },
       }),
-      setFaults: config.faultApi ? setFaults : undefined,
+      faults: config.faultApiToken ? { token: config.faultApiToken, set: setFaults } : undefined,
     },
     logger,
   );
+  const ping = await startPingListeners(
+    {
+      host: config.pingHost,
+      httpPort: config.pingPort,
+      httpsPort: config.pingTlsPort,
+      certificates: relay.certificates,
+    },
+    logger,
+  ).catch(async (err: unknown) => {
+    await relay.stop();
+    await http.close();
+    throw err;
+  });
   let registration: Registration | undefined;
   let revokedTimer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
@@ -130,7 +136,7 @@ export async function startRelayNode(
           config.backbonePort === undefined
             ? ''
             : addressKey({ family, address: advertised, port: config.backbonePort }),
-        pingUrl: pingUrl(config, advertised, http.port),
+        pingUrl: pingUrl(config, advertised, { private: http.port, http: ping.http, https: ping.https }),
       },
       {
         allocations: () => relay.engine.allocationCount,
@@ -143,6 +149,7 @@ export async function startRelayNode(
       await relay.stop();
       await backbone?.stop();
       await http.close();
+      await ping.close();
       throw err;
     });
     // Revocations from the edge: applied on every event, and re-read every few seconds.
@@ -166,6 +173,7 @@ export async function startRelayNode(
     relay,
     listening,
     http,
+    ping,
     get backbone() {
       return backbone;
     },
@@ -182,6 +190,7 @@ export async function startRelayNode(
       await backbone?.stop();
       await registration?.stop();
       await http.close();
+      await ping.close();
     },
   };
 }

@@ -43,6 +43,26 @@ export function turnUrls(
   return urls;
 }
 
+/**
+ * Where clients time this relay, in order of preference: the public HTTPS ping (any page may fetch
+ * it), the public HTTP ping, else the private port's /ping. The host is --public-host when given,
+ * else the listening address, or the advertised one when it listens on all.
+ */
+export function pingUrl(
+  config: RelayConfig,
+  advertised: string,
+  ports: { readonly private: number; readonly http: number | undefined; readonly https: number | undefined },
+): string {
+  const { publicHost } = config;
+  const hostOf = (listening: string) => {
+    const host = publicHost ?? (listening === '0.0.0.0' || listening === '::' ? advertised : listening);
+    return host.includes(':') ? `[${host}]` : host;
+  };
+  if (ports.https !== undefined) return `https://${hostOf(config.pingHost)}:${ports.https}/ping`;
+  if (ports.http !== undefined) return `http://${hostOf(config.pingHost)}:${ports.http}/ping`;
+  return `http://${hostOf(config.httpHost)}:${ports.private}/ping`;
+}
+
 /** This relay may not join the directory as configured (its id or its relayed ports clash). */
 export class RegistrationConflictError extends Error {
   override readonly name = 'RegistrationConflictError';

@@ -8,6 +8,8 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import type http from 'node:http';
+import https from 'node:https';
 import { basename, dirname } from 'node:path';
 import tls from 'node:tls';
 import type { Logger } from './logger.ts';
@@ -107,6 +109,16 @@ export class TlsCertificates {
   /** A TLS server serving the current pair, and every later one. */
   createServer(onConnection: (socket: tls.TLSSocket) => void, options: tls.TlsOptions = {}): tls.Server {
     const server = tls.createServer({ ...options, cert: this.#pair.cert, key: this.#pair.key }, onConnection);
+    return this.#track(server);
+  }
+
+  /** An HTTPS server (the public /ping) serving the current pair, and every later one. */
+  createHttpsServer(handler: http.RequestListener, options: https.ServerOptions = {}): https.Server {
+    const server = https.createServer({ ...options, cert: this.#pair.cert, key: this.#pair.key }, handler);
+    return this.#track(server);
+  }
+
+  #track<S extends tls.Server>(server: S): S {
     this.#servers.add(server);
     server.once('close', () => this.#servers.delete(server));
     return server;

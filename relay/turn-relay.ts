@@ -281,6 +281,11 @@ export class TurnRelay {
    * Re-read the TLS certificate and key (SIGHUP): new TLS connections get the new pair, live ones
    * keep theirs; a bad pair is refused and the one in use stays. Undefined without TLS.
    */
+  /** The TLS certificate and key in use (and their reloads), once started; undefined without TLS. */
+  get certificates(): TlsCertificates | undefined {
+    return this.#certs;
+  }
+
   reloadCertificates(): ReloadResult | undefined {
     return this.#certs?.reload('SIGHUP');
   }

@@ -3,18 +3,22 @@
  * within a time budget, ask again with the results, report them for the learned map, and return
  * an RTCConfiguration ready for `new RTCPeerConnection(config)`. Without probes (budget spent,
  * pings refused) it still answers within the budget with the edge's distance-based choice.
- * Probing is pluggable: browsers time an HTTP GET of each relay's /ping (the default); Node can
- * pass a STUN Binding prober. The configuration holds the chosen relay alone unless `relays` asks
- * for more (each relay in it costs a relay-only browser one TURN allocation per URL); the next
- * relays come back as `alternates`, each a ready RTCIceServer for a reconnect.
- * Failures reject with an `EdgeError` (sdk/errors.ts); `signal` aborts the whole exchange, probes
- * included. `keepFresh` (sdk/keep-fresh.ts) renews the credentials of a live RTCPeerConnection.
+ * Probing is pluggable: browsers time each relay's HTTPS /ping, its http:// one from pages that
+ * are not HTTPS, else STUN through their own ICE (sdk/probe-choice.ts, sdk/ice-probe.ts); Node
+ * passes a STUN Binding prober. Each figure says its method. The configuration holds the chosen
+ * relay alone unless `relays` asks for more (each relay in it costs a relay-only browser one TURN
+ * allocation per URL); the next relays come back as `alternates`, each a ready RTCIceServer for a
+ * reconnect. Failures reject with an `EdgeError` (sdk/errors.ts); `signal` aborts the whole
+ * exchange, probes included. `keepFresh` (sdk/keep-fresh.ts) renews the credentials of a live
+ * RTCPeerConnection.
  */
 import { EdgeError, postJson, throwIfAborted } from './errors.ts';
+import { defaultProber, pingProber } from './probe-choice.ts';
 
 export interface ProbeTarget {
   readonly id: string;
   readonly stun?: string;
+  /** https:// when the relay serves a public HTTPS ping, else http:// */
   readonly ping?: string;
 }
 
@@ -46,8 +50,28 @@ export interface AllocateAnswer {
   readonly probeTicket?: string;
 }
 
-/** Measures one target; resolves with the RTT in ms, or rejects. */
-export type Prober = (target: ProbeTarget, signal: AbortSignal) => Promise<number>;
+/**
+ * How a figure was measured; the same four names as the edge's `src/allocation/probe-method.ts`
+ * (a type test keeps them equal). Declared here because the package's types reach nothing
+ * outside sdk/.
+ */
+export type ProbeMethod = 'ice-stun' | 'https' | 'http' | 'stun';
+
+/** One RTT figure and how it was measured. */
+export interface ProbeMeasurement {
+  readonly rttMs: number;
+  readonly method: ProbeMethod;
+}
+
+/** One probe as reported to the edge. */
+export interface ProbeResult {
+  readonly relay: string;
+  readonly rttMs: number;
+  readonly method: ProbeMethod;
+}
+
+/** Measures one target; resolves with the RTT in ms and the method, or rejects. */
+export type Prober = (target: ProbeTarget, signal: AbortSignal) => Promise<ProbeMeasurement>;
 
 export interface SdkOptions {
   /** Base URL of the edge, e.g. https://edge.example.net */
@@ -85,24 +109,11 @@ export interface RtcConfigurationResult {
   readonly expiresAt: number;
   /** The credential's lifetime in seconds, when the edge said. */
   readonly ttl?: number;
-  readonly probes: { relay: string; rttMs: number }[];
+  readonly probes: ProbeResult[];
 }
 
-/** Times an HTTP GET of the relay's /ping (CORS open, no caching). Best of two, to skip the connection set-up. */
-export const httpPingProber =
-  (doFetch: typeof fetch = fetch): Prober =>
-  async (target, signal) => {
-    if (!target.ping) throw new Error(`no ping URL for ${target.id}`);
-    let best = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 2; i++) {
-      const t = performance.now();
-      // A simple GET: no custom header, so no CORS preflight; the relay answers Cache-Control: no-store.
-      const res = await doFetch(target.ping, { signal });
-      await res.arrayBuffer();
-      best = Math.min(best, performance.now() - t);
-    }
-    return best;
-  };
+/** Times a GET of the relay's /ping (http or https; the method says which). Kept under its old name. */
+export const httpPingProber = pingProber;
 
 export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurationResult> {
   const doFetch = o.fetch ?? fetch;
@@ -111,10 +122,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const base = o.edgeUrl.replace(/\/$/, '');
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
-  const allocate = async (
-    probes: { relay: string; rttMs: number }[],
-    probeTicket?: string,
-  ): Promise<AllocateAnswer> => {
+  const allocate = async (probes: ProbeResult[], probeTicket?: string): Promise<AllocateAnswer> => {
     const body: Record<string, unknown> = { probes };
     if (probeTicket) body.probeTicket = probeTicket;
     if (o.room) body.room = o.room;
@@ -138,11 +146,12 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   const timer = setTimeout(() => controller.abort(), probeBudget);
   const onAbort = () => controller.abort();
   o.signal?.addEventListener('abort', onAbort);
-  const prober = o.prober ?? httpPingProber(doFetch);
+  const prober = o.prober ?? defaultProber(doFetch);
   const results = await Promise.all(
     first.probeTargets.map(async (t) => {
       try {
-        return { relay: t.id, rttMs: Math.round((await prober(t, controller.signal)) * 10) / 10 };
+        const m = await prober(t, controller.signal);
+        return { relay: t.id, rttMs: Math.round(m.rttMs * 10) / 10, method: m.method };
       } catch {
         return undefined;
       }
@@ -151,7 +160,7 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
   clearTimeout(timer);
   o.signal?.removeEventListener('abort', onAbort);
   throwIfAborted(o.signal, 'probe');
-  const probes = results.filter((r): r is { relay: string; rttMs: number } => r !== undefined);
+  const probes = results.filter((r): r is ProbeResult => r !== undefined);
   let answer = first;
   if (probes.length > 0 && performance.now() < deadline) {
     // The ticket says the edge asked for these probes; without it they are not learned from.
@@ -203,3 +212,5 @@ export {
   type Renewal,
   type RenewReason,
 } from './keep-fresh.ts';
+export { IceProbeError, iceStunProber } from './ice-probe.ts';
+export { defaultProber, pingProber, probeMethods } from './probe-choice.ts';

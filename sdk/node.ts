@@ -70,7 +70,7 @@ export const stunBindingProber = (): Prober => async (target, signal) => {
   if (!at) throw new Error(`no STUN URL for ${target.id}`);
   const first = await bindingRtt(at.host, at.port, signal);
   const second = await bindingRtt(at.host, at.port, signal).catch(() => first);
-  return Math.min(first, second);
+  return { rttMs: Math.min(first, second), method: 'stun' };
 };
 
 /** getRtcConfiguration with STUN Binding probes unless another prober is given. */
@@ -78,4 +78,10 @@ export function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurationResu
   return getWith({ ...o, prober: o.prober ?? stunBindingProber() });
 }
 
-export { httpPingProber, type Prober, type RtcConfigurationResult, type SdkOptions } from './index.ts';
+export {
+  httpPingProber,
+  type Prober,
+  pingProber,
+  type RtcConfigurationResult,
+  type SdkOptions,
+} from './index.ts';

@@ -616,7 +616,11 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     } catch (err) {
       throw unavailable('Learned map unavailable', err);
     }
-    metrics.measurements.inc({}, accepted.length);
+    // Per method: the first probe of each accepted relay says how it was measured.
+    for (const [relay] of accepted) {
+      const method = m.probes.find((p) => p.relay === relay)?.method ?? 'unspecified';
+      metrics.measurements.inc({ method });
+    }
     return c.json({ accepted: accepted.length, ignored, prefix });
   });
 

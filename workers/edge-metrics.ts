@@ -80,7 +80,7 @@ export class EdgeMetrics {
   );
   readonly measurements = new Counter(
     'edge_measurements_total',
-    'RTT samples accepted into the learned map.',
+    'RTT samples accepted into the learned map, by how the client measured them (method: ice-stun, https, http, stun, unspecified).',
   );
 
   render(): string {

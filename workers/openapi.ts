@@ -97,7 +97,18 @@ const AllocateAnswer: Schema = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { id: { type: 'string' }, stun: { type: 'string' }, ping: { type: 'string' } },
+        properties: {
+          id: { type: 'string' },
+          stun: {
+            type: 'string',
+            description: 'stun: URL on the relay UDP port, for ICE or STUN Binding probes',
+          },
+          ping: {
+            type: 'string',
+            description:
+              "the relay's /ping: https:// when it serves a public HTTPS ping (any page may fetch it), else http://",
+          },
+        },
       },
     },
   },

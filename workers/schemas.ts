@@ -4,6 +4,7 @@
  */
 
 import { MAX_RELAYS, TRANSPORTS, type Transport } from '../src/allocation/answer.ts';
+import { PROBE_METHODS, type ProbeMethod } from '../src/allocation/probe-method.ts';
 import type { RevocationTarget } from '../src/credentials/revocation.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import { TOKEN_TTL } from '../src/tenants/client-token.ts';
@@ -12,6 +13,8 @@ import { type Schema, validate } from './schema.ts';
 export interface ProbeResult {
   readonly relay: string;
   readonly rttMs: number;
+  /** How the client measured it (ice-stun, https, http, stun); older clients leave it out. */
+  readonly method?: ProbeMethod;
 }
 
 export interface AllocateBody {
@@ -48,6 +51,12 @@ export const ProbeSchema: Schema = {
   properties: {
     relay: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'relay id, from probeTargets' },
     rttMs: { type: 'number', minimum: 0, maximum: 10_000, description: 'round-trip time in milliseconds' },
+    method: {
+      type: 'string',
+      enum: [...PROBE_METHODS],
+      description:
+        "how it was measured: ice-stun (the browser's ICE, to the relay's server-reflexive candidate), https or http (GET of the relay's /ping), stun (a STUN Binding over UDP)",
+    },
   },
   required: ['relay', 'rttMs'],
   additionalProperties: false,

@@ -53,7 +53,12 @@ export function checkRelayRecord(v: unknown): Checked<RelayRecord> {
   if (typeof v.version !== 'string') return bad('version');
   if (!finite(v.startedAt)) return bad('startedAt');
   if (!finite(v.updatedAt)) return bad('updatedAt');
-  if (v.pingUrl !== undefined && typeof v.pingUrl !== 'string') return bad('pingUrl');
+  // Clients fetch it: only an http(s) URL ending in /ping, never another scheme.
+  if (
+    v.pingUrl !== undefined &&
+    (typeof v.pingUrl !== 'string' || !/^https?:\/\/[^/?#\s]+\/ping$/.test(v.pingUrl))
+  )
+    return bad('pingUrl');
   return { ok: true, value: v as unknown as RelayRecord };
 }
 

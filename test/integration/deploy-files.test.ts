@@ -103,6 +103,7 @@ describe('compose.yaml', () => {
       'RELAY_TURN_PORT',
       'RELAY_TLS_PORT',
       'RELAY_HTTP_PORT',
+      'RELAY_PING_PORT',
       'RELAY_BACKBONE_PORT',
     ])
       expect(new Set(envs.map((e) => e[key])).size, key).toBe(relays.length);

@@ -7,6 +7,8 @@ import { freePort } from './ports.ts';
 import { type RelayChild, startRelayProcess } from './relay.ts';
 
 export const TEST_MESH_KEY = 'test-mesh-key-0123456789';
+/** The bearer token of PUT /faults on the test relays (--fault-api-token). */
+export const TEST_FAULT_TOKEN = 'test-fault-token-0123456789';
 
 export interface TestRelay {
   readonly id: string;
@@ -55,7 +57,8 @@ export async function startTestRelay(o: TestRelayOptions): Promise<TestRelay> {
       o.redis.prefix,
       '--heartbeat-ttl',
       '2',
-      '--fault-api',
+      '--fault-api-token',
+      TEST_FAULT_TOKEN,
     );
     args.push('--backbone-port', String(await freePort('udp', o.host)), '--mesh-key', TEST_MESH_KEY);
   }
@@ -93,7 +96,11 @@ export async function relayRoute(r: TestRelay, to: string): Promise<string | und
 }
 
 export async function setRelayFaults(r: TestRelay, spec: string): Promise<void> {
-  const res = await fetch(`${r.http}/faults`, { method: 'PUT', body: spec });
+  const res = await fetch(`${r.http}/faults`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TEST_FAULT_TOKEN}` },
+    body: spec,
+  });
   if (res.status !== 200) throw new Error(`PUT /faults ${spec}: ${res.status} ${await res.text()}`);
 }
 

@@ -27,6 +27,9 @@ export interface RelayChild {
     tcp: { port: number }[];
     tls: { port: number }[];
     httpPort: number;
+    /** The public ping ports, with --ping-port and --ping-tls-port. */
+    pingPort?: number;
+    pingTlsPort?: number;
   };
   output(): string;
   /** Resolves with the exit code once the process has exited. */

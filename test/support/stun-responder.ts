@@ -2,7 +2,7 @@
  * A tiny STUN server on loopback that answers every Binding request with an address the test
  * chooses, so a relay on 127.0.0.1 can be made to believe it sits behind a NAT (RFC 8489 §6.3.3
  * answers, built with the project's codec). It can stay silent for the first requests, or for
- * all, and it records where each request came from.
+ * all, answer each after a delay (a far server), and it records where each request came from.
  */
 import dgram from 'node:dgram';
 import type { TransportAddress } from '../../src/net/address.ts';
@@ -20,11 +20,11 @@ export interface StunResponder {
 /**
  * Answers with `mapped` as the external address (its port is the request's source port), or
  * never when `mapped` is undefined; the first `dropFirst` requests go unanswered. Listens on
- * `host` (127.0.0.1, or ::1 for IPv6).
+ * `host` (127.0.0.1, or ::1 for IPv6). With `delayMs`, each answer leaves that long after its request.
  */
 export async function startStunResponder(
   mapped: string | undefined,
-  opts: { dropFirst?: number; host?: string } = {},
+  opts: { dropFirst?: number; host?: string; delayMs?: number } = {},
 ): Promise<StunResponder> {
   const host = opts.host ?? '127.0.0.1';
   const socket = dgram.createSocket(host.includes(':') ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
@@ -43,7 +43,8 @@ export async function startStunResponder(
     const reply = encodeMessage(Method.Binding, MessageClass.SuccessResponse, tid, [
       [Attr.XorMappedAddress, encodeXorAddress(external, tid)],
     ]);
-    socket.send(reply, rinfo.port, rinfo.address);
+    if (opts.delayMs) setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), opts.delayMs);
+    else socket.send(reply, rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => socket.bind(0, host, r));
   return {

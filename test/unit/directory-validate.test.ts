@@ -36,10 +36,21 @@ describe('checkRelayRecord', () => {
     ['with an unknown state', { ...GOOD, state: 'gone' }, 'state'],
     ['with capacity NaN as null', { ...GOOD, capacity: null }, 'capacity'],
     ['with startedAt missing', { ...GOOD, startedAt: undefined }, 'startedAt'],
+    ['with a ping URL of another scheme', { ...GOOD, pingUrl: 'javascript:alert(1)//ping' }, 'pingUrl'],
+    ['with a ping URL to another path', { ...GOOD, pingUrl: 'https://192.0.2.10:8443/metrics' }, 'pingUrl'],
   ])('refuses a record %s, naming the field', (_name, record, field) => {
     const r = checkRelayRecord(record);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(new RegExp(`^${field}:`));
+  });
+
+  it('accepts http and https ping URLs, with a name, an IPv4 or a bracketed IPv6 host', () => {
+    for (const pingUrl of [
+      'https://r1.example.net:8443/ping',
+      'http://192.0.2.10:9464/ping',
+      'https://[2001:db8::1]:443/ping',
+    ])
+      expect(checkRelayRecord({ ...GOOD, pingUrl }).ok, pingUrl).toBe(true);
   });
 
   it('refuses what is not an object', () => {

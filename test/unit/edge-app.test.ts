@@ -36,7 +36,7 @@ function edge(over: Partial<Omit<EdgeDeps, 'learned'>> & { learned?: MemoryLearn
 /** A client at `ip` allocates, then reports `probes` with the answer's probe ticket. */
 async function measure(
   app: ReturnType<typeof edge>['app'],
-  probes: { relay: string; rttMs: number }[],
+  probes: { relay: string; rttMs: number; method?: string }[],
   ip = '203.0.113.77',
 ) {
   const headers = { 'x-client-ip': ip };
@@ -205,6 +205,30 @@ describe('POST /v1/measurements', () => {
     const { app, learned } = edge({ clientIp: () => '2001:db8:abcd:1::9' });
     await measure(app, [{ relay: 'eu-paris', rttMs: 12 }]);
     expect((await learned.get('2001:db8:abcd::/48', NOW)).get('eu-paris')).toEqual({ rttMs: 12, weight: 1 });
+  });
+});
+
+describe('probe methods', () => {
+  it('counts accepted measurements by the method the client names, and older clients as unspecified', async () => {
+    const { app } = edge();
+    const res = await measure(app, [
+      { relay: 'eu-paris', rttMs: 12, method: 'ice-stun' },
+      { relay: 'us-newyork', rttMs: 80, method: 'https' },
+      { relay: 'ap-tokyo', rttMs: 230 },
+    ]);
+    expect(await res.json()).toMatchObject({ accepted: 3 });
+    const text = await (await app.request('/metrics')).text();
+    expect(text).toContain('edge_measurements_total{method="ice-stun"} 1');
+    expect(text).toContain('edge_measurements_total{method="https"} 1');
+    expect(text).toContain('edge_measurements_total{method="unspecified"} 1');
+  });
+
+  it('refuses a method it does not know, as problem JSON', async () => {
+    const res = await measure(edge().app, [{ relay: 'eu-paris', rttMs: 12, method: 'guess' }]);
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { detail: string }).detail).toBe(
+      'probes[0].method must be one of ice-stun, https, http, stun',
+    );
   });
 });
 

@@ -20,6 +20,19 @@ describe('request schemas', () => {
     [{ probes: [{ relay: 'eu 1', rttMs: 1 }] }, 'probes[0].relay must match ^[A-Za-z0-9._-]{1,64}$'],
     [{ probes: [{ relay: 'eu-1', rttMs: 20_000 }] }, 'probes[0].rttMs must be at most 10000'],
     [{ probes: [{ relay: 'eu-1' }] }, 'rttMs is required'],
+    [
+      {
+        probes: [
+          { relay: 'eu-1', rttMs: 8, method: 'ice-stun' },
+          { relay: 'eu-2', rttMs: 9, method: 'https' },
+        ],
+      },
+      undefined,
+    ],
+    [
+      { probes: [{ relay: 'eu-1', rttMs: 8, method: 'carrier-pigeon' }] },
+      'probes[0].method must be one of ice-stun, https, http, stun',
+    ],
     [{ location: { lat: 91, lon: 0 } }, 'location.lat must be at most 90'],
     [{ region: '' }, 'region must have at least 1 character(s)'],
     [

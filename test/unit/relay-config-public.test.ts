@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseRelayConfig, type RelayConfig } from '../../relay/config.ts';
-import { turnUrls } from '../../relay/registration.ts';
+import { pingUrl, turnUrls } from '../../relay/registration.ts';
 import { checkDnsName } from '../../src/net/dns-name.ts';
 
 type Env = Record<string, string | undefined>;
@@ -236,5 +236,37 @@ describe('published TURN URLs', () => {
       'turn:[::1]:3478?transport=udp',
       'turn:[::1]:3478?transport=tcp',
     ]);
+  });
+});
+
+describe('the published ping URL', () => {
+  const ports = { private: 9464, http: undefined, https: undefined };
+  it('prefers the public HTTPS ping, then the public HTTP one, then the private port', () => {
+    const c = config(['--listen', '192.0.2.5', ...TLS]);
+    expect(pingUrl(c, '192.0.2.5', { ...ports, http: 8080, https: 8443 })).toBe(
+      'https://192.0.2.5:8443/ping',
+    );
+    expect(pingUrl(c, '192.0.2.5', { ...ports, http: 8080 })).toBe('http://192.0.2.5:8080/ping');
+    expect(pingUrl(c, '192.0.2.5', ports)).toBe('http://127.0.0.1:9464/ping');
+  });
+
+  it('names --public-host, which the certificate is for', () => {
+    const c = config([
+      '--listen',
+      '0.0.0.0',
+      '--external-ip',
+      '203.0.113.9',
+      '--public-host',
+      'r1.example.net',
+      ...TLS,
+    ]);
+    expect(pingUrl(c, '203.0.113.9', { ...ports, https: 443 })).toBe('https://r1.example.net:443/ping');
+  });
+
+  it('gives the advertised address when the ping ports listen on all, IPv6 in brackets', () => {
+    const all = config(['--listen', '0.0.0.0', '--external-ip', '203.0.113.9', '--ping-port', '8080']);
+    expect(pingUrl(all, '203.0.113.9', { ...ports, http: 8080 })).toBe('http://203.0.113.9:8080/ping');
+    const v6 = config(['--listen', '2001:db8::5', '--ping-port', '8080']);
+    expect(pingUrl(v6, '2001:db8::5', { ...ports, http: 8080 })).toBe('http://[2001:db8::5]:8080/ping');
   });
 });

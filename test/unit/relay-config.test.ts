@@ -80,7 +80,10 @@ describe('relay config defaults', () => {
       meshKey: [],
       backbone: BACKBONE_DEFAULTS,
       faultLinks: undefined,
-      faultApi: false,
+      faultApiToken: undefined,
+      pingPort: undefined,
+      pingTlsPort: undefined,
+      pingHost: '127.0.0.1',
     } satisfies RelayConfig);
   });
 
@@ -281,6 +284,45 @@ describe('relay help', () => {
       expect(entry).toContain(env);
       expect(entry).toContain(dflt);
     }
+  });
+});
+
+describe('public ping listeners and the fault API token', () => {
+  it('listens for /ping on the first --listen unless --ping-host says otherwise', () => {
+    expect(config(['--listen', '127.0.0.5', '--ping-port', '8080'])).toMatchObject({
+      pingPort: 8080,
+      pingTlsPort: undefined,
+      pingHost: '127.0.0.5',
+    });
+    expect(config(['--ping-host', '0.0.0.0', '--ping-port', '0'])).toMatchObject({
+      pingPort: 0,
+      pingHost: '0.0.0.0',
+    });
+  });
+
+  it('serves HTTPS /ping only with a certificate', () => {
+    expect(config([...TLS, '--ping-tls-port', '8443']).pingTlsPort).toBe(8443);
+    expect(parse(['--ping-tls-port', '8443'])).toEqual({
+      ok: false,
+      error: '--ping-tls-port: needs --tls-cert and --tls-key, whose certificate it serves',
+    });
+  });
+
+  it('takes a fault API token of 16+ printable characters, shown as <redacted>', () => {
+    const c = config(['--fault-api-token', 'fault-token-0123456789']);
+    expect(c.faultApiToken).toBe('fault-token-0123456789');
+    expect(JSON.stringify(redactConfig(c))).not.toContain('fault-token-0123456789');
+    expect(redactConfig(c).faultApiToken).toBe('<redacted>');
+    expect(parse(['--fault-api-token', 'short'])).toEqual({
+      ok: false,
+      error: '--fault-api-token: a token needs at least 16 characters',
+    });
+    expect(parse([], { RELAY_FAULT_API_TOKEN: 'has a space in it, long' })).toEqual({
+      ok: false,
+      error: 'RELAY_FAULT_API_TOKEN (--fault-api-token): a token is printable ASCII without spaces',
+    });
+    // The old switch is gone: PUT /faults without a token is never accepted.
+    expect(parse(['--fault-api'])).toEqual({ ok: false, error: '--fault-api: unknown option (see --help)' });
   });
 });
 
