@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { hmacSha1 } from '../../relay/platform-crypto.ts';
 import type { BackboneAction } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
-import { encodeDataFrame, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
+import { encodeDataFrame, joinParts, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
 import { createKeyRing, type HmacSha1 } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { MESH_KEY, MemoryNet } from '../support/backbone-net.ts';
@@ -188,7 +188,7 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
     const a = net.send('A', 'B', payload(64));
     if (a.type !== 'send') throw new Error('not sent');
     net.run(50);
-    return a.bytes;
+    return joinParts(a.parts);
   }
 
   it('delivers one sealed data frame once however often it is sent again (replays counted)', () => {
