@@ -10,8 +10,9 @@
  * Each set-up runs at a fixed rate (latency) and with a window of packets in flight per pair
  * (saturation), with the same 100-byte payload from the same client process. The set-ups take
  * turns for several rounds; the table gives medians over rounds of the round-trip rate, of the
- * relays' CPU time per round trip (the six relay processes, read from /proc, which holds up when
- * the machine is shared) and of each backbone set-up's ratio to plain UDP in the same round.
+ * relays' CPU time per round trip (the six relay processes, read from /proc, less what they use
+ * idle, measured for 2 s each round; it holds up better than the rate when the machine is shared)
+ * and of each backbone set-up's ratio to plain UDP in the same round.
  *
  *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--out bench/results/backbone-forwarding.json]
  */
@@ -60,7 +61,7 @@ interface Sample {
   lossPercent: number;
   rttP50Ms: number;
   rttP99Ms: number;
-  /** CPU of all relay processes per round trip, in microseconds. */
+  /** CPU of all relay processes per round trip, in microseconds, their idle CPU taken off. */
   relayCpuUsPerRoundTrip: number;
 }
 
@@ -91,6 +92,8 @@ async function measure(
   pattern: Pattern,
   flows: readonly Flow[],
   pids: readonly number[],
+  /** CPU seconds per second the relays use with no traffic (probes, timers), taken off. */
+  idleCpu: number,
   durationMs: number,
 ): Promise<Sample> {
   const rtts: number[] = [];
@@ -125,7 +128,8 @@ async function measure(
   const seconds = (performance.now() - start) / 1000;
   const countedReceived = received;
   await new Promise((r) => setTimeout(r, 300));
-  const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
+  const cpuSpan = (performance.now() - start) / 1000;
+  const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0 - idleCpu * cpuSpan;
   for (const { c1 } of flows) c1.onChannelData = undefined;
   rtts.sort((x, y) => x - y);
   const pick = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] ?? Number.NaN;
@@ -241,11 +245,18 @@ async function main(): Promise<void> {
       [SETUPS[2], [a, 'D', 'A-C-D']],
     ]);
     for (let round = 1; round <= rounds; round++) {
+      // What the six relays burn with no traffic (probing, timers), measured each round: taken off
+      // every sample, so a sample's CPU per round trip does not grow when its rate falls.
+      const idle0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+      const idleStart = performance.now();
+      await new Promise((r) => setTimeout(r, 2000));
+      const idleCpu =
+        (pids.reduce((s, p) => s + cpuSeconds(p), 0) - idle0) / ((performance.now() - idleStart) / 1000);
       for (const pattern of PATTERNS) {
         for (const setup of SETUPS) {
           const route = routeOf.get(setup);
           if (route) await waitRoute(...route);
-          const s = await measure(round, setup, pattern, bySetup.get(setup)!, pids, durationMs);
+          const s = await measure(round, setup, pattern, bySetup.get(setup)!, pids, idleCpu, durationMs);
           // A sample whose path changed under it (probes slowed by load) is not a sample of this set-up.
           if (route && (await relayRoute(route[0], route[1])) !== route[2]) {
             process.stderr.write(`  (route changed during the sample: not counted)\n`);
