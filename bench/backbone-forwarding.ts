@@ -1,16 +1,22 @@
 /**
  * Backbone forwarding benchmark: what carrying media between relays over the backbone costs
  * against plain relay-to-relay UDP, in one run, with the same clients. Pairs of TURN clients, one
- * on relay A and one on relay B, send to each other's relayed address; B's client echoes. Three
- * set-ups on loopback, all with real relay processes and a real Redis:
- *   plain     relays without a backbone: A's relayed socket sends straight to B's relayed address
- *   1 hop     relays with a backbone, A -> B direct
- *   2 hops    the same relays, with the A-B link blackholed so frames go A -> C -> B
- * Each set-up runs at a fixed rate (latency) and with a window of packets in flight (rate).
+ * on each of two relays, send to each other's relayed address; the second client echoes. Three
+ * set-ups on loopback, all with real relay processes and a real Redis, all alive for the whole run
+ * (every measurement shares the machine with the same processes):
+ *   plain     PA and PB, relays without a backbone: PA's relayed socket sends straight to PB's
+ *   1 hop     A <-> B over the backbone, direct
+ *   2 hops    A <-> D over the backbone, with A-D and B-D blackholed so frames go A -> C -> D
+ * Each set-up runs at a fixed rate (latency) and with a window of packets in flight per pair
+ * (saturation), with the same 100-byte payload from the same client process. The set-ups take
+ * turns for several rounds; the table gives medians over rounds of the round-trip rate, of the
+ * relays' CPU time per round trip (the six relay processes, read from /proc, less what they use
+ * idle, measured for 2 s each round; it holds up better than the rate when the machine is shared)
+ * and of each backbone set-up's ratio to plain UDP in the same round.
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--out bench/results/backbone-forwarding.json]
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--out bench/results/backbone-forwarding.json]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -27,33 +33,46 @@ import { TurnTestClient } from '../test/support/turn-client.ts';
 const CRED = { username: 'a', password: 'b', realm: 'r' };
 /** No per-allocation caps: this measures the relays, not their limits. */
 const UNCAPPED = ['--max-alloc-pps', '0', '--max-alloc-bps', '0', '--user-quota', '10000', '--no-tcp'];
+const PATTERNS = ['50 pps per pair', '8 in flight per pair'] as const;
+type Pattern = (typeof PATTERNS)[number];
+const SETUPS = ['plain UDP', 'backbone, 1 hop', 'backbone, 2 hops (via C)'] as const;
+type Setup = (typeof SETUPS)[number];
 
 const relay = (id: string, host: string, redis?: { url: string; prefix: string }) =>
   startTestRelay({ id, host, redis, extra: UNCAPPED });
 
 async function waitRoute(r: TestRelay, to: string, want: string): Promise<void> {
-  await until(async () => (await relayRoute(r, to)) === want, 15_000, `route to ${to} via ${want}`);
+  await until(async () => (await relayRoute(r, to)) === want, 20_000, `route to ${to} via ${want}`);
 }
 
-interface Result {
-  setup: string;
-  pattern: string;
-  pairs: number;
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Sample {
+  round: number;
+  setup: Setup;
+  pattern: Pattern;
   roundTripsPerSecond: number;
   lossPercent: number;
   rttP50Ms: number;
   rttP99Ms: number;
+  /** CPU of all relay processes per round trip, in microseconds, their idle CPU taken off. */
+  relayCpuUsPerRoundTrip: number;
 }
 
-/** Pairs (A-side, B-side) that send to each other; B echoes every packet back. */
-async function measure(
-  setup: string,
-  a: TestRelay,
-  b: TestRelay,
-  pairs: number,
-  durationMs: number,
-): Promise<Result[]> {
-  const flows: { c1: TurnTestClient; c2: TurnTestClient }[] = [];
+interface Flow {
+  c1: TurnTestClient;
+  c2: TurnTestClient;
+}
+
+/** Pairs (first relay, second relay) that send to each other; the second side echoes. */
+async function connectPairs(a: TestRelay, b: TestRelay, pairs: number): Promise<Flow[]> {
+  const flows: Flow[] = [];
   for (let i = 0; i < pairs; i++) {
     const c1 = await TurnTestClient.connect({ transport: 'udp', server: a.turn, cred: CRED });
     const c2 = await TurnTestClient.connect({ transport: 'udp', server: b.turn, cred: CRED });
@@ -64,58 +83,107 @@ async function measure(
     c2.onChannelData = (_ch, data) => c2.sendChannel(0x4000, data);
     flows.push({ c1, c2 });
   }
-  const results: Result[] = [];
-  for (const pattern of ['50 pps per pair', '8 in flight per pair'] as const) {
-    const rtts: number[] = [];
-    let sent = 0;
-    let received = 0;
-    let running = true;
-    const payload = new Uint8Array(100);
-    const view = new DataView(payload.buffer);
-    const send = (c: TurnTestClient) => {
-      view.setFloat64(0, performance.now());
-      c.sendChannel(0x4000, payload);
-      sent++;
+  return flows;
+}
+
+async function measure(
+  round: number,
+  setup: Setup,
+  pattern: Pattern,
+  flows: readonly Flow[],
+  pids: readonly number[],
+  /** CPU seconds per second the relays use with no traffic (probes, timers), taken off. */
+  idleCpu: number,
+  durationMs: number,
+): Promise<Sample> {
+  const rtts: number[] = [];
+  let sent = 0;
+  let received = 0;
+  let running = true;
+  const payload = new Uint8Array(100);
+  const view = new DataView(payload.buffer);
+  const send = (c: TurnTestClient) => {
+    view.setFloat64(0, performance.now());
+    c.sendChannel(0x4000, payload);
+    sent++;
+  };
+  for (const { c1 } of flows) {
+    c1.onChannelData = (_ch, data) => {
+      received++;
+      rtts.push(performance.now() - new DataView(data.buffer, data.byteOffset, 8).getFloat64(0));
+      if (running && pattern === '8 in flight per pair') send(c1);
     };
-    for (const { c1 } of flows) {
-      c1.onChannelData = (_ch, data) => {
-        received++;
-        rtts.push(performance.now() - new DataView(data.buffer, data.byteOffset, 8).getFloat64(0));
-        if (running && pattern === '8 in flight per pair') send(c1);
-      };
+  }
+  const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const start = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  if (pattern === '50 pps per pair') {
+    timer = setInterval(() => {
+      for (const f of flows) send(f.c1);
+    }, 20);
+  } else for (const { c1 } of flows) for (let i = 0; i < 8; i++) send(c1);
+  await new Promise((r) => setTimeout(r, durationMs));
+  running = false;
+  clearInterval(timer);
+  const seconds = (performance.now() - start) / 1000;
+  const countedReceived = received;
+  await new Promise((r) => setTimeout(r, 300));
+  const cpuSpan = (performance.now() - start) / 1000;
+  const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0 - idleCpu * cpuSpan;
+  for (const { c1 } of flows) c1.onChannelData = undefined;
+  rtts.sort((x, y) => x - y);
+  const pick = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] ?? Number.NaN;
+  const s: Sample = {
+    round,
+    setup,
+    pattern,
+    roundTripsPerSecond: countedReceived / seconds,
+    lossPercent: sent ? (100 * Math.max(0, sent - received)) / sent : 0,
+    rttP50Ms: pick(0.5),
+    rttP99Ms: pick(0.99),
+    relayCpuUsPerRoundTrip: received ? (cpu * 1e6) / received : Number.NaN,
+  };
+  process.stderr.write(
+    `  round ${round}, ${setup}, ${pattern}: ${Math.round(s.roundTripsPerSecond)} round trips/s, ` +
+      `p50 ${s.rttP50Ms.toFixed(3)} ms, relays ${s.relayCpuUsPerRoundTrip.toFixed(1)} us CPU per round trip\n`,
+  );
+  return s;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function table(samples: readonly Sample[]): string {
+  const rows = [
+    '| set-up | load | round trips/s | x plain | relay CPU us per round trip | x plain | loss % | RTT p50 ms | RTT p99 ms |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const pattern of PATTERNS) {
+    for (const setup of SETUPS) {
+      const mine = samples.filter((s) => s.setup === setup && s.pattern === pattern);
+      // Ratios are taken round by round (each against the plain run of the same round), then the median.
+      const ratio = (f: (s: Sample) => number) =>
+        median(
+          mine.map((s) => {
+            const p = samples.find(
+              (x) => x.round === s.round && x.pattern === pattern && x.setup === SETUPS[0],
+            )!;
+            return f(s) / f(p);
+          }),
+        );
+      const m = (f: (s: Sample) => number) => median(mine.map(f));
+      const plain = setup === SETUPS[0];
+      rows.push(
+        `| ${setup} | ${pattern} | ${Math.round(m((s) => s.roundTripsPerSecond))} | ${plain ? '-' : ratio((s) => s.roundTripsPerSecond).toFixed(2)} | ` +
+          `${m((s) => s.relayCpuUsPerRoundTrip).toFixed(1)} | ${plain ? '-' : ratio((s) => s.relayCpuUsPerRoundTrip).toFixed(2)} | ` +
+          `${m((s) => s.lossPercent).toFixed(2)} | ${m((s) => s.rttP50Ms).toFixed(3)} | ${m((s) => s.rttP99Ms).toFixed(3)} |`,
+      );
     }
-    const start = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    if (pattern === '50 pps per pair') {
-      timer = setInterval(() => {
-        for (const f of flows) send(f.c1);
-      }, 20);
-    } else for (const { c1 } of flows) for (let i = 0; i < 8; i++) send(c1);
-    await new Promise((r) => setTimeout(r, durationMs));
-    running = false;
-    clearInterval(timer);
-    const seconds = (performance.now() - start) / 1000;
-    await new Promise((r) => setTimeout(r, 300));
-    rtts.sort((x, y) => x - y);
-    const pick = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] ?? Number.NaN;
-    results.push({
-      setup,
-      pattern,
-      pairs,
-      roundTripsPerSecond: received / seconds,
-      lossPercent: sent ? (100 * Math.max(0, sent - received)) / sent : 0,
-      rttP50Ms: pick(0.5),
-      rttP99Ms: pick(0.99),
-    });
-    process.stderr.write(
-      `  ${setup}, ${pattern}: ${Math.round(received / seconds)} round trips/s, p50 ${pick(0.5).toFixed(3)} ms\n`,
-    );
   }
-  for (const { c1, c2 } of flows) {
-    await Promise.all([c1.refresh(0).catch(() => undefined), c2.refresh(0).catch(() => undefined)]);
-    await Promise.all([c1.close(), c2.close()]);
-  }
-  return results;
+  return rows.join('\n');
 }
 
 async function main(): Promise<void> {
@@ -123,57 +191,94 @@ async function main(): Promise<void> {
     options: {
       duration: { type: 'string', default: '3' },
       pairs: { type: 'string', default: '20' },
+      rounds: { type: 'string', default: '5' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
   const pairs = Number(values.pairs);
-  if (!(durationMs >= 1000 && durationMs <= 60_000) || !(pairs >= 1 && pairs <= 200)) {
-    process.stderr.write('bench: --duration 1..60 seconds, --pairs 1..200\n');
+  const rounds = Number(values.rounds);
+  if (
+    !(durationMs >= 1000 && durationMs <= 60_000) ||
+    !(pairs >= 1 && pairs <= 200) ||
+    !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)
+  ) {
+    process.stderr.write('bench: --duration 1..60 seconds, --pairs 1..200, --rounds 1..20\n');
     process.exit(2);
   }
   const url = await redisUrl();
   const prefix = uniquePrefix('bench-backbone');
   const relays: TestRelay[] = [];
-  const results: Result[] = [];
+  const samples: Sample[] = [];
+  const discarded: Sample[] = [];
+  const flows: Flow[] = [];
   try {
-    process.stderr.write('plain relay-to-relay UDP (no backbone)...\n');
     const pa = await relay('PA', '127.0.0.21');
     const pb = await relay('PB', '127.0.0.22');
-    relays.push(pa, pb);
-    results.push(...(await measure('plain UDP', pa, pb, pairs, durationMs)));
-
-    process.stderr.write('backbone...\n');
     const a = await relay('A', '127.0.0.23', { url, prefix });
     const b = await relay('B', '127.0.0.24', { url, prefix });
     const c = await relay('C', '127.0.0.25', { url, prefix });
-    relays.push(a, b, c);
-    await waitRoute(a, 'B', 'A-B');
-    await waitRoute(b, 'A', 'B-A');
-    results.push(...(await measure('backbone, 1 hop', a, b, pairs, durationMs)));
-
-    await Promise.all([setRelayFaults(a, 'B:blackhole'), setRelayFaults(b, 'A:blackhole')]);
-    await waitRoute(a, 'B', 'A-C-B');
-    await waitRoute(b, 'A', 'B-C-A');
-    results.push(...(await measure('backbone, 2 hops (via C)', a, b, pairs, durationMs)));
+    const d = await relay('D', '127.0.0.26', { url, prefix });
+    relays.push(pa, pb, a, b, c, d);
+    // D is reachable from A and B only through C.
+    await Promise.all([
+      setRelayFaults(a, 'D:blackhole'),
+      setRelayFaults(b, 'D:blackhole'),
+      setRelayFaults(d, 'A:blackhole;B:blackhole'),
+    ]);
+    await Promise.all([
+      waitRoute(a, 'B', 'A-B'),
+      waitRoute(b, 'A', 'B-A'),
+      waitRoute(a, 'D', 'A-C-D'),
+      waitRoute(d, 'A', 'D-C-A'),
+    ]);
+    const pids = relays.map((r) => r.child.child.pid!);
+    const bySetup = new Map<Setup, Flow[]>([
+      [SETUPS[0], await connectPairs(pa, pb, pairs)],
+      [SETUPS[1], await connectPairs(a, b, pairs)],
+      [SETUPS[2], await connectPairs(a, d, pairs)],
+    ]);
+    for (const f of bySetup.values()) flows.push(...f);
+    // The route each backbone set-up must keep for its sample to count.
+    const routeOf = new Map<Setup, [TestRelay, string, string]>([
+      [SETUPS[1], [a, 'B', 'A-B']],
+      [SETUPS[2], [a, 'D', 'A-C-D']],
+    ]);
+    for (let round = 1; round <= rounds; round++) {
+      // What the six relays burn with no traffic (probing, timers), measured each round: taken off
+      // every sample, so a sample's CPU per round trip does not grow when its rate falls.
+      const idle0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+      const idleStart = performance.now();
+      await new Promise((r) => setTimeout(r, 2000));
+      const idleCpu =
+        (pids.reduce((s, p) => s + cpuSeconds(p), 0) - idle0) / ((performance.now() - idleStart) / 1000);
+      for (const pattern of PATTERNS) {
+        for (const setup of SETUPS) {
+          const route = routeOf.get(setup);
+          if (route) await waitRoute(...route);
+          const s = await measure(round, setup, pattern, bySetup.get(setup)!, pids, idleCpu, durationMs);
+          // A sample whose path changed under it (probes slowed by load) is not a sample of this set-up.
+          if (route && (await relayRoute(route[0], route[1])) !== route[2]) {
+            process.stderr.write(`  (route changed during the sample: not counted)\n`);
+            discarded.push(s);
+          } else samples.push(s);
+        }
+      }
+    }
   } finally {
+    for (const { c1, c2 } of flows) {
+      await Promise.all([c1.refresh(0).catch(() => undefined), c2.refresh(0).catch(() => undefined)]);
+      await Promise.all([c1.close(), c2.close()]);
+    }
     await stopTestRelays(relays);
     await deleteKeys(url, prefix);
   }
-  const base = new Map(results.filter((r) => r.setup === 'plain UDP').map((r) => [r.pattern, r]));
-  const table = [
-    '| set-up | load | pairs | round trips/s | loss % | RTT p50 ms | RTT p99 ms | added one-way p50 vs plain (ms) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
-    ...results.map((r) => {
-      const added = (r.rttP50Ms - base.get(r.pattern)!.rttP50Ms) / 2;
-      return `| ${r.setup} | ${r.pattern} | ${r.pairs} | ${Math.round(r.roundTripsPerSecond)} | ${r.lossPercent.toFixed(2)} | ${r.rttP50Ms.toFixed(3)} | ${r.rttP99Ms.toFixed(3)} | ${r.setup === 'plain UDP' ? '-' : added.toFixed(3)} |`;
-    }),
-  ].join('\n');
-  process.stdout.write(`${table}\n`);
+  process.stdout.write(`${table(samples)}\n`);
+  if (discarded.length) process.stdout.write(`${discarded.length} samples not counted: route changed\n`);
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, samples, discarded }, null, 2)}\n`,
   );
   process.exit(0);
 }

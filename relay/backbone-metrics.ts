@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LinkRecord } from '../src/directory/types.ts';
+import { setCounter } from './metrics.ts';
 
 export interface RelayMetricsBackbone {
   link(l: LinkRecord): void;
@@ -34,17 +35,27 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
     labelNames: ['reason'],
     registers: [registry],
   });
-  const data = new Counter({
+  // Per-packet counts are plain numbers, read into the counters when scraped: prom-client's inc
+  // with labels hashes them on every call, which showed in the data path's profile.
+  const frames = { sent: 0, forwarded: 0, delivered: 0, refused: 0 };
+  const bytes = { sent: 0, delivered: 0 };
+  new Counter({
     name: 'backbone_data_frames_total',
     help: 'Data frames by what this relay did with them.',
     labelNames: ['action'],
     registers: [registry],
+    collect() {
+      for (const [action, n] of Object.entries(frames)) setCounter(this, n, { action });
+    },
   });
-  const dataBytes = new Counter({
+  new Counter({
     name: 'backbone_data_bytes_total',
     help: 'Payload bytes carried over the backbone, by action.',
     labelNames: ['action'],
     registers: [registry],
+    collect() {
+      for (const [action, n] of Object.entries(bytes)) setCounter(this, n, { action });
+    },
   });
   const faults = new Counter({
     name: 'backbone_fault_drops_total',
@@ -70,18 +81,20 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
       loss.set({ peer: l.to }, l.lossRate);
     },
     rejected: (reason) => rejected.inc({ reason }),
-    dataSent(peer, bytes) {
+    dataSent(peer, n) {
       bump(sentTo, peer);
-      data.inc({ action: 'sent' });
-      dataBytes.inc({ action: 'sent' }, bytes);
+      frames.sent++;
+      bytes.sent += n;
     },
     forwarded(peer) {
       bump(forwardedTo, peer);
-      data.inc({ action: 'forwarded' });
+      frames.forwarded++;
     },
-    dataDelivered(delivered, bytes) {
-      data.inc({ action: delivered ? 'delivered' : 'refused' });
-      if (delivered) dataBytes.inc({ action: 'delivered' }, bytes);
+    dataDelivered(delivered, n) {
+      if (delivered) {
+        frames.delivered++;
+        bytes.delivered += n;
+      } else frames.refused++;
     },
     faultDropped: (peer) => faults.inc({ peer }),
     pathChanged: (_to, reason) => paths.inc({ reason }),

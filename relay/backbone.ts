@@ -145,7 +145,7 @@ export class Backbone implements PeerEgress {
     const a = source ? this.core.route(source, peerIp, peerPort, data) : undefined;
     if (a?.type === 'send') {
       this.metrics.dataSent(a.peer, data.length);
-      this.#transmit(a.peer, a.to, a.bytes);
+      this.#transmit(a.peer, a.to, a.parts);
       return;
     }
     if (a?.type === 'direct' && a.reason) this.metrics.rejected(a.reason);
@@ -164,7 +164,7 @@ export class Backbone implements PeerEgress {
     switch (a.type) {
       case 'send':
         if (a.kind === 'forward') this.metrics.forwarded(a.peer);
-        this.#transmit(a.peer, a.to, a.bytes);
+        this.#transmit(a.peer, a.to, a.parts);
         break;
       case 'deliver':
         this.metrics.dataDelivered(
@@ -201,9 +201,14 @@ export class Backbone implements PeerEgress {
     }
   }
 
-  #transmit(peer: string, to: TransportAddress, frame: Uint8Array): void {
+  /** One datagram from the frame's parts (a vectored write: the parts are not joined first). */
+  #transmit(peer: string, to: TransportAddress, frame: readonly Uint8Array[]): void {
     const socket = this.#socket;
     if (!socket) return;
+    if (this.#faults.size === 0) {
+      socket.send(frame, to.port, to.address);
+      return;
+    }
     const fate = impair(faultFor(this.#faults, peer), Math.random);
     if (fate === 'drop') {
       this.metrics.faultDropped(peer);

@@ -36,7 +36,7 @@ export interface MetricSources {
 }
 
 /** Sets a counter to an absolute value read from elsewhere, at scrape time. */
-function setCounter(c: Counter<string>, value: number, labels?: Record<string, string>): void {
+export function setCounter(c: Counter<string>, value: number, labels?: Record<string, string>): void {
   if (labels) {
     c.remove(labels);
     c.inc(labels, value);

@@ -204,6 +204,7 @@ export {
   type EdgeErrorFields,
   parseRetryAfter,
 } from './errors.ts';
+export { IceProbeError, iceStunProber } from './ice-probe.ts';
 export {
   type Clock,
   type FreshPeerConnection,
@@ -212,5 +213,4 @@ export {
   type Renewal,
   type RenewReason,
 } from './keep-fresh.ts';
-export { IceProbeError, iceStunProber } from './ice-probe.ts';
 export { defaultProber, pingProber, probeMethods } from './probe-choice.ts';

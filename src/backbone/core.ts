@@ -8,8 +8,11 @@
  * directly (plain UDP), publish links, report measured links, path changes and drops, read the
  * directory. Time is always the `now` parameter (ms), one clock for probes, links and routes.
  *
- * Data path (`frame`, `route`): one action object and at most one buffer per packet. Received
- * frames pass, in order and before any MAC work, a size check and a check that the UDP source is
+ * Data path (`frame`, `route`): one action object and at most one small buffer per packet. A
+ * data frame leaves as parts ([header and addresses, payload, tag]: the payload is not copied,
+ * the tag is computed over the parts); a forwarded frame leaves as the datagram it came in (its
+ * hop limit lowered in place). Addresses stay bytes: the strings a delivery needs come from small
+ * caches keyed by numbers, not built per packet. Received frames pass, in order and before any MAC work, a size check and a check that the UDP source is
  * a registered relay's backbone address (the sender's own unless the frame was forwarded); then
  * the tag; then the sender's replay window (replay-window.ts).
  */
@@ -23,7 +26,6 @@ import type { BackboneTuning } from './defaults.ts';
 import {
   dataOverhead,
   decodeFrame,
-  encodeDataFrame,
   encodeProbe,
   encodeProbeReply,
   FRAME_HEADER_LENGTH,
@@ -35,6 +37,7 @@ import {
   ipLength,
   MAX_FRAME_LENGTH,
   peekSender,
+  sealDataFrame,
 } from './frame.ts';
 import type { KeyRing } from './key-ring.ts';
 import { linkRecord, routingSnapshot } from './links.ts';
@@ -70,7 +73,8 @@ export type BackboneAction =
       readonly kind: SendKind;
       readonly peer: string;
       readonly to: TransportAddress;
-      readonly bytes: Uint8Array;
+      /** The frame, in parts to be sent one after the other in one datagram (a vectored write). */
+      readonly parts: readonly Uint8Array[];
     }
   | {
       readonly type: 'deliver';
@@ -103,8 +107,17 @@ const drop = (reason: BackboneDropReason): BackboneAction => {
   return a;
 };
 
+/** Entries a data-path string cache holds before it starts again (bounds memory, not speed). */
+const CACHE_LIMIT = 4096;
+
 export class BackboneCore {
   readonly #me: number;
+  /** IP literal -> its bytes, for the addresses of packets routed out. */
+  readonly #ipBytes = new Map<string, Uint8Array | null>();
+  /** IPv4 as a u32 -> its literal, for the sources of frames delivered. */
+  readonly #ip4Text = new Map<number, string>();
+  /** IPv4 u32 * 65536 + port -> addressKey, for the relayed addresses frames are delivered to. */
+  readonly #ip4Key = new Map<number, string>();
   readonly #peers: PeerTable;
   readonly #table: RouteTable;
   readonly #t: BackboneTuning;
@@ -202,10 +215,10 @@ export class BackboneCore {
     if (!hop) return DIRECT;
     const dstFamily = peerIp.includes(':') ? 6 : 4;
     if (dataOverhead(source.family, dstFamily) + data.length > MAX_FRAME_LENGTH) return TOO_LARGE;
-    const srcIp = parseIp(source.address);
-    const dstIp = parseIp(peerIp);
+    const srcIp = this.#bytesOf(source.address);
+    const dstIp = this.#bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
-    const bytes = encodeDataFrame(
+    const parts = sealDataFrame(
       {
         seq: this.#nextSeq(),
         sender: this.#me,
@@ -217,16 +230,17 @@ export class BackboneCore {
       },
       this.#keys,
     );
-    return { type: 'send', kind: 'data', peer: hop.id, to: hop.address, bytes };
+    return { type: 'send', kind: 'data', peer: hop.id, to: hop.address, parts };
   }
 
-  /** A datagram on the backbone port from `fromIp`:`fromPort` (IPv4-mapped addresses unmapped). */
+  /**
+   * A datagram on the backbone port from `fromIp`:`fromPort` (IPv4-mapped addresses unmapped).
+   * The bytes become the core's: a frame in transit is passed on in place.
+   */
   frame(bytes: Uint8Array, fromIp: string, fromPort: number, now: number): BackboneAction {
     if (bytes.length > MAX_FRAME_LENGTH) return drop('ERR_TOO_LONG');
     if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return drop('ERR_TOO_SHORT');
-    const from = this.#peers.byAddress.get(
-      addressKey({ family: fromIp.includes(':') ? 6 : 4, address: fromIp, port: fromPort }),
-    );
+    const from = this.#peers.at(fromIp, fromPort);
     if (!from) return drop('ERR_UNKNOWN_ADDRESS');
     // Not yet forwarded: it must come from its sender's own registered address.
     const forwarded = bytes[FrameOffset.HopLimit] !== bytes[FrameOffset.InitialHopLimit];
@@ -245,7 +259,7 @@ export class BackboneCore {
         { seq: this.#nextSeq(), sender: this.#me, target: f.sender, probeSeq: f.seq, probeSentAt: f.sentAt },
         this.#keys,
       );
-      return { type: 'send', kind: 'reply', peer: sender.id, to: sender.address, bytes: reply };
+      return { type: 'send', kind: 'reply', peer: sender.id, to: sender.address, parts: [reply] };
     }
     if (f.type === FrameType.ProbeReply) {
       sender.estimator.replied(f.probeSeq, now);
@@ -254,8 +268,8 @@ export class BackboneCore {
     if (f.target === this.#me) {
       return {
         type: 'deliver',
-        relayed: addressKey({ family: f.dstFamily, address: formatIp(f.dstIp), port: f.dstPort }),
-        peerIp: formatIp(f.srcIp),
+        relayed: this.#relayedKey(f.dstIp, f.dstPort),
+        peerIp: this.#textOf(f.srcIp),
         peerPort: f.srcPort,
         data: f.payload,
       };
@@ -267,7 +281,44 @@ export class BackboneCore {
     if (!hop) return drop('ERR_NO_ROUTE');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
-    return { type: 'send', kind: 'forward', peer: hop.id, to: hop.address, bytes: out };
+    return { type: 'send', kind: 'forward', peer: hop.id, to: hop.address, parts: [out] };
+  }
+
+  /** The bytes of an IP literal (null: not one), cached: the few relayed IPs a relay sends between. */
+  #bytesOf(ip: string): Uint8Array | null {
+    let b = this.#ipBytes.get(ip);
+    if (b === undefined) {
+      if (this.#ipBytes.size >= CACHE_LIMIT) this.#ipBytes.clear();
+      b = parseIp(ip) ?? null;
+      this.#ipBytes.set(ip, b);
+    }
+    return b;
+  }
+
+  /** The literal of an address in a frame; IPv4 from a cache keyed by its value. */
+  #textOf(ip: Uint8Array): string {
+    if (ip.length !== 4) return formatIp(ip);
+    const n = ((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0;
+    let t = this.#ip4Text.get(n);
+    if (t === undefined) {
+      if (this.#ip4Text.size >= CACHE_LIMIT) this.#ip4Text.clear();
+      t = formatIp(ip);
+      this.#ip4Text.set(n, t);
+    }
+    return t;
+  }
+
+  /** addressKey of a relayed address in a frame; IPv4 from a cache keyed by address and port. */
+  #relayedKey(ip: Uint8Array, port: number): string {
+    if (ip.length !== 4) return addressKey({ family: 6, address: formatIp(ip), port });
+    const n = (((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0) * 65536 + port;
+    let k = this.#ip4Key.get(n);
+    if (k === undefined) {
+      if (this.#ip4Key.size >= CACHE_LIMIT) this.#ip4Key.clear();
+      k = addressKey({ family: 4, address: this.#textOf(ip), port });
+      this.#ip4Key.set(n, k);
+    }
+    return k;
   }
 
   #nextSeq(): number {
@@ -283,7 +334,7 @@ export class BackboneCore {
       const seq = this.#nextSeq();
       peer.estimator.sent(seq, now);
       const bytes = encodeProbe({ seq, sender: this.#me, target: peer.hash, sentAt: now }, this.#keys);
-      out.push({ type: 'send', kind: 'probe', peer: peer.id, to: peer.address, bytes });
+      out.push({ type: 'send', kind: 'probe', peer: peer.id, to: peer.address, parts: [bytes] });
     }
   }
 

@@ -121,6 +121,9 @@ export interface DataFrameInit extends FrameInit {
   readonly payload: Uint8Array;
 }
 
+/** A sealed data frame as the wire carries it: [header and addresses, payload, tag]. */
+export type DataFrameParts = readonly [head: Uint8Array, payload: Uint8Array, tag: Uint8Array];
+
 export interface ProbeInit extends FrameInit {
   readonly sentAt: number;
 }

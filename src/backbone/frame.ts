@@ -15,6 +15,7 @@ import {
   DATA_FIXED_LENGTH,
   type DataFrame,
   type DataFrameInit,
+  type DataFrameParts,
   DEFAULT_HOP_LIMIT,
   dataOverhead,
   FRAME_HEADER_LENGTH,
@@ -43,10 +44,21 @@ import { MAX_RELAY_HASH } from './relay-hash.ts';
 export * from './frame-format.ts';
 
 /**
- * A data frame sealed with the current key. Throws (a caller fault) on a bad address, seq, relay
- * hash, hop limit or flags, or a frame over MAX_FRAME_LENGTH: check dataOverhead() first.
+ * A data frame sealed with the current key, as one buffer. Throws (a caller fault) on a bad
+ * address, seq, relay hash, hop limit or flags, or a frame over MAX_FRAME_LENGTH: check
+ * dataOverhead() first. The data path uses sealDataFrame, which does not copy the payload.
  */
 export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array {
+  return joinParts(sealDataFrame(init, keys));
+}
+
+/**
+ * A data frame sealed with the current key, as the three parts the wire carries one after the
+ * other: [header and addresses, the payload itself (not copied), tag]. The tag is computed over
+ * the first two parts without joining them; send them with one vectored write (dgram's list of
+ * buffers). Throws like encodeDataFrame.
+ */
+export function sealDataFrame(init: DataFrameInit, keys: KeyRing): DataFrameParts {
   const { source: s, destination: d, payload } = init;
   checkAddress(s, 'source');
   checkAddress(d, 'destination');
@@ -54,18 +66,37 @@ export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array 
   if (length > MAX_FRAME_LENGTH) {
     throw new RangeError(`a data frame of ${length} bytes exceeds ${MAX_FRAME_LENGTH}`);
   }
-  const out = new Uint8Array(length);
+  const head = new Uint8Array(FRAME_HEADER_LENGTH + DATA_FIXED_LENGTH + s.ip.length + d.ip.length);
   const hop = init.hopLimit ?? DEFAULT_HOP_LIMIT;
-  let o = writeHeader(out, FrameType.Data, init, hop, keys);
-  out[o] = s.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
-  out[o + 1] = d.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
-  writeU16(out, o + 2, s.port);
-  writeU16(out, o + 4, d.port);
+  let o = writeHeader(head, FrameType.Data, init, hop, keys);
+  head[o] = s.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  head[o + 1] = d.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  writeU16(head, o + 2, s.port);
+  writeU16(head, o + 4, d.port);
   o += DATA_FIXED_LENGTH;
-  out.set(s.ip, o);
-  out.set(d.ip, o + s.ip.length);
-  out.set(payload, o + s.ip.length + d.ip.length);
-  return seal(out, keys, hop);
+  head.set(s.ip, o);
+  head.set(d.ip, o + s.ip.length);
+  // The tag covers head and payload with the hop limit still 0 (writeHeader left it so).
+  sealParts[0] = head;
+  sealParts[1] = payload;
+  const mac = keys.mac(keys.current.key, sealParts);
+  sealParts[0] = EMPTY; // hold no reference to the caller's payload
+  sealParts[1] = EMPTY;
+  head[FrameOffset.HopLimit] = hop;
+  return [head, payload, mac.subarray(0, FRAME_TAG_LENGTH)];
+}
+
+/** The bytes of a frame given as parts (tests, and anything that needs one buffer). */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 /** A probe crosses one link: its hop limit is 1, so it is never forwarded. */
@@ -190,16 +221,16 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
 }
 
 /**
- * A copy of a decoded frame with its hop limit one lower, for the next relay on the path; undefined
- * when the result would be 0 (drop it). The tag stays valid: it was computed with that byte as 0.
+ * The frame with its hop limit one lower, for the next relay on the path, changed in place (the
+ * received datagram is the receiver's to pass on: no copy); undefined when the result would be 0
+ * (drop it). The tag stays valid: it was computed with that byte as 0.
  */
 export function forwardFrame(bytes: Uint8Array): Uint8Array | undefined {
   if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return undefined;
   const hop = bytes[FrameOffset.HopLimit]!;
   if (hop <= 1) return undefined;
-  const out = new Uint8Array(bytes);
-  out[FrameOffset.HopLimit] = hop - 1;
-  return out;
+  bytes[FrameOffset.HopLimit] = hop - 1;
+  return bytes;
 }
 
 /**
@@ -240,6 +271,7 @@ function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: num
 function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
   const end = out.length - FRAME_TAG_LENGTH;
   sealParts[0] = out.subarray(0, end);
+  sealParts[1] = EMPTY;
   const mac = keys.mac(keys.current.key, sealParts);
   sealParts[0] = EMPTY;
   out.set(mac.subarray(0, FRAME_TAG_LENGTH), end);
@@ -249,8 +281,8 @@ function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
 
 const HOP_AS_ZERO = new Uint8Array(1);
 const EMPTY = new Uint8Array(0);
-/** Reused: [the frame up to the tag]. */
-const sealParts: Uint8Array[] = [EMPTY];
+/** Reused: [the frame up to the tag] for probes and replies, [head, payload] for data frames. */
+const sealParts: Uint8Array[] = [EMPTY, EMPTY];
 /** Reused: [bytes before the hop limit, a zero byte, bytes after it up to the tag]. */
 const macParts: Uint8Array[] = [EMPTY, HOP_AS_ZERO, EMPTY];
 

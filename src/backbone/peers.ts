@@ -38,6 +38,8 @@ export class PeerTable {
   readonly byHash = new Map<number, Peer>();
   /** addressKey of a registered backbone address -> the peer registered there. */
   readonly byAddress = new Map<string, Peer>();
+  /** The same by IP, then port: found per frame without building a key string. */
+  readonly #byIp = new Map<string, Map<number, Peer>>();
   /** Relayed IP -> relays advertising it, with their port ranges. */
   readonly #relayed = new Map<string, { id: string; min: number; max: number }[]>();
   #relays: readonly RelayRecord[] = [];
@@ -50,6 +52,11 @@ export class PeerTable {
 
   get relays(): readonly RelayRecord[] {
     return this.#relays;
+  }
+
+  /** The peer whose registered backbone address is `ip`:`port`, if any. */
+  at(ip: string, port: number): Peer | undefined {
+    return this.#byIp.get(ip)?.get(port);
   }
 
   /** The relay whose relayed port range holds `ip`:`port`, if any (this one included). */
@@ -113,6 +120,12 @@ export class PeerTable {
       this.byId.delete(id);
       this.byHash.delete(peer.hash);
       if (this.byAddress.get(peer.addressKey) === peer) this.byAddress.delete(peer.addressKey);
+    }
+    this.#byIp.clear();
+    for (const peer of this.byAddress.values()) {
+      const ports = this.#byIp.get(peer.address.address) ?? new Map<number, Peer>();
+      ports.set(peer.address.port, peer);
+      this.#byIp.set(peer.address.address, ports);
     }
     return skipped;
   }

@@ -5,7 +5,12 @@
  * - recent RTT percentiles over the last `window` replies,
  * - interarrival jitter as RTP does (RFC 3550 §6.4.1: J <- J + (|D| - J)/16, with D the change
  *   in transit time between consecutive replies; on a round trip the RTT plays the transit time),
- * - loss over a sliding window of the last `window` probes whose reply deadline has passed.
+ * - loss over a sliding window of the last `window` probes whose reply deadline has passed. Until
+ *   `window` probes are decided, the rest of the window counts as delivered: one early loss weighs
+ *   what it will weigh in a full window (1/window), not 1 in the few probes seen so far. Taken at
+ *   face value, one probe lost among the first 16 read as 6 % loss, 190 ms of path cost, and moved
+ *   a young relay's route onto a link eight times slower for seconds (test/unit/backbone-core
+ *   "hysteresis"). A dead link still shows at once: the backbone marks a quiet link fully lossy.
  * Pure: probe times and `now` come in as parameters (ms).
  */
 import type { LinkMetrics } from '../directory/types.ts';
@@ -102,7 +107,7 @@ export class LinkEstimator {
       rttP95Ms: pick(0.95),
       jitterMs: this.#jitter,
       lossRate: this.#outcomes.length
-        ? lost / this.#outcomes.length
+        ? lost / Math.max(this.#outcomes.length, this.o.window)
         : this.#lastReplyAt === undefined
           ? 1
           : 0,

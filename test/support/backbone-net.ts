@@ -7,6 +7,7 @@
 import { hmacSha1 } from '../../relay/platform-crypto.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS, type BackboneTuning } from '../../src/backbone/defaults.ts';
+import { joinParts } from '../../src/backbone/frame.ts';
 import { createKeyRing, type HmacSha1 } from '../../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
@@ -195,7 +196,9 @@ export class MemoryNet {
   #execute(relay: string, a: BackboneAction): void {
     switch (a.type) {
       case 'send': {
-        this.sent.push({ relay, kind: a.kind, peer: a.peer, bytes: a.bytes, at: this.now });
+        // The wire joins the parts into one datagram, and the receiver gets its own copy.
+        const bytes = joinParts(a.parts);
+        this.sent.push({ relay, kind: a.kind, peer: a.peer, bytes, at: this.now });
         const spec = this.links.get(`${relay}>${a.peer}`);
         if (!spec || spec.down || this.#rng.next() < (spec.loss ?? 0)) return;
         const jitter = spec.jitterMs ? -spec.jitterMs * Math.log(1 - this.#rng.next()) : 0;
@@ -204,7 +207,7 @@ export class MemoryNet {
           to: a.peer,
           fromIp: this.ip(relay),
           fromPort: 7000,
-          bytes: a.bytes,
+          bytes: bytes.slice(),
         });
         return;
       }

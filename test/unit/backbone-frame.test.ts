@@ -19,10 +19,12 @@ import {
   forwardFrame,
   frameDestination,
   frameSource,
+  joinParts,
   type KeyRing,
   MAX_FRAME_LENGTH,
   MeshKeyError,
   relayHash,
+  sealDataFrame,
   type WireAddress,
   wireAddress,
 } from '../../src/backbone/index.ts';
@@ -239,17 +241,48 @@ describe('key rotation', () => {
   });
 });
 
+describe('data frames in parts', () => {
+  it('seals head, payload and tag whose concatenation is the frame, without copying the payload', () => {
+    for (const family of ['IPv4', 'IPv6']) {
+      const [source, destination] = addrs[family]!;
+      const payload = bytes(300, 5);
+      const init = { seq: 9, sender: A, target: B, hopLimit: 3, source, destination, payload };
+      const parts = sealDataFrame(init, ring);
+      expect(parts[1]).toBe(payload);
+      expect(parts[0]).toHaveLength(dataOverhead(source.family, destination.family) - FRAME_TAG_LENGTH);
+      expect(parts[2]).toHaveLength(FRAME_TAG_LENGTH);
+      const joined = joinParts(parts);
+      expect(joined).toEqual(encodeDataFrame(init, ring));
+      const f = dataOf(decodeFrame(joined, ring));
+      expect([f.hopLimit, f.seq, f.payload]).toEqual([3, 9, payload]);
+    }
+  });
+
+  it('computes the tag over the payload part too: a changed payload byte fails the tag', () => {
+    const [source, destination] = addrs.IPv4!;
+    const parts = sealDataFrame(
+      { seq: 1, sender: A, target: B, source, destination, payload: bytes(40) },
+      ring,
+    );
+    const joined = joinParts(parts);
+    joined[joined.length - FRAME_TAG_LENGTH - 1]! ^= 1;
+    expect(decodeFrame(joined, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+  });
+});
+
 describe('forwarding and relay ids', () => {
-  it('decrements the hop limit on a copy until it is exhausted, and the copies still verify', () => {
-    const first = data(bytes(64));
+  it('decrements the hop limit in place until it is exhausted, and the frame still verifies', () => {
+    const frame = data(bytes(64));
     const hops: number[] = [];
-    for (let f: Uint8Array | undefined = first; f; f = forwardFrame(f)) {
-      const fr = dataOf(decodeFrame(f, ring));
+    for (;;) {
+      const fr = dataOf(decodeFrame(frame, ring));
       expect(fr.payload).toEqual(bytes(64));
       hops.push(fr.hopLimit);
+      const next = forwardFrame(frame);
+      if (!next) break;
+      expect(next).toBe(frame); // the same datagram passed on: no copy
     }
     expect(hops).toEqual([4, 3, 2, 1]);
-    expect(first[FrameOffset.HopLimit]).toBe(4); // forwarding copies, never edits the frame it is given
     expect(forwardFrame(new Uint8Array(5))).toBeUndefined();
   });
 

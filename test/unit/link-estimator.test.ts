@@ -45,6 +45,19 @@ describe('link estimator', () => {
     expect(e.estimate(T0 + 5000).lossRate).toBe(0); // the window has slid past the losses
   });
 
+  it('weighs one early loss as one probe of a full window, not of the few probes decided yet', () => {
+    const e = run([20, 20, undefined, 20, 20, 20, 20, 20, 20, 20], 50);
+    // 10 decided, 1 lost: 1/50 (what it will weigh once the window is full), not 1/10.
+    expect(e.estimate(T0 + 3000).lossRate).toBe(1 / 50);
+    const full = run([20, undefined, ...Array(48).fill(20)], 50);
+    expect(full.estimate(T0 + 6000).lossRate).toBe(1 / 50);
+    // Heavy early loss still shows: 5 of the first 10 lost.
+    expect(
+      run([20, undefined, 20, undefined, 20, undefined, 20, undefined, 20, undefined]).estimate(T0 + 3000)
+        .lossRate,
+    ).toBe(5 / 50);
+  });
+
   it('treats a link that never answered as fully lossy, and measures silence', () => {
     const e = new LinkEstimator();
     expect(e.estimate(T0).lossRate).toBe(1);
