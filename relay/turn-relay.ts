@@ -43,15 +43,18 @@ export interface RelayedSocket {
   readonly key: string;
 }
 
+/** An allocation as the relay's engine holds it: a ClientLink per client, a RelayedSocket each. */
+export type RelayAllocation = Allocation<ClientLink, RelayedSocket>;
+
 /** The one way out from an allocation to a peer. The backbone replaces it to divert packets. */
 export interface PeerEgress {
-  send(alloc: Allocation, peerIp: string, peerPort: number, data: Uint8Array): void;
+  send(alloc: RelayAllocation, peerIp: string, peerPort: number, data: Uint8Array): void;
 }
 
 /** Plain UDP from the allocation's relayed socket. */
 export const directEgress: PeerEgress = {
   send(alloc, peerIp, peerPort, data) {
-    (alloc.shell as RelayedSocket | undefined)?.socket.send(data, peerPort, peerIp);
+    alloc.shell?.socket.send(data, peerPort, peerIp);
   },
 };
 
@@ -72,6 +75,8 @@ export interface ListeningAddresses {
   readonly tls: TransportAddress[];
 }
 
+type RelayAction = TurnAction<ClientLink, RelayedSocket>;
+
 /** Stream clients may not buffer more than this before packets to them are dropped. */
 const MAX_STREAM_BUFFER = 1 << 20;
 /** Sources the per-source limit on unauthenticated answers remembers at once. */
@@ -88,13 +93,13 @@ interface ShellRefusals {
 }
 
 export class TurnRelay {
-  readonly engine: TurnEngine;
+  readonly engine: TurnEngine<ClientLink, RelayedSocket>;
   readonly metrics: RelayMetrics;
   readonly egress: PeerEgress;
   readonly #log: Logger;
   readonly #pool: RelaySocketPool;
   readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
-  readonly #byRelayed = new Map<string, Allocation>();
+  readonly #byRelayed = new Map<string, RelayAllocation>();
   readonly #udp: dgram.Socket[] = [];
   readonly #streams: net.Server[] = [];
   readonly #connections = new Set<net.Socket>();
@@ -141,7 +146,7 @@ export class TurnRelay {
       .map((a) => parseIp(a))
       .filter((b): b is Uint8Array => b?.some((x: number) => x !== 0) === true);
     const secrets = config.secrets;
-    this.engine = new TurnEngine({
+    this.engine = new TurnEngine<ClientLink, RelayedSocket>({
       realm: config.realm,
       software: config.software,
       auth: createAuthenticator({
@@ -295,7 +300,7 @@ export class TurnRelay {
     if (!alloc) return false;
     const out = this.engine.fromPeer(alloc, peerIp, peerPort, data, Date.now());
     if (!out) return false;
-    (alloc.client.handle as ClientLink).send(out);
+    alloc.client.handle.send(out);
     return true;
   }
 
@@ -492,11 +497,11 @@ export class TurnRelay {
     });
   }
 
-  #run(actions: readonly TurnAction[]): void {
+  #run(actions: readonly RelayAction[]): void {
     for (const a of actions) {
       switch (a.type) {
         case 'reply':
-          (a.client.handle as ClientLink).send(a.bytes);
+          a.client.handle.send(a.bytes);
           break;
         case 'to-peer':
           this.egress.send(a.allocation, a.peer.address, a.peer.port, a.data);
@@ -505,7 +510,7 @@ export class TurnRelay {
           void this.#bindRelay(a);
           break;
         case 'release-relay':
-          this.#release(a.allocation);
+          this.#release(a.allocation, a.shell);
           break;
         case 'release-reservation':
           this.#releaseReservation(a.token);
@@ -515,7 +520,7 @@ export class TurnRelay {
   }
 
   /** Binds (or takes from a reservation) the relayed socket of a pending allocation. */
-  async #bindRelay(a: Extract<TurnAction, { type: 'bind-relay' }>): Promise<void> {
+  async #bindRelay(a: Extract<RelayAction, { type: 'bind-relay' }>): Promise<void> {
     const alloc = a.allocation;
     const where = this.#relayAddress[alloc.family];
     let socket: dgram.Socket | undefined;
@@ -546,14 +551,18 @@ export class TurnRelay {
     const relayed: TransportAddress = { family: alloc.family, address: where.bind, port };
     const advertised: TransportAddress = { family: alloc.family, address: where.advertise, port };
     const key = addressKey(advertised);
-    alloc.shell = { socket, key } satisfies RelayedSocket;
     const engine = this.engine;
     socket.on('error', (err) => this.#warnOnce('relayed-socket', 'relayed socket error', err));
     socket.on('message', (msg, rinfo) => {
       const out = engine.fromPeer(alloc, rinfo.address, rinfo.port, msg, Date.now());
-      if (out) (alloc.client.handle as ClientLink).send(out);
+      if (out) alloc.client.handle.send(out);
     });
-    const actions = this.engine.relayBound(alloc, relayed, advertised, Date.now(), token);
+    const shell: RelayedSocket = { socket, key };
+    const actions = this.engine.relayBound(
+      alloc,
+      { relayed, advertised, shell, reservationToken: token },
+      Date.now(),
+    );
     if (alloc.state === 'active') this.#byRelayed.set(key, alloc);
     this.#run(actions);
   }
@@ -571,10 +580,7 @@ export class TurnRelay {
     this.#takeReservation(token)?.close();
   }
 
-  #release(alloc: Allocation): void {
-    const shell = alloc.shell as RelayedSocket | undefined;
-    if (!shell) return;
-    alloc.shell = undefined;
+  #release(alloc: RelayAllocation, shell: RelayedSocket): void {
     if (this.#byRelayed.get(shell.key) === alloc) this.#byRelayed.delete(shell.key);
     shell.socket.removeAllListeners('message');
     shell.socket.close();
@@ -582,14 +588,14 @@ export class TurnRelay {
 
   #hooks() {
     return {
-      allocationCreated: (alloc: Allocation) => {
+      allocationCreated: (alloc: RelayAllocation) => {
         this.metrics.allocationsCreated.inc();
         this.#log.debug(
           { id: alloc.id, user: alloc.username, client: addressKey(alloc.client.client) },
           'allocated',
         );
       },
-      allocationEnded: (alloc: Allocation, reason: EndReason) => {
+      allocationEnded: (alloc: RelayAllocation, reason: EndReason) => {
         this.metrics.allocationsEnded.inc({ reason });
         this.#ended.packetsToPeer += alloc.traffic.packetsToPeer;
         this.#ended.bytesToPeer += alloc.traffic.bytesToPeer;
