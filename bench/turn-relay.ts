@@ -6,14 +6,15 @@
  *
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
  *                         [--scenarios saturation,latency@1,latency@50,latency@200]
- *                         [--out bench/results/turn-relay.json]
+ *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
  * second each (an audio-like rate). With --rounds N the servers take turns N times (the order
  * rotates each round) and the table shows each figure's median over the rounds: the machine's
  * other load then falls on every server alike. Prints a table and the ratios to coturn, and
- * writes every figure (each round's and the medians) as JSON.
+ * writes every figure (each round's and the medians) as JSON. --cpu-prof DIR runs our relay under
+ * `node --cpu-prof` and leaves its profile in DIR when it stops.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -69,11 +70,12 @@ const killer = (child: ChildProcess, signal: NodeJS.Signals) => () =>
     child.kill(signal);
   });
 
-async function startOurs(): Promise<Server> {
+async function startOurs(profileDir?: string): Promise<Server> {
   const port = await freePort('both');
   const child = spawn(
     process.execPath,
     [
+      ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
       '--import',
       'tsx',
       'relay/main.ts',
@@ -353,6 +355,7 @@ async function main(): Promise<void> {
       servers: { type: 'string', default: 'ours,coturn,pion,node-turn' },
       scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(',') },
       out: { type: 'string', default: 'bench/results/turn-relay.json' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
@@ -361,7 +364,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) fail('--rounds: expected 1 to 20');
   let pion: string | undefined;
   const starters: Record<string, () => Promise<Server>> = {
-    ours: startOurs,
+    ours: () => startOurs(values['cpu-prof']),
     coturn: startCoturn,
     pion: () => startPion(pion!),
     'node-turn': startNodeTurnServer,
