@@ -100,6 +100,12 @@ export class TurnRelay {
   readonly #pool: RelaySocketPool;
   readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
   readonly #byRelayed = new Map<string, RelayAllocation>();
+  /**
+   * Live allocations of UDP clients, per listener (addressKey), then client port, then client IP:
+   * a ChannelData datagram finds its allocation from what the socket reported, with no key string
+   * built per packet. Entries come and go with the allocations (allocationCreated/Ended hooks).
+   */
+  readonly #udpClients = new Map<string, Map<number, Map<string, RelayAllocation>>>();
   readonly #udp: dgram.Socket[] = [];
   readonly #streams: net.Server[] = [];
   readonly #connections = new Set<net.Socket>();
@@ -362,15 +368,20 @@ export class TurnRelay {
     const local = toAddress(socket.address());
     const prefix = `udp|${addressKey(local)}|`;
     const engine = this.engine;
+    const clients = new Map<number, Map<string, RelayAllocation>>();
+    this.#udpClients.set(addressKey(local), clients);
     socket.on('error', (err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
     const parsed = this.#parsed;
     socket.on('message', (msg, rinfo) => {
       parsed.udp++;
       const now = Date.now();
-      const key = `${prefix + rinfo.address}:${rinfo.port}`;
       if ((msg[0]! & 0xc0) === 0x40) {
-        // RFC 8656 §12.5 fast path: ChannelData, a map lookup or two and one send.
-        const binding = engine.channelFromClient(key, msg, now);
+        // RFC 8656 §12.5 fast path: ChannelData, a few map lookups and one send.
+        const alloc = clients.get(rinfo.port)?.get(rinfo.address);
+        const binding =
+          alloc === undefined
+            ? engine.channelFromClient(`${prefix + rinfo.address}:${rinfo.port}`, msg, now)
+            : engine.channelFromAllocation(alloc, msg, now);
         if (binding) {
           const len = (msg[2]! << 8) | msg[3]!;
           this.egress.send(
@@ -383,7 +394,7 @@ export class TurnRelay {
         return;
       }
       const ctx: ClientContext<ClientLink> = {
-        key,
+        key: `${prefix + rinfo.address}:${rinfo.port}`,
         transport: 'udp',
         client: { family: rinfo.family === 'IPv6' ? 6 : 4, address: rinfo.address, port: rinfo.port },
         server: local,
@@ -586,10 +597,26 @@ export class TurnRelay {
     shell.socket.close();
   }
 
+  /** Adds or removes a UDP client's allocation in #udpClients. */
+  #indexUdpClient(alloc: RelayAllocation, live: boolean): void {
+    const { transport, server, client } = alloc.client;
+    const clients = transport === 'udp' ? this.#udpClients.get(addressKey(server)) : undefined;
+    if (!clients) return;
+    const byIp = clients.get(client.port);
+    if (live) {
+      if (byIp) byIp.set(client.address, alloc);
+      else clients.set(client.port, new Map([[client.address, alloc]]));
+    } else if (byIp?.get(client.address) === alloc) {
+      byIp.delete(client.address);
+      if (byIp.size === 0) clients.delete(client.port);
+    }
+  }
+
   #hooks() {
     return {
       allocationCreated: (alloc: RelayAllocation) => {
         this.metrics.allocationsCreated.inc();
+        this.#indexUdpClient(alloc, true);
         this.#log.debug(
           { id: alloc.id, user: alloc.username, client: addressKey(alloc.client.client) },
           'allocated',
@@ -597,6 +624,7 @@ export class TurnRelay {
       },
       allocationEnded: (alloc: RelayAllocation, reason: EndReason) => {
         this.metrics.allocationsEnded.inc({ reason });
+        this.#indexUdpClient(alloc, false);
         this.#ended.packetsToPeer += alloc.traffic.packetsToPeer;
         this.#ended.bytesToPeer += alloc.traffic.bytesToPeer;
         this.#ended.packetsToClient += alloc.traffic.packetsToClient;
