@@ -6,7 +6,7 @@
  *
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
  *                         [--scenarios saturation,latency@1,latency@50,latency@200]
- *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR]
+ *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
@@ -14,9 +14,10 @@
  * rotates each round) and the table shows each figure's median over the rounds: the machine's
  * other load then falls on every server alike. Prints a table and the ratios to coturn, and
  * writes every figure (each round's and the medians) as JSON. --cpu-prof DIR runs our relay under
- * `node --cpu-prof` and leaves its profile in DIR when it stops.
+ * `node --cpu-prof` and leaves its profile in DIR when it stops. --alt-node PATH adds the server
+ * `ours-alt`: our relay run by another Node binary (a newer Node beside the one running this).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
@@ -70,10 +71,10 @@ const killer = (child: ChildProcess, signal: NodeJS.Signals) => () =>
     child.kill(signal);
   });
 
-async function startOurs(profileDir?: string): Promise<Server> {
+async function startOurs(profileDir?: string, node = process.execPath, name = 'ours'): Promise<Server> {
   const port = await freePort('both');
   const child = spawn(
-    process.execPath,
+    node,
     [
       ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
       '--import',
@@ -112,7 +113,7 @@ async function startOurs(profileDir?: string): Promise<Server> {
   );
   await waitForLine(child, /"event":"ready"/, 'our relay');
   return {
-    name: 'ours',
+    name,
     pid: child.pid!,
     address: addr(port),
     channelData: true,
@@ -356,6 +357,7 @@ async function main(): Promise<void> {
       scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(',') },
       out: { type: 'string', default: 'bench/results/turn-relay.json' },
       'cpu-prof': { type: 'string' },
+      'alt-node': { type: 'string' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
@@ -363,15 +365,18 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) fail('--rounds: expected 1 to 20');
   let pion: string | undefined;
+  const altNode = values['alt-node'];
   const starters: Record<string, () => Promise<Server>> = {
     ours: () => startOurs(values['cpu-prof']),
+    'ours-alt': () =>
+      startOurs(values['cpu-prof'], altNode ?? fail('ours-alt needs --alt-node PATH'), 'ours-alt'),
     coturn: startCoturn,
     pion: () => startPion(pion!),
     'node-turn': startNodeTurnServer,
   };
   const names = values.servers.split(',');
   for (const n of names)
-    if (!starters[n]) fail(`--servers: unknown server "${n}" (ours, coturn, pion, node-turn)`);
+    if (!starters[n]) fail(`--servers: unknown server "${n}" (ours, ours-alt, coturn, pion, node-turn)`);
   const scenarios = values.scenarios.split(',').map((name) => {
     const sc = SCENARIOS.find((s) => s.name === name);
     return sc ?? fail(`--scenarios: unknown scenario "${name}" (${SCENARIOS.map((s) => s.name).join(', ')})`);
@@ -454,6 +459,7 @@ async function main(): Promise<void> {
   const meta = {
     date: new Date().toISOString(),
     node: process.version,
+    altNode: altNode ? spawnSync(altNode, ['--version'], { encoding: 'utf8' }).stdout.trim() : undefined,
     durationMs,
     rounds,
     cpus: availableParallelism(),
