@@ -82,7 +82,8 @@ export interface Allocation<H = unknown, S extends object = object> {
   readonly channels: Map<number, ChannelBinding<H, S>>;
   readonly toPeerLimit: RateLimiter;
   readonly toClientLimit: RateLimiter;
-  readonly traffic: TrafficCounters;
+  /** Packets and bytes relayed: counted by the engine, read-only to everyone else. */
+  readonly traffic: Readonly<TrafficCounters>;
   /** Transaction of the Allocate request that created it, to recognise retransmissions (hex). */
   readonly allocateTransaction: string;
   /**
@@ -105,6 +106,8 @@ export interface NewAllocation<H> {
   readonly allocateTransaction: string;
   readonly maxPps: number;
   readonly maxBps: number;
+  /** The engine's own counters, which the allocation shows read-only. */
+  readonly traffic: TrafficCounters;
 }
 
 export function createAllocation<H, S extends object>(a: NewAllocation<H>): Allocation<H, S> {
@@ -125,7 +128,7 @@ export function createAllocation<H, S extends object>(a: NewAllocation<H>): Allo
     channels: new Map(),
     toPeerLimit: createRateLimiter(a.maxPps, a.maxBps, a.now),
     toClientLimit: createRateLimiter(a.maxPps, a.maxBps, a.now),
-    traffic: { packetsToPeer: 0, bytesToPeer: 0, packetsToClient: 0, bytesToClient: 0 },
+    traffic: a.traffic,
     allocateTransaction: a.allocateTransaction,
     shell: undefined,
   };

@@ -40,6 +40,7 @@ import {
   expirePeers,
   hasPermission,
   peerEntry,
+  type TrafficCounters,
 } from './allocation.ts';
 import type { Authenticator } from './auth.ts';
 import type { NonceManager } from './nonce.ts';
@@ -205,6 +206,8 @@ export class TurnEngine<H = unknown, S extends object = object> {
   };
   readonly #refusals: RefusalCounters = { requestTooLarge: 0, unauthenticatedRateLimited: 0 };
   readonly #byClient = new Map<string, Allocation<H, S>>();
+  /** Each allocation's traffic counters, writable here only (the allocation shows them read-only). */
+  readonly #traffic = new WeakMap<Allocation<H, S>, TrafficCounters>();
   readonly #byUser = new Map<string, Set<Allocation<H, S>>>();
   readonly #byTenant = new Map<string, Set<Allocation<H, S>>>();
   readonly #transactions = new Map<string, CachedResponse>();
@@ -395,8 +398,9 @@ export class TurnEngine<H = unknown, S extends object = object> {
       this.#drops.rateLimited++;
       return undefined;
     }
-    alloc.traffic.packetsToPeer++;
-    alloc.traffic.bytesToPeer += length;
+    const traffic = this.#traffic.get(alloc)!;
+    traffic.packetsToPeer++;
+    traffic.bytesToPeer += length;
     return binding;
   }
 
@@ -422,8 +426,9 @@ export class TurnEngine<H = unknown, S extends object = object> {
       this.#drops.rateLimited++;
       return undefined;
     }
-    alloc.traffic.packetsToClient++;
-    alloc.traffic.bytesToClient += data.length;
+    const traffic = this.#traffic.get(alloc)!;
+    traffic.packetsToClient++;
+    traffic.bytesToClient += data.length;
     const binding = entry.channelsByPort.get(peerPort);
     if (binding !== undefined && binding.expiresAt > now) {
       return encodeChannelData(binding.channel, data, alloc.client.transport !== 'udp');
@@ -668,7 +673,9 @@ export class TurnEngine<H = unknown, S extends object = object> {
 
     const lifetime = this.#lifetime(msg, key);
     if (typeof lifetime !== 'number') return lifetime;
+    const traffic = { packetsToPeer: 0, bytesToPeer: 0, packetsToClient: 0, bytesToClient: 0 };
     const alloc = createAllocation<H, S>({
+      traffic,
       id: this.#nextId++,
       client: ctx,
       username: auth.username,
@@ -682,6 +689,7 @@ export class TurnEngine<H = unknown, S extends object = object> {
       maxPps: this.o.limits.allocPps,
       maxBps: this.o.limits.allocBps,
     });
+    this.#traffic.set(alloc, traffic);
     this.#byClient.set(ctx.key, alloc);
     const userSet = this.#byUser.get(auth.username) ?? new Set<Allocation<H, S>>();
     this.#byUser.set(auth.username, userSet);
@@ -884,8 +892,9 @@ export class TurnEngine<H = unknown, S extends object = object> {
       this.#drops.rateLimited++;
       return [];
     }
-    alloc.traffic.packetsToPeer++;
-    alloc.traffic.bytesToPeer += dataAttr.value.length;
+    const traffic = this.#traffic.get(alloc)!;
+    traffic.packetsToPeer++;
+    traffic.bytesToPeer += dataAttr.value.length;
     return [{ type: 'to-peer', allocation: alloc, peer: peer.value, data: dataAttr.value }];
   }
 

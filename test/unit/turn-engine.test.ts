@@ -418,6 +418,8 @@ describe('permissions and data', () => {
     expect(channelDataLength(frame)).toBe(2);
     const back = engine.fromPeer(alloc, peer.address, peer.port, new Uint8Array([8]), T0 + 2);
     expect(back).toEqual(new Uint8Array([0x40, 0x00, 0x00, 0x01, 8]));
+    // The engine counts what it relayed on the allocation, which shows the counts read-only.
+    expect(alloc.traffic).toEqual({ packetsToPeer: 1, bytesToPeer: 2, packetsToClient: 1, bytesToClient: 1 });
 
     expect(errorCodeOf(bind(0x4000, { ...peer, port: 6000 }))).toBe(400);
     expect(errorCodeOf(bind(0x4001, peer))).toBe(400);
