@@ -1,25 +1,36 @@
 /**
- * TURN relay benchmark: our relay, coturn (one relay thread) and node-turn 0.0.6, side by side in
- * one run, driven by the same load tool (bench/lib/turn-load.ts) against the same echo peer
- * (coturn's turnutils_peer), everything on loopback.
+ * TURN relay benchmark: our relay, coturn (one relay thread), Pion's Go server (its example
+ * server, built from Debian's source at bench time: bench/lib/pion.ts) and node-turn 0.0.6, side
+ * by side in one run, driven by the same load tool (bench/lib/turn-load.ts) against the same echo
+ * peer (coturn's turnutils_peer), everything on loopback.
  *
- *   npm run bench:turn -- [--duration 5] [--servers ours,coturn,node-turn] [--out bench/results/turn-relay.json]
+ *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
+ *                         [--scenarios saturation,latency@1,latency@50,latency@200]
+ *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
- * second each (an audio-like rate). Prints a table and writes every figure as JSON.
+ * second each (an audio-like rate). With --rounds N the servers take turns N times (the order
+ * rotates each round) and the table shows each figure's median over the rounds: the machine's
+ * other load then falls on every server alike. Prints a table and the ratios to coturn, and
+ * writes every figure (each round's and the medians) as JSON. --cpu-prof DIR runs our relay under
+ * `node --cpu-prof` and leaves its profile in DIR when it stops. --alt-node PATH adds the server
+ * `ours-alt`: our relay run by another Node binary (a newer Node beside the one running this).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TransportAddress } from '../src/net/address.ts';
 import { startNodeTurn } from '../test/support/node-turn-server.ts';
-import { freePort } from '../test/support/ports.ts';
+import { freePort, waitForStunBinding } from '../test/support/ports.ts';
 import { startTurnutilsPeer } from '../test/support/turnutils.ts';
+import { buildPionServer, PionUnavailableError } from './lib/pion.ts';
 import { type LoadMode, type LoadPattern, type LoadResult, runLoad } from './lib/turn-load.ts';
 
-const CRED = { username: 'bench', password: 'bench-pw', realm: 'bench.test' };
+// Pion's example server reads users as word=word: no punctuation in the password.
+const CRED = { username: 'bench', password: 'benchpw', realm: 'bench.test' };
 const ROOT = new URL('..', import.meta.url).pathname;
 
 interface Server {
@@ -60,11 +71,12 @@ const killer = (child: ChildProcess, signal: NodeJS.Signals) => () =>
     child.kill(signal);
   });
 
-async function startOurs(): Promise<Server> {
+async function startOurs(profileDir?: string, node = process.execPath, name = 'ours'): Promise<Server> {
   const port = await freePort('both');
   const child = spawn(
-    process.execPath,
+    node,
     [
+      ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
       '--import',
       'tsx',
       'relay/main.ts',
@@ -101,7 +113,7 @@ async function startOurs(): Promise<Server> {
   );
   await waitForLine(child, /"event":"ready"/, 'our relay');
   return {
-    name: 'ours',
+    name,
     pid: child.pid!,
     address: addr(port),
     channelData: true,
@@ -159,6 +171,46 @@ async function startCoturn(): Promise<Server> {
   };
 }
 
+/**
+ * Pion's example TURN server (turn-server/simple): UDP, one listener goroutine, a goroutine per
+ * relayed socket, Go's default GOMAXPROCS (every core). Relayed sockets on 0.0.0.0, advertised as
+ * 127.0.0.1; it has no port range or loopback restriction to configure.
+ */
+async function startPion(binary: string): Promise<Server> {
+  const port = await freePort('udp');
+  const child = spawn(
+    binary,
+    [
+      '-public-ip',
+      '127.0.0.1',
+      '-port',
+      String(port),
+      '-users',
+      `${CRED.username}=${CRED.password}`,
+      '-realm',
+      CRED.realm,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  try {
+    await waitForStunBinding('127.0.0.1', port, 10_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`Pion's server did not answer on ${port}: ${(err as Error).message}\n${out}`);
+  }
+  return {
+    name: 'pion',
+    pid: child.pid!,
+    address: addr(port),
+    channelData: true,
+    stop: killer(child, 'SIGINT'),
+  };
+}
+
 async function startNodeTurnServer(): Promise<Server> {
   const port = await freePort('udp');
   const s = await startNodeTurn({
@@ -190,116 +242,230 @@ interface Row extends LoadResult {
   readonly server: string;
   readonly scenario: string;
   readonly mode: LoadMode;
+  readonly round: number;
+  readonly serverCpuPercent: number;
+  /** Relayed packets per second of CPU the server used (user + system); NaN when it barely ran. */
+  readonly packetsPerCpuSecond: number;
+  readonly serverRssMb: number;
+}
+
+/** One figure per (server, scenario, mode): the median of each measure over the rounds. */
+interface MedianRow {
+  readonly server: string;
+  readonly scenario: string;
+  readonly mode: LoadMode;
+  readonly allocations: number;
+  readonly rounds: number;
+  readonly relayedPacketsPerSecond: number;
+  readonly packetsPerCpuSecond: number;
+  readonly lossPercent: number;
+  readonly rttP50Ms: number;
+  readonly rttP99Ms: number;
   readonly serverCpuPercent: number;
   readonly serverRssMb: number;
+}
+
+const SCENARIOS: { name: string; allocations: number; pattern: LoadPattern; modes: LoadMode[] }[] = [
+  {
+    name: 'saturation',
+    allocations: 50,
+    pattern: { kind: 'window', inFlight: 8 },
+    modes: ['channel', 'send'],
+  },
+  { name: 'latency@1', allocations: 1, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
+  { name: 'latency@50', allocations: 50, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
+  { name: 'latency@200', allocations: 200, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
+];
+
+function median(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+function medians(rows: readonly Row[]): MedianRow[] {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = `${r.server}|${r.scenario}|${r.mode}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => ({
+    server: g[0]!.server,
+    scenario: g[0]!.scenario,
+    mode: g[0]!.mode,
+    allocations: g[0]!.allocations,
+    rounds: g.length,
+    relayedPacketsPerSecond: median(g.map((r) => r.relayedPacketsPerSecond)),
+    packetsPerCpuSecond: median(g.map((r) => r.packetsPerCpuSecond)),
+    lossPercent: median(g.map((r) => r.lossPercent)),
+    rttP50Ms: median(g.map((r) => r.rttMs.p50)),
+    rttP99Ms: median(g.map((r) => r.rttMs.p99)),
+    serverCpuPercent: median(g.map((r) => r.serverCpuPercent)),
+    serverRssMb: median(g.map((r) => r.serverRssMb)),
+  }));
+}
+
+const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
+function table(rows: readonly MedianRow[]): string {
+  return [
+    '| server | scenario | mode | allocations | rounds | relayed pkt/s | pkt per server CPU-s | loss % | RTT p50 ms | RTT p99 ms | server CPU % | server RSS MB |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.server} | ${r.scenario} | ${r.mode} | ${r.allocations} | ${r.rounds} | ${fmt(r.relayedPacketsPerSecond)} | ` +
+        `${fmt(r.packetsPerCpuSecond)} | ${fmt(r.lossPercent, 2)} | ${fmt(r.rttP50Ms, 3)} | ${fmt(r.rttP99Ms, 3)} | ` +
+        `${fmt(r.serverCpuPercent)} | ${fmt(r.serverRssMb)} |`,
+    ),
+  ].join('\n');
+}
+
+/** Each server's figures as a multiple of coturn's: the goals of issue 11 §4 read off this. */
+function ratios(rows: readonly MedianRow[]): string {
+  const find = (server: string, scenario: string, mode: LoadMode) =>
+    rows.find((r) => r.server === server && r.scenario === scenario && r.mode === mode);
+  const lines = [
+    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn |',
+    '|---|---:|---:|---:|',
+  ];
+  for (const server of new Set(rows.map((r) => r.server))) {
+    if (server === 'coturn') continue;
+    const cells = (['channel', 'send'] as const).map((mode) => {
+      const ours = find(server, 'saturation', mode);
+      const theirs = find('coturn', 'saturation', mode);
+      const lat = find(server, 'latency@50', mode);
+      const latC = find('coturn', 'latency@50', mode);
+      return [
+        ours && theirs ? ours.relayedPacketsPerSecond / theirs.relayedPacketsPerSecond : Number.NaN,
+        ours && theirs ? ours.packetsPerCpuSecond / theirs.packetsPerCpuSecond : Number.NaN,
+        lat && latC ? lat.rttP99Ms / latC.rttP99Ms : Number.NaN,
+      ];
+    });
+    const cell = (i: number) => `${fmt(cells[0]![i]!, 2)}x / ${fmt(cells[1]![i]!, 2)}x`;
+    lines.push(`| ${server} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} |`);
+  }
+  return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: '5' },
-      servers: { type: 'string', default: 'ours,coturn,node-turn' },
+      rounds: { type: 'string', default: '1' },
+      servers: { type: 'string', default: 'ours,coturn,pion,node-turn' },
+      scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(',') },
       out: { type: 'string', default: 'bench/results/turn-relay.json' },
+      'cpu-prof': { type: 'string' },
+      'alt-node': { type: 'string' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
   if (!(durationMs >= 1000 && durationMs <= 120_000)) fail('--duration: expected seconds from 1 to 120');
+  const rounds = Number(values.rounds);
+  if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) fail('--rounds: expected 1 to 20');
+  let pion: string | undefined;
+  const altNode = values['alt-node'];
   const starters: Record<string, () => Promise<Server>> = {
-    ours: startOurs,
+    ours: () => startOurs(values['cpu-prof']),
+    'ours-alt': () =>
+      startOurs(values['cpu-prof'], altNode ?? fail('ours-alt needs --alt-node PATH'), 'ours-alt'),
     coturn: startCoturn,
+    pion: () => startPion(pion!),
     'node-turn': startNodeTurnServer,
   };
   const names = values.servers.split(',');
-  for (const n of names) if (!starters[n]) fail(`--servers: unknown server "${n}" (ours, coturn, node-turn)`);
+  for (const n of names)
+    if (!starters[n]) fail(`--servers: unknown server "${n}" (ours, ours-alt, coturn, pion, node-turn)`);
+  const scenarios = values.scenarios.split(',').map((name) => {
+    const sc = SCENARIOS.find((s) => s.name === name);
+    return sc ?? fail(`--scenarios: unknown scenario "${name}" (${SCENARIOS.map((s) => s.name).join(', ')})`);
+  });
+  if (names.includes('pion')) {
+    try {
+      pion = buildPionServer();
+    } catch (err) {
+      if (err instanceof PionUnavailableError) fail(err.message);
+      throw err;
+    }
+  }
 
   const peerPort = await freePort('udp');
   const peer = await startTurnutilsPeer('127.0.0.1', peerPort);
-  const scenarios: { name: string; allocations: number; pattern: LoadPattern; modes: LoadMode[] }[] = [
-    {
-      name: 'saturation',
-      allocations: 50,
-      pattern: { kind: 'window', inFlight: 8 },
-      modes: ['channel', 'send'],
-    },
-    { name: 'latency @1', allocations: 1, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
-    { name: 'latency @50', allocations: 50, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
-    {
-      name: 'latency @200',
-      allocations: 200,
-      pattern: { kind: 'rate', pps: 50 },
-      modes: ['channel', 'send'],
-    },
-  ];
-  const total = names.length * scenarios.reduce((n, s) => n + s.modes.length, 0);
+  const total = rounds * names.length * scenarios.reduce((n, s) => n + s.modes.length, 0);
   const rows: Row[] = [];
   let step = 0;
   try {
-    for (const name of names) {
-      const server = await starters[name]!();
-      try {
-        for (const sc of scenarios) {
-          for (const mode of sc.modes) {
-            step++;
-            if (mode === 'channel' && !server.channelData) continue;
-            const label = `[${step}/${total}] ${name} ${sc.name} ${mode}`;
-            process.stderr.write(`${label} ...`);
-            const cpu0 = cpuSeconds(server.pid);
-            const t0 = performance.now();
-            const result = await runLoad(
-              {
-                server: server.address,
-                cred: CRED,
-                peer: { family: 4, address: peer.host, port: peer.port },
-                allocations: sc.allocations,
+    for (let round = 0; round < rounds; round++) {
+      const order = names.map((_, i) => names[(i + round) % names.length]!);
+      for (const name of order) {
+        const server = await starters[name]!();
+        try {
+          for (const sc of scenarios) {
+            for (const mode of sc.modes) {
+              step++;
+              if (mode === 'channel' && !server.channelData) continue;
+              const label = `[${step}/${total}] round ${round + 1} ${name} ${sc.name} ${mode}`;
+              process.stderr.write(`${label} ...`);
+              const cpu0 = cpuSeconds(server.pid);
+              const t0 = performance.now();
+              const result = await runLoad(
+                {
+                  server: server.address,
+                  cred: CRED,
+                  peer: { family: 4, address: peer.host, port: peer.port },
+                  allocations: sc.allocations,
+                  mode,
+                  pattern: sc.pattern,
+                  payloadBytes: 100,
+                  durationMs,
+                },
+                (done) => process.stderr.write(`\r${label} ${Math.round(done * 100)}%`),
+              );
+              const wall = (performance.now() - t0) / 1000;
+              const cpuPercent = (100 * (cpuSeconds(server.pid) - cpu0)) / wall;
+              const row: Row = {
+                server: name,
+                scenario: sc.name,
                 mode,
-                pattern: sc.pattern,
-                payloadBytes: 100,
-                durationMs,
-              },
-              (done) => process.stderr.write(`\r${label} ${Math.round(done * 100)}%`),
-            );
-            const wall = (performance.now() - t0) / 1000;
-            const row: Row = {
-              server: name,
-              scenario: sc.name,
-              mode,
-              ...result,
-              serverCpuPercent: (100 * (cpuSeconds(server.pid) - cpu0)) / wall,
-              serverRssMb: rssMb(server.pid),
-            };
-            rows.push(row);
-            process.stderr.write(`\r${label} done: ${Math.round(row.relayedPacketsPerSecond)} pkt/s\n`);
+                round: round + 1,
+                ...result,
+                serverCpuPercent: cpuPercent,
+                packetsPerCpuSecond:
+                  cpuPercent > 1 ? (100 * result.relayedPacketsPerSecond) / cpuPercent : Number.NaN,
+                serverRssMb: rssMb(server.pid),
+              };
+              rows.push(row);
+              process.stderr.write(`\r${label} done: ${Math.round(row.relayedPacketsPerSecond)} pkt/s\n`);
+            }
           }
+        } finally {
+          await server.stop();
         }
-      } finally {
-        await server.stop();
       }
     }
   } finally {
     await peer.stop();
   }
 
-  const table = [
-    '| server | scenario | mode | allocations | relayed pkt/s | pkt per server CPU-s | loss % | RTT p50 ms | RTT p99 ms | server CPU % | server RSS MB |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(
-      (r) =>
-        `| ${r.server} | ${r.scenario} | ${r.mode} | ${r.allocations} | ${Math.round(r.relayedPacketsPerSecond)} | ` +
-        `${r.serverCpuPercent > 1 ? Math.round((100 * r.relayedPacketsPerSecond) / r.serverCpuPercent) : '-'} | ` +
-        `${r.lossPercent.toFixed(2)} | ${r.rttMs.p50.toFixed(3)} | ${r.rttMs.p99.toFixed(3)} | ` +
-        `${r.serverCpuPercent.toFixed(0)} | ${r.serverRssMb.toFixed(0)} |`,
-    ),
-  ].join('\n');
-  process.stdout.write(`${table}\n`);
+  const summary = medians(rows).sort(
+    (a, b) =>
+      names.indexOf(a.server) - names.indexOf(b.server) ||
+      SCENARIOS.findIndex((s) => s.name === a.scenario) - SCENARIOS.findIndex((s) => s.name === b.scenario),
+  );
+  process.stdout.write(`${table(summary)}\n\n`);
+  if (names.includes('coturn')) process.stdout.write(`${ratios(summary)}\n`);
   mkdirSync(dirname(values.out), { recursive: true });
   const meta = {
     date: new Date().toISOString(),
     node: process.version,
+    altNode: altNode ? spawnSync(altNode, ['--version'], { encoding: 'utf8' }).stdout.trim() : undefined,
     durationMs,
-    cpus: 2,
+    rounds,
+    cpus: availableParallelism(),
     payloadBytes: 100,
   };
-  writeFileSync(values.out, `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  writeFileSync(values.out, `${JSON.stringify({ meta, medians: summary, rows }, null, 2)}\n`);
   process.stderr.write(`wrote ${values.out}\n`);
 }
 

@@ -14,11 +14,10 @@ import type { LinkRecord, RelayDirectory } from '../src/directory/types.ts';
 import { faultFor, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { Path } from '../src/routing/paths.ts';
-import type { Allocation } from '../src/turn/allocation.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { hmacSha1 } from './platform-crypto.ts';
-import { directEgress, type PeerEgress } from './turn-relay.ts';
+import { directEgress, type PeerEgress, type RelayAllocation } from './turn-relay.ts';
 
 export interface BackboneOptions {
   readonly id: string;
@@ -140,7 +139,7 @@ export class Backbone implements PeerEgress {
   }
 
   /** PeerEgress: to another relay's relayed address through the backbone, else plain UDP. */
-  send(alloc: Allocation, peerIp: string, peerPort: number, data: Uint8Array): void {
+  send(alloc: RelayAllocation, peerIp: string, peerPort: number, data: Uint8Array): void {
     const source = alloc.advertised;
     const a = source ? this.core.route(source, peerIp, peerPort, data) : undefined;
     if (a?.type === 'send') {

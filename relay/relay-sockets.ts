@@ -5,6 +5,7 @@
  */
 import dgram from 'node:dgram';
 import type { IpFamily } from '../src/net/address.ts';
+import { literalLookup } from './socket-util.ts';
 
 export interface PortRange {
   readonly min: number;
@@ -83,7 +84,11 @@ export async function bindPair(
 
 function tryBind(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
   return new Promise((resolve) => {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    const socket = dgram.createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: family === 6,
+      lookup: literalLookup,
+    });
     const onError = () => {
       socket.close();
       resolve(undefined);

@@ -43,15 +43,18 @@ export interface RelayedSocket {
   readonly key: string;
 }
 
+/** An allocation as the relay's engine holds it: a ClientLink per client, a RelayedSocket each. */
+export type RelayAllocation = Allocation<ClientLink, RelayedSocket>;
+
 /** The one way out from an allocation to a peer. The backbone replaces it to divert packets. */
 export interface PeerEgress {
-  send(alloc: Allocation, peerIp: string, peerPort: number, data: Uint8Array): void;
+  send(alloc: RelayAllocation, peerIp: string, peerPort: number, data: Uint8Array): void;
 }
 
 /** Plain UDP from the allocation's relayed socket. */
 export const directEgress: PeerEgress = {
   send(alloc, peerIp, peerPort, data) {
-    (alloc.shell as RelayedSocket | undefined)?.socket.send(data, peerPort, peerIp);
+    alloc.shell?.socket.send(data, peerPort, peerIp);
   },
 };
 
@@ -72,6 +75,8 @@ export interface ListeningAddresses {
   readonly tls: TransportAddress[];
 }
 
+type RelayAction = TurnAction<ClientLink, RelayedSocket>;
+
 /** Stream clients may not buffer more than this before packets to them are dropped. */
 const MAX_STREAM_BUFFER = 1 << 20;
 /** Sources the per-source limit on unauthenticated answers remembers at once. */
@@ -88,13 +93,19 @@ interface ShellRefusals {
 }
 
 export class TurnRelay {
-  readonly engine: TurnEngine;
+  readonly engine: TurnEngine<ClientLink, RelayedSocket>;
   readonly metrics: RelayMetrics;
   readonly egress: PeerEgress;
   readonly #log: Logger;
   readonly #pool: RelaySocketPool;
   readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
-  readonly #byRelayed = new Map<string, Allocation>();
+  readonly #byRelayed = new Map<string, RelayAllocation>();
+  /**
+   * Live allocations of UDP clients, per listener (addressKey), then client port, then client IP:
+   * a ChannelData datagram finds its allocation from what the socket reported, with no key string
+   * built per packet. Entries come and go with the allocations (allocationCreated/Ended hooks).
+   */
+  readonly #udpClients = new Map<string, Map<number, Map<string, RelayAllocation>>>();
   readonly #udp: dgram.Socket[] = [];
   readonly #streams: net.Server[] = [];
   readonly #connections = new Set<net.Socket>();
@@ -141,7 +152,7 @@ export class TurnRelay {
       .map((a) => parseIp(a))
       .filter((b): b is Uint8Array => b?.some((x: number) => x !== 0) === true);
     const secrets = config.secrets;
-    this.engine = new TurnEngine({
+    this.engine = new TurnEngine<ClientLink, RelayedSocket>({
       realm: config.realm,
       software: config.software,
       auth: createAuthenticator({
@@ -300,7 +311,7 @@ export class TurnRelay {
     if (!alloc) return false;
     const out = this.engine.fromPeer(alloc, peerIp, peerPort, data, Date.now());
     if (!out) return false;
-    (alloc.client.handle as ClientLink).send(out);
+    alloc.client.handle.send(out);
     return true;
   }
 
@@ -362,15 +373,20 @@ export class TurnRelay {
     const local = toAddress(socket.address());
     const prefix = `udp|${addressKey(local)}|`;
     const engine = this.engine;
+    const clients = new Map<number, Map<string, RelayAllocation>>();
+    this.#udpClients.set(addressKey(local), clients);
     socket.on('error', (err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
     const parsed = this.#parsed;
     socket.on('message', (msg, rinfo) => {
       parsed.udp++;
       const now = Date.now();
-      const key = `${prefix + rinfo.address}:${rinfo.port}`;
       if ((msg[0]! & 0xc0) === 0x40) {
-        // RFC 8656 §12.5 fast path: ChannelData, a map lookup or two and one send.
-        const binding = engine.channelFromClient(key, msg, now);
+        // RFC 8656 §12.5 fast path: ChannelData, a few map lookups and one send.
+        const alloc = clients.get(rinfo.port)?.get(rinfo.address);
+        const binding =
+          alloc === undefined
+            ? engine.channelFromClient(`${prefix + rinfo.address}:${rinfo.port}`, msg, now)
+            : engine.channelFromAllocation(alloc, msg, now);
         if (binding) {
           const len = (msg[2]! << 8) | msg[3]!;
           this.egress.send(
@@ -383,7 +399,7 @@ export class TurnRelay {
         return;
       }
       const ctx: ClientContext<ClientLink> = {
-        key,
+        key: `${prefix + rinfo.address}:${rinfo.port}`,
         transport: 'udp',
         client: { family: rinfo.family === 'IPv6' ? 6 : 4, address: rinfo.address, port: rinfo.port },
         server: local,
@@ -497,11 +513,11 @@ export class TurnRelay {
     });
   }
 
-  #run(actions: readonly TurnAction[]): void {
+  #run(actions: readonly RelayAction[]): void {
     for (const a of actions) {
       switch (a.type) {
         case 'reply':
-          (a.client.handle as ClientLink).send(a.bytes);
+          a.client.handle.send(a.bytes);
           break;
         case 'to-peer':
           this.egress.send(a.allocation, a.peer.address, a.peer.port, a.data);
@@ -510,7 +526,7 @@ export class TurnRelay {
           void this.#bindRelay(a);
           break;
         case 'release-relay':
-          this.#release(a.allocation);
+          this.#release(a.allocation, a.shell);
           break;
         case 'release-reservation':
           this.#releaseReservation(a.token);
@@ -520,7 +536,7 @@ export class TurnRelay {
   }
 
   /** Binds (or takes from a reservation) the relayed socket of a pending allocation. */
-  async #bindRelay(a: Extract<TurnAction, { type: 'bind-relay' }>): Promise<void> {
+  async #bindRelay(a: Extract<RelayAction, { type: 'bind-relay' }>): Promise<void> {
     const alloc = a.allocation;
     const where = this.#relayAddress[alloc.family];
     let socket: dgram.Socket | undefined;
@@ -551,14 +567,18 @@ export class TurnRelay {
     const relayed: TransportAddress = { family: alloc.family, address: where.bind, port };
     const advertised: TransportAddress = { family: alloc.family, address: where.advertise, port };
     const key = addressKey(advertised);
-    alloc.shell = { socket, key } satisfies RelayedSocket;
     const engine = this.engine;
     socket.on('error', (err) => this.#warnOnce('relayed-socket', 'relayed socket error', err));
     socket.on('message', (msg, rinfo) => {
       const out = engine.fromPeer(alloc, rinfo.address, rinfo.port, msg, Date.now());
-      if (out) (alloc.client.handle as ClientLink).send(out);
+      if (out) alloc.client.handle.send(out);
     });
-    const actions = this.engine.relayBound(alloc, relayed, advertised, Date.now(), token);
+    const shell: RelayedSocket = { socket, key };
+    const actions = this.engine.relayBound(
+      alloc,
+      { relayed, advertised, shell, reservationToken: token },
+      Date.now(),
+    );
     if (alloc.state === 'active') this.#byRelayed.set(key, alloc);
     this.#run(actions);
   }
@@ -576,26 +596,40 @@ export class TurnRelay {
     this.#takeReservation(token)?.close();
   }
 
-  #release(alloc: Allocation): void {
-    const shell = alloc.shell as RelayedSocket | undefined;
-    if (!shell) return;
-    alloc.shell = undefined;
+  #release(alloc: RelayAllocation, shell: RelayedSocket): void {
     if (this.#byRelayed.get(shell.key) === alloc) this.#byRelayed.delete(shell.key);
     shell.socket.removeAllListeners('message');
     shell.socket.close();
   }
 
+  /** Adds or removes a UDP client's allocation in #udpClients. */
+  #indexUdpClient(alloc: RelayAllocation, live: boolean): void {
+    const { transport, server, client } = alloc.client;
+    const clients = transport === 'udp' ? this.#udpClients.get(addressKey(server)) : undefined;
+    if (!clients) return;
+    const byIp = clients.get(client.port);
+    if (live) {
+      if (byIp) byIp.set(client.address, alloc);
+      else clients.set(client.port, new Map([[client.address, alloc]]));
+    } else if (byIp?.get(client.address) === alloc) {
+      byIp.delete(client.address);
+      if (byIp.size === 0) clients.delete(client.port);
+    }
+  }
+
   #hooks() {
     return {
-      allocationCreated: (alloc: Allocation) => {
+      allocationCreated: (alloc: RelayAllocation) => {
         this.metrics.allocationsCreated.inc();
+        this.#indexUdpClient(alloc, true);
         this.#log.debug(
           { id: alloc.id, user: alloc.username, client: addressKey(alloc.client.client) },
           'allocated',
         );
       },
-      allocationEnded: (alloc: Allocation, reason: EndReason) => {
+      allocationEnded: (alloc: RelayAllocation, reason: EndReason) => {
         this.metrics.allocationsEnded.inc({ reason });
+        this.#indexUdpClient(alloc, false);
         this.#ended.packetsToPeer += alloc.traffic.packetsToPeer;
         this.#ended.bytesToPeer += alloc.traffic.bytesToPeer;
         this.#ended.packetsToClient += alloc.traffic.packetsToClient;

@@ -7,11 +7,25 @@
 #   openssl       throwaway certificates for the TLS tests
 #   nftables, iproute2   network namespaces and NAT for the deployment rehearsal
 #   python3-yaml, systemd   the deployment files' checks (compose.yaml parsed, units verified)
+# With --bench (npm run bench:setup), also what the benchmarks need beyond the tests:
+#   golang-go, golang-github-pion-turn.v2-dev   Pion's TURN server, built by bench/turn-relay.ts
+#   (PION_SOURCE overrides where Pion's source is looked for.)
 # As root, what is missing is installed with apt-get (no prompt: CI=true, no stdin); otherwise
 # the script stops at once with one line naming the command to run. Nothing is skipped.
 set -euo pipefail
 
 say() { printf 'test-setup: %s\n' "$*" >&2; }
+
+bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    *)
+      say "unknown argument: $arg (expected --bench or nothing)"
+      exit 2
+      ;;
+  esac
+done
 
 # A command on the PATH, or in an sbin directory a non-root PATH may leave out.
 have() {
@@ -41,6 +55,11 @@ missing() {
   # The deployment files' checks: compose.yaml parsed, the systemd units verified.
   python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
   have systemd-analyze || need+=(systemd)
+  if [ "$bench" -eq 1 ]; then
+    have go || need+=(golang-go)
+    [ -f "${PION_SOURCE:-/usr/share/gocode/src/github.com/pion/turn/v2}/server.go" ] ||
+      need+=(golang-github-pion-turn.v2-dev)
+  fi
   printf '%s' "${need[*]:-}"
 }
 

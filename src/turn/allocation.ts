@@ -3,7 +3,8 @@
  * channel bindings. Peers are indexed by IP first (permissions are per IP, §9) and then by port
  * (channels are per transport address), so the data path needs two map lookups and no strings
  * built per packet. Plain mutable objects owned by the engine; the relay shell reads them on the
- * data path and hangs its own per-allocation state (the relayed socket) on `shell`.
+ * data path. The engine is generic over the shell's types (the client handle, the relayed
+ * socket state), so the shell gets its own types back without casts.
  */
 import type { IpFamily, TransportAddress } from '../net/address.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
@@ -33,19 +34,19 @@ export type EndReason =
   | 'max-age'
   | 'shutdown';
 
-export interface PeerEntry {
+export interface PeerEntry<H = unknown, S extends object = object> {
   readonly ip: string;
   /** Permission expiry in ms since the epoch; 0 when no permission is installed. */
   permissionExpiresAt: number;
   /** Channel bindings to ports of this IP. */
-  readonly channelsByPort: Map<number, ChannelBinding>;
+  readonly channelsByPort: Map<number, ChannelBinding<H, S>>;
 }
 
-export interface ChannelBinding {
+export interface ChannelBinding<H = unknown, S extends object = object> {
   readonly channel: number;
   readonly peer: TransportAddress;
-  readonly peerEntry: PeerEntry;
-  readonly allocation: Allocation;
+  readonly peerEntry: PeerEntry<H, S>;
+  readonly allocation: Allocation<H, S>;
   expiresAt: number;
 }
 
@@ -56,9 +57,13 @@ export interface TrafficCounters {
   bytesToClient: number;
 }
 
-export interface Allocation<S = unknown> {
+/**
+ * One allocation. `H` is the shell's handle on the client (ClientContext), `S` the shell's state
+ * for the relayed socket; the engine stores both and never looks inside them.
+ */
+export interface Allocation<H = unknown, S extends object = object> {
   readonly id: number;
-  readonly client: ClientContext;
+  readonly client: ClientContext<H>;
   readonly username: string;
   readonly integrityKey: Uint8Array;
   /** The tenant a REST username names; undefined for static users. */
@@ -73,20 +78,24 @@ export interface Allocation<S = unknown> {
   relayed: TransportAddress | undefined;
   /** The address advertised to the client in XOR-RELAYED-ADDRESS (differs behind NAT). */
   advertised: TransportAddress | undefined;
-  readonly peers: Map<string, PeerEntry>;
-  readonly channels: Map<number, ChannelBinding>;
+  readonly peers: Map<string, PeerEntry<H, S>>;
+  readonly channels: Map<number, ChannelBinding<H, S>>;
   readonly toPeerLimit: RateLimiter;
   readonly toClientLimit: RateLimiter;
-  readonly traffic: TrafficCounters;
+  /** Packets and bytes relayed: counted by the engine, read-only to everyone else. */
+  readonly traffic: Readonly<TrafficCounters>;
   /** Transaction of the Allocate request that created it, to recognise retransmissions (hex). */
   readonly allocateTransaction: string;
-  /** The shell's per-allocation state (the relayed socket). */
+  /**
+   * The shell's per-allocation state (the relayed socket): handed to the engine in relayBound, and
+   * taken off again by the release-relay action that carries it back. Only the engine sets it.
+   */
   shell: S | undefined;
 }
 
-export interface NewAllocation {
+export interface NewAllocation<H> {
   readonly id: number;
-  readonly client: ClientContext;
+  readonly client: ClientContext<H>;
   readonly username: string;
   readonly integrityKey: Uint8Array;
   readonly tenant: string | undefined;
@@ -97,9 +106,11 @@ export interface NewAllocation {
   readonly allocateTransaction: string;
   readonly maxPps: number;
   readonly maxBps: number;
+  /** The engine's own counters, which the allocation shows read-only. */
+  readonly traffic: TrafficCounters;
 }
 
-export function createAllocation(a: NewAllocation): Allocation {
+export function createAllocation<H, S extends object>(a: NewAllocation<H>): Allocation<H, S> {
   return {
     id: a.id,
     client: a.client,
@@ -117,13 +128,13 @@ export function createAllocation(a: NewAllocation): Allocation {
     channels: new Map(),
     toPeerLimit: createRateLimiter(a.maxPps, a.maxBps, a.now),
     toClientLimit: createRateLimiter(a.maxPps, a.maxBps, a.now),
-    traffic: { packetsToPeer: 0, bytesToPeer: 0, packetsToClient: 0, bytesToClient: 0 },
+    traffic: a.traffic,
     allocateTransaction: a.allocateTransaction,
     shell: undefined,
   };
 }
 
-export function peerEntry(alloc: Allocation, ip: string): PeerEntry {
+export function peerEntry<H, S extends object>(alloc: Allocation<H, S>, ip: string): PeerEntry<H, S> {
   let entry = alloc.peers.get(ip);
   if (!entry) {
     entry = { ip, permissionExpiresAt: 0, channelsByPort: new Map() };
@@ -132,7 +143,11 @@ export function peerEntry(alloc: Allocation, ip: string): PeerEntry {
   return entry;
 }
 
-export function hasPermission(alloc: Allocation, ip: string, now: number): boolean {
+export function hasPermission<H, S extends object>(
+  alloc: Allocation<H, S>,
+  ip: string,
+  now: number,
+): boolean {
   const entry = alloc.peers.get(ip);
   return entry !== undefined && entry.permissionExpiresAt > now;
 }
@@ -141,7 +156,7 @@ export function hasPermission(alloc: Allocation, ip: string, now: number): boole
  * Drop expired permissions and channel bindings (RFC 8656 §9, §12). A peer entry is kept while a
  * permission or a channel still refers to it.
  */
-export function expirePeers(alloc: Allocation, now: number): void {
+export function expirePeers<H, S extends object>(alloc: Allocation<H, S>, now: number): void {
   for (const binding of alloc.channels.values()) {
     if (binding.expiresAt <= now) {
       alloc.channels.delete(binding.channel);

@@ -40,6 +40,7 @@ import {
   expirePeers,
   hasPermission,
   peerEntry,
+  type TrafficCounters,
 } from './allocation.ts';
 import type { Authenticator } from './auth.ts';
 import type { NonceManager } from './nonce.ts';
@@ -104,16 +105,16 @@ export const DEFAULT_MAX_REQUEST_BYTES = 2048;
  */
 export const DEFAULT_UNAUTHENTICATED_LIMIT: SourceLimit = { ratePerSecond: 50, burst: 100, capacity: 65_536 };
 
-export interface TurnHooks {
-  allocationCreated?(alloc: Allocation, now: number): void;
-  allocationEnded?(alloc: Allocation, reason: EndReason, now: number): void;
+export interface TurnHooks<H = unknown, S extends object = object> {
+  allocationCreated?(alloc: Allocation<H, S>, now: number): void;
+  allocationEnded?(alloc: Allocation<H, S>, reason: EndReason, now: number): void;
   requestFailed?(method: number, code: number, reason?: string): void;
   /** An authenticated request succeeded; `credentialExpired` when its credential had expired. */
   requestSucceeded?(method: number, credentialExpired: boolean): void;
   authFailed?(reason: string): void;
 }
 
-export interface TurnEngineOptions {
+export interface TurnEngineOptions<H = unknown, S extends object = object> {
   readonly realm: string;
   readonly software?: string | undefined;
   readonly auth: Authenticator;
@@ -123,7 +124,7 @@ export interface TurnEngineOptions {
   readonly relayFamilies: readonly IpFamily[];
   readonly lifetimes: TurnLifetimes;
   readonly limits: TurnLimits;
-  readonly hooks?: TurnHooks;
+  readonly hooks?: TurnHooks<H, S>;
   /** Per-source limit on unauthenticated answers; DEFAULT_UNAUTHENTICATED_LIMIT when absent. */
   readonly unauthenticatedLimit?: SourceLimit;
   /** 12 random bytes chosen at start; transaction ids of Data indications count up from them. */
@@ -132,26 +133,44 @@ export interface TurnEngineOptions {
   readonly crypto: StunCrypto;
 }
 
-export type TurnAction =
-  | { readonly type: 'reply'; readonly client: ClientContext; readonly bytes: Uint8Array }
+export type TurnAction<H = unknown, S extends object = object> =
+  | { readonly type: 'reply'; readonly client: ClientContext<H>; readonly bytes: Uint8Array }
   | {
       readonly type: 'bind-relay';
-      readonly allocation: Allocation;
+      readonly allocation: Allocation<H, S>;
       /** RFC 8656 §7.2: an even port; with `reserveNext`, also hold port+1 and hand back a token. */
       readonly evenPort: boolean;
       readonly reserveNext: boolean;
       /** RFC 8656 §14.9: use the port held under this token by an earlier Allocate. */
       readonly reservationToken: Uint8Array | undefined;
     }
-  | { readonly type: 'release-relay'; readonly allocation: Allocation; readonly reason: EndReason }
+  | {
+      readonly type: 'release-relay';
+      readonly allocation: Allocation<H, S>;
+      /** The shell's state given in relayBound, now taken off the allocation. */
+      readonly shell: S;
+      readonly reason: EndReason;
+    }
   /** RFC 8656 §7.2: a port held by EVEN-PORT's R bit was not claimed in time; close it. */
   | { readonly type: 'release-reservation'; readonly token: Uint8Array }
   | {
       readonly type: 'to-peer';
-      readonly allocation: Allocation;
+      readonly allocation: Allocation<H, S>;
       readonly peer: TransportAddress;
       readonly data: Uint8Array;
     };
+
+/** What the shell reports when a relayed socket is bound (relayBound). */
+export interface RelayBound<S extends object> {
+  /** The address the relayed socket is bound to. */
+  readonly relayed: TransportAddress;
+  /** The address advertised in XOR-RELAYED-ADDRESS (differs behind NAT). */
+  readonly advertised: TransportAddress;
+  /** The shell's state for the socket, handed back in release-relay. */
+  readonly shell: S;
+  /** RFC 8656 §7.2: the token of the port reserved beside this one (EVEN-PORT with R). */
+  readonly reservationToken?: Uint8Array | undefined;
+}
 
 /** Packets dropped on the data path, by reason; the shell exports them as metrics. */
 export interface DropCounters {
@@ -177,7 +196,7 @@ interface CachedResponse {
 const TRANSACTION_CACHE_MS = 40_000;
 const TRANSACTION_CACHE_MAX = 50_000;
 
-export class TurnEngine {
+export class TurnEngine<H = unknown, S extends object = object> {
   readonly #drops: DropCounters = {
     noAllocation: 0,
     noChannel: 0,
@@ -185,10 +204,12 @@ export class TurnEngine {
     rateLimited: 0,
     malformed: 0,
   };
-  readonly refusals: RefusalCounters = { requestTooLarge: 0, unauthenticatedRateLimited: 0 };
-  readonly #byClient = new Map<string, Allocation>();
-  readonly #byUser = new Map<string, Set<Allocation>>();
-  readonly #byTenant = new Map<string, Set<Allocation>>();
+  readonly #refusals: RefusalCounters = { requestTooLarge: 0, unauthenticatedRateLimited: 0 };
+  readonly #byClient = new Map<string, Allocation<H, S>>();
+  /** Each allocation's traffic counters, writable here only (the allocation shows them read-only). */
+  readonly #traffic = new WeakMap<Allocation<H, S>, TrafficCounters>();
+  readonly #byUser = new Map<string, Set<Allocation<H, S>>>();
+  readonly #byTenant = new Map<string, Set<Allocation<H, S>>>();
   readonly #transactions = new Map<string, CachedResponse>();
   readonly #respond: Responder;
   readonly #reservations = new ReservationBook();
@@ -199,7 +220,7 @@ export class TurnEngine {
   #draining = false;
   #alternate: TransportAddress | undefined;
 
-  constructor(private readonly o: TurnEngineOptions) {
+  constructor(private readonly o: TurnEngineOptions<H, S>) {
     this.#respond = new Responder(o.software, o.transactionSeed, o.crypto);
     this.#strangers = new SourceLimiter(o.unauthenticatedLimit ?? DEFAULT_UNAUTHENTICATED_LIMIT);
     this.#maxRequest = o.limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
@@ -209,6 +230,11 @@ export class TurnEngine {
   /** Packets dropped on the data path, by reason: the engine's own counts, read-only to the shell. */
   get drops(): Readonly<DropCounters> {
     return this.#drops;
+  }
+
+  /** Requests refused before any work, by reason: the engine's own counts, read-only to the shell. */
+  get refusals(): Readonly<RefusalCounters> {
+    return this.#refusals;
   }
 
   /** Ports held for EVEN-PORT reservations (RFC 8656 §7.2), each counted as an allocation. */
@@ -224,11 +250,11 @@ export class TurnEngine {
     return this.#draining;
   }
 
-  allocations(): IterableIterator<Allocation> {
+  allocations(): IterableIterator<Allocation<H, S>> {
     return this.#byClient.values();
   }
 
-  allocationFor(clientKey: string): Allocation | undefined {
+  allocationFor(clientKey: string): Allocation<H, S> | undefined {
     return this.#byClient.get(clientKey);
   }
 
@@ -239,7 +265,7 @@ export class TurnEngine {
   }
 
   /** A STUN message from a client. Malformed input is dropped; requests always get one answer. */
-  handleStun(ctx: ClientContext, bytes: Uint8Array, now: number): TurnAction[] {
+  handleStun(ctx: ClientContext<H>, bytes: Uint8Array, now: number): TurnAction<H, S>[] {
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) {
       this.#drops.malformed++;
@@ -256,12 +282,12 @@ export class TurnEngine {
     // over the limit, drop it before any work (issue 12: reflection and CPU floods).
     const source = sourceKey(ctx.client.address);
     if (msg.integrityOffset === undefined && this.#strangers.blocked(source, now)) {
-      this.refusals.unauthenticatedRateLimited++;
+      this.#refusals.unauthenticatedRateLimited++;
       return [];
     }
     if (bytes.length > this.#maxRequest) {
       // Before the credential check: a forged large request costs one HMAC per shared secret.
-      this.refusals.requestTooLarge++;
+      this.#refusals.requestTooLarge++;
       if (!this.#mayAnswerStranger(source, now)) return [];
       const reason = `request larger than ${this.#maxRequest} bytes`;
       return [
@@ -273,7 +299,7 @@ export class TurnEngine {
     const cached = this.#transactions.get(txKey);
     if (cached && cached.expiresAt > now) return [{ type: 'reply', client: ctx, bytes: cached.bytes }];
 
-    const actions: TurnAction[] = [];
+    const actions: TurnAction<H, S>[] = [];
     const reply = this.#request(ctx, msg, now, actions);
     if (reply) {
       // Only authenticated requests leave state behind: unauthenticated traffic costs no memory.
@@ -284,19 +310,20 @@ export class TurnEngine {
     return actions;
   }
 
-  /** The shell bound the relayed socket of a pending allocation. */
-  relayBound(
-    alloc: Allocation,
-    relayed: TransportAddress,
-    advertised: TransportAddress,
-    now: number,
-    reservationToken?: Uint8Array,
-  ): TurnAction[] {
+  /**
+   * The shell bound the relayed socket of a pending allocation; `bound.shell` is the shell's state
+   * for it, kept on the allocation and handed back by the release-relay action.
+   */
+  relayBound(alloc: Allocation<H, S>, bound: RelayBound<S>, now: number): TurnAction<H, S>[] {
+    const { relayed, advertised, reservationToken } = bound;
     if (alloc.state !== 'pending') {
-      const release: TurnAction[] = [{ type: 'release-relay', allocation: alloc, reason: 'client-closed' }];
+      const release: TurnAction<H, S>[] = [
+        { type: 'release-relay', allocation: alloc, shell: bound.shell, reason: 'client-closed' },
+      ];
       if (reservationToken) release.push({ type: 'release-reservation', token: reservationToken });
       return release;
     }
+    alloc.shell = bound.shell;
     if (reservationToken) this.#reservations.add(reservationToken, alloc.username, now);
     alloc.state = 'active';
     alloc.relayed = relayed;
@@ -318,7 +345,7 @@ export class TurnEngine {
   }
 
   /** The shell could not bind a relayed socket (port range exhausted, address gone). */
-  relayBindFailed(alloc: Allocation, now: number): TurnAction[] {
+  relayBindFailed(alloc: Allocation<H, S>, now: number): TurnAction<H, S>[] {
     const req = this.#pendingRequests.get(alloc.id);
     this.#pendingRequests.delete(alloc.id);
     if (alloc.state !== 'pending') return [];
@@ -338,7 +365,7 @@ export class TurnEngine {
    * Data path, client to peer: a ChannelData message from the client. Returns the binding to send
    * `bytes.subarray(4, 4 + length)` to, or undefined when the packet must be dropped (counted).
    */
-  channelFromClient(clientKey: string, bytes: Uint8Array, now: number): ChannelBinding | undefined {
+  channelFromClient(clientKey: string, bytes: Uint8Array, now: number): ChannelBinding<H, S> | undefined {
     const alloc = this.#byClient.get(clientKey);
     if (alloc === undefined || alloc.state !== 'active') {
       this.#drops.noAllocation++;
@@ -348,7 +375,11 @@ export class TurnEngine {
   }
 
   /** As channelFromClient, for stream transports where the shell already holds the allocation. */
-  channelFromAllocation(alloc: Allocation, bytes: Uint8Array, now: number): ChannelBinding | undefined {
+  channelFromAllocation(
+    alloc: Allocation<H, S>,
+    bytes: Uint8Array,
+    now: number,
+  ): ChannelBinding<H, S> | undefined {
     const length = channelDataLength(bytes);
     if (length < 0) {
       this.#drops.malformed++;
@@ -367,8 +398,9 @@ export class TurnEngine {
       this.#drops.rateLimited++;
       return undefined;
     }
-    alloc.traffic.packetsToPeer++;
-    alloc.traffic.bytesToPeer += length;
+    const traffic = this.#traffic.get(alloc)!;
+    traffic.packetsToPeer++;
+    traffic.bytesToPeer += length;
     return binding;
   }
 
@@ -379,7 +411,7 @@ export class TurnEngine {
    * rate limit. `peerIp` must be canonical (as the socket layer reports it).
    */
   fromPeer(
-    alloc: Allocation,
+    alloc: Allocation<H, S>,
     peerIp: string,
     peerPort: number,
     data: Uint8Array,
@@ -394,8 +426,9 @@ export class TurnEngine {
       this.#drops.rateLimited++;
       return undefined;
     }
-    alloc.traffic.packetsToClient++;
-    alloc.traffic.bytesToClient += data.length;
+    const traffic = this.#traffic.get(alloc)!;
+    traffic.packetsToClient++;
+    traffic.bytesToClient += data.length;
     const binding = entry.channelsByPort.get(peerPort);
     if (binding !== undefined && binding.expiresAt > now) {
       return encodeChannelData(binding.channel, data, alloc.client.transport !== 'udp');
@@ -409,27 +442,27 @@ export class TurnEngine {
   }
 
   /** The client's connection closed (TCP/TLS): its allocation ends (RFC 8656 §3.1). */
-  clientClosed(clientKey: string, now: number): TurnAction[] {
+  clientClosed(clientKey: string, now: number): TurnAction<H, S>[] {
     const alloc = this.#byClient.get(clientKey);
     return alloc ? this.#end(alloc, 'client-closed', now) : [];
   }
 
   /** End one allocation for an outside reason (drain timeout, revocation, shutdown). */
-  end(alloc: Allocation, reason: EndReason, now: number): TurnAction[] {
+  end(alloc: Allocation<H, S>, reason: EndReason, now: number): TurnAction<H, S>[] {
     return alloc.state === 'ended' ? [] : this.#end(alloc, reason, now);
   }
 
   /** End every allocation of a username (revocation). */
-  endUser(username: string, reason: EndReason, now: number): TurnAction[] {
-    const actions: TurnAction[] = [];
+  endUser(username: string, reason: EndReason, now: number): TurnAction<H, S>[] {
+    const actions: TurnAction<H, S>[] = [];
     for (const alloc of [...(this.#byUser.get(username) ?? [])])
       actions.push(...this.#end(alloc, reason, now));
     return actions;
   }
 
   /** End every allocation whose username `revoked` matches (by username, client or tenant). */
-  endRevoked(revoked: (username: string) => boolean, now: number): TurnAction[] {
-    const actions: TurnAction[] = [];
+  endRevoked(revoked: (username: string) => boolean, now: number): TurnAction<H, S>[] {
+    const actions: TurnAction<H, S>[] = [];
     for (const [username, set] of [...this.#byUser]) {
       if (!revoked(username)) continue;
       for (const alloc of [...set]) actions.push(...this.#end(alloc, 'revoked', now));
@@ -438,8 +471,8 @@ export class TurnEngine {
   }
 
   /** Call about once a second: expires allocations, permissions, channels and cached responses. */
-  tick(now: number): TurnAction[] {
-    const actions: TurnAction[] = [];
+  tick(now: number): TurnAction<H, S>[] {
+    const actions: TurnAction<H, S>[] = [];
     for (const alloc of [...this.#byClient.values()]) {
       if (this.#pastMaxAge(alloc, now)) actions.push(...this.#end(alloc, 'max-age', now));
       else if (alloc.expiresAt <= now) actions.push(...this.#end(alloc, 'expired', now));
@@ -459,10 +492,10 @@ export class TurnEngine {
   readonly #pendingRequests = new Map<number, StunMessage>();
 
   #request(
-    ctx: ClientContext,
+    ctx: ClientContext<H>,
     msg: StunMessage,
     now: number,
-    actions: TurnAction[],
+    actions: TurnAction<H, S>[],
   ): { bytes: Uint8Array; authenticated: boolean } | undefined {
     const plain = (bytes: Uint8Array) => ({ bytes, authenticated: false });
     const unknown = findUnknownAttributes(msg);
@@ -504,12 +537,12 @@ export class TurnEngine {
   }
 
   #authenticatedRequest(
-    ctx: ClientContext,
+    ctx: ClientContext<H>,
     msg: StunMessage,
     auth: AuthOutcome & { ok: true },
-    existing: Allocation | undefined,
+    existing: Allocation<H, S> | undefined,
     now: number,
-    actions: TurnAction[],
+    actions: TurnAction<H, S>[],
   ): Uint8Array | undefined {
     // RFC 8656 §5: requests on an allocation must use the credentials that created it.
     if (existing && existing.username !== auth.username && msg.method !== Method.Allocate) {
@@ -527,7 +560,12 @@ export class TurnEngine {
     }
   }
 
-  #authenticate(msg: StunMessage, now: number, source: string, bound: Allocation | undefined): AuthOutcome {
+  #authenticate(
+    msg: StunMessage,
+    now: number,
+    source: string,
+    bound: Allocation<H, S> | undefined,
+  ): AuthOutcome {
     const outcome = authenticate(
       msg,
       now,
@@ -557,12 +595,12 @@ export class TurnEngine {
 
   /** RFC 8656 §7.2 */
   #allocate(
-    ctx: ClientContext,
+    ctx: ClientContext<H>,
     msg: StunMessage,
     auth: AuthOutcome & { ok: true },
-    existing: Allocation | undefined,
+    existing: Allocation<H, S> | undefined,
     now: number,
-    actions: TurnAction[],
+    actions: TurnAction<H, S>[],
   ): Uint8Array | undefined {
     const { key } = auth;
     if (existing) return this.#fail(msg, ErrorCode.AllocationMismatch, key);
@@ -635,7 +673,9 @@ export class TurnEngine {
 
     const lifetime = this.#lifetime(msg, key);
     if (typeof lifetime !== 'number') return lifetime;
-    const alloc = createAllocation({
+    const traffic = { packetsToPeer: 0, bytesToPeer: 0, packetsToClient: 0, bytesToClient: 0 };
+    const alloc = createAllocation<H, S>({
+      traffic,
       id: this.#nextId++,
       client: ctx,
       username: auth.username,
@@ -649,12 +689,13 @@ export class TurnEngine {
       maxPps: this.o.limits.allocPps,
       maxBps: this.o.limits.allocBps,
     });
+    this.#traffic.set(alloc, traffic);
     this.#byClient.set(ctx.key, alloc);
-    const userSet = this.#byUser.get(auth.username) ?? new Set<Allocation>();
+    const userSet = this.#byUser.get(auth.username) ?? new Set<Allocation<H, S>>();
     this.#byUser.set(auth.username, userSet);
     userSet.add(alloc);
     if (tenant !== undefined) {
-      const tenantSet = this.#byTenant.get(tenant) ?? new Set<Allocation>();
+      const tenantSet = this.#byTenant.get(tenant) ?? new Set<Allocation<H, S>>();
       this.#byTenant.set(tenant, tenantSet);
       tenantSet.add(alloc);
     }
@@ -684,9 +725,9 @@ export class TurnEngine {
   #refresh(
     msg: StunMessage,
     auth: AuthOutcome & { ok: true },
-    alloc: Allocation | undefined,
+    alloc: Allocation<H, S> | undefined,
     now: number,
-    actions: TurnAction[],
+    actions: TurnAction<H, S>[],
   ): Uint8Array {
     const { key } = auth;
     if (alloc?.state !== 'active') return this.#fail(msg, ErrorCode.AllocationMismatch, key);
@@ -723,12 +764,12 @@ export class TurnEngine {
     return this.#respond.success(msg, key, [[Attr.Lifetime, encodeU32(lifetime)]]);
   }
 
-  #pastMaxAge(alloc: Allocation, now: number): boolean {
+  #pastMaxAge(alloc: Allocation<H, S>, now: number): boolean {
     return now - alloc.createdAt >= this.o.lifetimes.maxAllocationAge * 1000;
   }
 
   /** Decode and vet an XOR-PEER-ADDRESS for this allocation: 400, 443 or 403 when unusable. */
-  #peer(msg: StunMessage, value: Uint8Array, alloc: Allocation): TransportAddress | number {
+  #peer(msg: StunMessage, value: Uint8Array, alloc: Allocation<H, S>): TransportAddress | number {
     const peer = decodeXorAddress(value, msg.transactionId);
     if (!peer.ok) return ErrorCode.BadRequest;
     if (peer.value.family !== alloc.family) return ErrorCode.PeerAddressFamilyMismatch;
@@ -741,7 +782,7 @@ export class TurnEngine {
   #createPermission(
     msg: StunMessage,
     auth: AuthOutcome & { ok: true },
-    alloc: Allocation | undefined,
+    alloc: Allocation<H, S> | undefined,
     now: number,
   ): Uint8Array {
     const { key } = auth;
@@ -768,7 +809,7 @@ export class TurnEngine {
   #channelBind(
     msg: StunMessage,
     auth: AuthOutcome & { ok: true },
-    alloc: Allocation | undefined,
+    alloc: Allocation<H, S> | undefined,
     now: number,
   ): Uint8Array {
     const { key } = auth;
@@ -811,7 +852,7 @@ export class TurnEngine {
     if (byChannel) {
       byChannel.expiresAt = expiresAt;
     } else {
-      const binding: ChannelBinding = {
+      const binding: ChannelBinding<H, S> = {
         channel: channel.value,
         peer,
         peerEntry: target,
@@ -825,7 +866,7 @@ export class TurnEngine {
   }
 
   /** RFC 8656 §11.1 Send indication; other indications are ignored. Never answered. */
-  #indication(ctx: ClientContext, msg: StunMessage, now: number): TurnAction[] {
+  #indication(ctx: ClientContext<H>, msg: StunMessage, now: number): TurnAction<H, S>[] {
     if (msg.method !== Method.Send) return [];
     const alloc = this.#byClient.get(ctx.key);
     if (alloc?.state !== 'active') {
@@ -851,22 +892,26 @@ export class TurnEngine {
       this.#drops.rateLimited++;
       return [];
     }
-    alloc.traffic.packetsToPeer++;
-    alloc.traffic.bytesToPeer += dataAttr.value.length;
+    const traffic = this.#traffic.get(alloc)!;
+    traffic.packetsToPeer++;
+    traffic.bytesToPeer += dataAttr.value.length;
     return [{ type: 'to-peer', allocation: alloc, peer: peer.value, data: dataAttr.value }];
   }
 
   // ---- bookkeeping ----------------------------------------------------------------------------
 
-  #end(alloc: Allocation, reason: EndReason, now: number): TurnAction[] {
+  #end(alloc: Allocation<H, S>, reason: EndReason, now: number): TurnAction<H, S>[] {
     const wasPending = alloc.state === 'pending';
     this.#forget(alloc, reason, now);
     this.#pendingRequests.delete(alloc.id);
     // A pending allocation's socket is still being bound; relayBound() releases it when it arrives.
-    return wasPending ? [] : [{ type: 'release-relay', allocation: alloc, reason }];
+    const shell = alloc.shell;
+    if (wasPending || shell === undefined) return [];
+    alloc.shell = undefined;
+    return [{ type: 'release-relay', allocation: alloc, shell, reason }];
   }
 
-  #forget(alloc: Allocation, reason: EndReason, now: number): void {
+  #forget(alloc: Allocation<H, S>, reason: EndReason, now: number): void {
     const wasActive = alloc.state === 'active';
     alloc.state = 'ended';
     if (this.#byClient.get(alloc.client.key) === alloc) this.#byClient.delete(alloc.client.key);
@@ -886,7 +931,7 @@ export class TurnEngine {
   /** Counts one unauthenticated answer to `source`; false when it is over its limit. */
   #mayAnswerStranger(source: string, now: number): boolean {
     if (this.#strangers.take(source, now)) return true;
-    this.refusals.unauthenticatedRateLimited++;
+    this.#refusals.unauthenticatedRateLimited++;
     return false;
   }
 

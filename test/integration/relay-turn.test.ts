@@ -121,6 +121,25 @@ describe('relay over real sockets', () => {
     expect(text).toMatch(new RegExp(`turn_allocations_active ${relay.engine.allocationCount}\\b`));
   });
 
+  it("drops ChannelData from a UDP client whose allocation ended, and relays its next allocation's", async () => {
+    const c = await connect('udp');
+    await c.allocate();
+    await c.channelBind(0x4003, peer.addr);
+    c.sendChannel(0x4003, bytes(1));
+    await c.waitForData(1);
+    await c.refresh(0);
+    const seen = peer.seen.length;
+    const dropped = relay.engine.drops.noAllocation;
+    c.sendChannel(0x4003, bytes(2));
+    await waitFor(() => relay.engine.drops.noAllocation > dropped);
+    expect(peer.seen.length).toBe(seen);
+    expect((await c.allocate()).cls).toBe(MessageClass.SuccessResponse);
+    expect((await c.channelBind(0x4004, peer.addr)).cls).toBe(MessageClass.SuccessResponse);
+    c.sendChannel(0x4004, bytes(3));
+    const got = await c.waitForData(2);
+    expect(got[1]).toEqual({ channel: 0x4004, data: bytes(3) });
+  });
+
   it('closes the relayed socket on Refresh(0) and when a TCP client disconnects', async () => {
     const base = relay.openRelaySockets;
     const baseAllocations = relay.engine.allocationCount;

@@ -48,9 +48,9 @@ function stubs(uid: number, present: readonly string[], aptStatus = 0) {
   return { dir, log };
 }
 
-function run(dir: string) {
-  const r = spawnSync(which('bash'), [SCRIPT], {
-    env: { PATH: dir, CHROMIUM_PATH: '/nonexistent/chromium' },
+function run(dir: string, args: readonly string[] = [], env: Record<string, string> = {}) {
+  const r = spawnSync(which('bash'), [SCRIPT, ...args], {
+    env: { PATH: dir, CHROMIUM_PATH: '/nonexistent/chromium', ...env },
     encoding: 'utf8',
     timeout: 15_000,
     input: '',
@@ -84,6 +84,23 @@ describe('the test set-up script', () => {
       'update -qq',
       'install -y -qq --no-install-recommends chromium openssl',
     ]);
+  });
+
+  it("asks for Go and Pion's source only with --bench, and refuses other arguments", () => {
+    const { dir } = stubs(1000, ['redis-server', 'turnutils_uclient', 'turnutils_peer', 'openssl', 'ip']);
+    expect(run(dir, ['--bench'], { PION_SOURCE: '/nonexistent/pion' })).toEqual({
+      code: 1,
+      lines: [
+        'test-setup: missing Debian packages; run: sudo apt-get install -y chromium golang-go golang-github-pion-turn.v2-dev',
+      ],
+    });
+    expect(run(dir, [], { PION_SOURCE: '/nonexistent/pion' }).lines).toEqual([
+      'test-setup: missing Debian packages; run: sudo apt-get install -y chromium',
+    ]);
+    expect(run(dir, ['--fast'])).toEqual({
+      code: 2,
+      lines: ['test-setup: unknown argument: --fast (expected --bench or nothing)'],
+    });
   });
 
   it('says in one line when apt-get fails', () => {

@@ -124,7 +124,7 @@ export function allocate(
   const bind = actions.find((a) => a.type === 'bind-relay');
   if (bind?.type !== 'bind-relay') return { actions, reply: replies(actions)[0] };
   const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 + bind.allocation.id };
-  const done = engine.relayBound(bind.allocation, relayed, relayed, now);
+  const done = engine.relayBound(bind.allocation, { relayed, advertised: relayed, shell: {} }, now);
   return { actions: done, reply: replies(done)[0]!, allocation: bind.allocation, relayed };
 }
 

@@ -151,7 +151,7 @@ describe('maximum allocation age', () => {
     const late = refresh(s.engine, ctx, cred, T0 + 1_000_000);
     expect(errorCodeOf(late.reply)).toBe(403);
     expect(phraseOf(late.reply)).toBe('Maximum Allocation Age Reached');
-    expect(late.actions).toContainEqual({ type: 'release-relay', allocation, reason: 'max-age' });
+    expect(late.actions).toContainEqual({ type: 'release-relay', allocation, shell: {}, reason: 'max-age' });
     expect(s.engine.allocationCount).toBe(0);
   });
 
@@ -170,7 +170,9 @@ describe('maximum allocation age', () => {
     const { allocation } = allocate(s.engine, ctx, cred);
     expect(ok(refresh(s.engine, ctx, cred, T0 + 599_000))).toBe(true);
     expect(s.engine.tick(T0 + 899_999)).toEqual([]);
-    expect(s.engine.tick(T0 + 900_000)).toEqual([{ type: 'release-relay', allocation, reason: 'max-age' }]);
+    expect(s.engine.tick(T0 + 900_000)).toEqual([
+      { type: 'release-relay', allocation, shell: {}, reason: 'max-age' },
+    ]);
   });
 });
 

@@ -68,7 +68,7 @@ describe('Allocate', () => {
     // Retransmitted while the relayed socket is being bound: no second socket, no answer yet.
     expect(engine.handleStun(ctx, req.bytes, T0 + 100)).toEqual([]);
     const relayed = { family: 4 as const, address: '127.0.0.1', port: 50001 };
-    const done = engine.relayBound(bind.allocation, relayed, relayed, T0 + 200);
+    const done = engine.relayBound(bind.allocation, { relayed, advertised: relayed, shell: {} }, T0 + 200);
     const again = engine.handleStun(ctx, req.bytes, T0 + 1500);
     expect(again).toHaveLength(1);
     expect(again[0]).toEqual(done[0]);
@@ -132,7 +132,13 @@ describe('Allocate', () => {
     expect(bind).toMatchObject({ evenPort: true, reserveNext: true, reservationToken: undefined });
     const token = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
     const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 };
-    const [reply] = replies(engine.relayBound(bind.allocation, relayed, relayed, T0, token));
+    const [reply] = replies(
+      engine.relayBound(
+        bind.allocation,
+        { relayed, advertised: relayed, shell: {}, reservationToken: token },
+        T0,
+      ),
+    );
     expect(findAttribute(reply!, Attr.ReservationToken)?.value).toEqual(token);
   });
 
@@ -148,7 +154,11 @@ describe('Allocate', () => {
     );
     const held = first.find((a) => a.type === 'bind-relay')!;
     const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 };
-    engine.relayBound(held.allocation, relayed, relayed, T0, token);
+    engine.relayBound(
+      held.allocation,
+      { relayed, advertised: relayed, shell: {}, reservationToken: token },
+      T0,
+    );
     const actions = ask(
       engine,
       client(),
@@ -408,6 +418,8 @@ describe('permissions and data', () => {
     expect(channelDataLength(frame)).toBe(2);
     const back = engine.fromPeer(alloc, peer.address, peer.port, new Uint8Array([8]), T0 + 2);
     expect(back).toEqual(new Uint8Array([0x40, 0x00, 0x00, 0x01, 8]));
+    // The engine counts what it relayed on the allocation, which shows the counts read-only.
+    expect(alloc.traffic).toEqual({ packetsToPeer: 1, bytesToPeer: 2, packetsToClient: 1, bytesToClient: 1 });
 
     expect(errorCodeOf(bind(0x4000, { ...peer, port: 6000 }))).toBe(400);
     expect(errorCodeOf(bind(0x4001, peer))).toBe(400);
@@ -463,7 +475,7 @@ describe('expiry', () => {
     const { allocation } = allocate(engine, client(), alice());
     expect(engine.tick(T0 + 599_000)).toEqual([]);
     const actions = engine.tick(T0 + 600_000);
-    expect(actions).toEqual([{ type: 'release-relay', allocation, reason: 'expired' }]);
+    expect(actions).toEqual([{ type: 'release-relay', allocation, shell: {}, reason: 'expired' }]);
     expect(engine.allocationCount).toBe(0);
   });
 
@@ -476,6 +488,22 @@ describe('expiry', () => {
     ]);
   });
 
+  it("hands the shell's socket state back in release-relay, once, and keeps it only while the allocation lives", () => {
+    const { engine, client } = setup();
+    const ctx = client('tcp');
+    const actions = ask(engine, ctx, Method.Allocate, [transportUdp()], alice());
+    const bind = actions.find((a) => a.type === 'bind-relay')!;
+    const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 };
+    const socket = { name: 'relayed socket' };
+    engine.relayBound(bind.allocation, { relayed, advertised: relayed, shell: socket }, T0);
+    expect(bind.allocation.shell).toBe(socket);
+    const [release] = engine.clientClosed(ctx.key, T0);
+    expect(release).toMatchObject({ type: 'release-relay', reason: 'client-closed' });
+    expect(release?.type === 'release-relay' && release.shell).toBe(socket);
+    expect(bind.allocation.shell).toBeUndefined();
+    expect(engine.end(bind.allocation, 'shutdown', T0)).toEqual([]);
+  });
+
   it('releases the socket of an allocation that ended while its socket was being bound', () => {
     const { engine, client } = setup();
     const ctx = client('tcp');
@@ -483,9 +511,9 @@ describe('expiry', () => {
     const bind = actions.find((a) => a.type === 'bind-relay')!;
     expect(engine.clientClosed(ctx.key, T0)).toEqual([]);
     const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 };
-    expect(engine.relayBound(bind.allocation, relayed, relayed, T0)).toMatchObject([
-      { type: 'release-relay' },
-    ]);
+    expect(engine.relayBound(bind.allocation, { relayed, advertised: relayed, shell: {} }, T0)).toMatchObject(
+      [{ type: 'release-relay' }],
+    );
   });
 });
 

@@ -63,7 +63,11 @@ function allocate(engine: TurnEngine, ctx: ClientContext, cred: Credentials, att
   if (bind?.type !== 'bind-relay') return { code: errorCodeOf(replies(actions)[0]!) ?? -1 };
   const relayed = { family: 4 as const, address: '127.0.0.1', port: 50000 + bind.allocation.id * 2 };
   const token = bind.reserveNext ? new Uint8Array(8).fill(nextToken++ & 0xff) : undefined;
-  const done = engine.relayBound(bind.allocation, relayed, relayed, now, token);
+  const done = engine.relayBound(
+    bind.allocation,
+    { relayed, advertised: relayed, shell: {}, reservationToken: token },
+    now,
+  );
   return { code: errorCodeOf(replies(done)[0]!) ?? 0, token, bind };
 }
 
