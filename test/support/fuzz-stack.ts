@@ -166,6 +166,7 @@ export async function startFuzzStack(): Promise<FuzzStack> {
 }
 
 export interface Sample {
+  /** Live V8 heap plus external memory (Buffers, ArrayBuffers), after a full GC. */
   readonly heap: number;
   readonly rss: number;
   readonly fds: number;
@@ -173,9 +174,9 @@ export interface Sample {
   readonly tcp: number;
 }
 
-/** The process's live heap: a full GC in it, then the heapUsed it reports. */
+/** The process's live memory: a full GC in it, then the heap it uses plus its external memory. */
 async function liveHeap(p: Watched): Promise<number> {
-  const lines = () => p.output().match(/\{"event":"gc","heapUsed":\d+\}/g) ?? [];
+  const lines = () => p.output().match(/\{"event":"gc","heapUsed":\d+,"external":\d+\}/g) ?? [];
   const before = lines().length;
   p.signal('SIGUSR2');
   const end = Date.now() + 5000;
@@ -183,7 +184,8 @@ async function liveHeap(p: Watched): Promise<number> {
     if (Date.now() > end) throw new Error(`${p.name} did not report its heap after SIGUSR2`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return (JSON.parse(lines().at(-1)!) as { heapUsed: number }).heapUsed;
+  const { heapUsed, external } = JSON.parse(lines().at(-1)!) as { heapUsed: number; external: number };
+  return heapUsed + external;
 }
 
 export async function sample(p: Watched): Promise<Sample> {
