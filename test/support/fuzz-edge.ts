@@ -146,6 +146,8 @@ export class EdgeFuzzer {
   }
 
   #mutate(v: unknown, depth: number): unknown {
+    if (typeof v === 'number' && this.#r() < 0.5) return this.#near(v);
+    if (typeof v === 'string' && this.#r() < 0.5) return this.#variant(v);
     if (v === null || typeof v !== 'object' || depth > 3) return this.#r() < 0.5 ? this.#value(depth) : v;
     if (Array.isArray(v)) {
       if (this.#r() < 0.2) return this.#value(depth);
@@ -163,6 +165,27 @@ export class EdgeFuzzer {
       else o[k] = this.#mutate(o[k], depth + 1);
     }
     return o;
+  }
+
+  /** A number near a valid one (still valid, often): so the handlers past validation run too. */
+  #near(x: number): number {
+    const r = this.#int(5);
+    if (r === 0) return x + 1;
+    if (r === 1) return x - 1;
+    if (r === 2) return x * 2;
+    if (r === 3) return Math.floor(x / 2);
+    return x + this.#r();
+  }
+
+  /** The string with a character or two changed for one a client id or room name may hold. */
+  #variant(s: string): string {
+    const safe = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-';
+    let out = s;
+    for (let i = 1 + this.#int(2); i > 0; i--) {
+      const at = this.#int(out.length + 1);
+      out = out.slice(0, at) + safe[this.#int(safe.length)]! + out.slice(at + (this.#r() < 0.5 ? 1 : 0));
+    }
+    return out;
   }
 
   #value(depth: number): unknown {
