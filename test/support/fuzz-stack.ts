@@ -203,6 +203,7 @@ export class SteadyCall {
   readonly #sent = [0, 0];
   readonly #got = [new Set<number>(), new Set<number>()];
   #timer: NodeJS.Timeout | undefined;
+  #refresher: NodeJS.Timeout | undefined;
 
   private constructor(private readonly ends: readonly [TurnTestClient, TurnTestClient]) {}
 
@@ -222,12 +223,24 @@ export class SteadyCall {
         call.ends[i]!.sendChannel(0x4000, d);
       }
     }, 20);
+    // Like any client: the allocation, the channels and their permissions expire (600 s, 600 s,
+    // 300 s: RFC 8656 §7, §12, §9) unless refreshed, so each end refreshes them every minute.
+    call.#refresher = setInterval(() => {
+      for (const [c, other] of [
+        [c1, c2],
+        [c2, c1],
+      ] as const) {
+        void c.refresh(600).catch(() => undefined);
+        void c.channelBind(0x4000, other.relayed!).catch(() => undefined);
+      }
+    }, 60_000);
     return call;
   }
 
   /** Stops sending, waits for stragglers, and counts. */
   async stop(): Promise<{ sent: number; received: number; lost: number }[]> {
     clearInterval(this.#timer);
+    clearInterval(this.#refresher);
     await new Promise((r) => setTimeout(r, 1000));
     await Promise.all(this.ends.map((c) => c.close()));
     return [0, 1].map((i) => {
