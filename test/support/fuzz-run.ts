@@ -265,6 +265,8 @@ async function drivers(
     stream: async (n, pace) => streamDriver('tcp', stream, splitTcp, server, n, pace, a),
     tls: async (n, pace) => streamDriver('tls', tlsFuzzer, splitTls, stack.tls, n, pace, a),
     backbone: async (n, pace) => {
+      // The permission lasts 300 s (RFC 8656 §9): renewed, so the delivered frames get through.
+      await sink.createPermission(echoPeer);
       const r = await fuzzBackbone(backbone, keys, stack.fake, stack.aBackbone, n, pace);
       const delivered = sink.received.length;
       sink.received.length = 0;
