@@ -25,6 +25,8 @@ export interface TestRelayOptions {
   readonly redis?: { readonly url: string; readonly prefix: string };
   readonly user?: string;
   readonly extra?: readonly string[];
+  /** More environment for the process (NODE_OPTIONS, for one). */
+  readonly env?: Record<string, string>;
 }
 
 /** A relay on `host` allowing loopback peers, with user a:b in realm r unless told otherwise. */
@@ -62,7 +64,7 @@ export async function startTestRelay(o: TestRelayOptions): Promise<TestRelay> {
     );
     args.push('--backbone-port', String(await freePort('udp', o.host)), '--mesh-key', TEST_MESH_KEY);
   }
-  const child = await startRelayProcess([...args, ...(o.extra ?? [])]);
+  const child = await startRelayProcess([...args, ...(o.extra ?? [])], o.env);
   return {
     id: o.id,
     child,

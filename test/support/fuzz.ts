@@ -132,3 +132,29 @@ export class Fuzzer {
     return this.#r() < 0.5 ? this.#mutateBytes(b) : b;
   }
 }
+
+/**
+ * One fuzzed message as one well-formed stream frame: a first byte that says STUN or ChannelData,
+ * a length field that matches the bytes that follow, ChannelData padded to 4 (RFC 8656 §12.5).
+ * The content stays as hostile as the fuzzer made it.
+ */
+export function asFrame(msg: Uint8Array): Uint8Array {
+  let b = new Uint8Array(msg);
+  if ((b[0] ?? 0) & 0x80) b[0]! &= 0x7f; // 10xxxxxx -> STUN, 11xxxxxx -> ChannelData
+  if (((b[0] ?? 0) & 0xc0) === 0x40) {
+    if (b.length < 4) b = Uint8Array.from({ length: 4 }, (_, i) => b[i] ?? 0);
+    const len = Math.min(b.length - 4, 0xffff);
+    b = b.subarray(0, 4 + len);
+    const out = new Uint8Array(4 + ((len + 3) & ~3));
+    out.set(b);
+    out[2] = len >> 8;
+    out[3] = len & 0xff;
+    return out;
+  }
+  if (b.length < 20) b = Uint8Array.from({ length: 20 }, (_, i) => b[i] ?? 0);
+  const len = Math.min(b.length - 20, 0xffff);
+  b = b.subarray(0, 20 + len);
+  b[2] = len >> 8;
+  b[3] = len & 0xff;
+  return b;
+}
