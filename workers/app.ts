@@ -39,6 +39,7 @@ import {
   MAX_TTL_SECONDS,
   parseTurnRestUsername,
 } from '../src/credentials/turn-rest.ts';
+import { type EdgeCrypto, WEB_EDGE_CRYPTO } from '../src/crypto/edge-crypto.ts';
 import { timingSafeEqual, toHex, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
 import type { LinkRecord, RelayRecord } from '../src/directory/types.ts';
@@ -93,6 +94,11 @@ export interface EdgeDeps {
   readonly defaultPlace: { readonly lat: number; readonly lon: number };
   readonly now?: () => number;
   readonly random?: () => number;
+  /**
+   * The platform's keyed hashes for credentials, probe tickets and API keys: node:crypto on the
+   * Node edge (workers/node-crypto.ts), Web Crypto when absent (Workers).
+   */
+  readonly crypto?: EdgeCrypto | undefined;
   /** Signs probe tickets; derived from the first TURN secret when absent (EDGE_PROBE_KEY). */
   readonly probeKey?: string | undefined;
   /** Where internal errors go (the operator's log); never to the client. Ignored when absent. */
@@ -189,14 +195,15 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
   const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const directory = async (t: number) => asView(await deps.relays(t), t);
   // Probe tickets: EDGE_PROBE_KEY, else a key derived from the signing TURN secret.
-  const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey) : undefined;
+  const edgeCrypto = deps.crypto ?? WEB_EDGE_CRYPTO;
+  const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey, edgeCrypto) : undefined;
   const bySecret = new Map<string, ProbeTickets>();
   const tickets = (secret: string): ProbeTickets => {
     if (byKey) return byKey;
     let t = bySecret.get(secret);
     if (!t) {
       if (bySecret.size >= 8) bySecret.clear(); // a handful of secrets at most, during rotation
-      t = ProbeTickets.fromSecret(secret);
+      t = ProbeTickets.fromSecret(secret, edgeCrypto);
       bySecret.set(secret, t);
     }
     return t;
@@ -276,6 +283,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
         now: now(),
         origin: c.req.header('origin'),
         tokenKeys,
+        crypto: edgeCrypto,
       });
     } catch (err) {
       throw unavailable('Key store unavailable', err);
@@ -501,15 +509,18 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     if (scope && req.user !== undefined && req.user !== scope.client)
       return problem(c, 403, 'User not allowed', `this client token is for client "${scope.client}" only`);
     const client = scope?.client ?? req.user ?? randomClientId();
-    // The credential and the probe ticket are signed side by side (two Web Crypto calls at once).
+    // The credential and the probe ticket are signed side by side (with Web Crypto, two calls at once).
     const [cred, probeTicket] = await Promise.all([
-      createTurnCredential({
-        secret,
-        nowSeconds: Math.floor(t / 1000),
-        ttlSeconds: ttl.value,
-        tenant: tenantId,
-        userId: client,
-      }),
+      createTurnCredential(
+        {
+          secret,
+          nowSeconds: Math.floor(t / 1000),
+          ttlSeconds: ttl.value,
+          tenant: tenantId,
+          userId: client,
+        },
+        edgeCrypto,
+      ),
       prefix
         ? tickets(secret).issue(
             prefix,
