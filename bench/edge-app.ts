@@ -60,20 +60,20 @@ async function main(): Promise<void> {
   const perRound = Math.ceil(Number(values.requests) / Number(values.rounds));
   const concurrency = Number(values.concurrency);
   const ip = () => '198.51.100.7';
-  const targets: { name: string; kind: BenchKind; key?: string; webCrypto?: boolean }[] = [
+  const targets: { name: string; kind: BenchKind; key?: string; nodeCrypto?: boolean }[] = [
     { name: 'bare Hono route', kind: 'bare' },
-    { name: 'edge /v1/allocate (node:crypto)', kind: 'edge' },
-    { name: 'edge /v1/allocate (Web Crypto, as before)', kind: 'edge', webCrypto: true },
-    { name: 'edge /v1/allocate (API key + rate limit, node:crypto)', kind: 'edge-keys', key: BENCH_KEY.key },
+    { name: 'edge /v1/allocate (Web Crypto, the default)', kind: 'edge' },
+    { name: 'edge /v1/allocate (EDGE_CRYPTO=node)', kind: 'edge', nodeCrypto: true },
+    { name: 'edge /v1/allocate (API key + rate limit, Web Crypto)', kind: 'edge-keys', key: BENCH_KEY.key },
     {
-      name: 'edge /v1/allocate (API key + rate limit, Web Crypto)',
+      name: 'edge /v1/allocate (API key + rate limit, EDGE_CRYPTO=node)',
       kind: 'edge-keys',
       key: BENCH_KEY.key,
-      webCrypto: true,
+      nodeCrypto: true,
     },
   ];
   const apps = await Promise.all(
-    targets.map((t) => benchApp(t.kind, ip, { webCrypto: t.webCrypto ?? false })),
+    targets.map((t) => benchApp(t.kind, ip, { nodeCrypto: t.nodeCrypto ?? false })),
   );
   for (const [i, t] of targets.entries()) await round(apps[i]!, 2000, concurrency, t.key); // warm up
   const ms = targets.map(() => 0);

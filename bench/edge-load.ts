@@ -1,7 +1,7 @@
 /**
  * Edge benchmark: POST /v1/allocate on the Node edge, beside a bare Hono route on the same
- * machine in the same run (the ratio is the figure), the same edge signing with Web Crypto
- * instead of node:crypto (as it did before), the Node edge with API keys and the per-key rate
+ * machine in the same run (the ratio is the figure), the same edge signing with node:crypto
+ * (EDGE_CRYPTO=node) instead of Web Crypto, the Node edge with API keys and the per-key rate
  * limit, the Workers build in workerd (Miniflare, keys required, reading the directory and key
  * hashes from the keyed Node edge) and, with --baseline DIR, the edge of another checkout (an
  * older commit) for a before/after in one run. All are driven by the same undici load script
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     probes: [{ relay: 'relay-3', rttMs: 40 }],
   });
   const edge = await server('edge');
-  const web = await server('edge', { env: { BENCH_WEB_CRYPTO: '1' } });
+  const nodeCrypto = await server('edge', { env: { BENCH_NODE_CRYPTO: '1' } });
   const keyed = await server('edge-keys');
   const bare = await server('bare');
   const baseline = values.baseline ? await server('edge', { root: values.baseline }) : undefined;
@@ -136,9 +136,9 @@ async function main(): Promise<void> {
     { name: 'bare Hono route (Node)', url: `${bare.url}/v1/allocate`, pid: bare.child.pid },
     { name: 'edge /v1/allocate (Node)', url: `${edge.url}/v1/allocate`, pid: edge.child.pid },
     {
-      name: 'edge /v1/allocate (Node, Web Crypto as before)',
-      url: `${web.url}/v1/allocate`,
-      pid: web.child.pid,
+      name: 'edge /v1/allocate (Node, EDGE_CRYPTO=node)',
+      url: `${nodeCrypto.url}/v1/allocate`,
+      pid: nodeCrypto.child.pid,
     },
     ...(baseline
       ? [
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       }
   } finally {
     await mf.dispose();
-    for (const s of [edge, web, keyed, bare, baseline]) s?.child.kill();
+    for (const s of [edge, nodeCrypto, keyed, bare, baseline]) s?.child.kill();
   }
   const rows = targets.map((t, i) => ({ ...combine(reports[i]!), name: t.name }));
   // Each target's rate against the bare route's in the same round, then the median over rounds.

@@ -110,8 +110,8 @@ if (watcher) {
 }
 
 const app = createEdgeApp({
-  // node:crypto, synchronous: no Web Crypto round trip to the thread pool per request.
-  crypto: nodeEdgeCrypto,
+  // EDGE_CRYPTO=node: node:crypto, synchronous, instead of Web Crypto's round trip to the thread pool.
+  crypto: config.crypto === 'node' ? nodeEdgeCrypto : undefined,
   relays: (now) => cache.get(now),
   snapshotLinks: (now) => directory.links(now),
   dashboard: watcher ? { watcher, assets: loadDashboardAssets(config.dashboardDir) } : undefined,

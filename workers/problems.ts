@@ -73,6 +73,10 @@ export function errorResponse(
   if (err instanceof HTTPException && err.status === 413) {
     return problem(c, 413, 'Body too large', 'the body is larger than the edge accepts');
   }
+  // Hono's body validator found malformed JSON: say so, not what the parser said.
+  if (err instanceof HTTPException && err.status === 400 && err.message.startsWith('Malformed JSON')) {
+    return problem(c, 400, 'Malformed JSON', 'the body is not valid JSON');
+  }
   if (err instanceof HTTPException && err.status === 415) {
     return problem(c, 415, 'Unsupported media type', 'send the body as application/json');
   }

@@ -57,7 +57,7 @@ export interface FetchApp {
 export async function benchApp(
   kind: BenchKind,
   clientIp: (c: Context) => string | undefined,
-  o: { webCrypto?: boolean } = { webCrypto: process.env.BENCH_WEB_CRYPTO === '1' },
+  o: { nodeCrypto?: boolean } = { nodeCrypto: process.env.BENCH_NODE_CRYPTO === '1' },
 ): Promise<FetchApp> {
   if (kind === 'bare') {
     const bare = new Hono();
@@ -92,8 +92,8 @@ export async function benchApp(
     tenants,
     // The benchmark loads the edge from one address; measure the edge, not its abuse limit.
     addressLimit: 'off',
-    // As workers/node.ts: node:crypto; Web Crypto (as before) when asked, to compare.
-    crypto: o.webCrypto ? undefined : nodeEdgeCrypto,
+    // As workers/node.ts: Web Crypto unless asked for node:crypto (EDGE_CRYPTO=node).
+    crypto: o.nodeCrypto ? nodeEdgeCrypto : undefined,
   };
   return createEdgeApp(deps);
 }
