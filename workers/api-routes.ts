@@ -1,8 +1,9 @@
 /**
  * The edge API's contract, one createRoute per operation: method, path, security, request body
  * and every answer with its schema (workers/schemas.ts, workers/answers.ts). The app registers
- * its handlers against these (app.openapi), which validates the body and types the handler, and
- * the OpenAPI document is generated from the same definitions (workers/openapi.ts).
+ * each in its OpenAPI registry and serves it with the same request schema: validJson(schema)
+ * (workers/validation.ts) validates the body and types the handler; routes without a body go
+ * through app.openapi. The OpenAPI document is generated from these definitions (workers/openapi.ts).
  * Runtime-free. Must not import relay/.
  */
 import { createRoute, type RouteConfig, z } from '@hono/zod-openapi';
@@ -27,7 +28,6 @@ import {
   RevokeRequest,
   TokenRequest,
 } from './schemas.ts';
-import { jsonBody } from './validation.ts';
 
 /** What each problem status means on this API, in the document's words. */
 const PROBLEM_MEANING: Record<ProblemStatus, string> = {
@@ -81,7 +81,6 @@ export const allocateRoute = createRoute({
   summary:
     'iceServers for the chosen relay (more on request) and alternates, with short-lived TURN credentials',
   security: keyed,
-  middleware: [jsonBody] as const,
   request: { body: body(AllocateRequest, false) },
   responses: {
     200: json(AllocateAnswer, 'ranked relays'),
@@ -96,7 +95,6 @@ export const measurementsRoute = createRoute({
   summary:
     "report RTTs the client measured with the probeTicket of the answer that asked for them; they feed its network's learned map",
   security: keyed,
-  middleware: [jsonBody] as const,
   request: { body: body(MeasurementsRequest) },
   responses: {
     200: json(MeasurementsAnswer, 'what was learned'),
@@ -112,7 +110,6 @@ export const tokensRoute = createRoute({
     'a short-lived client token for a web page (API key only): scoped to a client id, a room and origins',
   description: 'Served when the edge has API keys (a tenant store).',
   security: keyOnly,
-  middleware: [jsonBody] as const,
   request: { body: body(TokenRequest, false) },
   responses: {
     200: json(TokenAnswer, 'the token'),
@@ -127,7 +124,6 @@ export const callChoiceRoute = createRoute({
   summary: 'direct or relay for this call, from what earlier calls between these networks reported',
   description: 'Served when the edge has a call store (the Node edge with Redis).',
   security: keyed,
-  middleware: [jsonBody] as const,
   request: { body: body(CallChoiceRequest) },
   responses: {
     200: json(CallChoiceAnswer, 'the choice'),
@@ -142,7 +138,6 @@ export const callReportRoute = createRoute({
   summary: 'what the call measured on the path it took; once per participant and room',
   description: 'Served when the edge has a call store (the Node edge with Redis).',
   security: keyed,
-  middleware: [jsonBody] as const,
   request: { body: body(CallReportRequest) },
   responses: {
     202: json(CallReportAnswer, 'filed'),
@@ -158,7 +153,6 @@ export const revokeRoute = createRoute({
     'revoke a TURN username, a client or a tenant (admin token): relays refuse its credentials and end its allocations',
   description: 'Served when the edge has an admin token and a revocation store.',
   security: admin,
-  middleware: [jsonBody] as const,
   request: { body: body(RevokeRequest) },
   responses: { 200: json(RevokeAnswer, 'revoked'), ...problems(401, 413, 415, 422, 503) },
 });

@@ -68,10 +68,16 @@ import { type ClientPlace, locateClient } from './geo.ts';
 import { openApiDocument, registerDocumentation } from './openapi.ts';
 import { bodyTooLarge, errorResponse, problem, unavailable } from './problems.ts';
 import { registerCallRoutes } from './routes/calls.ts';
-import type { AllocateBody, RevokeBody } from './schemas.ts';
+import {
+  type AllocateBody,
+  AllocateRequest,
+  MeasurementsRequest,
+  type RevokeBody,
+  RevokeRequest,
+} from './schemas.ts';
 import { mountTokens } from './tokens.ts';
 import type { TopologyWatcher } from './topology-watcher.ts';
-import { invalidRequest } from './validation.ts';
+import { invalidRequest, validJson } from './validation.ts';
 
 export { problem } from './problems.ts';
 
@@ -408,7 +414,8 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       }
       return next();
     });
-    app.openapi(revokeRoute, async (c) => {
+    app.openAPIRegistry.registerPath(revokeRoute);
+    app.post('/v1/credentials/revoke', validJson(RevokeRequest), async (c) => {
       const { target, seconds } = revocation(c.req.valid('json'));
       // By default a revocation stands as long as the longest credential the edge issues (which is
       // also the longest --max-allocation-age a relay accepts), so a relay that was away from the
@@ -427,7 +434,8 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     });
   }
 
-  app.openapi(allocateRoute, async (c) => {
+  app.openAPIRegistry.registerPath(allocateRoute);
+  app.post('/v1/allocate', validJson(AllocateRequest), async (c) => {
     let req: AllocateBody = c.req.valid('json');
     // A client token scopes its holder to one room when it names one.
     const scope = c.get('principal')?.token;
@@ -564,7 +572,8 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     );
   });
 
-  app.openapi(measurementsRoute, async (c) => {
+  app.openAPIRegistry.registerPath(measurementsRoute);
+  app.post('/v1/measurements', validJson(MeasurementsRequest), async (c) => {
     const m = c.req.valid('json');
     const t = now();
     const ip = deps.clientIp(c);

@@ -10,6 +10,8 @@ import type { ApiKeyRecord, Principal, TenantStore } from '../src/tenants/api-ke
 import { isOrigin, mintClientToken } from '../src/tenants/client-token.ts';
 import { tokensRoute } from './api-routes.ts';
 import { problem } from './problems.ts';
+import { TokenRequest } from './schemas.ts';
+import { validJson } from './validation.ts';
 
 export interface TokenRouteOptions {
   readonly tenants: TenantStore;
@@ -24,7 +26,8 @@ export function mountTokens(
   app: OpenAPIHono<{ Variables: { principal: Principal | undefined } }>,
   o: TokenRouteOptions,
 ): void {
-  app.openapi(tokensRoute, async (c) => {
+  app.openAPIRegistry.registerPath(tokensRoute);
+  app.post('/v1/tokens', validJson(TokenRequest), async (c) => {
     const principal = c.get('principal');
     if (!principal) return problem(c, 403, 'API key required', 'mint client tokens with an API key');
     if (principal.token)

@@ -24,6 +24,8 @@ import type { CallQualityStore } from '../../src/allocation/call-store.ts';
 import { networkPrefix } from '../../src/allocation/learned.ts';
 import { callChoiceRoute, callReportRoute } from '../api-routes.ts';
 import { problem } from '../problems.ts';
+import { CallChoiceRequest, CallReportRequest } from '../schemas.ts';
+import { validJson } from '../validation.ts';
 
 export interface CallRoutesDeps {
   readonly store: CallQualityStore;
@@ -44,7 +46,8 @@ export function registerCallRoutes<E extends Env>(app: OpenAPIHono<E>, deps: Cal
     return prefix ? { prefix, country } : undefined;
   };
 
-  app.openapi(callChoiceRoute, async (c) => {
+  app.openAPIRegistry.registerPath(callChoiceRoute);
+  app.post('/v1/calls/choice', validJson(CallChoiceRequest), async (c) => {
     const { room } = c.req.valid('json');
     const me = who(c);
     if (!me) return problem(c, 400, 'Unknown client address', 'the edge could not tell the client network');
@@ -79,7 +82,8 @@ export function registerCallRoutes<E extends Env>(app: OpenAPIHono<E>, deps: Cal
     }
   });
 
-  app.openapi(callReportRoute, async (c) => {
+  app.openAPIRegistry.registerPath(callReportRoute);
+  app.post('/v1/calls/report', validJson(CallReportRequest), async (c) => {
     const r = c.req.valid('json');
     const report = { path: r.path, rttMs: r.rttMs, loss: r.loss, jitterMs: r.jitterMs };
     const me = who(c);
