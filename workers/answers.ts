@@ -6,6 +6,9 @@
 import { z } from '@hono/zod-openapi';
 import { TRANSPORTS } from '../src/allocation/answer.ts';
 
+/** The body an answer schema describes; handlers check what they send with `satisfies`. */
+export type Answer<S extends z.ZodType> = z.input<S>;
+
 export const Problem = z
   .object({
     type: z.string().describe('about:blank: the title says it'),

@@ -50,6 +50,7 @@ import { authenticateCaller, tokenKey } from '../src/tenants/client-token.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
 import { resolveTtl, ttlBounds } from '../src/tenants/ttl.ts';
 import { DEFAULT_ADDRESS_LIMIT, DEFAULT_FAILED_KEY_LIMIT } from './abuse-limits.ts';
+import type { AllocateAnswer, Answer, MeasurementsAnswer, RevokeAnswer } from './answers.ts';
 import { renderApiDocs } from './api-docs.ts';
 import {
   allocateRoute,
@@ -430,7 +431,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       } catch (err) {
         throw unavailable('Directory unavailable', err);
       }
-      return c.json({ revoked: revocationFields(target), until }, 200);
+      return c.json({ revoked: revocationFields(target), until } satisfies Answer<typeof RevokeAnswer>, 200);
     });
   }
 
@@ -567,7 +568,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
           stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
           ping: r.pingUrl,
         })),
-      },
+      } satisfies Answer<typeof AllocateAnswer>,
       200,
     );
   });
@@ -633,7 +634,10 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       throw unavailable('Learned map unavailable', err);
     }
     metrics.measurements.inc({}, accepted.length);
-    return c.json({ accepted: accepted.length, ignored, prefix }, 200);
+    return c.json(
+      { accepted: accepted.length, ignored, prefix } satisfies Answer<typeof MeasurementsAnswer>,
+      200,
+    );
   });
 
   if (deps.calls)

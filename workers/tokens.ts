@@ -8,6 +8,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiKeyRecord, Principal, TenantStore } from '../src/tenants/api-keys.ts';
 import { isOrigin, mintClientToken } from '../src/tenants/client-token.ts';
+import type { Answer, TokenAnswer } from './answers.ts';
 import { tokensRoute } from './api-routes.ts';
 import { problem } from './problems.ts';
 import { TokenRequest } from './schemas.ts';
@@ -77,7 +78,7 @@ export function mountTokens(
         client: claims.client,
         ...(claims.room ? { room: claims.room } : {}),
         origins: [...origins],
-      },
+      } satisfies Answer<typeof TokenAnswer>,
       200,
       { 'cache-control': 'no-store' },
     );

@@ -22,6 +22,7 @@ import {
 } from '../../src/allocation/call-choice.ts';
 import type { CallQualityStore } from '../../src/allocation/call-store.ts';
 import { networkPrefix } from '../../src/allocation/learned.ts';
+import type { Answer, CallChoiceAnswer, CallReportAnswer } from '../answers.ts';
 import { callChoiceRoute, callReportRoute } from '../api-routes.ts';
 import { problem } from '../problems.ts';
 import { CallChoiceRequest, CallReportRequest } from '../schemas.ts';
@@ -74,7 +75,7 @@ export function registerCallRoutes<E extends Env>(app: OpenAPIHono<E>, deps: Cal
           forceRelay: choice.path === 'relay',
           reason: peer ? choice.reason : 'no peer yet',
           expected: { direct: round(choice.direct), relay: round(choice.relay) },
-        },
+        } satisfies Answer<typeof CallChoiceAnswer>,
         200,
       );
     } catch {
@@ -98,7 +99,12 @@ export function registerCallRoutes<E extends Env>(app: OpenAPIHono<E>, deps: Cal
         return problem(c, 409, 'Already reported', 'one report per participant and room');
       const keys = callLevelKeys(me.prefix, me.country, peer.prefix, peer.country);
       await deps.store.record(keys, report, t);
-      return c.json({ accepted: true as const, path: report.path, levels: keys.length }, 202);
+      return c.json(
+        { accepted: true as const, path: report.path, levels: keys.length } satisfies Answer<
+          typeof CallReportAnswer
+        >,
+        202,
+      );
     } catch {
       return problem(c, 503, 'Call store unavailable', 'the call store could not be read; retry shortly');
     }
