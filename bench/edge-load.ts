@@ -1,51 +1,112 @@
 /**
  * Edge benchmark: POST /v1/allocate on the Node edge, beside a bare Hono route on the same
- * machine in the same run (the ratio is the figure), the Node edge with API keys and the per-key
- * rate limit, and the Workers build in workerd (Miniflare, keys required, reading the directory
- * and key hashes from the keyed Node edge), all driven by the same undici load script
- * (bench/load.ts).
+ * machine in the same run (the ratio is the figure), the same edge signing with node:crypto
+ * (EDGE_CRYPTO=node) instead of Web Crypto, the Node edge with API keys and the per-key rate
+ * limit, the Workers build in workerd (Miniflare, keys required, reading the directory and key
+ * hashes from the keyed Node edge) and, with --baseline DIR, the edge of another checkout (an
+ * older commit) for a before/after in one run. All are driven by the same undici load script
+ * (bench/load.ts) in interleaved rounds, so that a machine whose load drifts during the run
+ * treats every target alike; the ratio to the bare route is the median of the rounds' ratios.
  *
- *   npm run bench:edge -- [--duration 5] [--connections 10] [--out bench/results/edge-load.json]
+ *   npm run bench:edge -- [--duration 10] [--rounds 5] [--connections 10] [--baseline DIR]
+ *                         [--out bench/results/edge-load.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { freePort } from '../test/support/ports.ts';
-import { BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-server.ts';
+import { BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-apps.ts';
 import { type LoadReport, reportTable, runHttpLoad } from './load.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-async function server(kind: 'edge' | 'edge-keys' | 'bare'): Promise<{ url: string; child: ChildProcess }> {
+type Kind = 'edge' | 'edge-keys' | 'bare';
+
+async function server(
+  kind: Kind,
+  o: { root?: string; env?: Record<string, string> } = {},
+): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort('tcp');
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/edge-server.ts', kind, String(port)], {
-    cwd: ROOT,
+    cwd: o.root ?? ROOT,
+    env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
+/**
+ * CPU time a process has used, ms (Linux /proc/PID/stat utime + stime, at the kernel's usual 100
+ * ticks per second): on a machine shared with other work, CPU per request is the figure that
+ * scheduling does not blur.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
+};
+
+/** One row from a target's rounds: totals, and each latency percentile's median over the rounds. */
+function combine(reports: readonly LoadReport[]): LoadReport {
+  const statuses: Record<string, number> = {};
+  for (const r of reports)
+    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  const requests = reports.reduce((n, r) => n + r.requests, 0);
+  const seconds = reports.reduce((n, r) => n + r.seconds, 0);
+  const pct = (k: 'p50' | 'p90' | 'p99') => median(reports.map((r) => r.latencyMs[k]));
+  return {
+    url: reports[0]!.url,
+    connections: reports[0]!.connections,
+    seconds,
+    requests,
+    errors: reports.reduce((n, r) => n + r.errors, 0),
+    statuses,
+    rps: requests / seconds,
+    latencyMs: {
+      p50: pct('p50'),
+      p90: pct('p90'),
+      p99: pct('p99'),
+      max: Math.max(...reports.map((r) => r.latencyMs.max)),
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '10' },
+      baseline: { type: 'string' },
       out: { type: 'string', default: 'bench/results/edge-load.json' },
     },
   });
-  const durationMs = Number(values.duration) * 1000;
+  const rounds = Math.max(1, Number(values.rounds));
+  const roundMs = (Number(values.duration) * 1000) / rounds;
   const connections = Number(values.connections);
   const body = JSON.stringify({
     location: { lat: 51.5, lon: -0.12 },
     probes: [{ relay: 'relay-3', rttMs: 40 }],
   });
   const edge = await server('edge');
+  const nodeCrypto = await server('edge', { env: { BENCH_NODE_CRYPTO: '1' } });
   const keyed = await server('edge-keys');
   const bare = await server('bare');
+  const baseline = values.baseline ? await server('edge', { root: values.baseline }) : undefined;
   const bundle = await build({
     entryPoints: [`${ROOT}workers/cloudflare.ts`],
     bundle: true,
@@ -71,45 +132,81 @@ async function main(): Promise<void> {
     },
   });
   await mf.ready;
-  const rows: (LoadReport & { name: string })[] = [];
+  const targets: { name: string; url: string; apiKey?: string; pid?: number | undefined }[] = [
+    { name: 'bare Hono route (Node)', url: `${bare.url}/v1/allocate`, pid: bare.child.pid },
+    { name: 'edge /v1/allocate (Node)', url: `${edge.url}/v1/allocate`, pid: edge.child.pid },
+    {
+      name: 'edge /v1/allocate (Node, EDGE_CRYPTO=node)',
+      url: `${nodeCrypto.url}/v1/allocate`,
+      pid: nodeCrypto.child.pid,
+    },
+    ...(baseline
+      ? [
+          {
+            name: 'edge /v1/allocate (Node, baseline checkout)',
+            url: `${baseline.url}/v1/allocate`,
+            pid: baseline.child.pid,
+          },
+        ]
+      : []),
+    {
+      name: 'edge /v1/allocate (Node, API key + rate limit)',
+      url: `${keyed.url}/v1/allocate`,
+      apiKey: BENCH_KEY.key,
+      pid: keyed.child.pid,
+    },
+    {
+      name: 'edge /v1/allocate (Workers build in workerd, API key)',
+      url: `http://127.0.0.1:${workerdPort}/v1/allocate`,
+      apiKey: BENCH_KEY.key,
+    },
+  ];
+  const reports: LoadReport[][] = targets.map(() => []);
+  const cpu = targets.map(() => ({ ms: 0, requests: 0 }));
   try {
-    for (const [name, url, apiKey] of [
-      ['bare Hono route (Node)', `${bare.url}/v1/allocate`, undefined],
-      ['edge /v1/allocate (Node)', `${edge.url}/v1/allocate`, undefined],
-      ['edge /v1/allocate (Node, API key + rate limit)', `${keyed.url}/v1/allocate`, BENCH_KEY.key],
-      [
-        'edge /v1/allocate (Workers build in workerd, API key)',
-        `http://127.0.0.1:${workerdPort}/v1/allocate`,
-        BENCH_KEY.key,
-      ],
-    ] as const) {
-      process.stderr.write(`${name}...\n`);
-      const report = await runHttpLoad({
-        url,
-        connections,
-        durationMs,
-        method: 'POST',
-        body,
-        apiKey,
-        progress: (line) => process.stderr.write(`  ${line}\n`),
-      });
-      rows.push({ ...report, name });
-    }
+    for (let round = 0; round < rounds; round++)
+      for (const [i, t] of targets.entries()) {
+        process.stderr.write(`round ${round + 1}/${rounds}: ${t.name}...\n`);
+        const before = cpuMs(t.pid);
+        const report = await runHttpLoad({
+          url: t.url,
+          connections,
+          durationMs: roundMs,
+          method: 'POST',
+          body,
+          apiKey: t.apiKey,
+        });
+        const after = cpuMs(t.pid);
+        if (before !== undefined && after !== undefined) {
+          cpu[i]!.ms += after - before;
+          cpu[i]!.requests += report.requests;
+        }
+        reports[i]!.push(report);
+      }
   } finally {
     await mf.dispose();
-    edge.child.kill();
-    keyed.child.kill();
-    bare.child.kill();
+    for (const s of [edge, nodeCrypto, keyed, bare, baseline]) s?.child.kill();
   }
-  process.stdout.write(`${reportTable(rows)}\n`);
-  const ratio = rows[1]!.rps / rows[0]!.rps;
+  const rows = targets.map((t, i) => ({ ...combine(reports[i]!), name: t.name }));
+  // Each target's rate against the bare route's in the same round, then the median over rounds.
+  const ratios = targets.map((_, i) => median(reports[i]!.map((r, k) => r.rps / reports[0]![k]!.rps)));
+  // Server CPU per request (none for workerd, whose process the bench does not own).
+  const cpuUs = cpu.map((x) => (x.requests > 0 ? (x.ms * 1000) / x.requests : undefined));
+  const bareCpu = cpuUs[0]!;
   process.stdout.write(
-    `\nNode edge / bare Hono route: ${(ratio * 100).toFixed(0)} % of the requests per second\n`,
+    `${reportTable(rows)}\n\nAgainst the bare Hono route: requests per second (median of ${rounds} rounds' ratios); server CPU per request (the bare route's over this one's):\n`,
   );
+  for (const [i, t] of targets.entries()) {
+    const c = cpuUs[i];
+    const cpuText =
+      c === undefined ? 'CPU n/a' : `${c.toFixed(0)} µs CPU/request, ${(bareCpu / c).toFixed(2)}x`;
+    process.stdout.write(`  ${t.name}: ${i === 0 ? '1.00' : ratios[i]!.toFixed(2)}x; ${cpuText}\n`);
+  }
+  const ratio = ratios[1]!;
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rows, ratio }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows, ratios: Object.fromEntries(targets.map((t, i) => [t.name, ratios[i]])), cpuUsPerRequest: Object.fromEntries(targets.map((t, i) => [t.name, cpuUs[i]])), ratio }, null, 2)}\n`,
   );
   process.exit(0);
 }

@@ -7,7 +7,7 @@
  *   POST /v1/measurements   clients report RTTs; they feed the learned per-prefix map
  *   POST /v1/calls/choice, /v1/calls/report   per-call direct or relay (routes/calls.ts)
  *   POST /v1/credentials/revoke, GET /v1/internal/directory   (admin and snapshot tokens)
- *   GET  /healthz, /readyz, /metrics, /v1/openapi.json
+ *   GET  /healthz, /readyz, /metrics, /v1/openapi.json, /docs (the API reference page)
  *   GET  /dashboard, /v1/admin/topology[/events]   (admin token; workers/dashboard.ts)
  * With a tenant store, /v1/allocate and /v1/measurements need an API key (Authorization: Bearer
  * or X-API-Key) and each key has its tenant's rate limit; failed key attempts are limited per
@@ -15,8 +15,8 @@
  * Every error is problem JSON (RFC 9457). Must not import relay/.
  */
 
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
@@ -39,6 +39,7 @@ import {
   MAX_TTL_SECONDS,
   parseTurnRestUsername,
 } from '../src/credentials/turn-rest.ts';
+import { type EdgeCrypto, WEB_EDGE_CRYPTO } from '../src/crypto/edge-crypto.ts';
 import { timingSafeEqual, toHex, utf8Encode } from '../src/crypto/encoding.ts';
 import { greatCircleKm } from '../src/directory/geo.ts';
 import type { LinkRecord, RelayRecord } from '../src/directory/types.ts';
@@ -49,22 +50,35 @@ import { authenticateCaller, tokenKey } from '../src/tenants/client-token.ts';
 import { MemoryRateLimiter, type RateLimiter } from '../src/tenants/rate-limit.ts';
 import { resolveTtl, ttlBounds } from '../src/tenants/ttl.ts';
 import { DEFAULT_ADDRESS_LIMIT, DEFAULT_FAILED_KEY_LIMIT } from './abuse-limits.ts';
+import type { AllocateAnswer, Answer, MeasurementsAnswer, RevokeAnswer } from './answers.ts';
+import { renderApiDocs } from './api-docs.ts';
+import {
+  allocateRoute,
+  callChoiceRoute,
+  callReportRoute,
+  healthRoute,
+  measurementsRoute,
+  readyRoute,
+  revokeRoute,
+  tokensRoute,
+} from './api-routes.ts';
 import { type DashboardAssets, mountDashboard } from './dashboard.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
 import { type ClientPlace, locateClient } from './geo.ts';
-import { openApiDocument } from './openapi.ts';
-import { bodyTooLarge, EdgeProblem, errorResponse, problem, unavailable } from './problems.ts';
+import { openApiDocument, registerDocumentation } from './openapi.ts';
+import { bodyTooLarge, errorResponse, problem, unavailable } from './problems.ts';
 import { registerCallRoutes } from './routes/calls.ts';
 import {
   type AllocateBody,
-  type MeasurementsBody,
-  parseAllocate,
-  parseMeasurements,
-  parseRevoke,
+  AllocateRequest,
+  MeasurementsRequest,
+  type RevokeBody,
+  RevokeRequest,
 } from './schemas.ts';
 import { mountTokens } from './tokens.ts';
 import type { TopologyWatcher } from './topology-watcher.ts';
+import { invalidRequest, validJson } from './validation.ts';
 
 export { problem } from './problems.ts';
 
@@ -87,6 +101,11 @@ export interface EdgeDeps {
   readonly defaultPlace: { readonly lat: number; readonly lon: number };
   readonly now?: () => number;
   readonly random?: () => number;
+  /**
+   * The platform's keyed hashes for credentials, probe tickets and API keys: node:crypto on the
+   * Node edge (workers/node-crypto.ts), Web Crypto when absent (Workers).
+   */
+  readonly crypto?: EdgeCrypto | undefined;
   /** Signs probe tickets; derived from the first TURN secret when absent (EDGE_PROBE_KEY). */
   readonly probeKey?: string | undefined;
   /** Where internal errors go (the operator's log); never to the client. Ignored when absent. */
@@ -137,20 +156,6 @@ const describeRanked = (r: Ranked) => ({
   basis: r.basis,
 });
 
-/** The JSON body (its size already bounded by the bodyLimit middleware); throws EdgeProblem. */
-async function readJson(c: Context): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('application/json'))
-    throw new EdgeProblem(415, 'Unsupported media type', 'send the body as application/json');
-  const text = await c.req.text();
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new EdgeProblem(400, 'Malformed JSON', 'the body is not valid JSON');
-  }
-}
-
 const asView = (r: readonly RelayRecord[] | DirectoryView, now: number): DirectoryView =>
   'relays' in r ? r : { relays: r, at: now, stale: false };
 
@@ -170,8 +175,25 @@ function bearerIs(c: Context, token: string): boolean {
 
 type Env = { Variables: { principal: Principal | undefined } };
 
-export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
-  const app = new Hono<Env>();
+export type EdgeApp = OpenAPIHono<Env>;
+
+/** The reference page has no script and only its own inline style. */
+const API_DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/** The revocation a valid body names (the schema already refused every other shape). */
+function revocation(b: RevokeBody): { target: RevocationTarget; seconds: number | undefined } {
+  const target: RevocationTarget =
+    b.username !== undefined
+      ? { kind: 'username', username: b.username }
+      : b.client !== undefined
+        ? { kind: 'client', tenant: b.tenant!, client: b.client }
+        : { kind: 'tenant', tenant: b.tenant! };
+  return { target, seconds: b.seconds };
+}
+
+export function createEdgeApp(deps: EdgeDeps): EdgeApp {
+  // Validation failures answer problem JSON with one sentence (workers/validation.ts).
+  const app = new OpenAPIHono<Env>({ defaultHook: invalidRequest });
   const now = deps.now ?? (() => Date.now());
   const random = deps.random ?? Math.random;
   const limit = deps.maxBodyBytes ?? 16_384;
@@ -180,14 +202,15 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
   const limiter = deps.rateLimiter ?? new MemoryRateLimiter();
   const directory = async (t: number) => asView(await deps.relays(t), t);
   // Probe tickets: EDGE_PROBE_KEY, else a key derived from the signing TURN secret.
-  const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey) : undefined;
+  const edgeCrypto = deps.crypto ?? WEB_EDGE_CRYPTO;
+  const byKey = deps.probeKey ? ProbeTickets.fromKey(deps.probeKey, edgeCrypto) : undefined;
   const bySecret = new Map<string, ProbeTickets>();
   const tickets = (secret: string): ProbeTickets => {
     if (byKey) return byKey;
     let t = bySecret.get(secret);
     if (!t) {
       if (bySecret.size >= 8) bySecret.clear(); // a handful of secrets at most, during rotation
-      t = ProbeTickets.fromSecret(secret);
+      t = ProbeTickets.fromSecret(secret, edgeCrypto);
       bySecret.set(secret, t);
     }
     return t;
@@ -209,16 +232,6 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     metrics.requests.inc({ route, status: String(c.res.status) });
     metrics.duration.observe({ route }, (performance.now() - start) / 1000);
   });
-
-  // Refuse an oversized body from its Content-Length, or as soon as the stream passes the limit,
-  // instead of reading all of it first (issue 12); readJson checks again what it parses.
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: limit,
-      onError: (c) => problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
-    }),
-  );
 
   if (deps.corsOrigins) {
     const origins = deps.corsOrigins;
@@ -243,7 +256,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       },
     }),
   );
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
   app.get('/metrics', (c) =>
     c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
   );
@@ -277,6 +290,7 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
         now: now(),
         origin: c.req.header('origin'),
         tokenKeys,
+        crypto: edgeCrypto,
       });
     } catch (err) {
       throw unavailable('Key store unavailable', err);
@@ -345,18 +359,14 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       signingKey: async () => (await tokenKeys())[0],
       now,
       newClientId: randomClientId,
-      readJson,
-      problem: (c, status, title, detail) => problem(c, status, title, detail),
     });
   }
   app.use('/v1/calls/*', guard);
 
-  const document = openApiDocument();
-  app.get('/v1/openapi.json', (c) => c.json(document));
-  app.get('/readyz', async (c) => {
+  app.openapi(readyRoute, async (c) => {
     try {
       const view = await directory(now());
-      return c.json({ ready: true, relays: view.relays.length, stale: view.stale });
+      return c.json({ ready: true, relays: view.relays.length, stale: view.stale }, 200);
     } catch (err) {
       throw unavailable('Directory unavailable', err);
     }
@@ -398,13 +408,16 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
 
   if (deps.revoke && deps.adminToken) {
     const { revoke, adminToken } = deps;
-    app.post('/v1/credentials/revoke', async (c) => {
+    // The token is checked before the body is read or validated.
+    app.use('/v1/credentials/revoke', async (c, next) => {
       if (!bearerIs(c, adminToken)) {
         return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <admin token>');
       }
-      const r = parseRevoke(await readJson(c));
-      if (!r.ok) return problem(c, 422, 'Invalid request', r.error);
-      const { target, seconds } = r.value;
+      return next();
+    });
+    app.openAPIRegistry.registerPath(revokeRoute);
+    app.post('/v1/credentials/revoke', validJson(RevokeRequest), async (c) => {
+      const { target, seconds } = revocation(c.req.valid('json'));
       // By default a revocation stands as long as the longest credential the edge issues (which is
       // also the longest --max-allocation-age a relay accepts), so a relay that was away from the
       // coordinator when it was made still learns it; a username at least until it expires.
@@ -418,14 +431,13 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       } catch (err) {
         throw unavailable('Directory unavailable', err);
       }
-      return c.json({ revoked: revocationFields(target), until });
+      return c.json({ revoked: revocationFields(target), until } satisfies Answer<typeof RevokeAnswer>, 200);
     });
   }
 
-  app.post('/v1/allocate', async (c) => {
-    const parsed = parseAllocate(await readJson(c));
-    if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
-    let req: AllocateBody = parsed.value;
+  app.openAPIRegistry.registerPath(allocateRoute);
+  app.post('/v1/allocate', validJson(AllocateRequest), async (c) => {
+    let req: AllocateBody = c.req.valid('json');
     // A client token scopes its holder to one room when it names one.
     const scope = c.get('principal')?.token;
     if (scope?.room !== undefined) {
@@ -506,15 +518,18 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
     if (scope && req.user !== undefined && req.user !== scope.client)
       return problem(c, 403, 'User not allowed', `this client token is for client "${scope.client}" only`);
     const client = scope?.client ?? req.user ?? randomClientId();
-    // The credential and the probe ticket are signed side by side (two Web Crypto calls at once).
+    // The credential and the probe ticket are signed side by side (with Web Crypto, two calls at once).
     const [cred, probeTicket] = await Promise.all([
-      createTurnCredential({
-        secret,
-        nowSeconds: Math.floor(t / 1000),
-        ttlSeconds: ttl.value,
-        tenant: tenantId,
-        userId: client,
-      }),
+      createTurnCredential(
+        {
+          secret,
+          nowSeconds: Math.floor(t / 1000),
+          ttlSeconds: ttl.value,
+          tenant: tenantId,
+          userId: client,
+        },
+        edgeCrypto,
+      ),
       prefix
         ? tickets(secret).issue(
             prefix,
@@ -535,30 +550,32 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       username: cred.username,
       credential: cred.credential,
     });
-    return c.json({
-      iceServers: picks.served.map(iceServer),
-      relay: { ...describeRanked(ranked.chosen), reason: ranked.reason },
-      alternates: picks.alternates.map((r) => ({ ...describeRanked(r), iceServer: iceServer(r) })),
-      transports: req.transports,
-      ttl: ttl.value,
-      expiresAt: cred.expiresAt,
-      client,
-      location: { source: place.source, lat: place.lat, lon: place.lon },
-      prefix,
-      directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
-      probeTicket,
-      probeTargets: ranked.probeTargets.map((r) => ({
-        id: r.id,
-        stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
-        ping: r.pingUrl,
-      })),
-    });
+    return c.json(
+      {
+        iceServers: picks.served.map(iceServer),
+        relay: { ...describeRanked(ranked.chosen), reason: ranked.reason },
+        alternates: picks.alternates.map((r) => ({ ...describeRanked(r), iceServer: iceServer(r) })),
+        transports: req.transports,
+        ttl: ttl.value,
+        expiresAt: cred.expiresAt,
+        client,
+        location: { source: place.source, lat: place.lat, lon: place.lon },
+        prefix,
+        directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
+        probeTicket,
+        probeTargets: ranked.probeTargets.map((r) => ({
+          id: r.id,
+          stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
+          ping: r.pingUrl,
+        })),
+      } satisfies Answer<typeof AllocateAnswer>,
+      200,
+    );
   });
 
-  app.post('/v1/measurements', async (c) => {
-    const parsed = parseMeasurements(await readJson(c));
-    if (!parsed.ok) return problem(c, 422, 'Invalid request', parsed.error);
-    const m: MeasurementsBody = parsed.value;
+  app.openAPIRegistry.registerPath(measurementsRoute);
+  app.post('/v1/measurements', validJson(MeasurementsRequest), async (c) => {
+    const m = c.req.valid('json');
     const t = now();
     const ip = deps.clientIp(c);
     const prefix = ip ? networkPrefix(ip) : undefined;
@@ -621,7 +638,10 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       const method = m.probes.find((p) => p.relay === relay)?.method ?? 'unspecified';
       metrics.measurements.inc({ method });
     }
-    return c.json({ accepted: accepted.length, ignored, prefix });
+    return c.json(
+      { accepted: accepted.length, ignored, prefix } satisfies Answer<typeof MeasurementsAnswer>,
+      200,
+    );
   });
 
   if (deps.calls)
@@ -631,8 +651,21 @@ export function createEdgeApp(deps: EdgeDeps): Hono<Env> {
       country: deps.clientCountry,
       now,
       random,
-      limit,
     });
+
+  // The document lists what this edge serves: the routes above, as configured.
+  registerDocumentation(app, [
+    ...(tenants ? [] : [tokensRoute]),
+    ...(deps.revoke && deps.adminToken ? [] : [revokeRoute]),
+    ...(deps.calls ? [] : [callChoiceRoute, callReportRoute]),
+  ]);
+  const document = openApiDocument(app);
+  app.get('/v1/openapi.json', (c) => c.json(document()));
+  let page: string | undefined;
+  app.get('/docs', (c) => {
+    page ??= renderApiDocs(document());
+    return c.html(page, 200, { 'content-security-policy': API_DOCS_CSP });
+  });
 
   app.notFound((c) => problem(c, 404, 'Not found', `no route ${c.req.method} ${c.req.path}`));
   const report = deps.report ?? (() => {});

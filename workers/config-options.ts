@@ -190,6 +190,15 @@ export const OPTIONS = {
     help: 'CDN whose geo headers locate clients (from a trusted proxy only): none, cloudflare, cloudfront or fastly',
     parse: oneOf(GEO_HEADERS),
   },
+  crypto: {
+    env: 'EDGE_CRYPTO',
+    runtimes: NODE,
+    kind: 'value',
+    arg: 'IMPL',
+    default: 'web',
+    help: 'HMAC and SHA-256 for credentials, probe tickets and API keys: web (Web Crypto, on the thread pool) or node (node:crypto, synchronous; see docs/BENCHMARKS.md)',
+    parse: oneOf(['web', 'node'] as const),
+  },
   defaultLat: {
     env: 'EDGE_DEFAULT_LAT',
     runtimes: BOTH,

@@ -30,6 +30,7 @@ import { loadDashboardAssets } from './dashboard-assets.ts';
 import { DirectoryCache } from './directory-cache.ts';
 import { placeFromHeaders } from './geo.ts';
 import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
+import { nodeEdgeCrypto } from './node-crypto.ts';
 import { CachedTenantStore } from './tenant-cache.ts';
 import { TopologyWatcher } from './topology-watcher.ts';
 
@@ -109,6 +110,8 @@ if (watcher) {
 }
 
 const app = createEdgeApp({
+  // EDGE_CRYPTO=node: node:crypto, synchronous, instead of Web Crypto's round trip to the thread pool.
+  crypto: config.crypto === 'node' ? nodeEdgeCrypto : undefined,
   relays: (now) => cache.get(now),
   snapshotLinks: (now) => directory.links(now),
   dashboard: watcher ? { watcher, assets: loadDashboardAssets(config.dashboardDir) } : undefined,

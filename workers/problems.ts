@@ -5,7 +5,7 @@
  * a stack) goes to the operator through `report`, not over the wire. Runtime-free: the Workers
  * bundle imports this file. Must not import relay/.
  */
-import type { Context } from 'hono';
+import type { Context, TypedResponse } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
 export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
@@ -35,17 +35,23 @@ export const unavailable = (title: string, cause: unknown): EdgeProblem =>
     { cause },
   );
 
-export function problem(
+/** The body of every problem answer (workers/answers.ts publishes its schema). */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+export function problem<S extends ProblemStatus>(
   c: Context,
-  status: ProblemStatus,
+  status: S,
   title: string,
   detail: string,
   headers: Record<string, string> = {},
-): Response {
-  return c.body(JSON.stringify({ type: 'about:blank', title, status, detail }), status, {
-    'content-type': 'application/problem+json',
-    ...headers,
-  });
+): Response & TypedResponse<ProblemBody, S, 'json'> {
+  const body: ProblemBody = { type: 'about:blank', title, status, detail };
+  return c.json(body, status, { 'content-type': 'application/problem+json', ...headers });
 }
 
 export const bodyTooLarge = (limit: number): EdgeProblem =>
@@ -66,6 +72,13 @@ export function errorResponse(
   }
   if (err instanceof HTTPException && err.status === 413) {
     return problem(c, 413, 'Body too large', 'the body is larger than the edge accepts');
+  }
+  // Hono's body validator found malformed JSON: say so, not what the parser said.
+  if (err instanceof HTTPException && err.status === 400 && err.message.startsWith('Malformed JSON')) {
+    return problem(c, 400, 'Malformed JSON', 'the body is not valid JSON');
+  }
+  if (err instanceof HTTPException && err.status === 415) {
+    return problem(c, 415, 'Unsupported media type', 'send the body as application/json');
   }
   if (err instanceof HTTPException && err.status < 500) {
     return problem(c, 400, 'Bad request', 'the edge could not read this request');

@@ -1,255 +1,185 @@
 /**
- * Request bodies of the edge API: one schema each, which validates requests (workers/schema.ts)
- * and is published as-is in the OpenAPI document (workers/openapi.ts).
+ * Request bodies of the edge API, one zod schema each: it validates the request (the route's
+ * hook turns a failure into problem JSON, workers/validation.ts), gives the handler its type
+ * (z.infer, defaults filled) and is published in the OpenAPI document (workers/api-routes.ts).
+ * Runtime-free: the Workers bundle imports it. Must not import relay/.
  */
-
-import { MAX_RELAYS, TRANSPORTS, type Transport } from '../src/allocation/answer.ts';
-import { PROBE_METHODS, type ProbeMethod } from '../src/allocation/probe-method.ts';
-import type { RevocationTarget } from '../src/credentials/revocation.ts';
+import { z } from '@hono/zod-openapi';
+import { MAX_RELAYS, TRANSPORTS } from '../src/allocation/answer.ts';
+import { PROBE_METHODS } from '../src/allocation/probe-method.ts';
 import { MAX_TTL_SECONDS } from '../src/credentials/turn-rest.ts';
 import { TOKEN_TTL } from '../src/tenants/client-token.ts';
-import { type Schema, validate } from './schema.ts';
-
-export interface ProbeResult {
-  readonly relay: string;
-  readonly rttMs: number;
-  /** How the client measured it (ice-stun, https, http, stun); older clients leave it out. */
-  readonly method?: ProbeMethod;
-}
-
-export interface AllocateBody {
-  readonly probes: readonly ProbeResult[];
-  readonly region: string | undefined;
-  readonly room: string | undefined;
-  /** The app's name for its user: the client id in the TURN username (else a random one). */
-  readonly user: string | undefined;
-  /** The client's own idea of where it is; used when the platform has none. */
-  readonly location: { readonly lat: number; readonly lon: number } | undefined;
-  /** Relays in iceServers: 1 (the chosen one) unless asked. */
-  readonly relays: number;
-  /** TURN transports whose URLs the answer carries: all unless asked. */
-  readonly transports: readonly Transport[];
-  /** Credential lifetime asked for, seconds; checked against the tenant's bounds by the route. */
-  readonly ttl: number | undefined;
-  /** The probeTicket of the answer whose probeTargets the probes measured. */
-  readonly probeTicket: string | undefined;
-}
-
-export interface MeasurementsBody {
-  readonly probes: readonly ProbeResult[];
-  readonly probeTicket: string | undefined;
-}
+import './validation.ts'; // zod's messages for the client
 
 /** Client ids travel inside TURN usernames (`expiry:tenant:client`), so no ':' and no spaces. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._~-]{1,64}$';
 
-type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+const unique = <T>(items: readonly T[]) => new Set(items.map((v) => JSON.stringify(v))).size === items.length;
 
-export const ProbeSchema: Schema = {
-  type: 'object',
-  description: 'One RTT measurement of a relay by the client.',
-  properties: {
-    relay: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'relay id, from probeTargets' },
-    rttMs: { type: 'number', minimum: 0, maximum: 10_000, description: 'round-trip time in milliseconds' },
-    method: {
-      type: 'string',
-      enum: [...PROBE_METHODS],
-      description:
+export const Probe = z
+  .strictObject({
+    relay: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .describe('relay id, from probeTargets'),
+    rttMs: z.number().min(0).max(10_000).describe('round-trip time in milliseconds'),
+    method: z
+      .enum(PROBE_METHODS)
+      .optional()
+      .describe(
         "how it was measured: ice-stun (the browser's ICE, to the relay's server-reflexive candidate), https or http (GET of the relay's /ping), stun (a STUN Binding over UDP)",
-    },
-  },
-  required: ['relay', 'rttMs'],
-  additionalProperties: false,
-};
+      ),
+  })
+  .describe('One RTT measurement of a relay by the client.')
+  .openapi('Probe');
+export type ProbeResult = z.infer<typeof Probe>;
 
-const probes: Schema = { type: 'array', items: ProbeSchema, maxItems: 64 };
-const probeTicket: Schema = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 2048,
-  description: 'the probeTicket of the /v1/allocate answer whose probeTargets these probes measured',
-};
+const probes = z.array(Probe).max(64);
+const probeTicket = z
+  .string()
+  .min(1)
+  .max(2048)
+  .describe('the probeTicket of the /v1/allocate answer whose probeTargets these probes measured');
 
-export const AllocateSchema: Schema = {
-  type: 'object',
-  description: 'All fields optional: an empty object asks for the best relay by location alone.',
-  properties: {
-    probes,
-    probeTicket,
-    region: { type: 'string', minLength: 1, maxLength: 64, description: 'preferred region; wins near ties' },
-    room: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 128,
-      description: 'call id: participants close to the room relay share it',
-    },
-    user: {
-      type: 'string',
-      pattern: CLIENT_ID_PATTERN,
-      description:
-        "the app's name for this user, used as the client id in the TURN username (revocable with " +
-        'POST /v1/credentials/revoke); without it every call gets a random client id',
-    },
-    location: {
-      type: 'object',
-      description: "the client's own location, used when the platform gives none",
-      properties: {
-        lat: { type: 'number', minimum: -90, maximum: 90 },
-        lon: { type: 'number', minimum: -180, maximum: 180 },
-      },
-      required: ['lat', 'lon'],
-      additionalProperties: false,
-    },
-    relays: {
-      type: 'integer',
-      minimum: 1,
-      maximum: MAX_RELAYS,
-      description:
+export const AllocateRequest = z
+  .strictObject({
+    probes: probes.default([]),
+    probeTicket: probeTicket.optional(),
+    region: z.string().min(1).max(64).optional().describe('preferred region; wins near ties'),
+    room: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe('call id: participants close to the room relay share it'),
+    user: z
+      .string()
+      .regex(new RegExp(CLIENT_ID_PATTERN))
+      .optional()
+      .describe(
+        "the app's name for this user, used as the client id in the TURN username (revocable with POST /v1/credentials/revoke); without it every call gets a random client id",
+      ),
+    location: z
+      .strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) })
+      .optional()
+      .describe("the client's own location, used when the platform gives none"),
+    relays: z
+      .int()
+      .min(1)
+      .max(MAX_RELAYS)
+      .default(1)
+      .describe(
         'relays in iceServers, best first; 1 (the default) gives the chosen relay alone, the next ones travel as alternates',
-    },
-    transports: {
-      type: 'array',
-      items: { type: 'string', enum: TRANSPORTS },
-      minItems: 1,
-      maxItems: TRANSPORTS.length,
-      uniqueItems: true,
-      description:
+      ),
+    transports: z
+      .array(z.enum(TRANSPORTS))
+      .min(1)
+      .max(TRANSPORTS.length)
+      .refine(unique, 'transports must not repeat an item')
+      .default([...TRANSPORTS])
+      .openapi({ uniqueItems: true })
+      .describe(
         'TURN transports to hand out (udp: turn:...?transport=udp, tcp: turn:...?transport=tcp, tls: turns:); all by default. Only relays offering one of them are ranked',
-    },
-    ttl: {
-      type: 'integer',
-      minimum: 1,
-      maximum: MAX_TTL_SECONDS,
-      description:
+      ),
+    ttl: z
+      .int()
+      .min(1)
+      .max(MAX_TTL_SECONDS)
+      .optional()
+      .describe(
         "credential lifetime in seconds, within the tenant's bounds (default: the edge's EDGE_CREDENTIAL_TTL)",
-    },
-  },
-  additionalProperties: false,
-};
+      ),
+  })
+  .describe('All fields optional: an empty object asks for the best relay by location alone.')
+  .openapi('AllocateRequest');
+export type AllocateBody = z.infer<typeof AllocateRequest>;
 
-export const MeasurementsSchema: Schema = {
-  type: 'object',
-  properties: { probes: { ...probes, minItems: 1 } as Schema, probeTicket },
-  required: ['probes'],
-  additionalProperties: false,
-};
+export const MeasurementsRequest = z
+  .strictObject({ probes: probes.min(1), probeTicket: probeTicket.optional() })
+  .openapi('MeasurementsRequest');
+export type MeasurementsBody = z.infer<typeof MeasurementsRequest>;
 
-export const RevokeSchema: Schema = {
-  type: 'object',
-  description:
+const EITHER = 'give either username or tenant (with or without client)';
+
+export const RevokeRequest = z
+  .strictObject({
+    username: z.string().min(1).max(512).optional().describe('one TURN username'),
+    tenant: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,31}$/)
+      .optional()
+      .describe('a tenant id'),
+    client: z.string().regex(new RegExp(CLIENT_ID_PATTERN)).optional().describe('a client id of that tenant'),
+    seconds: z
+      .int()
+      .min(1)
+      .max(MAX_TTL_SECONDS)
+      .optional()
+      .describe(
+        `how long the revocation stands (default ${MAX_TTL_SECONDS}, the longest credential); a username stays revoked at least until it expires`,
+      ),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.username === undefined) === (b.tenant === undefined))
+      ctx.addIssue({ code: 'custom', message: EITHER });
+    else if (b.username !== undefined && b.client !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'client goes with tenant, not with username' });
+  })
+  .describe(
     'Either username, or tenant (with client: that client only; without: every client of the tenant).',
-  properties: {
-    username: { type: 'string', minLength: 1, maxLength: 512, description: 'one TURN username' },
-    tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$', description: 'a tenant id' },
-    client: { type: 'string', pattern: CLIENT_ID_PATTERN, description: 'a client id of that tenant' },
-    seconds: {
-      type: 'integer',
-      minimum: 1,
-      maximum: MAX_TTL_SECONDS,
-      description: `how long the revocation stands (default ${MAX_TTL_SECONDS}, the longest credential); a username stays revoked at least until it expires`,
-    },
-  },
-  additionalProperties: false,
-};
+  )
+  .openapi('RevokeRequest');
+export type RevokeBody = z.infer<typeof RevokeRequest>;
 
-export function parseAllocate(v: unknown): Parsed<AllocateBody> {
-  const problem = validate(AllocateSchema, v);
-  if (problem) return { ok: false, error: problem };
-  const b = v as {
-    probes?: ProbeResult[];
-    region?: string;
-    room?: string;
-    user?: string;
-    location?: { lat: number; lon: number };
-    relays?: number;
-    transports?: Transport[];
-    ttl?: number;
-    probeTicket?: string;
-  };
-  return {
-    ok: true,
-    value: {
-      probes: b.probes ?? [],
-      region: b.region,
-      room: b.room,
-      user: b.user,
-      location: b.location,
-      relays: b.relays ?? 1,
-      transports: b.transports ?? TRANSPORTS,
-      ttl: b.ttl,
-      probeTicket: b.probeTicket,
-    },
-  };
-}
+export const TokenRequest = z
+  .strictObject({
+    client: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional()
+      .describe('your id for the end user (1-64 of A-Z a-z 0-9 . _ -); a random one when missing'),
+    room: z.string().min(1).max(128).optional().describe('the one room this token may allocate for'),
+    ttl: z
+      .int()
+      .min(TOKEN_TTL.min)
+      .max(TOKEN_TTL.max)
+      .default(TOKEN_TTL.default)
+      .describe(`seconds the token lives (default ${TOKEN_TTL.default})`),
+    origins: z
+      .array(z.string().max(256).describe('https://app.example.com'))
+      .max(8)
+      .optional()
+      .describe("web origins whose pages may use the token; the key's own origins when missing"),
+  })
+  .openapi('TokenRequest');
+export type TokenBody = z.infer<typeof TokenRequest>;
 
-export function parseMeasurements(v: unknown): Parsed<MeasurementsBody> {
-  const problem = validate(MeasurementsSchema, v);
-  if (problem) return { ok: false, error: problem };
-  const b = v as { probes: ProbeResult[]; probeTicket?: string };
-  return { ok: true, value: { probes: b.probes, probeTicket: b.probeTicket } };
-}
+const ROOM_RULE = 'room must be 1-128 letters, digits or . _ : -';
+const room = z
+  .string({ error: ROOM_RULE })
+  .regex(/^[\w.:-]{1,128}$/, { error: ROOM_RULE })
+  .describe('the call: the same id for both participants');
 
-export function parseRevoke(v: unknown): Parsed<{ target: RevocationTarget; seconds: number | undefined }> {
-  const problem = validate(RevokeSchema, v);
-  if (problem) return { ok: false, error: problem };
-  const b = v as { username?: string; tenant?: string; client?: string; seconds?: number };
-  if ((b.username === undefined) === (b.tenant === undefined))
-    return { ok: false, error: 'give either username or tenant (with or without client)' };
-  if (b.username !== undefined && b.client !== undefined)
-    return { ok: false, error: 'client goes with tenant, not with username' };
-  const target: RevocationTarget =
-    b.username !== undefined
-      ? { kind: 'username', username: b.username }
-      : b.client !== undefined
-        ? { kind: 'client', tenant: b.tenant!, client: b.client }
-        : { kind: 'tenant', tenant: b.tenant! };
-  return { ok: true, value: { target, seconds: b.seconds } };
-}
+export const CallChoiceRequest = z.looseObject({ room }).openapi('CallChoiceRequest');
 
-export interface TokenBody {
-  readonly client: string | undefined;
-  readonly room: string | undefined;
-  readonly ttl: number;
-  readonly origins: readonly string[] | undefined;
-}
+const REPORT_RULE =
+  "path must be 'direct' or 'relay', rttMs and jitterMs numbers from 0 to 60000, loss a fraction from 0 to 1";
+const ms = z
+  .number({ error: REPORT_RULE })
+  .min(0, { error: REPORT_RULE })
+  .max(60_000, { error: REPORT_RULE });
 
-const SCOPED_ID = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
-
-export const TokenSchema: Schema = {
-  type: 'object',
-  properties: {
-    client: {
-      ...SCOPED_ID,
-      description: 'your id for the end user (1-64 of A-Z a-z 0-9 . _ -); a random one when missing',
-    },
-    room: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 128,
-      description: 'the one room this token may allocate for',
-    },
-    ttl: {
-      type: 'integer',
-      minimum: TOKEN_TTL.min,
-      maximum: TOKEN_TTL.max,
-      description: `seconds the token lives (default ${TOKEN_TTL.default})`,
-    },
-    origins: {
-      type: 'array',
-      items: { type: 'string', maxLength: 256, description: 'https://app.example.com' },
-      maxItems: 8,
-      description: "web origins whose pages may use the token; the key's own origins when missing",
-    },
-  },
-  additionalProperties: false,
-};
-
-export function parseToken(v: unknown): Parsed<TokenBody> {
-  const problem = validate(TokenSchema, v ?? {});
-  if (problem) return { ok: false, error: problem };
-  const b = (v ?? {}) as Partial<TokenBody>;
-  return {
-    ok: true,
-    value: { client: b.client, room: b.room, ttl: b.ttl ?? TOKEN_TTL.default, origins: b.origins },
-  };
-}
+export const CallReportRequest = z
+  .looseObject({
+    room,
+    path: z.enum(['direct', 'relay'], { error: REPORT_RULE }).describe('the path the call took'),
+    rttMs: ms.describe('round-trip time the call measured (getStats), ms'),
+    loss: z
+      .number({ error: REPORT_RULE })
+      .min(0, { error: REPORT_RULE })
+      .max(1, { error: REPORT_RULE })
+      .describe('packet loss, a fraction from 0 to 1'),
+    jitterMs: ms.describe('jitter, ms'),
+  })
+  .openapi('CallReportRequest');
+export type CallReportBody = z.infer<typeof CallReportRequest>;

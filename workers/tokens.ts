@@ -5,10 +5,14 @@
  * token's origins must be among the key's own when the key has any (default: the key's). Must not
  * import relay/.
  */
-import type { Context, Env, Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiKeyRecord, Principal, TenantStore } from '../src/tenants/api-keys.ts';
 import { isOrigin, mintClientToken } from '../src/tenants/client-token.ts';
-import { parseToken } from './schemas.ts';
+import type { Answer, TokenAnswer } from './answers.ts';
+import { tokensRoute } from './api-routes.ts';
+import { problem } from './problems.ts';
+import { TokenRequest } from './schemas.ts';
+import { validJson } from './validation.ts';
 
 export interface TokenRouteOptions {
   readonly tenants: TenantStore;
@@ -17,26 +21,22 @@ export interface TokenRouteOptions {
   readonly now: () => number;
   /** A fresh client id, for tokens whose server names none (the same ids /v1/allocate makes). */
   readonly newClientId: () => string;
-  /** The body as JSON; throws the problem (415, 400) the app's error handler answers. */
-  readonly readJson: (c: Context) => Promise<unknown>;
-  readonly problem: (c: Context, status: 403 | 422 | 500 | 503, title: string, detail: string) => Response;
 }
 
-export function mountTokens<E extends Env & { Variables: { principal: Principal | undefined } }>(
-  app: Hono<E>,
+export function mountTokens(
+  app: OpenAPIHono<{ Variables: { principal: Principal | undefined } }>,
   o: TokenRouteOptions,
 ): void {
-  app.post('/v1/tokens', async (c) => {
+  app.openAPIRegistry.registerPath(tokensRoute);
+  app.post('/v1/tokens', validJson(TokenRequest), async (c) => {
     const principal = c.get('principal');
-    if (!principal) return o.problem(c, 403, 'API key required', 'mint client tokens with an API key');
+    if (!principal) return problem(c, 403, 'API key required', 'mint client tokens with an API key');
     if (principal.token)
-      return o.problem(c, 403, 'API key required', 'a client token cannot mint tokens; use the API key');
-    const parsed = parseToken(await o.readJson(c));
-    if (!parsed.ok) return o.problem(c, 422, 'Invalid request', parsed.error);
-    const req = parsed.value;
+      return problem(c, 403, 'API key required', 'a client token cannot mint tokens; use the API key');
+    const req = c.req.valid('json');
     const bad = req.origins?.find((x) => !isOrigin(x));
     if (bad !== undefined)
-      return o.problem(
+      return problem(
         c,
         422,
         'Invalid request',
@@ -46,20 +46,20 @@ export function mountTokens<E extends Env & { Variables: { principal: Principal 
     try {
       record = await o.tenants.getKey(principal.keyId);
     } catch {
-      return o.problem(c, 503, 'Key store unavailable', 'the key store could not be read; retry shortly');
+      return problem(c, 503, 'Key store unavailable', 'the key store could not be read; retry shortly');
     }
     const keyOrigins = record?.origins ?? [];
     const origins = req.origins ?? keyOrigins;
     const outside = keyOrigins.length > 0 ? origins.find((x) => !keyOrigins.includes(x)) : undefined;
     if (outside !== undefined || (keyOrigins.length > 0 && origins.length === 0))
-      return o.problem(
+      return problem(
         c,
         403,
         'Origin not allowed',
         `this key may mint tokens for ${keyOrigins.join(', ')} only`,
       );
     const key = await o.signingKey();
-    if (!key) return o.problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
+    if (!key) return problem(c, 500, 'Edge misconfigured', 'no TURN secret configured');
     const nowSeconds = Math.floor(o.now() / 1000);
     const claims = {
       tenant: principal.tenant.id,
@@ -77,8 +77,8 @@ export function mountTokens<E extends Env & { Variables: { principal: Principal 
         tenant: claims.tenant,
         client: claims.client,
         ...(claims.room ? { room: claims.room } : {}),
-        origins,
-      },
+        origins: [...origins],
+      } satisfies Answer<typeof TokenAnswer>,
       200,
       { 'cache-control': 'no-store' },
     );

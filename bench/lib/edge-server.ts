@@ -1,89 +1,17 @@
 /**
- * A server for the edge benchmark, in a process of its own: `edge` serves the real edge app
- * (workers/app.ts) over 20 relays spread over the world with an in-memory learned map and the
- * snapshot endpoint; `edge-keys` the same with API keys required (tenant store in memory, the
- * per-key GCRA limiter in memory, a limit far above the load); `bare` serves one Hono route that
- * answers a fixed JSON, as the baseline.
+ * A server for the edge benchmark, in a process of its own, serving one of bench/lib/edge-apps.ts.
  *   node --import tsx bench/lib/edge-server.ts edge|edge-keys|bare PORT
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { Hono } from 'hono';
-import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
-import type { RelayRecord } from '../../src/directory/types.ts';
-import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
-import { rng } from '../../test/support/fuzz.ts';
-import { createEdgeApp } from '../../workers/app.ts';
-
-export const SNAPSHOT_TOKEN = 'bench-snapshot-token';
-export const BENCH_SECRET = 'bench-secret';
-/** The API key the load carries against `edge-keys` (and the Workers build, which reads its hash from there). */
-export const BENCH_KEY = newApiKey(new Uint8Array(40).map((_, i) => (i * 37 + 1) & 255));
-
-export function worldRelays(n: number): RelayRecord[] {
-  const r = rng(42);
-  return Array.from({ length: n }, (_, i) => {
-    const ip = `192.0.2.${i + 1}`;
-    return {
-      id: `relay-${i}`,
-      region: `region-${i % 5}`,
-      lat: Math.asin(2 * r() - 1) * (180 / Math.PI),
-      lon: 360 * r() - 180,
-      turnUrls: [
-        `turn:${ip}:3478?transport=udp`,
-        `turn:${ip}:3478?transport=tcp`,
-        `turns:${ip}:5349?transport=tcp`,
-      ],
-      backbone: `${ip}:7000`,
-      relayedAddress: ip,
-      portRange: [49152, 65535],
-      capacity: 1000,
-      load: { allocations: Math.floor(r() * 900), pps: 0, bps: 0 },
-      state: 'active',
-      version: 'bench',
-      startedAt: 0,
-      updatedAt: 0,
-      pingUrl: `http://${ip}:9464/ping`,
-    };
-  });
-}
+import { type BenchKind, benchApp } from './edge-apps.ts';
 
 const [kind, portText] = process.argv.slice(2);
-const port = Number(portText);
-let app: { fetch: (req: Request) => Response | Promise<Response> };
-if (kind === 'edge' || kind === 'edge-keys') {
-  const relays = worldRelays(20);
-  const tenants =
-    kind === 'edge-keys'
-      ? new MemoryTenantStore({
-          tenants: [{ id: 'bench', name: 'bench', ratePerSecond: 1e6, burst: 1e6, createdAt: 0 }],
-          keys: [
-            {
-              id: BENCH_KEY.id,
-              tenant: 'bench',
-              hash: await hashSecret(BENCH_KEY.secret),
-              label: 'bench',
-              createdAt: 0,
-              disabled: false,
-            },
-          ],
-        })
-      : undefined;
-  app = createEdgeApp({
-    relays: async () => relays,
-    learned: new MemoryLearnedStore(),
-    secrets: () => [BENCH_SECRET],
-    credentialTtlSeconds: 600,
-    clientIp: (c) => getConnInfo(c).remote.address,
-    defaultPlace: { lat: 48.85, lon: 2.35 },
-    snapshotToken: SNAPSHOT_TOKEN,
-    tenants,
-    // The benchmark loads the edge from one address; measure the edge, not its abuse limit.
-    addressLimit: 'off',
-  });
-} else {
-  const bare = new Hono();
-  bare.post('/v1/allocate', (c) => c.json({ ok: true }));
-  app = bare;
+if (kind !== 'edge' && kind !== 'edge-keys' && kind !== 'bare') {
+  process.stderr.write('usage: edge-server.ts edge|edge-keys|bare PORT\n');
+  process.exit(2);
 }
-serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => process.stdout.write('ready\n'));
+const app = await benchApp(kind as BenchKind, (c) => getConnInfo(c).remote.address);
+serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(portText) }, () =>
+  process.stdout.write('ready\n'),
+);

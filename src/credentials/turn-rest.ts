@@ -1,11 +1,12 @@
 /**
  * TURN REST API credentials (draft-uberti-behave-turn-rest-00 §2.2): the username is
  * `expiry:tenant:userId` with `expiry` a UNIX time in seconds, and the password is
- * base64(HMAC-SHA1(shared secret, username)). The edge creates them with Web Crypto (Workers and
- * Node alike); the relay checks them synchronously with the same result. Also owns the STUN
+ * base64(HMAC-SHA1(shared secret, username)). The edge creates them with the platform's
+ * cryptography (Web Crypto on Workers, node:crypto on Node: src/crypto/edge-crypto.ts); the relay checks them synchronously with the same result. Also owns the STUN
  * long-term key derivation that turns such a password into a MESSAGE-INTEGRITY key.
  */
 
+import { type EdgeCrypto, WEB_EDGE_CRYPTO } from '../crypto/edge-crypto.ts';
 import { toBase64, utf8Encode } from '../crypto/encoding.ts';
 import type { StunCrypto } from '../stun/stun-crypto.ts';
 
@@ -50,27 +51,16 @@ function restUsername(o: CreateCredentialOptions): { username: string; expiresAt
   return { username: parts.join(':'), expiresAt };
 }
 
-/** Imported HMAC keys by secret: importing costs more than signing, and secrets change rarely. */
-type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
-const hmacKeys = new Map<string, Promise<HmacKey>>();
-
-function hmacKey(secret: string): Promise<HmacKey> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey('raw', utf8Encode(secret), { name: 'HMAC', hash: 'SHA-1' }, false, [
-      'sign',
-    ]);
-    if (hmacKeys.size >= 16) hmacKeys.clear(); // a handful of secrets at most, during rotation
-    hmacKeys.set(secret, key);
-  }
-  return key;
-}
-
-/** Create a credential with Web Crypto (asynchronous; runs on Workers and Node). */
-export async function createTurnCredential(o: CreateCredentialOptions): Promise<TurnCredential> {
+/**
+ * Create a credential with the platform's HMAC-SHA1 (`edgeCrypto`: Web Crypto by default, which
+ * runs on Workers and Node; node:crypto on the Node edge).
+ */
+export async function createTurnCredential(
+  o: CreateCredentialOptions,
+  edgeCrypto: EdgeCrypto = WEB_EDGE_CRYPTO,
+): Promise<TurnCredential> {
   const { username, expiresAt } = restUsername(o);
-  const key = await hmacKey(o.secret);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, utf8Encode(username)));
+  const mac = await edgeCrypto.hmac('SHA-1', utf8Encode(o.secret), utf8Encode(username));
   return { username, credential: toBase64(mac), expiresAt };
 }
 

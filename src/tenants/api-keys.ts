@@ -6,6 +6,7 @@
  * reasoning GitHub and Stripe tokens follow). Comparison is constant-time. Pure: randomness comes
  * in as bytes, and hashing is Web Crypto (Node and Workers alike).
  */
+import { type EdgeCrypto, WEB_EDGE_CRYPTO } from '../crypto/edge-crypto.ts';
 import { timingSafeEqual, toHex, utf8Encode } from '../crypto/encoding.ts';
 import type { TenantTtl } from './ttl.ts';
 
@@ -102,8 +103,8 @@ export function parseApiKey(key: string): Checked<{ id: string; secret: string }
   return { ok: true, value: { id: m[1]!, secret: m[2]! } };
 }
 
-export async function hashSecret(secret: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', utf8Encode(secret))));
+export async function hashSecret(secret: string, edgeCrypto: EdgeCrypto = WEB_EDGE_CRYPTO): Promise<string> {
+  return toHex(await edgeCrypto.sha256(utf8Encode(secret)));
 }
 
 export function secretMatches(record: ApiKeyRecord, hash: string): boolean {
@@ -158,14 +159,14 @@ export async function usableKey(
 export async function authenticate(
   store: Pick<TenantStore, 'getKey' | 'getTenant'>,
   presented: string | undefined,
-  o: { now: number; origin?: string | undefined } = { now: 0 },
+  o: { now: number; origin?: string | undefined; crypto?: EdgeCrypto | undefined } = { now: 0 },
 ): Promise<AuthResult> {
   if (!presented) return { ok: false, reason: 'missing', detail: 'no API key' };
   const parsed = parseApiKey(presented);
   if (!parsed.ok) return { ok: false, reason: 'malformed', detail: parsed.error };
   const record = await store.getKey(parsed.value.id);
   // Hash even when the id is unknown, so timing says nothing about which ids exist.
-  const hash = await hashSecret(parsed.value.secret);
+  const hash = await hashSecret(parsed.value.secret, o.crypto);
   if (!record || !secretMatches(record, hash))
     return { ok: false, reason: 'unknown', detail: `unknown API key ${parsed.value.id}` };
   return usableKey(store, record, o);

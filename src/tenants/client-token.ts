@@ -12,6 +12,7 @@
  * configured one verifies, and rotating TURN secrets rotates tokens with them. Pure: time comes in.
  */
 import { errors, jwtVerify, SignJWT } from 'jose';
+import type { EdgeCrypto } from '../crypto/edge-crypto.ts';
 import { utf8Encode } from '../crypto/encoding.ts';
 import { type AuthResult, authenticate, type TenantStore, usableKey } from './api-keys.ts';
 
@@ -144,7 +145,13 @@ export function originAllowed(allowed: readonly string[] | undefined, origin: st
 export async function authenticateCaller(
   store: Pick<TenantStore, 'getKey' | 'getTenant'>,
   presented: string | undefined,
-  o: { now: number; origin?: string | undefined; tokenKeys: () => Promise<readonly Uint8Array[]> },
+  o: {
+    now: number;
+    origin?: string | undefined;
+    tokenKeys: () => Promise<readonly Uint8Array[]>;
+    /** Hashes presented API keys; Web Crypto when absent. */
+    crypto?: EdgeCrypto | undefined;
+  },
 ): Promise<AuthResult> {
   if (!presented || !looksLikeToken(presented)) return authenticate(store, presented, o);
   const checked = await verifyClientToken(await o.tokenKeys(), presented, Math.floor(o.now / 1000));

@@ -282,6 +282,23 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
   it('serves metrics', async () => {
     expect(await (await call('/metrics')).text()).toMatch(/edge_allocations_total\{basis="/);
   });
+
+  it('serves the generated OpenAPI document and the reference page made from it', async () => {
+    const doc = (await (await call('/v1/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/allocate', '/v1/calls/choice', '/v1/tokens']),
+    );
+    const page = await call('/docs');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const html = await page.text();
+    expect(html).toContain('POST</span> <code>/v1/allocate</code>');
+    expect(html).not.toContain('<script');
+  });
 });
 
 describe('the snapshot endpoint (only the Node side serves it)', () => {

@@ -25,6 +25,7 @@ describe('parseEdgeConfig', () => {
       credentialTtl: 600,
       trustedProxies: [],
       geoHeaders: 'none',
+      crypto: 'web',
       exploreShare: 0.05,
       staleSeconds: 30,
       apiKeys: 'required',

@@ -12,18 +12,21 @@
  * source. The decision itself is src/allocation/call-choice.ts; this file only executes it.
  * Must not import relay/.
  */
-import type { Context, Env, Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, Env } from 'hono';
 import {
   type CallChoiceOptions,
-  type CallReport,
   callLevelKeys,
   chooseCallPath,
   DEFAULT_CALL_CHOICE,
-  validCallReport,
 } from '../../src/allocation/call-choice.ts';
 import type { CallQualityStore } from '../../src/allocation/call-store.ts';
 import { networkPrefix } from '../../src/allocation/learned.ts';
+import type { Answer, CallChoiceAnswer, CallReportAnswer } from '../answers.ts';
+import { callChoiceRoute, callReportRoute } from '../api-routes.ts';
 import { problem } from '../problems.ts';
+import { CallChoiceRequest, CallReportRequest } from '../schemas.ts';
+import { validJson } from '../validation.ts';
 
 export interface CallRoutesDeps {
   readonly store: CallQualityStore;
@@ -32,46 +35,10 @@ export interface CallRoutesDeps {
   readonly country?: ((c: Context) => string | undefined) | undefined;
   readonly now: () => number;
   readonly random: () => number;
-  /** Largest request body accepted, bytes. */
-  readonly limit: number;
   readonly options?: CallChoiceOptions | undefined;
 }
 
-const ROOM = /^[\w.:-]{1,128}$/;
-
-async function body(
-  c: Context,
-  limit: number,
-): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; response: Response }> {
-  if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json'))
-    return {
-      ok: false,
-      response: problem(c, 415, 'Unsupported media type', 'send the body as application/json'),
-    };
-  const text = await c.req.text();
-  if (new TextEncoder().encode(text).length > limit)
-    return {
-      ok: false,
-      response: problem(c, 413, 'Body too large', `the body may be at most ${limit} bytes`),
-    };
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return { ok: false, response: problem(c, 400, 'Malformed JSON', 'the body is not valid JSON') };
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    return { ok: false, response: problem(c, 422, 'Invalid request', 'the body must be a JSON object') };
-  const room = (v as Record<string, unknown>).room;
-  if (typeof room !== 'string' || !ROOM.test(room))
-    return {
-      ok: false,
-      response: problem(c, 422, 'Invalid request', 'room must be 1-128 letters, digits or . _ : -'),
-    };
-  return { ok: true, value: v as Record<string, unknown> };
-}
-
-export function registerCallRoutes<E extends Env>(app: Hono<E>, deps: CallRoutesDeps): void {
+export function registerCallRoutes<E extends Env>(app: OpenAPIHono<E>, deps: CallRoutesDeps): void {
   const o = deps.options ?? DEFAULT_CALL_CHOICE;
   const who = (c: Context) => {
     const ip = deps.clientIp(c);
@@ -80,12 +47,11 @@ export function registerCallRoutes<E extends Env>(app: Hono<E>, deps: CallRoutes
     return prefix ? { prefix, country } : undefined;
   };
 
-  app.post('/v1/calls/choice', async (c) => {
-    const b = await body(c, deps.limit);
-    if (!b.ok) return b.response;
+  app.openAPIRegistry.registerPath(callChoiceRoute);
+  app.post('/v1/calls/choice', validJson(CallChoiceRequest), async (c) => {
+    const { room } = c.req.valid('json');
     const me = who(c);
     if (!me) return problem(c, 400, 'Unknown client address', 'the edge could not tell the client network');
-    const room = b.value.room as string;
     const t = deps.now();
     try {
       const people = await deps.store.join(room, me, t);
@@ -102,30 +68,25 @@ export function registerCallRoutes<E extends Env>(app: Hono<E>, deps: CallRoutes
         rttMs: Math.round(e.rttMs),
         calls: Math.round(e.calls * 10) / 10,
       });
-      return c.json({
-        room,
-        path: choice.path,
-        forceRelay: choice.path === 'relay',
-        reason: peer ? choice.reason : 'no peer yet',
-        expected: { direct: round(choice.direct), relay: round(choice.relay) },
-      });
+      return c.json(
+        {
+          room,
+          path: choice.path,
+          forceRelay: choice.path === 'relay',
+          reason: peer ? choice.reason : 'no peer yet',
+          expected: { direct: round(choice.direct), relay: round(choice.relay) },
+        } satisfies Answer<typeof CallChoiceAnswer>,
+        200,
+      );
     } catch {
       return problem(c, 503, 'Call store unavailable', 'the call store could not be read; retry shortly');
     }
   });
 
-  app.post('/v1/calls/report', async (c) => {
-    const b = await body(c, deps.limit);
-    if (!b.ok) return b.response;
-    const r = b.value as Partial<CallReport> & { room: string };
+  app.openAPIRegistry.registerPath(callReportRoute);
+  app.post('/v1/calls/report', validJson(CallReportRequest), async (c) => {
+    const r = c.req.valid('json');
     const report = { path: r.path, rttMs: r.rttMs, loss: r.loss, jitterMs: r.jitterMs };
-    if (!validCallReport(report))
-      return problem(
-        c,
-        422,
-        'Invalid request',
-        "path must be 'direct' or 'relay', rttMs and jitterMs numbers from 0 to 60000, loss a fraction from 0 to 1",
-      );
     const me = who(c);
     if (!me) return problem(c, 400, 'Unknown client address', 'the edge could not tell the client network');
     const t = deps.now();
@@ -138,7 +99,12 @@ export function registerCallRoutes<E extends Env>(app: Hono<E>, deps: CallRoutes
         return problem(c, 409, 'Already reported', 'one report per participant and room');
       const keys = callLevelKeys(me.prefix, me.country, peer.prefix, peer.country);
       await deps.store.record(keys, report, t);
-      return c.json({ accepted: true, path: report.path, levels: keys.length }, 202);
+      return c.json(
+        { accepted: true as const, path: report.path, levels: keys.length } satisfies Answer<
+          typeof CallReportAnswer
+        >,
+        202,
+      );
     } catch {
       return problem(c, 503, 'Call store unavailable', 'the call store could not be read; retry shortly');
     }
