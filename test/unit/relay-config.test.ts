@@ -84,6 +84,10 @@ describe('relay config defaults', () => {
       pingPort: undefined,
       pingTlsPort: undefined,
       pingHost: '127.0.0.1',
+      pingMaxConnections: 1000,
+      pingMaxConnectionsPerIp: 8,
+      pingRate: 10,
+      pingBurst: 20,
     } satisfies RelayConfig);
   });
 
