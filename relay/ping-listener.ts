@@ -24,8 +24,8 @@ import type { TlsCertificates } from './tls-certificates.ts';
 export const PING_TIMEOUTS = {
   /** Headers of a request must be in by then (a slowloris trickle is closed with 408). */
   headers: 2000,
-  /** The whole request (Node needs it no shorter than the headers one). */
-  request: 3000,
+  /** The whole request, body included (a ping has none; Node needs it no shorter than headers). */
+  request: 5000,
   /** An idle keep-alive connection is closed after this. */
   keepAlive: 2000,
   /** The TLS handshake on the HTTPS port. */

@@ -26,7 +26,8 @@ import { makeSelfSignedCert } from '../support/tls-cert.ts';
 
 const HOST = '127.0.0.72';
 const logger = createLogger('silent');
-const DEFAULTS: PingLimits = { maxConnections: 1000, maxConnectionsPerIp: 8, ratePerSecond: 10, burst: 20 };
+/** Smaller than the defaults, so that each cap is reached quickly. */
+const LIMITS: PingLimits = { maxConnections: 1000, maxConnectionsPerIp: 8, ratePerSecond: 10, burst: 20 };
 
 let dir: string;
 let certificates: TlsCertificates;
@@ -51,7 +52,7 @@ afterEach(async () => {
   open = undefined;
 });
 
-async function listen(limits: PingLimits = DEFAULTS): Promise<PingListeners> {
+async function listen(limits: PingLimits = LIMITS): Promise<PingListeners> {
   registry = new Registry();
   open = await startPingListeners(
     { host: HOST, httpPort: 0, httpsPort: 0, certificates, limits, registry },
@@ -123,20 +124,20 @@ describe('connection caps on the ping ports', () => {
     const refusedAtOnce = conns.filter((c) => c === undefined).length;
     // The caps close the excess on accept; only the per-source cap's worth stays open.
     await until(
-      async () => closedCount + refusedAtOnce >= 500 - DEFAULTS.maxConnectionsPerIp,
+      async () => closedCount + refusedAtOnce >= 500 - LIMITS.maxConnectionsPerIp,
       5000,
       'the excess connections closed',
     );
     await new Promise((r) => setTimeout(r, 200));
-    expect(500 - refusedAtOnce - closedCount).toBe(DEFAULTS.maxConnectionsPerIp);
+    expect(500 - refusedAtOnce - closedCount).toBe(LIMITS.maxConnectionsPerIp);
     const fresh = await get(port!, '127.0.0.74');
     expect(fresh.status).toBe(200);
     expect(fresh.body).toBe('pong');
-    expect((await refusals()).connection_limit_source).toBe(500 - DEFAULTS.maxConnectionsPerIp);
+    expect((await refusals()).connection_limit_source).toBe(500 - LIMITS.maxConnectionsPerIp);
   });
 
   it("closes connections past the global cap whatever their source, HTTPS's raw socket included", async () => {
-    const { http: port, https: tlsPort } = await listen({ ...DEFAULTS, maxConnections: 4 });
+    const { http: port, https: tlsPort } = await listen({ ...LIMITS, maxConnections: 4 });
     const held = await Promise.all([1, 2, 3].map(() => connect(port!, '127.0.0.73')));
     held.push(await connect(tlsPort!, '127.0.0.74'));
     const over = await connect(port!, '127.0.0.75').catch(() => undefined);
@@ -198,7 +199,7 @@ describe('timeouts on the ping ports', () => {
 
 describe('request rate on the ping ports', () => {
   it('answers a burst past the limit with 429 and Retry-After, then serves the source again', async () => {
-    const limits = { ...DEFAULTS, ratePerSecond: 5, burst: 10 };
+    const limits = { ...LIMITS, ratePerSecond: 5, burst: 10 };
     const { http: port } = await listen(limits);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
