@@ -194,6 +194,11 @@ export async function startPingListeners(
     });
     // Node would answer these itself; listening here lets them be counted. Answers stay tiny.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      // A client that hung up mid-request was refused nothing.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+        socket.destroy();
+        return;
+      }
       const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
       refuse(timeout ? 'request_timeout' : 'bad_request');
       if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {

@@ -227,3 +227,14 @@ describe('request rate on the ping ports', () => {
     }
   });
 });
+
+describe('bad requests on the ping ports', () => {
+  it('answers a request head over 4 KiB with 431 and closes it', async () => {
+    const { http: port } = await listen();
+    const c = await connect(port!, '127.0.0.81');
+    c.socket.write(`GET /ping HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(5000)}\r\n\r\n`);
+    await c.closed;
+    expect(c.data()).toMatch(/^HTTP\/1\.1 431/);
+    expect((await refusals()).bad_request).toBe(1);
+  });
+});
