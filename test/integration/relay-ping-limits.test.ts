@@ -204,12 +204,15 @@ describe('request rate on the ping ports', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const answers: Answer[] = [];
+      const started = Date.now();
       for (let i = 0; i < 16; i++) answers.push(await get(port!, '127.0.0.79', agent));
+      const refilled = Math.ceil(((Date.now() - started) / 1000) * limits.ratePerSecond);
       const ok = answers.filter((a) => a.status === 200).length;
       const limited = answers.filter((a) => a.status === 429);
-      // The burst, plus at most a token or two that came back while the burst ran.
+      // The burst, plus the requests the rate allowed while the burst ran (a slow machine's share).
       expect(ok).toBeGreaterThanOrEqual(limits.burst);
-      expect(ok).toBeLessThanOrEqual(limits.burst + 2);
+      expect(ok).toBeLessThanOrEqual(limits.burst + refilled);
+      expect(limited.length).toBeGreaterThan(0);
       expect(limited.length).toBe(16 - ok);
       expect(answers.slice(0, limits.burst).every((a) => a.status === 200)).toBe(true);
       const first = limited[0]!;
