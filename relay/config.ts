@@ -107,6 +107,11 @@ export interface RelayConfig {
   pingTlsPort: number | undefined;
   /** Where the public ping ports listen (--ping-host, else the first --listen). */
   pingHost: string;
+  /** Caps on the public ping ports (both together): connections, and requests per source. */
+  pingMaxConnections: number;
+  pingMaxConnectionsPerIp: number;
+  pingRate: number;
+  pingBurst: number;
 }
 
 export interface ConfigIo {

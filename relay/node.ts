@@ -108,6 +108,13 @@ export async function startRelayNode(
       httpPort: config.pingPort,
       httpsPort: config.pingTlsPort,
       certificates: relay.certificates,
+      limits: {
+        maxConnections: config.pingMaxConnections,
+        maxConnectionsPerIp: config.pingMaxConnectionsPerIp,
+        ratePerSecond: config.pingRate,
+        burst: config.pingBurst,
+      },
+      registry: relay.metrics.registry,
     },
     logger,
   ).catch(async (err: unknown) => {

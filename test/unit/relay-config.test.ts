@@ -84,6 +84,10 @@ describe('relay config defaults', () => {
       pingPort: undefined,
       pingTlsPort: undefined,
       pingHost: '127.0.0.1',
+      pingMaxConnections: 1000,
+      pingMaxConnectionsPerIp: 32,
+      pingRate: 20,
+      pingBurst: 40,
     } satisfies RelayConfig);
   });
 
@@ -306,6 +310,17 @@ describe('public ping listeners and the fault API token', () => {
       ok: false,
       error: '--ping-tls-port: needs --tls-cert and --tls-key, whose certificate it serves',
     });
+  });
+
+  it('reads the ping limits from flags and environment and refuses a zero rate', () => {
+    expect(
+      config(['--ping-max-connections', '50', '--ping-max-connections-per-ip', '4', '--ping-rate', '3'], {
+        RELAY_PING_BURST: '6',
+      }),
+    ).toMatchObject({ pingMaxConnections: 50, pingMaxConnectionsPerIp: 4, pingRate: 3, pingBurst: 6 });
+    const refused = parse(['--ping-rate', '0']);
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? '' : refused.error).toMatch(/^--ping-rate: /);
   });
 
   it('takes a fault API token of 16+ printable characters, shown as <redacted>', () => {
