@@ -69,7 +69,11 @@ async function main(): Promise<number> {
     await Promise.all(steady.map((c) => c.stop()));
     await stack.stop();
   };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  // However the driver ends (Ctrl-C, SIGTERM, a closed pipe, a crash), no child outlives it.
+  process.once('exit', () => stack.killAll());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.once(signal, () => void cleanup().then(() => process.exit(130)));
+  process.stdout.on('error', () => process.exit(1));
   try {
     await waitForRoutes(stack, 20_000);
     const server = (id: string) => stack.turn(id as RelayId);

@@ -222,6 +222,13 @@ export class SoakStack {
     await this.startEdge();
   }
 
+  /** SIGKILL to every child still running, synchronously: for `process.on('exit')`. */
+  killAll(): void {
+    for (const r of this.#relays.values()) if (r.child?.child.exitCode === null) r.child.kill('SIGKILL');
+    if (this.#edge?.child.exitCode === null) this.#edge.child.kill('SIGKILL');
+    if (this.#redis?.exitCode === null) this.#redis.kill('SIGKILL');
+  }
+
   async stop(): Promise<void> {
     await Promise.all(
       [...this.#relays.values()].map(async (r) => {
