@@ -27,7 +27,10 @@ async function relayHeap(http: string): Promise<number | undefined> {
 
 function procValues(pid: number): Partial<Record<Metric, number>> | undefined {
   try {
-    return { rss: rssBytes(pid), fds: countFds(pid), udp: countUdpSockets(pid), tcp: countTcpSockets(pid) };
+    // No VmRSS: a zombie, exited but not yet reaped (an edge or relay being restarted).
+    const rss = rssBytes(pid);
+    if (rss === 0) return undefined;
+    return { rss, fds: countFds(pid), udp: countUdpSockets(pid), tcp: countTcpSockets(pid) };
   } catch {
     return undefined; // it exited while we looked
   }
