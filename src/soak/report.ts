@@ -156,6 +156,7 @@ export function soakSvg(
   const textH = 30 + perColumn * 15;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${2 * W} ${rows * H + textH}" width="${2 * W}" height="${rows * H + textH}" font-family="sans-serif" font-size="12">`,
+    `<title>Soak run of ${durationS.toFixed(0)} s: steady-call loss, memory, descriptors, sockets, Redis keys</title>`,
     `<rect width="${2 * W}" height="${rows * H + textH}" fill="#fff"/>`,
     ...charts.map((svg, i) => svg.replace('<svg ', `<svg x="${(i % 2) * W}" y="${Math.floor(i / 2) * H}" `)),
     `<text x="16" y="${rows * H + 18}" font-weight="bold">Disruptions</text>`,
