@@ -212,7 +212,14 @@ async function main(): Promise<number> {
       lastOk: c.lastOk,
       ok: c.lastOk >= 0.75 * end,
     }));
-    const ok = verdict.ok && serving.every((s) => s.ok);
+    // A disruption the stack did not come back from (a relay that would not start, a call that
+    // could not be rebuilt) fails the run, as does a steady call still down at the end.
+    const broken = [
+      ...events.filter((e) => e.what.startsWith('disruption failed')).map((e) => e.what),
+      ...steady.filter((c) => c.down).map((c) => `steady call ${c.name} down at the end`),
+    ];
+    for (const b of broken) log(`broken: ${b}`);
+    const ok = verdict.ok && serving.every((s) => s.ok) && broken.length === 0;
     mkdirSync(out, { recursive: true });
     writeFileSync(
       join(out, 'soak.json'),
@@ -224,6 +231,7 @@ async function main(): Promise<number> {
           sampleS,
           steadyPps: STEADY_PPS,
           ok,
+          broken,
           verdict,
           serving,
           events,
