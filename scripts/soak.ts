@@ -5,8 +5,9 @@
  * sockets, Redis keys) and the steady calls' loss; in cycles of at most five minutes it SIGKILLs
  * relay C and restarts it, kills and restarts Redis, and restarts the edge. At the end it writes
  * DIR/soak.json and DIR/soak.svg and exits 1 when something grew over the second half beyond its
- * tolerance, a steady call lost more than allowed outside its relay's kill window, or a kind of
- * work stopped succeeding (src/soak/report.ts states the bounds). Bad flags: one line, exit 2.
+ * tolerance, a steady call lost more than allowed outside its relay's kill window, a kind of
+ * work stopped succeeding (src/soak/report.ts states the bounds), or the stack did not come back
+ * from a disruption. Bad flags: one line, exit 2.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
