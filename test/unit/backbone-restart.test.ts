@@ -42,4 +42,23 @@ describe('backbone core: a relay restarted under a call', () => {
     expect(net.drops.filter((d) => d.reason === 'ERR_UNKNOWN_SENDER')).toEqual([]);
     expect(delivered).toBe(sent);
   });
+
+  it('hands a frame that came from its own next hop straight to the target instead of back', () => {
+    // A reaches C only through B (A-C is slow); B reaches C directly. A frame B sent toward C
+    // through A (as B does while its view is stale) must not go back to B.
+    const net = new MemoryNet(['A', 'B', 'C'], { seed: 2 });
+    net.link('A', 'B', { rttMs: 2 });
+    net.link('B', 'C', { rttMs: 2 });
+    net.link('A', 'C', { rttMs: 100 });
+    net.run(10_000);
+    expect(hops(net, 'A', 'C')).toBe('A-B-C');
+    const a = net.send('B', 'C', Uint8Array.of(9));
+    if (a.type !== 'send') throw new Error('B did not send over the backbone');
+    net.run(50);
+    const before = net.sent.length;
+    net.inject('A', a.bytes, net.ip('B'));
+    net.run(1);
+    const forwarded = net.sent.slice(before).filter((x) => x.relay === 'A' && x.kind === 'forward');
+    expect(forwarded.map((x) => x.peer)).toEqual(['C']);
+  });
 });
