@@ -277,7 +277,11 @@ export class BackboneCore {
     // Transit: pass it on toward its target with one hop less.
     const target = this.#peers.byHash.get(f.target);
     const next = target ? this.#table.routes.get(target.id)?.hops[1] : undefined;
-    const hop = next === undefined ? undefined : this.#peers.byId.get(next);
+    const via = next === undefined ? undefined : this.#peers.byId.get(next);
+    // Split horizon: never back to the relay it came from or to its sender. Two relays whose views
+    // disagree (a restarted peer: each sees its own link to it lossy for the estimator's window
+    // and the other's fine) would bounce it until it died; straight to the target cannot loop.
+    const hop = via === from || via?.hash === f.sender ? target : via;
     if (!hop) return drop('ERR_NO_ROUTE');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');

@@ -51,6 +51,7 @@ export class TurnTestClient {
   relayed: TransportAddress | undefined;
   mapped: TransportAddress | undefined;
   closed = false;
+  #shut = false;
 
   private constructor(readonly opts: TurnClientOptions) {
     this.#cred = opts.cred ? { ...opts.cred } : undefined;
@@ -106,6 +107,8 @@ export class TurnTestClient {
   }
 
   #send(bytes: Uint8Array): void {
+    // A retransmission timer may fire after close(); sending on a closed dgram socket throws.
+    if (this.#shut) return;
     if (this.#udp) this.#udp.send(bytes, this.opts.server.port, this.opts.server.address);
     else this.#stream?.write(bytes);
   }
@@ -247,6 +250,8 @@ export class TurnTestClient {
   }
 
   async close(): Promise<void> {
+    if (this.#shut) return;
+    this.#shut = true;
     if (this.#udp) await new Promise<void>((r) => this.#udp!.close(() => r()));
     if (this.#stream) {
       const s = this.#stream;
