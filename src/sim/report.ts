@@ -91,6 +91,7 @@ export function learnedRows(f: SimFigures): string[][] {
     ['median relative error, distance basis', pct(a.distanceRelErrMedian)],
     ['answers on a learned basis (no probes)', pct(a.learnedBasisShare)],
     ['best relay among those probed', pct(a.oracleProbedShare)],
+    ['probes misses whose best relay was probed (noise)', pct(a.missesWithBestProbedShare)],
     ['probes answer on an unprobed relay', pct(a.unprobedChoiceShare)],
     ['learned inflation at the end', num(a.finalInflation)],
     ['median RTT to the best relay', ms(a.bestRttMedianMs)],

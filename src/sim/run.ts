@@ -53,6 +53,11 @@ export interface AllocationFigures {
   readonly distanceRelErrMedian: number;
   readonly learnedBasisShare: number;
   readonly oracleProbedShare: number;
+  /**
+   * Of the probes answers more than the miss threshold off, the share whose best relay had been
+   * probed (lost to probe noise between near-equal relays) rather than never offered.
+   */
+  readonly missesWithBestProbedShare: number;
   readonly unprobedChoiceShare: number;
   readonly bestRttMedianMs: number;
   readonly finalInflation: number;
@@ -147,6 +152,17 @@ function regretSummary(values: ArrayLike<number>, missMs: number): RegretSummary
   };
 }
 
+function missesWithBestProbed(run: AllocationRun, missMs: number): number {
+  let misses = 0;
+  let probed = 0;
+  for (let i = 0; i < run.count; i++)
+    if (run.regret.probes[i]! > missMs) {
+      misses++;
+      probed += run.oracleProbed[i]!;
+    }
+  return misses > 0 ? probed / misses : 0;
+}
+
 export function allocationFigures(run: AllocationRun, config: SimConfig): AllocationFigures {
   const miss = config.thresholds.regretMs;
   const summary = Object.fromEntries(
@@ -178,6 +194,7 @@ export function allocationFigures(run: AllocationRun, config: SimConfig): Alloca
     distanceRelErrMedian: round(quantile(run.distanceRelErr, 0.5)),
     learnedBasisShare: round(learnedBasis / Math.max(1, run.count)),
     oracleProbedShare: round(share(run.oracleProbed, (v) => v === 1)),
+    missesWithBestProbedShare: round(missesWithBestProbed(run, miss)),
     unprobedChoiceShare: round(share(run.probesUnprobedChoice, (v) => v === 1)),
     bestRttMedianMs: round(quantile(run.bestRttMs, 0.5)),
     finalInflation: round(run.inflation.at(-1) ?? Number.NaN),
