@@ -27,6 +27,13 @@ const LIMITS = {
 
 type Numeric = keyof typeof LIMITS;
 
+const BACKBONE_FLAGS = {
+  'burst-probes': [1, 1000],
+  'failures-per-link-day': [0, 100_000],
+  'partial-share': [0, 1],
+} as const;
+type BackboneFlag = keyof typeof BACKBONE_FLAGS;
+
 export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--allocations N] [--calls N] [--days N] [--seed N] [--out DIR]
   --relays N       relay sites at the largest metros (default ${DEFAULT_SIM_CONFIG.scale.relays})
   --prefixes N     client network prefixes (default ${DEFAULT_SIM_CONFIG.scale.prefixes})
@@ -36,11 +43,17 @@ export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--alloc
   --seed N         random seed, 0..4294967295 (default ${DEFAULT_SIM_CONFIG.seed})
   --transit-share X  0..1, carriers routing through a regional hub (default ${DEFAULT_SIM_CONFIG.internet.transit.share})
   --mixed-share X    0..1, prefixes with a second access network (default ${DEFAULT_SIM_CONFIG.world.mixedAccess.share})
+  --burst-probes N   1..1000, backbone probe loss in Gilbert-Elliott bursts of N probes (default ${DEFAULT_SIM_CONFIG.backbone.burstProbes}: independent)
+  --probe-schedule S core (each relay's PeerTable, as production) or all (every link every round; default ${DEFAULT_SIM_CONFIG.backbone.probeSchedule})
+  --failures-per-link-day X  0..100000, backbone link failures in the steady state (default ${DEFAULT_SIM_CONFIG.backbone.failuresPerLinkDay})
+  --partial-share X  0..1, of those the share losing ${DEFAULT_SIM_CONFIG.backbone.partialLoss * 100} % instead of all (default ${DEFAULT_SIM_CONFIG.backbone.partialShare})
   --out DIR        report folder (default sim-report)`;
 
 export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const values: Partial<Record<Numeric, number>> = {};
   const shares: Partial<Record<'transit-share' | 'mixed-share', number>> = {};
+  const backbone: Partial<Record<BackboneFlag, number>> = {};
+  let schedule: 'core' | 'all' | undefined;
   let out = 'sim-report';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -50,11 +63,26 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
     const isShare = name === 'transit-share' || name === 'mixed-share';
-    if (name !== 'out' && !isShare && !(name in LIMITS))
+    const isBackbone = name in BACKBONE_FLAGS;
+    if (name !== 'out' && name !== 'probe-schedule' && !isShare && !isBackbone && !(name in LIMITS))
       return { ok: false, error: `unknown option --${name}` };
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) return { ok: false, error: `--${name} needs a value` };
+    }
+    if (name === 'probe-schedule') {
+      if (value !== 'core' && value !== 'all')
+        return { ok: false, error: `--probe-schedule must be core or all, got '${value}'` };
+      schedule = value;
+      continue;
+    }
+    if (isBackbone) {
+      const [lo, hi] = BACKBONE_FLAGS[name as BackboneFlag];
+      const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+      if (!(x >= lo && x <= hi))
+        return { ok: false, error: `--${name} must be a number from ${lo} to ${hi}, got '${value}'` };
+      backbone[name as BackboneFlag] = x;
+      continue;
     }
     if (isShare) {
       const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
@@ -83,6 +111,13 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     internet: {
       ...base.internet,
       transit: { ...base.internet.transit, share: shares['transit-share'] ?? base.internet.transit.share },
+    },
+    backbone: {
+      ...base.backbone,
+      burstProbes: backbone['burst-probes'] ?? base.backbone.burstProbes,
+      probeSchedule: schedule ?? base.backbone.probeSchedule,
+      failuresPerLinkDay: backbone['failures-per-link-day'] ?? base.backbone.failuresPerLinkDay,
+      partialShare: backbone['partial-share'] ?? base.backbone.partialShare,
     },
     world: {
       ...base.world,

@@ -102,8 +102,20 @@ export interface RoutingFigures {
   readonly flapGainMedianMs: number;
 }
 
+export interface StayFigures {
+  /** Flows on a link when it failed. */
+  readonly flows: number;
+  /** Time until they left it, median and p95 (a flow that stayed counts its whole stay), ms. */
+  readonly medianMs: number;
+  readonly p95Ms: number;
+  /** Still on the link when the failure or the run ended. */
+  readonly stayedShare: number;
+}
+
 export interface BackboneFigures {
   readonly seconds: number;
+  readonly probesPerRelaySecond: number;
+  readonly stays: { readonly blackhole: StayFigures; readonly partial: StayFigures };
   readonly flows: number;
   readonly failuresInjected: number;
   readonly current: RoutingFigures;
@@ -271,8 +283,20 @@ function routingFigures(r: RoutingSummary, flows: number): RoutingFigures {
 export function backboneFigures(run: BackboneRun): BackboneFigures {
   const working = run.failover.map((f) => f.workingMs);
   const source = run.failover.map((f) => f.sourceMs);
+  const stays = (kind: 'blackhole' | 'partial'): StayFigures => {
+    const of = run.stays.filter((s) => s.kind === kind);
+    const times = of.map((s) => s.ms);
+    return {
+      flows: of.length,
+      medianMs: round(quantile(times, 0.5)),
+      p95Ms: round(quantile(times, 0.95)),
+      stayedShare: round(of.filter((s) => s.stayed).length / Math.max(1, of.length)),
+    };
+  };
   return {
     seconds: run.seconds,
+    probesPerRelaySecond: round(run.probesPerRelaySecond),
+    stays: { blackhole: stays('blackhole'), partial: stays('partial') },
     flows: run.flows,
     failuresInjected: run.failuresInjected,
     current: routingFigures(run.current, run.flows),

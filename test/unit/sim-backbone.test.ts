@@ -88,3 +88,30 @@ describe('the backbone phase', () => {
     expect(blackholes.filter((s) => s.stayed && s.ms > 2000)).toHaveLength(0);
   }, 120_000);
 });
+
+describe('the backbone flags', () => {
+  it('set bursts, the schedule, failures and their partial share, and refuse bad values', async () => {
+    const { parseSimArgs } = await import('../../src/sim/args.ts');
+    const ok = parseSimArgs([
+      '--burst-probes',
+      '20',
+      '--probe-schedule=all',
+      '--failures-per-link-day',
+      '50',
+      '--partial-share',
+      '0.5',
+    ]);
+    expect(ok.ok && !ok.help && ok.value.config.backbone).toMatchObject({
+      burstProbes: 20,
+      probeSchedule: 'all',
+      failuresPerLinkDay: 50,
+      partialShare: 0.5,
+    });
+    expect(parseSimArgs(['--probe-schedule', 'some'])).toEqual({
+      ok: false,
+      error: "--probe-schedule must be core or all, got 'some'",
+    });
+    expect(parseSimArgs(['--partial-share', '2']).ok).toBe(false);
+    expect(parseSimArgs(['--burst-probes', '0']).ok).toBe(false);
+  });
+});
