@@ -218,14 +218,10 @@ export function runBackbone(
   const phase = Float64Array.from({ length: R }, () => rng.next() * b.probeIntervalMs);
   const everyone = Array.from({ length: R }, (_, i) => ids.filter((_, j) => j !== i));
   // Next hops in use: a source's from its route table, any other relay's from the true snapshot.
-  const staticHops: string[][] =
-    b.probeSchedule === 'core' && R > 32
-      ? ids.map((id) => [
-          ...new Set(
-            [...bestPathsFrom(trueSnapshot(world, internet), id, o).values()].map((p) => p.hops[1]!),
-          ),
-        ])
-      : ids.map(() => []);
+  const truth = b.probeSchedule === 'core' && R > 32 ? trueSnapshot(world, internet) : undefined;
+  const staticHops: string[][] = ids.map((id) =>
+    truth ? [...new Set([...bestPathsFrom(truth, id, o).values()].map((p) => p.hops[1]!))] : [],
+  );
   let probesSent = 0;
   const sources = Array.from({ length: Math.min(R, b.flapSources) }, (_, k) =>
     Math.floor((k * R) / Math.min(R, b.flapSources)),
