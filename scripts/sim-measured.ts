@@ -68,7 +68,9 @@ if (args.config.scale.relays > sites - 2) {
 }
 const rank = {
   ...DEFAULT_RANK,
-  alternates: args.probeTargets - 1,
+  probeTargets: args.probeTargets,
+  learnedTargets: args.learnedTargets,
+  areaTargets: args.areaTargets,
   exploreShare: args.exploreShare,
   minLearnedWeight: args.minLearnedWeight,
   exploreWithin: args.exploreWithin > 0 ? args.exploreWithin : undefined,
@@ -77,7 +79,7 @@ const figures = runTrace(data, args.config, trace, progress, rank);
 const seconds = elapsed();
 
 const s = args.config.scale;
-const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --explore-share ${args.exploreShare} --min-learned-weight ${args.minLearnedWeight} --explore-within ${args.exploreWithin}`;
+const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --learned-targets ${args.learnedTargets} --area-targets ${args.areaTargets} --pings ${args.pings} --explore-share ${args.exploreShare} --min-learned-weight ${args.minLearnedWeight} --explore-within ${args.exploreWithin} --burst-probes ${args.config.backbone.burstProbes} --probe-schedule ${args.config.backbone.probeSchedule} --failures-per-link-day ${args.config.backbone.failuresPerLinkDay} --partial-share ${args.config.backbone.partialShare}`;
 const report = buildReport(figures.sim, { command, seconds });
 mkdirSync(args.out, { recursive: true });
 writeFileSync(join(args.out, 'index.html'), report.html);

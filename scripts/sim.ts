@@ -85,7 +85,7 @@ const seconds = elapsed();
 if (process.stderr.isTTY) process.stderr.write('\n');
 
 const s = config.scale;
-const command = `npm run sim -- --relays ${figures.world.relays.length} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${config.seed} --transit-share ${config.internet.transit.share} --mixed-share ${config.world.mixedAccess.share}`;
+const command = `npm run sim -- --relays ${figures.world.relays.length} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${config.seed} --transit-share ${config.internet.transit.share} --mixed-share ${config.world.mixedAccess.share} --burst-probes ${config.backbone.burstProbes} --probe-schedule ${config.backbone.probeSchedule} --failures-per-link-day ${config.backbone.failuresPerLinkDay} --partial-share ${config.backbone.partialShare}`;
 const report = buildReport(figures, { command, seconds });
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'index.html'), report.html);

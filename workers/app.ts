@@ -22,6 +22,8 @@ import { cors } from 'hono/cors';
 import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
 import type { CallQualityStore } from '../src/allocation/call-store.ts';
 import {
+  areaKey,
+  areaSamples,
   INITIAL_INFLATION,
   inflationEvidence,
   networkPrefix,
@@ -463,6 +465,11 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     const place = locateClient(deps.platformPlace?.(c), geo, req.location, deps.defaultPlace);
     // The learned map and rooms share the coordinator: without them, rank on what is left.
     const learned = prefix ? await deps.learned.get(prefix, t).catch(() => new Map()) : new Map();
+    // What neighbours' probes found (by a place the platform or GeoIP vouches for): probe targets only.
+    const vouched = deps.platformPlace?.(c) ?? geo;
+    const areaLearned = vouched
+      ? await deps.learned.get(areaKey(vouched.lat, vouched.lon), t).catch(() => new Map())
+      : new Map();
     const model = await deps.learned.pathModel(t).catch(() => pathModelOf(INITIAL_INFLATION));
     // Rooms are per tenant: another tenant's room of the same name is another room.
     const roomKey = req.room && deps.rooms ? `${tenantId}:${req.room}` : undefined;
@@ -489,6 +496,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
         location: place,
         probes,
         learned,
+        areaLearned,
         inflation: model.inflation,
         accessMs: model.accessMs,
         preferredRegion: req.region,
@@ -620,6 +628,10 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     const place = deps.platformPlace?.(c) ?? (ip ? deps.geoip?.(ip) : undefined);
     try {
       for (const [relay, rttMs] of accepted) await deps.learned.record(prefix, relay, rttMs, t, source);
+      // The area's map: each RTT less this round's best, one voice per network (the window's sources).
+      if (place)
+        for (const [relay, behind] of areaSamples(new Map(accepted)))
+          await deps.learned.record(areaKey(place.lat, place.lon), relay, behind, t, prefix);
       const evidence = place
         ? inflationEvidence(
             accepted.map(([relay, rttMs]) => {

@@ -13,6 +13,7 @@
  * EDGE_ADDRESS_RATE/BURST (with EDGE_API_KEYS=off) are counted per isolate.
  */
 
+import { type CallQualityStore, MemoryCallQualityStore } from '../src/allocation/call-store.ts';
 import { type LearnedStore, MemoryLearnedStore } from '../src/allocation/learned-store.ts';
 import { MemoryRoomStore, type RoomStore } from '../src/allocation/rooms.ts';
 import { revocationFields } from '../src/credentials/revocation.ts';
@@ -24,7 +25,7 @@ import { createEdgeApp } from './app.ts';
 import { type EdgeConfig, parseEdgeConfig } from './config.ts';
 import type { DashboardAssets } from './dashboard.ts';
 import { DirectoryCache } from './directory-cache.ts';
-import { KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
+import { KvCallQualityStore, KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
 import { TopologyWatcher } from './topology-watcher.ts';
 
 /** String bindings as workers/config-options.ts names them, and the KV namespace. */
@@ -69,6 +70,9 @@ function makeEdge(env: Env, config: EdgeConfig) {
   );
   const learned: LearnedStore = env.EDGE_KV ? new KvLearnedStore(env.EDGE_KV) : new MemoryLearnedStore();
   const rooms: RoomStore = env.EDGE_KV ? new KvRoomStore(env.EDGE_KV) : new MemoryRoomStore();
+  const calls: CallQualityStore = env.EDGE_KV
+    ? new KvCallQualityStore(env.EDGE_KV)
+    : new MemoryCallQualityStore();
   // Keys are checked against the copy that came with the directory; read it first.
   const keyStore = {
     getKey: async (id: string) => {
@@ -140,6 +144,7 @@ function makeEdge(env: Env, config: EdgeConfig) {
     defaultPlace: { lat: config.defaultLat, lon: config.defaultLon },
     corsOrigins: config.corsOrigins,
     rank: { exploreShare: config.exploreShare },
+    calls,
     tenants: config.apiKeys === 'required' ? keyStore : undefined,
     addressLimit: addressLimitOf(config.addressRate, config.addressBurst),
     adminToken: config.adminToken,

@@ -13,10 +13,10 @@
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
-import { MemoryCallQualityStore } from '../src/allocation/call-store.ts';
 import { cidrContains } from '../src/net/cidr.ts';
 import { clientAddress } from '../src/net/forwarded.ts';
 import { parseIp } from '../src/net/ip.ts';
+import { RedisCallQualityStore } from '../src/redis/redis-calls.ts';
 import { redisClient } from '../src/redis/redis-client.ts';
 import { RedisDirectory } from '../src/redis/redis-directory.ts';
 import { RedisLearnedStore } from '../src/redis/redis-learned.ts';
@@ -139,7 +139,7 @@ const app = createEdgeApp({
   rateLimiter: new RedisRateLimiter(client, prefix),
   addressLimit: addressLimitOf(config.addressRate, config.addressBurst),
   rank: { exploreShare: config.exploreShare },
-  calls: new MemoryCallQualityStore(),
+  calls: new RedisCallQualityStore(client, prefix),
   adminToken,
   revoke: async (target, until) => {
     await directory.revoke(target, until);

@@ -160,6 +160,27 @@ export function learn(
   return { ...entry, weight: decayedWeight(entry, now, o) };
 }
 
+/**
+ * The area a client location falls in, as a learned-map key: a cell of `cellDeg` degrees of
+ * latitude and longitude (1 degree: about 111 km north-south), `area:LAT:LON` of its south-west
+ * corner. Clients of one area share most of their wide-area paths to the relays.
+ */
+export function areaKey(lat: number, lon: number, cellDeg = 1): string {
+  const cell = (x: number) => Math.floor(x / cellDeg) * cellDeg;
+  return `area:${cell(lat)}:${cell(lon)}`;
+}
+
+/**
+ * What one probing round adds to its area's map: each probe less the round's best, so clients
+ * with different access delays agree on how far each relay is behind the best.
+ */
+export function areaSamples(probes: ReadonlyMap<string, number>): [string, number][] {
+  let best = Number.POSITIVE_INFINITY;
+  for (const ms of probes.values()) if (ms >= 0 && ms < best) best = ms;
+  if (!Number.isFinite(best)) return [];
+  return [...probes].filter(([, ms]) => ms >= 0).map(([id, ms]) => [id, ms - best]);
+}
+
 /** RTT in ms for a great-circle distance, through fiber, before inflation (1 ms per 100 km). */
 export function fiberRttMs(km: number): number {
   return km / 100;

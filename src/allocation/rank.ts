@@ -47,6 +47,12 @@ export interface RankInput {
   readonly inflation: number;
   /** Typical access delay (ms) added to distance predictions; 0 when not known. */
   readonly accessMs?: number | undefined;
+  /**
+   * What clients near this one (its area: `areaKey` of its location) measured, each RTT less
+   * that client's best probe of the same round, by relay id with its decayed weight. Names probe
+   * targets only; never a prediction.
+   */
+  readonly areaLearned?: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }> | undefined;
   /** The relay already serving this client's room, if any. */
   readonly roomRelay?: string | undefined;
   readonly preferredRegion?: string | undefined;
@@ -61,6 +67,28 @@ export interface RankOptions {
   /** Preferred region: its relays win ties within this many ms. */
   readonly regionSlackMs: number;
   readonly alternates: number;
+  /**
+   * Relays the client is asked to probe before its second request, the chosen one included: the
+   * next best by score, with `learnedTargets` of them kept for the prefix's best learned relays.
+   * A browser probes them in parallel (ICE or HTTP pings), so a few more cost little time.
+   */
+  readonly probeTargets: number;
+  /**
+   * Of the probe targets, up to this many go to the relays with the least learned RTT for the
+   * prefix at any weight (below `minLearnedWeight` too): a relay that earlier clients of the
+   * network found best stays probed while its weight decays, even when the distance ranking
+   * would not offer it.
+   */
+  readonly learnedTargets: number;
+  /** Learned entries lighter than this (decayed weight) are not probe targets. */
+  readonly learnedTargetMinWeight: number;
+  /**
+   * Then up to this many for the relays that came closest to the best of each probing round of
+   * clients in the same area (`RankInput.areaLearned`, weight at least `learnedTargetMinWeight`):
+   * neighbours share most of the wide-area path, so the relay their probes found best is likely
+   * best here too, even where distance says otherwise (a carrier hauling traffic to a far hub).
+   */
+  readonly areaTargets: number;
   readonly exploreShare: number;
   /**
    * The explorer is drawn from the next this-many relays after the picks, by score (undefined:
@@ -71,6 +99,12 @@ export interface RankOptions {
   readonly unknownRttMs: number;
   /** Add the client's measured-minus-estimated offset to distance-based predictions. */
   readonly calibrateDistance: boolean;
+  /**
+   * Once the client has probed, a relay predicted from distance alone must beat the probed ones
+   * by this much (ms of score): a measurement is worth more than an estimate. The measured-data
+   * simulation found 2.4 % of answers going to unprobed relays with six targets, most of them worse.
+   */
+  readonly probedPreferenceMs: number;
 }
 
 export const DEFAULT_RANK: RankOptions = {
@@ -81,9 +115,14 @@ export const DEFAULT_RANK: RankOptions = {
   roomSlackRatio: 0.25,
   regionSlackMs: 10,
   alternates: 2,
+  probeTargets: 8,
+  learnedTargets: 2,
+  learnedTargetMinWeight: 0.05,
+  areaTargets: 3,
   exploreShare: 0.05,
   unknownRttMs: 150,
   calibrateDistance: true,
+  probedPreferenceMs: 10,
 };
 
 export interface RankResult {
@@ -145,6 +184,40 @@ function loadPenalty(relay: RelayRecord, o: RankOptions): number {
   return (o.loadPenaltyMs * (u - o.loadKnee)) / (1 - o.loadKnee);
 }
 
+/**
+ * The relays to probe: the chosen one, then the prefix's best learned relays (at most
+ * `learnedTargets`, any weight above `learnedTargetMinWeight`), then the area's (at most
+ * `areaTargets`), then the rest by score, until there are `probeTargets` (never fewer than one).
+ */
+export function probeTargetsOf(
+  ranked: readonly Ranked[],
+  chosen: Ranked,
+  input: RankInput,
+  o: RankOptions,
+): RelayRecord[] {
+  const n = Math.max(1, o.probeTargets);
+  const picks: RelayRecord[] = [chosen.relay];
+  const add = (r: RelayRecord) => {
+    if (picks.length < n && !picks.includes(r)) picks.push(r);
+  };
+  const fromMap = (
+    map: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }> | undefined,
+    count: number,
+  ) => {
+    if (!map || count <= 0) return;
+    const known = ranked
+      .map((r) => ({ relay: r.relay, learned: map.get(r.relay.id) }))
+      .filter((r) => r.learned !== undefined && r.learned.weight >= o.learnedTargetMinWeight)
+      .sort((a, b) => a.learned!.rttMs - b.learned!.rttMs);
+    const before = picks.length;
+    for (const r of known) if (picks.length - before < count) add(r.relay);
+  };
+  fromMap(input.learned, o.learnedTargets);
+  fromMap(input.areaLearned, o.areaTargets);
+  for (const r of ranked) add(r.relay);
+  return picks;
+}
+
 export function rankRelays(
   input: RankInput,
   random: () => number,
@@ -152,6 +225,8 @@ export function rankRelays(
 ): RankResult {
   const usable = input.relays.filter((r) => r.state === 'active' && r.load.allocations < r.capacity);
   const offset = distanceOffset(usable, input, o);
+  let probed = false;
+  for (const ms of input.probes.values()) if (ms >= 0) probed = true;
   const ranked: Ranked[] = usable
     .map((relay) => {
       const prediction = predictRtt(relay, input, o);
@@ -159,7 +234,9 @@ export function rankRelays(
       const rttMs = basis === 'distance' && input.location ? prediction.rttMs + offset : prediction.rttMs;
       const regionBonus =
         input.preferredRegion && relay.region === input.preferredRegion ? o.regionSlackMs : 0;
-      return { relay, predictedRttMs: rttMs, basis, score: rttMs + loadPenalty(relay, o) - regionBonus };
+      const unmeasured = basis === 'distance' && probed ? o.probedPreferenceMs : 0;
+      const score = rttMs + loadPenalty(relay, o) - regionBonus + unmeasured;
+      return { relay, predictedRttMs: rttMs, basis, score };
     })
     .sort((a, b) => a.score - b.score || (a.relay.id < b.relay.id ? -1 : 1));
   const best = ranked[0];
@@ -177,7 +254,7 @@ export function rankRelays(
   } else if (room) reason = 'room';
 
   const alternates = ranked.filter((r) => r !== chosen).slice(0, o.alternates);
-  const picks = [chosen, ...alternates].map((r) => r.relay);
+  const picks = probeTargetsOf(ranked, chosen, input, o);
   const rest = ranked.filter((r) => !picks.includes(r.relay));
   const pool = o.exploreWithin === undefined ? rest.length : Math.min(rest.length, o.exploreWithin);
   if (pool > 0 && random() < o.exploreShare) picks.push(rest[Math.floor(random() * pool)]!.relay);

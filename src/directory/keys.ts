@@ -69,3 +69,26 @@ export function tenantKeys(prefix: string): TenantKeys {
     rate: (keyId) => `${prefix}{rate:${keyId}}`,
   };
 }
+
+/**
+ * The per-call choice (src/allocation/call-store.ts). Hash tag `{calls}`. Level keys are those of
+ * `callLevelKeys` (`all`, `country:A|B`, `prefix:A|B`).
+ */
+export interface CallKeys {
+  /** STRING: the `PathQuality` of one path at one level, as JSON. PX = `CALL_QUALITY_TTL_MS`. */
+  quality(level: string, path: string): string;
+  /** STRING: the room's `CallParticipant[]` as JSON. PX = `CALL_ROOM_TTL_MS` after the last join. */
+  room(room: string): string;
+}
+
+/** Thirty days: ten half-lives of the call choice's default decay, nothing of it is left. */
+export const CALL_QUALITY_TTL_MS = 30 * 86_400_000;
+
+export function callKeys(prefix: string): CallKeys {
+  if (/[{}\s]/.test(prefix)) throw new TypeError(`key prefix must not contain braces or spaces: "${prefix}"`);
+  const base = `${prefix}{calls}:`;
+  return {
+    quality: (level, path) => `${base}quality:${level}:${path}`,
+    room: (room) => `${base}room:${room}`,
+  };
+}

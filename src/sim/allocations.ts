@@ -16,6 +16,8 @@
  * the project's own code from src/allocation; the simulation only supplies the world.
  */
 import {
+  areaKey,
+  areaSamples,
   decayedWeight,
   INITIAL_INFLATION,
   type Inflation,
@@ -99,6 +101,9 @@ export function runAllocations(
   const records = world.records;
   const index = new Map(records.map((r, i) => [r.id, i]));
   const learnedByPrefix: (Map<string, LearnedRtt> | undefined)[] = new Array(pf.count);
+  // What the edge keeps per area (areaKey of the GeoIP location), for probe targets.
+  const learnedByArea = new Map<string, Map<string, LearnedRtt>>();
+  const areaOf: string[] = new Array(pf.count);
   const geoChoice = new Int32Array(pf.count).fill(-1);
   let inflation: Inflation = INITIAL_INFLATION;
   const fixedInflation = inflationFactor(INITIAL_INFLATION);
@@ -163,12 +168,18 @@ export function runAllocations(
     const learned = new Map<string, { rttMs: number; weight: number }>();
     if (entries)
       for (const [id, e] of entries) learned.set(id, { rttMs: e.rttMs, weight: decayedWeight(e, t) });
+    areaOf[p] ??= areaKey(location.lat, location.lon);
+    const areaEntries = learnedByArea.get(areaOf[p]!);
+    const areaLearned = new Map<string, { rttMs: number; weight: number }>();
+    if (areaEntries)
+      for (const [id, e] of areaEntries) areaLearned.set(id, { rttMs: e.rttMs, weight: decayedWeight(e, t) });
     const { inflation: inflationNow, accessMs } = pathModelOf(inflation);
     const first = rank({
       relays: records,
       location,
       probes: NO_MAP,
       learned,
+      areaLearned,
       inflation: inflationNow,
       accessMs,
     });
@@ -213,6 +224,9 @@ export function runAllocations(
       const relay = world.relays[index.get(id)!]!;
       spans.push({ rttMs: ms, km: greatCircleKm(location.lat, location.lon, relay.lat, relay.lon) });
     }
+    const area = areaEntries ?? new Map<string, LearnedRtt>();
+    for (const [id, ms] of areaSamples(probes)) area.set(id, learn(area.get(id), ms, t));
+    learnedByArea.set(areaOf[p]!, area);
     const evidence = inflationEvidence(spans);
     if (evidence) inflation = learnPathModel(inflation, evidence);
     learnedByPrefix[p] = row;

@@ -2,6 +2,7 @@
  * The simulation's command line, parsed and validated into a config: one pure function, so the
  * CLI only prints what it says. Flags take a value as `--flag N` or `--flag=N`.
  */
+import { DEFAULT_RANK } from '../allocation/rank.ts';
 import { DEFAULT_SIM_CONFIG, type SimConfig, simConfig } from './config.ts';
 
 export interface SimArgs {
@@ -26,6 +27,13 @@ const LIMITS = {
 
 type Numeric = keyof typeof LIMITS;
 
+const BACKBONE_FLAGS = {
+  'burst-probes': [1, 1000],
+  'failures-per-link-day': [0, 100_000],
+  'partial-share': [0, 1],
+} as const;
+type BackboneFlag = keyof typeof BACKBONE_FLAGS;
+
 export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--allocations N] [--calls N] [--days N] [--seed N] [--out DIR]
   --relays N       relay sites at the largest metros (default ${DEFAULT_SIM_CONFIG.scale.relays})
   --prefixes N     client network prefixes (default ${DEFAULT_SIM_CONFIG.scale.prefixes})
@@ -35,11 +43,17 @@ export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--alloc
   --seed N         random seed, 0..4294967295 (default ${DEFAULT_SIM_CONFIG.seed})
   --transit-share X  0..1, carriers routing through a regional hub (default ${DEFAULT_SIM_CONFIG.internet.transit.share})
   --mixed-share X    0..1, prefixes with a second access network (default ${DEFAULT_SIM_CONFIG.world.mixedAccess.share})
+  --burst-probes N   1..1000, backbone probe loss in Gilbert-Elliott bursts of N probes (default ${DEFAULT_SIM_CONFIG.backbone.burstProbes}: independent)
+  --probe-schedule S core (each relay's PeerTable, as production) or all (every link every round; default ${DEFAULT_SIM_CONFIG.backbone.probeSchedule})
+  --failures-per-link-day X  0..100000, backbone link failures in the steady state (default ${DEFAULT_SIM_CONFIG.backbone.failuresPerLinkDay})
+  --partial-share X  0..1, of those the share losing ${DEFAULT_SIM_CONFIG.backbone.partialLoss * 100} % instead of all (default ${DEFAULT_SIM_CONFIG.backbone.partialShare})
   --out DIR        report folder (default sim-report)`;
 
 export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const values: Partial<Record<Numeric, number>> = {};
   const shares: Partial<Record<'transit-share' | 'mixed-share', number>> = {};
+  const backbone: Partial<Record<BackboneFlag, number>> = {};
+  let schedule: 'core' | 'all' | undefined;
   let out = 'sim-report';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -49,11 +63,26 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
     const isShare = name === 'transit-share' || name === 'mixed-share';
-    if (name !== 'out' && !isShare && !(name in LIMITS))
+    const isBackbone = name in BACKBONE_FLAGS;
+    if (name !== 'out' && name !== 'probe-schedule' && !isShare && !isBackbone && !(name in LIMITS))
       return { ok: false, error: `unknown option --${name}` };
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) return { ok: false, error: `--${name} needs a value` };
+    }
+    if (name === 'probe-schedule') {
+      if (value !== 'core' && value !== 'all')
+        return { ok: false, error: `--probe-schedule must be core or all, got '${value}'` };
+      schedule = value;
+      continue;
+    }
+    if (isBackbone) {
+      const [lo, hi] = BACKBONE_FLAGS[name as BackboneFlag];
+      const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+      if (!(x >= lo && x <= hi))
+        return { ok: false, error: `--${name} must be a number from ${lo} to ${hi}, got '${value}'` };
+      backbone[name as BackboneFlag] = x;
+      continue;
     }
     if (isShare) {
       const x = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
@@ -83,6 +112,13 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
       ...base.internet,
       transit: { ...base.internet.transit, share: shares['transit-share'] ?? base.internet.transit.share },
     },
+    backbone: {
+      ...base.backbone,
+      burstProbes: backbone['burst-probes'] ?? base.backbone.burstProbes,
+      probeSchedule: schedule ?? base.backbone.probeSchedule,
+      failuresPerLinkDay: backbone['failures-per-link-day'] ?? base.backbone.failuresPerLinkDay,
+      partialShare: backbone['partial-share'] ?? base.backbone.partialShare,
+    },
     world: {
       ...base.world,
       mixedAccess: {
@@ -101,8 +137,14 @@ export interface TraceArgs extends SimArgs {
   readonly drift: number;
   readonly carrierSigma: number;
   readonly lossMedian: number;
-  /** Relays a client probes (the pick and its alternates), 2..10; the edge's default is 3. */
+  /** Relays a client probes, the pick included, 2..10 (the edge's default, DEFAULT_RANK). */
   readonly probeTargets: number;
+  /** Of those, how many go to the prefix's best learned relays (the edge's default, DEFAULT_RANK). */
+  readonly learnedTargets: number;
+  /** Then how many for the area's best relays (the edge's default, DEFAULT_RANK). */
+  readonly areaTargets: number;
+  /** A probe is the best of this many pings (sdk/index.ts: 2). */
+  readonly pings: number;
   /** Share of answers adding one random relay to the probe targets (the edge's default 0.05). */
   readonly exploreShare: number;
   /** Decayed weight from which a learned RTT is trusted (the edge's default 2). */
@@ -123,19 +165,25 @@ const TRACE_REALS = {
   drift: [0, 1, 0.25],
   'carrier-sigma': [0, 1, 0.15],
   'loss-median': [0, 0.1, 0.0005],
-  'probe-targets': [2, 10, 3],
+  'probe-targets': [2, 10, DEFAULT_RANK.probeTargets],
+  'learned-targets': [0, 10, DEFAULT_RANK.learnedTargets],
+  'area-targets': [0, 10, DEFAULT_RANK.areaTargets],
+  pings: [1, 5, DEFAULT_SIM_CONFIG.probes.pings],
   'explore-share': [0, 1, 0.05],
   'min-learned-weight': [0, 20, 2],
   'explore-within': [0, 100, 0],
 } as const;
 
-export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--explore-share X] [--min-learned-weight X] [--explore-within N]
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--learned-targets N] [--area-targets N] [--pings N] [--explore-share X] [--min-learned-weight X] [--explore-within N]
   --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
   --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
   --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
   --carrier-sigma X   0..1, spread between access networks at one site (default 0.15)
   --loss-median X     0..0.1, median loss of a wide-area path (default 0.0005)
-  --probe-targets N   2..10 relays a client probes (default 3, as the edge)
+  --probe-targets N   2..10 relays a client probes (default ${DEFAULT_RANK.probeTargets}, as the edge)
+  --learned-targets N 0..10 of them for the prefix's best learned relays (default ${DEFAULT_RANK.learnedTargets}, as the edge)
+  --area-targets N    0..10 then for the best relays of the client's area (default ${DEFAULT_RANK.areaTargets}, as the edge)
+  --pings N           1..5 pings per probe, the best counts (default ${DEFAULT_SIM_CONFIG.probes.pings}, as the SDK)
   --explore-share X   0..1, answers adding a random relay to the probes (default 0.05, as the edge)
   --min-learned-weight X  0..20, weight from which a learned RTT is trusted (default 2, as the edge)
   --explore-within N  0..100, draw the explorer from the next N relays after the picks (0: all, as the edge)
@@ -149,6 +197,9 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
     'carrier-sigma': TRACE_REALS['carrier-sigma'][2],
     'loss-median': TRACE_REALS['loss-median'][2],
     'probe-targets': TRACE_REALS['probe-targets'][2],
+    'learned-targets': TRACE_REALS['learned-targets'][2],
+    'area-targets': TRACE_REALS['area-targets'][2],
+    pings: TRACE_REALS.pings[2],
     'explore-share': TRACE_REALS['explore-share'][2],
     'min-learned-weight': TRACE_REALS['min-learned-weight'][2],
     'explore-within': TRACE_REALS['explore-within'][2],
@@ -179,7 +230,8 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
   const base = parseSimArgs(rest);
   if (!base.ok || base.help) return base;
   const c = base.value.config;
-  const config = relaysGiven ? c : { ...c, scale: { ...c.scale, relays: TRACE_DEFAULT_RELAYS } };
+  const scaled = relaysGiven ? c : { ...c, scale: { ...c.scale, relays: TRACE_DEFAULT_RELAYS } };
+  const config = { ...scaled, probes: { ...scaled.probes, pings: Math.round(reals.pings) } };
   return {
     ok: true,
     help: false,
@@ -191,6 +243,9 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
       carrierSigma: reals['carrier-sigma'],
       lossMedian: reals['loss-median'],
       probeTargets: Math.round(reals['probe-targets']),
+      learnedTargets: Math.round(reals['learned-targets']),
+      areaTargets: Math.round(reals['area-targets']),
+      pings: Math.round(reals.pings),
       exploreShare: reals['explore-share'],
       minLearnedWeight: reals['min-learned-weight'],
       exploreWithin: Math.round(reals['explore-within']),

@@ -5,12 +5,17 @@
  * hysteresis (src/routing/route-table.ts), tuned by the same defaults (src/backbone/defaults.ts).
  * Frames themselves are not simulated: probes are drawn per link, not sealed and parsed.
  *
- * Steady state: every link is probed every `probeIntervalMs` with the link's true RTT plus jitter
- * and its loss; once a simulated second every relay's estimates form a snapshot (a link silent
+ * Steady state: every `probeIntervalMs` each relay probes the peers its own PeerTable names
+ * (src/backbone/peers.ts, as the core does: all while there are at most 32, past that the 16
+ * nearest, the next hops in use and a rotating 8; `probeSchedule: 'all'` probes every link), with
+ * the link's true RTT plus jitter and its loss (independent, or Gilbert-Elliott bursts of
+ * `burstProbes`); once a simulated second every relay's estimates form a snapshot (a link silent
  * `deadAfterMs` counts as fully lossy, as the core publishes it) and `flapSources` relays update
- * their route tables. Links also fail now and then (a
- * blackhole for a log-normal time). Counted: route changes per flow by reason; a change for
- * reason 'better' is a flap when it happens with no failure near the flow's path.
+ * their route tables. Links also fail now and then for a log-normal time: a blackhole, or
+ * (`partialShare` of them) a partial loss of `partialLoss` that still answers most probes.
+ * Counted: route changes per flow by reason; a change for reason 'better' is a flap when it
+ * happens with no failure near the flow's path; and for each failure, how long the flows that
+ * were on the link when it failed stay on it.
  *
  * Failover: one link of a flow's path blackholes at a random moment. The relay that owns the link
  * (sends on it) keeps probing every `probeIntervalMs`; its LinkEstimator stops hearing replies and
@@ -23,6 +28,7 @@
  */
 import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
 import { linkRecord, routingSnapshot } from '../backbone/links.ts';
+import { PeerTable } from '../backbone/peers.ts';
 import type { LinkRecord } from '../directory/types.ts';
 import { LinkEstimator } from '../measure/link-estimator.ts';
 import {
@@ -60,8 +66,19 @@ export interface RoutingSummary {
   readonly flapGainMs: readonly number[];
 }
 
+/** How long a flow stayed on a link after it failed (censored at the failure's end or the run's). */
+export interface StayOnFailure {
+  readonly kind: 'blackhole' | 'partial';
+  readonly ms: number;
+  /** Still on the link when the failure (or the run) ended. */
+  readonly stayed: boolean;
+}
+
 export interface BackboneRun {
   readonly seconds: number;
+  /** Probes sent per relay per second, mean (the probe schedule's cost). */
+  readonly probesPerRelaySecond: number;
+  readonly stays: readonly StayOnFailure[];
   readonly flows: number;
   /** Routing as the core does it (BACKBONE_DEFAULTS). */
   readonly current: RoutingSummary;
@@ -97,6 +114,7 @@ interface Failure {
   readonly b: number;
   readonly from: number;
   readonly to: number;
+  readonly partial: boolean;
 }
 
 /** The core's route-table options, with the simulation's hop limit. */
@@ -104,27 +122,24 @@ function choiceOptions(config: SimConfig): RouteTableOptions {
   return { ...BACKBONE_DEFAULTS, maxHops: config.backbone.maxHops };
 }
 
-/** One simulated second of probes on link i->j: sends, and replies unless lost or failed. */
-function probeSecond(
-  est: LinkEstimator,
-  seq: { n: number },
-  start: number,
-  phase: number,
-  rtt: number,
-  jitter: number,
+/**
+ * One probe's fate on a link's Gilbert-Elliott channel: `bad` is the link's state, moved one probe
+ * on; independent loss when `burst` is 1 or less.
+ */
+export function probeLost(
+  bad: Uint8Array,
+  k: number,
   loss: number,
-  down: (t: number) => boolean,
+  burst: number,
+  lossInBad: number,
   rng: Rng,
-  b: SimConfig['backbone'],
-): void {
-  for (let t = start + phase; t < start + 1000; t += b.probeIntervalMs) {
-    const s = seq.n++;
-    est.sent(s, t);
-    if (rng.next() < loss) continue;
-    const back = t + rtt - jitter * Math.log(1 - rng.next());
-    if (down(t) || down(back)) continue;
-    est.replied(s, back);
-  }
+): boolean {
+  if (burst <= 1) return rng.next() < loss;
+  const badShare = Math.min(0.999, loss / lossInBad);
+  if (bad[k]) {
+    if (rng.next() < 1 / burst) bad[k] = 0;
+  } else if (rng.next() < badShare / burst / (1 - badShare)) bad[k] = 1;
+  return bad[k] === 1 && rng.next() < lossInBad;
 }
 
 export function runBackbone(
@@ -157,7 +172,8 @@ export function runBackbone(
     let c = rng.int(R - 1);
     if (c >= a) c++;
     const from = (warmup + rng.next() * seconds) * 1000;
-    failures.push({ a, b: c, from, to: from + logNormal(rng, b.failureMedianS, 1) * 1000 });
+    const to = from + logNormal(rng, b.failureMedianS, 1) * 1000;
+    failures.push({ a, b: c, from, to, partial: rng.next() < b.partialShare });
   }
   const failuresOf = new Map<number, Failure[]>();
   for (const f of failures) {
@@ -167,20 +183,46 @@ export function runBackbone(
       failuresOf.set(key, list);
     }
   }
-  const never = () => false;
-  const downOf = (i: number, j: number) => {
-    const list = failuresOf.get(i * R + j);
-    return list ? (t: number) => list.some((f) => t >= f.from && t < f.to) : never;
+  /** Extra loss on link k at time t: 1 in a blackhole, partialLoss in a partial failure. */
+  const failedLoss = (k: number, t: number): number => {
+    const list = failuresOf.get(k);
+    if (!list) return 0;
+    let worst = 0;
+    for (const f of list) if (t >= f.from && t < f.to) worst = Math.max(worst, f.partial ? b.partialLoss : 1);
+    return worst;
   };
 
-  const est: LinkEstimator[] = [];
-  const seqs: { n: number }[] = [];
-  const phase = new Float64Array(R * R);
-  for (let k = 0; k < R * R; k++) {
-    est.push(new LinkEstimator({ window: b.estimatorWindow, lossTimeoutMs: b.lossTimeoutMs }));
-    seqs.push({ n: 0 });
-    phase[k] = rng.next() * b.probeIntervalMs;
-  }
+  // Each relay's peer table, as its core keeps it: the estimators and the probe schedule.
+  const tuning = {
+    ...BACKBONE_DEFAULTS,
+    probeIntervalMs: b.probeIntervalMs,
+    deadAfterMs: b.deadAfterMs,
+    estimatorWindow: b.estimatorWindow,
+    lossTimeoutMs: b.lossTimeoutMs,
+  };
+  const records = world.records.map((r, i) => ({
+    ...r,
+    backbone: `10.${(i >> 8) & 255}.${i & 255}.1:7000`,
+  }));
+  const peerTables = records.map((r) => {
+    const t = new PeerTable({ id: r.id, lat: r.lat, lon: r.lon }, tuning);
+    t.update(records, 0);
+    return t;
+  });
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const est: LinkEstimator[] = new Array(R * R);
+  for (let i = 0; i < R; i++)
+    for (const [id, peer] of peerTables[i]!.byId) est[i * R + index.get(id)!] = peer.estimator;
+  const seqs = new Uint32Array(R);
+  const bad = new Uint8Array(R * R);
+  const phase = Float64Array.from({ length: R }, () => rng.next() * b.probeIntervalMs);
+  const everyone = Array.from({ length: R }, (_, i) => ids.filter((_, j) => j !== i));
+  // Next hops in use: a source's from its route table, any other relay's from the true snapshot.
+  const truth = b.probeSchedule === 'core' && R > 32 ? trueSnapshot(world, internet) : undefined;
+  const staticHops: string[][] = ids.map((id) =>
+    truth ? [...new Set([...bestPathsFrom(truth, id, o).values()].map((p) => p.hops[1]!))] : [],
+  );
+  let probesSent = 0;
   const sources = Array.from({ length: Math.min(R, b.flapSources) }, (_, k) =>
     Math.floor((k * R) / Math.min(R, b.flapSources)),
   );
@@ -194,24 +236,48 @@ export function runBackbone(
   }));
   const probeRng = rng.fork('probes');
 
+  const sourceOf = new Map(sources.map((src, n) => [src, n]));
+  const rounds = Math.max(1, Math.round(1000 / b.probeIntervalMs));
+  const stays: StayOnFailure[] = [];
+  // Flows on a link when it failed: failure -> flow key -> source index, until they leave it.
+  const onFailed = new Map<Failure, Map<string, number>>();
+  const crosses = (path: Path | undefined, f: Failure) => {
+    if (!path) return false;
+    for (let h = 1; h < path.hops.length; h++) {
+      const x = path.hops[h - 1]!;
+      const y = path.hops[h]!;
+      if ((x === ids[f.a] && y === ids[f.b]) || (x === ids[f.b] && y === ids[f.a])) return true;
+    }
+    return false;
+  };
+
   for (let s = 0; s < total; s++) {
     const start = s * 1000;
-    for (let i = 0; i < R; i++) {
-      for (let j = 0; j < R; j++) {
-        if (i === j) continue;
-        const k = i * R + j;
-        probeSecond(
-          est[k]!,
-          seqs[k]!,
-          start,
-          phase[k]!,
-          internet.bbRtt[k]!,
-          internet.bbJitter[k]!,
-          internet.bbLoss[k]!,
-          downOf(i, j),
-          probeRng,
-          b,
-        );
+    for (let q = 0; q < rounds; q++) {
+      for (let i = 0; i < R; i++) {
+        const t = start + q * b.probeIntervalMs + phase[i]!;
+        let targets: readonly string[] = everyone[i]!;
+        if (b.probeSchedule === 'core') {
+          const n = sourceOf.get(i);
+          const hops =
+            n === undefined
+              ? staticHops[i]!
+              : [...variants[0]!.tables[n]!.routes.values()].map((p) => p.hops[1]!).filter(Boolean);
+          targets = peerTables[i]!.probeTargets(hops).map((p) => p.id);
+        }
+        for (const id of targets) {
+          const j = index.get(id)!;
+          const k = i * R + j;
+          const e = est[k]!;
+          const seq = seqs[i]!++;
+          probesSent++;
+          e.sent(seq, t);
+          if (probeLost(bad, k, internet.bbLoss[k]!, b.burstProbes, b.lossInBad, probeRng)) continue;
+          const back = t + internet.bbRtt[k]! - internet.bbJitter[k]! * Math.log(1 - probeRng.next());
+          const extra = Math.max(failedLoss(k, t), failedLoss(j * R + i, back));
+          if (extra > 0 && (extra >= 1 || probeRng.next() < extra)) continue;
+          e.replied(seq, back);
+        }
       }
     }
     // Replies still in flight at the snapshot are applied early: it moves a detection by one RTT at most.
@@ -224,6 +290,16 @@ export function runBackbone(
     }
     const snapshot = routingSnapshot(ids, [], records, []);
     const failing = failures.filter((f) => now >= f.from - 2000 && now < f.to + 12_000);
+    // The flows on a link when it failed: their routes before this second's update.
+    for (const f of failures) {
+      if (s < warmup || now < f.from || onFailed.has(f)) continue;
+      const flows = new Map<string, number>();
+      sources.forEach((src, n) => {
+        for (const [to, path] of variants[0]!.tables[n]!.routes)
+          if (crosses(path, f)) flows.set(`${src}>${to}`, n);
+      });
+      onFailed.set(f, flows);
+    }
     for (const v of variants) {
       sources.forEach((src, n) => {
         const changes = v.tables[n]!.update(snapshot, now);
@@ -244,6 +320,23 @@ export function runBackbone(
         }
       });
     }
+    if (s >= warmup) {
+      const tables = variants[0]!.tables;
+      for (const f of failures) {
+        if (now < f.from) continue;
+        const flows = onFailed.get(f);
+        if (!flows) continue;
+        const kind = f.partial ? 'partial' : 'blackhole';
+        for (const [flow, n] of flows) {
+          const to = flow.slice(flow.indexOf('>') + 1);
+          const over = now >= f.to || s === total - 1;
+          if (!crosses(tables[n]!.routes.get(to), f)) stays.push({ kind, ms: now - f.from, stayed: false });
+          else if (over) stays.push({ kind, ms: Math.min(now, f.to) - f.from, stayed: true });
+          else continue;
+          flows.delete(flow);
+        }
+      }
+    }
     hooks.progress?.(s + 1, total + b.failoverTrials / 10);
   }
   const flows = sources.length * (R - 1);
@@ -258,6 +351,8 @@ export function runBackbone(
   hooks.progress?.(total + b.failoverTrials / 10, total + b.failoverTrials / 10);
   return {
     seconds,
+    probesPerRelaySecond: probesSent / R / total,
+    stays,
     flows,
     current: summary(variants[0]!),
     withoutDeadband: summary(variants[1]!),
@@ -306,6 +401,7 @@ export function runFailover(world: World, internet: Internet, config: SimConfig,
 
     // The owner's estimator: five seconds of probes, then the link blackholes at t0.
     const estimator = new LinkEstimator({ window: b.estimatorWindow, lossTimeoutMs: b.lossTimeoutMs });
+    const bad = new Uint8Array(1);
     const probePhase = rng.next() * b.probeIntervalMs;
     const t0 = 5000 + rng.next() * 1000;
     let seq = 0;
@@ -313,7 +409,8 @@ export function runFailover(world: World, internet: Internet, config: SimConfig,
     for (let t = probePhase; t < sendUntil; t += b.probeIntervalMs) {
       estimator.sent(seq, t);
       const back = t + rtt - jitter * Math.log(1 - rng.next());
-      if (rng.next() >= loss && back < t0) estimator.replied(seq, back);
+      if (!probeLost(bad, 0, loss, b.burstProbes, b.lossInBad, rng) && back < t0)
+        estimator.replied(seq, back);
       seq++;
     }
     const ownerPhase = rng.next() * b.recomputeMs;

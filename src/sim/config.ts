@@ -147,6 +147,25 @@ export interface SimConfig {
     readonly failoverTrials: number;
     /** Which relay (by rank of metro size) hosts the directory's Redis. */
     readonly redisRelay: number;
+    /**
+     * Probe loss on backbone links: independent per probe when 1 or less, else Gilbert-Elliott
+     * with bad runs of this many probes on average, losing `lossInBad` of the probes in a bad
+     * run, at the link's mean loss (assumption: Internet loss comes in bursts).
+     */
+    readonly burstProbes: number;
+    readonly lossInBad: number;
+    /**
+     * Which links a relay probes each round: 'core' as the backbone core does (PeerTable
+     * .probeTargets: every peer up to 32, past that the 16 nearest, the next hops in use and a
+     * rotating 8 others), 'all' every link every round.
+     */
+    readonly probeSchedule: 'core' | 'all';
+    /**
+     * Of the steady state's link failures, the share that are partial (gray: the link still
+     * answers, losing `partialLoss` of probes and data) instead of a blackhole.
+     */
+    readonly partialShare: number;
+    readonly partialLoss: number;
   };
   readonly calls: {
     /** Share of calls whose second party is in the first one's country (assumption). */
@@ -233,6 +252,11 @@ export const DEFAULT_SIM_CONFIG: SimConfig = {
     failureMedianS: 300,
     failoverTrials: 300,
     redisRelay: 0,
+    burstProbes: 1,
+    lossInBad: 0.5,
+    probeSchedule: 'core',
+    partialShare: 0,
+    partialLoss: 0.05,
   },
   calls: {
     domesticShare: 0.5,

@@ -80,6 +80,14 @@ export function backboneRows(f: SimFigures): string[][] {
     ],
     ['steady state: flows x simulated seconds', `${b.flows} x ${b.seconds} s`],
     ['link failures injected in the steady state', `${b.failuresInjected}`],
+    ['probes sent per relay per second', num(b.probesPerRelaySecond, 1)],
+    ...(['blackhole', 'partial'] as const).map((kind) => {
+      const s = b.stays[kind];
+      return [
+        `flows on a ${kind} link: count, time to leave median / p95, still on it at its end`,
+        s.flows > 0 ? `${s.flows}, ${ms(s.medianMs)} / ${ms(s.p95Ms)}, ${pct(s.stayedShare)}` : '0',
+      ];
+    }),
   ];
 }
 
@@ -91,6 +99,7 @@ export function learnedRows(f: SimFigures): string[][] {
     ['median relative error, distance basis', pct(a.distanceRelErrMedian)],
     ['answers on a learned basis (no probes)', pct(a.learnedBasisShare)],
     ['best relay among those probed', pct(a.oracleProbedShare)],
+    ['probes misses whose best relay was probed (noise)', pct(a.missesWithBestProbedShare)],
     ['probes answer on an unprobed relay', pct(a.unprobedChoiceShare)],
     ['learned inflation at the end', num(a.finalInflation)],
     ['median RTT to the best relay', ms(a.bestRttMedianMs)],

@@ -53,6 +53,11 @@ export interface AllocationFigures {
   readonly distanceRelErrMedian: number;
   readonly learnedBasisShare: number;
   readonly oracleProbedShare: number;
+  /**
+   * Of the probes answers more than the miss threshold off, the share whose best relay had been
+   * probed (lost to probe noise between near-equal relays) rather than never offered.
+   */
+  readonly missesWithBestProbedShare: number;
   readonly unprobedChoiceShare: number;
   readonly bestRttMedianMs: number;
   readonly finalInflation: number;
@@ -97,8 +102,20 @@ export interface RoutingFigures {
   readonly flapGainMedianMs: number;
 }
 
+export interface StayFigures {
+  /** Flows on a link when it failed. */
+  readonly flows: number;
+  /** Time until they left it, median and p95 (a flow that stayed counts its whole stay), ms. */
+  readonly medianMs: number;
+  readonly p95Ms: number;
+  /** Still on the link when the failure or the run ended. */
+  readonly stayedShare: number;
+}
+
 export interface BackboneFigures {
   readonly seconds: number;
+  readonly probesPerRelaySecond: number;
+  readonly stays: { readonly blackhole: StayFigures; readonly partial: StayFigures };
   readonly flows: number;
   readonly failuresInjected: number;
   readonly current: RoutingFigures;
@@ -147,6 +164,17 @@ function regretSummary(values: ArrayLike<number>, missMs: number): RegretSummary
   };
 }
 
+function missesWithBestProbed(run: AllocationRun, missMs: number): number {
+  let misses = 0;
+  let probed = 0;
+  for (let i = 0; i < run.count; i++)
+    if (run.regret.probes[i]! > missMs) {
+      misses++;
+      probed += run.oracleProbed[i]!;
+    }
+  return misses > 0 ? probed / misses : 0;
+}
+
 export function allocationFigures(run: AllocationRun, config: SimConfig): AllocationFigures {
   const miss = config.thresholds.regretMs;
   const summary = Object.fromEntries(
@@ -178,6 +206,7 @@ export function allocationFigures(run: AllocationRun, config: SimConfig): Alloca
     distanceRelErrMedian: round(quantile(run.distanceRelErr, 0.5)),
     learnedBasisShare: round(learnedBasis / Math.max(1, run.count)),
     oracleProbedShare: round(share(run.oracleProbed, (v) => v === 1)),
+    missesWithBestProbedShare: round(missesWithBestProbed(run, miss)),
     unprobedChoiceShare: round(share(run.probesUnprobedChoice, (v) => v === 1)),
     bestRttMedianMs: round(quantile(run.bestRttMs, 0.5)),
     finalInflation: round(run.inflation.at(-1) ?? Number.NaN),
@@ -254,8 +283,20 @@ function routingFigures(r: RoutingSummary, flows: number): RoutingFigures {
 export function backboneFigures(run: BackboneRun): BackboneFigures {
   const working = run.failover.map((f) => f.workingMs);
   const source = run.failover.map((f) => f.sourceMs);
+  const stays = (kind: 'blackhole' | 'partial'): StayFigures => {
+    const of = run.stays.filter((s) => s.kind === kind);
+    const times = of.map((s) => s.ms);
+    return {
+      flows: of.length,
+      medianMs: round(quantile(times, 0.5)),
+      p95Ms: round(quantile(times, 0.95)),
+      stayedShare: round(of.filter((s) => s.stayed).length / Math.max(1, of.length)),
+    };
+  };
   return {
     seconds: run.seconds,
+    probesPerRelaySecond: round(run.probesPerRelaySecond),
+    stays: { blackhole: stays('blackhole'), partial: stays('partial') },
     flows: run.flows,
     failuresInjected: run.failuresInjected,
     current: routingFigures(run.current, run.flows),

@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stunCrypto } from '../../relay/platform-crypto.ts';
+import { MemoryCallQualityStore } from '../../src/allocation/call-store.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import type { LinkRecord } from '../../src/directory/types.ts';
@@ -75,6 +76,7 @@ const nodeApp = async () =>
       assets: { js: 'console.log("the dashboard page");', css: 'body{margin:0}' },
     },
     learned: new MemoryLearnedStore(),
+    calls: new MemoryCallQualityStore(),
     secrets: () => [SECRET],
     credentialTtlSeconds: 600,
     clientIp: (c) => c.req.header('cf-connecting-ip'),
@@ -212,6 +214,22 @@ describe.each(['node', 'workerd'])('the edge contract on %s', (name) => {
       relay: { id: string; basis: string };
     };
     expect(learned.relay).toMatchObject({ id: 'ap-tokyo', basis: 'learned' });
+  });
+
+  it('chooses a call path and takes one report per participant (on Workers, in KV)', async () => {
+    const plain = (body: unknown, ip: string) => json(body, ip);
+    const room = `contract-${name}`;
+    for (const ip of ['198.51.100.20', '203.0.113.20']) {
+      const res = await call('/v1/calls/choice', plain({ room }, ip));
+      expect(res.status).toBe(200);
+      expect((await res.json()) as { path: string }).toMatchObject({ room, path: expect.any(String) });
+    }
+    const report = { room, path: 'relay', rttMs: 90, loss: 0, jitterMs: 3 };
+    expect((await call('/v1/calls/report', plain(report, '198.51.100.20'))).status).toBe(202);
+    expect((await call('/v1/calls/report', plain(report, '198.51.100.20'))).status).toBe(409);
+    expect((await call('/v1/calls/report', plain({ ...report, room: 'nobody' }, '192.0.2.77'))).status).toBe(
+      409,
+    );
   });
 
   it('answers bad input and unknown routes with problem JSON', async () => {

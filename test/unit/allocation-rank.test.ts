@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  areaKey,
+  areaSamples,
   DEFAULT_LEARN,
   decayedWeight,
   fiberRttMs,
@@ -44,6 +46,27 @@ const pick = (over: Partial<RankInput>, random = never) => {
   const r = rankRelays(input(over), random);
   return { id: r.chosen?.relay.id, basis: r.chosen?.basis, reason: r.reason };
 };
+
+describe('areas', () => {
+  it('keys a location by its one-degree cell and takes each probe less the round best', () => {
+    expect(areaKey(48.86, 2.35)).toBe('area:48:2');
+    expect(areaKey(-23.5, -46.6)).toBe('area:-24:-47');
+    expect(areaKey(48.86, 2.35, 5)).toBe('area:45:0');
+    expect(
+      areaSamples(
+        new Map([
+          ['a', 30],
+          ['b', 22],
+          ['c', -1],
+        ]),
+      ),
+    ).toEqual([
+      ['a', 8],
+      ['b', 0],
+    ]);
+    expect(areaSamples(new Map())).toEqual([]);
+  });
+});
 
 describe('relay ranking', () => {
   it.each([
@@ -112,12 +135,13 @@ describe('relay ranking', () => {
       relay('ap-tokyo', 35.7, 139.7),
       relay('sa-saopaulo', -23.5, -46.6),
     ];
-    const plain = rankRelays(input({ relays: many }), never);
+    const three = { ...DEFAULT_RANK, probeTargets: 3 };
+    const plain = rankRelays(input({ relays: many }), never, three);
     expect(plain.alternates.map((r) => r.relay.id)).toEqual(['eu-frankfurt', 'us-newyork']);
     expect(plain.probeTargets.map((r) => r.id)).toEqual(['eu-paris', 'eu-frankfurt', 'us-newyork']);
     let n = 0;
     const explore = () => [0.01, 0.99][n++ % 2]!;
-    const explored = rankRelays(input({ relays: many }), explore);
+    const explored = rankRelays(input({ relays: many }), explore, three);
     expect(explored.probeTargets).toHaveLength(4);
     expect(['ap-tokyo', 'sa-saopaulo']).toContain(explored.probeTargets[3]!.id);
     expect(DEFAULT_RANK.exploreShare).toBeLessThan(0.1);
@@ -134,7 +158,8 @@ describe('relay ranking', () => {
     // From Lyon the rest after the picks is Sao Paulo, then Tokyo; 0.99 would pick the last.
     let n = 0;
     const last = () => [0.01, 0.99][n++ % 2]!;
-    const within = rankRelays(input({ relays: many }), last, { ...DEFAULT_RANK, exploreWithin: 1 });
+    const three = { ...DEFAULT_RANK, probeTargets: 3 };
+    const within = rankRelays(input({ relays: many }), last, { ...three, exploreWithin: 1 });
     expect(within.probeTargets.map((r) => r.id)).toEqual([
       'eu-paris',
       'eu-frankfurt',
@@ -142,8 +167,80 @@ describe('relay ranking', () => {
       'sa-saopaulo',
     ]);
     n = 0;
-    const all = rankRelays(input({ relays: many }), last);
+    const all = rankRelays(input({ relays: many }), last, three);
     expect(all.probeTargets[3]!.id).toBe('ap-tokyo');
+  });
+
+  const world = [
+    PARIS,
+    FRANKFURT,
+    relay('eu-london', 51.5, -0.12),
+    relay('eu-madrid', 40.4, -3.7),
+    relay('eu-milan', 45.46, 9.19),
+    relay('eu-zurich', 47.37, 8.54),
+    relay('eu-vienna', 48.2, 16.37),
+    NEWYORK,
+    relay('ap-tokyo', 35.7, 139.7),
+    relay('sa-saopaulo', -23.5, -46.6),
+  ];
+
+  it('prefers a probed relay to an unprobed one predicted a little better', () => {
+    const plain = { ...DEFAULT_RANK, calibrateDistance: false };
+    const probes = new Map([['eu-paris', 15]]);
+    // Frankfurt from Lyon: about 10 ms by distance, unmeasured; Paris measured 15 ms.
+    const preferred = rankRelays(input({ relays: [PARIS, FRANKFURT], probes }), never, plain);
+    expect(preferred.chosen!.relay.id).toBe('eu-paris');
+    const off = rankRelays(input({ relays: [PARIS, FRANKFURT], probes }), never, {
+      ...plain,
+      probedPreferenceMs: 0,
+    });
+    expect(off.chosen!.relay.id).toBe('eu-frankfurt');
+    // Without probes the distance ranking stands as it was.
+    expect(rankRelays(input({ relays: [PARIS, FRANKFURT] }), never, plain).chosen!.relay.id).toBe('eu-paris');
+  });
+
+  it(`probes ${DEFAULT_RANK.probeTargets} relays by default, best first`, () => {
+    const r = rankRelays(input({ relays: world }), never);
+    expect(r.probeTargets).toHaveLength(DEFAULT_RANK.probeTargets);
+    expect(r.probeTargets[0]).toBe(r.chosen!.relay);
+    expect(r.probeTargets.map((t) => t.id)).not.toContain('ap-tokyo');
+  });
+
+  it("keeps the prefix's best learned relays among the targets, however light or far", () => {
+    // Tokyo once measured fastest for this prefix (weight far below trust): it stays a target.
+    const learned = new Map([
+      ['ap-tokyo', { rttMs: 5, weight: 0.2 }],
+      ['sa-saopaulo', { rttMs: 400, weight: 0.2 }],
+      ['us-newyork', { rttMs: 300, weight: 0.01 }],
+    ]);
+    const r = rankRelays(input({ relays: world, learned }), never);
+    const ids = r.probeTargets.map((t) => t.id);
+    expect(ids[1]).toBe('ap-tokyo');
+    expect(ids[2]).toBe('sa-saopaulo');
+    expect(ids).not.toContain('us-newyork');
+    // Not trusted for the choice: the answer still rests on distance.
+    expect(r.chosen!.basis).toBe('distance');
+    const none = rankRelays(input({ relays: world, learned }), never, { ...DEFAULT_RANK, learnedTargets: 0 });
+    expect(none.probeTargets.map((t) => t.id)).not.toContain('ap-tokyo');
+  });
+
+  it("adds the relays the client's area found closest to its best", () => {
+    const areaLearned = new Map([
+      ['sa-saopaulo', { rttMs: 0, weight: 3 }],
+      ['ap-tokyo', { rttMs: 2, weight: 3 }],
+      ['us-newyork', { rttMs: 1, weight: 0.01 }],
+    ]);
+    const r = rankRelays(input({ relays: world, areaLearned }), never, {
+      ...DEFAULT_RANK,
+      learnedTargets: 0,
+    });
+    const ids = r.probeTargets.map((t) => t.id);
+    expect(ids.slice(1, 3)).toEqual(['sa-saopaulo', 'ap-tokyo']);
+    expect(ids).not.toContain('us-newyork');
+    // Targets only: the nearest relay is still the answer.
+    expect(r.chosen!.relay.id).toBe('eu-zurich');
+    const off = rankRelays(input({ relays: world, areaLearned }), never, { ...DEFAULT_RANK, areaTargets: 0 });
+    expect(off.probeTargets.map((t) => t.id)).not.toContain('sa-saopaulo');
   });
 
   it('predicts distance-based RTT as fiber RTT times inflation', () => {

@@ -171,7 +171,11 @@ describe('exploration', () => {
     const targets = async (share: number) =>
       (
         (await (
-          await post(edge({ relays, rank: { exploreShare: share }, random: () => 0 }).app, '/v1/allocate', {})
+          await post(
+            edge({ relays, rank: { exploreShare: share, probeTargets: 3 }, random: () => 0 }).app,
+            '/v1/allocate',
+            {},
+          )
         ).json()) as AllocateAnswer
       ).probeTargets.length;
     expect(await targets(0)).toBe(3); // chosen and two alternates
@@ -439,5 +443,40 @@ describe('API keys and rate limits', () => {
     );
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
+  });
+});
+
+describe('the area map', () => {
+  it("names as a probe target the relay a neighbouring network's probes found best", async () => {
+    // Lyon by GeoIP; Tokyo is the farthest of four, so with three targets it is never offered...
+    const relays = async () => [PARIS, TOKYO, NEWYORK, relay('eu-frankfurt', '192.0.2.40', 50.11, 8.68)];
+    let explore = true;
+    const { app, learned } = edge({
+      relays,
+      geoip: () => ({ lat: 45.76, lon: 4.84, source: 'geoip' as const }),
+      rank: { probeTargets: 3, exploreShare: 0.05 },
+      // ...unless the first network's answer explores it (random 0: explore, the first of the rest).
+      random: () => (explore ? 0 : 0.99),
+    });
+    const targets = async (ip: string) =>
+      (
+        (await (await post(app, '/v1/allocate', {}, { 'x-client-ip': ip })).json()) as AllocateAnswer
+      ).probeTargets.map((t) => t.id);
+    const first = await targets('198.51.100.7');
+    explore = false;
+    expect(await targets('192.0.2.99')).not.toContain('ap-tokyo');
+    // ...and that network found Tokyo fastest (a carrier with a good route there).
+    expect(first).toContain('ap-tokyo');
+    explore = true;
+    const res = await measure(
+      app,
+      first.map((id) => ({ relay: id, rttMs: id === 'ap-tokyo' ? 20 : 60 })),
+      '198.51.100.7',
+    );
+    expect(res.status).toBe(200);
+    explore = false;
+    expect((await learned.get('area:45:4', NOW)).get('ap-tokyo')).toMatchObject({ rttMs: 0 });
+    // Another network of the same area is now asked to probe Tokyo too.
+    expect(await targets('192.0.2.99')).toContain('ap-tokyo');
   });
 });

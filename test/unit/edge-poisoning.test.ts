@@ -295,6 +295,7 @@ describe('probe tickets', () => {
   it('cover only the relays handed out: others are ignored and said so', async () => {
     const e = nodeEdge({
       relays: async () => [PARIS, TOKYO, NEWYORK, relayRecord('af-cairo', '192.0.2.40', 30, 31)],
+      rank: { probeTargets: 3 },
     });
     const a = await e.allocate('203.0.113.10', { location: AT_PARIS });
     const handed = a.probeTargets.map((p) => p.id);
