@@ -25,6 +25,7 @@ import { createEdgeApp } from './app.ts';
 import { type EdgeConfig, parseEdgeConfig } from './config.ts';
 import type { DashboardAssets } from './dashboard.ts';
 import { DirectoryCache } from './directory-cache.ts';
+import { countryCode } from './geo.ts';
 import { KvCallQualityStore, KvLearnedStore, type KvNamespace, KvRoomStore } from './kv-stores.ts';
 import { TopologyWatcher } from './topology-watcher.ts';
 
@@ -47,6 +48,8 @@ interface Snapshot {
 interface CfProperties {
   readonly latitude?: string;
   readonly longitude?: string;
+  /** ISO 3166-1 alpha-2 (`XX` unknown, `T1` Tor). */
+  readonly country?: string;
 }
 
 /** One edge per isolate: the app, its caches and its stores live as long as the isolate. */
@@ -141,6 +144,8 @@ function makeEdge(env: Env, config: EdgeConfig) {
         ? { lat, lon, source: 'platform' as const }
         : undefined;
     },
+    // request.cf.country, set by the platform: the per-call choice files reports under it.
+    clientCountry: (c) => countryCode((c.req.raw as unknown as { cf?: CfProperties }).cf?.country),
     defaultPlace: { lat: config.defaultLat, lon: config.defaultLon },
     corsOrigins: config.corsOrigins,
     rank: { exploreShare: config.exploreShare },

@@ -49,3 +49,27 @@ export function placeFromHeaders(
     return undefined;
   return { lat, lon, source: 'platform' };
 }
+
+/** The country header each CDN sets beside its coordinates (same trust rule: configured CDN only). */
+export const GEO_COUNTRY_HEADER = {
+  cloudflare: 'cf-ipcountry',
+  cloudfront: 'cloudfront-viewer-country',
+  fastly: 'x-client-geo-country',
+} as const;
+
+/**
+ * An ISO 3166-1 alpha-2 code, upper-cased, or undefined: Cloudflare's `XX` (unknown) and `T1`
+ * (Tor) and anything that is not two letters say nothing about where the client is.
+ */
+export function countryCode(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const code = value.trim().toUpperCase();
+  return /^[A-Z]{2}$/.test(code) && code !== 'XX' ? code : undefined;
+}
+
+export function countryFromHeaders(
+  header: (name: string) => string | undefined,
+  cdn: keyof typeof GEO_HEADER_NAMES | 'none',
+): string | undefined {
+  return cdn === 'none' ? undefined : countryCode(header(GEO_COUNTRY_HEADER[cdn]));
+}

@@ -28,7 +28,7 @@ import { createEdgeApp } from './app.ts';
 import { parseEdgeConfig } from './config.ts';
 import { loadDashboardAssets } from './dashboard-assets.ts';
 import { DirectoryCache } from './directory-cache.ts';
-import { placeFromHeaders } from './geo.ts';
+import { countryCode, countryFromHeaders, placeFromHeaders } from './geo.ts';
 import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
 import { nodeEdgeCrypto } from './node-crypto.ts';
 import { CachedTenantStore } from './tenant-cache.ts';
@@ -129,6 +129,15 @@ const app = createEdgeApp({
   clientIp: (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), trusted),
   platformPlace: (c) =>
     fromTrustedProxy(c) ? placeFromHeaders((n) => c.req.header(n), config.geoHeaders) : undefined,
+  // For the per-call choice: the configured CDN's country header from a trusted proxy, else GeoIP.
+  clientCountry: (c) => {
+    const fromCdn = fromTrustedProxy(c)
+      ? countryFromHeaders((n) => c.req.header(n), config.geoHeaders)
+      : undefined;
+    if (fromCdn || !geoip) return fromCdn;
+    const ip = clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), trusted);
+    return ip ? countryCode(geoip.lookup(ip)?.country) : undefined;
+  },
   geoip: geoip ? (ip) => geoip.lookup(ip) : undefined,
   defaultPlace: { lat: config.defaultLat, lon: config.defaultLon },
   snapshotToken: config.snapshotToken,

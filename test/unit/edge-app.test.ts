@@ -6,7 +6,7 @@ import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
 import { hashSecret, MemoryTenantStore, newApiKey, type Tenant } from '../../src/tenants/api-keys.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
-import { placeFromHeaders } from '../../workers/geo.ts';
+import { countryCode, countryFromHeaders, placeFromHeaders } from '../../workers/geo.ts';
 import { relayRecord } from '../support/relay-record.ts';
 
 const NOW = 1_800_000_000_000;
@@ -276,6 +276,19 @@ describe('the rest', () => {
     expect(placeFromHeaders(() => undefined, 'cloudfront')).toBeUndefined();
     h.set('cloudfront-viewer-latitude', '95');
     expect(placeFromHeaders((n) => h.get(n), 'cloudfront')).toBeUndefined();
+  });
+
+  it("takes the country from the configured CDN's header only, and only a real two-letter code", () => {
+    const h = new Map([
+      ['cloudfront-viewer-country', 'jp'],
+      ['cf-ipcountry', 'FR'],
+    ]);
+    expect(countryFromHeaders((n) => h.get(n), 'cloudfront')).toBe('JP');
+    expect(countryFromHeaders((n) => h.get(n), 'cloudflare')).toBe('FR');
+    expect(countryFromHeaders((n) => h.get(n), 'fastly')).toBeUndefined();
+    expect(countryFromHeaders((n) => h.get(n), 'none')).toBeUndefined();
+    // Cloudflare's unknown and Tor markers, and anything else, say nothing.
+    for (const v of ['XX', 'T1', 'FRA', '', 'é1', undefined, 33]) expect(countryCode(v)).toBeUndefined();
   });
 });
 
