@@ -18,7 +18,7 @@ COPY src ./src
 COPY relay ./relay
 COPY workers ./workers
 COPY sdk ./sdk
-COPY scripts/keys.ts scripts/build.ts scripts/build-dashboard.ts ./scripts/
+COPY scripts/keys.ts scripts/build.ts scripts/build-dashboard.ts scripts/build-sdk.ts ./scripts/
 COPY dashboard ./dashboard
 RUN npm run build
 
