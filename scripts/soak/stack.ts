@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { type NodeEdge, startNodeEdge } from '../../test/support/node-edge.ts';
 import { freePort } from '../../test/support/ports.ts';
+import { redisAnswers } from '../../test/support/redis.ts';
 import { type RelayChild, startRelayProcess } from '../../test/support/relay.ts';
 
 export const SOAK_SECRET = 'soak-turn-rest-secret';
@@ -23,20 +24,6 @@ export const RELAY_SPECS = [
 export type RelayId = (typeof RELAY_SPECS)[number]['id'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function redisAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(500, () => done(false));
-    s.once('error', () => done(false));
-    s.once('connect', () => s.write('PING\r\n'));
-    s.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
 
 /** One RESP command to Redis; resolves with the raw reply text. */
 export function redisCommand(port: number, ...args: string[]): Promise<string> {
@@ -130,7 +117,7 @@ export class SoakStack {
       { stdio: 'ignore' },
     );
     this.#redis = child;
-    for (let i = 0; i < 100 && !(await redisAnswers(this.redisPort)); i++) {
+    for (let i = 0; i < 100 && !(await redisAnswers('127.0.0.1', this.redisPort)); i++) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
       await sleep(100);
     }

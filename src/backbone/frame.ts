@@ -9,6 +9,7 @@
  * Data path: decoding returns numbers and views into the datagram (no copies, no strings, no
  * nested objects); it never throws, and a malformed frame gives an error code and its offset.
  */
+import { concatBytes } from '../crypto/encoding.ts';
 import type { IpFamily } from '../net/address.ts';
 import { AddressFamily } from '../stun/constants.ts';
 import {
@@ -87,17 +88,7 @@ export function sealDataFrame(init: DataFrameInit, keys: KeyRing): DataFramePart
 }
 
 /** The bytes of a frame given as parts (tests, and anything that needs one buffer). */
-export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export const joinParts = concatBytes;
 
 /** A probe crosses one link: its hop limit is 1, so it is never forwarded. */
 export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {

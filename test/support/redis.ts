@@ -11,7 +11,8 @@ import { freePort } from './ports.ts';
 
 let started: { url: string; child: ChildProcess } | undefined;
 
-function answers(host: string, port: number): Promise<boolean> {
+/** Whether a Redis at host:port answers PING within half a second. */
+export function redisAnswers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port });
     const done = (ok: boolean) => {
@@ -27,7 +28,7 @@ function answers(host: string, port: number): Promise<boolean> {
 
 export async function redisUrl(): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL;
-  if (await answers('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
+  if (await redisAnswers('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
   if (started) return started.url;
   const port = await freePort('tcp');
   const child = spawn(
@@ -38,7 +39,7 @@ export async function redisUrl(): Promise<string> {
     },
   );
   process.once('exit', () => child.kill());
-  for (let i = 0; i < 50 && !(await answers('127.0.0.1', port)); i++)
+  for (let i = 0; i < 50 && !(await redisAnswers('127.0.0.1', port)); i++)
     await new Promise((r) => setTimeout(r, 100));
   started = { url: `redis://127.0.0.1:${port}`, child };
   return started.url;
@@ -105,7 +106,7 @@ export async function startRedisCluster(): Promise<LocalCluster> {
   };
   process.once('exit', stop);
   for (const port of ports) {
-    for (let i = 0; i < 50 && !(await answers('127.0.0.1', port)); i++)
+    for (let i = 0; i < 50 && !(await redisAnswers('127.0.0.1', port)); i++)
       await new Promise((r) => setTimeout(r, 100));
   }
   execFileSync(
