@@ -26,6 +26,12 @@ export interface GrowthRule {
   readonly absolute: number;
   /** ... or this share of the window's median, whichever is larger. */
   readonly relative: number;
+  /**
+   * Judged only when the window spans at least this many seconds (default 0). Resident memory
+   * climbs for minutes while V8 sizes a young process's heap, so a short run judges the live heap
+   * and says nothing of RSS.
+   */
+  readonly minWindowS?: number;
 }
 
 export interface GrowthResult {
@@ -100,6 +106,16 @@ export function secondHalfGrowth(
   const span = durationS - from;
   const allowed = Math.max(rule.absolute, rule.relative * median(window.map((s) => s.v)));
   const fit = fixedEffectsSlope(window);
+  if (span < (rule.minWindowS ?? 0))
+    return {
+      growth: 0,
+      allowed,
+      perHour: 0,
+      tStat: 0,
+      samples: fit.n,
+      ok: true,
+      note: `window under ${rule.minWindowS} s: not judged`,
+    };
   if (fit.n - fit.lives < 3)
     return { growth: 0, allowed, perHour: 0, tStat: 0, samples: fit.n, ok: true, note: 'too few samples' };
   const growth = fit.slope * span;

@@ -57,6 +57,25 @@ describe('soak verdict: growth over the second half', () => {
     expect(r.ok).toBe(true);
   });
 
+  it('judges resident memory only over a window long enough for a young process to settle', () => {
+    const rss = { absolute: 16 * MiB, relative: 0.1, minWindowS: 300 };
+    // 20 MiB in the last 30 s of a one-minute run: V8 sizing its heap, not judged.
+    const short = secondHalfGrowth(
+      series(60, 2, (t) => 90 * MiB + (t * 20 * MiB) / 30),
+      60,
+      rss,
+    );
+    expect(short.ok).toBe(true);
+    expect(short.note).toMatch(/not judged/);
+    // The same pace kept up over the second half of 20 minutes is a leak.
+    const long = secondHalfGrowth(
+      series(1200, 5, (t) => 90 * MiB + t * 50_000),
+      1200,
+      rss,
+    );
+    expect(long.ok).toBe(false);
+  });
+
   it('does not take a restart for shrinking nor its warm-up for a leak; growth within each life counts', () => {
     // A process restarted at 40 s: lower after the restart, flat within each life.
     const flat = series(
