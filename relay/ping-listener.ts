@@ -168,7 +168,12 @@ export async function startPingListeners(
     if (!rate.take(source, now)) {
       refuse('rate_limited');
       const seconds = Math.max(1, Math.ceil(rate.retryAfterMs(source, now) / 1000));
-      sendProblem(res, 429, 'Too Many Requests', undefined, { 'retry-after': String(seconds) });
+      // CORS open like /ping itself, so a page reads the 429 and its Retry-After, not a network error.
+      sendProblem(res, 429, 'Too Many Requests', undefined, {
+        'retry-after': String(seconds),
+        'access-control-allow-origin': '*',
+        'access-control-expose-headers': 'Retry-After',
+      });
       return;
     }
     publicHandler(req, res);

@@ -167,7 +167,12 @@ async function main(): Promise<number> {
         const losses = steady.map((c) => c.account(t));
         const procs = await sampleProcesses(
           stack.pids(),
-          (name) => (name.startsWith('relay ') ? stack.relayHttp(name.slice(6) as RelayId) : undefined),
+          (name) =>
+            name.startsWith('relay ')
+              ? stack.relayHttp(name.slice(6) as RelayId)
+              : name === 'edge'
+                ? stack.edgeBase
+                : undefined,
           stack.redisPort,
         );
         for (const p of procs)

@@ -59,7 +59,23 @@ class Histogram {
   }
 }
 
+/** A gauge read when /metrics is scraped (the Node edge's process memory, say). */
+export interface ScrapedGauge {
+  readonly name: string;
+  readonly help: string;
+  readonly value: number;
+}
+
+const renderGauge = (g: ScrapedGauge) =>
+  `# HELP ${g.name} ${g.help}\n# TYPE ${g.name} gauge\n${g.name} ${g.value}`;
+
 export class EdgeMetrics {
+  /** Gauges the platform reads at scrape time; none on Workers (an isolate has no process). */
+  readonly #gauges: () => readonly ScrapedGauge[];
+  constructor(o: { gauges?: () => readonly ScrapedGauge[] } = {}) {
+    this.#gauges = o.gauges ?? (() => []);
+  }
+
   readonly requests = new Counter('edge_requests_total', 'HTTP requests by route pattern and status.');
   readonly duration = new Histogram('edge_request_duration_seconds', 'Time to answer, by route pattern.');
   readonly allocations = new Counter(
@@ -93,6 +109,6 @@ export class EdgeMetrics {
       this.refused,
       this.measurements,
     ];
-    return `${all.map((m) => m.render()).join('\n')}\n`;
+    return `${[...all.map((m) => m.render()), ...this.#gauges().map(renderGauge)].join('\n')}\n`;
   }
 }

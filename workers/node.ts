@@ -28,6 +28,7 @@ import { createEdgeApp } from './app.ts';
 import { parseEdgeConfig } from './config.ts';
 import { loadDashboardAssets } from './dashboard-assets.ts';
 import { DirectoryCache } from './directory-cache.ts';
+import { EdgeMetrics, type ScrapedGauge } from './edge-metrics.ts';
 import { countryCode, countryFromHeaders, placeFromHeaders } from './geo.ts';
 import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
 import { nodeEdgeCrypto } from './node-crypto.ts';
@@ -109,7 +110,26 @@ if (watcher) {
   void watcher.follow().catch(() => {});
 }
 
+/** The process's memory, under prom-client's default names, so one dashboard reads relay and edge. */
+const processGauges = (): ScrapedGauge[] => {
+  const m = process.memoryUsage();
+  return [
+    { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', value: m.rss },
+    {
+      name: 'nodejs_heap_size_used_bytes',
+      help: 'Process heap size used from Node.js in bytes.',
+      value: m.heapUsed,
+    },
+    {
+      name: 'nodejs_external_memory_bytes',
+      help: 'Node.js external memory size in bytes.',
+      value: m.external,
+    },
+  ];
+};
+
 const app = createEdgeApp({
+  metrics: new EdgeMetrics({ gauges: processGauges }),
   // EDGE_CRYPTO=node: node:crypto, synchronous, instead of Web Crypto's round trip to the thread pool.
   crypto: config.crypto === 'node' ? nodeEdgeCrypto : undefined,
   relays: (now) => cache.get(now),

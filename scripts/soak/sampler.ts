@@ -1,6 +1,6 @@
 /**
  * One sample of every process in the soak run, from /proc (resident memory, file descriptors,
- * UDP and TCP sockets: what `ss -p` would list for the pid), the relays' Prometheus heap gauge,
+ * UDP and TCP sockets: what `ss -p` would list for the pid), the relays' and the edge's heap gauge,
  * the driver's own heap, and Redis's key count and memory.
  */
 import { countFds, countTcpSockets, countUdpSockets, rssBytes } from '../../test/support/proc-sockets.ts';
@@ -15,7 +15,8 @@ export interface ProcessSample {
   readonly values: Partial<Record<Metric, number>>;
 }
 
-async function relayHeap(http: string): Promise<number | undefined> {
+/** The live heap a relay or the Node edge reports on /metrics (prom-client's default name). */
+async function scrapedHeap(http: string): Promise<number | undefined> {
   try {
     const text = await (await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
     const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
@@ -49,7 +50,7 @@ export async function sampleProcesses(
     if (!values) continue;
     const http = relayHttp(name);
     if (http) {
-      const heap = await relayHeap(http);
+      const heap = await scrapedHeap(http);
       if (heap !== undefined) values.heap = heap;
     }
     if (name === 'driver') values.heap = process.memoryUsage().heapUsed;

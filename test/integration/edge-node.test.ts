@@ -131,6 +131,19 @@ describe('the Node edge', () => {
     await c.close();
   });
 
+  it("reports its process's memory on /metrics under the relay's names", async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const name of [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_external_memory_bytes',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} gauge`);
+      const value = Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      expect(value).toBeGreaterThan(0);
+    }
+  });
+
   it('lets measurements from a network change what that network is given', async () => {
     const before = await allocate({ location: { lat: 51.5, lon: -0.12 } });
     expect(before.relay.id).toBe('eu-1');

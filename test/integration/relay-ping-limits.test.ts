@@ -218,6 +218,9 @@ describe('request rate on the ping ports', () => {
       const first = limited[0]!;
       expect(first.headers['content-type']).toBe('application/problem+json');
       expect(Number(first.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // A page on any origin may read it (else the browser shows it a network error).
+      expect(first.headers['access-control-allow-origin']).toBe('*');
+      expect(first.headers['access-control-expose-headers']).toBe('Retry-After');
       expect(Buffer.byteLength(first.body)).toBeLessThan(120);
       expect(JSON.parse(first.body)).toMatchObject({ status: 429, title: 'Too Many Requests' });
       // Another source is not held back.
