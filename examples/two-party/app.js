@@ -18,6 +18,7 @@ let dc;
 let stopFresh;
 let polite = false;
 let makingOffer = false;
+let helloTimer;
 let ignoreOffer = false;
 
 function log(line) {
@@ -82,6 +83,12 @@ async function join() {
   channel = new BroadcastChannel(`two-party:${room}`);
   channel.onmessage = (e) => void onSignal(e.data);
   channel.postMessage({ type: 'hello', from: me });
+  // Say hello again each second until paired: a tab that joined while ours was still asking the
+  // edge has heard nothing from us yet.
+  helloTimer = setInterval(() => {
+    if (state.peer === undefined) channel?.postMessage({ type: 'hello', from: me });
+    else clearInterval(helloTimer);
+  }, 1000);
   status('waiting for the other tab');
   $('hangup').disabled = false;
 }
@@ -93,6 +100,8 @@ async function onSignal(m) {
     if (state.peer !== undefined) return;
     state.peer = m.from;
     polite = me > m.from;
+    clearInterval(helloTimer);
+    status('negotiating');
     if (m.to === undefined) signal({ type: 'hello' });
     log(`paired with tab ${m.from}`);
     pc.onicecandidate = ({ candidate }) =>
@@ -157,6 +166,7 @@ function send() {
 
 function hangup() {
   if (state.peer !== undefined && channel) signal({ type: 'bye' });
+  clearInterval(helloTimer);
   stopFresh?.();
   pc?.close();
   channel?.close();

@@ -82,9 +82,15 @@ describe('the two-party call example', () => {
       pages.push(page);
     }
     const state = (p: Page) => p.evaluate(() => (globalThis as unknown as { twoParty: PageState }).twoParty);
-    for (const p of pages) {
-      await expect.poll(() => p.textContent('#status'), { timeout: 30_000 }).toBe('connected');
-      await expect.poll(async () => (await state(p)).path?.local, { timeout: 10_000 }).toBe('relay');
+    try {
+      for (const p of pages) {
+        await expect.poll(() => p.textContent('#status'), { timeout: 30_000 }).toBe('connected');
+        await expect.poll(async () => (await state(p)).path?.local, { timeout: 10_000 }).toBe('relay');
+      }
+    } catch (err) {
+      // What each page saw (edge answer, pairing, renewals) says where the call stopped.
+      const logs = await Promise.all(pages.map((p) => p.textContent('#log')));
+      throw new Error(`${(err as Error).message}\n${logs.map((l, i) => `page ${i}:\n${l}`).join('\n')}`);
     }
     const [a, b] = await Promise.all(pages.map(state));
     expect(a!.peer).toBe(
