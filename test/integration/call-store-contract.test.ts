@@ -9,24 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CALL_CHOICE, recordCall } from '../../src/allocation/call-choice.ts';
 import { type CallQualityStore, MemoryCallQualityStore } from '../../src/allocation/call-store.ts';
 import { RedisCallQualityStore } from '../../src/redis/redis-calls.ts';
-import { KvCallQualityStore, type KvNamespace } from '../../workers/kv-stores.ts';
+import { KvCallQualityStore } from '../../workers/kv-stores.ts';
+import { mapKv } from '../support/map-kv.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 
 const NOW = 1_800_000_000_000;
 const HOUR = 3_600_000;
-
-function mapKv(): KvNamespace {
-  const m = new Map<string, string>();
-  return {
-    get: (async (key: string, type?: 'json') => {
-      const v = m.get(key) ?? null;
-      return type === 'json' && v !== null ? JSON.parse(v) : v;
-    }) as KvNamespace['get'],
-    put: async (key, value) => {
-      m.set(key, value);
-    },
-  };
-}
 
 const url = await redisUrl();
 const prefix = uniquePrefix('calls');

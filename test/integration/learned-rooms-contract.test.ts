@@ -9,24 +9,12 @@ import { type LearnedStore, MemoryLearnedStore } from '../../src/allocation/lear
 import { MemoryRoomStore, type RoomStore } from '../../src/allocation/rooms.ts';
 import { RedisLearnedStore } from '../../src/redis/redis-learned.ts';
 import { RedisRoomStore } from '../../src/redis/redis-rooms.ts';
-import { KvLearnedStore, type KvNamespace, KvRoomStore } from '../../workers/kv-stores.ts';
+import { KvLearnedStore, KvRoomStore } from '../../workers/kv-stores.ts';
+import { mapKv } from '../support/map-kv.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 
 const NOW = 1_800_000_000_000;
 const MIN = 60_000;
-
-function mapKv(): KvNamespace {
-  const m = new Map<string, string>();
-  return {
-    get: (async (key: string, type?: 'json') => {
-      const v = m.get(key) ?? null;
-      return type === 'json' && v !== null ? JSON.parse(v) : v;
-    }) as KvNamespace['get'],
-    put: async (key, value) => {
-      m.set(key, value);
-    },
-  };
-}
 
 const url = await redisUrl();
 const prefix = uniquePrefix('learn');
