@@ -81,7 +81,11 @@ async function join() {
   });
 
   channel = new BroadcastChannel(`two-party:${room}`);
-  channel.onmessage = (e) => void onSignal(e.data);
+  // One message at a time, in order: a candidate must not overtake the description before it.
+  let queue = Promise.resolve();
+  channel.onmessage = (e) => {
+    queue = queue.then(() => onSignal(e.data)).catch((err) => log(`signalling failed: ${err.message}`));
+  };
   channel.postMessage({ type: 'hello', from: me });
   // Say hello again each second until paired: a tab that joined while ours was still asking the
   // edge has heard nothing from us yet.
@@ -115,8 +119,9 @@ async function onSignal(m) {
         makingOffer = false;
       }
     };
-    // The data channel was made before pairing: negotiate now.
-    if (pc.signalingState === 'stable' && !pc.remoteDescription) await pc.onnegotiationneeded();
+    // The data channel was made before pairing: negotiate now. Only the impolite tab makes the
+    // first offer, so the two never start with crossed offers.
+    if (!polite && pc.signalingState === 'stable' && !pc.remoteDescription) await pc.onnegotiationneeded();
     return;
   }
   if (m.from !== state.peer) return;
