@@ -17,7 +17,6 @@
 
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
 import type { CallQualityStore } from '../src/allocation/call-store.ts';
@@ -64,6 +63,13 @@ import {
   revokeRoute,
   tokensRoute,
 } from './api-routes.ts';
+import {
+  BODY_READER,
+  type BodyReader,
+  type BoundBodyReader,
+  declaredTooLarge,
+  webBodyReader,
+} from './body.ts';
 import { type DashboardAssets, mountDashboard } from './dashboard.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
@@ -114,6 +120,11 @@ export interface EdgeDeps {
   readonly report?: ((err: unknown, where: string) => void) | undefined;
   /** Largest request body accepted, bytes: checked from Content-Length and while streaming. */
   readonly maxBodyBytes?: number;
+  /**
+   * Reads request bodies within that limit: from the socket on the Node edge
+   * (workers/node-body.ts), the standard Request stream when absent (Workers).
+   */
+  readonly readBody?: BodyReader | undefined;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
   /** The backbone's links, served with the snapshot so Workers edges can show the topology. */
@@ -248,16 +259,14 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       }),
     );
   }
-  // Before anything reads it: Content-Length first, else counted while streaming (hono/body-limit).
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw bodyTooLarge(limit);
-      },
-    }),
-  );
+  // Before anything reads it: a Content-Length over the limit is refused unread; a body without
+  // one is counted while it streams, by the reader validJson calls (workers/body.ts).
+  const readBody = deps.readBody ?? webBodyReader;
+  app.use('/v1/*', (c, next) => {
+    if (declaredTooLarge(c.req.header('content-length'), limit)) throw bodyTooLarge(limit);
+    (c.set as (key: string, read: BoundBodyReader) => void)(BODY_READER, () => readBody(c, limit));
+    return next();
+  });
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
   app.get('/metrics', (c) =>
     c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),

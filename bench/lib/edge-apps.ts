@@ -12,6 +12,7 @@ import type { RelayRecord } from '../../src/directory/types.ts';
 import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { rng } from '../../test/support/fuzz.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
+import { nodeBodyReader } from '../../workers/node-body.ts';
 import { nodeEdgeCrypto } from '../../workers/node-crypto.ts';
 
 export const SNAPSHOT_TOKEN = 'bench-snapshot-token';
@@ -94,6 +95,8 @@ export async function benchApp(
     addressLimit: 'off',
     // As workers/node.ts: Web Crypto unless asked for node:crypto (EDGE_CRYPTO=node).
     crypto: o.nodeCrypto ? nodeEdgeCrypto : undefined,
+    // As workers/node.ts: bodies from the socket (over HTTP; app.fetch falls back to the Request stream).
+    readBody: nodeBodyReader,
   };
   return createEdgeApp(deps);
 }
