@@ -1,7 +1,9 @@
 /**
  * Edge benchmark: POST /v1/allocate on the Node edge, beside a bare Hono route on the same
- * machine in the same run (the ratio is the figure), the same edge signing with node:crypto
- * (EDGE_CRYPTO=node) instead of Web Crypto, the Node edge with API keys and the per-key rate
+ * machine in the same run (the ratio is the figure), a floor route that only reads and parses the
+ * body and answers a fixed JSON of the edge's answer's size (what HTTP, the body and the answer
+ * cost alone), the same edge signing with Web Crypto (EDGE_CRYPTO=web) instead of node:crypto
+ * (the default on Node), the Node edge with API keys and the per-key rate
  * limit, the Workers build in workerd (Miniflare, keys required, reading the directory and key
  * hashes from the keyed Node edge) and, with --baseline DIR, the edge of another checkout (an
  * older commit) for a before/after in one run. All are driven by the same undici load script
@@ -18,12 +20,12 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { freePort } from '../test/support/ports.ts';
-import { BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-apps.ts';
+import { ALLOCATE_BODY, BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-apps.ts';
 import { type LoadReport, reportTable, runHttpLoad } from './load.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-type Kind = 'edge' | 'edge-keys' | 'bare';
+type Kind = 'edge' | 'edge-keys' | 'bare' | 'floor';
 
 async function server(
   kind: Kind,
@@ -98,12 +100,10 @@ async function main(): Promise<void> {
   const rounds = Math.max(1, Number(values.rounds));
   const roundMs = (Number(values.duration) * 1000) / rounds;
   const connections = Number(values.connections);
-  const body = JSON.stringify({
-    location: { lat: 51.5, lon: -0.12 },
-    probes: [{ relay: 'relay-3', rttMs: 40 }],
-  });
+  const body = ALLOCATE_BODY;
   const edge = await server('edge');
-  const nodeCrypto = await server('edge', { env: { BENCH_NODE_CRYPTO: '1' } });
+  const webCrypto = await server('edge', { env: { BENCH_WEB_CRYPTO: '1' } });
+  const floor = await server('floor');
   const keyed = await server('edge-keys');
   const bare = await server('bare');
   const baseline = values.baseline ? await server('edge', { root: values.baseline }) : undefined;
@@ -136,9 +136,14 @@ async function main(): Promise<void> {
     { name: 'bare Hono route (Node)', url: `${bare.url}/v1/allocate`, pid: bare.child.pid },
     { name: 'edge /v1/allocate (Node)', url: `${edge.url}/v1/allocate`, pid: edge.child.pid },
     {
-      name: 'edge /v1/allocate (Node, EDGE_CRYPTO=node)',
-      url: `${nodeCrypto.url}/v1/allocate`,
-      pid: nodeCrypto.child.pid,
+      name: 'floor: body parse + fixed answer of the same size (Node)',
+      url: `${floor.url}/v1/allocate`,
+      pid: floor.child.pid,
+    },
+    {
+      name: 'edge /v1/allocate (Node, EDGE_CRYPTO=web)',
+      url: `${webCrypto.url}/v1/allocate`,
+      pid: webCrypto.child.pid,
     },
     ...(baseline
       ? [
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
       }
   } finally {
     await mf.dispose();
-    for (const s of [edge, nodeCrypto, keyed, bare, baseline]) s?.child.kill();
+    for (const s of [edge, webCrypto, floor, keyed, bare, baseline]) s?.child.kill();
   }
   const rows = targets.map((t, i) => ({ ...combine(reports[i]!), name: t.name }));
   // Each target's rate against the bare route's in the same round, then the median over rounds.

@@ -131,7 +131,7 @@ const processGauges = (): ScrapedGauge[] => {
 
 const app = createEdgeApp({
   metrics: new EdgeMetrics({ gauges: processGauges }),
-  // EDGE_CRYPTO=node: node:crypto, synchronous, instead of Web Crypto's round trip to the thread pool.
+  // node:crypto, synchronous (the default), unless EDGE_CRYPTO=web: Web Crypto's round trip to the thread pool.
   crypto: config.crypto === 'node' ? nodeEdgeCrypto : undefined,
   relays: (now) => cache.get(now),
   snapshotLinks: (now) => directory.links(now),

@@ -66,7 +66,7 @@ export interface FetchApp {
 export async function benchApp(
   kind: BenchKind,
   clientIp: (c: Context) => string | undefined,
-  o: { nodeCrypto?: boolean } = { nodeCrypto: process.env.BENCH_NODE_CRYPTO === '1' },
+  o: { nodeCrypto?: boolean } = { nodeCrypto: process.env.BENCH_WEB_CRYPTO !== '1' },
 ): Promise<FetchApp> {
   if (kind === 'bare') {
     const bare = new Hono();
@@ -119,7 +119,7 @@ export async function benchApp(
     tenants,
     // The benchmark loads the edge from one address; measure the edge, not its abuse limit.
     addressLimit: 'off',
-    // As workers/node.ts: Web Crypto unless asked for node:crypto (EDGE_CRYPTO=node).
+    // As workers/node.ts: node:crypto unless asked for Web Crypto (EDGE_CRYPTO=web).
     crypto: o.nodeCrypto ? nodeEdgeCrypto : undefined,
     // As workers/node.ts: bodies from the socket (over HTTP; app.fetch falls back to the Request stream).
     readBody: nodeBodyReader,
