@@ -101,6 +101,7 @@ async function main(): Promise<void> {
   const roundMs = (Number(values.duration) * 1000) / rounds;
   const connections = Number(values.connections);
   const body = ALLOCATE_BODY;
+  const loadavgStart = readFileSync('/proc/loadavg', 'utf8').trim();
   const edge = await server('edge');
   const webCrypto = await server('edge', { env: { BENCH_WEB_CRYPTO: '1' } });
   const floor = await server('floor');
@@ -168,6 +169,9 @@ async function main(): Promise<void> {
   ];
   const reports: LoadReport[][] = targets.map(() => []);
   const cpu = targets.map(() => ({ ms: 0, requests: 0 }));
+  // Each round's server CPU per request, per target: on a shared machine the median of each
+  // round's ratio to the bare route's (measured seconds apart) drifts least with the load.
+  const roundCpuUs: (number | undefined)[][] = targets.map(() => []);
   try {
     for (let round = 0; round < rounds; round++)
       for (const [i, t] of targets.entries()) {
@@ -186,6 +190,11 @@ async function main(): Promise<void> {
           cpu[i]!.ms += after - before;
           cpu[i]!.requests += report.requests;
         }
+        roundCpuUs[i]!.push(
+          before !== undefined && after !== undefined && report.requests > 0
+            ? ((after - before) * 1000) / report.requests
+            : undefined,
+        );
         reports[i]!.push(report);
       }
   } finally {
@@ -198,20 +207,31 @@ async function main(): Promise<void> {
   // Server CPU per request (none for workerd, whose process the bench does not own).
   const cpuUs = cpu.map((x) => (x.requests > 0 ? (x.ms * 1000) / x.requests : undefined));
   const bareCpu = cpuUs[0]!;
+  // Per round: the bare route's CPU per request over this one's; the median over rounds.
+  const cpuRatios = targets.map((_, i) => {
+    const r = roundCpuUs[i]!.flatMap((c, k) => {
+      const b = roundCpuUs[0]![k];
+      return c !== undefined && b !== undefined && c > 0 ? [b / c] : [];
+    });
+    return r.length > 0 ? median(r) : undefined;
+  });
   process.stdout.write(
     `${reportTable(rows)}\n\nAgainst the bare Hono route: requests per second (median of ${rounds} rounds' ratios); server CPU per request (the bare route's over this one's):\n`,
   );
   for (const [i, t] of targets.entries()) {
     const c = cpuUs[i];
+    const cr = cpuRatios[i];
     const cpuText =
-      c === undefined ? 'CPU n/a' : `${c.toFixed(0)} µs CPU/request, ${(bareCpu / c).toFixed(2)}x`;
+      c === undefined
+        ? 'CPU n/a'
+        : `${c.toFixed(0)} µs CPU/request (all rounds), bare/this ${(bareCpu / c).toFixed(2)}x; median of rounds' bare/this ${cr?.toFixed(2)}x`;
     process.stdout.write(`  ${t.name}: ${i === 0 ? '1.00' : ratios[i]!.toFixed(2)}x; ${cpuText}\n`);
   }
   const ratio = ratios[1]!;
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows, ratios: Object.fromEntries(targets.map((t, i) => [t.name, ratios[i]])), cpuUsPerRequest: Object.fromEntries(targets.map((t, i) => [t.name, cpuUs[i]])), ratio }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows, ratios: Object.fromEntries(targets.map((t, i) => [t.name, ratios[i]])), cpuUsPerRequest: Object.fromEntries(targets.map((t, i) => [t.name, cpuUs[i]])), cpuRatioMedian: Object.fromEntries(targets.map((t, i) => [t.name, cpuRatios[i]])), roundCpuUs: Object.fromEntries(targets.map((t, i) => [t.name, roundCpuUs[i]])), loadavg: { start: loadavgStart, end: readFileSync('/proc/loadavg', 'utf8').trim() }, ratio }, null, 2)}\n`,
   );
   process.exit(0);
 }
