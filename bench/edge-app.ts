@@ -1,6 +1,6 @@
 /**
  * Edge CPU benchmark, in one process and without sockets: POST /v1/allocate through `app.fetch`
- * for the real edge app, the keyed edge app and a bare Hono route (bench/lib/edge-apps.ts), in
+ * for the real edge app, the keyed edge app, the floor route and a bare Hono route (bench/lib/edge-apps.ts), in
  * interleaved rounds so that a machine whose load drifts treats each alike; plus the zod parse of
  * the same body alone (what validation costs). Run it under `node --cpu-prof` to profile.
  *
@@ -10,12 +10,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AllocateRequest } from '../workers/schemas.ts';
-import { BENCH_KEY, type BenchKind, benchApp, type FetchApp } from './lib/edge-apps.ts';
+import { ALLOCATE_BODY, BENCH_KEY, type BenchKind, benchApp, type FetchApp } from './lib/edge-apps.ts';
 
-const BODY = JSON.stringify({
-  location: { lat: 51.5, lon: -0.12 },
-  probes: [{ relay: 'relay-3', rttMs: 40 }],
-});
+const BODY = ALLOCATE_BODY;
 
 /** Wall ms and CPU µs (process.cpuUsage: this thread and the thread pool) of n requests. */
 async function round(
@@ -62,14 +59,19 @@ async function main(): Promise<void> {
   const ip = () => '198.51.100.7';
   const targets: { name: string; kind: BenchKind; key?: string; nodeCrypto?: boolean }[] = [
     { name: 'bare Hono route', kind: 'bare' },
-    { name: 'edge /v1/allocate (Web Crypto, the default)', kind: 'edge' },
-    { name: 'edge /v1/allocate (EDGE_CRYPTO=node)', kind: 'edge', nodeCrypto: true },
-    { name: 'edge /v1/allocate (API key + rate limit, Web Crypto)', kind: 'edge-keys', key: BENCH_KEY.key },
+    { name: 'edge /v1/allocate (node:crypto, the Node default)', kind: 'edge', nodeCrypto: true },
+    { name: 'floor: body parse + fixed answer of the same size', kind: 'floor', nodeCrypto: true },
+    { name: 'edge /v1/allocate (EDGE_CRYPTO=web, as on Workers)', kind: 'edge' },
     {
-      name: 'edge /v1/allocate (API key + rate limit, EDGE_CRYPTO=node)',
+      name: 'edge /v1/allocate (API key + rate limit, node:crypto)',
       kind: 'edge-keys',
       key: BENCH_KEY.key,
       nodeCrypto: true,
+    },
+    {
+      name: 'edge /v1/allocate (API key + rate limit, EDGE_CRYPTO=web)',
+      kind: 'edge-keys',
+      key: BENCH_KEY.key,
     },
   ];
   const apps = await Promise.all(

@@ -1,7 +1,9 @@
 /**
  * Edge benchmark: POST /v1/allocate on the Node edge, beside a bare Hono route on the same
- * machine in the same run (the ratio is the figure), the same edge signing with node:crypto
- * (EDGE_CRYPTO=node) instead of Web Crypto, the Node edge with API keys and the per-key rate
+ * machine in the same run (the ratio is the figure), a floor route that only reads and parses the
+ * body and answers a fixed JSON of the edge's answer's size (what HTTP, the body and the answer
+ * cost alone), the same edge signing with Web Crypto (EDGE_CRYPTO=web) instead of node:crypto
+ * (the default on Node), the Node edge with API keys and the per-key rate
  * limit, the Workers build in workerd (Miniflare, keys required, reading the directory and key
  * hashes from the keyed Node edge) and, with --baseline DIR, the edge of another checkout (an
  * older commit) for a before/after in one run. All are driven by the same undici load script
@@ -18,12 +20,12 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { freePort } from '../test/support/ports.ts';
-import { BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-apps.ts';
+import { ALLOCATE_BODY, BENCH_KEY, BENCH_SECRET, SNAPSHOT_TOKEN } from './lib/edge-apps.ts';
 import { type LoadReport, reportTable, runHttpLoad } from './load.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-type Kind = 'edge' | 'edge-keys' | 'bare';
+type Kind = 'edge' | 'edge-keys' | 'bare' | 'floor';
 
 async function server(
   kind: Kind,
@@ -98,12 +100,11 @@ async function main(): Promise<void> {
   const rounds = Math.max(1, Number(values.rounds));
   const roundMs = (Number(values.duration) * 1000) / rounds;
   const connections = Number(values.connections);
-  const body = JSON.stringify({
-    location: { lat: 51.5, lon: -0.12 },
-    probes: [{ relay: 'relay-3', rttMs: 40 }],
-  });
+  const body = ALLOCATE_BODY;
+  const loadavgStart = readFileSync('/proc/loadavg', 'utf8').trim();
   const edge = await server('edge');
-  const nodeCrypto = await server('edge', { env: { BENCH_NODE_CRYPTO: '1' } });
+  const webCrypto = await server('edge', { env: { BENCH_WEB_CRYPTO: '1' } });
+  const floor = await server('floor');
   const keyed = await server('edge-keys');
   const bare = await server('bare');
   const baseline = values.baseline ? await server('edge', { root: values.baseline }) : undefined;
@@ -136,9 +137,14 @@ async function main(): Promise<void> {
     { name: 'bare Hono route (Node)', url: `${bare.url}/v1/allocate`, pid: bare.child.pid },
     { name: 'edge /v1/allocate (Node)', url: `${edge.url}/v1/allocate`, pid: edge.child.pid },
     {
-      name: 'edge /v1/allocate (Node, EDGE_CRYPTO=node)',
-      url: `${nodeCrypto.url}/v1/allocate`,
-      pid: nodeCrypto.child.pid,
+      name: 'floor: body parse + fixed answer of the same size (Node)',
+      url: `${floor.url}/v1/allocate`,
+      pid: floor.child.pid,
+    },
+    {
+      name: 'edge /v1/allocate (Node, EDGE_CRYPTO=web)',
+      url: `${webCrypto.url}/v1/allocate`,
+      pid: webCrypto.child.pid,
     },
     ...(baseline
       ? [
@@ -163,6 +169,9 @@ async function main(): Promise<void> {
   ];
   const reports: LoadReport[][] = targets.map(() => []);
   const cpu = targets.map(() => ({ ms: 0, requests: 0 }));
+  // Each round's server CPU per request, per target: on a shared machine the median of each
+  // round's ratio to the bare route's (measured seconds apart) drifts least with the load.
+  const roundCpuUs: (number | undefined)[][] = targets.map(() => []);
   try {
     for (let round = 0; round < rounds; round++)
       for (const [i, t] of targets.entries()) {
@@ -181,11 +190,16 @@ async function main(): Promise<void> {
           cpu[i]!.ms += after - before;
           cpu[i]!.requests += report.requests;
         }
+        roundCpuUs[i]!.push(
+          before !== undefined && after !== undefined && report.requests > 0
+            ? ((after - before) * 1000) / report.requests
+            : undefined,
+        );
         reports[i]!.push(report);
       }
   } finally {
     await mf.dispose();
-    for (const s of [edge, nodeCrypto, keyed, bare, baseline]) s?.child.kill();
+    for (const s of [edge, webCrypto, floor, keyed, bare, baseline]) s?.child.kill();
   }
   const rows = targets.map((t, i) => ({ ...combine(reports[i]!), name: t.name }));
   // Each target's rate against the bare route's in the same round, then the median over rounds.
@@ -193,20 +207,31 @@ async function main(): Promise<void> {
   // Server CPU per request (none for workerd, whose process the bench does not own).
   const cpuUs = cpu.map((x) => (x.requests > 0 ? (x.ms * 1000) / x.requests : undefined));
   const bareCpu = cpuUs[0]!;
+  // Per round: the bare route's CPU per request over this one's; the median over rounds.
+  const cpuRatios = targets.map((_, i) => {
+    const r = roundCpuUs[i]!.flatMap((c, k) => {
+      const b = roundCpuUs[0]![k];
+      return c !== undefined && b !== undefined && c > 0 ? [b / c] : [];
+    });
+    return r.length > 0 ? median(r) : undefined;
+  });
   process.stdout.write(
     `${reportTable(rows)}\n\nAgainst the bare Hono route: requests per second (median of ${rounds} rounds' ratios); server CPU per request (the bare route's over this one's):\n`,
   );
   for (const [i, t] of targets.entries()) {
     const c = cpuUs[i];
+    const cr = cpuRatios[i];
     const cpuText =
-      c === undefined ? 'CPU n/a' : `${c.toFixed(0)} µs CPU/request, ${(bareCpu / c).toFixed(2)}x`;
+      c === undefined
+        ? 'CPU n/a'
+        : `${c.toFixed(0)} µs CPU/request (all rounds), bare/this ${(bareCpu / c).toFixed(2)}x; median of rounds' bare/this ${cr?.toFixed(2)}x`;
     process.stdout.write(`  ${t.name}: ${i === 0 ? '1.00' : ratios[i]!.toFixed(2)}x; ${cpuText}\n`);
   }
   const ratio = ratios[1]!;
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows, ratios: Object.fromEntries(targets.map((t, i) => [t.name, ratios[i]])), cpuUsPerRequest: Object.fromEntries(targets.map((t, i) => [t.name, cpuUs[i]])), ratio }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, rows, ratios: Object.fromEntries(targets.map((t, i) => [t.name, ratios[i]])), cpuUsPerRequest: Object.fromEntries(targets.map((t, i) => [t.name, cpuUs[i]])), cpuRatioMedian: Object.fromEntries(targets.map((t, i) => [t.name, cpuRatios[i]])), roundCpuUs: Object.fromEntries(targets.map((t, i) => [t.name, roundCpuUs[i]])), loadavg: { start: loadavgStart, end: readFileSync('/proc/loadavg', 'utf8').trim() }, ratio }, null, 2)}\n`,
   );
   process.exit(0);
 }

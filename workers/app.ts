@@ -17,9 +17,8 @@
 
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { offersAny, relayIceUrls, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
+import { offersAny, relayIceUrls, relayStunUrl, splitPicks, TRANSPORTS } from '../src/allocation/answer.ts';
 import type { CallQualityStore } from '../src/allocation/call-store.ts';
 import {
   areaKey,
@@ -64,6 +63,13 @@ import {
   revokeRoute,
   tokensRoute,
 } from './api-routes.ts';
+import {
+  BODY_READER,
+  type BodyReader,
+  type BoundBodyReader,
+  declaredTooLarge,
+  webBodyReader,
+} from './body.ts';
 import { type DashboardAssets, mountDashboard } from './dashboard.ts';
 import type { DirectoryView } from './directory-cache.ts';
 import { EdgeMetrics } from './edge-metrics.ts';
@@ -114,6 +120,11 @@ export interface EdgeDeps {
   readonly report?: ((err: unknown, where: string) => void) | undefined;
   /** Largest request body accepted, bytes: checked from Content-Length and while streaming. */
   readonly maxBodyBytes?: number;
+  /**
+   * Reads request bodies within that limit: from the socket on the Node edge
+   * (workers/node-body.ts), the standard Request stream when absent (Workers).
+   */
+  readonly readBody?: BodyReader | undefined;
   /** Serves GET /v1/internal/directory to Workers edges holding this bearer token. */
   readonly snapshotToken?: string | undefined;
   /** The backbone's links, served with the snapshot so Workers edges can show the topology. */
@@ -146,9 +157,19 @@ export interface EdgeDeps {
   readonly clientCountry?: ((c: Context) => string | undefined) | undefined;
 }
 
-/** 16 hex digits from the platform's CSPRNG (Workers and Node alike). */
+/**
+ * 16 hex digits from the platform's CSPRNG (Workers and Node alike), taken from a pool filled 512
+ * ids at a time: one getRandomValues call costs far more than the 8 bytes it gives.
+ */
+const idPool = new Uint8Array(4096);
+let idAt = idPool.length;
 function randomClientId(): string {
-  return toHex(crypto.getRandomValues(new Uint8Array(8)));
+  if (idAt + 8 > idPool.length) {
+    crypto.getRandomValues(idPool);
+    idAt = 0;
+  }
+  idAt += 8;
+  return toHex(idPool.subarray(idAt - 8, idAt));
 }
 
 const describeRanked = (r: Ranked) => ({
@@ -248,16 +269,14 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       }),
     );
   }
-  // Before anything reads it: Content-Length first, else counted while streaming (hono/body-limit).
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw bodyTooLarge(limit);
-      },
-    }),
-  );
+  // Before anything reads it: a Content-Length over the limit is refused unread; a body without
+  // one is counted while it streams, by the reader validJson calls (workers/body.ts).
+  const readBody = deps.readBody ?? webBodyReader;
+  app.use('/v1/*', (c, next) => {
+    if (declaredTooLarge(c.req.header('content-length'), limit)) throw bodyTooLarge(limit);
+    (c.set as (key: string, read: BoundBodyReader) => void)(BODY_READER, () => readBody(c, limit));
+    return next();
+  });
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
   app.get('/metrics', (c) =>
     c.body(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
@@ -573,7 +592,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
         probeTicket,
         probeTargets: ranked.probeTargets.map((r) => ({
           id: r.id,
-          stun: relayIceUrls(r, TRANSPORTS).find((u) => u.startsWith('stun:')),
+          stun: relayStunUrl(r),
           ping: r.pingUrl,
         })),
       } satisfies Answer<typeof AllocateAnswer>,

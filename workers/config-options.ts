@@ -195,8 +195,8 @@ export const OPTIONS = {
     runtimes: NODE,
     kind: 'value',
     arg: 'IMPL',
-    default: 'web',
-    help: 'HMAC and SHA-256 for credentials, probe tickets and API keys: web (Web Crypto, on the thread pool) or node (node:crypto, synchronous; see docs/BENCHMARKS.md)',
+    default: 'node',
+    help: 'HMAC and SHA-256 for credentials, probe tickets and API keys: node (node:crypto, synchronous) or web (Web Crypto, each call a round trip to the thread pool); see docs/BENCHMARKS.md',
     parse: oneOf(['web', 'node'] as const),
   },
   defaultLat: {

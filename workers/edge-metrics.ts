@@ -7,9 +7,21 @@
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 type Labels = Record<string, string>;
-const labelText = (l: Labels) => {
+const renderLabels = (l: Labels) => {
   const parts = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`);
   return parts.length ? `{${parts.join(',')}}` : '';
+};
+/** Label sets are few (bounded values): each is rendered once, not per request. */
+const rendered = new Map<string, string>();
+const labelText = (l: Labels) => {
+  let key = '';
+  for (const k in l) key += `${k}\u0000${l[k]}\u0001`;
+  let text = rendered.get(key);
+  if (text === undefined) {
+    text = renderLabels(l);
+    if (rendered.size < 4096) rendered.set(key, text);
+  }
+  return text;
 };
 
 class Counter {

@@ -31,6 +31,7 @@ import { DirectoryCache } from './directory-cache.ts';
 import { EdgeMetrics, type ScrapedGauge } from './edge-metrics.ts';
 import { countryCode, countryFromHeaders, placeFromHeaders } from './geo.ts';
 import { type GeoIpDatabase, openGeoIp } from './geoip.ts';
+import { nodeBodyReader } from './node-body.ts';
 import { nodeEdgeCrypto } from './node-crypto.ts';
 import { CachedTenantStore } from './tenant-cache.ts';
 import { TopologyWatcher } from './topology-watcher.ts';
@@ -130,7 +131,7 @@ const processGauges = (): ScrapedGauge[] => {
 
 const app = createEdgeApp({
   metrics: new EdgeMetrics({ gauges: processGauges }),
-  // EDGE_CRYPTO=node: node:crypto, synchronous, instead of Web Crypto's round trip to the thread pool.
+  // node:crypto, synchronous (the default), unless EDGE_CRYPTO=web: Web Crypto's round trip to the thread pool.
   crypto: config.crypto === 'node' ? nodeEdgeCrypto : undefined,
   relays: (now) => cache.get(now),
   snapshotLinks: (now) => directory.links(now),
@@ -145,6 +146,8 @@ const app = createEdgeApp({
   secrets: () => secrets,
   credentialTtlSeconds: config.credentialTtl,
   maxBodyBytes: config.maxBodyBytes,
+  // Bodies straight from the socket, not through a WHATWG Request and its streams.
+  readBody: nodeBodyReader,
   probeKey: config.probeKey,
   clientIp: (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), trusted),
   platformPlace: (c) =>

@@ -10,7 +10,11 @@
  */
 import { z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
+import { BODY_READER, type BoundBodyReader, webBodyReader } from './body.ts';
 import { problem } from './problems.ts';
+
+/** The limit when no app set a reader (validJson mounted on its own): the edge's default. */
+const DEFAULT_LIMIT = 16_384;
 
 type Issue = z.core.$ZodRawIssue;
 
@@ -95,10 +99,11 @@ export function invalidRequest(
 }
 
 /**
- * The body gate and its validation in one synchronous step: 415 unless JSON, 400 on malformed
- * JSON, {} for an empty body, 422 with one sentence when `schema` refuses it; the parsed value is
- * the handler's `c.req.valid('json')`. Cheaper per request than the library's chain of
- * middleware (media type gate, hono/validator, an async parse and the hook).
+ * The body gate and its validation in one step: 415 unless JSON, 413 past the body limit, 400 on
+ * malformed JSON, {} for an empty body, 422 with one sentence when `schema` refuses it; the parsed
+ * value is the handler's `c.req.valid('json')`. Cheaper per request than the library's chain of
+ * middleware (media type gate, hono/validator, an async parse and the hook). The body is read by
+ * the reader the app put on the context (workers/body.ts), else from the standard stream.
  */
 export function validJson<S extends z.ZodType>(
   schema: S,
@@ -111,7 +116,8 @@ export function validJson<S extends z.ZodType>(
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type))
       return problem(c, 415, 'Unsupported media type', 'send the body as application/json');
-    const text = await c.req.text();
+    const read = (c.get as (key: string) => BoundBodyReader | undefined)(BODY_READER);
+    const text = await (read ? read() : webBodyReader(c, DEFAULT_LIMIT));
     let value: unknown;
     try {
       value = text.trim() === '' ? {} : JSON.parse(text);

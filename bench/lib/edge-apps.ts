@@ -2,7 +2,9 @@
  * The apps the edge benchmarks load: `edge`, the real edge app (workers/app.ts) over 20 relays
  * spread over the world with an in-memory learned map and the snapshot endpoint; `edge-keys` the
  * same with API keys required (tenant store in memory, the per-key GCRA limiter in memory, a limit
- * far above the load); `bare`, one Hono route that answers a fixed JSON, as the baseline.
+ * far above the load); `bare`, one Hono route that answers a fixed JSON, as the baseline; `floor`,
+ * one Hono route that reads and parses the body as the Node edge does and answers a fixed JSON of
+ * the edge's answer's size and shape: what HTTP, the body and the answer cost without the edge's work.
  * bench/lib/edge-server.ts serves one in a process of its own; bench/edge-app.ts calls them in process.
  */
 import type { Context } from 'hono';
@@ -12,6 +14,7 @@ import type { RelayRecord } from '../../src/directory/types.ts';
 import { hashSecret, MemoryTenantStore, newApiKey } from '../../src/tenants/api-keys.ts';
 import { rng } from '../../test/support/fuzz.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
+import { nodeBodyReader } from '../../workers/node-body.ts';
 import { nodeEdgeCrypto } from '../../workers/node-crypto.ts';
 
 export const SNAPSHOT_TOKEN = 'bench-snapshot-token';
@@ -47,7 +50,13 @@ export function worldRelays(n: number): RelayRecord[] {
   });
 }
 
-export type BenchKind = 'edge' | 'edge-keys' | 'bare';
+export type BenchKind = 'edge' | 'edge-keys' | 'bare' | 'floor';
+
+/** The allocate body every edge benchmark sends. */
+export const ALLOCATE_BODY = JSON.stringify({
+  location: { lat: 51.5, lon: -0.12 },
+  probes: [{ relay: 'relay-3', rttMs: 40 }],
+});
 
 export interface FetchApp {
   fetch: (req: Request) => Response | Promise<Response>;
@@ -57,12 +66,30 @@ export interface FetchApp {
 export async function benchApp(
   kind: BenchKind,
   clientIp: (c: Context) => string | undefined,
-  o: { nodeCrypto?: boolean } = { nodeCrypto: process.env.BENCH_NODE_CRYPTO === '1' },
+  o: { nodeCrypto?: boolean } = { nodeCrypto: process.env.BENCH_WEB_CRYPTO !== '1' },
 ): Promise<FetchApp> {
   if (kind === 'bare') {
     const bare = new Hono();
     bare.post('/v1/allocate', (c) => c.json({ ok: true }));
     return bare;
+  }
+  if (kind === 'floor') {
+    // The edge's own answer to the benchmark's body, taken once, then served as it is.
+    const edge = await benchApp('edge', () => '198.51.100.7', o);
+    const res = await edge.fetch(
+      new Request('http://edge.test/v1/allocate', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: ALLOCATE_BODY,
+      }),
+    );
+    const answer = (await res.json()) as object;
+    const floor = new Hono();
+    floor.post('/v1/allocate', async (c) => {
+      JSON.parse(await nodeBodyReader(c, 16_384));
+      return c.json(answer);
+    });
+    return floor;
   }
   const relays = worldRelays(20);
   const tenants =
@@ -92,8 +119,10 @@ export async function benchApp(
     tenants,
     // The benchmark loads the edge from one address; measure the edge, not its abuse limit.
     addressLimit: 'off',
-    // As workers/node.ts: Web Crypto unless asked for node:crypto (EDGE_CRYPTO=node).
+    // As workers/node.ts: node:crypto unless asked for Web Crypto (EDGE_CRYPTO=web).
     crypto: o.nodeCrypto ? nodeEdgeCrypto : undefined,
+    // As workers/node.ts: bodies from the socket (over HTTP; app.fetch falls back to the Request stream).
+    readBody: nodeBodyReader,
   };
   return createEdgeApp(deps);
 }

@@ -26,12 +26,28 @@ export function urlTransport(url: string): Transport | undefined {
   return m[2] === 'tcp' ? 'tcp' : 'udp';
 }
 
+/**
+ * A relay's URL list parsed once (the edge asks per request, for every relay, and a directory
+ * copy lives for a second or more): each TURN URL's transport, and the ice URLs per asked set of
+ * transports. Keyed by the list itself, so a record given new URLs is parsed again.
+ */
+interface ParsedUrls {
+  readonly transports: readonly (Transport | undefined)[];
+  readonly ice: Map<string, readonly string[]>;
+}
+const parsedUrls = new WeakMap<readonly string[], ParsedUrls>();
+function parsed(relay: RelayRecord): ParsedUrls {
+  let p = parsedUrls.get(relay.turnUrls);
+  if (!p) {
+    p = { transports: relay.turnUrls.map(urlTransport), ice: new Map() };
+    parsedUrls.set(relay.turnUrls, p);
+  }
+  return p;
+}
+
 /** Whether the relay registered a TURN URL for at least one of the transports. */
 export function offersAny(relay: RelayRecord, transports: readonly Transport[]): boolean {
-  return relay.turnUrls.some((u) => {
-    const t = urlTransport(u);
-    return t !== undefined && transports.includes(t);
-  });
+  return parsed(relay).transports.some((t) => t !== undefined && transports.includes(t));
 }
 
 /**
@@ -41,13 +57,31 @@ export function offersAny(relay: RelayRecord, transports: readonly Transport[]):
  * its server-reflexive candidate, and it is what probe targets name.
  */
 export function relayIceUrls(relay: RelayRecord, transports: readonly Transport[]): string[] {
-  const turn = relay.turnUrls.filter((u) => {
-    const t = urlTransport(u);
-    return t !== undefined && transports.includes(t);
-  });
-  const udp = turn.find((u) => u.startsWith('turn:') && urlTransport(u) === 'udp');
-  const stun = udp ? [`stun:${udp.slice('turn:'.length).replace(/\?.*$/, '')}`] : [];
-  return [...stun, ...turn];
+  return [...iceUrls(relay, transports)];
+}
+
+/** relayIceUrls, kept per relay and asked set: the caller must not change the array. */
+function iceUrls(relay: RelayRecord, transports: readonly Transport[]): readonly string[] {
+  const p = parsed(relay);
+  const key = transports.join();
+  let urls = p.ice.get(key);
+  if (!urls) {
+    const turn = relay.turnUrls.filter((_, i) => {
+      const t = p.transports[i];
+      return t !== undefined && transports.includes(t);
+    });
+    const udp = turn.find((u) => u.startsWith('turn:') && urlTransport(u) === 'udp');
+    const stun = udp ? [`stun:${udp.slice('turn:'.length).replace(/\?.*$/, '')}`] : [];
+    urls = [...stun, ...turn];
+    if (p.ice.size < 16) p.ice.set(key, urls); // the asked sets are few (orders of three transports)
+  }
+  return urls;
+}
+
+/** The relay's `stun:` URL (on its UDP TURN address), as relayIceUrls puts first; undefined without UDP. */
+export function relayStunUrl(relay: RelayRecord): string | undefined {
+  const first = iceUrls(relay, TRANSPORTS)[0];
+  return first?.startsWith('stun:') ? first : undefined;
 }
 
 /**

@@ -60,8 +60,18 @@ export async function createTurnCredential(
   edgeCrypto: EdgeCrypto = WEB_EDGE_CRYPTO,
 ): Promise<TurnCredential> {
   const { username, expiresAt } = restUsername(o);
-  const mac = await edgeCrypto.hmac('SHA-1', utf8Encode(o.secret), utf8Encode(username));
+  const mac = await edgeCrypto.hmac('SHA-1', secretBytes(o.secret), utf8Encode(username));
   return { username, credential: toBase64(mac), expiresAt };
+}
+
+/**
+ * The UTF-8 of the signing secret, encoded once and kept while it signs: the same array each
+ * time, so a platform may keep the key it imported from it (workers/node-crypto.ts).
+ */
+let lastSecret: { text: string; bytes: Uint8Array } | undefined;
+function secretBytes(secret: string): Uint8Array {
+  if (lastSecret?.text !== secret) lastSecret = { text: secret, bytes: utf8Encode(secret) };
+  return lastSecret.bytes;
 }
 
 /**

@@ -9,7 +9,10 @@
 export type HashName = 'SHA-1' | 'SHA-256';
 
 export interface EdgeCrypto {
-  /** HMAC (RFC 2104) of `data` under `key`. */
+  /**
+   * HMAC (RFC 2104) of `data` under `key`. Callers never change a key array after passing it: a
+   * platform may keep the key it imported from that array (workers/node-crypto.ts does).
+   */
   hmac(hash: HashName, key: Uint8Array, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /** SHA-256 (FIPS 180-4) of `data`. */
   sha256(data: Uint8Array): Uint8Array | Promise<Uint8Array>;

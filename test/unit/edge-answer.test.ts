@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { stunCrypto } from '../../relay/platform-crypto.ts';
-import { relayIceUrls, splitPicks, urlTransport } from '../../src/allocation/answer.ts';
+import {
+  offersAny,
+  relayIceUrls,
+  relayStunUrl,
+  splitPicks,
+  urlTransport,
+} from '../../src/allocation/answer.ts';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { turnRestPassword } from '../../src/credentials/turn-rest.ts';
 import { hashSecret, MemoryTenantStore, newApiKey, type Tenant } from '../../src/tenants/api-keys.ts';
@@ -45,6 +51,24 @@ describe('the URLs of one relay', () => {
       'turns:192.0.2.10:5349?transport=tcp',
     ]);
     expect(relayIceUrls(TOKYO, ['tls'])).toEqual([]);
+  });
+
+  it('parses a URL list once, but a record with new URLs again, and hands out copies', () => {
+    const relay = { ...TOKYO };
+    expect(relayIceUrls(relay, ['udp', 'tcp'])[0]).toBe('stun:192.0.2.20:3478');
+    expect(offersAny(relay, ['tls'])).toBe(false);
+    relayIceUrls(relay, ['udp', 'tcp']).push('turn:evil');
+    expect(relayIceUrls(relay, ['udp', 'tcp'])).not.toContain('turn:evil');
+    // The directory hands a relay that now serves TLS on another address as a new list.
+    const moved = { ...relay, turnUrls: ['turns:198.51.100.9:5349?transport=tcp', 'turn:198.51.100.9:3478'] };
+    expect(offersAny(moved, ['tls'])).toBe(true);
+    expect(relayIceUrls(moved, ['udp', 'tcp', 'tls'])).toEqual([
+      'stun:198.51.100.9:3478',
+      'turns:198.51.100.9:5349?transport=tcp',
+      'turn:198.51.100.9:3478',
+    ]);
+    expect(relayStunUrl(moved)).toBe('stun:198.51.100.9:3478');
+    expect(relayStunUrl({ ...moved, turnUrls: ['turns:198.51.100.9:5349'] })).toBeUndefined();
   });
 
   it('splits a ranking into the relays served and the alternates kept back', () => {

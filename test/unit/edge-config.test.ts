@@ -25,7 +25,7 @@ describe('parseEdgeConfig', () => {
       credentialTtl: 600,
       trustedProxies: [],
       geoHeaders: 'none',
-      crypto: 'web',
+      crypto: 'node',
       exploreShare: 0.05,
       staleSeconds: 30,
       apiKeys: 'required',

@@ -1,6 +1,9 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MemoryLearnedStore } from '../../src/allocation/learned-store.ts';
 import { createEdgeApp, type EdgeDeps } from '../../workers/app.ts';
+import { webBodyReader } from '../../workers/body.ts';
+import { nodeBodyReader } from '../../workers/node-body.ts';
 import { relayRecord } from '../support/relay-record.ts';
 
 const PARIS = relayRecord('eu-paris', '192.0.2.10', 48.86, 2.35);
@@ -66,6 +69,73 @@ describe('request bodies', () => {
     } as RequestInit);
     expect(res.status).toBe(413);
     expect(body.pulled()).toBeLessThanOrEqual(2 * 65_536);
+  });
+});
+
+/** node-server's binding: the socket's request stream, `total` bytes in 64 KiB chunks, counted. */
+function countedIncoming(total: number, chunk = Buffer.alloc(65_536, 0x20)) {
+  let pulled = 0;
+  const incoming = Readable.from(
+    (function* () {
+      while (pulled < total) {
+        const part = chunk.subarray(0, Math.min(chunk.length, total - pulled));
+        pulled += part.length;
+        yield part;
+      }
+    })(),
+    { objectMode: false },
+  );
+  return { incoming, pulled: () => pulled };
+}
+
+const post = (path: string, headers: Record<string, string> = {}) =>
+  new Request(`http://edge.test${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+
+describe('request bodies on Node, read from the socket (workers/node-body.ts)', () => {
+  it('refuses an 80 MB streamed body after reading no more than the limit', async () => {
+    const { app } = edge({ readBody: nodeBodyReader });
+    const body = countedIncoming(80 * 1024 * 1024);
+    const res = await app.fetch(post('/v1/allocate'), { incoming: body.incoming });
+    expect(res.status).toBe(413);
+    expect((await problemOf(res)).title).toBe('Body too large');
+    expect(body.pulled()).toBeLessThan(16_384 + 2 * 65_536);
+  });
+
+  it('refuses a body whose Content-Length is over the limit without reading it', async () => {
+    const { app } = edge({ readBody: nodeBodyReader });
+    const body = countedIncoming(80 * 1024 * 1024);
+    const res = await app.fetch(post('/v1/measurements', { 'content-length': String(80 * 1024 * 1024) }), {
+      incoming: body.incoming,
+    });
+    expect(res.status).toBe(413);
+    expect(body.pulled()).toBe(0);
+  });
+
+  it('decodes a body in pieces, with a byte order mark, as the standard reader does', async () => {
+    const text = JSON.stringify({ room: 'caf\u00e9 \u{1f600}' });
+    const bytes = Buffer.from(`\ufeff${text}`, 'utf8');
+    // Cut inside the two-byte é and the four-byte emoji: bytes are joined before decoding.
+    const cuts = [bytes.indexOf(0xc3) + 1, bytes.indexOf(0xf0) + 2];
+    const parts = [bytes.subarray(0, cuts[0]), bytes.subarray(cuts[0], cuts[1]), bytes.subarray(cuts[1])];
+    const fromSocket = await nodeBodyReader({ env: { incoming: Readable.from(parts) } } as never, 16_384);
+    const standard = await webBodyReader(
+      { req: { raw: new Request('http://edge.test/', { method: 'POST', body: bytes }) } } as never,
+      16_384,
+    );
+    expect(fromSocket).toBe(text);
+    expect(standard).toBe(text);
+  });
+
+  it('answers malformed JSON with 400 and an empty body as {}', async () => {
+    const { app } = edge({ readBody: nodeBodyReader });
+    const bad = await app.fetch(post('/v1/allocate'), { incoming: Readable.from([Buffer.from('{"loc')]) });
+    expect(bad.status).toBe(400);
+    expect((await problemOf(bad)).title).toBe('Malformed JSON');
+    const empty = await app.fetch(post('/v1/allocate'), { incoming: Readable.from([]) });
+    expect(empty.status).toBe(200);
   });
 });
 
