@@ -4,7 +4,7 @@
  * on one relay to an allocation on another, maybe through a third. A frame is a fixed 22-byte
  * header, a type-specific body and a 10-byte tag: the first 10 bytes of SHA-256(frame key ||
  * everything before the tag), with the hop-limit byte (the only field a forwarding relay changes)
- * read as zero; the frame key is 32 secret bytes derived from a mesh key (key-ring.ts). A secret
+ * read as zero; the frame key is one 64-byte block derived from a mesh key (key-ring.ts). A secret
  * prefix and a truncated output: AMAC (docs/BACKBONE.md, "The tag", says why it is sound). One
  * platform hash call per frame, no HMAC object. The layout and types are in frame-format.ts.
  *

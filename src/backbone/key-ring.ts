@@ -17,8 +17,8 @@ export const MIN_MESH_KEY_BYTES = 16;
  */
 export type Sha256 = (data: Uint8Array) => Uint8Array;
 
-/** Bytes of a frame key, the secret prefix of every tag. */
-export const FRAME_KEY_BYTES = 32;
+/** Bytes of a frame key, the secret prefix of every tag: one SHA-256 block. */
+export const FRAME_KEY_BYTES = 64;
 
 /** What a frame key is derived from besides the mesh key: names the tag's version and purpose. */
 const FRAME_KEY_LABEL = utf8Encode('relay-backbone frame tag v2\0');
@@ -26,7 +26,7 @@ const FRAME_KEY_LABEL = utf8Encode('relay-backbone frame tag v2\0');
 export interface KeyRing {
   /** The hash frames are sealed and checked with. */
   readonly hash: Sha256;
-  /** The key new frames are sealed with: its id and its 32-byte frame key. */
+  /** The key new frames are sealed with: its id and its 64-byte frame key. */
   readonly current: { readonly id: number; readonly key: Uint8Array };
   /** Every frame key a frame may be sealed with, current included, by key id. */
   readonly accepted: ReadonlyMap<number, Uint8Array>;
@@ -57,17 +57,20 @@ export function meshKeyId(key: Uint8Array): number {
 const hexId = (id: number): string => `0x${id.toString(16).padStart(2, '0')}`;
 
 /**
- * The frame key of a mesh key: SHA-256(label || mesh key), 32 bytes. A fixed length, so the
- * boundary between key and frame in the tag's input is the same for every key; the label keeps it
- * apart from any other use of the same mesh key.
+ * The frame key of a mesh key: SHA-256(label || mesh key) and 32 zero bytes, one 64-byte block of
+ * SHA-256, so the tag's first compression call takes the key alone and hands a secret state to the
+ * frame's blocks (as HMAC pads its key to a block). A fixed length, so the boundary between key
+ * and frame is the same for every key; the label keeps it apart from other uses of the mesh key.
  */
 export function frameKey(meshKey: Uint8Array, hash: Sha256): Uint8Array {
   const input = new Uint8Array(FRAME_KEY_LABEL.length + meshKey.length);
   input.set(FRAME_KEY_LABEL);
   input.set(meshKey, FRAME_KEY_LABEL.length);
-  const key = hash(input);
-  if (key.length !== FRAME_KEY_BYTES) throw new TypeError(`hash: gave ${key.length} bytes, not 32`);
-  return Uint8Array.from(key);
+  const digest = hash(input);
+  if (digest.length !== 32) throw new TypeError(`hash: gave ${digest.length} bytes, not 32`);
+  const key = new Uint8Array(FRAME_KEY_BYTES);
+  key.set(digest);
+  return key;
 }
 
 class MeshKeyRing implements KeyRing {

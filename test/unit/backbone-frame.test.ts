@@ -63,7 +63,10 @@ const reply = () =>
 
 /** The frame key of a mesh key as docs/BACKBONE.md states it, computed here with createHash. */
 const frameKeyOf = (meshKey: string) =>
-  createHash('sha256').update('relay-backbone frame tag v2\0').update(meshKey).digest();
+  Buffer.concat([
+    createHash('sha256').update('relay-backbone frame tag v2\0').update(meshKey).digest(),
+    Buffer.alloc(32),
+  ]);
 
 /**
  * Seals `frame` in place as the format says, with node:crypto's createHash (not the code under
@@ -176,7 +179,7 @@ describe('authentication', () => {
     }
   });
 
-  it('derives a different 32-byte frame key from each mesh key, as the docs state', () => {
+  it('derives a different 64-byte frame key from each mesh key, as the docs state', () => {
     expect(createKeyRing([OLD], sha256).current.key).toEqual(new Uint8Array(frameKeyOf(OLD)));
     expect(createKeyRing([NEW, OLD], sha256).accepted.get(155)).toEqual(new Uint8Array(frameKeyOf(OLD)));
     expect(createKeyRing([NEW], sha256).current.key).toEqual(new Uint8Array(frameKeyOf(NEW)));
@@ -205,11 +208,14 @@ describe('authentication', () => {
       ...createHash('sha256').update(frameKeyOf(OLD)).update(long).digest(),
     ]);
     expect(decodeFrame(full, ring).ok).toBe(false);
-    // The raw mesh key as the prefix (no derivation): refused.
+    // The raw mesh key as the prefix (no derivation), or the derived key without its zero half: refused.
     const raw = f.slice();
     const covered = raw.slice(0, end);
     covered[FrameOffset.HopLimit] = 0;
     raw.set(createHash('sha256').update(OLD).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
+    expect(decodeFrame(raw, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+    const half = frameKeyOf(OLD).subarray(0, 32);
+    raw.set(createHash('sha256').update(half).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
     expect(decodeFrame(raw, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
   });
 
