@@ -12,7 +12,10 @@
  * turns for several rounds; the table gives medians over rounds of the round-trip rate, of the
  * relays' CPU time per round trip (the six relay processes, read from /proc, less what they use
  * idle, measured for 2 s each round; it holds up better than the rate when the machine is shared)
- * and of each backbone set-up's ratio to plain UDP in the same round.
+ * and of each backbone set-up's ratio to plain UDP in the same round. Beside the total, the CPU
+ * per round trip of the set-up's busiest relay: with a CPU per relay (relays on machines of their
+ * own) that relay caps the rate, so plain's busiest over the set-up's busiest is the rate the
+ * set-up reaches against plain UDP where the relays' CPU is the limit ("CPU-limited rate").
  *
  *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--out bench/results/backbone-forwarding.json]
  */
@@ -37,6 +40,13 @@ const PATTERNS = ['50 pps per pair', '8 in flight per pair'] as const;
 type Pattern = (typeof PATTERNS)[number];
 const SETUPS = ['plain UDP', 'backbone, 1 hop', 'backbone, 2 hops (via C)'] as const;
 type Setup = (typeof SETUPS)[number];
+
+/** Which of the six relays (PA, PB, A, B, C, D, in that order) each set-up's packets cross. */
+const INVOLVED: Record<Setup, readonly number[]> = {
+  'plain UDP': [0, 1],
+  'backbone, 1 hop': [2, 3],
+  'backbone, 2 hops (via C)': [2, 4, 5],
+};
 
 const relay = (id: string, host: string, redis?: { url: string; prefix: string }) =>
   startTestRelay({ id, host, redis, extra: UNCAPPED });
@@ -63,6 +73,11 @@ interface Sample {
   rttP99Ms: number;
   /** CPU of all relay processes per round trip, in microseconds, their idle CPU taken off. */
   relayCpuUsPerRoundTrip: number;
+  /**
+   * The same for the busiest relay of the set-up's own (PA or PB; A or B; A, C or D): what caps
+   * the rate when each relay has a CPU of its own, as between machines.
+   */
+  busiestRelayCpuUsPerRoundTrip: number;
 }
 
 interface Flow {
@@ -92,8 +107,10 @@ async function measure(
   pattern: Pattern,
   flows: readonly Flow[],
   pids: readonly number[],
-  /** CPU seconds per second the relays use with no traffic (probes, timers), taken off. */
-  idleCpu: number,
+  /** CPU seconds per second each relay uses with no traffic (probes, timers), taken off. */
+  idleCpu: readonly number[],
+  /** Indices into `pids` of the relays this set-up's packets cross. */
+  involved: readonly number[],
   durationMs: number,
 ): Promise<Sample> {
   const rtts: number[] = [];
@@ -114,7 +131,7 @@ async function measure(
       if (running && pattern === '8 in flight per pair') send(c1);
     };
   }
-  const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const cpu0 = pids.map(cpuSeconds);
   const start = performance.now();
   let timer: NodeJS.Timeout | undefined;
   if (pattern === '50 pps per pair') {
@@ -129,7 +146,9 @@ async function measure(
   const countedReceived = received;
   await new Promise((r) => setTimeout(r, 300));
   const cpuSpan = (performance.now() - start) / 1000;
-  const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0 - idleCpu * cpuSpan;
+  const used = pids.map((p, i) => cpuSeconds(p) - cpu0[i]! - idleCpu[i]! * cpuSpan);
+  const cpu = used.reduce((a, b) => a + b, 0);
+  const busiest = Math.max(...involved.map((i) => used[i]!));
   for (const { c1 } of flows) c1.onChannelData = undefined;
   rtts.sort((x, y) => x - y);
   const pick = (p: number) => rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] ?? Number.NaN;
@@ -142,10 +161,12 @@ async function measure(
     rttP50Ms: pick(0.5),
     rttP99Ms: pick(0.99),
     relayCpuUsPerRoundTrip: received ? (cpu * 1e6) / received : Number.NaN,
+    busiestRelayCpuUsPerRoundTrip: received ? (busiest * 1e6) / received : Number.NaN,
   };
   process.stderr.write(
     `  round ${round}, ${setup}, ${pattern}: ${Math.round(s.roundTripsPerSecond)} round trips/s, ` +
-      `p50 ${s.rttP50Ms.toFixed(3)} ms, relays ${s.relayCpuUsPerRoundTrip.toFixed(1)} us CPU per round trip\n`,
+      `p50 ${s.rttP50Ms.toFixed(3)} ms, relays ${s.relayCpuUsPerRoundTrip.toFixed(1)} us CPU per round trip, ` +
+      `busiest ${s.busiestRelayCpuUsPerRoundTrip.toFixed(1)}\n`,
   );
   return s;
 }
@@ -158,8 +179,8 @@ const median = (xs: readonly number[]): number => {
 
 function table(samples: readonly Sample[]): string {
   const rows = [
-    '| set-up | load | round trips/s | x plain | relay CPU us per round trip | x plain | loss % | RTT p50 ms | RTT p99 ms |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| set-up | load | round trips/s | x plain | relay CPU us per round trip | x plain | busiest relay CPU us per round trip | CPU-limited rate x plain | loss % | RTT p50 ms | RTT p99 ms |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const pattern of PATTERNS) {
     for (const setup of SETUPS) {
@@ -179,6 +200,7 @@ function table(samples: readonly Sample[]): string {
       rows.push(
         `| ${setup} | ${pattern} | ${Math.round(m((s) => s.roundTripsPerSecond))} | ${plain ? '-' : ratio((s) => s.roundTripsPerSecond).toFixed(2)} | ` +
           `${m((s) => s.relayCpuUsPerRoundTrip).toFixed(1)} | ${plain ? '-' : ratio((s) => s.relayCpuUsPerRoundTrip).toFixed(2)} | ` +
+          `${m((s) => s.busiestRelayCpuUsPerRoundTrip).toFixed(1)} | ${plain ? '-' : ratio((s) => 1 / s.busiestRelayCpuUsPerRoundTrip).toFixed(2)} | ` +
           `${m((s) => s.lossPercent).toFixed(2)} | ${m((s) => s.rttP50Ms).toFixed(3)} | ${m((s) => s.rttP99Ms).toFixed(3)} |`,
       );
     }
@@ -247,16 +269,17 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       // What the six relays burn with no traffic (probing, timers), measured each round: taken off
       // every sample, so a sample's CPU per round trip does not grow when its rate falls.
-      const idle0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+      const idle0 = pids.map(cpuSeconds);
       const idleStart = performance.now();
       await new Promise((r) => setTimeout(r, 2000));
-      const idleCpu =
-        (pids.reduce((s, p) => s + cpuSeconds(p), 0) - idle0) / ((performance.now() - idleStart) / 1000);
+      const idleSpan = (performance.now() - idleStart) / 1000;
+      const idleCpu = pids.map((p, i) => (cpuSeconds(p) - idle0[i]!) / idleSpan);
       for (const pattern of PATTERNS) {
         for (const setup of SETUPS) {
           const route = routeOf.get(setup);
           if (route) await waitRoute(...route);
-          const s = await measure(round, setup, pattern, bySetup.get(setup)!, pids, idleCpu, durationMs);
+          const flows = bySetup.get(setup)!;
+          const s = await measure(round, setup, pattern, flows, pids, idleCpu, INVOLVED[setup], durationMs);
           // A sample whose path changed under it (probes slowed by load) is not a sample of this set-up.
           if (route && (await relayRoute(route[0], route[1])) !== route[2]) {
             process.stderr.write(`  (route changed during the sample: not counted)\n`);

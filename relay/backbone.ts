@@ -16,7 +16,8 @@ import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { Path } from '../src/routing/paths.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
-import { hmacSha1 } from './platform-crypto.ts';
+import { sha256 } from './platform-crypto.ts';
+import { literalLookup } from './socket-util.ts';
 import { directEgress, type PeerEgress, type RelayAllocation } from './turn-relay.ts';
 
 export interface BackboneOptions {
@@ -65,7 +66,7 @@ export class Backbone implements PeerEgress {
       id: o.id,
       lat: o.lat,
       lon: o.lon,
-      keys: createKeyRing(o.meshKeys, hmacSha1),
+      keys: createKeyRing(o.meshKeys, sha256),
       tuning: o.tuning,
     });
     this.#faults = o.faults ?? new Map();
@@ -87,7 +88,7 @@ export class Backbone implements PeerEgress {
 
   /** Mesh keys changed (rotation): the first seals from now on, all are accepted. */
   setMeshKeys(keys: readonly string[]): void {
-    this.core.setKeys(createKeyRing(keys, hmacSha1));
+    this.core.setKeys(createKeyRing(keys, sha256));
   }
 
   async start(): Promise<void> {
@@ -95,6 +96,8 @@ export class Backbone implements PeerEgress {
     const socket = dgram.createSocket({
       type: this.o.bindAddress.includes(':') ? 'udp6' : 'udp4',
       recvBufferSize: 4 << 20,
+      // Frames go to IP literals from the directory: no dns.lookup and its deferred tick per send.
+      lookup: literalLookup,
     });
     socket.on('error', (err) =>
       this.#warn('socket', Date.now(), (suppressed) =>

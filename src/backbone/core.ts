@@ -8,9 +8,9 @@
  * directly (plain UDP), publish links, report measured links, path changes and drops, read the
  * directory. Time is always the `now` parameter (ms), one clock for probes, links and routes.
  *
- * Data path (`frame`, `route`): one action object and at most one small buffer per packet. A
- * data frame leaves as parts ([header and addresses, payload, tag]: the payload is not copied,
- * the tag is computed over the parts); a forwarded frame leaves as the datagram it came in (its
+ * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
+ * frame is built in one buffer (the payload copied once) and tagged with one platform hash call,
+ * with no per-call object; a forwarded frame leaves as the datagram it came in (its
  * hop limit lowered in place). Addresses stay bytes: the strings a delivery needs come from small
  * caches keyed by numbers, not built per packet. Received frames pass, in order and before any MAC work, a size check and a check that the UDP source is
  * a registered relay's backbone address (the sender's own unless the frame was forwarded); then
@@ -218,7 +218,7 @@ export class BackboneCore {
     const srcIp = this.#bytesOf(source.address);
     const dstIp = this.#bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
-    const parts = sealDataFrame(
+    const frame = sealDataFrame(
       {
         seq: this.#nextSeq(),
         sender: this.#me,
@@ -230,7 +230,7 @@ export class BackboneCore {
       },
       this.#keys,
     );
-    return { type: 'send', kind: 'data', peer: hop.id, to: hop.address, parts };
+    return { type: 'send', kind: 'data', peer: hop.id, to: hop.address, parts: [frame] };
   }
 
   /**

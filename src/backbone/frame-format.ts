@@ -1,5 +1,5 @@
 /**
- * The backbone frame format, version 1 (docs/BACKBONE.md has the byte diagram): constants, header
+ * The backbone frame format, version 2 (docs/BACKBONE.md has the byte diagram): constants, header
  * offsets, and the shapes of decoded frames and of encoder inputs. The codec is in frame.ts.
  */
 import type { IpFamily, TransportAddress } from '../net/address.ts';
@@ -7,9 +7,10 @@ import { formatIp, parseIp } from '../net/ip.ts';
 
 /** High nibble of byte 0; the low nibble is the version. */
 export const FRAME_MAGIC = 0xb0;
-export const FRAME_VERSION = 1;
+/** 2: the AMAC-SHA-256 tag (version 1 had HMAC-SHA1; a version-1 frame is refused as ERR_BAD_VERSION). */
+export const FRAME_VERSION = 2;
 export const FRAME_HEADER_LENGTH = 22;
-/** HMAC-SHA1 truncated to 80 bits, as in SRTP (RFC 3711 §5.2) and the floor of RFC 2104 §5. */
+/** The tag: SHA-256(frame key || frame) truncated to 80 bits, the length of SRTP's tag (RFC 3711 §5.2). */
 export const FRAME_TAG_LENGTH = 10;
 /** The largest UDP payload over IPv4 (65,535 - 20 - 8). */
 export const MAX_FRAME_LENGTH = 65_507;
@@ -110,7 +111,7 @@ export interface FrameInit {
   readonly seq: number;
   readonly sender: number;
   readonly target: number;
-  /** None are defined in version 1: senders write 0, receivers ignore them. */
+  /** None are defined in version 2: senders write 0, receivers ignore them. */
   readonly flags?: number;
 }
 
@@ -120,9 +121,6 @@ export interface DataFrameInit extends FrameInit {
   readonly destination: WireAddress;
   readonly payload: Uint8Array;
 }
-
-/** A sealed data frame as the wire carries it: [header and addresses, payload, tag]. */
-export type DataFrameParts = readonly [head: Uint8Array, payload: Uint8Array, tag: Uint8Array];
 
 export interface ProbeInit extends FrameInit {
   readonly sentAt: number;

@@ -2,9 +2,11 @@
  * Backbone frames (docs/BACKBONE.md): what relays exchange on the backbone port. Probes and probe
  * replies measure one relay-to-relay link; data frames carry a relayed datagram from an allocation
  * on one relay to an allocation on another, maybe through a third. A frame is a fixed 22-byte
- * header, a type-specific body and a 10-byte HMAC-SHA1 tag under a mesh key over everything before
- * it, computed with the hop-limit byte (the only field a forwarding relay changes) read as zero.
- * The layout and types are in frame-format.ts.
+ * header, a type-specific body and a 10-byte tag: the first 10 bytes of SHA-256(frame key ||
+ * everything before the tag), with the hop-limit byte (the only field a forwarding relay changes)
+ * read as zero; the frame key is one 64-byte block derived from a mesh key (key-ring.ts). A secret
+ * prefix and a truncated output: AMAC (docs/BACKBONE.md, "The tag", says why it is sound). One
+ * platform hash call per frame, no HMAC object. The layout and types are in frame-format.ts.
  *
  * Data path: decoding returns numbers and views into the datagram (no copies, no strings, no
  * nested objects); it never throws, and a malformed frame gives an error code and its offset.
@@ -16,7 +18,6 @@ import {
   DATA_FIXED_LENGTH,
   type DataFrame,
   type DataFrameInit,
-  type DataFrameParts,
   DEFAULT_HOP_LIMIT,
   dataOverhead,
   FRAME_HEADER_LENGTH,
@@ -38,28 +39,18 @@ import {
   REPLY_BODY_LENGTH,
   type WireAddress,
 } from './frame-format.ts';
-import type { KeyRing } from './key-ring.ts';
+import { FRAME_KEY_BYTES, type KeyRing } from './key-ring.ts';
 import { MAX_RELAY_HASH } from './relay-hash.ts';
 
 // Callers of the codec import the format's names (FrameType, wireAddress, ...) from here too.
 export * from './frame-format.ts';
 
 /**
- * A data frame sealed with the current key, as one buffer. Throws (a caller fault) on a bad
- * address, seq, relay hash, hop limit or flags, or a frame over MAX_FRAME_LENGTH: check
- * dataOverhead() first. The data path uses sealDataFrame, which does not copy the payload.
+ * A data frame sealed with the current key, as one buffer: header, addresses, payload (copied
+ * once, into the frame) and tag. Throws (a caller fault) on a bad address, seq, relay hash, hop
+ * limit or flags, or a frame over MAX_FRAME_LENGTH: check dataOverhead() first.
  */
 export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array {
-  return joinParts(sealDataFrame(init, keys));
-}
-
-/**
- * A data frame sealed with the current key, as the three parts the wire carries one after the
- * other: [header and addresses, the payload itself (not copied), tag]. The tag is computed over
- * the first two parts without joining them; send them with one vectored write (dgram's list of
- * buffers). Throws like encodeDataFrame.
- */
-export function sealDataFrame(init: DataFrameInit, keys: KeyRing): DataFrameParts {
   const { source: s, destination: d, payload } = init;
   checkAddress(s, 'source');
   checkAddress(d, 'destination');
@@ -67,25 +58,23 @@ export function sealDataFrame(init: DataFrameInit, keys: KeyRing): DataFramePart
   if (length > MAX_FRAME_LENGTH) {
     throw new RangeError(`a data frame of ${length} bytes exceeds ${MAX_FRAME_LENGTH}`);
   }
-  const head = new Uint8Array(FRAME_HEADER_LENGTH + DATA_FIXED_LENGTH + s.ip.length + d.ip.length);
+  const out = withKeyRoom(length);
   const hop = init.hopLimit ?? DEFAULT_HOP_LIMIT;
-  let o = writeHeader(head, FrameType.Data, init, hop, keys);
-  head[o] = s.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
-  head[o + 1] = d.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
-  writeU16(head, o + 2, s.port);
-  writeU16(head, o + 4, d.port);
+  let o = writeHeader(out, FrameType.Data, init, hop, keys);
+  out[o] = s.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  out[o + 1] = d.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  writeU16(out, o + 2, s.port);
+  writeU16(out, o + 4, d.port);
   o += DATA_FIXED_LENGTH;
-  head.set(s.ip, o);
-  head.set(d.ip, o + s.ip.length);
-  // The tag covers head and payload with the hop limit still 0 (writeHeader left it so).
-  sealParts[0] = head;
-  sealParts[1] = payload;
-  const mac = keys.mac(keys.current.key, sealParts);
-  sealParts[0] = EMPTY; // hold no reference to the caller's payload
-  sealParts[1] = EMPTY;
-  head[FrameOffset.HopLimit] = hop;
-  return [head, payload, mac.subarray(0, FRAME_TAG_LENGTH)];
+  out.set(s.ip, o);
+  o += s.ip.length;
+  out.set(d.ip, o);
+  out.set(payload, o + d.ip.length);
+  return seal(out, keys, hop);
 }
+
+/** The data path's name for encodeDataFrame: one buffer, one hash call. */
+export const sealDataFrame = encodeDataFrame;
 
 /** The bytes of a frame given as parts (tests, and anything that needs one buffer). */
 export const joinParts = concatBytes;
@@ -93,9 +82,9 @@ export const joinParts = concatBytes;
 /** A probe crosses one link: its hop limit is 1, so it is never forwarded. */
 export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
   checkTime(init.sentAt, 'sentAt');
-  const out = new Uint8Array(FRAME_HEADER_LENGTH + PROBE_BODY_LENGTH + FRAME_TAG_LENGTH);
+  const out = withKeyRoom(FRAME_HEADER_LENGTH + PROBE_BODY_LENGTH + FRAME_TAG_LENGTH);
   const o = writeHeader(out, FrameType.Probe, init, 1, keys);
-  new DataView(out.buffer).setFloat64(o, init.sentAt);
+  new DataView(out.buffer, out.byteOffset).setFloat64(o, init.sentAt);
   return seal(out, keys, 1);
 }
 
@@ -103,9 +92,9 @@ export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
 export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Array {
   checkU32(init.probeSeq, 'probeSeq');
   checkTime(init.probeSentAt, 'probeSentAt');
-  const out = new Uint8Array(FRAME_HEADER_LENGTH + REPLY_BODY_LENGTH + FRAME_TAG_LENGTH);
+  const out = withKeyRoom(FRAME_HEADER_LENGTH + REPLY_BODY_LENGTH + FRAME_TAG_LENGTH);
   const o = writeHeader(out, FrameType.ProbeReply, init, 1, keys);
-  const view = new DataView(out.buffer);
+  const view = new DataView(out.buffer, out.byteOffset);
   view.setUint32(o, init.probeSeq);
   view.setFloat64(o + 4, init.probeSentAt);
   return seal(out, keys, 1);
@@ -258,34 +247,58 @@ function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: num
   return FRAME_HEADER_LENGTH;
 }
 
-/** Appends the tag over everything before it (hop limit still 0), then sets the hop limit. */
+/** Frames are carved from slabs of this size, as Node carves small Buffers from its pool. */
+const SLAB_BYTES = 16 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed frame of `length` bytes, as a view that starts FRAME_KEY_BYTES into its buffer: seal
+ * writes the key there, so the tag's input (key || frame) is hashed where it lies, not copied.
+ * Frames up to a quarter slab are carved from a shared zeroed slab, never reused while any view
+ * of it lives (a typed array of its own per frame costs a zeroed allocation outside V8's heap:
+ * 0.3-0.5 us a frame, measured); larger ones get their own.
+ */
+function withKeyRoom(length: number): Uint8Array {
+  const n = FRAME_KEY_BYTES + length;
+  if (n > SLAB_BYTES >>> 2) return new Uint8Array(n).subarray(FRAME_KEY_BYTES);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed + FRAME_KEY_BYTES, slabUsed + n);
+  slabUsed += n;
+  return out;
+}
+
+/**
+ * Appends the tag over everything before it (hop limit still 0, as writeHeader left it), then
+ * sets the hop limit. `out` comes from withKeyRoom.
+ */
 function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
   const end = out.length - FRAME_TAG_LENGTH;
-  sealParts[0] = out.subarray(0, end);
-  sealParts[1] = EMPTY;
-  const mac = keys.mac(keys.current.key, sealParts);
-  sealParts[0] = EMPTY;
-  out.set(mac.subarray(0, FRAME_TAG_LENGTH), end);
+  const whole = new Uint8Array(out.buffer, out.byteOffset - FRAME_KEY_BYTES, FRAME_KEY_BYTES + end);
+  whole.set(keys.current.key);
+  const tag = keys.hash(whole);
+  whole.fill(0, 0, FRAME_KEY_BYTES); // the key does not travel with the frame's buffer
+  for (let i = 0; i < FRAME_TAG_LENGTH; i++) out[end + i] = tag[i]!;
   out[FrameOffset.HopLimit] = hop;
   return out;
 }
 
-const HOP_AS_ZERO = new Uint8Array(1);
-const EMPTY = new Uint8Array(0);
-/** Reused: [the frame up to the tag] for probes and replies, [head, payload] for data frames. */
-const sealParts: Uint8Array[] = [EMPTY, EMPTY];
-/** Reused: [bytes before the hop limit, a zero byte, bytes after it up to the tag]. */
-const macParts: Uint8Array[] = [EMPTY, HOP_AS_ZERO, EMPTY];
+/** key || a received frame up to its tag, for verifying; grown to the largest frame once. */
+let scratch = new Uint8Array(FRAME_KEY_BYTES + 1500);
 
 /** Constant-time over the tag: every byte is compared whatever the earlier ones were. */
 function tagMatches(bytes: Uint8Array, end: number, key: Uint8Array, keys: KeyRing): boolean {
-  macParts[0] = bytes.subarray(0, FrameOffset.HopLimit);
-  macParts[2] = bytes.subarray(FrameOffset.HopLimit + 1, end);
-  const mac = keys.mac(key, macParts);
-  macParts[0] = EMPTY; // hold no reference to the caller's datagram
-  macParts[2] = EMPTY;
+  if (scratch.length < FRAME_KEY_BYTES + end) scratch = new Uint8Array(FRAME_KEY_BYTES + MAX_FRAME_LENGTH);
+  scratch.set(key);
+  scratch.set(bytes.subarray(0, end), FRAME_KEY_BYTES);
+  scratch[FRAME_KEY_BYTES + FrameOffset.HopLimit] = 0;
+  const tag = keys.hash(scratch.subarray(0, FRAME_KEY_BYTES + end));
+  scratch.fill(0, 0, FRAME_KEY_BYTES);
   let diff = 0;
-  for (let i = 0; i < FRAME_TAG_LENGTH; i++) diff |= mac[i]! ^ bytes[end + i]!;
+  for (let i = 0; i < FRAME_TAG_LENGTH; i++) diff |= tag[i]! ^ bytes[end + i]!;
   return diff === 0;
 }
 

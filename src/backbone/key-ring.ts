@@ -11,18 +11,24 @@ import { sha1 } from '../crypto/sha1.ts';
 export const MIN_MESH_KEY_BYTES = 16;
 
 /**
- * HMAC-SHA1 (RFC 2104) of the concatenation of `parts` under `key`: 20 bytes. The shell provides
- * it from the platform (relay/: node:crypto createHmac, as tests do); nothing on the data path
- * hashes in JavaScript.
+ * SHA-256 (FIPS 180-4) of `data`, in one call: 32 bytes. The shell provides it from the platform
+ * (relay/: node:crypto's one-shot `hash`, as tests do); nothing on the data path hashes in
+ * JavaScript. frame.ts builds the frame tag from it (docs/BACKBONE.md, "The tag").
  */
-export type HmacSha1 = (key: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array;
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
+/** Bytes of a frame key, the secret prefix of every tag: one SHA-256 block. */
+export const FRAME_KEY_BYTES = 64;
+
+/** What a frame key is derived from besides the mesh key: names the tag's version and purpose. */
+const FRAME_KEY_LABEL = utf8Encode('relay-backbone frame tag v2\0');
 
 export interface KeyRing {
-  /** The MAC frames are sealed and checked with. */
-  readonly mac: HmacSha1;
-  /** The key new frames are sealed with. */
+  /** The hash frames are sealed and checked with. */
+  readonly hash: Sha256;
+  /** The key new frames are sealed with: its id and its 64-byte frame key. */
   readonly current: { readonly id: number; readonly key: Uint8Array };
-  /** Every key a frame may be sealed with, current included, by key id. */
+  /** Every frame key a frame may be sealed with, current included, by key id. */
   readonly accepted: ReadonlyMap<number, Uint8Array>;
 }
 
@@ -50,9 +56,26 @@ export function meshKeyId(key: Uint8Array): number {
 
 const hexId = (id: number): string => `0x${id.toString(16).padStart(2, '0')}`;
 
+/**
+ * The frame key of a mesh key: SHA-256(label || mesh key) and 32 zero bytes, one 64-byte block of
+ * SHA-256, so the tag's first compression call takes the key alone and hands a secret state to the
+ * frame's blocks (as HMAC pads its key to a block). A fixed length, so the boundary between key
+ * and frame is the same for every key; the label keeps it apart from other uses of the mesh key.
+ */
+export function frameKey(meshKey: Uint8Array, hash: Sha256): Uint8Array {
+  const input = new Uint8Array(FRAME_KEY_LABEL.length + meshKey.length);
+  input.set(FRAME_KEY_LABEL);
+  input.set(meshKey, FRAME_KEY_LABEL.length);
+  const digest = hash(input);
+  if (digest.length !== 32) throw new TypeError(`hash: gave ${digest.length} bytes, not 32`);
+  const key = new Uint8Array(FRAME_KEY_BYTES);
+  key.set(digest);
+  return key;
+}
+
 class MeshKeyRing implements KeyRing {
   constructor(
-    readonly mac: HmacSha1,
+    readonly hash: Sha256,
     readonly current: { readonly id: number; readonly key: Uint8Array },
     readonly accepted: ReadonlyMap<number, Uint8Array>,
   ) {}
@@ -69,13 +92,14 @@ class MeshKeyRing implements KeyRing {
 
 /**
  * A key ring from mesh keys as configured (UTF-8 strings): the first seals new frames, all of
- * them are accepted; `mac` is the platform's HMAC-SHA1. Throws MeshKeyError on an empty list, a key under 16 bytes, a key listed
+ * them are accepted; `hash` is the platform's SHA-256. Throws MeshKeyError on an empty list, a key under 16 bytes, a key listed
  * twice, or two keys whose ids collide (replace one of them with a freshly generated key).
  */
-export function createKeyRing(keys: readonly string[], mac: HmacSha1): KeyRing {
+export function createKeyRing(keys: readonly string[], hash: Sha256): KeyRing {
   if (keys.length === 0)
     throw new MeshKeyError('ERR_NO_MESH_KEYS', 'at least one backbone mesh key is needed');
   const accepted = new Map<number, Uint8Array>();
+  const raw = new Map<number, Uint8Array>();
   const position = new Map<number, number>();
   let current: { id: number; key: Uint8Array } | undefined;
   keys.forEach((text, i) => {
@@ -89,7 +113,7 @@ export function createKeyRing(keys: readonly string[], mac: HmacSha1): KeyRing {
     const id = meshKeyId(key);
     const earlier = position.get(id);
     if (earlier !== undefined) {
-      if (timingSafeEqual(accepted.get(id)!, key)) {
+      if (timingSafeEqual(raw.get(id)!, key)) {
         throw new MeshKeyError(
           'ERR_DUPLICATE_MESH_KEY',
           `mesh keys #${earlier + 1} and #${i + 1} are the same key; list each key once`,
@@ -102,8 +126,10 @@ export function createKeyRing(keys: readonly string[], mac: HmacSha1): KeyRing {
       );
     }
     position.set(id, i);
-    accepted.set(id, key);
-    current ??= { id, key };
+    raw.set(id, key);
+    const derived = frameKey(key, hash);
+    accepted.set(id, derived);
+    current ??= { id, key: derived };
   });
-  return new MeshKeyRing(mac, current!, accepted);
+  return new MeshKeyRing(hash, current!, accepted);
 }

@@ -4,11 +4,11 @@
  * in-memory directory, and one fake clock. `run` executes every action the cores return, as the
  * relay shell does, and records deliveries and drops. Deterministic for a seed.
  */
-import { hmacSha1 } from '../../relay/platform-crypto.ts';
+import { sha256 } from '../../relay/platform-crypto.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS, type BackboneTuning } from '../../src/backbone/defaults.ts';
 import { joinParts } from '../../src/backbone/frame.ts';
-import { createKeyRing, type HmacSha1 } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, type Sha256 } from '../../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import type { RouteChange } from '../../src/routing/path-choice.ts';
@@ -69,7 +69,7 @@ export class MemoryNet {
 
   constructor(
     ids: readonly string[],
-    readonly options: { tuning?: Partial<BackboneTuning>; seed?: number; mac?: HmacSha1 } = {},
+    readonly options: { tuning?: Partial<BackboneTuning>; seed?: number; hash?: Sha256 } = {},
   ) {
     this.#ids = [...ids];
     this.#rng = createRng(options.seed ?? 1);
@@ -84,7 +84,7 @@ export class MemoryNet {
       id,
       lat: 0,
       lon: n,
-      keys: createKeyRing([MESH_KEY], this.options.mac ?? hmacSha1),
+      keys: createKeyRing([MESH_KEY], this.options.hash ?? sha256),
       tuning: { ...BACKBONE_DEFAULTS, ...this.options.tuning },
     });
     const record: RelayRecord = {

@@ -6,7 +6,7 @@
  * mutations sealed again with the valid key (bad families, lengths, types, hop limits, times), and
  * random bytes. Same seed, same frames (the seqs included).
  */
-import { hmacSha1 } from '../../relay/platform-crypto.ts';
+import { sha256 } from '../../relay/platform-crypto.ts';
 import {
   encodeDataFrame,
   encodeProbe,
@@ -52,8 +52,8 @@ export class BackboneFuzzer {
     private readonly t: BackboneFuzzTargets,
   ) {
     this.#r = rng(seed);
-    this.#keys = createKeyRing([t.meshKey], hmacSha1);
-    this.#wrongKeys = createKeyRing([`${t.meshKey}-but-not-this-one`], hmacSha1);
+    this.#keys = createKeyRing([t.meshKey], sha256);
+    this.#wrongKeys = createKeyRing([`${t.meshKey}-but-not-this-one`], sha256);
     this.#me = relayHash(t.self);
     this.#receiver = relayHash(t.receiver);
     this.#other = relayHash(t.other);
@@ -208,11 +208,14 @@ function grow(b: Uint8Array, extra: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The tag over everything before it with the hop limit read as 0, as frame.ts computes it. */
+/** The tag over frame key || everything before it with the hop limit read as 0, as frame.ts computes it. */
 function seal(b: Uint8Array, keys: KeyRing): void {
   if (b.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return;
   const end = b.length - FRAME_TAG_LENGTH;
   b[FrameOffset.HopLimit] = 0;
   b[FrameOffset.KeyId] = keys.current.id;
-  b.set(keys.mac(keys.current.key, [b.subarray(0, end)]).subarray(0, FRAME_TAG_LENGTH), end);
+  const input = new Uint8Array(keys.current.key.length + end);
+  input.set(keys.current.key);
+  input.set(b.subarray(0, end), keys.current.key.length);
+  b.set(keys.hash(input).subarray(0, FRAME_TAG_LENGTH), end);
 }

@@ -224,7 +224,7 @@ export async function fuzzBackbone(
       for (let i = 0; i < batch; i++) socket.send(fuzzer.next(), to.port, to.host);
       frames += batch;
       const probe = fuzzer.probe(Date.now());
-      const seq = new DataView(probe.buffer).getUint32(6);
+      const seq = new DataView(probe.buffer, probe.byteOffset).getUint32(6);
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('backbone: no reply to a probe within 5 s')), 5000);
         waiting = {

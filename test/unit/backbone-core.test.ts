@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hmacSha1 } from '../../relay/platform-crypto.ts';
+import { sha256 } from '../../relay/platform-crypto.ts';
 import type { BackboneAction } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
 import { encodeDataFrame, joinParts, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
-import { createKeyRing, type HmacSha1 } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, type Sha256 } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { MESH_KEY, MemoryNet } from '../support/backbone-net.ts';
 
@@ -246,11 +246,11 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
 
   it('checks size and sender address before any MAC work', () => {
     let macs = 0;
-    const counting: HmacSha1 = (k, p) => {
+    const counting: Sha256 = (d) => {
       macs++;
-      return hmacSha1(k, p);
+      return sha256(d);
     };
-    const net = new MemoryNet(['A', 'B'], { mac: counting });
+    const net = new MemoryNet(['A', 'B'], { hash: counting });
     net.link('A', 'B', { rttMs: 10 });
     net.run(1000);
     const frame = net.sent.find((s) => s.kind === 'probe')!.bytes;
@@ -263,7 +263,7 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
   });
 
   it('reproduces the 65,480-byte RangeError in the codec, and routes such a packet directly instead', () => {
-    const keys = createKeyRing([MESH_KEY], hmacSha1);
+    const keys = createKeyRing([MESH_KEY], sha256);
     const ip4 = (n: number) => new Uint8Array([10, 1, 0, n]);
     const init = {
       seq: 1,
@@ -307,7 +307,7 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
     const NEW = 'the-next-mesh-key-also-16-bytes';
     const net = triangle(5);
     net.run(5000);
-    const ring = (keys: string[]) => createKeyRing(keys, hmacSha1);
+    const ring = (keys: string[]) => createKeyRing(keys, sha256);
     const steps: [number, string, string[]][] = [];
     // Each relay takes each step at its own moment; a step starts once every relay finished the last.
     ['A', 'B', 'C'].forEach((id, i) => {

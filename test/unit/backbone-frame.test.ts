@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { hmacSha1 } from '../../relay/platform-crypto.ts';
+import { sha256 } from '../../relay/platform-crypto.ts';
 import {
   createKeyRing,
   type DataFrame,
@@ -19,7 +19,6 @@ import {
   forwardFrame,
   frameDestination,
   frameSource,
-  joinParts,
   type KeyRing,
   MAX_FRAME_LENGTH,
   MeshKeyError,
@@ -31,7 +30,7 @@ import {
 
 const OLD = 'mesh-key-2026-01-aaaaaaaa'; // key id 155
 const NEW = 'mesh-key-2026-02-bbbbbbbb'; // key id 3
-const ring = createKeyRing([OLD], hmacSha1);
+const ring = createKeyRing([OLD], sha256);
 const A = relayHash('relay-fra-1');
 const B = relayHash('relay-sin-2');
 const v4 = (address: string, port: number) => wireAddress({ family: 4, address, port });
@@ -62,19 +61,38 @@ const probe = () => encodeProbe({ seq: 0xfffffffe, sender: A, target: B, sentAt:
 const reply = () =>
   encodeProbeReply({ seq: 1, sender: B, target: A, probeSeq: 41, probeSentAt: 99.25 }, ring);
 
-/** Seals `frame` in place as the format says, with node:crypto: HMAC over all but the tag, hop byte as 0. */
+/** The frame key of a mesh key as docs/BACKBONE.md states it, computed here with createHash. */
+const frameKeyOf = (meshKey: string) =>
+  Buffer.concat([
+    createHash('sha256').update('relay-backbone frame tag v2\0').update(meshKey).digest(),
+    Buffer.alloc(32),
+  ]);
+
+/**
+ * Seals `frame` in place as the format says, with node:crypto's createHash (not the code under
+ * test): SHA-256(frame key || all but the tag, hop byte as 0), first 10 bytes.
+ */
 function reseal(frame: Uint8Array, key = OLD): Uint8Array {
   const end = frame.length - FRAME_TAG_LENGTH;
   const covered = frame.slice(0, end);
   covered[FrameOffset.HopLimit] = 0;
-  frame.set(createHmac('sha1', key).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
+  const tag = createHash('sha256').update(frameKeyOf(key)).update(covered).digest();
+  frame.set(tag.subarray(0, FRAME_TAG_LENGTH), end);
   return frame;
+}
+
+/** A mesh key other than OLD with OLD's key id (155), so a frame reaches the tag check. */
+function twinOfOld(): string {
+  for (let i = 0; ; i++) {
+    const k = `mesh-key-candidate-${i}`;
+    if (createHash('sha1').update(k).digest()[0] === 155) return k;
+  }
 }
 
 /** A frame built by hand: the header, any body, a correct tag. */
 function craft(type: number, body: number[] | Uint8Array): Uint8Array {
   const f = new Uint8Array(FRAME_HEADER_LENGTH + body.length + FRAME_TAG_LENGTH);
-  f.set([0xb1, type, ring.current.id, 1, 1, 0, 0, 0, 0, 9]);
+  f.set([0xb2, type, ring.current.id, 1, 1, 0, 0, 0, 0, 9]);
   f.set(body, FRAME_HEADER_LENGTH);
   return reseal(f);
 }
@@ -155,13 +173,81 @@ describe('probes', () => {
 });
 
 describe('authentication', () => {
-  it('tags with HMAC-SHA1 truncated to 10 bytes over the whole frame before the tag, hop limit as 0', () => {
-    const f = data(bytes(50), { hop: 3 });
-    expect(reseal(f.slice())).toEqual(f);
+  it('tags with SHA-256(frame key || the whole frame before the tag, hop limit as 0), first 10 bytes', () => {
+    for (const f of [data(bytes(50), { hop: 3 }), data(bytes(1200), { family: 'IPv6' }), probe(), reply()]) {
+      expect(reseal(f.slice())).toEqual(f);
+    }
+  });
+
+  it('derives a different 64-byte frame key from each mesh key, as the docs state', () => {
+    expect(createKeyRing([OLD], sha256).current.key).toEqual(new Uint8Array(frameKeyOf(OLD)));
+    expect(createKeyRing([NEW, OLD], sha256).accepted.get(155)).toEqual(new Uint8Array(frameKeyOf(OLD)));
+    expect(createKeyRing([NEW], sha256).current.key).toEqual(new Uint8Array(frameKeyOf(NEW)));
+  });
+
+  it('refuses a frame tagged under another key that has the same key id', () => {
+    const twin = createKeyRing([twinOfOld()], sha256);
+    expect(twin.current.id).toBe(ring.current.id);
+    for (const f of [data(bytes(30)), probe(), reply()]) {
+      expect(decodeFrame(f, twin)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+    }
+  });
+
+  it('refuses a frame whose tag or body was cut, or whose tag was made over the mesh key itself', () => {
+    const f = data(bytes(40));
+    const end = f.length - FRAME_TAG_LENGTH;
+    // Body cut by one byte, tag kept: the tag no longer covers what is there.
+    const cut = Uint8Array.from([...f.subarray(0, end - 1), ...f.subarray(end)]);
+    expect(decodeFrame(cut, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+    // Tag cut to 9 bytes: the last body byte is read as the first tag byte.
+    expect(decodeFrame(f.subarray(0, f.length - 1), ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+    // A full SHA-256 in place of the 10-byte tag: 22 more bytes, not a tag.
+    const long = f.slice(0, end);
+    const full = Uint8Array.from([
+      ...long,
+      ...createHash('sha256').update(frameKeyOf(OLD)).update(long).digest(),
+    ]);
+    expect(decodeFrame(full, ring).ok).toBe(false);
+    // The raw mesh key as the prefix (no derivation), or the derived key without its zero half: refused.
+    const raw = f.slice();
+    const covered = raw.slice(0, end);
+    covered[FrameOffset.HopLimit] = 0;
+    raw.set(createHash('sha256').update(OLD).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
+    expect(decodeFrame(raw, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+    const half = frameKeyOf(OLD).subarray(0, 32);
+    raw.set(createHash('sha256').update(half).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
+    expect(decodeFrame(raw, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+  });
+
+  it('refuses a version-1 frame (HMAC-SHA1 tag) as a bad version, before any hash work', () => {
+    let hashes = 0;
+    const counting = createKeyRing([OLD], (d) => {
+      hashes++;
+      return sha256(d);
+    });
+    const v1 = data(bytes(20));
+    v1[0] = 0xb1;
+    const end = v1.length - FRAME_TAG_LENGTH;
+    const covered = v1.slice(0, end);
+    covered[FrameOffset.HopLimit] = 0;
+    v1.set(createHmac('sha1', OLD).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
+    const before = hashes;
+    expect(decodeFrame(v1, counting)).toEqual({ ok: false, error: 'ERR_BAD_VERSION', offset: 0 });
+    expect(hashes).toBe(before);
+  });
+
+  it('leaves no key bytes in the buffer a sealed frame lies in', () => {
+    for (const f of [data(bytes(30)), probe(), reply()]) {
+      const all = new Uint8Array(f.buffer);
+      const key = ring.current.key;
+      for (let at = 0; at + key.length <= all.length; at++) {
+        expect(all.subarray(at, at + key.length)).not.toEqual(key);
+      }
+    }
   });
 
   it('derives key ids from the first byte of SHA-1 of the key', () => {
-    expect(createKeyRing([NEW], hmacSha1).current.id).toBe(createHash('sha1').update(NEW).digest()[0]);
+    expect(createKeyRing([NEW], sha256).current.id).toBe(createHash('sha1').update(NEW).digest()[0]);
   });
 
   it.each([
@@ -198,10 +284,10 @@ describe('authentication', () => {
 
 describe('key rotation', () => {
   it('accepts the old key until it is removed, then refuses its frames as an unknown key', () => {
-    const before = data(bytes(10), { keys: createKeyRing([OLD], hmacSha1) });
-    const step1 = createKeyRing([OLD, NEW], hmacSha1); // new key accepted everywhere
-    const step2 = createKeyRing([NEW, OLD], hmacSha1); // then current everywhere
-    const step3 = createKeyRing([NEW], hmacSha1); // then the old one removed
+    const before = data(bytes(10), { keys: createKeyRing([OLD], sha256) });
+    const step1 = createKeyRing([OLD, NEW], sha256); // new key accepted everywhere
+    const step2 = createKeyRing([NEW, OLD], sha256); // then current everywhere
+    const step3 = createKeyRing([NEW], sha256); // then the old one removed
     const during = data(bytes(10), { keys: step2 });
     expect(during[FrameOffset.KeyId]).toBe(3);
     for (const keys of [step1, step2]) {
@@ -220,7 +306,7 @@ describe('key rotation', () => {
     }
     const code = (keys: string[]) => {
       try {
-        createKeyRing(keys, hmacSha1);
+        createKeyRing(keys, sha256);
       } catch (e) {
         expect(e).toBeInstanceOf(MeshKeyError);
         for (const k of keys) expect((e as Error).message).not.toContain(k);
@@ -235,38 +321,35 @@ describe('key rotation', () => {
   });
 
   it('prints key ids, not key bytes, when logged', () => {
-    const keys = createKeyRing([NEW, OLD], hmacSha1);
+    const keys = createKeyRing([NEW, OLD], sha256);
     expect(JSON.stringify(keys)).toBe('{"current":"0x03","accepted":["0x03","0x9b"]}');
     expect(inspect(keys)).toContain('<redacted>');
   });
 });
 
-describe('data frames in parts', () => {
-  it('seals head, payload and tag whose concatenation is the frame, without copying the payload', () => {
+describe('data frames as one buffer', () => {
+  it('seals header, addresses, payload and tag in one buffer, and does not keep the payload', () => {
     for (const family of ['IPv4', 'IPv6']) {
       const [source, destination] = addrs[family]!;
       const payload = bytes(300, 5);
       const init = { seq: 9, sender: A, target: B, hopLimit: 3, source, destination, payload };
-      const parts = sealDataFrame(init, ring);
-      expect(parts[1]).toBe(payload);
-      expect(parts[0]).toHaveLength(dataOverhead(source.family, destination.family) - FRAME_TAG_LENGTH);
-      expect(parts[2]).toHaveLength(FRAME_TAG_LENGTH);
-      const joined = joinParts(parts);
-      expect(joined).toEqual(encodeDataFrame(init, ring));
-      const f = dataOf(decodeFrame(joined, ring));
-      expect([f.hopLimit, f.seq, f.payload]).toEqual([3, 9, payload]);
+      const frame = sealDataFrame(init, ring);
+      expect(frame).toHaveLength(dataOverhead(source.family, destination.family) + payload.length);
+      expect(frame).toEqual(encodeDataFrame(init, ring));
+      payload[0]! ^= 1; // the caller's buffer is its own again once sealed
+      const f = dataOf(decodeFrame(frame, ring));
+      expect([f.hopLimit, f.seq, f.payload[0]]).toEqual([3, 9, payload[0]! ^ 1]);
     }
   });
 
-  it('computes the tag over the payload part too: a changed payload byte fails the tag', () => {
+  it('computes the tag over the payload too: a changed payload byte fails the tag', () => {
     const [source, destination] = addrs.IPv4!;
-    const parts = sealDataFrame(
+    const frame = sealDataFrame(
       { seq: 1, sender: A, target: B, source, destination, payload: bytes(40) },
       ring,
     );
-    const joined = joinParts(parts);
-    joined[joined.length - FRAME_TAG_LENGTH - 1]! ^= 1;
-    expect(decodeFrame(joined, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
+    frame[frame.length - FRAME_TAG_LENGTH - 1]! ^= 1;
+    expect(decodeFrame(frame, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
   });
 });
 
@@ -307,9 +390,10 @@ describe('malformed input', () => {
   const v4body = [1, 1, 0, 1, 0, 2, 10, 0, 0, 1, 10, 0, 0, 2];
   it.each([
     ['an empty buffer', 'ERR_TOO_SHORT', 0, new Uint8Array(0)],
-    ['a header and a tag less one byte', 'ERR_TOO_SHORT', 0, new Uint8Array(31).fill(0xb1)],
+    ['a header and a tag less one byte', 'ERR_TOO_SHORT', 0, new Uint8Array(31).fill(0xb2)],
     ['a STUN message', 'ERR_NOT_BACKBONE', 0, set(d, 0, 0x00)],
-    ['version 2', 'ERR_BAD_VERSION', 0, set(d, 0, 0xb2)],
+    ['version 1', 'ERR_BAD_VERSION', 0, set(d, 0, 0xb1)],
+    ['version 3', 'ERR_BAD_VERSION', 0, set(d, 0, 0xb3)],
     ['type 0', 'ERR_UNKNOWN_TYPE', 1, set(d, 1, 0)],
     ['type 4', 'ERR_UNKNOWN_TYPE', 1, set(d, 1, 4)],
     ['a key id not in the ring', 'ERR_UNKNOWN_KEY', 2, set(d, 2, 3)],
@@ -368,7 +452,7 @@ describe('hostile input', () => {
       if (rand(4) === 0) {
         f = randomBytes(rand(120));
         // Most get past the cheap checks, to reach the tag check.
-        if (f.length > 4 && rand(8) !== 0) f.set([0xb1, 1 + rand(3), 155, 1 + rand(4), 4]);
+        if (f.length > 4 && rand(8) !== 0) f.set([0xb2, 1 + rand(3), 155, 1 + rand(4), 4]);
       } else {
         f = corpus[rand(corpus.length)]!.slice();
         for (let n = 1 + rand(3); n > 0; n--) {
