@@ -6,11 +6,15 @@
  * /healthz and /metrics count both workers; SIGTERM drains and stops both. On a Node without
  * reusePort, --workers 2 refuses to start with one line and exit code 2.
  */
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reusePortAvailable } from '../../relay/socket-util.ts';
 import { newerNode } from '../support/newer-node.ts';
 import { freePort } from '../support/ports.ts';
 import { runToExit, type Started, startUntilReady } from '../support/process.ts';
+import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { type Peer, runUclient, startTurnutilsPeer } from '../support/turnutils.ts';
 
 const NODE_HAS_REUSEPORT = await reusePortAvailable();
@@ -145,6 +149,92 @@ describe('a relay with --workers 2', () => {
     expect(out).toMatch(/"worker":1,"part":"turn".*"msg":"draining"/);
     expect(out).toMatch(/"worker":1,"part":"turn","msg":"TURN listeners closed"/);
     expect(out).toMatch(/"msg":"stopped"/);
+  }, 30_000);
+});
+
+describe('a relay with --workers 2 serving TLS', () => {
+  let relay: Started;
+  let peer: Peer;
+  let tlsPort: number;
+  let cert: { cert: string; key: string };
+
+  beforeAll(async () => {
+    const node = await newerNode();
+    cert = await makeSelfSignedCert(mkdtempSync(join(tmpdir(), 'workers-tls-')));
+    tlsPort = await freePort('tcp');
+    relay = await startUntilReady(
+      [
+        'relay/main.ts',
+        '--workers',
+        '2',
+        '--turn-port',
+        String(await freePort('both')),
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert',
+        cert.cert,
+        '--tls-key',
+        cert.key,
+        // Only SIGHUP reloads here: each worker would see a file change by itself.
+        '--no-tls-watch',
+        '--http-port',
+        '0',
+        '--user',
+        'ninja:youhavetoberealistic',
+        '--allow-peer',
+        '127.0.0.0/8',
+        '--min-port',
+        '42000',
+        '--max-port',
+        '42999',
+        '--drain-timeout',
+        '1',
+      ],
+      {},
+      'relay with two workers and TLS',
+      { node, readyMs: 60_000 },
+    );
+    peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
+  }, 240_000);
+
+  afterAll(async () => {
+    await peer?.stop();
+    if (relay && relay.child.exitCode === null) {
+      relay.child.kill('SIGKILL');
+      await relay.exited;
+    }
+  });
+
+  it('relays for TLS clients on the shared TLS port', async () => {
+    const result = await runUclient({
+      server: '127.0.0.1',
+      port: tlsPort,
+      transport: 'tls',
+      mode: 'channel',
+      user: 'ninja',
+      password: 'youhavetoberealistic',
+      peer: { host: peer.host, port: peer.port },
+      messages: 10,
+      clients: 8,
+      noRtcp: true,
+      intervalMs: 5,
+    });
+    expect(result.timedOut).toBe(false);
+    expect(result.messagesReceived).toBe(8 * 10);
+  }, 60_000);
+
+  it('reloads the certificate in every worker on SIGHUP', async () => {
+    const next = await makeSelfSignedCert(mkdtempSync(join(tmpdir(), 'workers-tls-next-')));
+    copyFileSync(next.cert, cert.cert);
+    copyFileSync(next.key, cert.key);
+    relay.child.kill('SIGHUP');
+    const reloaded = () =>
+      relay.output().match(/"trigger":"SIGHUP".*"msg":"TLS certificate reloaded"/g) ?? [];
+    for (let i = 0; i < 50 && reloaded().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(reloaded()).toHaveLength(2);
+    expect(relay.output()).toMatch(/"worker":1,[^\n]*"trigger":"SIGHUP"[^\n]*"TLS certificate reloaded"/);
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
   }, 30_000);
 });
 
