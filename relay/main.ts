@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     return;
   }
   let config = parsed.config;
-  if (config.workers > 1 && !(await reusePortAvailable(config.listen[0]))) {
+  if (config.workers > 1 && !(await reusePortAvailable())) {
     process.stderr.write(
       `relay: --workers: ${config.workers} workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1\n`,
     );

@@ -35,8 +35,10 @@ type SharedUdpOptions = dgram.SocketOptions & { reusePort?: boolean };
 type SharedListenOptions = net.ListenOptions & { reusePort?: boolean };
 
 /**
- * Whether this Node binds UDP sockets with SO_REUSEPORT: two sockets bound to one port with
- * `reusePort` both succeed. A Node that ignores the option fails the second with EADDRINUSE.
+ * Whether this Node binds UDP sockets with SO_REUSEPORT: two sockets bound to one loopback port
+ * with `reusePort` both succeed. A Node that ignores the option fails the second with EADDRINUSE.
+ * (Asked on loopback, not on the relay's listen address, so that an unusable listen address is
+ * reported as such when the relay binds it, not as a Node without reusePort.)
  */
 export async function reusePortAvailable(host = '127.0.0.1'): Promise<boolean> {
   const options: SharedUdpOptions = { type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true };
