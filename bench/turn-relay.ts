@@ -7,6 +7,7 @@
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
  *                         [--scenarios saturation,latency@1,latency@50,latency@200]
  *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
+ *                         [--workers N]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
@@ -16,6 +17,9 @@
  * writes every figure (each round's and the medians) as JSON. --cpu-prof DIR runs our relay under
  * `node --cpu-prof` and leaves its profile in DIR when it stops. --alt-node PATH adds the server
  * `ours-alt`: our relay run by another Node binary (a newer Node beside the one running this).
+ * The server `ours-workers` is our relay with `--workers N` (--workers, default 2) on the
+ * --alt-node Node (worker threads on one port with SO_REUSEPORT need Node 22.12 or later); its
+ * rows are named `ours-wN`, and its CPU is the whole process's, every thread included.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,7 +75,12 @@ const killer = (child: ChildProcess, signal: NodeJS.Signals) => () =>
     child.kill(signal);
   });
 
-async function startOurs(profileDir?: string, node = process.execPath, name = 'ours'): Promise<Server> {
+async function startOurs(
+  profileDir?: string,
+  node = process.execPath,
+  name = 'ours',
+  workers = 1,
+): Promise<Server> {
   const port = await freePort('both');
   const child = spawn(
     node,
@@ -80,6 +89,8 @@ async function startOurs(profileDir?: string, node = process.execPath, name = 'o
       '--import',
       'tsx',
       'relay/main.ts',
+      '--workers',
+      String(workers),
       '--turn-port',
       String(port),
       '--http-port',
@@ -348,7 +359,11 @@ function ratios(rows: readonly MedianRow[]): string {
   return lines.join('\n');
 }
 
+/** The 1, 5 and 15 minute load averages (the docs quote them beside every figure). */
+const loadAverage = (): number[] => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+
 async function main(): Promise<void> {
+  const loadStart = loadAverage();
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: '5' },
@@ -358,8 +373,11 @@ async function main(): Promise<void> {
       out: { type: 'string', default: 'bench/results/turn-relay.json' },
       'cpu-prof': { type: 'string' },
       'alt-node': { type: 'string' },
+      workers: { type: 'string', default: '2' },
     },
   });
+  const workers = Number(values.workers);
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 64)) fail('--workers: expected 1 to 64');
   const durationMs = Number(values.duration) * 1000;
   if (!(durationMs >= 1000 && durationMs <= 120_000)) fail('--duration: expected seconds from 1 to 120');
   const rounds = Number(values.rounds);
@@ -370,13 +388,21 @@ async function main(): Promise<void> {
     ours: () => startOurs(values['cpu-prof']),
     'ours-alt': () =>
       startOurs(values['cpu-prof'], altNode ?? fail('ours-alt needs --alt-node PATH'), 'ours-alt'),
+    'ours-workers': () =>
+      startOurs(
+        values['cpu-prof'],
+        altNode ?? fail('ours-workers needs --alt-node PATH (a Node with reusePort)'),
+        `ours-w${workers}`,
+        workers,
+      ),
     coturn: startCoturn,
     pion: () => startPion(pion!),
     'node-turn': startNodeTurnServer,
   };
   const names = values.servers.split(',');
   for (const n of names)
-    if (!starters[n]) fail(`--servers: unknown server "${n}" (ours, ours-alt, coturn, pion, node-turn)`);
+    if (!starters[n])
+      fail(`--servers: unknown server "${n}" (ours, ours-alt, ours-workers, coturn, pion, node-turn)`);
   const scenarios = values.scenarios.split(',').map((name) => {
     const sc = SCENARIOS.find((s) => s.name === name);
     return sc ?? fail(`--scenarios: unknown scenario "${name}" (${SCENARIOS.map((s) => s.name).join(', ')})`);
@@ -425,7 +451,7 @@ async function main(): Promise<void> {
               const wall = (performance.now() - t0) / 1000;
               const cpuPercent = (100 * (cpuSeconds(server.pid) - cpu0)) / wall;
               const row: Row = {
-                server: name,
+                server: server.name,
                 scenario: sc.name,
                 mode,
                 round: round + 1,
@@ -448,9 +474,11 @@ async function main(): Promise<void> {
     await peer.stop();
   }
 
+  // Servers in the order of the first round (the order given), scenarios in table order.
+  const shown = [...new Set(rows.map((r) => r.server))];
   const summary = medians(rows).sort(
     (a, b) =>
-      names.indexOf(a.server) - names.indexOf(b.server) ||
+      shown.indexOf(a.server) - shown.indexOf(b.server) ||
       SCENARIOS.findIndex((s) => s.name === a.scenario) - SCENARIOS.findIndex((s) => s.name === b.scenario),
   );
   process.stdout.write(`${table(summary)}\n\n`);
@@ -463,9 +491,14 @@ async function main(): Promise<void> {
     durationMs,
     rounds,
     cpus: availableParallelism(),
+    workers: names.includes('ours-workers') ? workers : undefined,
+    loadAverage: { start: loadStart, end: loadAverage() },
     payloadBytes: 100,
   };
   writeFileSync(values.out, `${JSON.stringify({ meta, medians: summary, rows }, null, 2)}\n`);
+  process.stderr.write(
+    `load average ${loadStart.join(' ')} at start, ${meta.loadAverage.end.join(' ')} at end\n`,
+  );
   process.stderr.write(`wrote ${values.out}\n`);
 }
 

@@ -285,6 +285,8 @@ export const OPTIONS = {
     help: 'a TLS connection that has not finished its handshake is closed after this' },
   alternateServer: { flag: '--alternate-server', env: 'RELAY_ALTERNATE_SERVER', kind: 'value', arg: 'IP:PORT', parse: hostPort,
     help: 'ALTERNATE-SERVER sent with 300 while draining (RFC 8489 §10)' },
+  workers: { flag: '--workers', env: 'RELAY_WORKERS', kind: 'value', arg: 'N', default: '1', parse: int(1, 64),
+    help: 'threads serving TURN, all on the same ports (dgram and net reusePort: Node 22.12 or later; a Node without it exits 2). The kernel hashes each client to one thread; relayed ports are split between them. Not with --backbone-port yet' },
   drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
     help: 'seconds SIGTERM waits for allocations to end before stopping' },
   id: { flag: '--id', env: 'RELAY_ID', kind: 'value', arg: 'ID', parse: relayId,

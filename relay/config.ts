@@ -83,6 +83,8 @@ export interface RelayConfig {
   tlsHandshakeTimeout: number;
   alternateServer: HostPort | undefined;
   drainTimeout: number;
+  /** Threads serving TURN on shared ports (reusePort); 1 serves from the main thread alone. */
+  workers: number;
   /** Directory identity and placement (the backbone). */
   id: string;
   region: string;
@@ -306,6 +308,14 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',
     );
   }
+  if (rest.workers > 1 && rest.backbonePort !== undefined)
+    throw new OptionError(
+      '--workers: more than one worker does not work with --backbone-port yet (docs/BACKBONE.md)',
+    );
+  if (rest.workers > 1 && rest.maxPort - rest.minPort + 1 < 2 * rest.workers)
+    throw new OptionError(
+      `--workers: ${rest.workers} workers need at least ${2 * rest.workers} relayed ports (--min-port..--max-port)`,
+    );
   if (rest.pingTlsPort !== undefined && !tls)
     throw new OptionError('--ping-tls-port: needs --tls-cert and --tls-key, whose certificate it serves');
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;

@@ -5,12 +5,13 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
 import { answerPing, closeHttp, listenHttp, sendProblem } from './ping-listener.ts';
 
 export interface HttpSources {
-  readonly registry: Registry;
+  /** The Prometheus text of /metrics (one registry, or the workers' aggregated), and its type. */
+  metrics(): Promise<string>;
+  readonly contentType: string;
   ready(): boolean;
   /** Extra fields for /healthz (allocations, draining...). */
   status(): Record<string, unknown>;
@@ -77,9 +78,9 @@ export async function startRelayHttp(
     }
     switch (path) {
       case '/metrics':
-        src.registry.metrics().then(
+        src.metrics().then(
           (text) => {
-            res.writeHead(200, { 'content-type': src.registry.contentType });
+            res.writeHead(200, { 'content-type': src.contentType });
             res.end(text);
           },
           (err: unknown) => {

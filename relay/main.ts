@@ -11,6 +11,8 @@ import { discoverExternalIps } from './external-ip.ts';
 import { createLogger } from './logger.ts';
 import { type RelayNode, startRelayNode } from './node.ts';
 import { openRedisDirectory } from './redis.ts';
+import { reusePortAvailable } from './socket-util.ts';
+import { WorkerPool } from './workers.ts';
 
 async function main(): Promise<void> {
   const parsed = parseRelayConfig(process.argv.slice(2), process.env, { fileExists: existsSync });
@@ -23,6 +25,12 @@ async function main(): Promise<void> {
     return;
   }
   let config = parsed.config;
+  if (config.workers > 1 && !(await reusePortAvailable())) {
+    process.stderr.write(
+      `relay: --workers: ${config.workers} workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1\n`,
+    );
+    process.exit(2);
+  }
   const logger = createLogger(config.logLevel);
   logger.info({ config: redactConfig(config) }, 'starting relay');
   let node: RelayNode | undefined;
@@ -43,7 +51,21 @@ async function main(): Promise<void> {
     ? await openRedisDirectory(config.redis, config.redisPrefix, logger)
     : undefined;
   try {
-    node = await startRelayNode(config, { logger, directory, processMetrics: true });
+    const shared = config;
+    node = await startRelayNode(config, {
+      logger,
+      directory,
+      processMetrics: true,
+      siblings:
+        config.workers > 1
+          ? () =>
+              WorkerPool.start(shared, logger, (error) => {
+                process.stderr.write(`relay: ${error}\n`);
+                logger.flush();
+                process.exit(1);
+              })
+          : undefined,
+    });
   } catch (err) {
     process.stderr.write(`relay: cannot start: ${(err as Error).message}\n`);
     await directory?.close();
@@ -73,8 +95,8 @@ async function main(): Promise<void> {
     await node.stop(drain);
     await directory?.close();
     logger.info('stopped');
-    logger.flush();
-    process.exit(0);
+    // Exit once the last lines are written (the workers' too): pino writes asynchronously.
+    logger.flush(() => process.exit(0));
   };
   process.on('SIGTERM', () => void shutdown(true));
   process.on('SIGINT', () => void shutdown(false));

@@ -69,6 +69,7 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
     name: 'turn_draining',
     help: '1 while the relay refuses new allocations and waits for existing ones to end.',
     registers: [registry],
+    aggregator: 'max',
     collect() {
       this.set(sources.draining() ? 1 : 0);
     },
@@ -197,6 +198,7 @@ export function createTlsMetrics(registry: Registry, notAfterSeconds: () => numb
     name: 'turn_tls_certificate_expiry_timestamp_seconds',
     help: 'When the TLS certificate in use expires (its notAfter), UNIX seconds: alert well before it.',
     registers: [registry],
+    aggregator: 'min',
     collect() {
       this.set(notAfterSeconds());
     },
@@ -207,6 +209,8 @@ export function createTlsMetrics(registry: Registry, notAfterSeconds: () => numb
       help: 'Changed certificate files read on SIGHUP or a file change, by result (reloaded, refused).',
       labelNames: ['result'],
       registers: [registry],
+      // Every worker reads the same files: one reload of the relay, not one per worker.
+      aggregator: 'max',
     }),
   };
 }

@@ -3,9 +3,12 @@
  * the backbone. relay/main.ts runs one per process with Redis; the local stack (`npm start`)
  * runs several in one process around a shared in-memory directory.
  */
+import { AggregatorRegistry } from 'prom-client';
+import type { Revocations } from '../src/credentials/revocation.ts';
 import type { RelayDirectory } from '../src/directory/types.ts';
 import { parseLinkFaults } from '../src/faults/link-fault.ts';
 import { addressKey } from '../src/net/address.ts';
+import type { TrafficCounters } from '../src/turn/allocation.ts';
 import { Backbone } from './backbone.ts';
 import { createBackboneMetrics } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
@@ -16,6 +19,27 @@ import { type PingListeners, startPingListeners } from './ping-listener.ts';
 import { pingUrl, Registration, turnUrls } from './registration.ts';
 import type { ReloadResult } from './tls-certificates.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
+import { workerConfig } from './worker-config.ts';
+import type { WorkerMetrics, WorkerStats } from './workers.ts';
+
+/**
+ * The other TURN workers of this relay (--workers N, relay/workers.ts), seen from the main thread,
+ * which serves as worker 0: their counts join this relay's in /healthz, /metrics and the directory
+ * record, and revocations, certificate reloads, drain and stop reach them too.
+ */
+export interface RelaySiblings {
+  readonly size: number;
+  /** Each other worker's counts, as last read. */
+  stats(): readonly WorkerStats[];
+  allocations(): number;
+  traffic(): TrafficCounters;
+  ready(): boolean;
+  metrics(): Promise<WorkerMetrics[]>;
+  setRevoked(revocations: Revocations): void;
+  reloadCertificates(): void;
+  drain(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export interface RelayNode {
   readonly relay: TurnRelay;
@@ -37,7 +61,16 @@ const portsOf = (addresses: readonly { port: number }[]): number[] => [
 
 export async function startRelayNode(
   config: RelayConfig,
-  deps: { logger: Logger; directory?: RelayDirectory | undefined; processMetrics?: boolean },
+  deps: {
+    logger: Logger;
+    directory?: RelayDirectory | undefined;
+    processMetrics?: boolean;
+    /**
+     * With --workers N > 1: binds the TURN ports with SO_REUSEPORT and starts the other N-1
+     * workers once this one listens (relay/workers.ts passes its WorkerPool here).
+     */
+    siblings?: (() => Promise<RelaySiblings>) | undefined;
+  },
 ): Promise<RelayNode> {
   const { logger, directory } = deps;
   let backbone: Backbone | undefined;
@@ -58,9 +91,11 @@ export async function startRelayNode(
       createBackboneMetrics(r.metrics.registry),
       logger,
     );
-  const relay = new TurnRelay(config, {
+  // Worker 0's share of the relayed ports and relay-wide caps (the whole of them with one worker).
+  const relay = new TurnRelay(workerConfig(config, 0), {
     logger,
     processMetrics: deps.processMetrics ?? false,
+    sharedPorts: deps.siblings !== undefined,
     // The backbone is the relay's egress from the start: until it knows other relays, it sends direct.
     ...(directory && config.backbonePort !== undefined
       ? {
@@ -76,6 +111,26 @@ export async function startRelayNode(
     await relay.stop();
     throw err;
   });
+  const siblings = await deps.siblings?.().catch(async (err: unknown) => {
+    await relay.stop();
+    throw err;
+  });
+  const registry = relay.metrics.registry;
+  const allocations = () => relay.engine.allocationCount + (siblings?.allocations() ?? 0);
+  const traffic = (): TrafficCounters => {
+    const t = relay.traffic();
+    const s = siblings?.traffic();
+    if (!s) return t;
+    return {
+      packetsToPeer: t.packetsToPeer + s.packetsToPeer,
+      bytesToPeer: t.bytesToPeer + s.bytesToPeer,
+      packetsToClient: t.packetsToClient + s.packetsToClient,
+      bytesToClient: t.bytesToClient + s.bytesToClient,
+    };
+  };
+  const stopSiblings = async () => {
+    await siblings?.stop();
+  };
   const setFaults = (spec: string): string | undefined => {
     const parsed = parseLinkFaults(spec);
     if (!parsed.ok) return parsed.error;
@@ -88,10 +143,30 @@ export async function startRelayNode(
     config.httpHost,
     config.httpPort,
     {
-      registry: relay.metrics.registry,
-      ready: () => relay.ready,
+      // With workers, each metric is summed over them unless it says otherwise (its `aggregator`).
+      metrics: siblings
+        ? async () =>
+            AggregatorRegistry.aggregate([
+              await registry.getMetricsAsJSON(),
+              ...(await siblings.metrics()),
+            ]).metrics()
+        : () => registry.metrics(),
+      contentType: registry.contentType,
+      ready: () => relay.ready && (siblings?.ready() ?? true),
       status: () => ({
-        allocations: relay.engine.allocationCount,
+        allocations: allocations(),
+        // Per worker, this thread first: allocations and packets relayed (both ways) since start.
+        ...(siblings
+          ? {
+              workers: [
+                { allocations: relay.engine.allocationCount, traffic: relay.traffic() },
+                ...siblings.stats(),
+              ].map((w) => ({
+                allocations: w.allocations,
+                relayedPackets: w.traffic.packetsToPeer + w.traffic.packetsToClient,
+              })),
+            }
+          : {}),
         draining: relay.engine.draining,
         backbone: backbone && {
           address: backbone.address,
@@ -119,6 +194,7 @@ export async function startRelayNode(
     logger,
   ).catch(async (err: unknown) => {
     await relay.stop();
+    await stopSiblings();
     await http.close();
     throw err;
   });
@@ -146,14 +222,15 @@ export async function startRelayNode(
         pingUrl: pingUrl(config, advertised, { private: http.port, http: ping.http, https: ping.https }),
       },
       {
-        allocations: () => relay.engine.allocationCount,
-        traffic: () => relay.traffic(),
+        allocations,
+        traffic,
         draining: () => relay.engine.draining,
       },
       logger,
     );
     await registration.start().catch(async (err: unknown) => {
       await relay.stop();
+      await stopSiblings();
       await backbone?.stop();
       await http.close();
       await ping.close();
@@ -162,7 +239,9 @@ export async function startRelayNode(
     // Revocations from the edge: applied on every event, and re-read every few seconds.
     const refresh = async () => {
       try {
-        relay.setRevoked(await directory.revoked(Date.now()));
+        const revoked = await directory.revoked(Date.now());
+        relay.setRevoked(revoked);
+        siblings?.setRevoked(revoked);
       } catch {
         // Directory away: keep the revocations already known.
       }
@@ -184,16 +263,20 @@ export async function startRelayNode(
     get backbone() {
       return backbone;
     },
-    reloadCertificates: () => relay.reloadCertificates(),
+    reloadCertificates: () => {
+      siblings?.reloadCertificates();
+      return relay.reloadCertificates();
+    },
     async stop(drain) {
       if (drain) {
-        const drained = relay.drain();
+        const drained = Promise.all([relay.drain(), siblings?.drain(config.drainTimeout * 1000)]);
         await registration?.draining(); // the directory hears of it at once, not at the next beat
         await drained;
       }
       clearInterval(revokedTimer);
       await unsubscribe?.().catch(() => undefined);
       await relay.stop();
+      await stopSiblings();
       await backbone?.stop();
       await registration?.stop();
       await http.close();

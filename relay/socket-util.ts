@@ -27,15 +27,50 @@ export function literalLookup(
   dns.lookup(host, { family: wanted === 6 ? 6 : wanted === 4 ? 4 : 0 }, callback);
 }
 
-export function bindUdp(host: string, port: number): Promise<dgram.Socket> {
+/**
+ * SO_REUSEPORT through Node's options (dgram `reusePort`, net `listen({ reusePort })`): Node 22.12
+ * and 23.1 added them; @types/node 20 does not know them, and Node 20 ignores them silently.
+ */
+type SharedUdpOptions = dgram.SocketOptions & { reusePort?: boolean };
+type SharedListenOptions = net.ListenOptions & { reusePort?: boolean };
+
+/**
+ * Whether this Node binds UDP sockets with SO_REUSEPORT: two sockets bound to one loopback port
+ * with `reusePort` both succeed. A Node that ignores the option fails the second with EADDRINUSE.
+ * (Asked on loopback, not on the relay's listen address, so that an unusable listen address is
+ * reported as such when the relay binds it, not as a Node without reusePort.)
+ */
+export async function reusePortAvailable(host = '127.0.0.1'): Promise<boolean> {
+  const options: SharedUdpOptions = { type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true };
+  const bind = (port: number) =>
+    new Promise<dgram.Socket | undefined>((resolve) => {
+      const s = dgram.createSocket(options);
+      s.once('error', () => {
+        s.close();
+        resolve(undefined);
+      });
+      s.bind({ address: host, port, exclusive: true }, () => resolve(s));
+    });
+  const first = await bind(0);
+  if (!first) return false;
+  const second = await bind(first.address().port);
+  first.close();
+  second?.close();
+  return second !== undefined;
+}
+
+/** A UDP socket bound to host:port; `shared` binds with SO_REUSEPORT (workers on one port). */
+export function bindUdp(host: string, port: number, shared = false): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const family = host.includes(':') ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({
+    const options: SharedUdpOptions = {
       type: family,
       ipv6Only: family === 'udp6',
       recvBufferSize: 4 << 20,
       lookup: literalLookup,
-    });
+      ...(shared ? { reusePort: true } : {}),
+    };
+    const socket = dgram.createSocket(options);
     socket.once('error', reject);
     socket.bind({ address: host, port, exclusive: true }, () => {
       socket.off('error', reject);
@@ -49,10 +84,22 @@ export function bindUdp(host: string, port: number): Promise<dgram.Socket> {
   });
 }
 
-export function listenStream(server: net.Server, host: string, port: number): Promise<TransportAddress> {
+/** Listens on host:port; `shared` listens with SO_REUSEPORT (workers on one port). */
+export function listenStream(
+  server: net.Server,
+  host: string,
+  port: number,
+  shared = false,
+): Promise<TransportAddress> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, exclusive: true }, () => {
+    const options: SharedListenOptions = {
+      host,
+      port,
+      exclusive: true,
+      ...(shared ? { reusePort: true } : {}),
+    };
+    server.listen(options, () => {
       server.off('error', reject);
       const a = server.address() as net.AddressInfo;
       resolve({ family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port });

@@ -67,6 +67,11 @@ export interface TurnRelayDeps {
   readonly egress?: (relay: TurnRelay) => PeerEgress;
   /** Collect Node's default process metrics too (off in tests that run several relays). */
   readonly processMetrics?: boolean;
+  /**
+   * Bind the TURN listeners with SO_REUSEPORT, beside other workers on the same ports
+   * (--workers, relay/workers.ts); each worker has its own slice of the relayed port range.
+   */
+  readonly sharedPorts?: boolean;
 }
 
 export interface ListeningAddresses {
@@ -135,12 +140,14 @@ export class TurnRelay {
   #stopped = false;
   /** Packets to stream clients dropped because their send buffer was full (the shell's own count). */
   #backpressureDrops = 0;
+  readonly #sharedPorts: boolean;
 
   constructor(
     readonly config: RelayConfig,
     deps: TurnRelayDeps,
   ) {
     this.#log = deps.logger.child({ part: 'turn' });
+    this.#sharedPorts = deps.sharedPorts ?? false;
     this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
     this.#admission = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     for (const host of config.listen) {
@@ -253,7 +260,7 @@ export class TurnRelay {
     }
     for (const host of c.listen) {
       if (c.udp) {
-        const socket = await bindUdp(host, c.turnPort);
+        const socket = await bindUdp(host, c.turnPort, this.#sharedPorts);
         this.#serveUdp(socket);
         result.udp.push(toAddress(socket.address()));
       }
@@ -261,7 +268,7 @@ export class TurnRelay {
         const server = net.createServer();
         this.#admit(server);
         server.on('connection', (s: net.Socket) => this.#serveStream(s, 'tcp'));
-        result.tcp.push(await listenStream(server, host, port));
+        result.tcp.push(await listenStream(server, host, port, this.#sharedPorts));
         this.#streams.push(server);
       }
       for (const port of certs ? c.tls!.ports : []) {
@@ -276,7 +283,7 @@ export class TurnRelay {
             this.#refused.tls_handshake_timeout++;
           else this.#warnOnce('tls-handshake', 'TLS handshake failed', err);
         });
-        result.tls.push(await listenStream(server, host, port));
+        result.tls.push(await listenStream(server, host, port, this.#sharedPorts));
         this.#streams.push(server);
       }
     }

@@ -20,10 +20,13 @@ export interface LaunchOptions {
   readonly readyMs?: number;
   /** Give the child a stdin pipe (for programs driven line by line); otherwise it reads nothing. */
   readonly stdin?: boolean;
+  /** The Node binary to run (test/support/newer-node.ts); the one running the tests by default. */
+  readonly node?: string;
 }
 
 function start(args: readonly string[], env: Record<string, string>, o: LaunchOptions = {}): ChildProcess {
-  const node = o.built ? [process.execPath, ...args] : [process.execPath, '--import', 'tsx', ...args];
+  const bin = o.node ?? process.execPath;
+  const node = o.built ? [bin, ...args] : [bin, '--import', 'tsx', ...args];
   const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...node] : node;
   return spawn(argv[0]!, argv.slice(1), {
     cwd: o.built ?? ROOT,

@@ -31,6 +31,26 @@ describe('relay config errors', () => {
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',
     ],
     [['--backbone-port', '7000'], {}, '--backbone-port: needs --redis, where relays find each other'],
+    [['--workers', '0'], {}, '--workers: expected an integer from 1 to 64, got "0"'],
+    [
+      [
+        '--workers',
+        '2',
+        '--backbone-port',
+        '7000',
+        '--redis',
+        'redis://127.0.0.1',
+        '--mesh-key',
+        'k'.repeat(16),
+      ],
+      {},
+      '--workers: more than one worker does not work with --backbone-port yet (docs/BACKBONE.md)',
+    ],
+    [
+      ['--workers', '3', '--min-port', '50000', '--max-port', '50004'],
+      {},
+      '--workers: 3 workers need at least 6 relayed ports (--min-port..--max-port)',
+    ],
     [['--mesh-key', 'short'], {}, '--mesh-key: a mesh key needs at least 16 characters'],
     [
       ['--fault-links', 'b:loss=200'],

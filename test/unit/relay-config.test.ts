@@ -68,6 +68,7 @@ describe('relay config defaults', () => {
       tlsHandshakeTimeout: 10,
       alternateServer: undefined,
       drainTimeout: 300,
+      workers: 1,
       id: 'relay-127.0.0.1-3478',
       region: 'local',
       lat: 0,
@@ -181,6 +182,7 @@ describe('relay config values', () => {
       { alternateServer: { family: 6, address: '2001:db8::9', port: 3479 } },
     ],
     [['--drain-timeout', '0'], { drainTimeout: 0 }],
+    [['--workers', '4'], { workers: 4 }],
   ])('reads %j', (argv, expected) => {
     expect(config(argv)).toMatchObject(expected);
   });

@@ -1,0 +1,63 @@
+/**
+ * One TURN worker thread of a relay with --workers N (started by relay/workers.ts): a TurnRelay on
+ * the shared TURN ports (SO_REUSEPORT) with its own relayed ports, answering the main thread's
+ * requests (counts, metrics, drain, stop) and applying what it tells (revocations, certificate
+ * reload). No HTTP port, no registration, no backbone: the main thread does those for the relay.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from './logger.ts';
+import { TurnRelay } from './turn-relay.ts';
+import type { FromWorker, ToWorker, WorkerStart } from './workers.ts';
+
+async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Promise<void> {
+  const { config, index } = start;
+  const logger = createLogger(config.logLevel).child({ worker: index });
+  const post = (m: FromWorker) => port.postMessage(m);
+  const relay = new TurnRelay(config, { logger, sharedPorts: true });
+  try {
+    await relay.start();
+  } catch (err) {
+    await relay.stop();
+    post({ type: 'failed', error: (err as Error).message });
+    logger.flush();
+    return;
+  }
+  port.on('message', (m: ToWorker) => {
+    switch (m.type) {
+      case 'stats':
+        post({
+          type: 'stats',
+          id: m.id,
+          stats: { allocations: relay.engine.allocationCount, traffic: relay.traffic(), ready: relay.ready },
+        });
+        break;
+      case 'metrics':
+        void relay.metrics.registry
+          .getMetricsAsJSON()
+          .then((metrics) => post({ type: 'metrics', id: m.id, metrics }));
+        break;
+      case 'revoked':
+        relay.setRevoked(m.revocations);
+        break;
+      case 'reload':
+        relay.reloadCertificates();
+        break;
+      case 'drain':
+        void relay.drain(m.timeoutMs).then(() => post({ type: 'done', id: m.id }));
+        break;
+      case 'stop':
+        // Answer once the last log lines are written: the main thread may exit right after.
+        void relay.stop().then(() =>
+          logger.flush(() => {
+            post({ type: 'done', id: m.id });
+            port.close();
+          }),
+        );
+        break;
+    }
+  });
+  post({ type: 'started' });
+}
+
+const start: WorkerStart = workerData;
+if (parentPort) void run(parentPort, start);

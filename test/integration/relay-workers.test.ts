@@ -1,0 +1,254 @@
+/**
+ * --workers N: one relay process whose TURN ports are served by N threads with SO_REUSEPORT. Run
+ * on a Node that has dgram `reusePort` (test/support/newer-node.ts installs the registry's Node 24
+ * when the tests run on Node 20), as an operator runs it (`node --import tsx relay/main.ts`):
+ * turnutils_uclient's clients land on both workers and every message comes back, over UDP and TCP;
+ * /healthz and /metrics count both workers; SIGTERM drains and stops both. On a Node without
+ * reusePort, --workers 2 refuses to start with one line and exit code 2.
+ */
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reusePortAvailable } from '../../relay/socket-util.ts';
+import { newerNode } from '../support/newer-node.ts';
+import { freePort } from '../support/ports.ts';
+import { runToExit, type Started, startUntilReady } from '../support/process.ts';
+import { makeSelfSignedCert } from '../support/tls-cert.ts';
+import { type Peer, runUclient, startTurnutilsPeer } from '../support/turnutils.ts';
+
+const NODE_HAS_REUSEPORT = await reusePortAvailable();
+
+interface Health {
+  allocations: number;
+  workers: { allocations: number; relayedPackets: number }[];
+}
+
+async function health(httpPort: number): Promise<Health> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+  return (await res.json()) as Health;
+}
+
+describe('a relay with --workers 2', () => {
+  let relay: Started;
+  let peer: Peer;
+  let turnPort: number;
+  let httpPort: number;
+
+  beforeAll(async () => {
+    const node = await newerNode();
+    turnPort = await freePort('both');
+    httpPort = await freePort('tcp');
+    relay = await startUntilReady(
+      [
+        'relay/main.ts',
+        '--workers',
+        '2',
+        '--turn-port',
+        String(turnPort),
+        '--http-port',
+        String(httpPort),
+        '--user',
+        'ninja:youhavetoberealistic',
+        '--realm',
+        'workers.test',
+        '--allow-peer',
+        '127.0.0.0/8',
+        '--min-port',
+        '41000',
+        '--max-port',
+        '41999',
+        '--drain-timeout',
+        '1',
+        '--log-level',
+        'info',
+      ],
+      {},
+      'relay with two workers',
+      { node, readyMs: 60_000 },
+    );
+    peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
+  }, 240_000);
+
+  afterAll(async () => {
+    await peer?.stop();
+    if (relay && relay.child.exitCode === null) {
+      relay.child.kill('SIGKILL');
+      await relay.exited;
+    }
+  });
+
+  it('relays for UDP clients that the kernel spreads over both workers', async () => {
+    const result = await runUclient({
+      server: '127.0.0.1',
+      port: turnPort,
+      transport: 'udp',
+      mode: 'channel',
+      user: 'ninja',
+      password: 'youhavetoberealistic',
+      peer: { host: peer.host, port: peer.port },
+      messages: 20,
+      // 16 sessions, each from its own port: all on one worker has odds 2 in 65,536.
+      clients: 16,
+      noRtcp: true,
+      intervalMs: 5,
+    });
+    expect(result.timedOut).toBe(false);
+    expect(result.messagesSent).toBe(16 * 20);
+    expect(result.messagesReceived).toBe(16 * 20);
+    // The main thread reads the other worker's counts every second.
+    const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
+    let h = await health(httpPort);
+    for (let i = 0; i < 30 && total(h) < 2 * 16 * 20; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      h = await health(httpPort);
+    }
+    expect(h.workers).toHaveLength(2);
+    for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
+    expect(total(h)).toBeGreaterThanOrEqual(2 * 16 * 20);
+    expect(h.allocations).toBe(h.workers.reduce((n, w) => n + w.allocations, 0));
+  }, 60_000);
+
+  it('relays for TCP clients too', async () => {
+    const result = await runUclient({
+      server: '127.0.0.1',
+      port: turnPort,
+      transport: 'tcp',
+      mode: 'channel',
+      user: 'ninja',
+      password: 'youhavetoberealistic',
+      peer: { host: peer.host, port: peer.port },
+      messages: 20,
+      clients: 8,
+      noRtcp: true,
+      intervalMs: 5,
+    });
+    expect(result.timedOut).toBe(false);
+    expect(result.messagesReceived).toBe(8 * 20);
+  }, 60_000);
+
+  it('sums both workers in /metrics', async () => {
+    // Traffic has stopped: once the other worker's counts have been read again (every second),
+    // /healthz and /metrics must agree on every packet of both workers.
+    await new Promise((r) => setTimeout(r, 1500));
+    const h = await health(httpPort);
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const relayed = [...text.matchAll(/^turn_relayed_packets_total\{direction="\w+"\} (\d+)$/gm)];
+    expect(relayed).toHaveLength(2);
+    const inMetrics = relayed.reduce((n, m) => n + Number(m[1]), 0);
+    expect(inMetrics).toBe(h.workers.reduce((n, w) => n + w.relayedPackets, 0));
+    expect(inMetrics).toBeGreaterThanOrEqual(2 * (16 + 8) * 20);
+    expect(Number(/^turn_allocations_active (\d+)$/m.exec(text)?.[1])).toBe(h.allocations);
+    expect(text).toMatch(/^turn_draining 0$/m);
+  });
+
+  it('drains and stops both workers on SIGTERM', async () => {
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
+    const out = relay.output();
+    expect(out).toMatch(/"worker":1,"part":"turn".*"msg":"draining"/);
+    expect(out).toMatch(/"worker":1,"part":"turn","msg":"TURN listeners closed"/);
+    expect(out).toMatch(/"msg":"stopped"/);
+  }, 30_000);
+});
+
+describe('a relay with --workers 2 serving TLS', () => {
+  let relay: Started;
+  let peer: Peer;
+  let tlsPort: number;
+  let cert: { cert: string; key: string };
+
+  beforeAll(async () => {
+    const node = await newerNode();
+    cert = await makeSelfSignedCert(mkdtempSync(join(tmpdir(), 'workers-tls-')));
+    tlsPort = await freePort('tcp');
+    relay = await startUntilReady(
+      [
+        'relay/main.ts',
+        '--workers',
+        '2',
+        '--turn-port',
+        String(await freePort('both')),
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert',
+        cert.cert,
+        '--tls-key',
+        cert.key,
+        // Only SIGHUP reloads here: each worker would see a file change by itself.
+        '--no-tls-watch',
+        '--http-port',
+        '0',
+        '--user',
+        'ninja:youhavetoberealistic',
+        '--allow-peer',
+        '127.0.0.0/8',
+        '--min-port',
+        '42000',
+        '--max-port',
+        '42999',
+        '--drain-timeout',
+        '1',
+      ],
+      {},
+      'relay with two workers and TLS',
+      { node, readyMs: 60_000 },
+    );
+    peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
+  }, 240_000);
+
+  afterAll(async () => {
+    await peer?.stop();
+    if (relay && relay.child.exitCode === null) {
+      relay.child.kill('SIGKILL');
+      await relay.exited;
+    }
+  });
+
+  it('relays for TLS clients on the shared TLS port', async () => {
+    const result = await runUclient({
+      server: '127.0.0.1',
+      port: tlsPort,
+      transport: 'tls',
+      mode: 'channel',
+      user: 'ninja',
+      password: 'youhavetoberealistic',
+      peer: { host: peer.host, port: peer.port },
+      messages: 10,
+      clients: 8,
+      noRtcp: true,
+      intervalMs: 5,
+    });
+    expect(result.timedOut).toBe(false);
+    expect(result.messagesReceived).toBe(8 * 10);
+  }, 60_000);
+
+  it('reloads the certificate in every worker on SIGHUP', async () => {
+    const next = await makeSelfSignedCert(mkdtempSync(join(tmpdir(), 'workers-tls-next-')));
+    copyFileSync(next.cert, cert.cert);
+    copyFileSync(next.key, cert.key);
+    relay.child.kill('SIGHUP');
+    const reloaded = () =>
+      relay.output().match(/"trigger":"SIGHUP".*"msg":"TLS certificate reloaded"/g) ?? [];
+    for (let i = 0; i < 50 && reloaded().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(reloaded()).toHaveLength(2);
+    expect(relay.output()).toMatch(/"worker":1,[^\n]*"trigger":"SIGHUP"[^\n]*"TLS certificate reloaded"/);
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
+  }, 30_000);
+});
+
+describe('a relay with --workers 2 on a Node without reusePort', () => {
+  // The tests run on the project's Node 20; on a newer one there is no such Node to try.
+  it.skipIf(NODE_HAS_REUSEPORT)('refuses to start with one line and exit code 2', async () => {
+    const turnPort = await freePort('both');
+    const r = await runToExit(
+      ['relay/main.ts', '--workers', '2', '--turn-port', String(turnPort), '--http-port', '0'],
+      {},
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1`,
+    ]);
+  });
+});

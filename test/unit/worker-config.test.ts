@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { parseRelayConfig, type RelayConfig } from '../../relay/config.ts';
+import { portSlice, workerConfig } from '../../relay/worker-config.ts';
+
+function config(argv: string[]): RelayConfig {
+  const r = parseRelayConfig(argv, {}, { fileExists: () => false });
+  if (!r.ok || !('config' in r)) throw new Error('expected a config');
+  return r.config;
+}
+
+describe('relayed port slices of workers', () => {
+  it('split the range into contiguous slices that cover it once, the first ones longer', () => {
+    const slices = [0, 1, 2].map((i) => portSlice(49152, 65535, 3, i));
+    expect(slices).toEqual([
+      { minPort: 49152, maxPort: 54613 },
+      { minPort: 54614, maxPort: 60074 },
+      { minPort: 60075, maxPort: 65535 },
+    ]);
+    const ports = new Set<number>();
+    for (const s of slices) for (let p = s.minPort; p <= s.maxPort; p++) ports.add(p);
+    expect(ports.size).toBe(65535 - 49152 + 1);
+  });
+
+  it('give the whole range to a single worker', () => {
+    expect(portSlice(40000, 40009, 1, 0)).toEqual({ minPort: 40000, maxPort: 40009 });
+  });
+
+  it('refuse a range too small for a pair of ports per worker, and a worker that does not exist', () => {
+    expect(() => portSlice(40000, 40004, 3, 0)).toThrow('5 relayed ports cannot be split into 3 slices of 2');
+    expect(() => portSlice(40000, 40009, 2, 2)).toThrow('worker 2 of 2: no such worker');
+  });
+});
+
+describe('worker configuration', () => {
+  it('divides the relay-wide caps, rounding up, and keeps the per-user and per-source ones', () => {
+    const c = config(['--workers', '3', '--max-allocations', '100', '--max-connections', '10']);
+    const w = workerConfig(c, 2);
+    expect(w).toMatchObject({
+      minPort: 60075,
+      maxPort: 65535,
+      maxAllocations: 34,
+      maxConnections: 4,
+      userQuota: c.userQuota,
+      tenantQuota: c.tenantQuota,
+      maxConnectionsPerIp: c.maxConnectionsPerIp,
+      turnPort: c.turnPort,
+    });
+  });
+
+  it('is the configuration itself with one worker', () => {
+    const c = config([]);
+    expect(workerConfig(c, 0)).toBe(c);
+  });
+});
