@@ -262,6 +262,11 @@ async function main(): Promise<number> {
       log(
         `${g.process.padEnd(9)} ${g.metric.padEnd(6)} ${unit(g.metric, g.growth).padStart(20)} ${unit(g.metric, g.allowed).padStart(12)} ${unit(g.metric, g.perHour).padStart(12)} ${(Number.isFinite(g.tStat) ? g.tStat.toFixed(1) : 'inf').padStart(6)}  ${g.judged ? (g.ok ? 'yes' : 'NO') : 'not judged'}${g.note ? ` (${g.note})` : ''}`,
       );
+    const unjudged = verdict.growth.filter((g) => !g.judged || g.lives?.some((l) => !l.judged));
+    if (unjudged.length > 0)
+      log(
+        `not judged, neither failed nor passed: ${unjudged.map((g) => `${g.process} ${g.metric} (${g.note ?? 'some lives too young'})`).join('; ')}`,
+      );
     log('\nwork        ok   failed  last ok (s)  ok');
     for (const s of serving)
       log(
