@@ -255,12 +255,17 @@ async function main(): Promise<number> {
       log(
         `${l.call.padEnd(18)} ${String(l.sent).padStart(9)} ${String(l.lost).padStart(8)} ${(l.share * 100).toFixed(3).padStart(6)}%  ${`${l.excludedSent}/${l.excludedLost}`.padStart(17)}   ${l.ok ? 'yes' : 'NO'}`,
       );
-    log('\nprocess   metric   growth over 2nd half   allowed      per hour   t      ok');
+    log('\nprocess   metric     growth in window   allowed      per hour   t      ok');
     const unit = (m: SoakMetric, v: number) =>
       m === 'rss' || m === 'heap' ? `${(v / 1048576).toFixed(1)} MiB` : v.toFixed(1);
     for (const g of verdict.growth)
       log(
-        `${g.process.padEnd(9)} ${g.metric.padEnd(6)} ${unit(g.metric, g.growth).padStart(20)} ${unit(g.metric, g.allowed).padStart(12)} ${unit(g.metric, g.perHour).padStart(12)} ${(Number.isFinite(g.tStat) ? g.tStat.toFixed(1) : 'inf').padStart(6)}  ${g.ok ? 'yes' : 'NO'}${g.note ? ` (${g.note})` : ''}`,
+        `${g.process.padEnd(9)} ${g.metric.padEnd(6)} ${unit(g.metric, g.growth).padStart(20)} ${unit(g.metric, g.allowed).padStart(12)} ${unit(g.metric, g.perHour).padStart(12)} ${(Number.isFinite(g.tStat) ? g.tStat.toFixed(1) : 'inf').padStart(6)}  ${g.judged ? (g.ok ? 'yes' : 'NO') : 'not judged'}${g.note ? ` (${g.note})` : ''}`,
+      );
+    const unjudged = verdict.growth.filter((g) => !g.judged || g.lives?.some((l) => !l.judged));
+    if (unjudged.length > 0)
+      log(
+        `not judged, neither failed nor passed: ${unjudged.map((g) => `${g.process} ${g.metric} (${g.note ?? 'some lives too young'})`).join('; ')}`,
       );
     log('\nwork        ok   failed  last ok (s)  ok');
     for (const s of serving)

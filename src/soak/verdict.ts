@@ -11,6 +11,12 @@
  * the window fails only when it exceeds the stated tolerance AND stands out of the noise (slope
  * more than three standard errors from zero): a sawtooth garbage-collected heap sampled a dozen
  * times may tilt by chance; a leak tilts every time.
+ *
+ * Resident memory is judged per life instead (`minLifeS`): V8 grows a young process's heap for
+ * minutes, so the common slope of lives restarted every few minutes measures that warm-up, and
+ * carried across the whole window it reads as a leak. Each life is fitted on its own samples and
+ * its growth is its slope times its own span in the window; a life spanning less than `minLifeS`
+ * is too young to judge and is reported as such (not failed, and not counted as passed).
  */
 
 export interface Sample {
@@ -27,11 +33,30 @@ export interface GrowthRule {
   /** ... or this share of the window's median, whichever is larger. */
   readonly relative: number;
   /**
-   * Judged only when the window spans at least this many seconds (default 0). Resident memory
-   * climbs for minutes while V8 sizes a young process's heap, so a short run judges the live heap
-   * and says nothing of RSS.
+   * When set, each process life is judged alone, on its own span within the window, and only
+   * lives spanning at least this many seconds there; younger ones are reported as not judged.
+   * Unset: one fit over all lives (a common slope), carried across the whole window.
    */
-  readonly minWindowS?: number;
+  readonly minLifeS?: number;
+}
+
+/** One process life's part of a per-life verdict. */
+export interface LifeGrowth {
+  readonly pid: number;
+  /** First and last sample of the life within the window, seconds since the run began. */
+  readonly from: number;
+  readonly to: number;
+  readonly samples: number;
+  /** False when the life spans less than the rule's `minLifeS` in the window (or has too few samples). */
+  readonly judged: boolean;
+  /** Fitted growth across the life's own span in the window (0 when not judged). */
+  readonly growth: number;
+  readonly allowed: number;
+  readonly perHour: number;
+  readonly tStat: number;
+  /** False only for a judged life that grew beyond its tolerance and out of the noise. */
+  readonly ok: boolean;
+  readonly note?: string;
 }
 
 export interface GrowthResult {
@@ -45,8 +70,15 @@ export interface GrowthResult {
   readonly tStat: number;
   readonly samples: number;
   readonly ok: boolean;
-  /** Why no verdict could be made (too few samples); such a result is ok. */
+  /**
+   * False when nothing was judged (too few samples, or every life too young): `ok` is then true
+   * but means "no verdict", and `note` says why. Per-life rules: true when at least one life was.
+   */
+  readonly judged: boolean;
+  /** Why no verdict, or only a partial one, could be made. */
   readonly note?: string;
+  /** Per-life rules (`minLifeS`): every life in the window; the figures above are the worst judged one's. */
+  readonly lives?: readonly LifeGrowth[];
 }
 
 const median = (xs: readonly number[]) => {
@@ -92,6 +124,74 @@ export function fixedEffectsSlope(samples: readonly Sample[]): {
   return { slope, se, n: samples.length, lives: lives.size };
 }
 
+/** The fitted rise of `fit` across `span` seconds, its t statistic, and whether it fails `allowed`. */
+function judgeFit(fit: { slope: number; se: number }, span: number, allowed: number) {
+  const growth = fit.slope * span;
+  const tStat = fit.se === 0 ? (fit.slope === 0 ? 0 : Number.POSITIVE_INFINITY) : fit.slope / fit.se;
+  return { growth, perHour: fit.slope * 3600, tStat, ok: !(growth > allowed && tStat > 3) };
+}
+
+/** Each life in `window` judged on its own span, lives shorter than `minLifeS` reported unjudged. */
+function perLifeGrowth(window: readonly Sample[], rule: GrowthRule, minLifeS: number): GrowthResult {
+  const byPid = new Map<number, Sample[]>();
+  for (const s of window) {
+    const life = byPid.get(s.pid);
+    if (life) life.push(s);
+    else byPid.set(s.pid, [s]);
+  }
+  const lives: LifeGrowth[] = [];
+  for (const [pid, life] of byPid) {
+    const from = life[0]!.t;
+    const to = life.at(-1)!.t;
+    const allowed = Math.max(rule.absolute, rule.relative * median(life.map((s) => s.v)));
+    const base = { pid, from, to, samples: life.length, allowed };
+    const young = to - from < minLifeS;
+    if (young || life.length < 4) {
+      const note = young
+        ? `${(to - from).toFixed(0)} s in the window, under ${minLifeS} s: too young to judge`
+        : 'too few samples';
+      lives.push({ ...base, judged: false, growth: 0, perHour: 0, tStat: 0, ok: true, note });
+      continue;
+    }
+    lives.push({ ...base, judged: true, ...judgeFit(fixedEffectsSlope(life), to - from, allowed) });
+  }
+  const judged = lives.filter((l) => l.judged);
+  const unjudged = lives.length - judged.length;
+  const allowed = Math.max(rule.absolute, rule.relative * median(window.map((s) => s.v)));
+  const summary = { samples: window.length, lives };
+  if (judged.length === 0)
+    return {
+      ...summary,
+      growth: 0,
+      allowed,
+      perHour: 0,
+      tStat: 0,
+      ok: true,
+      judged: false,
+      note:
+        lives.length === 0
+          ? 'no samples in the window'
+          : `not judged: ${lives.length === 1 ? 'its one life is' : `all ${lives.length} lives are`} under ${minLifeS} s in the window`,
+    };
+  // The figures shown are the life that came nearest its tolerance (a failing one first).
+  const nearness = (l: LifeGrowth) => (l.ok ? 0 : 1e9) + l.growth / l.allowed;
+  const worst = judged.reduce((w, l) => (nearness(l) > nearness(w) ? l : w));
+  return {
+    ...summary,
+    growth: worst.growth,
+    allowed: worst.allowed,
+    perHour: worst.perHour,
+    tStat: worst.tStat,
+    ok: judged.every((l) => l.ok),
+    judged: true,
+    ...(unjudged > 0
+      ? {
+          note: `${judged.length} of ${lives.length} lives judged; ${unjudged} under ${minLifeS} s in the window`,
+        }
+      : {}),
+  };
+}
+
 /** Judges `samples` over the second half of a run of `durationS` seconds. */
 export function secondHalfGrowth(
   samples: readonly Sample[],
@@ -103,10 +203,11 @@ export function secondHalfGrowth(
   const born = new Map<number, number>();
   for (const s of samples) if (!born.has(s.pid)) born.set(s.pid, s.t);
   const window = samples.filter((s) => s.t >= from && s.t <= durationS && s.t - born.get(s.pid)! >= warmupS);
+  if (rule.minLifeS !== undefined) return perLifeGrowth(window, rule, rule.minLifeS);
   const span = durationS - from;
   const allowed = Math.max(rule.absolute, rule.relative * median(window.map((s) => s.v)));
   const fit = fixedEffectsSlope(window);
-  if (span < (rule.minWindowS ?? 0))
+  if (fit.n - fit.lives < 3)
     return {
       growth: 0,
       allowed,
@@ -114,20 +215,10 @@ export function secondHalfGrowth(
       tStat: 0,
       samples: fit.n,
       ok: true,
-      note: `window under ${rule.minWindowS} s: not judged`,
+      judged: false,
+      note: 'too few samples',
     };
-  if (fit.n - fit.lives < 3)
-    return { growth: 0, allowed, perHour: 0, tStat: 0, samples: fit.n, ok: true, note: 'too few samples' };
-  const growth = fit.slope * span;
-  const tStat = fit.se === 0 ? (fit.slope === 0 ? 0 : Number.POSITIVE_INFINITY) : fit.slope / fit.se;
-  return {
-    growth,
-    allowed,
-    perHour: fit.slope * 3600,
-    tStat,
-    samples: fit.n,
-    ok: !(growth > allowed && tStat > 3),
-  };
+  return { ...judgeFit(fit, span, allowed), allowed, samples: fit.n, judged: true };
 }
 
 export interface LossInterval {

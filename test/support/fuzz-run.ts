@@ -58,7 +58,7 @@ export interface FuzzOptions {
 /**
  * Bounds on what a run may leave behind, final sample minus baseline, per process. The baseline
  * is taken after the first slice of every protocol has run (code, caches and pools warmed up),
- * the final after the settle period; both after a full GC. Descriptors and sockets must be back
+ * the final after the settle period; both after full GCs and the finalizers they let run. Descriptors and sockets must be back
  * where they were (a little slack for a Redis reconnect); the live heap may differ by noise.
  */
 export const BOUNDS = { heapBytes: 8e6, fds: 2, sockets: 2 } as const;

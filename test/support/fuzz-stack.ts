@@ -4,7 +4,7 @@
  * their own; a made-up relay F registered in the directory at a UDP socket of this process, so
  * that the fuzzer's backbone frames come from an address the relays know; a steady call from a
  * client on A to a client on B, across the backbone, that counts every packet; and per process
- * the live heap (after a full GC), RSS, file descriptors and sockets.
+ * the live heap (after full GCs and the finalizers they let run), RSS, file descriptors and sockets.
  */
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,7 +31,7 @@ export const EDGE_SECRET = 'fuzz-edge-secret-0123456789';
 export const HOSTS = { a: '127.0.0.21', b: '127.0.0.22', fake: '127.0.0.23', peer: '127.0.0.24' } as const;
 export const FAKE_RELAY = 'F';
 
-/** Loaded into each process: a full GC and the live heap on SIGUSR2 (see the file). */
+/** Loaded into each process: full GCs until finalizers have run, and the live heap, on SIGUSR2 (see the file). */
 const GC_PRELOAD = new URL('./gc-on-signal.mjs', import.meta.url).pathname;
 const GC_ENV = {
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc --import ${GC_PRELOAD}`.trim(),
@@ -166,7 +166,7 @@ export async function startFuzzStack(): Promise<FuzzStack> {
 }
 
 export interface Sample {
-  /** Live V8 heap plus external memory (Buffers, ArrayBuffers), after a full GC. */
+  /** Live V8 heap plus external memory (Buffers, ArrayBuffers), after full GCs and the finalizers they let run. */
   readonly heap: number;
   readonly rss: number;
   readonly fds: number;
@@ -174,9 +174,9 @@ export interface Sample {
   readonly tcp: number;
 }
 
-/** The process's live memory: a full GC in it, then the heap it uses plus its external memory. */
+/** The process's live memory: full GCs in it until finalizers have run (gc-on-signal.mjs), then the heap it uses plus its external memory. */
 async function liveHeap(p: Watched): Promise<number> {
-  const lines = () => p.output().match(/\{"event":"gc","heapUsed":\d+,"external":\d+\}/g) ?? [];
+  const lines = () => p.output().match(/\{"event":"gc","heapUsed":\d+,"external":\d+[^}]*\}/g) ?? [];
   const before = lines().length;
   p.signal('SIGUSR2');
   const end = Date.now() + 5000;

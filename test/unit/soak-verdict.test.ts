@@ -57,23 +57,66 @@ describe('soak verdict: growth over the second half', () => {
     expect(r.ok).toBe(true);
   });
 
-  it('judges resident memory only over a window long enough for a young process to settle', () => {
-    const rss = { absolute: 16 * MiB, relative: 0.1, minWindowS: 300 };
+  const RSS = { absolute: 16 * MiB, relative: 0.1, minLifeS: 300 };
+
+  it('reports resident memory of a life too young to judge as not judged, neither failed nor passed', () => {
     // 20 MiB in the last 30 s of a one-minute run: V8 sizing its heap, not judged.
     const short = secondHalfGrowth(
       series(60, 2, (t) => 90 * MiB + (t * 20 * MiB) / 30),
       60,
-      rss,
+      RSS,
     );
-    expect(short.ok).toBe(true);
-    expect(short.note).toMatch(/not judged/);
-    // The same pace kept up over the second half of 20 minutes is a leak.
+    expect(short).toMatchObject({ ok: true, judged: false });
+    expect(short.note).toMatch(/not judged: its one life is under 300 s/);
+    expect(short.lives).toHaveLength(1);
+    expect(short.lives![0]).toMatchObject({ judged: false, from: 30, to: 60 });
+    expect(short.lives![0]!.note).toMatch(/30 s in the window, under 300 s: too young to judge/);
+    // The same pace kept up over the second half of 20 minutes by one process is a leak.
     const long = secondHalfGrowth(
       series(1200, 5, (t) => 90 * MiB + t * 50_000),
       1200,
-      rss,
+      RSS,
     );
-    expect(long.ok).toBe(false);
+    expect(long).toMatchObject({ ok: false, judged: true });
+    expect(long.growth).toBeCloseTo(600 * 50_000, -3);
+  });
+
+  it('judges each life of resident memory on its own span: a relay restarted in the window', () => {
+    // Relay up for the whole run, flat; SIGKILLed at 1500 s, its new life climbs fast as it warms.
+    const pidAt = (t: number) => (t < 1500 ? 1 : 2);
+    const samples = series(1800, 5, (t) => (t < 1500 ? 110 * MiB : 80 * MiB + (t - 1500) * 150_000), pidAt);
+    const r = secondHalfGrowth(samples, 1800, RSS);
+    expect(r).toMatchObject({
+      ok: true,
+      judged: true,
+      note: '1 of 2 lives judged; 1 under 300 s in the window',
+    });
+    expect(r.lives!.map((l) => [l.pid, l.judged, l.ok])).toEqual([
+      [1, true, true],
+      [2, false, true],
+    ]);
+    expect(r.lives![0]).toMatchObject({ from: 900, to: 1495 });
+    expect(r.lives![1]!.note).toMatch(/too young to judge/);
+    // The old life leaking 2 MiB a minute fails, however young and calm the new one is.
+    const leaking = series(1800, 5, (t) => (t < 1500 ? 110 * MiB + (t * 2 * MiB) / 60 : 80 * MiB), pidAt);
+    const bad = secondHalfGrowth(leaking, 1800, RSS);
+    expect(bad).toMatchObject({ ok: false, judged: true });
+    expect(bad.growth).toBeCloseTo((595 * 2 * MiB) / 60, -4);
+    expect(bad.lives!.map((l) => l.ok)).toEqual([false, true]);
+  });
+
+  it('does not carry the warm-up of lives restarted every few minutes across the whole window', () => {
+    // A process restarted every 400 s that rises 2 MiB a minute in each life and starts over:
+    // each life grows about 13 MiB, under its tolerance, and its last life ends where the first did.
+    const pidAt = (t: number) => Math.floor(t / 400);
+    const samples = series(1800, 5, (t) => 80 * MiB + ((t % 400) * 2 * MiB) / 60, pidAt);
+    const r = secondHalfGrowth(samples, 1800, RSS);
+    expect(r).toMatchObject({ ok: true, judged: true });
+    expect(r.lives!.map((l) => l.judged)).toEqual([false, true, false]);
+    expect(r.growth).toBeLessThan(16 * MiB);
+    // A common slope carried across the 900 s window (the verdict before per-life judging) failed it.
+    const common = secondHalfGrowth(samples, 1800, { absolute: 16 * MiB, relative: 0.1 });
+    expect(common.ok).toBe(false);
   });
 
   it('does not take a restart for shrinking nor its warm-up for a leak; growth within each life counts', () => {
@@ -112,7 +155,7 @@ describe('soak verdict: growth over the second half', () => {
       60,
       RULE,
     );
-    expect(r).toMatchObject({ ok: true, note: 'too few samples' });
+    expect(r).toMatchObject({ ok: true, judged: false, note: 'too few samples' });
   });
 });
 
