@@ -172,6 +172,27 @@ describe('the backbone flags', () => {
       error: "--probe-schedule must be core or all, got 'some'",
     });
     expect(parseSimArgs(['--partial-share', '2']).ok).toBe(false);
+    const failures = parseSimArgs([
+      '--gray-share',
+      '0.5',
+      '--site-failures-per-relay-day=30',
+      '--gray-relay-share',
+      '0.25',
+      '--delivery-check',
+      'off',
+    ]);
+    expect(failures.ok && !failures.help && failures.value.config.backbone).toMatchObject({
+      grayShare: 0.5,
+      siteFailuresPerRelayDay: 30,
+      grayRelayShare: 0.25,
+      deliveryCheck: false,
+    });
+    expect(parseSimArgs(['--delivery-check', 'maybe'])).toEqual({
+      ok: false,
+      error: "--delivery-check must be on or off, got 'maybe'",
+    });
+    expect(parseSimArgs(['--gray-relay-share', '1.5']).ok).toBe(false);
+    expect(parseSimArgs(['--site-failures-per-relay-day', '-1']).ok).toBe(false);
     expect(parseSimArgs(['--burst-probes', '0']).ok).toBe(false);
   });
 });
