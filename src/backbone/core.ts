@@ -197,6 +197,12 @@ export class BackboneCore {
       out.push({ type: 'skipped-relay', id, why: 'backbone address is not ip:port' });
     }
     this.#remote = links.filter((l) => l.from !== this.options.id && checkLinkRecord(l).ok);
+    // What each peer says it received from this relay: the data-plane check of the link to it.
+    for (const l of this.#remote) {
+      if (l.to !== this.options.id || l.dataIn === undefined) continue;
+      const peer = this.#peers.byId.get(l.from);
+      peer?.delivery.report(l.dataIn, l.updatedAt, peer.dataSent, now);
+    }
     out.push({ type: 'publish-links', links: this.#ownLinks(now), announce: false });
     return out;
   }
@@ -218,6 +224,7 @@ export class BackboneCore {
     const srcIp = this.#bytesOf(source.address);
     const dstIp = this.#bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
+    hop.dataSent++;
     const frame = sealDataFrame(
       {
         seq: this.#nextSeq(),
@@ -265,6 +272,7 @@ export class BackboneCore {
       sender.estimator.replied(f.probeSeq, now);
       return NONE;
     }
+    from.dataReceived++;
     if (f.target === this.#me) {
       return {
         type: 'deliver',
@@ -285,6 +293,7 @@ export class BackboneCore {
     if (!hop) return drop('ERR_NO_ROUTE');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
+    hop.dataSent++;
     return { type: 'send', kind: 'forward', peer: hop.id, to: hop.address, parts: [out] };
   }
 
@@ -345,7 +354,12 @@ export class BackboneCore {
   #ownLinks(now: number): LinkRecord[] {
     const out: LinkRecord[] = [];
     for (const p of this.#peers.byId.values()) {
-      out.push(linkRecord(this.options.id, p.id, p.estimator, now, this.#t.deadAfterMs));
+      out.push(
+        linkRecord(this.options.id, p.id, p.estimator, now, this.#t.deadAfterMs, {
+          received: p.dataReceived,
+          loss: p.delivery.loss(now),
+        }),
+      );
     }
     return out;
   }

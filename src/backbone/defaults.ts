@@ -31,6 +31,14 @@ export interface BackboneTuning {
   readonly sustainMs: number;
   /** Routes to a destination first seen less than this long ago follow the best path freely. */
   readonly settleMs: number;
+  /** A switch at once also needs a gain of this many ms per ms of jitter on the links that differ. */
+  readonly jitterMargin: number;
+  /** A gain must hold on every recompute this long before a switch at once (a broken path: none). */
+  readonly confirmMs: number;
+  /** Loss per link forgiven when weighing a switch at once (one probe of the window is 0.02). */
+  readonly lossDeadband: number;
+  /** The same for the sustained rule, whose hold time already filters a burst. */
+  readonly sustainLossDeadband: number;
   /** Frames per sender the replay window remembers behind the highest seq seen. */
   readonly replayWindow: number;
 }
@@ -50,5 +58,13 @@ export const BACKBONE_DEFAULTS: BackboneTuning = Object.freeze({
   sustainMs: 30_000,
   // 50 probes at 100 ms: the estimator's window is full once, and every relay has published twice.
   settleMs: 5000,
+  // Damping for measured Internet links (issue 14, docs/SIMULATION.md "Flaps"): a gain must
+  // beat twice the jitter of the links that differ, hold for 6 s (a loss burst stays 5 s in the
+  // 50-probe window), and hold with two lost probes per link forgiven; a lasting smaller loss is
+  // still left by the sustained rule, which forgives none.
+  jitterMargin: 2,
+  confirmMs: 6000,
+  lossDeadband: 0.04,
+  sustainLossDeadband: 0,
   replayWindow: 4096,
 });

@@ -10,13 +10,18 @@ import type { LinkEstimator } from '../measure/link-estimator.ts';
 import type { LinkStats } from '../routing/link-cost.ts';
 import type { OverlaySnapshot } from '../routing/paths.ts';
 
-/** What one relay publishes about its link to `to`, from its estimator, at `now`. */
+/**
+ * What one relay publishes about its link to `to`, from its estimator, at `now`. `data`: the
+ * data frames received from `to` so far, and the data loss found on the link toward it
+ * (delivery.ts), which counts when it is above the probes' loss.
+ */
 export function linkRecord(
   from: string,
   to: string,
   estimator: LinkEstimator,
   now: number,
   deadAfterMs: number,
+  data?: { readonly received: number; readonly loss: number | undefined },
 ): LinkRecord {
   const e = estimator.estimate(now);
   const dead = estimator.quiet(now, deadAfterMs);
@@ -27,9 +32,10 @@ export function linkRecord(
     rttP50Ms: e.rttP50Ms,
     rttP95Ms: e.rttP95Ms,
     jitterMs: e.jitterMs,
-    lossRate: dead ? 1 : e.lossRate,
+    lossRate: dead ? 1 : Math.max(e.lossRate, data?.loss ?? 0),
     samples: e.samples,
     updatedAt: now,
+    ...(data ? { dataIn: data.received } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import { LinkEstimator } from '../measure/link-estimator.ts';
 import { addressKey, type TransportAddress } from '../net/address.ts';
 import { canonicalIp, parseHostPort } from '../net/ip.ts';
 import type { BackboneTuning } from './defaults.ts';
+import { DeliveryCheck } from './delivery.ts';
 import { relayHash } from './relay-hash.ts';
 import { ReplayWindow } from './replay-window.ts';
 
@@ -26,6 +27,11 @@ export interface Peer {
   startedAt: number;
   readonly estimator: LinkEstimator;
   replay: ReplayWindow;
+  /** Data frames sent to this peer (ours and forwarded) and received from it, since we started. */
+  dataSent: number;
+  dataReceived: number;
+  /** Whether what we send it arrives, from its published count (delivery.ts). */
+  readonly delivery: DeliveryCheck;
 }
 
 /** Past this many peers only some are probed each round (probeTargets). */
@@ -110,6 +116,9 @@ export class PeerTable {
           lossTimeoutMs: this.tuning.lossTimeoutMs,
         }),
         replay: new ReplayWindow(this.tuning.replayWindow),
+        dataSent: 0,
+        dataReceived: 0,
+        delivery: new DeliveryCheck(),
       };
       this.byId.set(r.id, peer);
       this.byHash.set(peer.hash, peer);

@@ -49,6 +49,11 @@ export interface LinkRecord extends LinkMetrics {
   readonly from: string;
   readonly to: string;
   readonly updatedAt: number;
+  /**
+   * Backbone data frames `from` has received from `to` since it started: `to` compares it with
+   * what it sent to find data lost on a link that answers probes (src/backbone/delivery.ts).
+   */
+  readonly dataIn?: number;
 }
 
 /** Directory listings are ordered by relay id. */

@@ -73,6 +73,7 @@ export function checkLinkRecord(v: unknown): Checked<LinkRecord> {
   }
   if (!finite(v.lossRate) || v.lossRate < 0 || v.lossRate > 1) return bad('lossRate');
   if (!finite(v.updatedAt)) return bad('updatedAt');
+  if (v.dataIn !== undefined && !nonNegative(v.dataIn)) return bad('dataIn');
   return { ok: true, value: v as unknown as LinkRecord };
 }
 

@@ -15,6 +15,7 @@ export {
   choosePath,
   DEFAULT_HYSTERESIS,
   DEFAULT_LOSS_DEADBAND,
+  pathNoiseMs,
   type RouteChange,
   routeAll,
 } from './path-choice.ts';

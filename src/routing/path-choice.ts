@@ -27,6 +27,11 @@ export interface ChoiceOptions extends PathOptions {
   readonly switchGainRatio: number;
   /** Loss per link treated as measurement noise when weighing a switch for a gain; default 0.02. */
   readonly lossDeadband?: number;
+  /**
+   * A switch for a gain must also gain this many ms per ms of the links' jitter, root-sum-square
+   * over the links the two paths do not share (their estimates' own noise); default 0.
+   */
+  readonly jitterMargin?: number;
 }
 
 /** One lost probe in the relay's 50-probe loss window (relay/backbone.ts, src/measure). */
@@ -57,9 +62,37 @@ const sameHops = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((h, i) => h === b[i]);
 
 /** Whether a path costing `bestCost` is clearly better than the current one costing `currentCost`. */
-function clearGain(currentCost: number, bestCost: number, o: ChoiceOptions): boolean {
+function clearGain(currentCost: number, bestCost: number, o: ChoiceOptions, noiseMs = 0): boolean {
   const gain = currentCost - bestCost;
-  return gain >= o.switchGainMs && gain >= o.switchGainRatio * currentCost;
+  return gain >= o.switchGainMs && gain >= o.switchGainRatio * currentCost && gain >= noiseMs;
+}
+
+/**
+ * The noise of the difference between two paths' estimated costs, in ms: root-sum-square of the
+ * jitter of the links that are on one path and not the other (shared links cancel). A link's
+ * cost is half its smoothed RTT plus twice its RFC 3550 jitter, and both estimates move by a
+ * fraction of the jitter from one recompute to the next; `jitterMargin` scales this.
+ */
+export function pathNoiseMs(s: OverlaySnapshot, a: readonly string[], b: readonly string[]): number {
+  const links = (hops: readonly string[]) => {
+    const m = new Map<string, readonly [string, string]>();
+    for (let i = 1; i < hops.length; i++) m.set(`${hops[i - 1]}\u0000${hops[i]}`, [hops[i - 1]!, hops[i]!]);
+    return m;
+  };
+  const la = links(a);
+  const lb = links(b);
+  let sum = 0;
+  for (const [mine, other] of [
+    [la, lb],
+    [lb, la],
+  ] as const) {
+    for (const [key, [from, to]] of mine) {
+      if (other.has(key)) continue;
+      const j = s.links.get(from)?.get(to)?.jitterMs ?? 0;
+      if (Number.isFinite(j) && j > 0) sum += j * j;
+    }
+  }
+  return Math.sqrt(sum);
 }
 
 /** A path's cost with link loss up to the deadband forgiven (no cache, so no graph rebuilt). */
@@ -97,6 +130,10 @@ export function choosePath(
   if (!best || sameHops(best.hops, current.hops) || !clearGain(cost, best.cost, o)) {
     return { path: refreshed, reason: 'kept' };
   }
+  const margin = o.jitterMargin ?? 0;
+  if (margin > 0 && !clearGain(cost, best.cost, o, margin * pathNoiseMs(s, current.hops, best.hops))) {
+    return { path: refreshed, reason: 'kept' };
+  }
   const params = o.params ?? DEFAULT_COST;
   const deadband = o.lossDeadband ?? DEFAULT_LOSS_DEADBAND;
   if (deadband > 0) {
@@ -105,6 +142,7 @@ export function choosePath(
       forgivingCost(s, current.hops, forgiving),
       forgivingCost(s, best.hops, forgiving),
       o,
+      margin > 0 ? margin * pathNoiseMs(s, current.hops, best.hops) : 0,
     );
     if (!gainHolds) return { path: refreshed, reason: 'kept' };
   }

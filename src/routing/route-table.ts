@@ -15,14 +15,23 @@
  *
  * Pure: a snapshot and `now` in, changes out; no clock of its own.
  */
+import { DEFAULT_COST } from './link-cost.ts';
 import { type ChoiceOptions, choosePath, type RouteChange } from './path-choice.ts';
-import { bestPathsFrom, type OverlaySnapshot, type Path } from './paths.ts';
+import { bestPathsFrom, type OverlaySnapshot, type Path, pathCost } from './paths.ts';
 
 export interface RouteTableOptions extends ChoiceOptions {
   readonly sustainGainMs: number;
   readonly sustainGainRatio: number;
   readonly sustainMs: number;
   readonly settleMs: number;
+  /**
+   * A clear gain (not a broken path) switches only once it has held on every recompute for this
+   * long; default 0 (at once). Longer than a loss burst's stay in the loss window, a burst that
+   * is over by the time it shows earns no switch.
+   */
+  readonly confirmMs?: number;
+  /** The loss deadband of the sustained rule; default `lossDeadband`. */
+  readonly sustainLossDeadband?: number;
 }
 
 interface Entry {
@@ -30,6 +39,8 @@ interface Entry {
   readonly firstSeen: number;
   /** Since when a path has been better by the sustained margin on every recompute; NaN: not. */
   betterSince: number;
+  /** Since when a path has been clearly better (the switch rule) on every recompute; NaN: not. */
+  clearSince: number;
 }
 
 export class RouteTable {
@@ -42,11 +53,20 @@ export class RouteTable {
     readonly from: string,
     readonly options: RouteTableOptions,
   ) {
-    this.#settling = { ...options, switchGainMs: Number.MIN_VALUE, switchGainRatio: 0, lossDeadband: 0 };
+    this.#settling = {
+      ...options,
+      switchGainMs: Number.MIN_VALUE,
+      switchGainRatio: 0,
+      lossDeadband: 0,
+      jitterMargin: 0,
+    };
+    // Time does what the jitter margin does for a switch at once: noise does not hold for sustainMs.
     this.#sustained = {
       ...options,
       switchGainMs: options.sustainGainMs,
       switchGainRatio: options.sustainGainRatio,
+      jitterMargin: 0,
+      lossDeadband: options.sustainLossDeadband ?? options.lossDeadband,
     };
   }
 
@@ -72,20 +92,30 @@ export class RouteTable {
     for (const to of destinations) {
       let entry = this.#entries.get(to);
       if (!entry) {
-        entry = { firstSeen: now, betterSince: Number.NaN };
+        entry = { firstSeen: now, betterSince: Number.NaN, clearSince: Number.NaN };
         this.#entries.set(to, entry);
       }
       const before = this.#routes.get(to);
       const computed = { best: best.get(to) };
       const settling = now - entry.firstSeen < this.options.settleMs;
       let choice = choosePath(before, computed, s, settling ? this.#settling : this.options);
+      if (choice.reason === 'better' && !settling && before && (this.options.confirmMs ?? 0) > 0) {
+        if (Number.isNaN(entry.clearSince)) entry.clearSince = now;
+        if (now - entry.clearSince < this.options.confirmMs!) {
+          const cost = pathCost(s, before.hops, this.options.params ?? DEFAULT_COST);
+          choice = { path: { hops: before.hops, cost }, reason: 'kept' };
+        }
+      } else entry.clearSince = Number.NaN;
       if (choice.reason === 'kept' && !settling && before) {
         const sustained = choosePath(before, computed, s, this.#sustained);
         if (sustained.reason !== 'better') entry.betterSince = Number.NaN;
         else if (Number.isNaN(entry.betterSince)) entry.betterSince = now;
         else if (now - entry.betterSince >= this.options.sustainMs) choice = sustained;
       }
-      if (choice.reason !== 'kept') entry.betterSince = Number.NaN;
+      if (choice.reason !== 'kept') {
+        entry.betterSince = Number.NaN;
+        entry.clearSince = Number.NaN;
+      }
       if (choice.path) this.#routes.set(to, choice.path);
       else this.#routes.delete(to);
       if (choice.reason === 'kept' || (choice.reason === 'unreachable' && !before)) continue;

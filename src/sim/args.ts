@@ -31,6 +31,9 @@ const BACKBONE_FLAGS = {
   'burst-probes': [1, 1000],
   'failures-per-link-day': [0, 100_000],
   'partial-share': [0, 1],
+  'gray-share': [0, 1],
+  'site-failures-per-relay-day': [0, 100_000],
+  'gray-relay-share': [0, 1],
 } as const;
 type BackboneFlag = keyof typeof BACKBONE_FLAGS;
 
@@ -47,6 +50,10 @@ export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--alloc
   --probe-schedule S core (each relay's PeerTable, as production) or all (every link every round; default ${DEFAULT_SIM_CONFIG.backbone.probeSchedule})
   --failures-per-link-day X  0..100000, backbone link failures in the steady state (default ${DEFAULT_SIM_CONFIG.backbone.failuresPerLinkDay})
   --partial-share X  0..1, of those the share losing ${DEFAULT_SIM_CONFIG.backbone.partialLoss * 100} % instead of all (default ${DEFAULT_SIM_CONFIG.backbone.partialShare})
+  --gray-share X     0..1, of those (after the partial ones) the share that drop data and still answer probes (default ${DEFAULT_SIM_CONFIG.backbone.grayShare})
+  --site-failures-per-relay-day X  0..100000, whole relays failing in the steady state: every link at once (default ${DEFAULT_SIM_CONFIG.backbone.siteFailuresPerRelayDay})
+  --gray-relay-share X  0..1, of those the share that answer probes but forward nothing (default ${DEFAULT_SIM_CONFIG.backbone.grayRelayShare})
+  --delivery-check S on (the relays compare data sent with data arrived per link, as now) or off (default on)
   --out DIR        report folder (default sim-report)`;
 
 export function parseSimArgs(argv: readonly string[]): ParsedArgs {
@@ -54,6 +61,7 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const shares: Partial<Record<'transit-share' | 'mixed-share', number>> = {};
   const backbone: Partial<Record<BackboneFlag, number>> = {};
   let schedule: 'core' | 'all' | undefined;
+  let deliveryCheck: boolean | undefined;
   let out = 'sim-report';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -64,11 +72,24 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
     const isShare = name === 'transit-share' || name === 'mixed-share';
     const isBackbone = name in BACKBONE_FLAGS;
-    if (name !== 'out' && name !== 'probe-schedule' && !isShare && !isBackbone && !(name in LIMITS))
+    if (
+      name !== 'out' &&
+      name !== 'probe-schedule' &&
+      name !== 'delivery-check' &&
+      !isShare &&
+      !isBackbone &&
+      !(name in LIMITS)
+    )
       return { ok: false, error: `unknown option --${name}` };
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) return { ok: false, error: `--${name} needs a value` };
+    }
+    if (name === 'delivery-check') {
+      if (value !== 'on' && value !== 'off')
+        return { ok: false, error: `--delivery-check must be on or off, got '${value}'` };
+      deliveryCheck = value === 'on';
+      continue;
     }
     if (name === 'probe-schedule') {
       if (value !== 'core' && value !== 'all')
@@ -118,6 +139,11 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
       probeSchedule: schedule ?? base.backbone.probeSchedule,
       failuresPerLinkDay: backbone['failures-per-link-day'] ?? base.backbone.failuresPerLinkDay,
       partialShare: backbone['partial-share'] ?? base.backbone.partialShare,
+      grayShare: backbone['gray-share'] ?? base.backbone.grayShare,
+      siteFailuresPerRelayDay:
+        backbone['site-failures-per-relay-day'] ?? base.backbone.siteFailuresPerRelayDay,
+      grayRelayShare: backbone['gray-relay-share'] ?? base.backbone.grayRelayShare,
+      deliveryCheck: deliveryCheck ?? base.backbone.deliveryCheck,
     },
     world: {
       ...base.world,

@@ -27,6 +27,7 @@
  * relay hosting it.
  */
 import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
+import { DeliveryCheck } from '../backbone/delivery.ts';
 import { linkRecord, routingSnapshot } from '../backbone/links.ts';
 import { PeerTable } from '../backbone/peers.ts';
 import type { LinkRecord } from '../directory/types.ts';
@@ -34,9 +35,11 @@ import { LinkEstimator } from '../measure/link-estimator.ts';
 import {
   bestPathsFrom,
   choosePath,
+  DEFAULT_LOSS_DEADBAND,
   type LinkStats,
   type OverlaySnapshot,
   type Path,
+  pathCost,
   RouteTable,
   type RouteTableOptions,
 } from '../routing/index.ts';
@@ -64,14 +67,29 @@ export interface RoutingSummary {
   readonly flowsWithFlap: number;
   /** What each flap gained on the old path's usual cost, ms. */
   readonly flapGainMs: readonly number[];
+  /**
+   * Share of the detour gain available within the hop limit (on the links' true values) the
+   * routes take at the end of the run: Σ (direct - chosen) / Σ (direct - best).
+   */
+  readonly gainTaken: number;
 }
 
-/** How long a flow stayed on a link after it failed (censored at the failure's end or the run's). */
+/**
+ * A failure in the steady state: of a link (a blackhole; partial, losing some probes and data;
+ * gray, losing data and answering every probe) or of a whole relay (site: every link of it at
+ * once; gray-relay: it answers probes and forwards nothing).
+ */
+export type FailureKind = 'blackhole' | 'partial' | 'gray' | 'site' | 'gray-relay';
+export const FAILURE_KINDS: readonly FailureKind[] = ['blackhole', 'partial', 'gray', 'site', 'gray-relay'];
+
+/** How long a flow stayed on a failure after it began (censored at the failure's end or the run's). */
 export interface StayOnFailure {
-  readonly kind: 'blackhole' | 'partial';
+  readonly kind: FailureKind;
   readonly ms: number;
-  /** Still on the link when the failure (or the run) ended. */
+  /** Still on the failure when it (or the run) ended. */
   readonly stayed: boolean;
+  /** Packets the flow lost to the failure meanwhile (at `flowPacketsPerSecond`). */
+  readonly lostPackets: number;
 }
 
 export interface BackboneRun {
@@ -82,7 +100,9 @@ export interface BackboneRun {
   readonly flows: number;
   /** Routing as the core does it (BACKBONE_DEFAULTS). */
   readonly current: RoutingSummary;
-  /** The same with `lossDeadband: 0`: the hysteresis before the simulation found the flaps. */
+  /** Before the damping for measured links: no jitter margin, no confirmation, 2 % deadband. */
+  readonly before: RoutingSummary;
+  /** That with `lossDeadband: 0`: the hysteresis before the simulation found the flaps. */
   readonly withoutDeadband: RoutingSummary;
   readonly failuresInjected: number;
   readonly failover: readonly FailoverTrial[];
@@ -110,11 +130,12 @@ export function trueSnapshot(world: World, internet: Internet): OverlaySnapshot 
 }
 
 interface Failure {
+  readonly kind: FailureKind;
+  /** The link's ends, or the relay (b = -1) for site and gray-relay. */
   readonly a: number;
   readonly b: number;
   readonly from: number;
   readonly to: number;
-  readonly partial: boolean;
 }
 
 /** The core's route-table options, with the simulation's hop limit. */
@@ -173,22 +194,58 @@ export function runBackbone(
     if (c >= a) c++;
     const from = (warmup + rng.next() * seconds) * 1000;
     const to = from + logNormal(rng, b.failureMedianS, 1) * 1000;
-    failures.push({ a, b: c, from, to, partial: rng.next() < b.partialShare });
+    const partial = rng.next() < b.partialShare;
+    const gray = !partial && b.grayShare > 0 && rng.next() < b.grayShare;
+    failures.push({ kind: partial ? 'partial' : gray ? 'gray' : 'blackhole', a, b: c, from, to });
+  }
+  // Whole relays: Poisson per relay, from their own stream (the link failures stay as they were).
+  const siteRng = createRng(config.seed).fork('backbone-sites');
+  const siteExpected = R * b.siteFailuresPerRelayDay * (seconds / 86_400);
+  let sites = 0;
+  let gaps = -Math.log(1 - siteRng.next());
+  while (gaps < siteExpected) {
+    sites++;
+    gaps -= Math.log(1 - siteRng.next());
+  }
+  for (let k = 0; k < sites; k++) {
+    const a = siteRng.int(R);
+    const from = (warmup + siteRng.next() * seconds) * 1000;
+    const to = from + logNormal(siteRng, b.failureMedianS, 1) * 1000;
+    failures.push({ kind: siteRng.next() < b.grayRelayShare ? 'gray-relay' : 'site', a, b: -1, from, to });
   }
   const failuresOf = new Map<number, Failure[]>();
+  const relayFailuresOf = new Map<number, Failure[]>();
   for (const f of failures) {
-    for (const key of [f.a * R + f.b, f.b * R + f.a]) {
-      const list = failuresOf.get(key) ?? [];
+    const keys = f.b < 0 ? [f.a] : [f.a * R + f.b, f.b * R + f.a];
+    const map = f.b < 0 ? relayFailuresOf : failuresOf;
+    for (const key of keys) {
+      const list = map.get(key) ?? [];
       list.push(f);
-      failuresOf.set(key, list);
+      map.set(key, list);
     }
   }
-  /** Extra loss on link k at time t: 1 in a blackhole, partialLoss in a partial failure. */
-  const failedLoss = (k: number, t: number): number => {
-    const list = failuresOf.get(k);
-    if (!list) return 0;
+  /** Probe loss a failure adds on link k at time t: gray failures answer every probe. */
+  const probeLoss = (f: Failure, t: number): number => {
+    if (t < f.from || t >= f.to) return 0;
+    return f.kind === 'blackhole' || f.kind === 'site' ? 1 : f.kind === 'partial' ? b.partialLoss : 0;
+  };
+  /** Directed links a gray failure hits, with their delivery check and packet counts. */
+  const grayLinks = new Map<number, { check: DeliveryCheck; sent: number; delivered: number }>();
+  for (const f of failures)
+    if (f.kind === 'gray')
+      for (const k of [f.a * R + f.b, f.b * R + f.a])
+        grayLinks.set(k, { check: new DeliveryCheck(), sent: 0, delivered: 0 });
+  const grayLossOf = (k: number, t: number): number => {
     let worst = 0;
-    for (const f of list) if (t >= f.from && t < f.to) worst = Math.max(worst, f.partial ? b.partialLoss : 1);
+    for (const f of failuresOf.get(k) ?? [])
+      if (f.kind === 'gray' && t >= f.from && t < f.to) worst = Math.max(worst, b.grayLoss);
+    return worst;
+  };
+  const failedLoss = (k: number, t: number): number => {
+    let worst = 0;
+    for (const f of failuresOf.get(k) ?? []) worst = Math.max(worst, probeLoss(f, t));
+    for (const f of relayFailuresOf.get(Math.floor(k / R)) ?? []) worst = Math.max(worst, probeLoss(f, t));
+    for (const f of relayFailuresOf.get(k % R) ?? []) worst = Math.max(worst, probeLoss(f, t));
     return worst;
   };
 
@@ -227,7 +284,16 @@ export function runBackbone(
     Math.floor((k * R) / Math.min(R, b.flapSources)),
   );
   // The routing as it is, and without the loss deadband (as it was before the simulation).
-  const variants = [o, { ...o, lossDeadband: 0 }].map((options) => ({
+  // The routing as it is now; as it was before the damping for measured links (issue 14); and
+  // that without the loss deadband (as it was before the simulation found the flaps).
+  const before: RouteTableOptions = {
+    ...o,
+    jitterMargin: 0,
+    confirmMs: 0,
+    lossDeadband: DEFAULT_LOSS_DEADBAND,
+    sustainLossDeadband: DEFAULT_LOSS_DEADBAND,
+  };
+  const variants = [o, before, { ...before, lossDeadband: 0, sustainLossDeadband: 0 }].map((options) => ({
     options,
     tables: sources.map((src) => new RouteTable(ids[src]!, options)),
     changes: { better: 0, broken: 0, unreachable: 0 },
@@ -240,16 +306,28 @@ export function runBackbone(
   const rounds = Math.max(1, Math.round(1000 / b.probeIntervalMs));
   const stays: StayOnFailure[] = [];
   // Flows on a link when it failed: failure -> flow key -> source index, until they leave it.
-  const onFailed = new Map<Failure, Map<string, number>>();
-  const crosses = (path: Path | undefined, f: Failure) => {
-    if (!path) return false;
-    for (let h = 1; h < path.hops.length; h++) {
-      const x = path.hops[h - 1]!;
-      const y = path.hops[h]!;
-      if ((x === ids[f.a] && y === ids[f.b]) || (x === ids[f.b] && y === ids[f.a])) return true;
+  const onFailed = new Map<Failure, Map<string, { n: number; loss: number }>>();
+  /**
+   * The share of a flow's data that failure f loses on `path` (0: the path does not cross it). A
+   * failed relay at either end of a flow is for its clients to fail over from (the edge), not for
+   * the routing: such flows are not counted here.
+   */
+  const dataLoss = (path: Path | undefined, f: Failure): number => {
+    if (!path) return 0;
+    const hops = path.hops;
+    if (f.b < 0) {
+      const at = hops.indexOf(ids[f.a]!);
+      return at > 0 && at < hops.length - 1 ? 1 : 0;
     }
-    return false;
+    for (let h = 1; h < hops.length; h++) {
+      const x = hops[h - 1]!;
+      const y = hops[h]!;
+      if ((x === ids[f.a] && y === ids[f.b]) || (x === ids[f.b] && y === ids[f.a]))
+        return f.kind === 'partial' ? b.partialLoss : f.kind === 'gray' ? b.grayLoss : 1;
+    }
+    return 0;
   };
+  const crosses = (path: Path | undefined, f: Failure) => dataLoss(path, f) > 0;
 
   for (let s = 0; s < total; s++) {
     const start = s * 1000;
@@ -282,10 +360,34 @@ export function runBackbone(
     }
     // Replies still in flight at the snapshot are applied early: it moves a detection by one RTT at most.
     const now = start + 1000;
+    // The data-plane delivery check (src/backbone/delivery.ts) on the links a gray failure hits:
+    // the flows routed over the link this second (the tracked sources' routes) send their
+    // packets, the failure drops its share, and the far end's count, published a second ago,
+    // comes back. Elsewhere data fares as the probes do, and the check finds nothing.
+    if (b.deliveryCheck) {
+      const load = new Map<number, number>();
+      for (const table of variants[0]!.tables) {
+        for (const path of table.routes.values()) {
+          for (let h = 1; h < path.hops.length; h++) {
+            const k = index.get(path.hops[h - 1]!)! * R + index.get(path.hops[h]!)!;
+            if (grayLinks.has(k)) load.set(k, (load.get(k) ?? 0) + b.flowPacketsPerSecond);
+          }
+        }
+      }
+      for (const [k, d] of grayLinks) {
+        const sent = load.get(k) ?? 0;
+        d.check.report(d.delivered, now - 1000, d.sent, now);
+        d.sent += sent;
+        d.delivered += sent * (1 - grayLossOf(k, now - 500));
+      }
+    }
     const records: LinkRecord[] = [];
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < R; j++) {
-        if (i !== j) records.push(linkRecord(ids[i]!, ids[j]!, est[i * R + j]!, now, b.deadAfterMs));
+        if (i === j) continue;
+        const d = grayLinks.get(i * R + j);
+        const data = d && { received: 0, loss: d.check.loss(now) };
+        records.push(linkRecord(ids[i]!, ids[j]!, est[i * R + j]!, now, b.deadAfterMs, data));
       }
     }
     const snapshot = routingSnapshot(ids, [], records, []);
@@ -293,10 +395,12 @@ export function runBackbone(
     // The flows on a link when it failed: their routes before this second's update.
     for (const f of failures) {
       if (s < warmup || now < f.from || onFailed.has(f)) continue;
-      const flows = new Map<string, number>();
+      const flows = new Map<string, { n: number; loss: number }>();
       sources.forEach((src, n) => {
-        for (const [to, path] of variants[0]!.tables[n]!.routes)
-          if (crosses(path, f)) flows.set(`${src}>${to}`, n);
+        for (const [to, path] of variants[0]!.tables[n]!.routes) {
+          const loss = dataLoss(path, f);
+          if (loss > 0) flows.set(`${src}>${to}`, { n, loss });
+        }
       });
       onFailed.set(f, flows);
     }
@@ -309,7 +413,7 @@ export function runBackbone(
           if (c.reason === 'better') {
             // A failure on or near the old path explains the change; otherwise it is a flap.
             const hops = new Set(c.previous?.hops ?? []);
-            if (failing.some((f) => hops.has(ids[f.a]!) || hops.has(ids[f.b]!))) continue;
+            if (failing.some((f) => hops.has(ids[f.a]!) || (f.b >= 0 && hops.has(ids[f.b]!)))) continue;
             v.changes.better++;
             const flow = `${ids[src]}>${c.to}`;
             v.flapsByFlow.set(flow, (v.flapsByFlow.get(flow) ?? 0) + 1);
@@ -326,13 +430,17 @@ export function runBackbone(
         if (now < f.from) continue;
         const flows = onFailed.get(f);
         if (!flows) continue;
-        const kind = f.partial ? 'partial' : 'blackhole';
-        for (const [flow, n] of flows) {
+        const kind = f.kind;
+        for (const [flow, { n, loss }] of flows) {
           const to = flow.slice(flow.indexOf('>') + 1);
           const over = now >= f.to || s === total - 1;
-          if (!crosses(tables[n]!.routes.get(to), f)) stays.push({ kind, ms: now - f.from, stayed: false });
-          else if (over) stays.push({ kind, ms: Math.min(now, f.to) - f.from, stayed: true });
-          else continue;
+          const lost = (ms: number) => (ms / 1000) * b.flowPacketsPerSecond * loss;
+          const left = !crosses(tables[n]!.routes.get(to), f);
+          if (left) stays.push({ kind, ms: now - f.from, stayed: false, lostPackets: lost(now - f.from) });
+          else if (over) {
+            const ms = Math.min(now, f.to) - f.from;
+            stays.push({ kind, ms, stayed: true, lostPackets: lost(ms) });
+          } else continue;
           flows.delete(flow);
         }
       }
@@ -340,11 +448,27 @@ export function runBackbone(
     hooks.progress?.(s + 1, total + b.failoverTrials / 10);
   }
   const flows = sources.length * (R - 1);
+  const truthAll = trueSnapshot(world, internet);
+  const gainTaken = (v: (typeof variants)[number]) => {
+    let taken = 0;
+    let available = 0;
+    sources.forEach((src, n) => {
+      for (const [to, best] of bestPathsFrom(truthAll, ids[src]!, o)) {
+        const direct = pathCost(truthAll, [ids[src]!, to]);
+        if (!Number.isFinite(direct)) continue;
+        available += direct - best.cost;
+        const chosen = v.tables[n]!.routes.get(to);
+        taken += direct - (chosen ? pathCost(truthAll, chosen.hops) : direct);
+      }
+    });
+    return available > 0 ? taken / available : 1;
+  };
   const summary = (v: (typeof variants)[number]): RoutingSummary => ({
     changes: v.changes,
     flapsPerFlowHour: v.changes.better / flows / (seconds / 3600),
     flowsWithFlap: v.flapsByFlow.size,
     flapGainMs: v.gains,
+    gainTaken: gainTaken(v),
   });
 
   const failover = runFailover(world, internet, config, rng.fork('failover'));
@@ -355,7 +479,8 @@ export function runBackbone(
     stays,
     flows,
     current: summary(variants[0]!),
-    withoutDeadband: summary(variants[1]!),
+    before: summary(variants[1]!),
+    withoutDeadband: summary(variants[2]!),
     failuresInjected: failures.length,
     failover,
   };

@@ -166,6 +166,24 @@ export interface SimConfig {
      */
     readonly partialShare: number;
     readonly partialLoss: number;
+    /**
+     * Of the link failures that are not partial, the share that are gray: the link drops
+     * `grayLoss` of the data and none of the probes (a filter, an MTU or a policer that passes
+     * small frames), so the routing sees nothing.
+     */
+    readonly grayShare: number;
+    readonly grayLoss: number;
+    /**
+     * Whole relays failing in the steady state, per relay per day (every link of it at once; its
+     * own clients must fail over through the edge), of the same length as link failures; of those
+     * `grayRelayShare` answer probes but forward nothing (a stuck forwarding path).
+     */
+    readonly siteFailuresPerRelayDay: number;
+    readonly grayRelayShare: number;
+    /** Packets per second of a flow, to count what a failure loses (a voice call: 50). */
+    readonly flowPacketsPerSecond: number;
+    /** Whether the relays check data-plane delivery per link (src/backbone/delivery.ts), as now. */
+    readonly deliveryCheck: boolean;
   };
   readonly calls: {
     /** Share of calls whose second party is in the first one's country (assumption). */
@@ -257,6 +275,12 @@ export const DEFAULT_SIM_CONFIG: SimConfig = {
     probeSchedule: 'core',
     partialShare: 0,
     partialLoss: 0.05,
+    grayShare: 0,
+    grayLoss: 1,
+    siteFailuresPerRelayDay: 0,
+    grayRelayShare: 0,
+    flowPacketsPerSecond: 50,
+    deliveryCheck: true,
   },
   calls: {
     domesticShare: 0.5,

@@ -4,8 +4,9 @@
  * the files.
  */
 import { STRATEGIES } from './allocations.ts';
+import { FAILURE_KINDS, type FailureKind } from './backbone.ts';
 import { CALL_OPTIONS } from './calls.ts';
-import type { SimFigures } from './run.ts';
+import type { BackboneFigures, SimFigures } from './run.ts';
 import { escapeXml, lineChart, type MapDot, type MapLine, PALETTE, worldMap } from './svg.ts';
 
 export interface Report {
@@ -62,8 +63,15 @@ export function callRows(f: SimFigures): string[][] {
   return rows;
 }
 
-export function backboneRows(f: SimFigures): string[][] {
-  const b = f.backbone;
+const FAILURE_NAMES: Record<FailureKind, string> = {
+  blackhole: 'blackholed link',
+  partial: 'partly lossy link (answers most probes)',
+  gray: 'gray link (drops data, answers probes)',
+  site: 'failed relay (transit)',
+  'gray-relay': 'gray relay (answers probes, forwards nothing; transit)',
+};
+
+export function backboneRows(b: BackboneFigures): string[][] {
   const fo = b.failover;
   return [
     ['backbone', 'value'],
@@ -72,20 +80,28 @@ export function backboneRows(f: SimFigures): string[][] {
     ['time until the source reroutes, median / p95', `${ms(fo.sourceMedianMs)} / ${ms(fo.sourceP95Ms)}`],
     ['failover trials (share on the source own link)', `${fo.trials} (${pct(fo.firstLinkShare)})`],
     ['path cost after failover / before, median', num(fo.stretchMedian)],
-    ['flaps per flow per hour (loss deadband, as now)', num(b.current.flapsPerFlowHour, 3)],
-    ['flaps per flow per hour (without the deadband)', num(b.withoutDeadband.flapsPerFlowHour, 3)],
     [
-      'flows with a flap (now / without deadband)',
-      `${pct(b.current.flowsWithFlapShare)} / ${pct(b.withoutDeadband.flowsWithFlapShare)}`,
+      'flaps per flow per hour: now / before the damping / without the loss deadband',
+      `${num(b.current.flapsPerFlowHour, 2)} / ${num(b.before.flapsPerFlowHour, 2)} / ${num(b.withoutDeadband.flapsPerFlowHour, 2)}`,
+    ],
+    [
+      'flows with a flap: now / before / without deadband',
+      `${pct(b.current.flowsWithFlapShare)} / ${pct(b.before.flowsWithFlapShare)} / ${pct(b.withoutDeadband.flowsWithFlapShare)}`,
+    ],
+    [
+      'detour gain taken at the end: now / before / without deadband',
+      `${pct(b.current.gainTaken)} / ${pct(b.before.gainTaken)} / ${pct(b.withoutDeadband.gainTaken)}`,
     ],
     ['steady state: flows x simulated seconds', `${b.flows} x ${b.seconds} s`],
     ['link failures injected in the steady state', `${b.failuresInjected}`],
     ['probes sent per relay per second', num(b.probesPerRelaySecond, 1)],
-    ...(['blackhole', 'partial'] as const).map((kind) => {
+    ...FAILURE_KINDS.map((kind) => {
       const s = b.stays[kind];
       return [
-        `flows on a ${kind} link: count, time to leave median / p95, still on it at its end`,
-        s.flows > 0 ? `${s.flows}, ${ms(s.medianMs)} / ${ms(s.p95Ms)}, ${pct(s.stayedShare)}` : '0',
+        `flows on a ${FAILURE_NAMES[kind]}: count, time to leave median / p95, still on it at its end, packets lost median / p95`,
+        s.flows > 0
+          ? `${s.flows}, ${ms(s.medianMs)} / ${ms(s.p95Ms)}, ${pct(s.stayedShare)}, ${num(s.lostPacketsMedian, 0)} / ${num(s.lostPacketsP95, 0)}`
+          : '0',
       ];
     }),
   ];
@@ -116,7 +132,7 @@ export function summaryText(f: SimFigures): string {
     textTable(callRows(f)),
     `per call: ${pct(f.calls.perCallRelayedShare)} of calls relayed, ${pct(f.calls.perCallExploreShare)} explored the other path`,
     '',
-    textTable(backboneRows(f)),
+    textTable(backboneRows(f.backbone)),
   ].join('\n');
 }
 
@@ -271,7 +287,7 @@ ${htmlTable(callRows(f))}
 <figure>${stretch}</figure>
 <figure>${map}</figure>
 <h2>Backbone</h2>
-${htmlTable(backboneRows(f))}
+${htmlTable(backboneRows(f.backbone))}
 <figure>${failover}</figure>
 </body></html>
 `;

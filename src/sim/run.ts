@@ -6,7 +6,13 @@
  */
 import { fiberRttMs } from '../allocation/learned.ts';
 import { type AllocationRun, runAllocations, STRATEGIES, type Strategy } from './allocations.ts';
-import { type BackboneRun, type RoutingSummary, runBackbone } from './backbone.ts';
+import {
+  type BackboneRun,
+  FAILURE_KINDS,
+  type FailureKind,
+  type RoutingSummary,
+  runBackbone,
+} from './backbone.ts';
 import { CALL_OPTIONS, type CallOption, type CallRun, runCalls } from './calls.ts';
 import type { SimConfig } from './config.ts';
 import { Internet } from './internet.ts';
@@ -100,6 +106,8 @@ export interface RoutingFigures {
   readonly flowsWithFlapShare: number;
   readonly brokenChanges: number;
   readonly flapGainMedianMs: number;
+  /** Share of the available detour gain the routes take at the end of the run. */
+  readonly gainTaken: number;
 }
 
 export interface StayFigures {
@@ -110,15 +118,19 @@ export interface StayFigures {
   readonly p95Ms: number;
   /** Still on the link when the failure or the run ended. */
   readonly stayedShare: number;
+  /** Packets a flow lost to the failure (at the flow's packet rate), median and p95. */
+  readonly lostPacketsMedian: number;
+  readonly lostPacketsP95: number;
 }
 
 export interface BackboneFigures {
   readonly seconds: number;
   readonly probesPerRelaySecond: number;
-  readonly stays: { readonly blackhole: StayFigures; readonly partial: StayFigures };
+  readonly stays: Readonly<Record<FailureKind, StayFigures>>;
   readonly flows: number;
   readonly failuresInjected: number;
   readonly current: RoutingFigures;
+  readonly before: RoutingFigures;
   readonly withoutDeadband: RoutingFigures;
   readonly failover: {
     readonly trials: number;
@@ -277,29 +289,34 @@ function routingFigures(r: RoutingSummary, flows: number): RoutingFigures {
     flowsWithFlapShare: round(r.flowsWithFlap / Math.max(1, flows)),
     brokenChanges: r.changes.broken,
     flapGainMedianMs: round(quantile(r.flapGainMs, 0.5)),
+    gainTaken: round(r.gainTaken),
   };
 }
 
 export function backboneFigures(run: BackboneRun): BackboneFigures {
   const working = run.failover.map((f) => f.workingMs);
   const source = run.failover.map((f) => f.sourceMs);
-  const stays = (kind: 'blackhole' | 'partial'): StayFigures => {
+  const stays = (kind: FailureKind): StayFigures => {
     const of = run.stays.filter((s) => s.kind === kind);
     const times = of.map((s) => s.ms);
+    const lost = of.map((s) => s.lostPackets);
     return {
       flows: of.length,
       medianMs: round(quantile(times, 0.5)),
       p95Ms: round(quantile(times, 0.95)),
       stayedShare: round(of.filter((s) => s.stayed).length / Math.max(1, of.length)),
+      lostPacketsMedian: round(quantile(lost, 0.5)),
+      lostPacketsP95: round(quantile(lost, 0.95)),
     };
   };
   return {
     seconds: run.seconds,
     probesPerRelaySecond: round(run.probesPerRelaySecond),
-    stays: { blackhole: stays('blackhole'), partial: stays('partial') },
+    stays: Object.fromEntries(FAILURE_KINDS.map((k) => [k, stays(k)])) as Record<FailureKind, StayFigures>,
     flows: run.flows,
     failuresInjected: run.failuresInjected,
     current: routingFigures(run.current, run.flows),
+    before: routingFigures(run.before, run.flows),
     withoutDeadband: routingFigures(run.withoutDeadband, run.flows),
     failover: {
       trials: run.failover.length,

@@ -24,6 +24,8 @@ export interface LinkSpec {
   jitterMs?: number;
   /** Per-direction loss, 0..1. */
   loss?: number;
+  /** Per-direction loss of data frames only (ours and forwarded), 0..1: a gray failure. */
+  dataLoss?: number;
   down?: boolean;
 }
 
@@ -201,6 +203,8 @@ export class MemoryNet {
         this.sent.push({ relay, kind: a.kind, peer: a.peer, bytes, at: this.now });
         const spec = this.links.get(`${relay}>${a.peer}`);
         if (!spec || spec.down || this.#rng.next() < (spec.loss ?? 0)) return;
+        const data = a.kind === 'data' || a.kind === 'forward';
+        if (data && spec.dataLoss && this.#rng.next() < spec.dataLoss) return;
         const jitter = spec.jitterMs ? -spec.jitterMs * Math.log(1 - this.#rng.next()) : 0;
         this.#push({
           at: this.now + spec.rttMs / 2 + jitter,

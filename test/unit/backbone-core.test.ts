@@ -102,9 +102,12 @@ describe('backbone core: failover and detours', () => {
     expect(restored! - cut).toBeGreaterThan(BACKBONE_DEFAULTS.deadAfterMs);
     expect(restored! - cut).toBeLessThan(1000);
     expect(net.changes.some((c) => c.relay === 'A' && c.change.reason === 'broken')).toBe(true);
-    // Back once the outage's lost probes have left the 50-probe loss window (5 s).
+    // Back once the outage's lost probes have left the 50-probe loss window (5 s) and the gain
+    // has held for the confirmation time: not before.
     net.link('A', 'B', { rttMs: 20 });
-    net.run(8000);
+    net.run(5000);
+    expect(hops(net, 'A', 'B')).toEqual(['A', 'C', 'B']);
+    net.run(3000 + BACKBONE_DEFAULTS.confirmMs);
     expect(hops(net, 'A', 'B')).toEqual(['A', 'B']);
   });
 });

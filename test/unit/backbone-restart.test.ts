@@ -13,7 +13,11 @@ const hops = (net: MemoryNet, from: string, to: string) => net.core(from).routes
 
 describe('backbone core: a relay restarted under a call', () => {
   it('delivers what a call sends to the restarted relay even while two relays route to it through each other', () => {
-    const net = new MemoryNet(['A', 'B', 'C'], { seed: 1 });
+    // Routing without the damping of issue 14 (no confirmation, jitter margin or wider deadband),
+    // under which the views disagree here; the damped routing does not switch on the restart's
+    // lost probes at all, but views can still disagree, and the forwarding must not lose frames.
+    const tuning = { jitterMargin: 0, confirmMs: 0, lossDeadband: 0.02, sustainLossDeadband: 0.02 };
+    const net = new MemoryNet(['A', 'B', 'C'], { seed: 1, tuning });
     net.link('A', 'B', { rttMs: 2, jitterMs: 0.5 });
     net.link('A', 'C', { rttMs: 2, jitterMs: 0.5 });
     net.link('B', 'C', { rttMs: 2, jitterMs: 0.5 });

@@ -5,6 +5,7 @@ import {
   choosePath,
   DEFAULT_HYSTERESIS,
   DEFAULT_LOSS_DEADBAND,
+  pathNoiseMs,
   routeAll,
 } from '../../src/routing/path-choice.ts';
 import { computePaths, type OverlaySnapshot, type Path } from '../../src/routing/paths.ts';
@@ -243,5 +244,38 @@ describe('choosePath and loss at the resolution of one probe', () => {
     // Direct 21 + 60 (2 % loss) = 81 against a detour of 2 x 31 = 62: the gain is all noise.
     expect(choose(path('A-B'), triangle(L(40, 0.02), L(60), L(60)))).toEqual(['kept', 'A-B']);
     expect(DEFAULT_LOSS_DEADBAND).toBe(0.02);
+  });
+});
+
+describe('choosePath and the estimates’ own noise (jitterMargin)', () => {
+  const J = (rttMs: number, jitterMs: number): LinkStats => ({ rttMs, jitterMs, lossRate: 0 });
+  it('takes a clear gain on quiet links whatever the margin', () => {
+    const s = triangle(J(140, 0.3), J(40, 0.3), J(40, 0.3));
+    expect(choose(path('A-B'), s, { ...OPTS, jitterMargin: 2 })).toEqual(['better', 'A-C-B']);
+  });
+
+  it('keeps the path when the gain is within the jitter of the links the paths do not share', () => {
+    // Direct: 70 + 24 + 1 = 95. Detour: A-C 10 + 2 + 1 = 13, C-B 25 + 24 + 1 = 50: 63. Gain 32 ms, 34 %.
+    const s = triangle(J(140, 12), J(20, 1), J(50, 12));
+    expect(choose(path('A-B'), s, OPTS)).toEqual(['better', 'A-C-B']);
+    // Noise: sqrt(12² + 1² + 12²) = 17 ms; x 2 = 34 ms > 32 ms of gain: not clear enough.
+    expect(choose(path('A-B'), s, { ...OPTS, jitterMargin: 2 })).toEqual(['kept', 'A-B']);
+    expect(choose(path('A-B'), s, { ...OPTS, jitterMargin: 1.5 })).toEqual(['better', 'A-C-B']);
+  });
+
+  it('leaves a broken path at once whatever the margin', () => {
+    const s = triangle({ rttMs: 140, jitterMs: 50, lossRate: 1 }, J(20, 50), J(50, 50));
+    expect(choose(path('A-B'), s, { ...OPTS, jitterMargin: 10 })).toEqual(['broken', 'A-C-B']);
+  });
+
+  it('counts only the links the two paths do not share', () => {
+    const s = snapshot([
+      ['A-B', J(10, 9)],
+      ['B-D', J(10, 3)],
+      ['B-C', J(10, 4)],
+      ['C-D', J(10, 100)],
+    ]);
+    expect(pathNoiseMs(s, ['A', 'B', 'D'], ['A', 'B', 'C', 'D'])).toBeCloseTo(Math.sqrt(9 + 16 + 10_000), 6);
+    expect(pathNoiseMs(s, ['A', 'B', 'D'], ['A', 'B', 'D'])).toBe(0);
   });
 });

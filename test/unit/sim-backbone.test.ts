@@ -92,6 +92,63 @@ describe('the backbone phase', () => {
   }, 120_000);
 });
 
+describe('relay-site and gray failures', () => {
+  const config = (over: Partial<SimConfig['backbone']>): SimConfig => {
+    const c = simConfig({ seed: 5, scale: { relays: 12, prefixes: 200 } });
+    return {
+      ...c,
+      backbone: {
+        ...DEFAULT_SIM_CONFIG.backbone,
+        steadySeconds: 40,
+        flapSources: 4,
+        failoverTrials: 5,
+        failureMedianS: 60,
+        ...over,
+      },
+    };
+  };
+  const stays = (c: SimConfig) => {
+    const world = buildWorld(cities, c);
+    return runBackbone(world, new Internet(world, c), c).stays;
+  };
+
+  it('routes transit flows around a failed relay within seconds, and not around a gray one', () => {
+    const c = config({ failuresPerLinkDay: 0, siteFailuresPerRelayDay: 1500, grayRelayShare: 0.5 });
+    const all = stays({
+      ...c,
+      scale: { ...c.scale, relays: 24 },
+      backbone: { ...c.backbone, flapSources: 24 },
+    });
+    const site = all.filter((s) => s.kind === 'site');
+    const gray = all.filter((s) => s.kind === 'gray-relay');
+    expect(site.length).toBeGreaterThan(5);
+    expect(gray.length).toBeGreaterThanOrEqual(3);
+    for (const s of site) expect(s.ms).toBeLessThanOrEqual(2000);
+    // It answers every probe: nothing in the routing sees it; flows stay until it ends, or until
+    // their route moves for another reason.
+    const mean = (xs: { ms: number }[]) => xs.reduce((a, x) => a + x.ms, 0) / xs.length;
+    expect(gray.some((s) => s.stayed)).toBe(true);
+    expect(mean(gray)).toBeGreaterThan(3 * mean(site));
+    // Everything a flow sends while on it is lost.
+    for (const s of gray) expect(s.lostPackets).toBeCloseTo((s.ms / 1000) * 50, 6);
+  }, 120_000);
+
+  it('leaves a link that drops data and answers probes once the delivery check sees it, and not without', () => {
+    const c = config({ failuresPerLinkDay: 20_000, grayShare: 1 });
+    const on = stays(c).filter((s) => s.kind === 'gray');
+    const off = stays({ ...c, backbone: { ...c.backbone, deliveryCheck: false } }).filter(
+      (s) => s.kind === 'gray',
+    );
+    expect(on.length).toBeGreaterThan(3);
+    const left = on.filter((s) => !s.stayed);
+    expect(left.length).toBeGreaterThan(on.length / 2);
+    for (const s of left) expect(s.ms).toBeLessThanOrEqual(12_000);
+    // Without it a flow leaves only when the failure ends or its route moves for another reason.
+    const mean = (xs: { lostPackets: number }[]) => xs.reduce((a, x) => a + x.lostPackets, 0) / xs.length;
+    expect(mean(off)).toBeGreaterThan(2 * mean(on));
+  }, 120_000);
+});
+
 describe('the backbone flags', () => {
   it('set bursts, the schedule, failures and their partial share, and refuse bad values', async () => {
     const { parseSimArgs } = await import('../../src/sim/args.ts');
@@ -115,6 +172,27 @@ describe('the backbone flags', () => {
       error: "--probe-schedule must be core or all, got 'some'",
     });
     expect(parseSimArgs(['--partial-share', '2']).ok).toBe(false);
+    const failures = parseSimArgs([
+      '--gray-share',
+      '0.5',
+      '--site-failures-per-relay-day=30',
+      '--gray-relay-share',
+      '0.25',
+      '--delivery-check',
+      'off',
+    ]);
+    expect(failures.ok && !failures.help && failures.value.config.backbone).toMatchObject({
+      grayShare: 0.5,
+      siteFailuresPerRelayDay: 30,
+      grayRelayShare: 0.25,
+      deliveryCheck: false,
+    });
+    expect(parseSimArgs(['--delivery-check', 'maybe'])).toEqual({
+      ok: false,
+      error: "--delivery-check must be on or off, got 'maybe'",
+    });
+    expect(parseSimArgs(['--gray-relay-share', '1.5']).ok).toBe(false);
+    expect(parseSimArgs(['--site-failures-per-relay-day', '-1']).ok).toBe(false);
     expect(parseSimArgs(['--burst-probes', '0']).ok).toBe(false);
   });
 });
