@@ -178,9 +178,10 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
       if (err instanceof EdgeError && err.code === 'ERR_EDGE_ABORTED') throw err;
       return first;
     });
-    // A second round, once: the relays the edge cannot rule out as better than the best so far
-    // (it names them in the answer to the probes, under a ticket that covers both rounds).
-    const next = answer === first ? [] : answer.probeTargets.filter((t) => !measured.has(t.id));
+    // A second round, once: the relays the edge cannot rule out as better than the best so far,
+    // and the closest measured ones again (it names them in the answer to the probes, under a
+    // ticket that covers both rounds); a relay measured twice keeps its lower figure.
+    const next = answer === first ? [] : answer.probeTargets;
     if (next.length > 0 && performance.now() < deadline) {
       const second = answer;
       await probeRound(next);

@@ -147,9 +147,9 @@ export const DEFAULT_RANK: RankOptions = {
   unknownRttMs: 150,
   calibrateDistance: true,
   probedPreferenceMs: 10,
-  nextTargets: 4,
-  nextBoundSlack: 0.1,
-  repingTargets: 0,
+  nextTargets: 6,
+  nextBoundSlack: 0.3,
+  repingTargets: 2,
   repingWithinMs: 5,
 };
 
@@ -230,24 +230,35 @@ export function probeTargetsOf(
 ): RelayRecord[] {
   const n = Math.max(1, o.probeTargets);
   const picks: RelayRecord[] = [chosen.relay];
+  const taken = new Set<RelayRecord>(picks);
   const add = (r: RelayRecord) => {
-    if (picks.length < n && !picks.includes(r)) picks.push(r);
+    if (picks.length < n && !taken.has(r)) {
+      picks.push(r);
+      taken.add(r);
+    }
   };
   const fromMap = (
     map: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }> | undefined,
     count: number,
   ) => {
     if (!map || count <= 0) return;
-    const known = ranked
-      .map((r) => ({ relay: r.relay, learned: map.get(r.relay.id) }))
-      .filter((r) => r.learned !== undefined && r.learned.weight >= o.learnedTargetMinWeight)
-      .sort((a, b) => a.learned!.rttMs - b.learned!.rttMs);
+    if (map.size === 0) return;
+    const known: { relay: RelayRecord; rttMs: number }[] = [];
+    for (const r of ranked) {
+      const learned = map.get(r.relay.id);
+      if (learned && learned.weight >= o.learnedTargetMinWeight)
+        known.push({ relay: r.relay, rttMs: learned.rttMs });
+    }
+    known.sort((a, b) => a.rttMs - b.rttMs);
     const before = picks.length;
     for (const r of known) if (picks.length - before < count) add(r.relay);
   };
   fromMap(input.learned, o.learnedTargets);
   fromMap(input.areaLearned, o.areaTargets);
-  for (const r of ranked) add(r.relay);
+  for (const r of ranked) {
+    if (picks.length >= n) break;
+    add(r.relay);
+  }
   return picks;
 }
 
@@ -389,9 +400,14 @@ export function rankRelays(
 
   const alternates = ranked.filter((r) => r !== chosen).slice(0, o.alternates);
   const picks = probeTargetsOf(ranked, chosen, input, o);
-  const rest = ranked.filter((r) => !picks.includes(r.relay));
-  const pool = o.exploreWithin === undefined ? rest.length : Math.min(rest.length, o.exploreWithin);
-  if (pool > 0 && random() < o.exploreShare) picks.push(rest[Math.floor(random() * pool)]!.relay);
+  // The picks are distinct relays of the ranking: the rest is what they leave.
+  const restCount = ranked.length - picks.length;
+  const pool = o.exploreWithin === undefined ? restCount : Math.min(restCount, o.exploreWithin);
+  if (pool > 0 && random() < o.exploreShare) {
+    const taken = new Set(picks);
+    const rest = ranked.filter((r) => !taken.has(r.relay));
+    picks.push(rest[Math.floor(random() * pool)]!.relay);
+  }
   const nextProbeTargets = probed ? nextProbeTargetsOf(ranked, input, o) : [];
   return { chosen, alternates, probeTargets: picks, nextProbeTargets, reason };
 }

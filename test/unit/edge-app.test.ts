@@ -526,8 +526,9 @@ describe('the second probing round', () => {
         reads++;
         return links;
       },
-      // Two targets first (Paris and Frankfurt for a client placed in Lyon), no explorer.
-      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0 },
+      // Two targets first (Paris and Frankfurt for a client placed in Lyon), no explorer; no
+      // re-probing of close relays (below).
+      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0, repingTargets: 0 },
     });
     const ask = async (body: object) =>
       (await (
@@ -560,13 +561,29 @@ describe('the second probing round', () => {
     expect(await old.json()).toMatchObject({ accepted: 2, ignored: ['eu-london'] });
   });
 
+  it('names the closest probed relays again by default', async () => {
+    const { app } = edge({
+      relays: async () => [PARIS, TOKYO, NEWYORK, LONDON, FRANKFURT],
+      links: async () => links,
+      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0 },
+    });
+    const probes = [
+      { relay: 'eu-paris', rttMs: 20 },
+      { relay: 'eu-frankfurt', rttMs: 24 },
+    ];
+    const res = await post(app, '/v1/allocate', { location: { lat: 45.76, lon: 4.84 }, probes });
+    const a = (await res.json()) as AllocateAnswer;
+    // London (not ruled out), then Paris and Frankfurt, 4 ms apart, to be ordered by more pings.
+    expect(a.probeTargets.map((t) => t.id)).toEqual(['eu-london', 'eu-paris', 'eu-frankfurt']);
+  });
+
   it('names the next relays by rank without links, and still answers when they fail', async () => {
     const { app } = edge({
       relays: async () => [PARIS, TOKYO, NEWYORK, LONDON, FRANKFURT],
       links: async () => {
         throw new Error('redis away');
       },
-      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0, nextTargets: 2 },
+      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0, nextTargets: 2, repingTargets: 0 },
     });
     const body = { location: { lat: 45.76, lon: 4.84 }, probes: [{ relay: 'eu-paris', rttMs: 20 }] };
     const res = await post(app, '/v1/allocate', body);

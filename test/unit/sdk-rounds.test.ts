@@ -50,7 +50,7 @@ describe('getRtcConfiguration probing rounds', () => {
       probes.length === 0
         ? answer('paris', ['paris', 'frankfurt'], 't1')
         : probes.length === 2
-          ? // The second round names London, and Paris again (already measured: not re-probed).
+          ? // The second round names London, and Paris again (measured twice: the lower figure stands).
             answer('paris', ['london', 'paris'], 't2')
           : answer('london', [], 't3'),
     );
@@ -60,7 +60,7 @@ describe('getRtcConfiguration probing rounds', () => {
       fetch: doFetch,
       prober: prober(probed),
     });
-    expect(probed.sort()).toEqual(['frankfurt', 'london', 'paris']);
+    expect(probed.sort()).toEqual(['frankfurt', 'london', 'paris', 'paris']);
     expect(r.relay.id).toBe('london');
     expect(r.probes.map((p) => p.relay).sort()).toEqual(['frankfurt', 'london', 'paris']);
     const allocs = requests.filter((q) => q.path === '/v1/allocate');
@@ -74,9 +74,9 @@ describe('getRtcConfiguration probing rounds', () => {
     expect(report.body.probes.map((p) => p.relay).sort()).toEqual(['frankfurt', 'london', 'paris']);
   });
 
-  it('stops after one round when the answer names nothing new', async () => {
+  it('stops after one round when the answer names nothing', async () => {
     const { doFetch, requests } = scriptedEdge((probes) =>
-      probes.length === 0 ? answer('paris', ['paris', 'frankfurt'], 't1') : answer('paris', ['paris'], 't2'),
+      probes.length === 0 ? answer('paris', ['paris', 'frankfurt'], 't1') : answer('paris', [], 't2'),
     );
     const probed: string[] = [];
     const r = await getRtcConfiguration({
@@ -88,6 +88,7 @@ describe('getRtcConfiguration probing rounds', () => {
     expect(r.relay.id).toBe('paris');
     expect(requests.filter((q) => q.path === '/v1/allocate')).toHaveLength(2);
     await new Promise((resolve) => setTimeout(resolve, 0));
+    // The first round's ticket covers what was measured (an edge names a second round under its own).
     expect(requests.find((q) => q.path === '/v1/measurements')!.body.probeTicket).toBe('t1');
   });
 
