@@ -1,6 +1,8 @@
 /**
  * The client SDK (browsers and Node): ask the edge where to probe, measure RTT to those relays
- * within a time budget, ask again with the results, report them for the learned map, and return
+ * within a time budget, ask again with the results, probe the second round that answer names (the
+ * relays the first probes could not rule out, once) and ask a third time, report every probe for
+ * the learned map under the latest ticket, and return
  * an RTCConfiguration ready for `new RTCPeerConnection(config)`. Without probes (budget spent,
  * pings refused) it still answers within the budget with the edge's distance-based choice.
  * Probing is pluggable: browsers time each relay's HTTPS /ping, its http:// one from pages that
