@@ -74,12 +74,15 @@ const rank = {
   exploreShare: args.exploreShare,
   minLearnedWeight: args.minLearnedWeight,
   exploreWithin: args.exploreWithin > 0 ? args.exploreWithin : undefined,
+  nextTargets: args.nextTargets,
+  nextBoundSlack: args.nextBoundSlack,
+  repingTargets: args.repingTargets,
 };
 const figures = runTrace(data, args.config, trace, progress, rank);
 const seconds = elapsed();
 
 const s = args.config.scale;
-const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --learned-targets ${args.learnedTargets} --area-targets ${args.areaTargets} --pings ${args.pings} --explore-share ${args.exploreShare} --min-learned-weight ${args.minLearnedWeight} --explore-within ${args.exploreWithin} --burst-probes ${args.config.backbone.burstProbes} --probe-schedule ${args.config.backbone.probeSchedule} --failures-per-link-day ${args.config.backbone.failuresPerLinkDay} --partial-share ${args.config.backbone.partialShare} --gray-share ${args.config.backbone.grayShare} --site-failures-per-relay-day ${args.config.backbone.siteFailuresPerRelayDay} --gray-relay-share ${args.config.backbone.grayRelayShare} --delivery-check ${args.config.backbone.deliveryCheck ? 'on' : 'off'}`;
+const command = `npm run sim:measured -- --relays ${s.relays} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${args.config.seed} --drift ${args.drift} --carrier-sigma ${args.carrierSigma} --loss-median ${args.lossMedian} --probe-targets ${args.probeTargets} --learned-targets ${args.learnedTargets} --area-targets ${args.areaTargets} --pings ${args.pings} --explore-share ${args.exploreShare} --min-learned-weight ${args.minLearnedWeight} --explore-within ${args.exploreWithin} --next-targets ${args.nextTargets} --next-bound-slack ${args.nextBoundSlack} --reping-targets ${args.repingTargets} --burst-probes ${args.config.backbone.burstProbes} --probe-schedule ${args.config.backbone.probeSchedule} --failures-per-link-day ${args.config.backbone.failuresPerLinkDay} --partial-share ${args.config.backbone.partialShare} --gray-share ${args.config.backbone.grayShare} --site-failures-per-relay-day ${args.config.backbone.siteFailuresPerRelayDay} --gray-relay-share ${args.config.backbone.grayRelayShare} --delivery-check ${args.config.backbone.deliveryCheck ? 'on' : 'off'}`;
 const report = buildReport(figures.sim, { command, seconds });
 mkdirSync(args.out, { recursive: true });
 writeFileSync(join(args.out, 'index.html'), report.html);

@@ -1,6 +1,8 @@
 /**
  * The client SDK (browsers and Node): ask the edge where to probe, measure RTT to those relays
- * within a time budget, ask again with the results, report them for the learned map, and return
+ * within a time budget, ask again with the results, probe the second round that answer names (the
+ * relays the first probes could not rule out, once) and ask a third time, report every probe for
+ * the learned map under the latest ticket, and return
  * an RTCConfiguration ready for `new RTCPeerConnection(config)`. Without probes (budget spent,
  * pings refused) it still answers within the budget with the edge's distance-based choice.
  * Probing is pluggable: browsers time each relay's HTTPS /ping, its http:// one from pages that
@@ -138,38 +140,63 @@ export async function getRtcConfiguration(o: SdkOptions): Promise<RtcConfigurati
     });
   };
 
+  const prober = o.prober ?? defaultProber(doFetch);
+  // One round: every target measured in parallel within half of what is left, so the next
+  // request still fits; a relay measured in both rounds keeps its lower figure.
+  const measured = new Map<string, ProbeResult>();
+  const probeRound = async (targets: readonly ProbeTarget[]): Promise<void> => {
+    const probeBudget = Math.max(0, (deadline - performance.now()) / 2);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), probeBudget);
+    const onAbort = () => controller.abort();
+    o.signal?.addEventListener('abort', onAbort);
+    const results = await Promise.all(
+      targets.map(async (t) => {
+        try {
+          const m = await prober(t, controller.signal);
+          return { relay: t.id, rttMs: Math.round(m.rttMs * 10) / 10, method: m.method };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+    throwIfAborted(o.signal, 'probe');
+    for (const r of results)
+      if (r && !(r.rttMs >= (measured.get(r.relay)?.rttMs ?? Number.POSITIVE_INFINITY)))
+        measured.set(r.relay, r);
+  };
+
   const first = await allocate([]);
   throwIfAborted(o.signal, 'probe');
-  // Spend at most half of what is left on probes, so the second request still fits.
-  const probeBudget = Math.max(0, (deadline - performance.now()) / 2);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), probeBudget);
-  const onAbort = () => controller.abort();
-  o.signal?.addEventListener('abort', onAbort);
-  const prober = o.prober ?? defaultProber(doFetch);
-  const results = await Promise.all(
-    first.probeTargets.map(async (t) => {
-      try {
-        const m = await prober(t, controller.signal);
-        return { relay: t.id, rttMs: Math.round(m.rttMs * 10) / 10, method: m.method };
-      } catch {
-        return undefined;
-      }
-    }),
-  );
-  clearTimeout(timer);
-  o.signal?.removeEventListener('abort', onAbort);
-  throwIfAborted(o.signal, 'probe');
-  const probes = results.filter((r): r is ProbeResult => r !== undefined);
+  await probeRound(first.probeTargets);
   let answer = first;
-  if (probes.length > 0 && performance.now() < deadline) {
-    // The ticket says the edge asked for these probes; without it they are not learned from.
-    const probeTicket = first.probeTicket;
-    answer = await allocate(probes, probeTicket).catch((err: unknown) => {
+  // The ticket says the edge asked for these probes; without it they are not learned from.
+  let probeTicket = first.probeTicket;
+  if (measured.size > 0 && performance.now() < deadline) {
+    answer = await allocate([...measured.values()], probeTicket).catch((err: unknown) => {
       // The first answer stands when the second fails, unless the caller gave up.
       if (err instanceof EdgeError && err.code === 'ERR_EDGE_ABORTED') throw err;
       return first;
     });
+    // A second round, once: the relays the edge cannot rule out as better than the best so far,
+    // and the closest measured ones again (it names them in the answer to the probes, under a
+    // ticket that covers both rounds); a relay measured twice keeps its lower figure.
+    const next = answer === first ? [] : answer.probeTargets;
+    if (next.length > 0 && performance.now() < deadline) {
+      const second = answer;
+      await probeRound(next);
+      probeTicket = second.probeTicket ?? probeTicket;
+      if (performance.now() < deadline)
+        answer = await allocate([...measured.values()], probeTicket).catch((err: unknown) => {
+          if (err instanceof EdgeError && err.code === 'ERR_EDGE_ABORTED') throw err;
+          return second;
+        });
+    }
+  }
+  const probes = [...measured.values()];
+  if (probes.length > 0) {
     // Teach the edge what this network measured; nobody waits for it.
     void doFetch(`${base}/v1/measurements`, {
       method: 'POST',

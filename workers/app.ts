@@ -32,7 +32,7 @@ import {
 } from '../src/allocation/learned.ts';
 import type { LearnedStore } from '../src/allocation/learned-store.ts';
 import { ProbeTickets } from '../src/allocation/probe-ticket.ts';
-import { DEFAULT_RANK, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
+import { DEFAULT_RANK, linkRtts, type Ranked, type RankOptions, rankRelays } from '../src/allocation/rank.ts';
 import type { RoomStore } from '../src/allocation/rooms.ts';
 import { type RevocationTarget, revocationFields } from '../src/credentials/revocation.ts';
 import {
@@ -129,6 +129,13 @@ export interface EdgeDeps {
   readonly snapshotToken?: string | undefined;
   /** The backbone's links, served with the snapshot so Workers edges can show the topology. */
   readonly snapshotLinks?: ((now: number) => Promise<readonly LinkRecord[]>) | undefined;
+  /**
+   * The backbone's links (the directory's, cached by the entry): with them the answer to a
+   * client's probes names a second round of probe targets, the relays its probes and the links
+   * cannot rule out (src/allocation/rank.ts `nextProbeTargetsOf`). Read only for requests with
+   * probes; the same array is turned into a lookup once.
+   */
+  readonly links?: ((now: number) => Promise<readonly LinkRecord[]>) | undefined;
   /** With an admin token: POST /v1/credentials/revoke records revocations here (until: unix ms). */
   readonly revoke?: ((target: RevocationTarget, until: number) => Promise<void>) | undefined;
   readonly adminToken?: string | undefined;
@@ -237,6 +244,14 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       bySecret.set(secret, t);
     }
     return t;
+  };
+  // The links as a lookup, rebuilt only when the entry hands over another array.
+  let linkLookup: { from: readonly LinkRecord[]; map: ReturnType<typeof linkRtts> } | undefined;
+  const linksNow = async (t: number) => {
+    const list = await deps.links?.(t).catch(() => undefined);
+    if (!list) return undefined;
+    if (linkLookup?.from !== list) linkLookup = { from: list, map: linkRtts(list) };
+    return linkLookup.map;
   };
   /** The ticket when it is valid and for this network; tickets of any current secret count. */
   const checkTicket = async (token: string, prefix: string, t: number) => {
@@ -497,6 +512,8 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     // and it could pick any relay from its alternates anyway. Only ticketed ones pin a room.
     const probes = onePerRelay(req.probes);
     const ticket = req.probeTicket && prefix ? await checkTicket(req.probeTicket, prefix, t) : undefined;
+    // The backbone's links name a second round of probe targets once the client has probed.
+    const links = probes.size > 0 ? await linksNow(t) : undefined;
     // Only relays that speak one of the asked transports are ranked.
     const offering = view.relays.filter((r) => offersAny(r, req.transports));
     // The pin holds while its relay is in the directory and not draining (a full one is skipped).
@@ -516,6 +533,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
         probes,
         learned,
         areaLearned,
+        links,
         inflation: model.inflation,
         accessMs: model.accessMs,
         preferredRegion: req.region,
@@ -546,6 +564,11 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
       return problem(c, 403, 'User not allowed', `this client token is for client "${scope.client}" only`);
     const client = scope?.client ?? req.user ?? randomClientId();
     // The credential and the probe ticket are signed side by side (with Web Crypto, two calls at once).
+    // Before probing: the first round's targets. After: the second round's (none when its probes
+    // leave nothing to try), under a ticket that also covers the relays of the ticket it came
+    // with, so the client reports both rounds with this one.
+    const targets = probes.size > 0 ? ranked.nextProbeTargets : ranked.probeTargets;
+    const covered = new Set([...(ticket?.relays ?? []), ...targets.map((r) => r.id)]);
     const [cred, probeTicket] = await Promise.all([
       createTurnCredential(
         {
@@ -557,13 +580,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
         },
         edgeCrypto,
       ),
-      prefix
-        ? tickets(secret).issue(
-            prefix,
-            ranked.probeTargets.map((r) => r.id),
-            t,
-          )
-        : undefined,
+      prefix ? tickets(secret).issue(prefix, [...covered], t) : undefined,
     ]);
     metrics.allocations.inc({ basis: ranked.chosen.basis, source: place.source });
     deps.dashboard?.watcher.decisions.record(ranked.chosen.basis, t);
@@ -590,7 +607,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
         prefix,
         directory: { stale: view.stale, ageMs: Math.max(0, t - view.at) },
         probeTicket,
-        probeTargets: ranked.probeTargets.map((r) => ({
+        probeTargets: targets.map((r) => ({
           id: r.id,
           stun: relayStunUrl(r),
           ping: r.pingUrl,

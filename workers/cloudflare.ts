@@ -125,6 +125,11 @@ function makeEdge(env: Env, config: EdgeConfig) {
   };
   const app = createEdgeApp({
     relays: (now) => directory.get(now),
+    // The snapshot's links (one array per snapshot) name the second round of probe targets.
+    links: async (now) => {
+      await directory.get(now).catch(() => undefined);
+      return links;
+    },
     dashboard: watcher ? { watcher, assets: pageAssets } : undefined,
     learned,
     rooms,

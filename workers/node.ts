@@ -13,6 +13,7 @@
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import type { LinkRecord } from '../src/directory/types.ts';
 import { cidrContains } from '../src/net/cidr.ts';
 import { clientAddress } from '../src/net/forwarded.ts';
 import { parseIp } from '../src/net/ip.ts';
@@ -88,6 +89,17 @@ const cache = new DirectoryCache((now) => directory.list(now), {
     ),
 });
 
+// The backbone's links, for the second round of probe targets: read at most every 5 s (one
+// promise shared by the requests meanwhile); when Redis is away the last copy stands.
+let linkCopy: { at: number; links: Promise<readonly LinkRecord[]> } | undefined;
+const cachedLinks = (now: number): Promise<readonly LinkRecord[]> => {
+  if (!linkCopy || now - linkCopy.at >= 5000) {
+    const last = linkCopy?.links;
+    linkCopy = { at: now, links: directory.links(now).catch(() => last ?? []) };
+  }
+  return linkCopy.links;
+};
+
 const fromTrustedProxy = (c: Context): boolean => {
   const peer = getConnInfo(c).remote.address;
   const ip = peer ? parseIp(peer) : undefined;
@@ -135,6 +147,7 @@ const app = createEdgeApp({
   crypto: config.crypto === 'node' ? nodeEdgeCrypto : undefined,
   relays: (now) => cache.get(now),
   snapshotLinks: (now) => directory.links(now),
+  links: cachedLinks,
   dashboard: watcher ? { watcher, assets: loadDashboardAssets(config.dashboardDir) } : undefined,
   learned,
   rooms,

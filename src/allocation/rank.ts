@@ -23,7 +23,7 @@
  */
 
 import { greatCircleKm } from '../directory/geo.ts';
-import type { RelayRecord } from '../directory/types.ts';
+import type { LinkRecord, RelayRecord } from '../directory/types.ts';
 import { fiberRttMs } from './learned.ts';
 
 export type RttBasis = 'probe' | 'learned' | 'distance';
@@ -53,6 +53,12 @@ export interface RankInput {
    * targets only; never a prediction.
    */
   readonly areaLearned?: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }> | undefined;
+  /**
+   * Relay-to-relay RTT (ms) the backbone measured (the directory's links), by relay id and peer
+   * id. With the client's probes it bounds every other relay's RTT from the client (triangle
+   * inequality) and names the second round's targets (`nextProbeTargets`).
+   */
+  readonly links?: ReadonlyMap<string, ReadonlyMap<string, number>> | undefined;
   /** The relay already serving this client's room, if any. */
   readonly roomRelay?: string | undefined;
   readonly preferredRegion?: string | undefined;
@@ -105,6 +111,24 @@ export interface RankOptions {
    * simulation found 2.4 % of answers going to unprobed relays with six targets, most of them worse.
    */
   readonly probedPreferenceMs: number;
+  /**
+   * A second, adaptive probing round: once the client has probed, up to this many relays it has
+   * not probed whose RTT from it the probes and the backbone's links cannot rule out as better
+   * than its best probe (`nextProbeTargetsOf`). 0: no second round.
+   */
+  readonly nextTargets: number;
+  /**
+   * The triangle bound is loosened by this share before it rules a relay out: Internet paths
+   * break the triangle inequality (an overlay lives on that), so a bound of 100 ms only rules a
+   * relay out at a best probe under 100 x (1 - slack).
+   */
+  readonly nextBoundSlack: number;
+  /**
+   * And up to this many of the probed relays within `repingWithinMs` of the best (the best
+   * included) are probed again, so two close relays are ordered by more than one round's pings.
+   */
+  readonly repingTargets: number;
+  readonly repingWithinMs: number;
 }
 
 export const DEFAULT_RANK: RankOptions = {
@@ -123,6 +147,10 @@ export const DEFAULT_RANK: RankOptions = {
   unknownRttMs: 150,
   calibrateDistance: true,
   probedPreferenceMs: 10,
+  nextTargets: 6,
+  nextBoundSlack: 0.3,
+  repingTargets: 2,
+  repingWithinMs: 5,
 };
 
 export interface RankResult {
@@ -130,6 +158,11 @@ export interface RankResult {
   readonly alternates: readonly Ranked[];
   /** Relays the client should probe before its next request: the picks, plus maybe one explorer. */
   readonly probeTargets: readonly RelayRecord[];
+  /**
+   * Once the client has probed: the relays of a second round (`nextProbeTargetsOf`), empty when
+   * its probes leave nothing worth probing; empty before it has probed.
+   */
+  readonly nextProbeTargets: readonly RelayRecord[];
   readonly reason: 'best' | 'room' | 'none';
 }
 
@@ -197,24 +230,135 @@ export function probeTargetsOf(
 ): RelayRecord[] {
   const n = Math.max(1, o.probeTargets);
   const picks: RelayRecord[] = [chosen.relay];
+  const taken = new Set<RelayRecord>(picks);
   const add = (r: RelayRecord) => {
-    if (picks.length < n && !picks.includes(r)) picks.push(r);
+    if (picks.length < n && !taken.has(r)) {
+      picks.push(r);
+      taken.add(r);
+    }
   };
   const fromMap = (
     map: ReadonlyMap<string, { readonly rttMs: number; readonly weight: number }> | undefined,
     count: number,
   ) => {
     if (!map || count <= 0) return;
-    const known = ranked
-      .map((r) => ({ relay: r.relay, learned: map.get(r.relay.id) }))
-      .filter((r) => r.learned !== undefined && r.learned.weight >= o.learnedTargetMinWeight)
-      .sort((a, b) => a.learned!.rttMs - b.learned!.rttMs);
+    if (map.size === 0) return;
+    const known: { relay: RelayRecord; rttMs: number }[] = [];
+    for (const r of ranked) {
+      const learned = map.get(r.relay.id);
+      if (learned && learned.weight >= o.learnedTargetMinWeight)
+        known.push({ relay: r.relay, rttMs: learned.rttMs });
+    }
+    known.sort((a, b) => a.rttMs - b.rttMs);
     const before = picks.length;
     for (const r of known) if (picks.length - before < count) add(r.relay);
   };
   fromMap(input.learned, o.learnedTargets);
   fromMap(input.areaLearned, o.areaTargets);
-  for (const r of ranked) add(r.relay);
+  for (const r of ranked) {
+    if (picks.length >= n) break;
+    add(r.relay);
+  }
+  return picks;
+}
+
+/**
+ * The backbone's links as `RankInput.links`: each relay's smoothed RTT to each peer, by relay id;
+ * links that lost every probe or carry no finite RTT are left out (they bound nothing).
+ */
+export function linkRtts(links: readonly LinkRecord[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const l of links) {
+    if (!(Number.isFinite(l.rttMs) && l.rttMs >= 0) || !(l.lossRate < 1) || l.from === l.to) continue;
+    const row = out.get(l.from) ?? new Map<string, number>();
+    row.set(l.to, l.rttMs);
+    out.set(l.from, row);
+  }
+  return out;
+}
+
+/**
+ * The least RTT relay `to` can have from a client whose probes are `probes`, by the triangle
+ * inequality over the backbone's links: for every probed relay P with a link to `to`,
+ * |probe(P) - link(P, to)|; 0 when no probed relay has a link to it.
+ */
+export function triangleBound(
+  to: string,
+  probes: ReadonlyMap<string, number>,
+  links: ReadonlyMap<string, ReadonlyMap<string, number>>,
+): number {
+  return boundOf(to, probedRows(probes, links), links);
+}
+
+type ProbedRow = readonly [from: string, ms: number, row: ReadonlyMap<string, number> | undefined];
+
+function probedRows(
+  probes: ReadonlyMap<string, number>,
+  links: ReadonlyMap<string, ReadonlyMap<string, number>>,
+): ProbedRow[] {
+  const rows: ProbedRow[] = [];
+  for (const [from, ms] of probes) if (ms >= 0) rows.push([from, ms, links.get(from)]);
+  return rows;
+}
+
+function boundOf(
+  to: string,
+  rows: readonly ProbedRow[],
+  links: ReadonlyMap<string, ReadonlyMap<string, number>>,
+): number {
+  let bound = 0;
+  let back: ReadonlyMap<string, number> | undefined | null = null;
+  for (const [from, ms, row] of rows) {
+    if (from === to) continue;
+    let d = row?.get(to);
+    if (d === undefined) {
+      back ??= links.get(to);
+      d = back?.get(from);
+    }
+    if (d === undefined || !(d >= 0)) continue;
+    const gap = ms > d ? ms - d : d - ms;
+    if (gap > bound) bound = gap;
+  }
+  return bound;
+}
+
+/**
+ * The second round's targets, once the client has probed: the relays it has not probed whose
+ * triangle bound (loosened by `nextBoundSlack`) is below its best probe, so they might be
+ * better, in the ranking's order, at most `nextTargets`; then up to `repingTargets` probed relays
+ * within `repingWithinMs` of the best, best first, to be probed again. Without links nothing is
+ * ruled out and the next relays by score are named. Empty when nothing is left to probe.
+ */
+export function nextProbeTargetsOf(
+  ranked: readonly Ranked[],
+  input: RankInput,
+  o: RankOptions,
+): RelayRecord[] {
+  let best = Number.POSITIVE_INFINITY;
+  for (const r of ranked) {
+    const ms = input.probes.get(r.relay.id);
+    if (ms !== undefined && ms >= 0 && ms < best) best = ms;
+  }
+  if (!Number.isFinite(best)) return [];
+  const picks: RelayRecord[] = [];
+  const links = input.links;
+  const rows = links && o.nextTargets > 0 ? probedRows(input.probes, links) : [];
+  for (const r of ranked) {
+    if (picks.length >= o.nextTargets) break;
+    const ms = input.probes.get(r.relay.id);
+    if (ms !== undefined && ms >= 0) continue;
+    const bound = links ? boundOf(r.relay.id, rows, links) : 0;
+    if (bound * (1 - o.nextBoundSlack) < best) picks.push(r.relay);
+  }
+  if (o.repingTargets <= 0) return picks;
+  const close = ranked
+    .filter((r) => {
+      const ms = input.probes.get(r.relay.id);
+      return ms !== undefined && ms >= 0 && ms - best <= o.repingWithinMs;
+    })
+    .sort((a, b) => input.probes.get(a.relay.id)! - input.probes.get(b.relay.id)!);
+  // One close relay alone has nothing to be ordered against.
+  if (close.length >= 2) for (const r of close.slice(0, o.repingTargets)) picks.push(r.relay);
   return picks;
 }
 
@@ -240,7 +384,8 @@ export function rankRelays(
     })
     .sort((a, b) => a.score - b.score || (a.relay.id < b.relay.id ? -1 : 1));
   const best = ranked[0];
-  if (!best) return { chosen: undefined, alternates: [], probeTargets: [], reason: 'none' };
+  if (!best)
+    return { chosen: undefined, alternates: [], probeTargets: [], nextProbeTargets: [], reason: 'none' };
 
   let chosen = best;
   let reason: RankResult['reason'] = 'best';
@@ -255,8 +400,14 @@ export function rankRelays(
 
   const alternates = ranked.filter((r) => r !== chosen).slice(0, o.alternates);
   const picks = probeTargetsOf(ranked, chosen, input, o);
-  const rest = ranked.filter((r) => !picks.includes(r.relay));
-  const pool = o.exploreWithin === undefined ? rest.length : Math.min(rest.length, o.exploreWithin);
-  if (pool > 0 && random() < o.exploreShare) picks.push(rest[Math.floor(random() * pool)]!.relay);
-  return { chosen, alternates, probeTargets: picks, reason };
+  // The picks are distinct relays of the ranking: the rest is what they leave.
+  const restCount = ranked.length - picks.length;
+  const pool = o.exploreWithin === undefined ? restCount : Math.min(restCount, o.exploreWithin);
+  if (pool > 0 && random() < o.exploreShare) {
+    const taken = new Set(picks);
+    const rest = ranked.filter((r) => !taken.has(r.relay));
+    picks.push(rest[Math.floor(random() * pool)]!.relay);
+  }
+  const nextProbeTargets = probed ? nextProbeTargetsOf(ranked, input, o) : [];
+  return { chosen, alternates, probeTargets: picks, nextProbeTargets, reason };
 }

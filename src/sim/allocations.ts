@@ -62,6 +62,10 @@ export interface AllocationRun {
   readonly probesUnprobedChoice: Uint8Array;
   /** Whether the oracle's relay was among the relays the client probed. */
   readonly oracleProbed: Uint8Array;
+  /** Probes the client made, both rounds (a re-probed relay counts twice). */
+  readonly probeCount: Uint8Array;
+  /** 1 when the client probed a second round (the second answer named targets). */
+  readonly secondRound: Uint8Array;
   /** The learned inflation after every 1 % of the run. */
   readonly inflation: number[];
   /**
@@ -131,11 +135,28 @@ export function runAllocations(
     distanceRelErr: new Float32Array(N).fill(Number.NaN),
     probesUnprobedChoice: new Uint8Array(N),
     oracleProbed: new Uint8Array(N),
+    probeCount: new Uint8Array(N),
+    secondRound: new Uint8Array(N),
     inflation: [],
     uncalibratedRegret: new Float32Array(N),
     learnedState: { byPrefix: learnedByPrefix, inflation },
   };
-  const uncalibrated: RankOptions = { ...(rankOptions ?? DEFAULT_RANK), calibrateDistance: false };
+  const uncalibrated: RankOptions = {
+    ...(rankOptions ?? DEFAULT_RANK),
+    calibrateDistance: false,
+    nextTargets: 0,
+    repingTargets: 0,
+  };
+  // The answer after the last round names no more targets (the SDK probes two rounds at most).
+  const lastRound: RankOptions = { ...(rankOptions ?? DEFAULT_RANK), nextTargets: 0, repingTargets: 0 };
+  // The backbone's links as the directory carries them: relay-to-relay RTT by id (static here).
+  const R = records.length;
+  const links = new Map<string, Map<string, number>>();
+  for (let a = 0; a < R; a++) {
+    const row = new Map<string, number>();
+    for (let b = 0; b < R; b++) if (a !== b) row.set(records[b]!.id, internet.bbRtt[a * R + b]!);
+    links.set(records[a]!.id, row);
+  }
   const span = config.scale.days * DAY;
   const progressEvery = Math.max(1, Math.floor(N / 100));
 
@@ -191,7 +212,38 @@ export function runAllocations(
       const r = index.get(target.id)!;
       probes.set(target.id, internet.probe(p, r, t, rng, config.probes.pings, config.probes.overheadMeanMs));
     }
-    const second = rank({ relays: records, location, probes, learned, inflation: inflationNow, accessMs });
+    let second = rank({
+      relays: records,
+      location,
+      probes,
+      learned,
+      inflation: inflationNow,
+      accessMs,
+      links,
+    });
+    let count = probes.size;
+    // A second round when the answer names one (sdk/index.ts): a re-probed relay keeps its best.
+    if (second.nextProbeTargets.length > 0) {
+      out.secondRound[i] = 1;
+      for (const target of second.nextProbeTargets) {
+        const ms = internet.probe(
+          p,
+          index.get(target.id)!,
+          t,
+          rng,
+          config.probes.pings,
+          config.probes.overheadMeanMs,
+        );
+        probes.set(target.id, Math.min(ms, probes.get(target.id) ?? Number.POSITIVE_INFINITY));
+        count++;
+      }
+      second = rankRelays(
+        { relays: records, location, probes, learned, inflation: inflationNow, accessMs, links },
+        random,
+        lastRound,
+      );
+    }
+    out.probeCount[i] = Math.min(255, count);
     const probesPick = index.get(second.chosen!.relay.id)!;
     const before = rankRelays(
       { relays: records, location, probes, learned, inflation: inflationNow },

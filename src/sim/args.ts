@@ -177,6 +177,10 @@ export interface TraceArgs extends SimArgs {
   readonly minLearnedWeight: number;
   /** The explorer comes from the next N relays after the picks (0: from all, as the edge). */
   readonly exploreWithin: number;
+  /** Second probing round: unprobed relays named, its bound's slack, re-probed close ones (DEFAULT_RANK). */
+  readonly nextTargets: number;
+  readonly nextBoundSlack: number;
+  readonly repingTargets: number;
 }
 
 export type ParsedTraceArgs =
@@ -198,9 +202,12 @@ const TRACE_REALS = {
   'explore-share': [0, 1, 0.05],
   'min-learned-weight': [0, 20, 2],
   'explore-within': [0, 100, 0],
+  'next-targets': [0, 20, DEFAULT_RANK.nextTargets],
+  'next-bound-slack': [0, 1, DEFAULT_RANK.nextBoundSlack],
+  'reping-targets': [0, 10, DEFAULT_RANK.repingTargets],
 } as const;
 
-export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--learned-targets N] [--area-targets N] [--pings N] [--explore-share X] [--min-learned-weight X] [--explore-within N]
+export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run sim] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--probe-targets N] [--learned-targets N] [--area-targets N] [--pings N] [--explore-share X] [--min-learned-weight X] [--explore-within N] [--next-targets N] [--next-bound-slack X] [--reping-targets N]
   --relays N          relays at measured sites (default ${TRACE_DEFAULT_RELAYS})
   --data DIR          the measured data (default ../shared/data; see docs/SIMULATION.md)
   --drift X           0..1, how much of the Seattle slices' change to replay (default 0.25)
@@ -213,6 +220,9 @@ export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run s
   --explore-share X   0..1, answers adding a random relay to the probes (default 0.05, as the edge)
   --min-learned-weight X  0..20, weight from which a learned RTT is trusted (default 2, as the edge)
   --explore-within N  0..100, draw the explorer from the next N relays after the picks (0: all, as the edge)
+  --next-targets N    0..20 unprobed relays of the second probing round (default ${DEFAULT_RANK.nextTargets}, as the edge; 0: no second round)
+  --next-bound-slack X  0..1, how far the triangle bound is loosened (default ${DEFAULT_RANK.nextBoundSlack}, as the edge)
+  --reping-targets N  0..10 close probed relays probed again in the second round (default ${DEFAULT_RANK.repingTargets}, as the edge)
   --out DIR           report folder (default sim-report-measured)`;
 
 export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
@@ -229,6 +239,9 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
     'explore-share': TRACE_REALS['explore-share'][2],
     'min-learned-weight': TRACE_REALS['min-learned-weight'][2],
     'explore-within': TRACE_REALS['explore-within'][2],
+    'next-targets': TRACE_REALS['next-targets'][2],
+    'next-bound-slack': TRACE_REALS['next-bound-slack'][2],
+    'reping-targets': TRACE_REALS['reping-targets'][2],
   };
   let relaysGiven = false;
   let outGiven = false;
@@ -275,6 +288,9 @@ export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
       exploreShare: reals['explore-share'],
       minLearnedWeight: reals['min-learned-weight'],
       exploreWithin: Math.round(reals['explore-within']),
+      nextTargets: Math.round(reals['next-targets']),
+      nextBoundSlack: reals['next-bound-slack'],
+      repingTargets: Math.round(reals['reping-targets']),
     },
   };
 }

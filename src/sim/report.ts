@@ -117,6 +117,8 @@ export function learnedRows(f: SimFigures): string[][] {
     ['best relay among those probed', pct(a.oracleProbedShare)],
     ['probes misses whose best relay was probed (noise)', pct(a.missesWithBestProbedShare)],
     ['probes answer on an unprobed relay', pct(a.unprobedChoiceShare)],
+    ['probes per allocation, both rounds: mean / p95', `${num(a.probesMean, 1)} / ${num(a.probesP95, 0)}`],
+    ['allocations with a second probing round', pct(a.secondRoundShare)],
     ['learned inflation at the end', num(a.finalInflation)],
     ['median RTT to the best relay', ms(a.bestRttMedianMs)],
   ];

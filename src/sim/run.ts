@@ -65,6 +65,10 @@ export interface AllocationFigures {
    */
   readonly missesWithBestProbedShare: number;
   readonly unprobedChoiceShare: number;
+  /** Probes per allocation, both rounds (the cost), mean and p95; share with a second round. */
+  readonly probesMean: number;
+  readonly probesP95: number;
+  readonly secondRoundShare: number;
   readonly bestRttMedianMs: number;
   readonly finalInflation: number;
   readonly regretCdf: Record<Strategy, Point[]>;
@@ -220,6 +224,9 @@ export function allocationFigures(run: AllocationRun, config: SimConfig): Alloca
     oracleProbedShare: round(share(run.oracleProbed, (v) => v === 1)),
     missesWithBestProbedShare: round(missesWithBestProbed(run, miss)),
     unprobedChoiceShare: round(share(run.probesUnprobedChoice, (v) => v === 1)),
+    probesMean: round(mean(run.probeCount)),
+    probesP95: round(quantile(run.probeCount, 0.95)),
+    secondRoundShare: round(share(run.secondRound, (v) => v === 1)),
     bestRttMedianMs: round(quantile(run.bestRttMs, 0.5)),
     finalInflation: round(run.inflation.at(-1) ?? Number.NaN),
     regretCdf: Object.fromEntries(STRATEGIES.map((s) => [s, cdf(run.regret[s])])) as Record<

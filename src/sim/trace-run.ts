@@ -112,6 +112,8 @@ export function subsetRun(run: AllocationRun, keep: (i: number) => boolean): All
     distanceRelErr: pickF32(run.distanceRelErr),
     probesUnprobedChoice: pickU8(run.probesUnprobedChoice),
     oracleProbed: pickU8(run.oracleProbed),
+    probeCount: pickU8(run.probeCount),
+    secondRound: pickU8(run.secondRound),
     uncalibratedRegret: pickF32(run.uncalibratedRegret),
   };
 }

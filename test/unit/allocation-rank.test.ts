@@ -19,7 +19,14 @@ import {
   storedInflation,
   storedLearnedRtt,
 } from '../../src/allocation/learned.ts';
-import { DEFAULT_RANK, distanceOffset, type RankInput, rankRelays } from '../../src/allocation/rank.ts';
+import {
+  DEFAULT_RANK,
+  distanceOffset,
+  linkRtts,
+  type RankInput,
+  rankRelays,
+  triangleBound,
+} from '../../src/allocation/rank.ts';
 import { greatCircleKm } from '../../src/directory/geo.ts';
 import type { RelayRecord } from '../../src/directory/types.ts';
 import { relayRecord } from '../support/relay-record.ts';
@@ -241,6 +248,115 @@ describe('relay ranking', () => {
     expect(r.chosen!.relay.id).toBe('eu-zurich');
     const off = rankRelays(input({ relays: world, areaLearned }), never, { ...DEFAULT_RANK, areaTargets: 0 });
     expect(off.probeTargets.map((t) => t.id)).not.toContain('sa-saopaulo');
+  });
+
+  describe('the second probing round', () => {
+    // Links the backbone measured (ms), both directions as relays publish them.
+    const linkList = (pairs: [string, string, number][]) =>
+      linkRtts(
+        pairs.flatMap(([a, b, ms]) =>
+          [
+            [a, b],
+            [b, a],
+          ].map(([from, to]) => ({
+            from: from!,
+            to: to!,
+            rttMs: ms,
+            rttP50Ms: ms,
+            rttP95Ms: ms,
+            jitterMs: 0,
+            lossRate: 0,
+            samples: 10,
+            updatedAt: 0,
+          })),
+        ),
+      );
+    const links = linkList([
+      ['eu-paris', 'eu-london', 8],
+      ['eu-paris', 'us-newyork', 75],
+      ['eu-paris', 'ap-tokyo', 220],
+      ['eu-paris', 'eu-madrid', 20],
+      ['eu-frankfurt', 'eu-london', 15],
+      ['eu-frankfurt', 'us-newyork', 85],
+      ['eu-frankfurt', 'ap-tokyo', 230],
+      ['eu-frankfurt', 'eu-madrid', 28],
+    ]);
+    const probes = new Map([
+      ['eu-paris', 20],
+      ['eu-frankfurt', 26],
+    ]);
+    const relays = [
+      PARIS,
+      FRANKFURT,
+      relay('eu-london', 51.5, -0.12),
+      relay('eu-madrid', 40.4, -3.7),
+      NEWYORK,
+      relay('ap-tokyo', 35.7, 139.7),
+    ];
+
+    it('bounds an unprobed relay by the triangle inequality over the probed ones', () => {
+      // Paris 20 ms from the client and 75 ms from New York: New York is at least 55 ms away.
+      expect(triangleBound('us-newyork', probes, links)).toBe(59);
+      expect(triangleBound('eu-london', probes, links)).toBe(12);
+      expect(triangleBound('nowhere', probes, links)).toBe(0);
+      // A probe of the relay itself, or a lost probe, says nothing.
+      expect(
+        triangleBound(
+          'eu-paris',
+          new Map([
+            ['eu-paris', 20],
+            ['eu-london', -1],
+          ]),
+          links,
+        ),
+      ).toBe(0);
+      // Dead links bound nothing.
+      const dead = {
+        from: 'a',
+        to: 'b',
+        rttMs: 5,
+        rttP50Ms: 5,
+        rttP95Ms: 5,
+        jitterMs: 0,
+        samples: 1,
+        updatedAt: 0,
+      };
+      expect(linkRtts([{ ...dead, lossRate: 1 }]).size).toBe(0);
+      expect(linkRtts([{ ...dead, lossRate: 0, rttMs: Number.NaN }]).size).toBe(0);
+      expect(
+        linkRtts([{ ...dead, lossRate: 0 }])
+          .get('a')
+          ?.get('b'),
+      ).toBe(5);
+    });
+
+    it('names the relays the probes cannot rule out, and none before probing', () => {
+      const r = rankRelays(input({ relays, probes, links }), never);
+      // London (bound 12 ms) and Madrid (bound 2 ms) may beat Paris's 20 ms; New York and Tokyo cannot.
+      expect(r.nextProbeTargets.map((t) => t.id).sort()).toEqual(['eu-london', 'eu-madrid']);
+      expect(rankRelays(input({ relays, links }), never).nextProbeTargets).toEqual([]);
+      // At most nextTargets, in the ranking's order.
+      const one = rankRelays(input({ relays, probes, links }), never, { ...DEFAULT_RANK, nextTargets: 1 });
+      expect(one.nextProbeTargets).toHaveLength(1);
+      const off = rankRelays(input({ relays, probes, links }), never, { ...DEFAULT_RANK, nextTargets: 0 });
+      expect(off.nextProbeTargets).toEqual([]);
+      // Without links nothing is ruled out: the next unprobed relays by score.
+      const blind = rankRelays(input({ relays, probes }), never, { ...DEFAULT_RANK, nextTargets: 3 });
+      expect(blind.nextProbeTargets).toHaveLength(3);
+      expect(blind.nextProbeTargets.map((t) => t.id)).not.toContain('eu-paris');
+    });
+
+    it('probes again the close probed relays when asked', () => {
+      const close = new Map([
+        ['eu-paris', 20],
+        ['eu-frankfurt', 23],
+      ]);
+      const o = { ...DEFAULT_RANK, nextTargets: 0, repingTargets: 2, repingWithinMs: 5 };
+      const r = rankRelays(input({ relays, probes: close, links }), never, o);
+      expect(r.nextProbeTargets.map((t) => t.id)).toEqual(['eu-paris', 'eu-frankfurt']);
+      // 6 ms apart: nothing to order again.
+      expect(rankRelays(input({ relays, probes, links }), never, o).nextProbeTargets).toEqual([]);
+    });
   });
 
   it('predicts distance-based RTT as fiber RTT times inflation', () => {

@@ -493,3 +493,104 @@ describe('the area map', () => {
     expect(await targets('192.0.2.99')).toContain('ap-tokyo');
   });
 });
+
+describe('the second probing round', () => {
+  const LONDON = relay('eu-london', '192.0.2.50', 51.5, -0.12);
+  const FRANKFURT = relay('eu-frankfurt', '192.0.2.40', 50.11, 8.68);
+  const link = (from: string, to: string, rttMs: number) => ({
+    from,
+    to,
+    rttMs,
+    rttP50Ms: rttMs,
+    rttP95Ms: rttMs,
+    jitterMs: 0,
+    lossRate: 0,
+    samples: 100,
+    updatedAt: NOW,
+  });
+  // The backbone's links: London is 6 ms from Paris, New York and Tokyo far from both probed relays.
+  const links = [
+    link('eu-paris', 'eu-london', 6),
+    link('eu-paris', 'us-newyork', 75),
+    link('eu-paris', 'ap-tokyo', 220),
+    link('eu-frankfurt', 'eu-london', 14),
+    link('eu-frankfurt', 'us-newyork', 85),
+    link('eu-frankfurt', 'ap-tokyo', 230),
+  ];
+
+  it('names the relays the probes cannot rule out, under a ticket covering both rounds', async () => {
+    let reads = 0;
+    const { app, learned } = edge({
+      relays: async () => [PARIS, TOKYO, NEWYORK, LONDON, FRANKFURT],
+      links: async () => {
+        reads++;
+        return links;
+      },
+      // Two targets first (Paris and Frankfurt for a client placed in Lyon), no explorer; no
+      // re-probing of close relays (below).
+      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0, repingTargets: 0 },
+    });
+    const ask = async (body: object) =>
+      (await (
+        await post(app, '/v1/allocate', { location: { lat: 45.76, lon: 4.84 }, ...body })
+      ).json()) as AllocateAnswer;
+    const first = await ask({});
+    expect(first.probeTargets.map((t) => t.id)).toEqual(['eu-paris', 'eu-frankfurt']);
+    expect(reads).toBe(0);
+    const round1 = [
+      { relay: 'eu-paris', rttMs: 20 },
+      { relay: 'eu-frankfurt', rttMs: 24 },
+    ];
+    const second = await ask({ probes: round1, probeTicket: first.probeTicket });
+    expect(second.relay).toMatchObject({ id: 'eu-paris', basis: 'probe' });
+    // London may be under 20 ms (Paris 20 ms away, London 6 ms from Paris); the others cannot.
+    expect(second.probeTargets.map((t) => t.id)).toEqual(['eu-london']);
+    expect(second.probeTargets[0]).toMatchObject({ stun: 'stun:192.0.2.50:3478' });
+    expect(reads).toBe(1);
+    const both = [...round1, { relay: 'eu-london', rttMs: 15 }];
+    const third = await ask({ probes: both, probeTicket: second.probeTicket });
+    expect(third.relay).toMatchObject({ id: 'eu-london', basis: 'probe' });
+    // Nothing left worth probing.
+    expect(third.probeTargets).toEqual([]);
+    // The second answer's ticket covers the first round's relays too: all three are learned.
+    const res = await post(app, '/v1/measurements', { probes: both, probeTicket: second.probeTicket });
+    expect(await res.json()).toMatchObject({ accepted: 3, ignored: [] });
+    expect((await learned.get('203.0.113.0/24', NOW)).get('eu-london')).toMatchObject({ rttMs: 15 });
+    // The first ticket alone does not cover London.
+    const old = await post(app, '/v1/measurements', { probes: both, probeTicket: first.probeTicket });
+    expect(await old.json()).toMatchObject({ accepted: 2, ignored: ['eu-london'] });
+  });
+
+  it('names the closest probed relays again by default', async () => {
+    const { app } = edge({
+      relays: async () => [PARIS, TOKYO, NEWYORK, LONDON, FRANKFURT],
+      links: async () => links,
+      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0 },
+    });
+    const probes = [
+      { relay: 'eu-paris', rttMs: 20 },
+      { relay: 'eu-frankfurt', rttMs: 24 },
+    ];
+    const res = await post(app, '/v1/allocate', { location: { lat: 45.76, lon: 4.84 }, probes });
+    const a = (await res.json()) as AllocateAnswer;
+    // London (not ruled out), then Paris and Frankfurt, 4 ms apart, to be ordered by more pings.
+    expect(a.probeTargets.map((t) => t.id)).toEqual(['eu-london', 'eu-paris', 'eu-frankfurt']);
+  });
+
+  it('names the next relays by rank without links, and still answers when they fail', async () => {
+    const { app } = edge({
+      relays: async () => [PARIS, TOKYO, NEWYORK, LONDON, FRANKFURT],
+      links: async () => {
+        throw new Error('redis away');
+      },
+      rank: { probeTargets: 2, learnedTargets: 0, areaTargets: 0, nextTargets: 2, repingTargets: 0 },
+    });
+    const body = { location: { lat: 45.76, lon: 4.84 }, probes: [{ relay: 'eu-paris', rttMs: 20 }] };
+    const res = await post(app, '/v1/allocate', body);
+    expect(res.status).toBe(200);
+    const a = (await res.json()) as AllocateAnswer;
+    expect(a.relay.id).toBe('eu-paris');
+    expect(a.probeTargets).toHaveLength(2);
+    expect(a.probeTargets.map((t) => t.id)).not.toContain('eu-paris');
+  });
+});
