@@ -7,9 +7,8 @@
  * second round, the learned answer's misses, and the CPU time of the phase. For sweeping the
  * ranking's options quickly; its figures equal `npm run sim:measured`'s for the same options.
  */
-import { DEFAULT_RANK } from '../src/allocation/rank.ts';
 import { runAllocations } from '../src/sim/allocations.ts';
-import { parseTraceArgs, TRACE_USAGE } from '../src/sim/args.ts';
+import { parseTraceArgs, TRACE_USAGE, traceRank } from '../src/sim/args.ts';
 import { completeSites, MeasuredDataError } from '../src/sim/measured.ts';
 import { allocationFigures } from '../src/sim/run.ts';
 import { buildTraceWorld, DEFAULT_TRACE_CONFIG, driftTable } from '../src/sim/trace.ts';
@@ -42,18 +41,7 @@ try {
   process.stderr.write(`sim:allocations: ${e.message}\n`);
   process.exit(2);
 }
-const rank = {
-  ...DEFAULT_RANK,
-  probeTargets: args.probeTargets,
-  learnedTargets: args.learnedTargets,
-  areaTargets: args.areaTargets,
-  exploreShare: args.exploreShare,
-  minLearnedWeight: args.minLearnedWeight,
-  exploreWithin: args.exploreWithin > 0 ? args.exploreWithin : undefined,
-  nextTargets: args.nextTargets,
-  nextBoundSlack: args.nextBoundSlack,
-  repingTargets: args.repingTargets,
-};
+const rank = traceRank(args);
 const before = process.cpuUsage();
 const run = runAllocations(tw.world, tw.internet, args.config, { pick: tw.pick }, rank);
 const cpu = process.cpuUsage(before);

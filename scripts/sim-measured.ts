@@ -9,8 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_RANK } from '../src/allocation/rank.ts';
-import { parseTraceArgs, TRACE_USAGE } from '../src/sim/args.ts';
+import { parseTraceArgs, TRACE_USAGE, traceRank } from '../src/sim/args.ts';
 import { completeSites, MeasuredDataError } from '../src/sim/measured.ts';
 import { buildReport } from '../src/sim/report.ts';
 import { DEFAULT_TRACE_CONFIG, driftTable } from '../src/sim/trace.ts';
@@ -66,18 +65,7 @@ if (args.config.scale.relays > sites - 2) {
   process.stderr.write(`sim:measured: --relays must be at most ${sites - 2} (${sites} usable sites)\n`);
   process.exit(2);
 }
-const rank = {
-  ...DEFAULT_RANK,
-  probeTargets: args.probeTargets,
-  learnedTargets: args.learnedTargets,
-  areaTargets: args.areaTargets,
-  exploreShare: args.exploreShare,
-  minLearnedWeight: args.minLearnedWeight,
-  exploreWithin: args.exploreWithin > 0 ? args.exploreWithin : undefined,
-  nextTargets: args.nextTargets,
-  nextBoundSlack: args.nextBoundSlack,
-  repingTargets: args.repingTargets,
-};
+const rank = traceRank(args);
 const figures = runTrace(data, args.config, trace, progress, rank);
 const seconds = elapsed();
 

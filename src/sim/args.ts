@@ -2,7 +2,7 @@
  * The simulation's command line, parsed and validated into a config: one pure function, so the
  * CLI only prints what it says. Flags take a value as `--flag N` or `--flag=N`.
  */
-import { DEFAULT_RANK } from '../allocation/rank.ts';
+import { DEFAULT_RANK, type RankOptions } from '../allocation/rank.ts';
 import { DEFAULT_SIM_CONFIG, type SimConfig, simConfig } from './config.ts';
 
 export interface SimArgs {
@@ -224,6 +224,22 @@ export const TRACE_USAGE = `usage: npm run sim:measured -- [options of npm run s
   --next-bound-slack X  0..1, how far the triangle bound is loosened (default ${DEFAULT_RANK.nextBoundSlack}, as the edge)
   --reping-targets N  0..10 close probed relays probed again in the second round (default ${DEFAULT_RANK.repingTargets}, as the edge)
   --out DIR           report folder (default sim-report-measured)`;
+
+/** The edge's ranking options with the trace run's flags applied (sim:measured, sim:allocations). */
+export function traceRank(args: TraceArgs): RankOptions {
+  return {
+    ...DEFAULT_RANK,
+    probeTargets: args.probeTargets,
+    learnedTargets: args.learnedTargets,
+    areaTargets: args.areaTargets,
+    exploreShare: args.exploreShare,
+    minLearnedWeight: args.minLearnedWeight,
+    exploreWithin: args.exploreWithin > 0 ? args.exploreWithin : undefined,
+    nextTargets: args.nextTargets,
+    nextBoundSlack: args.nextBoundSlack,
+    repingTargets: args.repingTargets,
+  };
+}
 
 export function parseTraceArgs(argv: readonly string[]): ParsedTraceArgs {
   const rest: string[] = [];
