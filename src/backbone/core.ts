@@ -172,6 +172,7 @@ export class BackboneCore {
       this.#nextProbe = Math.max(this.#nextProbe + this.#t.probeIntervalMs, now);
       if (this.#nextProbe === now) this.#nextProbe = now + this.#t.probeIntervalMs;
       this.#probe(now, out);
+      for (const p of this.#peers.byId.values()) p.delivery.note(p.dataSent, now);
     }
     if (now >= this.#nextRecompute) {
       this.#nextRecompute = now + this.#t.recomputeMs;

@@ -6,16 +6,19 @@
  *
  * The signal is two counters the relays already pass through: the frames a relay sent a peer
  * (data and forwarded) and the data frames the peer received from it, which the peer publishes
- * on its own link record back (`LinkRecord.dataIn`, cumulative since it started). Each time a
- * new record of the peer's arrives (its `updatedAt` moved), `report` pairs it with this relay's
- * sent count at the read before, which every frame counted had had time to arrive for (the peer
- * published after that read); `loss` compares the two over the last `windowMs`. Pairing with the
- * count at this read instead called a link that just began to carry traffic lossy (the frames
- * sent between the peer's publish and our read look lost): a relay that moved its traffic onto a
- * detour found the detour broken (test/unit/backbone-delivery.test.ts, found there). What varies
- * (the traffic over one sync period) is why `minLoss` is well above zero. Too little traffic
- * (under `minFrames` sent in the window) says nothing. The core
- * publishes max(probe loss, data loss) as the link's loss, so every relay routes around it.
+ * on its own link record back (`LinkRecord.dataIn`, cumulative since it started, counted at the
+ * record's `updatedAt`). This relay notes its own sent count on every probe tick (100 ms) and
+ * pairs each new record of the peer's with its sent count at the record's `updatedAt`,
+ * interpolated between the two notes around it: both counts then stand for the same instant,
+ * within a tick's traffic, whatever the traffic does between directory reads. `loss` compares the two over the last
+ * `windowMs`. An earlier pairing, with the sent count at the read before, was off by whatever
+ * the traffic did between that read and the peer's publish: traffic that stopped or began inside
+ * the window read as up to half lost (found on a quiet machine by bench/backbone-forwarding.ts:
+ * A published its link to B at 0.49 loss after a 3-second burst, and B's route stayed off it for
+ * the hold). The instants are two relays' clocks, so their skew blurs the pairing by that much
+ * traffic, and the interpolation assumes an even rate within a tick: `minLoss` stays well
+ * above zero for both. Too little traffic (under `minFrames` sent in the window) says nothing. The
+ * core publishes max(probe loss, data loss) as the link's loss, so every relay routes around it.
  *
  * Not covered: a relay that drops frames inside itself before it sends them (its counters say
  * nothing was sent, so nothing was lost). Pure: counts and times come in as parameters.
@@ -45,10 +48,7 @@ export const DEFAULT_DELIVERY: DeliveryOptions = Object.freeze({
 interface Sample {
   /** This relay's clock when the report was read. */
   readonly at: number;
-  /**
-   * Frames this relay had sent the peer by the read before (the previous report's): the peer
-   * published this record after that read, so all of them had had time to arrive.
-   */
+  /** Frames this relay had sent the peer at the peer's `reportedAt` (interpolated, see above). */
   readonly sent: number;
   /** Frames the peer had received from this relay, as it published. */
   readonly delivered: number;
@@ -58,32 +58,64 @@ interface Sample {
 
 export class DeliveryCheck {
   #samples: Sample[] = [];
+  /** This relay's sent count at each report call (each directory read), oldest first. */
+  #notes: { at: number; sent: number }[] = [];
   /** The last loss found (at least minLoss) and when. */
   #found: { loss: number; at: number } | undefined;
-  /** Our sent count at the last report taken. */
-  #lastSent: number | undefined;
 
   constructor(private readonly o: DeliveryOptions = DEFAULT_DELIVERY) {}
 
   /**
-   * The peer's record of its link back says it had received `delivered` data frames from this
-   * relay at its time `reportedAt`; this relay had sent `sent` by `now`. A record read again
-   * (same `reportedAt`) is ignored; counts going back (the peer or this relay restarted) start over.
+   * Read at `now`, when this relay had sent the peer `sent` frames: the peer's record of its link
+   * back says it had received `delivered` data frames from this relay at its time `reportedAt`.
+   * A record read again (same `reportedAt`) only notes `sent`; counts going back (the peer or this
+   * relay restarted) start over.
    */
   report(delivered: number, reportedAt: number, sent: number, now: number): void {
-    if (!(delivered >= 0) || !(sent >= 0) || !Number.isFinite(reportedAt)) return;
+    if (!(delivered >= 0) || !(sent >= 0) || !Number.isFinite(reportedAt) || !Number.isFinite(now)) return;
     const last = this.#samples[this.#samples.length - 1];
-    if (last && reportedAt === last.reportedAt) return;
+    const lastNote = this.#notes[this.#notes.length - 1];
     if (
-      last &&
-      (delivered < last.delivered || sent < (this.#lastSent ?? 0) || reportedAt < last.reportedAt)
+      (last && (delivered < last.delivered || reportedAt < last.reportedAt)) ||
+      (lastNote && (sent < lastNote.sent || now < lastNote.at))
     ) {
       this.#samples = [];
+      this.#notes = [];
       this.#found = undefined;
-      this.#lastSent = undefined;
     }
-    this.#samples.push({ at: now, sent: this.#lastSent ?? sent, delivered, reportedAt });
-    this.#lastSent = sent;
+    this.note(sent, now);
+    if (last && reportedAt === last.reportedAt && this.#samples.length > 0) return;
+    const sentThen = this.#sentAt(reportedAt);
+    if (sentThen === undefined) return;
+    this.#samples.push({ at: now, sent: sentThen, delivered, reportedAt });
+  }
+
+  /**
+   * This relay had sent the peer `sent` frames at `now`. The core notes it on every probe tick
+   * (100 ms), so a count is known within a tick of any instant; a flat run keeps only its two
+   * ends.
+   */
+  note(sent: number, now: number): void {
+    const n = this.#notes;
+    const last = n[n.length - 1];
+    if (last && now < last.at) return;
+    if (last && last.sent === sent && n[n.length - 2]?.sent === sent) last.at = now;
+    else n.push({ at: now, sent });
+    while (n.length > 2 && n[1]!.at <= now - 2 * this.o.windowMs) n.shift();
+  }
+
+  /** This relay's sent count at `t`, between the notes around it; the newest past them; none before them. */
+  #sentAt(t: number): number | undefined {
+    const n = this.#notes;
+    if (n.length === 0 || t < n[0]!.at) return undefined;
+    for (let i = n.length - 1; i >= 0; i--) {
+      const a = n[i]!;
+      if (a.at > t) continue;
+      const b = n[i + 1];
+      if (!b || b.at === a.at) return a.sent;
+      return a.sent + ((b.sent - a.sent) * (t - a.at)) / (b.at - a.at);
+    }
+    return undefined;
   }
 
   /**

@@ -69,6 +69,41 @@ describe('DeliveryCheck', () => {
     }
   });
 
+  it("does not call a link lossy when a burst of traffic starts and stops between the peer's records", () => {
+    // The quiet benchmark's pattern: 3 s at 5,000 frames a second, then 10 s idle, again and
+    // again; the peer publishes every 5 s (at x.0 s), this relay reads every second (at x.3 s)
+    // and notes its count every 100 ms, as the core does. Every frame arrives within 1 ms.
+    const sentAt = (t: number) => {
+      const cycles = Math.floor(t / 13_000);
+      const inCycle = Math.min(3000, t - cycles * 13_000);
+      return 5 * (cycles * 3000 + Math.max(0, inCycle));
+    };
+    const c = new DeliveryCheck();
+    let published = { at: 0, delivered: 0 };
+    for (let t = 0; t <= 80_000; t += 100) {
+      c.note(sentAt(t), t);
+      if (t % 1000 !== 300) continue;
+      const lastPublish = Math.floor(t / 5000) * 5000;
+      if (lastPublish > published.at) published = { at: lastPublish, delivered: sentAt(lastPublish - 1) };
+      c.report(published.delivered, published.at, sentAt(t), t);
+      expect(c.loss(t) ?? 0).toBe(0);
+    }
+    // The same bursts with a third of the data lost: found.
+    const lossy = new DeliveryCheck();
+    published = { at: 0, delivered: 0 };
+    let worst = 0;
+    for (let t = 0; t <= 80_000; t += 100) {
+      lossy.note(sentAt(t), t);
+      if (t % 1000 !== 300) continue;
+      const lastPublish = Math.floor(t / 5000) * 5000;
+      if (lastPublish > published.at)
+        published = { at: lastPublish, delivered: Math.floor(sentAt(lastPublish - 1) * (2 / 3)) };
+      lossy.report(published.delivered, published.at, sentAt(t), t);
+      worst = Math.max(worst, lossy.loss(t) ?? 0);
+    }
+    expect(worst).toBeCloseTo(1 / 3, 1);
+  });
+
   it('starts over when the counts go back (a restart) and ignores a record read twice', () => {
     const c = new DeliveryCheck();
     feed(c, 0, 12, 50, 0.2);
