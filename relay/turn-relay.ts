@@ -141,11 +141,14 @@ export class TurnRelay {
   /** Packets to stream clients dropped because their send buffer was full (the shell's own count). */
   #backpressureDrops = 0;
   readonly #sharedPorts: boolean;
+  /** The relay's logger, for parts of their own (a child of `#log` would repeat `part`). */
+  readonly #baseLog: Logger;
 
   constructor(
     readonly config: RelayConfig,
     deps: TurnRelayDeps,
   ) {
+    this.#baseLog = deps.logger;
     this.#log = deps.logger.child({ part: 'turn' });
     this.#sharedPorts = deps.sharedPorts ?? false;
     this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
@@ -252,7 +255,7 @@ export class TurnRelay {
   async start(): Promise<ListeningAddresses> {
     const c = this.config;
     const result: ListeningAddresses = { udp: [], tcp: [], tls: [] };
-    const certs = c.tls && new TlsCertificates(c.tls, this.#log);
+    const certs = c.tls && new TlsCertificates(c.tls, this.#baseLog);
     this.#certs = certs;
     if (certs) {
       const tlsMetrics = createTlsMetrics(this.metrics.registry, () => certs.notAfter);
