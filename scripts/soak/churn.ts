@@ -8,14 +8,13 @@
 import net from 'node:net';
 import type { TransportAddress } from '../../src/net/address.ts';
 import type { Rng } from '../../src/sim/random.ts';
+import { CHURN_POOL } from '../../src/soak/report.ts';
 import { MessageClass, Method } from '../../src/stun/constants.ts';
 import { request } from '../../test/support/stun-builders.ts';
 import { TurnTestClient } from '../../test/support/turn-client.ts';
 import type { RelayId } from './stack.ts';
 
 const STATIC = { username: 'a', password: 'b', realm: 'r' };
-const POOL_UDP = 12;
-const POOL_TCP = 4;
 const OP_TIMEOUT_MS = 5000;
 
 export type OpKind = 'allocate' | 'refresh' | 'delete' | 'tcp-drop' | 'call' | 'edge';
@@ -171,8 +170,8 @@ export class Churn {
     const udp = this.#pool.filter((p) => p.client.opts.transport === 'udp').length;
     const tcp = this.#pool.length - udp;
     const opens: Promise<void>[] = [];
-    for (let i = udp; i < POOL_UDP; i++) opens.push(this.#open('udp'));
-    for (let i = tcp; i < POOL_TCP; i++) opens.push(this.#open('tcp'));
+    for (let i = udp; i < CHURN_POOL.udp; i++) opens.push(this.#open('udp'));
+    for (let i = tcp; i < CHURN_POOL.tcp; i++) opens.push(this.#open('tcp'));
     await Promise.all(opens);
   }
 
