@@ -148,9 +148,10 @@ function htmlTable(rows: readonly (readonly string[])[]): string {
 export function buildReport(f: SimFigures, meta: { command: string; seconds: number }): Report {
   const a = f.allocations;
   const c = f.calls;
-  const strategies = [...STRATEGIES];
+  // The oracle's regret is 0 by definition: its curve would lie on the axes, so it is left out.
+  const strategies = STRATEGIES.filter((s) => s !== 'oracle');
   const regret = lineChart({
-    title: 'Regret against the oracle (CDF)',
+    title: 'Regret against the oracle (CDF; the oracle itself is 0)',
     xLabel: 'RTT to the chosen relay minus RTT to the best relay (ms)',
     yLabel: 'share of allocations',
     xMin: 0,
@@ -170,7 +171,13 @@ export function buildReport(f: SimFigures, meta: { command: string; seconds: num
     yMax: 1,
     yFormat: 'percent',
     series: [
-      ...CALL_OPTIONS.map((o, i) => ({ name: o, points: c.rttCdf[o], color: PALETTE[i]! })),
+      // The product's curve is dashed: it lies on the backbone's, which would be hidden under it.
+      ...CALL_OPTIONS.map((o, i) => ({
+        name: o,
+        points: c.rttCdf[o],
+        color: PALETTE[i]!,
+        dashed: o === 'product',
+      })),
       { name: 'fiber bound', points: c.fiberBoundCdf, color: '#000', dashed: true },
     ],
   });
@@ -183,15 +190,30 @@ export function buildReport(f: SimFigures, meta: { command: string; seconds: num
     yMin: 0,
     yMax: 1,
     yFormat: 'percent',
-    series: CALL_OPTIONS.map((o, i) => ({ name: o, points: c.stretchCdf[o], color: PALETTE[i]! })),
+    series: CALL_OPTIONS.map((o, i) => ({
+      name: o,
+      points: c.stretchCdf[o],
+      color: PALETTE[i]!,
+      dashed: o === 'product',
+    })),
   });
+  const warmupPeaks = a.warmup
+    .flatMap((w) => [
+      w.regret.geolocation.missShare,
+      w.regret.learned.missShare,
+      w.regret.probes.missShare,
+      w.learnedBasisShare,
+      w.learnedRelErr,
+    ])
+    .filter(Number.isFinite);
   const warmupMiss = lineChart({
-    title: 'Warm-up: allocations more than 5 ms worse than the best relay',
+    title: 'Warm-up: misses (> 5 ms from the best relay) and the learned map',
     xLabel: 'simulated day',
-    yLabel: 'share of allocations',
+    yLabel: 'share of allocations (dashed: see legend)',
     xMin: 0,
     yMin: 0,
-    yMax: 0.8,
+    // Twice the highest curve, so the legend in the top right stays clear of the curves.
+    yMax: Math.min(1, Math.ceil(Math.max(0.05, ...warmupPeaks) * 20) / 10),
     yFormat: 'percent',
     legend: 'top-right',
     series: [

@@ -93,4 +93,17 @@ describe('a small simulation run', () => {
     expect(report.html.replaceAll('http://www.w3.org/2000/svg', '')).not.toMatch(/https?:\/\//);
     expect(summaryText(run)).toContain('probes');
   });
+
+  it('draws every curve where it can be seen', () => {
+    const { svg } = buildReport(run, { command: 'npm run sim', seconds: 1 });
+    const legend = (name: string) => new RegExp(`>${name}</text>`);
+    // The oracle's regret is 0: its curve would lie on the axes.
+    expect(svg['regret-cdf']).not.toMatch(legend('oracle'));
+    expect(svg['regret-cdf']).toMatch(legend('probes'));
+    // The product's curve lies on the backbone's: dashed, so both show.
+    for (const chart of ['call-rtt-cdf', 'call-stretch-cdf'])
+      expect(svg[chart]).toMatch(
+        /<polyline [^>]*stroke-dasharray="6 4"\/>\n<line [^>]*\/>\n<text [^>]*>product</,
+      );
+  });
 });
