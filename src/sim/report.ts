@@ -290,7 +290,7 @@ export function buildReport(f: SimFigures, meta: { command: string; seconds: num
 <html lang="en"><head><meta charset="utf-8"><title>World simulation report</title>
 <style>
 body{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td{white-space:nowrap}td:first-child{white-space:normal}
 td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}
 figure{margin:1.5em 0}svg{max-width:100%;height:auto}
 </style></head><body>
