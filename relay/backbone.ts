@@ -22,6 +22,7 @@ import { faultFor, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { Path } from '../src/routing/paths.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
+import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { sha256 } from './platform-crypto.ts';
 import { literalLookup } from './socket-util.ts';
@@ -39,6 +40,21 @@ export interface BackboneOptions {
   readonly lon: number;
   /** This relay's thread (--workers N), 0 by default; its socket binds `port` as given. */
   readonly thread?: number;
+}
+
+/** Thread `thread`'s backbone as the relay's configuration gives it: port --backbone-port + thread. */
+export function backboneOptions(config: RelayConfig, thread: number): BackboneOptions {
+  return {
+    id: config.id,
+    bindAddress: config.listen[0]!,
+    port: config.backbonePort! + thread,
+    meshKeys: config.meshKey,
+    faults: config.faultLinks,
+    tuning: config.backbone,
+    lat: config.lat,
+    lon: config.lon,
+    thread,
+  };
 }
 
 /** From thread 0 to the other threads: the directory's relays, its routes, or both. */

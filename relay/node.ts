@@ -10,7 +10,7 @@ import type { RelayDirectory } from '../src/directory/types.ts';
 import { parseLinkFaults } from '../src/faults/link-fault.ts';
 import { addressKey } from '../src/net/address.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
-import { Backbone, type BackboneUpdate } from './backbone.ts';
+import { Backbone, type BackboneUpdate, backboneOptions } from './backbone.ts';
 import { createBackboneMetrics } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
 import { type RelayHttp, startRelayHttp } from './http.ts';
@@ -88,16 +88,7 @@ export async function startRelayNode(
   let siblings: RelaySiblings | undefined;
   const backboneFor = (r: TurnRelay): Backbone =>
     new Backbone(
-      {
-        id: config.id,
-        bindAddress: config.listen[0]!,
-        port: config.backbonePort!,
-        meshKeys: config.meshKey,
-        faults: config.faultLinks,
-        tuning: config.backbone,
-        lat: config.lat,
-        lon: config.lon,
-      },
+      backboneOptions(config, 0),
       r,
       { directory: directory!, followers: (u) => siblings?.backboneUpdate(u) },
       createBackboneMetrics(r.metrics.registry),

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseLinkFaults } from '../src/faults/link-fault.ts';
-import { Backbone } from './backbone.ts';
+import { Backbone, backboneOptions } from './backbone.ts';
 import { createBackboneMetrics } from './backbone-metrics.ts';
 import { createLogger } from './logger.ts';
 import { TurnRelay } from './turn-relay.ts';
@@ -19,25 +19,14 @@ async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Pr
   const logger = createLogger(config.logLevel).child({ worker: index });
   const post = (m: FromWorker) => port.postMessage(m);
   let backbone: Backbone | undefined;
-  const backbonePort = config.backbonePort;
   const relay = new TurnRelay(config, {
     logger,
     sharedPorts: true,
-    ...(backbonePort !== undefined
+    ...(config.backbonePort !== undefined
       ? {
           egress: (r: TurnRelay) => {
             backbone = new Backbone(
-              {
-                id: config.id,
-                bindAddress: config.listen[0]!,
-                port: backbonePort + index,
-                meshKeys: config.meshKey,
-                faults: config.faultLinks,
-                tuning: config.backbone,
-                lat: config.lat,
-                lon: config.lon,
-                thread: index,
-              },
+              backboneOptions(config, index),
               r,
               { report: (counts) => post({ type: 'backbone-counts', counts }) },
               createBackboneMetrics(r.metrics.registry),

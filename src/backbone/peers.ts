@@ -43,9 +43,8 @@ export interface Peer extends RelayThreads {
   /** Thread 0's address, where probes go. */
   address: TransportAddress;
   startedAt: number;
-  /** Thread i at index i; `slices` (RelayThreads) is the same list. */
+  /** Thread i at index i. */
   threads: readonly PeerThread[];
-  slices: readonly PeerThread[];
   legacy: boolean;
   /** The threads' addresses and slices, to notice a change. */
   layout: string;
@@ -162,7 +161,6 @@ export class PeerTable {
       address: layout[0]!.address,
       startedAt: r.startedAt,
       threads: [],
-      slices: [],
       legacy: r.backboneThreads === undefined,
       layout: key,
       estimator: new LinkEstimator({
@@ -192,7 +190,6 @@ export class PeerTable {
       }),
     );
     peer.threads = threads;
-    peer.slices = threads;
     peer.address = threads[0]!.address;
     peer.legacy = r.backboneThreads === undefined;
     peer.layout = key;

@@ -23,7 +23,7 @@ export interface PortSlice {
 /** What a sender needs to know of a relay's threads. */
 export interface RelayThreads {
   /** Thread i's relayed ports, in thread order (one slice, the whole range, for a legacy record). */
-  readonly slices: readonly PortSlice[];
+  readonly threads: readonly PortSlice[];
   /** Its record has no `backboneThreads`: it knows one address and one sender id per relay. */
   readonly legacy: boolean;
 }
@@ -51,9 +51,9 @@ export function sliceOf(slices: readonly PortSlice[], port: number): number {
  *   reordering); thread 0 when the target is legacy, which knows only the hop's thread 0.
  */
 export function pickThread(hop: RelayThreads, target: RelayThreads, port: number, transit: boolean): number {
-  if (!transit) return Math.max(0, sliceOf(hop.slices, port));
+  if (!transit) return Math.max(0, sliceOf(hop.threads, port));
   if (target.legacy) return 0;
-  return Math.max(0, sliceOf(target.slices, port)) % hop.slices.length;
+  return Math.max(0, sliceOf(target.threads, port)) % hop.threads.length;
 }
 
 /** Whether this relay's thread `index` may send frames to `peer` (a legacy peer knows only thread 0). */

@@ -20,21 +20,21 @@ const T0 = 1_800_000_000_000;
 
 describe('backbone threads: the pure choice', () => {
   const two: RelayThreads = {
-    slices: [
+    threads: [
       { minPort: 50000, maxPort: 50499 },
       { minPort: 50500, maxPort: 50999 },
     ],
     legacy: false,
   };
   const three: RelayThreads = {
-    slices: [
+    threads: [
       { minPort: 40000, maxPort: 40099 },
       { minPort: 40100, maxPort: 40199 },
       { minPort: 40200, maxPort: 40299 },
     ],
     legacy: false,
   };
-  const legacy: RelayThreads = { slices: [{ minPort: 30000, maxPort: 30999 }], legacy: true };
+  const legacy: RelayThreads = { threads: [{ minPort: 30000, maxPort: 30999 }], legacy: true };
 
   it('sends a frame for a relay to the thread whose slice holds the port', () => {
     expect(pickThread(two, two, 50000, false)).toBe(0);
@@ -43,8 +43,8 @@ describe('backbone threads: the pure choice', () => {
     expect(pickThread(two, two, 50999, false)).toBe(1);
     // Outside every slice (a stale view): thread 0, which passes it on.
     expect(pickThread(two, two, 51000, false)).toBe(0);
-    expect(sliceOf(three.slices, 40250)).toBe(2);
-    expect(sliceOf(three.slices, 39999)).toBe(-1);
+    expect(sliceOf(three.threads, 40250)).toBe(2);
+    expect(sliceOf(three.threads, 39999)).toBe(-1);
   });
 
   it('spreads transit over the hop’s threads by the target thread, and keeps legacy targets on thread 0', () => {
