@@ -52,7 +52,7 @@ describe('backbone threads: the pure choice', () => {
     expect(pickThread(two, three, 40150, true)).toBe(1);
     expect(pickThread(two, three, 40250, true)).toBe(0);
     expect(pickThread(three, two, 50700, true)).toBe(1);
-    expect(pickThread(two, legacy, 30500, true)).toBe(1 - 1);
+    expect(pickThread(two, legacy, 30500, true)).toBe(0);
     expect(pickThread(legacy, two, 50700, true)).toBe(0);
   });
 
