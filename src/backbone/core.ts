@@ -287,8 +287,8 @@ export class BackboneCore {
     const target = owner === undefined ? undefined : this.#peers.byId.get(owner);
     if (!target) return DIRECT; // no relay's, this relay's own, or a relay without a backbone
     const next = this.routes.get(target.id)?.hops[1];
-    const hop = next === undefined ? undefined : this.#peers.byId.get(next);
-    if (!hop || !canSendTo(this.#thread, hop)) return DIRECT;
+    const hop = this.#reachable(next === undefined ? undefined : this.#peers.byId.get(next), target);
+    if (!hop) return DIRECT;
     const to = hop.threads[pickThread(hop, target, peerPort, hop !== target)]!;
     const dstFamily = peerIp.includes(':') ? 6 : 4;
     if (dataOverhead(source.family, dstFamily) + data.length > MAX_FRAME_LENGTH) return TOO_LARGE;
@@ -375,13 +375,23 @@ export class BackboneCore {
     // Split horizon: never back to the relay it came from or to its sender. Two relays whose views
     // disagree (a restarted peer: each sees its own link to it lossy for the estimator's window
     // and the other's fine) would bounce it until it died; straight to the target cannot loop.
-    const hop = via === from.peer || via === sender.peer ? target : via;
-    if (!hop || !target || !canSendTo(this.#thread, hop)) return drop('ERR_NO_ROUTE');
+    const hop = target && this.#reachable(via === from.peer || via === sender.peer ? target : via, target);
+    if (!hop || !target) return drop('ERR_NO_ROUTE');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
     hop.dataSent++;
     const to = hop.threads[pickThread(hop, target, f.dstPort, hop !== target)]!;
     return { type: 'send', kind: 'forward', peer: hop.id, to: to.address, parts: [out] };
+  }
+
+  /**
+   * The hop a frame for `target` leaves through from this thread: `hop`, unless it is a relay from
+   * before threads that only thread 0 may send to; then straight to the target when this thread
+   * may send there (no loop can come of it), else none.
+   */
+  #reachable(hop: Peer | undefined, target: Peer): Peer | undefined {
+    if (!hop || canSendTo(this.#thread, hop)) return hop;
+    return canSendTo(this.#thread, target) ? target : undefined;
   }
 
   /** The bytes of an IP literal (null: not one), cached: the few relayed IPs a relay sends between. */

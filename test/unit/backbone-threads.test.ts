@@ -311,4 +311,37 @@ describe('backbone threads: cores on a wire', () => {
         .filter((a) => a.type === 'publish-links'),
     ).toEqual([]);
   });
+
+  it('goes straight to the target from a thread other than 0 when the next hop is from before threads', () => {
+    const w = new Wire();
+    w.add('A', 1, 1);
+    w.add('B', 2, 2);
+    w.add('C', 3, 1);
+    w.add('L', 4, 'legacy');
+    w.run(3000);
+    w.drops.length = 0;
+    // Thread 0's routes say B-L-C; L knows only B's thread 0.
+    w.core(B1).setRoutes(new Map([['C', { hops: ['B', 'L', 'C'], cost: 1 }]]));
+    w.core(B0).setRoutes(new Map([['C', { hops: ['B', 'L', 'C'], cost: 1 }]]));
+    expect(w.send(B1, '10.1.0.3', 50001, 1, 50600)).toMatchObject({ type: 'send', to: { port: 7000 } });
+    expect(w.sent.at(-1)).toMatchObject({ from: B1, kind: 'data', to: C });
+    const frame = encodeDataFrame(
+      {
+        seq: 2_000_000,
+        sender: relayHash('A'),
+        target: relayHash('C'),
+        source: { family: 4, ip: Uint8Array.of(10, 1, 0, 1), port: 50001 },
+        destination: { family: 4, ip: Uint8Array.of(10, 1, 0, 3), port: 50002 },
+        payload: Uint8Array.of(2),
+      },
+      createKeyRing([KEY], sha256),
+    );
+    w.inject(B1, frame, A);
+    expect(w.sent.at(-1)).toMatchObject({ from: B1, kind: 'forward', to: C });
+    expect(w.delivered.map((d) => [d.at, d.data])).toEqual([
+      [C, 1],
+      [C, 2],
+    ]);
+    expect(w.drops).toEqual([]);
+  });
 });
