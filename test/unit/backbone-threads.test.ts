@@ -183,6 +183,21 @@ const B0 = '10.0.0.2:7000';
 const B1 = '10.0.0.2:7001';
 const C = '10.0.0.3:7000';
 
+/** A data frame as relay A seals it for port `port` of C's relayed address, to inject in transit. */
+function fromAtoC(seq: number, port: number, data: number): Uint8Array {
+  return encodeDataFrame(
+    {
+      seq,
+      sender: relayHash('A'),
+      target: relayHash('C'),
+      source: { family: 4, ip: Uint8Array.of(10, 1, 0, 1), port: 50001 },
+      destination: { family: 4, ip: Uint8Array.of(10, 1, 0, 3), port },
+      payload: Uint8Array.of(data),
+    },
+    createKeyRing([KEY], sha256),
+  );
+}
+
 function mesh(a: number | 'legacy' = 1): Wire {
   const w = new Wire();
   w.add('A', 1, a);
@@ -233,17 +248,7 @@ describe('backbone threads: cores on a wire', () => {
   it('forwards transit frames in the thread they arrive on, to the thread that owns the port', () => {
     const w = mesh();
     // As A seals a frame for C that goes through B (the route A-B-C), arriving at B's thread 1.
-    const frame = encodeDataFrame(
-      {
-        seq: 1_000_000,
-        sender: relayHash('A'),
-        target: relayHash('C'),
-        source: { family: 4, ip: Uint8Array.of(10, 1, 0, 1), port: 50001 },
-        destination: { family: 4, ip: Uint8Array.of(10, 1, 0, 3), port: 50700 },
-        payload: Uint8Array.of(42),
-      },
-      createKeyRing([KEY], sha256),
-    );
+    const frame = fromAtoC(1_000_000, 50700, 42);
     w.inject(B1, frame, A);
     expect(w.sent.filter((s) => s.kind === 'forward').map((s) => `${s.from}>${s.to}`)).toEqual([
       `${B1}>${C}`,
@@ -325,17 +330,7 @@ describe('backbone threads: cores on a wire', () => {
     w.core(B0).setRoutes(new Map([['C', { hops: ['B', 'L', 'C'], cost: 1 }]]));
     expect(w.send(B1, '10.1.0.3', 50001, 1, 50600)).toMatchObject({ type: 'send', to: { port: 7000 } });
     expect(w.sent.at(-1)).toMatchObject({ from: B1, kind: 'data', to: C });
-    const frame = encodeDataFrame(
-      {
-        seq: 2_000_000,
-        sender: relayHash('A'),
-        target: relayHash('C'),
-        source: { family: 4, ip: Uint8Array.of(10, 1, 0, 1), port: 50001 },
-        destination: { family: 4, ip: Uint8Array.of(10, 1, 0, 3), port: 50002 },
-        payload: Uint8Array.of(2),
-      },
-      createKeyRing([KEY], sha256),
-    );
+    const frame = fromAtoC(2_000_000, 50002, 2);
     w.inject(B1, frame, A);
     expect(w.sent.at(-1)).toMatchObject({ from: B1, kind: 'forward', to: C });
     expect(w.delivered.map((d) => [d.at, d.data])).toEqual([
