@@ -17,7 +17,11 @@
  * own) that relay caps the rate, so plain's busiest over the set-up's busiest is the rate the
  * set-up reaches against plain UDP where the relays' CPU is the limit ("CPU-limited rate").
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--out bench/results/backbone-forwarding.json]
+ * With `--workers-b N` (N > 1) a fourth set-up, "1 hop, B2 with N workers": A <-> B2, a relay like
+ * B run with --workers N (on a Node with dgram reusePort: test/support/newer-node.ts), its clients
+ * spread over its threads by the kernel, each frame sent to the thread owning its port.
+ *
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--out bench/results/backbone-forwarding.json]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -30,6 +34,7 @@ import {
   type TestRelay,
   until,
 } from '../test/support/backbone-relays.ts';
+import { newerNode } from '../test/support/newer-node.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../test/support/redis.ts';
 import { TurnTestClient } from '../test/support/turn-client.ts';
 
@@ -38,18 +43,30 @@ const CRED = { username: 'a', password: 'b', realm: 'r' };
 const UNCAPPED = ['--max-alloc-pps', '0', '--max-alloc-bps', '0', '--user-quota', '10000', '--no-tcp'];
 const PATTERNS = ['50 pps per pair', '8 in flight per pair'] as const;
 type Pattern = (typeof PATTERNS)[number];
-const SETUPS = ['plain UDP', 'backbone, 1 hop', 'backbone, 2 hops (via C)'] as const;
-type Setup = (typeof SETUPS)[number];
+const SETUPS: string[] = ['plain UDP', 'backbone, 1 hop', 'backbone, 2 hops (via C)'];
+type Setup = string;
+const withWorkers = (n: number) => `backbone, 1 hop, B2 with ${n} workers`;
 
-/** Which of the six relays (PA, PB, A, B, C, D, in that order) each set-up's packets cross. */
+/** Which of the relays (PA, PB, A, B, C, D, then B2, in that order) each set-up's packets cross. */
 const INVOLVED: Record<Setup, readonly number[]> = {
   'plain UDP': [0, 1],
   'backbone, 1 hop': [2, 3],
   'backbone, 2 hops (via C)': [2, 4, 5],
 };
 
-const relay = (id: string, host: string, redis?: { url: string; prefix: string }) =>
-  startTestRelay({ id, host, redis, extra: UNCAPPED });
+const relay = (
+  id: string,
+  host: string,
+  redis?: { url: string; prefix: string },
+  workers?: { n: number; node: string },
+) =>
+  startTestRelay({
+    id,
+    host,
+    redis,
+    extra: workers ? [...UNCAPPED, '--workers', String(workers.n)] : UNCAPPED,
+    ...(workers ? { node: workers.node, backbonePorts: workers.n } : {}),
+  });
 
 /**
  * Waits up to a minute for a set-up's route. A saturation sample can make the direct link lose
@@ -223,19 +240,28 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '3' },
       pairs: { type: 'string', default: '20' },
       rounds: { type: 'string', default: '5' },
+      'workers-b': { type: 'string', default: '1' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
   const durationMs = Number(values.duration) * 1000;
   const pairs = Number(values.pairs);
   const rounds = Number(values.rounds);
+  const workersB = Number(values['workers-b']);
   if (
     !(durationMs >= 1000 && durationMs <= 60_000) ||
     !(pairs >= 1 && pairs <= 200) ||
-    !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)
+    !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20) ||
+    !(Number.isInteger(workersB) && workersB >= 1 && workersB <= 8)
   ) {
-    process.stderr.write('bench: --duration 1..60 seconds, --pairs 1..200, --rounds 1..20\n');
+    process.stderr.write(
+      'bench: --duration 1..60 seconds, --pairs 1..200, --rounds 1..20, --workers-b 1..8\n',
+    );
     process.exit(2);
+  }
+  if (workersB > 1) {
+    SETUPS.push(withWorkers(workersB));
+    INVOLVED[withWorkers(workersB)] = [2, 6];
   }
   const url = await redisUrl();
   const prefix = uniquePrefix('bench-backbone');
@@ -252,6 +278,11 @@ async function main(): Promise<void> {
     const c = await relay('C', '127.0.0.25', { url, prefix });
     const d = await relay('D', '127.0.0.26', { url, prefix });
     relays.push(pa, pb, a, b, c, d);
+    const b2 =
+      workersB > 1
+        ? await relay('B2', '127.0.0.27', { url, prefix }, { n: workersB, node: await newerNode() })
+        : undefined;
+    if (b2) relays.push(b2);
     // D is reachable from A and B only through C.
     await Promise.all([
       setRelayFaults(a, 'D:blackhole'),
@@ -263,19 +294,22 @@ async function main(): Promise<void> {
       waitRoute(b, 'A', 'B-A'),
       waitRoute(a, 'D', 'A-C-D'),
       waitRoute(d, 'A', 'D-C-A'),
+      ...(b2 ? [waitRoute(a, 'B2', 'A-B2'), waitRoute(b2, 'A', 'B2-A')] : []),
     ]);
     const pids = relays.map((r) => r.child.child.pid!);
     const bySetup = new Map<Setup, Flow[]>([
-      [SETUPS[0], await connectPairs(pa, pb, pairs)],
-      [SETUPS[1], await connectPairs(a, b, pairs)],
-      [SETUPS[2], await connectPairs(a, d, pairs)],
+      [SETUPS[0]!, await connectPairs(pa, pb, pairs)],
+      [SETUPS[1]!, await connectPairs(a, b, pairs)],
+      [SETUPS[2]!, await connectPairs(a, d, pairs)],
     ]);
+    if (b2) bySetup.set(SETUPS[3]!, await connectPairs(a, b2, pairs));
     for (const f of bySetup.values()) flows.push(...f);
     // The route each backbone set-up must keep for its sample to count.
     const routeOf = new Map<Setup, [TestRelay, string, string]>([
-      [SETUPS[1], [a, 'B', 'A-B']],
-      [SETUPS[2], [a, 'D', 'A-C-D']],
+      [SETUPS[1]!, [a, 'B', 'A-B']],
+      [SETUPS[2]!, [a, 'D', 'A-C-D']],
     ]);
+    if (b2) routeOf.set(SETUPS[3]!, [a, 'B2', 'A-B2']);
     for (let round = 1; round <= rounds; round++) {
       // What the six relays burn with no traffic (probing, timers), measured each round: taken off
       // every sample, so a sample's CPU per round trip does not grow when its rate falls.
@@ -295,7 +329,7 @@ async function main(): Promise<void> {
             continue;
           }
           const flows = bySetup.get(setup)!;
-          const s = await measure(round, setup, pattern, flows, pids, idleCpu, INVOLVED[setup], durationMs);
+          const s = await measure(round, setup, pattern, flows, pids, idleCpu, INVOLVED[setup]!, durationMs);
           // A sample whose path changed under it (probes slowed by load) is not a sample of this set-up.
           if (route && (await relayRoute(route[0], route[1])) !== route[2]) {
             process.stderr.write(`  (route changed during the sample: not counted)\n`);
@@ -318,7 +352,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, samples, discarded, skipped }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, workersB, samples, discarded, skipped }, null, 2)}\n`,
   );
   process.exit(0);
 }

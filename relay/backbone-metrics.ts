@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the backbone: per link (labelled by peer relay id, a bounded set) the
  * RTT, jitter and loss this relay measures; frames rejected by reason; data frames sent,
- * forwarded and delivered; frames dropped by fault injection; and path changes by reason.
+ * forwarded, delivered and handed to another thread (--workers N); frames dropped by fault injection; and path changes by reason.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LinkRecord } from '../src/directory/types.ts';
@@ -12,6 +12,8 @@ export interface RelayMetricsBackbone {
   rejected(reason: string): void;
   dataSent(peer: string, bytes: number): void;
   forwarded(peer: string): void;
+  /** A frame for this relay passed to the thread that owns its port (--workers N). */
+  handedOver(): void;
   dataDelivered(delivered: boolean, bytes: number): void;
   faultDropped(peer: string): void;
   pathChanged(to: string, reason: string): void;
@@ -37,7 +39,7 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
   });
   // Per-packet counts are plain numbers, read into the counters when scraped: prom-client's inc
   // with labels hashes them on every call, which showed in the data path's profile.
-  const frames = { sent: 0, forwarded: 0, delivered: 0, refused: 0 };
+  const frames = { sent: 0, forwarded: 0, delivered: 0, refused: 0, handover: 0 };
   const bytes = { sent: 0, delivered: 0 };
   new Counter({
     name: 'backbone_data_frames_total',
@@ -89,6 +91,9 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
     forwarded(peer) {
       bump(forwardedTo, peer);
       frames.forwarded++;
+    },
+    handedOver() {
+      frames.handover++;
     },
     dataDelivered(delivered, n) {
       if (delivered) {

@@ -5,16 +5,24 @@
  * address checks all live there. Packets an allocation sends to another relay's relayed address
  * leave through the backbone (PeerEgress); frames for this relay's relayed addresses are
  * delivered into the owning allocation through the BackboneHost.
+ *
+ * With --workers N there is one per thread, each on its own port (P + thread index; see
+ * docs/BACKBONE.md, "Several TURN workers and the backbone"). Thread 0's leads: it reads and
+ * writes the directory, probes and computes routes, and sends the others (`followers`) the
+ * directory and its routes once a second and on every route change. The others (`report`) have
+ * no directory: they take those updates and tell thread 0 their data counts every 250 ms, for
+ * the delivery check. No message per packet.
  */
 import dgram from 'node:dgram';
-import { type BackboneAction, BackboneCore } from '../src/backbone/core.ts';
+import { type BackboneAction, BackboneCore, type PeerCounts } from '../src/backbone/core.ts';
 import type { BackboneTuning } from '../src/backbone/defaults.ts';
 import { createKeyRing } from '../src/backbone/key-ring.ts';
-import type { LinkRecord, RelayDirectory } from '../src/directory/types.ts';
+import type { LinkRecord, RelayDirectory, RelayRecord } from '../src/directory/types.ts';
 import { faultFor, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { Path } from '../src/routing/paths.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
+import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { sha256 } from './platform-crypto.ts';
 import { literalLookup } from './socket-util.ts';
@@ -30,7 +38,45 @@ export interface BackboneOptions {
   /** Where this relay is, to pick the nearest peers to probe in a large mesh. */
   readonly lat: number;
   readonly lon: number;
+  /** This relay's thread (--workers N), 0 by default; its socket binds `port` as given. */
+  readonly thread?: number;
 }
+
+/** Thread `thread`'s backbone as the relay's configuration gives it: port --backbone-port + thread. */
+export function backboneOptions(config: RelayConfig, thread: number): BackboneOptions {
+  return {
+    id: config.id,
+    bindAddress: config.listen[0]!,
+    port: config.backbonePort! + thread,
+    meshKeys: config.meshKey,
+    faults: config.faultLinks,
+    tuning: config.backbone,
+    lat: config.lat,
+    lon: config.lon,
+    thread,
+  };
+}
+
+/** From thread 0 to the other threads: the directory's relays, its routes, or both. */
+export interface BackboneUpdate {
+  readonly relays?: readonly RelayRecord[];
+  readonly routes?: readonly (readonly [string, Path])[];
+}
+
+/** How this backbone reaches the directory: itself (thread 0), or through thread 0 (the others). */
+export type BackboneSource =
+  | {
+      readonly directory: RelayDirectory;
+      /** Where the other threads' updates go (none with one thread). */
+      readonly followers?: (update: BackboneUpdate) => void;
+    }
+  | {
+      /** Where this thread's counts go, for thread 0. */
+      readonly report: (counts: PeerCounts[]) => void;
+    };
+
+/** How often a thread other than 0 reports its data counts to thread 0. */
+const REPORT_MS = 250;
 
 /** What the backbone needs from the TURN side. */
 export interface BackboneHost {
@@ -53,21 +99,24 @@ export class Backbone implements PeerEgress {
   #unsubscribe: (() => Promise<void>) | undefined;
   #syncing = false;
   #stopped = false;
+  readonly #directory: RelayDirectory | undefined;
 
   constructor(
     private readonly o: BackboneOptions,
     private readonly host: BackboneHost,
-    private readonly directory: RelayDirectory,
+    private readonly source: BackboneSource,
     private readonly metrics: RelayMetricsBackbone,
     logger: Logger,
   ) {
-    this.#log = logger.child({ part: 'backbone', id: o.id });
+    this.#log = logger.child({ part: 'backbone', id: o.id, ...(o.thread ? { thread: o.thread } : {}) });
+    this.#directory = 'directory' in source ? source.directory : undefined;
     this.core = new BackboneCore({
       id: o.id,
       lat: o.lat,
       lon: o.lon,
       keys: createKeyRing(o.meshKeys, sha256),
       tuning: o.tuning,
+      thread: o.thread ?? 0,
     });
     this.#faults = o.faults ?? new Map();
   }
@@ -89,6 +138,17 @@ export class Backbone implements PeerEgress {
   /** Mesh keys changed (rotation): the first seals from now on, all are accepted. */
   setMeshKeys(keys: readonly string[]): void {
     this.core.setKeys(createKeyRing(keys, sha256));
+  }
+
+  /** Threads other than 0: the directory and routes from thread 0. */
+  update(u: BackboneUpdate): void {
+    if (u.relays) for (const a of this.core.directory(u.relays, [], wallClock())) this.#run(a);
+    if (u.routes) this.core.setRoutes(new Map(u.routes));
+  }
+
+  /** Thread 0: another thread's counts per peer. */
+  siblingCounts(thread: number, counts: readonly PeerCounts[]): void {
+    this.core.siblingCounts(thread, counts);
   }
 
   async start(): Promise<void> {
@@ -120,9 +180,15 @@ export class Backbone implements PeerEgress {
       // The kernel caps buffer sizes at net.core.wmem_max; what it grants is enough.
     }
     this.#socket = socket;
+    const source = this.source;
+    if ('report' in source) {
+      this.#timer = setInterval(() => source.report(this.core.counts()), REPORT_MS);
+      this.#timer.unref();
+      return;
+    }
     // Changes elsewhere (a relay up, draining or down; new links) trigger a sync at once.
     try {
-      this.#unsubscribe = await this.directory.subscribe((e) => {
+      this.#unsubscribe = await source.directory.subscribe((e) => {
         if (e.id !== this.o.id) void this.#sync();
       });
     } catch (err) {
@@ -136,6 +202,7 @@ export class Backbone implements PeerEgress {
     this.#stopped = true;
     await this.#unsubscribe?.().catch(() => undefined);
     clearTimeout(this.#timer);
+    clearInterval(this.#timer);
     const s = this.#socket;
     this.#socket = undefined;
     if (s) await new Promise<void>((r) => s.close(() => r()));
@@ -157,7 +224,12 @@ export class Backbone implements PeerEgress {
   #tick(): void {
     if (this.#stopped) return;
     const now = wallClock();
-    for (const a of this.core.tick(now)) this.#run(a);
+    let changed = false;
+    for (const a of this.core.tick(now)) {
+      this.#run(a);
+      if (a.type === 'path-changed') changed = true;
+    }
+    if (changed) this.#follow(false);
     this.#timer = setTimeout(() => this.#tick(), Math.max(1, this.core.nextDue() - wallClock()));
     this.#timer.unref();
   }
@@ -166,6 +238,7 @@ export class Backbone implements PeerEgress {
     switch (a.type) {
       case 'send':
         if (a.kind === 'forward') this.metrics.forwarded(a.peer);
+        else if (a.kind === 'handover') this.metrics.handedOver();
         this.#transmit(a.peer, a.to, a.parts);
         break;
       case 'deliver':
@@ -221,14 +294,23 @@ export class Backbone implements PeerEgress {
     else setTimeout(send, fate).unref();
   }
 
+  /** Thread 0: the other threads get the relays just read (with `relays`) and the routes. */
+  #follow(relays: readonly RelayRecord[] | false): void {
+    const followers = 'followers' in this.source ? this.source.followers : undefined;
+    if (!followers) return;
+    followers({ ...(relays ? { relays } : {}), routes: [...this.core.routes] });
+  }
+
   /** Directory in, links out (on the core's cadence, and at once on directory events). */
   async #sync(): Promise<void> {
-    if (this.#syncing || this.#stopped) return;
+    const directory = this.#directory;
+    if (this.#syncing || this.#stopped || !directory) return;
     this.#syncing = true;
     try {
       const now = Date.now();
-      const [relays, links] = await Promise.all([this.directory.list(now), this.directory.links(now)]);
+      const [relays, links] = await Promise.all([directory.list(now), directory.links(now)]);
       for (const a of this.core.directory(relays, links, wallClock())) this.#run(a);
+      this.#follow(relays);
     } catch (err) {
       this.#log.debug({ err }, 'directory unreachable; routing on last-known state');
     } finally {
@@ -238,9 +320,11 @@ export class Backbone implements PeerEgress {
 
   async #publish(links: readonly LinkRecord[], announce: boolean): Promise<void> {
     const now = Date.now();
+    const directory = this.#directory;
+    if (!directory) return;
     try {
-      await this.directory.putLinks(this.o.id, links, this.o.tuning.linkTtlMs, now);
-      if (announce) await this.directory.publish({ type: 'links', id: this.o.id, at: now });
+      await directory.putLinks(this.o.id, links, this.o.tuning.linkTtlMs, now);
+      if (announce) await directory.publish({ type: 'links', id: this.o.id, at: now });
     } catch {
       // Directory away: links are published again on the next sync.
     }

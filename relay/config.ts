@@ -308,9 +308,10 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',
     );
   }
-  if (rest.workers > 1 && rest.backbonePort !== undefined)
+  // Worker i's backbone listens on --backbone-port + i (docs/BACKBONE.md).
+  if (rest.backbonePort !== undefined && rest.backbonePort + rest.workers - 1 > 65535)
     throw new OptionError(
-      '--workers: more than one worker does not work with --backbone-port yet (docs/BACKBONE.md)',
+      `--backbone-port: ${rest.workers} workers use backbone ports ${rest.backbonePort}-${rest.backbonePort + rest.workers - 1}; the last is above 65535`,
     );
   if (rest.workers > 1 && rest.maxPort - rest.minPort + 1 < 2 * rest.workers)
     throw new OptionError(

@@ -58,12 +58,17 @@ async function main(): Promise<void> {
       processMetrics: true,
       siblings:
         config.workers > 1
-          ? () =>
-              WorkerPool.start(shared, logger, (error) => {
-                process.stderr.write(`relay: ${error}\n`);
-                logger.flush();
-                process.exit(1);
-              })
+          ? (hooks) =>
+              WorkerPool.start(
+                shared,
+                logger,
+                (error) => {
+                  process.stderr.write(`relay: ${error}\n`);
+                  logger.flush();
+                  process.exit(1);
+                },
+                hooks,
+              )
           : undefined,
     });
   } catch (err) {

@@ -4,12 +4,13 @@
  * runs several in one process around a shared in-memory directory.
  */
 import { AggregatorRegistry } from 'prom-client';
+import type { PeerCounts } from '../src/backbone/core.ts';
 import type { Revocations } from '../src/credentials/revocation.ts';
 import type { RelayDirectory } from '../src/directory/types.ts';
 import { parseLinkFaults } from '../src/faults/link-fault.ts';
 import { addressKey } from '../src/net/address.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
-import { Backbone } from './backbone.ts';
+import { Backbone, type BackboneUpdate, backboneOptions } from './backbone.ts';
 import { createBackboneMetrics } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
 import { type RelayHttp, startRelayHttp } from './http.ts';
@@ -19,7 +20,7 @@ import { type PingListeners, startPingListeners } from './ping-listener.ts';
 import { pingUrl, Registration, turnUrls } from './registration.ts';
 import type { ReloadResult } from './tls-certificates.ts';
 import { type ListeningAddresses, TurnRelay } from './turn-relay.ts';
-import { workerConfig } from './worker-config.ts';
+import { backboneThreads, workerConfig } from './worker-config.ts';
 import type { WorkerMetrics, WorkerStats } from './workers.ts';
 
 /**
@@ -37,8 +38,17 @@ export interface RelaySiblings {
   metrics(): Promise<WorkerMetrics[]>;
   setRevoked(revocations: Revocations): void;
   reloadCertificates(): void;
+  /** Thread 0's backbone to the others' (--backbone-port): directory and routes. */
+  backboneUpdate(update: BackboneUpdate): void;
+  /** A new backbone fault spec (PUT /faults), already checked. */
+  setFaults(spec: string): void;
   drain(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** What the other workers tell this one (worker 0). */
+export interface SiblingHooks {
+  backboneCounts(worker: number, counts: readonly PeerCounts[]): void;
 }
 
 export interface RelayNode {
@@ -67,27 +77,20 @@ export async function startRelayNode(
     processMetrics?: boolean;
     /**
      * With --workers N > 1: binds the TURN ports with SO_REUSEPORT and starts the other N-1
-     * workers once this one listens (relay/workers.ts passes its WorkerPool here).
+     * workers once this one listens (relay/workers.ts passes its WorkerPool here); their
+     * backbones report their data counts through `hooks`.
      */
-    siblings?: (() => Promise<RelaySiblings>) | undefined;
+    siblings?: ((hooks: SiblingHooks) => Promise<RelaySiblings>) | undefined;
   },
 ): Promise<RelayNode> {
   const { logger, directory } = deps;
   let backbone: Backbone | undefined;
+  let siblings: RelaySiblings | undefined;
   const backboneFor = (r: TurnRelay): Backbone =>
     new Backbone(
-      {
-        id: config.id,
-        bindAddress: config.listen[0]!,
-        port: config.backbonePort!,
-        meshKeys: config.meshKey,
-        faults: config.faultLinks,
-        tuning: config.backbone,
-        lat: config.lat,
-        lon: config.lon,
-      },
+      backboneOptions(config, 0),
       r,
-      directory!,
+      { directory: directory!, followers: (u) => siblings?.backboneUpdate(u) },
       createBackboneMetrics(r.metrics.registry),
       logger,
     );
@@ -111,10 +114,12 @@ export async function startRelayNode(
     await relay.stop();
     throw err;
   });
-  const siblings = await deps.siblings?.().catch(async (err: unknown) => {
-    await relay.stop();
-    throw err;
-  });
+  siblings = await deps
+    .siblings?.({ backboneCounts: (worker, counts) => backbone?.siblingCounts(worker, counts) })
+    .catch(async (err: unknown) => {
+      await relay.stop();
+      throw err;
+    });
   const registry = relay.metrics.registry;
   const allocations = () => relay.engine.allocationCount + (siblings?.allocations() ?? 0);
   const traffic = (): TrafficCounters => {
@@ -136,6 +141,7 @@ export async function startRelayNode(
     if (!parsed.ok) return parsed.error;
     if (!backbone) return 'this relay has no backbone (--backbone-port)';
     backbone.setFaults(parsed.value);
+    siblings?.setFaults(spec);
     logger.warn({ spec }, 'backbone fault injection changed');
     return undefined;
   };
@@ -219,6 +225,8 @@ export async function startRelayNode(
           config.backbonePort === undefined
             ? ''
             : addressKey({ family, address: advertised, port: config.backbonePort }),
+        backboneThreads:
+          config.backbonePort === undefined ? undefined : backboneThreads(config, family, advertised),
         pingUrl: pingUrl(config, advertised, { private: http.port, http: ping.http, https: ping.https }),
       },
       {

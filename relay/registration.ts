@@ -6,7 +6,7 @@
  * itself once Redis is back. Nothing here can stop the relay from relaying.
  */
 import { relayHash } from '../src/backbone/relay-hash.ts';
-import type { RelayDirectory, RelayRecord } from '../src/directory/types.ts';
+import type { BackboneThreadRecord, RelayDirectory, RelayRecord } from '../src/directory/types.ts';
 import { registrationConflict } from '../src/directory/validate.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
 import type { RelayConfig } from './config.ts';
@@ -82,8 +82,15 @@ export class Registration {
     private readonly directory: RelayDirectory,
     private readonly config: RelayConfig,
     private readonly urls: readonly string[],
-    /** Where others reach this relay: its backbone (`ip:port`, '' without one) and its RTT ping URL. */
-    private readonly reach: { readonly backbone: string; readonly pingUrl: string | undefined },
+    /**
+     * Where others reach this relay: its backbone (`ip:port`, '' without one) and each backbone
+     * thread (--workers N), and its RTT ping URL.
+     */
+    private readonly reach: {
+      readonly backbone: string;
+      readonly backboneThreads?: readonly BackboneThreadRecord[] | undefined;
+      readonly pingUrl: string | undefined;
+    },
     private readonly sources: RegistrationSources,
     logger: Logger,
   ) {
@@ -169,6 +176,7 @@ export class Registration {
       lon: c.lon,
       turnUrls: this.urls,
       backbone: this.reach.backbone,
+      ...(this.reach.backboneThreads?.length ? { backboneThreads: this.reach.backboneThreads } : {}),
       ...(this.reach.pingUrl ? { pingUrl: this.reach.pingUrl } : {}),
       relayedAddress: c.externalIps[family] ?? c.listen[0]!,
       portRange: [c.minPort, c.maxPort],

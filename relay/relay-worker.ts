@@ -2,9 +2,14 @@
  * One TURN worker thread of a relay with --workers N (started by relay/workers.ts): a TurnRelay on
  * the shared TURN ports (SO_REUSEPORT) with its own relayed ports, answering the main thread's
  * requests (counts, metrics, drain, stop) and applying what it tells (revocations, certificate
- * reload). No HTTP port, no registration, no backbone: the main thread does those for the relay.
+ * reload). No HTTP port, no registration: the main thread does those for the relay. With
+ * --backbone-port P, a backbone of its own on port P+index that seals, sends, forwards and
+ * delivers, on the directory and routes the main thread sends it (relay/backbone.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { parseLinkFaults } from '../src/faults/link-fault.ts';
+import { Backbone, backboneOptions } from './backbone.ts';
+import { createBackboneMetrics } from './backbone-metrics.ts';
 import { createLogger } from './logger.ts';
 import { TurnRelay } from './turn-relay.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './workers.ts';
@@ -13,11 +18,31 @@ async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Pr
   const { config, index } = start;
   const logger = createLogger(config.logLevel).child({ worker: index });
   const post = (m: FromWorker) => port.postMessage(m);
-  const relay = new TurnRelay(config, { logger, sharedPorts: true });
+  let backbone: Backbone | undefined;
+  const relay = new TurnRelay(config, {
+    logger,
+    sharedPorts: true,
+    ...(config.backbonePort !== undefined
+      ? {
+          egress: (r: TurnRelay) => {
+            backbone = new Backbone(
+              backboneOptions(config, index),
+              r,
+              { report: (counts) => post({ type: 'backbone-counts', counts }) },
+              createBackboneMetrics(r.metrics.registry),
+              logger,
+            );
+            return backbone;
+          },
+        }
+      : {}),
+  });
   try {
     await relay.start();
+    await backbone?.start();
   } catch (err) {
     await relay.stop();
+    await backbone?.stop();
     post({ type: 'failed', error: (err as Error).message });
     logger.flush();
     return;
@@ -42,12 +67,20 @@ async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Pr
       case 'reload':
         relay.reloadCertificates();
         break;
+      case 'backbone':
+        backbone?.update(m.update);
+        break;
+      case 'faults': {
+        const parsed = parseLinkFaults(m.spec);
+        if (parsed.ok) backbone?.setFaults(parsed.value);
+        break;
+      }
       case 'drain':
         void relay.drain(m.timeoutMs).then(() => post({ type: 'done', id: m.id }));
         break;
       case 'stop':
         // Answer once the last log lines are written: the main thread may exit right after.
-        void relay.stop().then(() =>
+        void Promise.all([relay.stop(), backbone?.stop()]).then(() =>
           logger.flush(() => {
             post({ type: 'done', id: m.id });
             port.close();

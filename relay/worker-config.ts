@@ -9,12 +9,10 @@
  * divided between the workers, rounded up; caps per user, tenant or source address apply in each
  * worker (a client's allocations may land on several).
  */
+import type { PortSlice } from '../src/backbone/threads.ts';
+import type { BackboneThreadRecord } from '../src/directory/types.ts';
+import { addressKey, type IpFamily } from '../src/net/address.ts';
 import type { RelayConfig } from './config.ts';
-
-export interface PortSlice {
-  readonly minPort: number;
-  readonly maxPort: number;
-}
 
 /**
  * Worker `index` of `count`'s part of min..max: contiguous slices, the first ones one port longer
@@ -44,4 +42,26 @@ export function workerConfig(config: RelayConfig, index: number): RelayConfig {
     maxAllocations: Math.ceil(config.maxAllocations / n),
     maxConnections: Math.ceil(config.maxConnections / n),
   };
+}
+
+/**
+ * The backbone threads this relay publishes (--backbone-port P): worker i's backbone socket at
+ * P+i on the advertised address, with its relayed port slice. Published with one worker too, so
+ * that other relays know this one reads thread layouts (src/backbone/threads.ts).
+ */
+export function backboneThreads(
+  config: RelayConfig,
+  family: IpFamily,
+  advertised: string,
+): BackboneThreadRecord[] {
+  const port = config.backbonePort;
+  if (port === undefined) return [];
+  return Array.from({ length: config.workers }, (_, i) => {
+    const slice =
+      config.workers === 1 ? config : portSlice(config.minPort, config.maxPort, config.workers, i);
+    return {
+      backbone: addressKey({ family, address: advertised, port: port + i }),
+      portRange: [slice.minPort, slice.maxPort] as const,
+    };
+  });
 }

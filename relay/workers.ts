@@ -8,13 +8,21 @@
  * for /metrics, and the commands that must reach every worker (revocations, certificate reload,
  * drain, stop). A worker that dies ends the relay (`onFailure`): its clients would hash to the
  * others, which do not know their allocations.
+ *
+ * With --backbone-port P each worker runs its own backbone on port P+index (relay/backbone.ts):
+ * the main thread's backbone sends them the directory and its routes (`backboneUpdate`, once a
+ * second and on route changes), and they report their data counts (`backbone-counts`, every
+ * 250 ms) to `hooks`. Frames never cross threads.
  */
 import { Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { PeerCounts } from '../src/backbone/core.ts';
 import type { Revocations } from '../src/credentials/revocation.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
+import type { BackboneUpdate } from './backbone.ts';
 import type { RelayConfig } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { SiblingHooks } from './node.ts';
 import { workerConfig } from './worker-config.ts';
 
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
@@ -33,7 +41,9 @@ export type ToWorker =
   | { readonly type: 'drain'; readonly id: number; readonly timeoutMs: number }
   | { readonly type: 'stop'; readonly id: number }
   | { readonly type: 'revoked'; readonly revocations: Revocations }
-  | { readonly type: 'reload' };
+  | { readonly type: 'reload' }
+  | { readonly type: 'backbone'; readonly update: BackboneUpdate }
+  | { readonly type: 'faults'; readonly spec: string };
 
 /** Worker to main thread. */
 export type FromWorker =
@@ -41,7 +51,8 @@ export type FromWorker =
   | { readonly type: 'failed'; readonly error: string }
   | { readonly type: 'stats'; readonly id: number; readonly stats: WorkerStats }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: WorkerMetrics }
-  | { readonly type: 'done'; readonly id: number };
+  | { readonly type: 'done'; readonly id: number }
+  | { readonly type: 'backbone-counts'; readonly counts: PeerCounts[] };
 
 /** What the thread is started with (workerData). */
 export interface WorkerStart {
@@ -117,6 +128,7 @@ export class WorkerPool {
     config: RelayConfig,
     logger: Logger,
     onFailure: (error: string) => void,
+    hooks?: SiblingHooks,
   ): Promise<WorkerPool> {
     const log = logger.child({ part: 'workers' });
     const workers: RelayWorker[] = [];
@@ -126,6 +138,9 @@ export class WorkerPool {
       const thread = new Worker(ENTRY, { workerData: data });
       const worker = new RelayWorker(index, thread);
       workers.push(worker);
+      thread.on('message', (m: FromWorker) => {
+        if (m.type === 'backbone-counts') hooks?.backboneCounts(index, m.counts);
+      });
       started.push(
         new Promise<void>((resolve, reject) => {
           thread.on('message', (m: FromWorker) => {
@@ -214,6 +229,14 @@ export class WorkerPool {
 
   reloadCertificates(): void {
     for (const w of this.#workers) w.tell({ type: 'reload' });
+  }
+
+  backboneUpdate(update: BackboneUpdate): void {
+    for (const w of this.#workers) w.tell({ type: 'backbone', update });
+  }
+
+  setFaults(spec: string): void {
+    for (const w of this.#workers) w.tell({ type: 'faults', spec });
   }
 
   /** Drains every worker (as TurnRelay.drain) and resolves when all are done. */

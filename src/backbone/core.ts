@@ -15,6 +15,12 @@
  * caches keyed by numbers, not built per packet. Received frames pass, in order and before any MAC work, a size check and a check that the UDP source is
  * a registered relay's backbone address (the sender's own unless the frame was forwarded); then
  * the tag; then the sender's replay window (replay-window.ts).
+ *
+ * Several threads (--workers N; threads.ts, docs/BACKBONE.md): one core per thread, each with its
+ * own backbone port, sender id and replay windows. Thread 0 leads: it probes, publishes links and
+ * computes routes; the shell gives the others its routes (`setRoutes`) and directory snapshots,
+ * and gives it their data counts (`siblingCounts`) for the delivery check. The others only seal,
+ * send, forward and deliver.
  */
 import type { LinkRecord, RelayRecord } from '../directory/types.ts';
 import { checkLinkRecord, checkRelayRecord } from '../directory/validate.ts';
@@ -41,8 +47,9 @@ import {
 } from './frame.ts';
 import type { KeyRing } from './key-ring.ts';
 import { linkRecord, routingSnapshot } from './links.ts';
-import { PeerTable } from './peers.ts';
+import { type Peer, PeerTable } from './peers.ts';
 import { relayHash } from './relay-hash.ts';
+import { canSendTo, pickThread, senderId, sliceOf } from './threads.ts';
 
 export interface BackboneCoreOptions {
   readonly id: string;
@@ -51,6 +58,15 @@ export interface BackboneCoreOptions {
   readonly lon: number;
   readonly keys: KeyRing;
   readonly tuning: BackboneTuning;
+  /** This core's thread of the relay (--workers N): 0 (the default) leads, the others follow. */
+  readonly thread?: number;
+}
+
+/** Data frames one thread sent to and received from one peer relay since it started. */
+export interface PeerCounts {
+  readonly id: string;
+  readonly sent: number;
+  readonly received: number;
 }
 
 /** Why a frame or packet was not carried; the shell counts them by reason. */
@@ -65,7 +81,8 @@ export type BackboneDropReason =
   | 'ERR_TOO_OLD'
   | 'ERR_NO_ROUTE';
 
-export type SendKind = 'data' | 'forward' | 'probe' | 'reply';
+/** `handover`: a frame for this relay that reached a thread not owning its port, passed to the owner. */
+export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply';
 
 export type BackboneAction =
   | {
@@ -110,8 +127,18 @@ const drop = (reason: BackboneDropReason): BackboneAction => {
 /** Entries a data-path string cache holds before it starts again (bounds memory, not speed). */
 const CACHE_LIMIT = 4096;
 
+const NO_ROUTES: ReadonlyMap<string, Path> = new Map();
+
 export class BackboneCore {
+  /** This relay's hash: the target field of frames for it. */
   readonly #me: number;
+  /** This thread's sender id (the relay hash plus the thread index). */
+  readonly #sender: number;
+  readonly #thread: number;
+  /** Routes thread 0 computed, on the other threads. */
+  #given: ReadonlyMap<string, Path> = NO_ROUTES;
+  /** The other threads' counts per peer (thread 0 only), for the delivery check. */
+  readonly #siblings = new Map<number, ReadonlyMap<string, PeerCounts>>();
   /** IP literal -> its bytes, for the addresses of packets routed out. */
   readonly #ipBytes = new Map<string, Uint8Array | null>();
   /** IPv4 as a u32 -> its literal, for the sources of frames delivered. */
@@ -132,6 +159,8 @@ export class BackboneCore {
   constructor(readonly options: BackboneCoreOptions) {
     this.#t = options.tuning;
     this.#me = relayHash(options.id);
+    this.#thread = options.thread ?? 0;
+    this.#sender = senderId(this.#me, this.#thread);
     this.#keys = options.keys;
     this.#peers = new PeerTable(options, options.tuning);
     this.#table = new RouteTable(options.id, { ...options.tuning });
@@ -141,9 +170,46 @@ export class BackboneCore {
     return this.options.id;
   }
 
-  /** The path in use per destination relay. */
+  /** The path in use per destination relay (on threads other than 0, as thread 0 last gave them). */
   get routes(): ReadonlyMap<string, Path> {
-    return this.#table.routes;
+    return this.#thread === 0 ? this.#table.routes : this.#given;
+  }
+
+  /** This core's thread; 0 leads. */
+  get thread(): number {
+    return this.#thread;
+  }
+
+  /** Threads other than 0: the routes thread 0 computed (sent on every change). */
+  setRoutes(routes: ReadonlyMap<string, Path>): void {
+    this.#given = routes;
+  }
+
+  /** Thread 0: another thread's cumulative counts per peer, as it last reported them. */
+  siblingCounts(thread: number, counts: readonly PeerCounts[]): void {
+    this.#siblings.set(thread, new Map(counts.map((c) => [c.id, c])));
+  }
+
+  /** This thread's cumulative counts per peer (what the other threads report to thread 0). */
+  counts(): PeerCounts[] {
+    return [...this.#peers.byId.values()].map((p) => ({
+      id: p.id,
+      sent: p.dataSent,
+      received: p.dataReceived,
+    }));
+  }
+
+  /** Frames sent to (or received from) `peer` by every thread: own counts and the others' last reports. */
+  #sent(peer: Peer): number {
+    let n = peer.dataSent;
+    for (const s of this.#siblings.values()) n += s.get(peer.id)?.sent ?? 0;
+    return n;
+  }
+
+  #received(peer: Peer): number {
+    let n = peer.dataReceived;
+    for (const s of this.#siblings.values()) n += s.get(peer.id)?.received ?? 0;
+    return n;
   }
 
   /** Peer relay ids this core knows (from the directory, or still answering probes). */
@@ -158,12 +224,14 @@ export class BackboneCore {
 
   /** When `tick` next has something to do. */
   nextDue(): number {
+    if (this.#thread !== 0) return Number.POSITIVE_INFINITY;
     return Math.min(this.#nextProbe, this.#nextRecompute, this.#nextSync);
   }
 
   /** The clock: probes, recomputes and directory reads that are due at `now`. */
   tick(now: number): BackboneAction[] {
     const out: BackboneAction[] = [];
+    if (this.#thread !== 0) return out;
     if (now >= this.#nextSync) {
       this.#nextSync = now + this.#t.syncMs;
       out.push({ type: 'read-directory' });
@@ -172,7 +240,7 @@ export class BackboneCore {
       this.#nextProbe = Math.max(this.#nextProbe + this.#t.probeIntervalMs, now);
       if (this.#nextProbe === now) this.#nextProbe = now + this.#t.probeIntervalMs;
       this.#probe(now, out);
-      for (const p of this.#peers.byId.values()) p.delivery.note(p.dataSent, now);
+      for (const p of this.#peers.byId.values()) p.delivery.note(this.#sent(p), now);
     }
     if (now >= this.#nextRecompute) {
       this.#nextRecompute = now + this.#t.recomputeMs;
@@ -197,12 +265,13 @@ export class BackboneCore {
     for (const id of this.#peers.update(valid, now)) {
       out.push({ type: 'skipped-relay', id, why: 'backbone address is not ip:port' });
     }
+    if (this.#thread !== 0) return out;
     this.#remote = links.filter((l) => l.from !== this.options.id && checkLinkRecord(l).ok);
     // What each peer says it received from this relay: the data-plane check of the link to it.
     for (const l of this.#remote) {
       if (l.to !== this.options.id || l.dataIn === undefined) continue;
       const peer = this.#peers.byId.get(l.from);
-      peer?.delivery.report(l.dataIn, l.updatedAt, peer.dataSent, now);
+      if (peer) peer.delivery.report(l.dataIn, l.updatedAt, this.#sent(peer), now);
     }
     out.push({ type: 'publish-links', links: this.#ownLinks(now), announce: false });
     return out;
@@ -217,9 +286,10 @@ export class BackboneCore {
     const owner = this.#peers.ownerOf(peerIp, peerPort);
     const target = owner === undefined ? undefined : this.#peers.byId.get(owner);
     if (!target) return DIRECT; // no relay's, this relay's own, or a relay without a backbone
-    const next = this.#table.routes.get(target.id)?.hops[1];
-    const hop = next === undefined ? undefined : this.#peers.byId.get(next);
+    const next = this.routes.get(target.id)?.hops[1];
+    const hop = this.#reachable(next === undefined ? undefined : this.#peers.byId.get(next), target);
     if (!hop) return DIRECT;
+    const to = hop.threads[pickThread(hop, target, peerPort, hop !== target)]!;
     const dstFamily = peerIp.includes(':') ? 6 : 4;
     if (dataOverhead(source.family, dstFamily) + data.length > MAX_FRAME_LENGTH) return TOO_LARGE;
     const srcIp = this.#bytesOf(source.address);
@@ -229,7 +299,7 @@ export class BackboneCore {
     const frame = sealDataFrame(
       {
         seq: this.#nextSeq(),
-        sender: this.#me,
+        sender: this.#sender,
         target: target.hash,
         source: { family: source.family, ip: srcIp, port: source.port },
         destination: { family: dstFamily, ip: dstIp, port: peerPort },
@@ -238,7 +308,7 @@ export class BackboneCore {
       },
       this.#keys,
     );
-    return { type: 'send', kind: 'data', peer: hop.id, to: hop.address, parts: [frame] };
+    return { type: 'send', kind: 'data', peer: hop.id, to: to.address, parts: [frame] };
   }
 
   /**
@@ -252,11 +322,11 @@ export class BackboneCore {
     if (!from) return drop('ERR_UNKNOWN_ADDRESS');
     // Not yet forwarded: it must come from its sender's own registered address.
     const forwarded = bytes[FrameOffset.HopLimit] !== bytes[FrameOffset.InitialHopLimit];
-    if (!forwarded && peekSender(bytes) !== from.hash) return drop('ERR_WRONG_ADDRESS');
+    if (!forwarded && peekSender(bytes) !== from.sender) return drop('ERR_WRONG_ADDRESS');
     const r = decodeFrame(bytes, this.#keys);
     if (!r.ok) return drop(r.error);
     const f = r.frame;
-    const sender = this.#peers.byHash.get(f.sender);
+    const sender = this.#peers.bySender.get(f.sender);
     if (!sender) return drop('ERR_UNKNOWN_SENDER');
     if (f.type !== FrameType.Data && f.target !== this.#me) return drop('ERR_WRONG_TARGET');
     const verdict = sender.replay.check(f.seq);
@@ -264,17 +334,32 @@ export class BackboneCore {
     sender.replay.commit(f.seq);
     if (f.type === FrameType.Probe) {
       const reply = encodeProbeReply(
-        { seq: this.#nextSeq(), sender: this.#me, target: f.sender, probeSeq: f.seq, probeSentAt: f.sentAt },
+        {
+          seq: this.#nextSeq(),
+          sender: this.#sender,
+          target: sender.peer.hash,
+          probeSeq: f.seq,
+          probeSentAt: f.sentAt,
+        },
         this.#keys,
       );
-      return { type: 'send', kind: 'reply', peer: sender.id, to: sender.address, parts: [reply] };
+      return { type: 'send', kind: 'reply', peer: sender.peer.id, to: sender.address, parts: [reply] };
     }
     if (f.type === FrameType.ProbeReply) {
-      sender.estimator.replied(f.probeSeq, now);
+      sender.peer.estimator.replied(f.probeSeq, now);
       return NONE;
     }
-    from.dataReceived++;
+    from.peer.dataReceived++;
     if (f.target === this.#me) {
+      // Another thread's port (a sender from before threads, or a stale view): pass it to the
+      // owner's backbone port, one hop less; it is checked there again, in that thread's windows.
+      const own = this.#peers.own;
+      const owner = own.length > 1 ? sliceOf(own, f.dstPort) : -1;
+      if (owner >= 0 && owner !== this.#thread) {
+        const out = forwardFrame(bytes);
+        if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
+        return { type: 'send', kind: 'handover', peer: this.id, to: own[owner]!.address, parts: [out] };
+      }
       return {
         type: 'deliver',
         relayed: this.#relayedKey(f.dstIp, f.dstPort),
@@ -285,17 +370,28 @@ export class BackboneCore {
     }
     // Transit: pass it on toward its target with one hop less.
     const target = this.#peers.byHash.get(f.target);
-    const next = target ? this.#table.routes.get(target.id)?.hops[1] : undefined;
+    const next = target ? this.routes.get(target.id)?.hops[1] : undefined;
     const via = next === undefined ? undefined : this.#peers.byId.get(next);
     // Split horizon: never back to the relay it came from or to its sender. Two relays whose views
     // disagree (a restarted peer: each sees its own link to it lossy for the estimator's window
     // and the other's fine) would bounce it until it died; straight to the target cannot loop.
-    const hop = via === from || via?.hash === f.sender ? target : via;
-    if (!hop) return drop('ERR_NO_ROUTE');
+    const hop = target && this.#reachable(via === from.peer || via === sender.peer ? target : via, target);
+    if (!hop || !target) return drop('ERR_NO_ROUTE');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
     hop.dataSent++;
-    return { type: 'send', kind: 'forward', peer: hop.id, to: hop.address, parts: [out] };
+    const to = hop.threads[pickThread(hop, target, f.dstPort, hop !== target)]!;
+    return { type: 'send', kind: 'forward', peer: hop.id, to: to.address, parts: [out] };
+  }
+
+  /**
+   * The hop a frame for `target` leaves through from this thread: `hop`, unless it is a relay from
+   * before threads that only thread 0 may send to; then straight to the target when this thread
+   * may send there (no loop can come of it), else none.
+   */
+  #reachable(hop: Peer | undefined, target: Peer): Peer | undefined {
+    if (!hop || canSendTo(this.#thread, hop)) return hop;
+    return canSendTo(this.#thread, target) ? target : undefined;
   }
 
   /** The bytes of an IP literal (null: not one), cached: the few relayed IPs a relay sends between. */
@@ -347,7 +443,7 @@ export class BackboneCore {
     for (const peer of this.#peers.probeTargets(nextHops)) {
       const seq = this.#nextSeq();
       peer.estimator.sent(seq, now);
-      const bytes = encodeProbe({ seq, sender: this.#me, target: peer.hash, sentAt: now }, this.#keys);
+      const bytes = encodeProbe({ seq, sender: this.#sender, target: peer.hash, sentAt: now }, this.#keys);
       out.push({ type: 'send', kind: 'probe', peer: peer.id, to: peer.address, parts: [bytes] });
     }
   }
@@ -357,7 +453,7 @@ export class BackboneCore {
     for (const p of this.#peers.byId.values()) {
       out.push(
         linkRecord(this.options.id, p.id, p.estimator, now, this.#t.deadAfterMs, {
-          received: p.dataReceived,
+          received: this.#received(p),
           loss: p.delivery.loss(now),
         }),
       );

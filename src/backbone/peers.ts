@@ -3,9 +3,15 @@
  * needed per frame (the registered backbone address a sender must send from, a link estimator, a
  * replay window) and per packet to route (which relay owns a relayed address and port).
  *
+ * A relay with several backbone threads (threads.ts) is one peer with one thread entry each: its
+ * address, its sender id, its relayed port slice and its own replay window. Probes, link estimates
+ * and data counts are per relay (thread 0 probes); replay windows and the address a frame must
+ * come from are per thread. This relay's own threads (from its own record) are known too, so a
+ * frame one of them passes to another is accepted (core.ts).
+ *
  * A relay that leaves the directory stays a peer while it still answers probes (Redis may be the
  * one away) and is dropped after `10 x deadAfterMs` of silence. A relay that restarted (a new
- * `startedAt`) or moved its backbone address gets a fresh replay window: its counter began again.
+ * `startedAt`) or moved or re-split its threads gets fresh replay windows: its counters began again.
  */
 
 import { greatCircleKm } from '../directory/geo.ts';
@@ -17,16 +23,32 @@ import type { BackboneTuning } from './defaults.ts';
 import { DeliveryCheck } from './delivery.ts';
 import { relayHash } from './relay-hash.ts';
 import { ReplayWindow } from './replay-window.ts';
+import { type PortSlice, type RelayThreads, senderId } from './threads.ts';
 
-export interface Peer {
+/** One backbone thread of a peer (thread 0 alone for a one-thread or legacy relay). */
+export interface PeerThread extends PortSlice {
+  readonly peer: Peer;
+  readonly index: number;
+  /** The sender id it seals with: the relay hash plus its index. */
+  readonly sender: number;
+  readonly address: TransportAddress;
+  /** addressKey(address): what the UDP source of a frame it made must be. */
+  readonly addressKey: string;
+  readonly replay: ReplayWindow;
+}
+
+export interface Peer extends RelayThreads {
   readonly id: string;
   readonly hash: number;
+  /** Thread 0's address, where probes go. */
   address: TransportAddress;
-  /** addressKey(address): what a frame's UDP source must be. */
-  addressKey: string;
   startedAt: number;
+  /** Thread i at index i. */
+  threads: readonly PeerThread[];
+  legacy: boolean;
+  /** The threads' addresses and slices, to notice a change. */
+  layout: string;
   readonly estimator: LinkEstimator;
-  replay: ReplayWindow;
   /** Data frames sent to this peer (ours and forwarded) and received from it, since we started. */
   dataSent: number;
   dataReceived: number;
@@ -41,15 +63,20 @@ const PROBE_SAMPLE = 8;
 
 export class PeerTable {
   readonly byId = new Map<string, Peer>();
+  /** Relay hash (a frame's target) -> peer. */
   readonly byHash = new Map<number, Peer>();
-  /** addressKey of a registered backbone address -> the peer registered there. */
-  readonly byAddress = new Map<string, Peer>();
-  /** The same by IP, then port: found per frame without building a key string. */
-  readonly #byIp = new Map<string, Map<number, Peer>>();
+  /** Sender id (a frame's sender) -> the peer thread that seals with it. */
+  readonly bySender = new Map<number, PeerThread>();
+  /** This relay's own threads, from its own record (none until it is listed). */
+  own: readonly PeerThread[] = [];
+  /** Registered backbone address by IP, then port: found per frame without building a key string. */
+  readonly #byIp = new Map<string, Map<number, PeerThread>>();
   /** Relayed IP -> relays advertising it, with their port ranges. */
   readonly #relayed = new Map<string, { id: string; min: number; max: number }[]>();
   #relays: readonly RelayRecord[] = [];
   #rotation = 0;
+  /** This relay as its own record describes it. */
+  #self: Peer | undefined;
 
   constructor(
     private readonly self: { readonly id: string; readonly lat: number; readonly lon: number },
@@ -60,8 +87,8 @@ export class PeerTable {
     return this.#relays;
   }
 
-  /** The peer whose registered backbone address is `ip`:`port`, if any. */
-  at(ip: string, port: number): Peer | undefined {
+  /** The peer thread (or own thread) whose registered backbone address is `ip`:`port`, if any. */
+  at(ip: string, port: number): PeerThread | undefined {
     return this.#byIp.get(ip)?.get(port);
   }
 
@@ -83,60 +110,90 @@ export class PeerTable {
       const ranges = this.#relayed.get(relayedIp) ?? [];
       ranges.push({ id: r.id, min: r.portRange[0], max: r.portRange[1] });
       this.#relayed.set(relayedIp, ranges);
-      if (r.id === this.self.id || !r.backbone) continue;
-      const hp = parseHostPort(r.backbone);
-      if (!hp) {
-        skipped.push(r.id);
+      if (!r.backbone) continue;
+      const layout = threadLayout(r);
+      if (!layout) {
+        if (r.id !== this.self.id) skipped.push(r.id);
+        continue;
+      }
+      const key = layout.map((t) => `${addressKey(t.address)}/${t.minPort}-${t.maxPort}`).join();
+      if (r.id === this.self.id) {
+        if (this.#self?.layout !== key) this.#self = this.#newPeer(r, layout, key);
         continue;
       }
       seen.add(r.id);
-      const family = hp.host.includes(':') ? 6 : 4;
-      const address: TransportAddress = { family, address: hp.host, port: hp.port };
-      const key = addressKey(address);
       const known = this.byId.get(r.id);
       if (known) {
-        if (known.addressKey !== key || known.startedAt !== r.startedAt) {
-          this.byAddress.delete(known.addressKey);
-          known.address = address;
-          known.addressKey = key;
+        if (known.layout !== key || known.startedAt !== r.startedAt) {
+          for (const t of known.threads) this.bySender.delete(t.sender);
+          this.#setThreads(known, r, layout, key);
           known.startedAt = r.startedAt;
-          known.replay = new ReplayWindow(this.tuning.replayWindow);
         }
-        this.byAddress.set(key, known);
         continue;
       }
-      const peer: Peer = {
-        id: r.id,
-        hash: relayHash(r.id),
-        address,
-        addressKey: key,
-        startedAt: r.startedAt,
-        estimator: new LinkEstimator({
-          window: this.tuning.estimatorWindow,
-          lossTimeoutMs: this.tuning.lossTimeoutMs,
-        }),
-        replay: new ReplayWindow(this.tuning.replayWindow),
-        dataSent: 0,
-        dataReceived: 0,
-        delivery: new DeliveryCheck(),
-      };
+      const peer = this.#newPeer(r, layout, key);
       this.byId.set(r.id, peer);
       this.byHash.set(peer.hash, peer);
-      this.byAddress.set(key, peer);
     }
     for (const [id, peer] of this.byId) {
       if (seen.has(id) || peer.estimator.silenceMs(now) <= this.tuning.deadAfterMs * 10) continue;
       this.byId.delete(id);
       this.byHash.delete(peer.hash);
-      if (this.byAddress.get(peer.addressKey) === peer) this.byAddress.delete(peer.addressKey);
+      for (const t of peer.threads) if (this.bySender.get(t.sender) === t) this.bySender.delete(t.sender);
     }
+    // Own threads only matter with several (a frame passed between them); one would be our own address.
+    this.own = this.#self && this.#self.threads.length > 1 ? this.#self.threads : [];
     this.#byIp.clear();
-    for (const peer of this.byAddress.values()) {
-      const ports = this.#byIp.get(peer.address.address) ?? new Map<number, Peer>();
-      ports.set(peer.address.port, peer);
-      this.#byIp.set(peer.address.address, ports);
-    }
+    const place = (t: PeerThread) => {
+      const ports = this.#byIp.get(t.address.address) ?? new Map<number, PeerThread>();
+      ports.set(t.address.port, t);
+      this.#byIp.set(t.address.address, ports);
+    };
+    for (const peer of this.byId.values()) for (const t of peer.threads) place(t);
+    for (const t of this.own) place(t);
     return skipped;
+  }
+
+  #newPeer(r: RelayRecord, layout: readonly ThreadLayout[], key: string): Peer {
+    const peer: Peer = {
+      id: r.id,
+      hash: relayHash(r.id),
+      address: layout[0]!.address,
+      startedAt: r.startedAt,
+      threads: [],
+      legacy: r.backboneThreads === undefined,
+      layout: key,
+      estimator: new LinkEstimator({
+        window: this.tuning.estimatorWindow,
+        lossTimeoutMs: this.tuning.lossTimeoutMs,
+      }),
+      dataSent: 0,
+      dataReceived: 0,
+      delivery: new DeliveryCheck(),
+    };
+    this.#setThreads(peer, r, layout, key);
+    return peer;
+  }
+
+  /** New thread entries (fresh replay windows) for `peer` from its record. */
+  #setThreads(peer: Peer, r: RelayRecord, layout: readonly ThreadLayout[], key: string): void {
+    const threads = layout.map(
+      (t, index): PeerThread => ({
+        peer,
+        index,
+        sender: senderId(peer.hash, index),
+        address: t.address,
+        addressKey: addressKey(t.address),
+        minPort: t.minPort,
+        maxPort: t.maxPort,
+        replay: new ReplayWindow(this.tuning.replayWindow),
+      }),
+    );
+    peer.threads = threads;
+    peer.address = threads[0]!.address;
+    peer.legacy = r.backboneThreads === undefined;
+    peer.layout = key;
+    if (r.id !== this.self.id) for (const t of threads) this.bySender.set(t.sender, t);
   }
 
   /**
@@ -164,4 +221,25 @@ export class PeerTable {
     this.#rotation = (this.#rotation + PROBE_SAMPLE) % Math.max(1, rest.length);
     return [...chosen];
   }
+}
+
+interface ThreadLayout extends PortSlice {
+  readonly address: TransportAddress;
+}
+
+/** A record's threads (one, at `backbone` with the whole range, for a legacy record); undefined if an address is not ip:port. */
+function threadLayout(r: RelayRecord): ThreadLayout[] | undefined {
+  const list = r.backboneThreads ?? [{ backbone: r.backbone, portRange: r.portRange }];
+  const out: ThreadLayout[] = [];
+  for (const t of list) {
+    const hp = parseHostPort(t.backbone);
+    if (!hp) return undefined;
+    const address: TransportAddress = {
+      family: hp.host.includes(':') ? 6 : 4,
+      address: hp.host,
+      port: hp.port,
+    };
+    out.push({ address, minPort: t.portRange[0], maxPort: t.portRange[1] });
+  }
+  return out;
 }

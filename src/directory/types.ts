@@ -15,8 +15,17 @@ export interface RelayRecord {
   readonly lon: number;
   /** Standard TURN URLs clients can use, e.g. `turn:203.0.113.5:3478?transport=udp`. */
   readonly turnUrls: readonly string[];
-  /** Where other relays reach this one's backbone port: `ip:port` or `[ipv6]:port`. */
+  /**
+   * Where other relays reach this one's backbone port: `ip:port` or `[ipv6]:port` ('' without a
+   * backbone). With several threads, thread 0's (the one that probes).
+   */
   readonly backbone: string;
+  /**
+   * Each backbone thread (--workers N), thread i at index i: its backbone address and its slice of
+   * `portRange`. Entry 0's address is `backbone`. Absent in records from before threads, which
+   * read as one thread at `backbone` owning the whole range (src/backbone/threads.ts).
+   */
+  readonly backboneThreads?: readonly BackboneThreadRecord[];
   /** The address relayed sockets are advertised on, and their port range. */
   readonly relayedAddress: string;
   readonly portRange: readonly [number, number];
@@ -29,6 +38,12 @@ export interface RelayRecord {
   readonly updatedAt: number;
   /** HTTP URL clients time to measure RTT to this relay (`GET /ping`, CORS open, no caching). */
   readonly pingUrl?: string;
+}
+
+/** One backbone thread of a relay: where it listens and the relayed ports it owns. */
+export interface BackboneThreadRecord {
+  readonly backbone: string;
+  readonly portRange: readonly [number, number];
 }
 
 /** What one relay knows about its link to another, from probes. */

@@ -53,6 +53,11 @@ export function checkRelayRecord(v: unknown): Checked<RelayRecord> {
   if (typeof v.version !== 'string') return bad('version');
   if (!finite(v.startedAt)) return bad('startedAt');
   if (!finite(v.updatedAt)) return bad('updatedAt');
+  if (
+    v.backboneThreads !== undefined &&
+    !validThreads(v.backboneThreads, v.backbone, range as [number, number])
+  )
+    return bad('backboneThreads');
   // Clients fetch it: only an http(s) URL ending in /ping, never another scheme.
   if (
     v.pingUrl !== undefined &&
@@ -60,6 +65,27 @@ export function checkRelayRecord(v: unknown): Checked<RelayRecord> {
   )
     return bad('pingUrl');
   return { ok: true, value: v as unknown as RelayRecord };
+}
+
+/** Most backbone threads a record may list (--workers allows 64). */
+export const MAX_BACKBONE_THREADS = 64;
+
+/**
+ * A record's `backboneThreads`: 1-64 entries, each a backbone address string and a port range
+ * inside the record's, in ascending order without overlap; entry 0 at the record's `backbone`
+ * (what a reader from before threads uses).
+ */
+function validThreads(v: unknown, backbone: string, range: readonly [number, number]): boolean {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_BACKBONE_THREADS) return false;
+  let below = range[0] - 1;
+  for (const t of v) {
+    if (!isObj(t) || typeof t.backbone !== 'string' || t.backbone === '') return false;
+    const r = t.portRange;
+    if (!Array.isArray(r) || r.length !== 2 || !port(r[0]) || !port(r[1])) return false;
+    if (r[0] <= below || r[0] > r[1] || r[1] > range[1]) return false;
+    below = r[1];
+  }
+  return v[0].backbone === backbone;
 }
 
 /** A LinkRecord, or the first field that is missing or wrong. */
@@ -79,8 +105,8 @@ export function checkLinkRecord(v: unknown): Checked<LinkRecord> {
 
 /**
  * Why `relay` may not join a directory already holding `others` (its own earlier record
- * excluded), or undefined: two ids with the same 48-bit relay hash (frames could not tell them
- * apart), or relayed port ranges that overlap on the same relayed address (a packet to such a
+ * excluded), or undefined: two ids with the same 48-bit relay hash, or whose threads' sender ids
+ * (hash + thread index) meet (frames could not tell them apart), or relayed port ranges that overlap on the same relayed address (a packet to such a
  * port could belong to either relay).
  */
 export function registrationConflict(
@@ -89,9 +115,14 @@ export function registrationConflict(
   hash: (id: string) => number,
 ): string | undefined {
   const mine = hash(relay.id);
+  const threads = (r: RelayRecord) => Math.max(1, r.backboneThreads?.length ?? 1);
   for (const o of others) {
     if (o.id === relay.id) continue;
-    if (hash(o.id) === mine) return `relay id ${relay.id} has the same backbone hash as ${o.id}; rename one`;
+    // Thread i seals with hash + i (src/backbone/threads.ts): the two ranges of sender ids must not meet.
+    const theirs = hash(o.id);
+    const gap = (theirs - mine + 2 ** 48) % 2 ** 48;
+    if (gap < threads(relay) || (2 ** 48 - gap) % 2 ** 48 < threads(o))
+      return `relay id ${relay.id} has the same backbone hash as ${o.id}; rename one`;
     if (
       o.relayedAddress === relay.relayedAddress &&
       o.portRange[0] <= relay.portRange[1] &&

@@ -3,7 +3,7 @@
  * loopback address of its own, read its metrics and routes over HTTP, and wait for conditions.
  */
 import type { TransportAddress } from '../../src/net/address.ts';
-import { freePort } from './ports.ts';
+import { freePort, freeUdpRun } from './ports.ts';
 import { type RelayChild, startRelayProcess } from './relay.ts';
 
 export const TEST_MESH_KEY = 'test-mesh-key-0123456789';
@@ -27,6 +27,10 @@ export interface TestRelayOptions {
   readonly extra?: readonly string[];
   /** More environment for the process (NODE_OPTIONS, for one). */
   readonly env?: Record<string, string>;
+  /** The Node binary (test/support/newer-node.ts, for --workers), and how long to wait for it. */
+  readonly node?: string;
+  /** Backbone ports to keep free from the one chosen on (--workers N uses N). */
+  readonly backbonePorts?: number;
 }
 
 /** A relay on `host` allowing loopback peers, with user a:b in realm r unless told otherwise. */
@@ -62,9 +66,18 @@ export async function startTestRelay(o: TestRelayOptions): Promise<TestRelay> {
       '--fault-api-token',
       TEST_FAULT_TOKEN,
     );
-    args.push('--backbone-port', String(await freePort('udp', o.host)), '--mesh-key', TEST_MESH_KEY);
+    args.push(
+      '--backbone-port',
+      String(await freeUdpRun(o.backbonePorts ?? 1, o.host)),
+      '--mesh-key',
+      TEST_MESH_KEY,
+    );
   }
-  const child = await startRelayProcess([...args, ...(o.extra ?? [])], o.env);
+  const child = await startRelayProcess(
+    [...args, ...(o.extra ?? [])],
+    o.env,
+    o.node ? { node: o.node, readyMs: 60_000 } : {},
+  );
   return {
     id: o.id,
     child,

@@ -74,6 +74,17 @@ export async function freePorts(n: number, kind: PortKind, host = '127.0.0.1'): 
   return out;
 }
 
+/** The first of `n` consecutive free UDP ports (a relay with --workers N uses N backbone ports). */
+export async function freeUdpRun(n: number, host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await freePort('udp', host);
+    let all = first + n - 1 <= 65535;
+    for (let p = first + 1; p < first + n && all; p++) all = (await udpPort(host, p)) !== undefined;
+    if (all) return first;
+  }
+  throw new Error(`no ${n} consecutive free UDP ports on ${host} after 50 attempts`);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves once a TCP connect to host:port succeeds; rejects after `timeoutMs`. */

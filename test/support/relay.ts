@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import { parseRelayConfig } from '../../relay/config.ts';
 import { TurnRelay } from '../../relay/turn-relay.ts';
-import { runToExit, startUntilReady } from './process.ts';
+import { type LaunchOptions, runToExit, startUntilReady } from './process.ts';
 
 export async function startInProcessRelay(args: string[]): Promise<TurnRelay> {
   const parsed = parseRelayConfig(args, {}, { fileExists: existsSync });
@@ -43,8 +43,9 @@ const MAIN = new URL('../../relay/main.ts', import.meta.url).pathname;
 export async function startRelayProcess(
   args: string[],
   env: Record<string, string> = {},
+  launch: LaunchOptions = {},
 ): Promise<RelayChild> {
-  const started = await startUntilReady([MAIN, ...args], env, 'relay');
+  const started = await startUntilReady([MAIN, ...args], env, 'relay', launch);
   const { child } = started;
   return {
     child,

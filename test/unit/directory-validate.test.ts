@@ -53,6 +53,32 @@ describe('checkRelayRecord', () => {
       expect(checkRelayRecord({ ...GOOD, pingUrl }).ok, pingUrl).toBe(true);
   });
 
+  const threads = (list: unknown) => ({ ...GOOD, backboneThreads: list });
+  const t0 = { backbone: GOOD.backbone, portRange: [49152, 57343] };
+  const t1 = { backbone: '192.0.2.10:7001', portRange: [57344, 65535] };
+  it('accepts a record from before backbone threads and one listing each thread', () => {
+    expect(GOOD.backboneThreads).toBeUndefined();
+    expect(checkRelayRecord(threads([t0, t1])).ok).toBe(true);
+    expect(checkRelayRecord(threads([{ ...t0, portRange: GOOD.portRange }])).ok).toBe(true);
+  });
+
+  it.each([
+    ['not a list', { a: t0 }],
+    ['empty', []],
+    ['over 64 threads', Array.from({ length: 65 }, () => t0)],
+    ['thread 0 away from the record’s backbone address', [{ ...t0, backbone: '192.0.2.10:7009' }, t1]],
+    ['with overlapping slices', [t0, { ...t1, portRange: [57343, 65535] }]],
+    ['with slices out of order', [t1, t0]],
+    ['with a slice outside the record’s port range', [t0, { ...t1, portRange: [57344, 65536] }]],
+    ['with a thread without an address', [t0, { portRange: t1.portRange }]],
+    ['with a reversed slice', [t0, { ...t1, portRange: [65535, 57344] }]],
+  ])('refuses backbone threads %s', (_name, list) => {
+    expect(checkRelayRecord(threads(list))).toEqual({
+      ok: false,
+      error: 'backboneThreads: missing or invalid',
+    });
+  });
+
   it('refuses what is not an object', () => {
     for (const v of [null, 1, 'x', [GOOD]])
       expect(checkRelayRecord(v)).toEqual({ ok: false, error: 'not an object' });
@@ -93,5 +119,26 @@ describe('registrationConflict', () => {
     const me = relayRecord('eu-paris', '192.0.2.10', 48.86, 2.35);
     const collide = (id: string) => (id === 'eu-paris' || id === 'us-newyork' ? 42 : relayHash(id));
     expect(registrationConflict(me, [other], collide)).toMatch(/same backbone hash as us-newyork/);
+  });
+
+  it('refuses an id whose threads’ sender ids (hash + thread index) meet another relay’s', () => {
+    const two = (id: string, ip: string) =>
+      relayRecord(id, ip, 0, 0, {
+        backboneThreads: [
+          { backbone: `${ip}:7000`, portRange: [49152, 57343] },
+          { backbone: `${ip}:7001`, portRange: [57344, 65535] },
+        ],
+      });
+    const hashes = (a: number, b: number) => (id: string) => (id === 'eu-paris' ? a : b);
+    const me = two('eu-paris', '192.0.2.10');
+    const them = two('us-newyork', '192.0.2.30');
+    // Thread 1 of one relay seals as hash + 1: the other's thread 0 when hashes are one apart.
+    expect(registrationConflict(me, [them], hashes(41, 42))).toMatch(/same backbone hash/);
+    expect(registrationConflict(me, [them], hashes(43, 42))).toMatch(/same backbone hash/);
+    expect(registrationConflict(me, [them], hashes(44, 42))).toBeUndefined();
+    // One thread each: only equal hashes meet; across the 48-bit wrap too.
+    expect(registrationConflict(me, [other], hashes(2 ** 48 - 1, 0))).toMatch(/same backbone hash/);
+    const single = relayRecord('eu-paris', '192.0.2.10', 0, 0);
+    expect(registrationConflict(single, [other], hashes(41, 42))).toBeUndefined();
   });
 });

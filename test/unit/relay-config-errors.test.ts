@@ -35,16 +35,16 @@ describe('relay config errors', () => {
     [
       [
         '--workers',
-        '2',
+        '4',
         '--backbone-port',
-        '7000',
+        '65533',
         '--redis',
         'redis://127.0.0.1',
         '--mesh-key',
         'k'.repeat(16),
       ],
       {},
-      '--workers: more than one worker does not work with --backbone-port yet (docs/BACKBONE.md)',
+      '--backbone-port: 4 workers use backbone ports 65533-65536; the last is above 65535',
     ],
     [
       ['--workers', '3', '--min-port', '50000', '--max-port', '50004'],

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRelayConfig, type RelayConfig } from '../../relay/config.ts';
-import { portSlice, workerConfig } from '../../relay/worker-config.ts';
+import { backboneThreads, portSlice, workerConfig } from '../../relay/worker-config.ts';
+import { checkRelayRecord } from '../../src/directory/validate.ts';
+import { relayRecord } from '../support/relay-record.ts';
 
 function config(argv: string[]): RelayConfig {
   const r = parseRelayConfig(argv, {}, { fileExists: () => false });
@@ -50,5 +52,32 @@ describe('worker configuration', () => {
   it('is the configuration itself with one worker', () => {
     const c = config([]);
     expect(workerConfig(c, 0)).toBe(c);
+  });
+});
+
+describe('backbone threads a relay publishes', () => {
+  const backbone = ['--backbone-port', '7000', '--redis', 'redis://127.0.0.1', '--mesh-key', 'k'.repeat(16)];
+
+  it('put worker i at backbone port P+i with its relayed port slice, in a record that reads back', () => {
+    const c = config(['--workers', '3', '--min-port', '40000', '--max-port', '40008', ...backbone]);
+    const threads = backboneThreads(c, 4, '192.0.2.7');
+    expect(threads).toEqual([
+      { backbone: '192.0.2.7:7000', portRange: [40000, 40002] },
+      { backbone: '192.0.2.7:7001', portRange: [40003, 40005] },
+      { backbone: '192.0.2.7:7002', portRange: [40006, 40008] },
+    ]);
+    const record = relayRecord('r', '192.0.2.7', 0, 0, {
+      portRange: [40000, 40008],
+      backboneThreads: threads,
+    });
+    expect(checkRelayRecord(record).ok).toBe(true);
+  });
+
+  it('list one thread without workers, and none without a backbone', () => {
+    const c = config(['--min-port', '40000', '--max-port', '40008', ...backbone]);
+    expect(backboneThreads(c, 6, '2001:db8::7')).toEqual([
+      { backbone: '[2001:db8::7]:7000', portRange: [40000, 40008] },
+    ]);
+    expect(backboneThreads(config([]), 4, '192.0.2.7')).toEqual([]);
   });
 });
