@@ -83,13 +83,20 @@ const decay = (age: number, o: LearnOptions) => 0.5 ** (Math.max(0, age) / o.hal
 /** Weight left of an entry at `now`: its window's samples, each decayed, at most maxWeight. */
 export function decayedWeight(e: LearnedRtt, now: number, o: LearnOptions = DEFAULT_LEARN): number {
   if (!e.samples) return e.weight * decay(now - e.updatedAt, o);
+  return windowWeight(e.samples, now, o);
+}
+
+function windowWeight(samples: readonly LearnedSample[], now: number, o: LearnOptions): number {
   let w = 0;
-  for (const s of e.samples) if (now - s.at <= o.maxAgeMs) w += decay(now - s.at, o);
+  for (const s of samples) if (now - s.at <= o.maxAgeMs) w += decay(now - s.at, o);
   return Math.min(o.maxWeight, w);
 }
 
 export function median(xs: readonly number[]): number {
-  const v = [...xs].sort((a, b) => a - b);
+  return medianOfSorted([...xs].sort((a, b) => a - b));
+}
+
+function medianOfSorted(v: readonly number[]): number {
   const mid = v.length >> 1;
   return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
@@ -100,11 +107,16 @@ export function median(xs: readonly number[]): number {
  * cannot move it past the honest values) and steadier than a median on noisy honest samples.
  */
 export function trimmedMean(xs: readonly number[]): number {
-  if (xs.length <= 4) return median(xs);
-  const v = [...xs].sort((a, b) => a - b);
+  return trimmedMeanOfSorted([...xs].sort((a, b) => a - b));
+}
+
+/** The same of values sorted ascending, summed in that order (each `learn` calls it: no copies). */
+function trimmedMeanOfSorted(v: readonly number[]): number {
+  if (v.length <= 4) return medianOfSorted(v);
   const cut = Math.floor(v.length / 4);
-  const kept = v.slice(cut, v.length - cut);
-  return kept.reduce((a, b) => a + b, 0) / kept.length;
+  let sum = 0;
+  for (let k = cut; k < v.length - cut; k++) sum += v[k]!;
+  return sum / (v.length - 2 * cut);
 }
 
 /**
@@ -118,14 +130,22 @@ function admit<T extends { readonly at: number; readonly source?: string }>(
   max: number,
   oldest: number,
 ): T[] {
-  let w = window.filter((s) => s.at >= oldest && (sample.source === undefined || s.source !== sample.source));
-  const inSlot = w.filter((s) => sample.at - s.at < o.slotMs);
-  if (inSlot.length >= o.maxPerSlot) {
-    const newest = inSlot.reduce((a, b) => (b.at >= a.at ? b : a));
-    w = w.filter((s) => s !== newest);
+  // One pass over the window (every `learn` runs this): what stays, and the newest in the slot.
+  const w: T[] = [];
+  let inSlot = 0;
+  let newest = -1;
+  for (const s of window) {
+    if (!(s.at >= oldest) || (sample.source !== undefined && s.source === sample.source)) continue;
+    if (sample.at - s.at < o.slotMs) {
+      inSlot++;
+      if (newest < 0 || s.at >= w[newest]!.at) newest = w.length;
+    }
+    w.push(s);
   }
+  if (inSlot >= o.maxPerSlot) w.splice(newest, 1);
   w.push(sample);
-  return w.length > max ? w.slice(w.length - max) : w;
+  if (w.length > max) w.splice(0, w.length - max);
+  return w;
 }
 
 /**
@@ -156,8 +176,8 @@ export function learn(
   const before = prev ? (prev.samples ?? [{ rttMs: prev.rttMs, at: prev.updatedAt }]) : [];
   const sample: LearnedSample = source === undefined ? { rttMs, at: now } : { rttMs, at: now, source };
   const samples = admit(before, sample, o, o.maxSamples, now - o.maxAgeMs);
-  const entry = { rttMs: trimmedMean(samples.map((s) => s.rttMs)), weight: 0, updatedAt: now, samples };
-  return { ...entry, weight: decayedWeight(entry, now, o) };
+  const rtts = samples.map((s) => s.rttMs).sort((a, b) => a - b);
+  return { rttMs: trimmedMeanOfSorted(rtts), weight: windowWeight(samples, now, o), updatedAt: now, samples };
 }
 
 /**

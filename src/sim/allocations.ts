@@ -70,7 +70,8 @@ export interface AllocationRun {
   readonly inflation: number[];
   /**
    * Regret of the probes answer ranked as before the distance calibration (same probes, same
-   * learned map, `calibrateDistance: false`), to show what the change in rank.ts did.
+   * learned map, `calibrateDistance: false`), to show what the change in rank.ts did; a
+   * diagnostic, so computed on one allocation in `UNCALIBRATED_EVERY` (NaN for the rest).
    */
   readonly uncalibratedRegret: Float32Array;
   readonly learnedState: LearnedState;
@@ -87,6 +88,26 @@ export interface Hooks {
 }
 
 const DAY = 86_400_000;
+/**
+ * The diagnostic ranking ("probes, ranked as before `calibrateDistance`", a fourth `rankRelays`
+ * per allocation) runs on allocations 0, N, 2N, ...: a deterministic 1-in-N sample, a tenth of
+ * the cost (docs/SIMULATION.md, "Scale and time").
+ */
+export const UNCALIBRATED_EVERY = 10;
+
+/**
+ * Draw from `random` exactly what `rankRelays(input, random, o)` draws for a ranking of `usable`
+ * relays (all of them usable; the simulation loads none): one draw whether to add an explorer
+ * when any relay is left after the probe targets, and one more to pick it when it is added. A
+ * skipped diagnostic ranking keeps the run's random stream, and so every other figure, as it was.
+ */
+export function skipRankDraws(random: () => number, usable: number, o: RankOptions): void {
+  if (usable === 0) return;
+  const picks = Math.min(Math.max(1, o.probeTargets), usable);
+  const rest = usable - picks;
+  const pool = o.exploreWithin === undefined ? rest : Math.min(rest, o.exploreWithin);
+  if (pool > 0 && random() < o.exploreShare) random();
+}
 const NO_MAP: ReadonlyMap<string, never> = new Map<string, never>();
 
 export function runAllocations(
@@ -138,7 +159,7 @@ export function runAllocations(
     probeCount: new Uint8Array(N),
     secondRound: new Uint8Array(N),
     inflation: [],
-    uncalibratedRegret: new Float32Array(N),
+    uncalibratedRegret: new Float32Array(N).fill(Number.NaN),
     learnedState: { byPrefix: learnedByPrefix, inflation },
   };
   const uncalibrated: RankOptions = {
@@ -245,12 +266,15 @@ export function runAllocations(
     }
     out.probeCount[i] = Math.min(255, count);
     const probesPick = index.get(second.chosen!.relay.id)!;
-    const before = rankRelays(
-      { relays: records, location, probes, learned, inflation: inflationNow },
-      random,
-      uncalibrated,
-    );
-    const beforePick = index.get(before.chosen!.relay.id)!;
+    let beforePick = -1;
+    if (i % UNCALIBRATED_EVERY === 0) {
+      const before = rankRelays(
+        { relays: records, location, probes, learned, inflation: inflationNow },
+        random,
+        uncalibrated,
+      );
+      beforePick = index.get(before.chosen!.relay.id)!;
+    } else skipRankDraws(random, records.length, uncalibrated);
     if (!probes.has(second.chosen!.relay.id)) out.probesUnprobedChoice[i] = 1;
     if (probes.has(records[oracle.relay]!.id)) out.oracleProbed[i] = 1;
 
@@ -263,7 +287,7 @@ export function runAllocations(
     out.regret.learned[i] = learnedRtt - oracle.rttMs;
     out.regret.probes[i] = rttOf(probesPick) - oracle.rttMs;
     out.regret.oracle[i] = 0;
-    out.uncalibratedRegret[i] = rttOf(beforePick) - oracle.rttMs;
+    if (beforePick >= 0) out.uncalibratedRegret[i] = rttOf(beforePick) - oracle.rttMs;
     const relErr = Math.abs(firstChosen.predictedRttMs - learnedRtt) / learnedRtt;
     if (firstChosen.basis === 'learned') out.learnedRelErr[i] = relErr;
     else if (firstChosen.basis === 'distance') out.distanceRelErr[i] = relErr;
