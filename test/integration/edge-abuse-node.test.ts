@@ -24,6 +24,19 @@ describe('the Node edge with API keys off', () => {
       EDGE_ADDRESS_RATE: '0.05', // one more every 20 s: the six requests below never earn one
       EDGE_ADDRESS_BURST: '3',
     });
+    // The limiter shares the edge's Redis client, whose commands time out after 1 s and then let
+    // the request through (fail open). On a loaded machine the first command can wait for the
+    // connection longer than that, and the burst below then counted one request too few (CI saw
+    // 503, 429, 429 after three). /readyz reads the directory through the same client and is not
+    // rate limited: wait until it answers.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const r = await fetch(`${edge.base}/readyz`);
+      await r.arrayBuffer();
+      if (r.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`edge /readyz still ${r.status} after 15 s`);
+      await new Promise((done) => setTimeout(done, 100));
+    }
   });
 
   afterAll(async () => {
