@@ -19,9 +19,11 @@
  * A route change starts the destination's check over: the samples from before measured another
  * path, and would blame the new one's relays for the old one's loss.
  *
- * Cost: the check cannot tell which transit relay of a path failed, so all of them are avoided
- * for that destination (on the three-hop paths the default allows, at most two); innocent relays
- * on the same paths lose that destination's traffic for `avoidMs` (docs/SIMULATION.md measures it).
+ * Which relay to blame: a transit relay that carries this relay's traffic toward another
+ * destination without loss (that destination's check says 0 over enough frames) does forward,
+ * and is spared; the others are avoided. With none spared (or all), all of them are (on the
+ * three-hop paths the default allows, at most two). So innocent relays on the same paths can
+ * lose that destination's traffic for `avoidMs` (docs/SIMULATION.md measures the cost).
  *
  * Pure: counts and times come in as parameters.
  */
@@ -115,11 +117,26 @@ export class EndToEndCheck {
     if (loss === undefined || loss < this.o.minLoss) return undefined;
     const transit = d.path.slice(1, -1);
     if (transit.length === 0) return undefined; // one link: the per-link check's to see
-    for (const r of transit) d.avoid.set(r, now + this.o.avoidMs);
+    // A transit relay that carries another destination's traffic cleanly does forward: blame the
+    // others. When every one of them does, the loss is on a link between them, or a relay that
+    // drops toward one next hop only: avoid them all.
+    const suspects = transit.filter((r) => !this.#vouched(r, to, now));
+    const avoid = suspects.length > 0 ? suspects : transit;
+    for (const r of avoid) d.avoid.set(r, now + this.o.avoidMs);
     const path = d.path;
     // The route is about to change; the loss on this path is counted once, not on every read.
     d.check.restart();
-    return { to, loss, path, avoid: transit };
+    return { to, loss, path, avoid };
+  }
+
+  /** Whether the route to a destination other than `except` crosses `relay` and delivers (enough traffic, no loss). */
+  #vouched(relay: string, except: string, now: number): boolean {
+    for (const [to, d] of this.#dest) {
+      if (to === except) continue;
+      const at = d.path.indexOf(relay);
+      if (at > 0 && at < d.path.length - 1 && d.check.loss(now) === 0) return true;
+    }
+    return false;
   }
 
   /** Per destination, the relays its route must not pass through at `now` (expired ones dropped). */

@@ -28,6 +28,7 @@
  */
 import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
 import { DeliveryCheck } from '../backbone/delivery.ts';
+import { DEFAULT_END_TO_END, EndToEndCheck } from '../backbone/end-to-end.ts';
 import { linkRecord, routingSnapshot } from '../backbone/links.ts';
 import { PeerTable } from '../backbone/peers.ts';
 import type { LinkRecord } from '../directory/types.ts';
@@ -106,6 +107,19 @@ export interface BackboneRun {
   readonly withoutDeadband: RoutingSummary;
   readonly failuresInjected: number;
   readonly failover: readonly FailoverTrial[];
+  /** The end-to-end check of the tracked sources (with `endToEndCheck`; zeros without). */
+  readonly endToEnd: EndToEndFigures;
+}
+
+export interface EndToEndFigures {
+  /** Losses found (each avoids the path's transit relays for its destination for 60 s). */
+  readonly losses: number;
+  /** (source, destination, transit relay) avoidances. */
+  readonly avoided: number;
+  /** Of those, relays with no failure of their own or of a link of theirs on the path then. */
+  readonly innocent: number;
+  /** Share of the flows' time (sources x destinations x steady seconds) with an innocent relay avoided. */
+  readonly innocentFlowShare: number;
 }
 
 export interface BackboneHooks {
@@ -328,6 +342,30 @@ export function runBackbone(
     return 0;
   };
   const crosses = (path: Path | undefined, f: Failure) => dataLoss(path, f) > 0;
+  /** The share of a flow's data lost on `path` to the failures `active`. */
+  const pathLoss = (path: Path, active: readonly Failure[]): number => {
+    let kept = 1;
+    for (const f of active) kept *= 1 - dataLoss(path, f);
+    return 1 - kept;
+  };
+  /** Whether relay `r` (an index) itself, or a link of it on `path`, has one of the failures `active`. */
+  const guilty = (r: number, path: readonly string[], active: readonly Failure[]): boolean =>
+    active.some((f) => {
+      if (f.b < 0) return f.a === r;
+      if (f.a !== r && f.b !== r) return false;
+      const other = ids[f.a === r ? f.b : f.a]!;
+      const at = path.indexOf(ids[r]!);
+      return path[at - 1] === other || path[at + 1] === other;
+    });
+  // The end-to-end check (src/backbone/end-to-end.ts), run by each tracked source as its core
+  // runs it: every flow (source, destination) sends `flowPacketsPerSecond`; what its path's
+  // failures drop does not arrive; the destination's count, published a second ago, comes back
+  // and is paired with the source's count then (exact here: whole seconds, nothing in flight, so
+  // no one-way shift); the avoid sets go into the route table's update.
+  const ends = b.endToEndCheck ? sources.map(() => new EndToEndCheck()) : undefined;
+  const endCounts = sources.map(() => new Map<string, { sent: number; delivered: number }>());
+  const endToEnd = { losses: 0, avoided: 0, innocent: 0, innocentFlowShare: 0 };
+  let innocentMs = 0;
 
   for (let s = 0; s < total; s++) {
     const start = s * 1000;
@@ -381,6 +419,32 @@ export function runBackbone(
         d.delivered += sent * (1 - grayLossOf(k, now - 500));
       }
     }
+    if (ends) {
+      const active = failures.filter((f) => now - 500 >= f.from && now - 500 < f.to);
+      sources.forEach((_src, n) => {
+        const check = ends[n]!;
+        for (const [to, path] of variants[0]!.tables[n]!.routes) {
+          let c = endCounts[n]!.get(to);
+          if (!c) {
+            c = { sent: 0, delivered: 0 };
+            endCounts[n]!.set(to, c);
+          }
+          const loss = check.report(to, c.delivered, now - 1000, c.sent, 0, now);
+          if (loss) {
+            endToEnd.losses++;
+            for (const r of loss.avoid) {
+              endToEnd.avoided++;
+              if (guilty(index.get(r)!, loss.path, active)) continue;
+              endToEnd.innocent++;
+              innocentMs += Math.max(0, Math.min(DEFAULT_END_TO_END.avoidMs, total * 1000 - now));
+            }
+          }
+          c.sent += b.flowPacketsPerSecond;
+          c.delivered += b.flowPacketsPerSecond * (1 - pathLoss(path, active));
+          check.note(to, c.sent, now);
+        }
+      });
+    }
     const records: LinkRecord[] = [];
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < R; j++) {
@@ -406,7 +470,9 @@ export function runBackbone(
     }
     for (const v of variants) {
       sources.forEach((src, n) => {
-        const changes = v.tables[n]!.update(snapshot, now);
+        const check = v === variants[0] ? ends?.[n] : undefined;
+        const changes = v.tables[n]!.update(snapshot, now, check?.avoid(now));
+        for (const c of check ? changes : []) check!.route(c.to, c.path?.hops);
         if (s < warmup) return;
         for (const c of changes) {
           if (c.reason === 'initial') continue;
@@ -448,6 +514,7 @@ export function runBackbone(
     hooks.progress?.(s + 1, total + b.failoverTrials / 10);
   }
   const flows = sources.length * (R - 1);
+  endToEnd.innocentFlowShare = innocentMs / (flows * seconds * 1000);
   const truthAll = trueSnapshot(world, internet);
   const gainTaken = (v: (typeof variants)[number]) => {
     let taken = 0;
@@ -483,6 +550,7 @@ export function runBackbone(
     withoutDeadband: summary(variants[2]!),
     failuresInjected: failures.length,
     failover,
+    endToEnd,
   };
 }
 

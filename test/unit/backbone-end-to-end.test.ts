@@ -80,6 +80,31 @@ describe('EndToEndCheck', () => {
     }
   });
 
+  it('spares a transit relay that carries another destination cleanly, and blames the rest', () => {
+    /** B over `toB` loses everything from 15 s; D over `toD` gets all; 50 frames a second each. */
+    const run = (toB: string[], toD: string[]) => {
+      const c = new EndToEndCheck();
+      c.route('B', toB);
+      c.route('D', toD);
+      for (let t = 0; t <= 30_000; t += 100) {
+        const sent = Math.floor(t / 20);
+        c.note('B', sent, t);
+        c.note('D', sent, t);
+        if (t % 1000 !== 300) continue;
+        c.report('D', Math.floor((t - 300) / 20), t - 300, sent, 0, t);
+        const loss = c.report('B', Math.floor(Math.min(t - 300, 15_000) / 20), t - 300, sent, 0, t);
+        if (loss) return loss.avoid;
+      }
+      return undefined;
+    };
+    // C forwards A's traffic to D: E is the one.
+    expect(run(['A', 'C', 'E', 'B'], ['A', 'C', 'D'])).toEqual(['E']);
+    // Nothing vouches for either: both.
+    expect(run(['A', 'C', 'E', 'B'], ['A', 'D'])).toEqual(['C', 'E']);
+    // Both vouched for (the loss is between them, or one drops toward one next hop only): both.
+    expect(run(['A', 'C', 'E', 'B'], ['A', 'E', 'C', 'D'])).toEqual(['C', 'E']);
+  });
+
   it('says nothing of a direct path (the per-link check’s) and refuses nonsense without throwing', () => {
     const c = new EndToEndCheck();
     c.route('B', ['A', 'B']);
