@@ -19,11 +19,12 @@
  * A route change starts the destination's check over: the samples from before measured another
  * path, and would blame the new one's relays for the old one's loss.
  *
- * Which relay to blame: a transit relay that carries this relay's traffic toward another
- * destination without loss (that destination's check says 0 over enough frames) does forward,
- * and is spared; the others are avoided. With none spared (or all), all of them are (on the
- * three-hop paths the default allows, at most two). So innocent relays on the same paths can
- * lose that destination's traffic for `avoidMs` (docs/SIMULATION.md measures the cost).
+ * Which relays to avoid: the next hop always (forwarding is hop by hop: it is the one choice this
+ * relay makes, and beyond it frames follow the next hop's own routes); a later transit relay
+ * unless it carries this relay's traffic toward another destination without loss (that
+ * destination's check says 0 over enough frames): it does forward. On the three-link paths the
+ * default allows that is one or two relays, and innocent ones among them lose that destination's
+ * traffic for `avoidMs` (docs/SIMULATION.md measures the cost).
  *
  * Pure: counts and times come in as parameters.
  */
@@ -117,11 +118,11 @@ export class EndToEndCheck {
     if (loss === undefined || loss < this.o.minLoss) return undefined;
     const transit = d.path.slice(1, -1);
     if (transit.length === 0) return undefined; // one link: the per-link check's to see
-    // A transit relay that carries another destination's traffic cleanly does forward: blame the
-    // others. When every one of them does, the loss is on a link between them, or a relay that
-    // drops toward one next hop only: avoid them all.
-    const suspects = transit.filter((r) => !this.#vouched(r, to, now));
-    const avoid = suspects.length > 0 ? suspects : transit;
+    // The next hop is always avoided: forwarding is hop by hop, so it is the one choice this relay
+    // makes for the frame; a path through it, whatever this relay's table says beyond it, goes
+    // where the next hop's own route sends it. A later transit relay that carries this relay's
+    // traffic to another destination cleanly does forward, and is spared.
+    const avoid = transit.filter((r, i) => i === 0 || !this.#vouched(r, to, now));
     for (const r of avoid) d.avoid.set(r, now + this.o.avoidMs);
     const path = d.path;
     // The route is about to change; the loss on this path is counted once, not on every read.

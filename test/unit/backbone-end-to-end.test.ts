@@ -80,7 +80,7 @@ describe('EndToEndCheck', () => {
     }
   });
 
-  it('spares a transit relay that carries another destination cleanly, and blames the rest', () => {
+  it('always avoids the next hop, and spares a later transit relay that carries another destination cleanly', () => {
     /** B over `toB` loses everything from 15 s; D over `toD` gets all; 50 frames a second each. */
     const run = (toB: string[], toD: string[]) => {
       const c = new EndToEndCheck();
@@ -97,12 +97,13 @@ describe('EndToEndCheck', () => {
       }
       return undefined;
     };
-    // C forwards A's traffic to D: E is the one.
-    expect(run(['A', 'C', 'E', 'B'], ['A', 'C', 'D'])).toEqual(['E']);
-    // Nothing vouches for either: both.
+    // E forwards A's traffic to D: the next hop C is the one left.
+    expect(run(['A', 'C', 'E', 'B'], ['A', 'F', 'E', 'D'])).toEqual(['C']);
+    // Nothing vouches for E: both.
     expect(run(['A', 'C', 'E', 'B'], ['A', 'D'])).toEqual(['C', 'E']);
-    // Both vouched for (the loss is between them, or one drops toward one next hop only): both.
-    expect(run(['A', 'C', 'E', 'B'], ['A', 'E', 'C', 'D'])).toEqual(['C', 'E']);
+    // C forwards to D, but it is the next hop: frames to B follow C's own route, which A does not
+    // choose, so C is left all the same.
+    expect(run(['A', 'C', 'E', 'B'], ['A', 'C', 'D'])).toEqual(['C', 'E']);
   });
 
   it('says nothing of a direct path (the per-link check’s) and refuses nonsense without throwing', () => {
