@@ -228,29 +228,27 @@ export class BackboneCore {
     this.#grayTransit = to;
   }
 
-  /** Frames sent to (or received from) `peer` by every thread: own counts and the others' last reports. */
-  #sent(peer: Peer): number {
-    let n = peer.dataSent;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.sent ?? 0;
+  /** A count of `peer` summed over every thread: this one's (`own`) and the others' last reports. */
+  #all(peer: Peer, own: number, field: Exclude<keyof PeerCounts, 'id'>): number {
+    let n = own;
+    for (const s of this.#siblings.values()) n += s.get(peer.id)?.[field] ?? 0;
     return n;
+  }
+
+  #sent(peer: Peer): number {
+    return this.#all(peer, peer.dataSent, 'sent');
   }
 
   #received(peer: Peer): number {
-    let n = peer.dataReceived;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.received ?? 0;
-    return n;
+    return this.#all(peer, peer.dataReceived, 'received');
   }
 
   #endSent(peer: Peer): number {
-    let n = peer.endSent;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.endSent ?? 0;
-    return n;
+    return this.#all(peer, peer.endSent, 'endSent');
   }
 
   #endReceived(peer: Peer): number {
-    let n = peer.endReceived;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.endReceived ?? 0;
-    return n;
+    return this.#all(peer, peer.endReceived, 'endReceived');
   }
 
   /** Peer relay ids this core knows (from the directory, or still answering probes). */
