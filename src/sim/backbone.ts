@@ -120,6 +120,12 @@ export interface EndToEndFigures {
   readonly innocent: number;
   /** Share of the flows' time (sources x destinations x steady seconds) with an innocent relay avoided. */
   readonly innocentFlowShare: number;
+  /**
+   * Detour gain (a share of what is available, as `gainTaken`) the flows with an avoid set at the
+   * end miss: with a relay in it that was innocent when blamed, and with only guilty ones.
+   */
+  readonly gainLostInnocent: number;
+  readonly gainLostFailing: number;
 }
 
 export interface BackboneHooks {
@@ -364,8 +370,17 @@ export function runBackbone(
   // no one-way shift); the avoid sets go into the route table's update.
   const ends = b.endToEndCheck ? sources.map(() => new EndToEndCheck()) : undefined;
   const endCounts = sources.map(() => new Map<string, { sent: number; delivered: number }>());
-  const endToEnd = { losses: 0, avoided: 0, innocent: 0, innocentFlowShare: 0 };
+  const endToEnd = {
+    losses: 0,
+    avoided: 0,
+    innocent: 0,
+    innocentFlowShare: 0,
+    gainLostInnocent: 0,
+    gainLostFailing: 0,
+  };
   let innocentMs = 0;
+  /** Source index > destination > avoided relay: whether it was innocent when last found. */
+  const blamed = new Map<string, Map<string, boolean>>();
 
   for (let s = 0; s < total; s++) {
     const start = s * 1000;
@@ -432,9 +447,13 @@ export function runBackbone(
           const loss = check.report(to, c.delivered, now - 1000, c.sent, 0, now);
           if (loss) {
             endToEnd.losses++;
+            const flags = blamed.get(`${n}>${to}`) ?? new Map<string, boolean>();
+            blamed.set(`${n}>${to}`, flags);
             for (const r of loss.avoid) {
               endToEnd.avoided++;
-              if (guilty(index.get(r)!, loss.path, active)) continue;
+              const innocent = !guilty(index.get(r)!, loss.path, active);
+              flags.set(r, innocent);
+              if (!innocent) continue;
               endToEnd.innocent++;
               innocentMs += Math.max(0, Math.min(DEFAULT_END_TO_END.avoidMs, total * 1000 - now));
             }
@@ -530,6 +549,31 @@ export function runBackbone(
     });
     return available > 0 ? taken / available : 1;
   };
+  // The detour gain the end-to-end check's avoid sets cost at the end of the run: for the flows
+  // with one, what their routes fall short of the best path (on the true links) over the gain
+  // available to all flows; split by whether an avoided relay was innocent when blamed (no
+  // failure of its own then, nor of a link of it on the path) or every one was guilty.
+  if (ends) {
+    const end = total * 1000;
+    let available = 0;
+    sources.forEach((src, n) => {
+      const avoid = ends[n]!.avoid(end);
+      for (const [to, best] of bestPathsFrom(truthAll, ids[src]!, o)) {
+        const direct = pathCost(truthAll, [ids[src]!, to]);
+        if (!Number.isFinite(direct)) continue;
+        available += direct - best.cost;
+        const set = avoid.get(to);
+        const chosen = variants[0]!.tables[n]!.routes.get(to);
+        if (!set || !chosen) continue;
+        const short = pathCost(truthAll, chosen.hops) - best.cost;
+        const flags = blamed.get(`${n}>${to}`);
+        if (![...set].some((r) => flags?.get(r))) endToEnd.gainLostFailing += short;
+        else endToEnd.gainLostInnocent += short;
+      }
+    });
+    endToEnd.gainLostFailing /= available || 1;
+    endToEnd.gainLostInnocent /= available || 1;
+  }
   const summary = (v: (typeof variants)[number]): RoutingSummary => ({
     changes: v.changes,
     flapsPerFlowHour: v.changes.better / flows / (seconds / 3600),

@@ -99,6 +99,10 @@ export function backboneRows(b: BackboneFigures): string[][] {
       'end-to-end check: losses found, transit relays avoided for a destination (innocent: no failure of theirs on the path)',
       `${b.endToEnd.losses}, ${b.endToEnd.avoided} (${b.endToEnd.innocent} innocent: ${pct(b.endToEnd.innocentFlowShare)} of flow-time)`,
     ],
+    [
+      'detour gain missed at the end by flows avoiding relays: an innocent one / only guilty ones',
+      `${pct(b.endToEnd.gainLostInnocent)} / ${pct(b.endToEnd.gainLostFailing)}`,
+    ],
     ...FAILURE_KINDS.map((kind) => {
       const s = b.stays[kind];
       return [
