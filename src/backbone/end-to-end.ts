@@ -140,12 +140,24 @@ export class EndToEndCheck {
     return false;
   }
 
-  /** Per destination, the relays its route must not pass through at `now` (expired ones dropped). */
+  /**
+   * Per destination, the relays its route must not pass through at `now` (expired ones dropped).
+   * Equal sets are one object, so the route table searches once per set, not per destination (a
+   * gray relay on the paths to many destinations).
+   */
   avoid(now: number): Map<string, ReadonlySet<string>> {
     const out = new Map<string, ReadonlySet<string>>();
+    const sets = new Map<string, ReadonlySet<string>>();
     for (const [to, d] of this.#dest) {
       for (const [r, until] of d.avoid) if (until <= now) d.avoid.delete(r);
-      if (d.avoid.size > 0) out.set(to, new Set(d.avoid.keys()));
+      if (d.avoid.size === 0) continue;
+      const key = [...d.avoid.keys()].sort().join('\n');
+      let set = sets.get(key);
+      if (!set) {
+        set = new Set(d.avoid.keys());
+        sets.set(key, set);
+      }
+      out.set(to, set);
     }
     return out;
   }

@@ -38,10 +38,26 @@ describe('EndToEndCheck', () => {
     expect([...avoid]).toEqual([['B', new Set(['C'])]]);
   });
 
-  it('lets the avoid set expire after avoidMs, and renews it on a new loss', () => {
+  it('lets the avoid set expire after avoidMs', () => {
     const { c, at } = stream(50, 30, 15_000);
     expect(c.avoid(at! + DEFAULT_END_TO_END.avoidMs - 1).get('B')).toEqual(new Set(['C']));
     expect(c.avoid(at! + DEFAULT_END_TO_END.avoidMs).size).toBe(0);
+  });
+
+  it('gives destinations with the same avoided relays one set, so routes are searched once for them', () => {
+    const c = new EndToEndCheck();
+    for (const to of ['B', 'D', 'E']) c.route(to, to === 'E' ? ['A', 'F', to] : ['A', 'C', to]);
+    for (let t = 0; t <= 30_000; t += 100) {
+      const sent = Math.floor(t / 20);
+      for (const to of ['B', 'D', 'E']) {
+        c.note(to, sent, t);
+        if (t % 1000 === 300) c.report(to, Math.floor(Math.min(t - 300, 15_000) / 20), t - 300, sent, 0, t);
+      }
+    }
+    const avoid = c.avoid(30_000);
+    expect(avoid.get('B')).toEqual(new Set(['C']));
+    expect(avoid.get('D')).toBe(avoid.get('B'));
+    expect(avoid.get('E')).toEqual(new Set(['F']));
   });
 
   it('keeps a clean path clean, however its traffic runs', () => {
