@@ -11,7 +11,7 @@
  * writes the directory, probes and computes routes, and sends the others (`followers`) the
  * directory and its routes once a second and on every route change. The others (`report`) have
  * no directory: they take those updates and tell thread 0 their data counts every 250 ms, for
- * the delivery check. No message per packet.
+ * the delivery checks (per link and end to end). No message per packet.
  */
 import dgram from 'node:dgram';
 import { type BackboneAction, BackboneCore, type PeerCounts } from '../src/backbone/core.ts';

@@ -19,8 +19,9 @@
  * Several threads (--workers N; threads.ts, docs/BACKBONE.md): one core per thread, each with its
  * own backbone port, sender id and replay windows. Thread 0 leads: it probes, publishes links and
  * computes routes; the shell gives the others its routes (`setRoutes`) and directory snapshots,
- * and gives it their data counts (`siblingCounts`) for the delivery check. The others only seal,
- * send, forward and deliver.
+ * and gives it their data counts (`siblingCounts`) for the delivery checks, per link
+ * (delivery.ts) and end to end (end-to-end.ts: per destination, whose losses avoid the path's
+ * transit relays for it). The others only seal, send, forward and deliver.
  */
 import type { LinkRecord, RelayRecord } from '../directory/types.ts';
 import { checkLinkRecord, checkRelayRecord } from '../directory/validate.ts';
