@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of the backbone: per link (labelled by peer relay id, a bounded set) the
  * RTT, jitter and loss this relay measures; frames rejected by reason; data frames sent,
- * forwarded, delivered and handed to another thread (--workers N); frames dropped by fault injection; and path changes by reason.
+ * forwarded, delivered and handed to another thread (--workers N); frames dropped by fault injection; path changes by reason;
+ * and end-to-end losses found (src/backbone/end-to-end.ts) by destination relay.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LinkRecord } from '../src/directory/types.ts';
@@ -17,6 +18,8 @@ export interface RelayMetricsBackbone {
   dataDelivered(delivered: boolean, bytes: number): void;
   faultDropped(peer: string): void;
   pathChanged(to: string, reason: string): void;
+  /** Data toward relay `to` found lost past the path's first link; its transit relays avoided. */
+  endToEndLoss(to: string): void;
   /** Read back by tests: data frames sent to each next hop. */
   readonly sentTo: Map<string, number>;
   readonly forwardedTo: Map<string, number>;
@@ -71,6 +74,12 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
     labelNames: ['reason'],
     registers: [registry],
   });
+  const endToEnd = new Counter({
+    name: 'backbone_end_to_end_losses_total',
+    help: 'Losses found end to end toward a destination relay (the path’s transit relays are then avoided for it), by destination.',
+    labelNames: ['peer'],
+    registers: [registry],
+  });
   const sentTo = new Map<string, number>();
   const forwardedTo = new Map<string, number>();
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
@@ -103,5 +112,6 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
     },
     faultDropped: (peer) => faults.inc({ peer }),
     pathChanged: (_to, reason) => paths.inc({ reason }),
+    endToEndLoss: (to) => endToEnd.inc({ peer: to }),
   };
 }

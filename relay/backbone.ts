@@ -11,14 +11,14 @@
  * writes the directory, probes and computes routes, and sends the others (`followers`) the
  * directory and its routes once a second and on every route change. The others (`report`) have
  * no directory: they take those updates and tell thread 0 their data counts every 250 ms, for
- * the delivery check. No message per packet.
+ * the delivery checks (per link and end to end). No message per packet.
  */
 import dgram from 'node:dgram';
 import { type BackboneAction, BackboneCore, type PeerCounts } from '../src/backbone/core.ts';
 import type { BackboneTuning } from '../src/backbone/defaults.ts';
 import { createKeyRing } from '../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayDirectory, RelayRecord } from '../src/directory/types.ts';
-import { faultFor, impair, type LinkFault } from '../src/faults/link-fault.ts';
+import { faultFor, grayTransit, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { Path } from '../src/routing/paths.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
@@ -89,11 +89,14 @@ const wallClock = (): number => performance.timeOrigin + performance.now();
 /** A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d; the directory lists a.b.c.d. */
 const unmapped = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
 
+const isGrayOnly = (f: LinkFault): boolean =>
+  f.delayMs === 0 && f.jitterMs === 0 && f.loss === 0 && !f.blackhole;
+
 export class Backbone implements PeerEgress {
   readonly core: BackboneCore;
   readonly #log: Logger;
   readonly #warn = rateLimitedLog();
-  #faults: ReadonlyMap<string, LinkFault>;
+  #faults: ReadonlyMap<string, LinkFault> = new Map();
   #socket: dgram.Socket | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
@@ -118,7 +121,7 @@ export class Backbone implements PeerEgress {
       tuning: o.tuning,
       thread: o.thread ?? 0,
     });
-    this.#faults = o.faults ?? new Map();
+    this.setFaults(o.faults ?? new Map());
   }
 
   get address(): string {
@@ -132,7 +135,11 @@ export class Backbone implements PeerEgress {
   }
 
   setFaults(faults: ReadonlyMap<string, LinkFault>): void {
-    this.#faults = faults;
+    const gray = grayTransit(faults);
+    this.core.setGrayTransit(gray);
+    // Gray faults alone impair no frame on the wire (the core drops the transit they concern):
+    // the send path stays the plain one.
+    this.#faults = [...faults.values()].every(isGrayOnly) ? new Map() : faults;
   }
 
   /** Mesh keys changed (rotation): the first seals from now on, all are accepted. */
@@ -263,6 +270,15 @@ export class Backbone implements PeerEgress {
         const c = a.change;
         this.metrics.pathChanged(c.to, c.reason);
         this.#log.info({ to: c.to, path: c.path?.hops, reason: c.reason }, 'path changed');
+        break;
+      }
+      case 'end-to-end-loss': {
+        const l = a.loss;
+        this.metrics.endToEndLoss(l.to);
+        this.#log.warn(
+          { to: l.to, loss: Number(l.loss.toFixed(3)), path: l.path, avoid: l.avoid },
+          'data lost end to end; avoiding the path’s transit relays for this destination',
+        );
         break;
       }
       case 'skipped-relay':

@@ -311,7 +311,7 @@ export const OPTIONS = {
   meshKey: { flag: '--mesh-key', env: 'RELAY_MESH_KEYS', kind: 'list', arg: 'K', parse: meshKey, display: () => '<redacted>',
     help: 'backbone authentication key, 16+ characters; the first signs, all verify (rotation)' },
   faultLinks: { flag: '--fault-links', env: 'RELAY_FAULT_LINKS', kind: 'value', arg: 'SPEC', parse: faultSpec,
-    help: 'impair backbone frames to peers, e.g. "relay-b:delay=40,jitter=5,loss=2;relay-c:blackhole" (tests, demos)' },
+    help: 'impair backbone frames to peers, e.g. "relay-b:delay=40,jitter=5,loss=2;relay-c:blackhole"; "*:gray" drops transit inside the relay, probes still answered (tests, demos)' },
   faultApiToken: { flag: '--fault-api-token', env: 'RELAY_FAULT_API_TOKEN', kind: 'value', arg: 'T', parse: apiToken, display: hidden,
     help: 'accept PUT /faults on the private HTTP port with "Authorization: Bearer T" to change --fault-links at run time (tests, demos); 16+ characters; without it PUT /faults is refused' },
 } satisfies Record<string, OptionSpec>;

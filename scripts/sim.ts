@@ -85,7 +85,7 @@ const seconds = elapsed();
 if (process.stderr.isTTY) process.stderr.write('\n');
 
 const s = config.scale;
-const command = `npm run sim -- --relays ${figures.world.relays.length} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${config.seed} --transit-share ${config.internet.transit.share} --mixed-share ${config.world.mixedAccess.share} --burst-probes ${config.backbone.burstProbes} --probe-schedule ${config.backbone.probeSchedule} --failures-per-link-day ${config.backbone.failuresPerLinkDay} --partial-share ${config.backbone.partialShare} --gray-share ${config.backbone.grayShare} --site-failures-per-relay-day ${config.backbone.siteFailuresPerRelayDay} --gray-relay-share ${config.backbone.grayRelayShare} --delivery-check ${config.backbone.deliveryCheck ? 'on' : 'off'}`;
+const command = `npm run sim -- --relays ${figures.world.relays.length} --prefixes ${s.prefixes} --allocations ${s.allocations} --calls ${s.calls} --days ${s.days} --seed ${config.seed} --transit-share ${config.internet.transit.share} --mixed-share ${config.world.mixedAccess.share} --burst-probes ${config.backbone.burstProbes} --probe-schedule ${config.backbone.probeSchedule} --failures-per-link-day ${config.backbone.failuresPerLinkDay} --partial-share ${config.backbone.partialShare} --gray-share ${config.backbone.grayShare} --site-failures-per-relay-day ${config.backbone.siteFailuresPerRelayDay} --gray-relay-share ${config.backbone.grayRelayShare} --delivery-check ${config.backbone.deliveryCheck ? 'on' : 'off'} --end-to-end-check ${config.backbone.endToEndCheck ? 'on' : 'off'}`;
 const report = buildReport(figures, { command, seconds });
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'index.html'), report.html);

@@ -19,16 +19,18 @@
  * Several threads (--workers N; threads.ts, docs/BACKBONE.md): one core per thread, each with its
  * own backbone port, sender id and replay windows. Thread 0 leads: it probes, publishes links and
  * computes routes; the shell gives the others its routes (`setRoutes`) and directory snapshots,
- * and gives it their data counts (`siblingCounts`) for the delivery check. The others only seal,
- * send, forward and deliver.
+ * and gives it their data counts (`siblingCounts`) for the delivery checks, per link
+ * (delivery.ts) and end to end (end-to-end.ts: per destination, whose losses avoid the path's
+ * transit relays for it). The others only seal, send, forward and deliver.
  */
 import type { LinkRecord, RelayRecord } from '../directory/types.ts';
 import { checkLinkRecord, checkRelayRecord } from '../directory/validate.ts';
 import { addressKey, type TransportAddress } from '../net/address.ts';
 import { formatIp, parseIp } from '../net/ip.ts';
 import { type RouteChange, RouteTable } from '../routing/index.ts';
-import type { Path } from '../routing/paths.ts';
+import type { OverlaySnapshot, Path } from '../routing/paths.ts';
 import type { BackboneTuning } from './defaults.ts';
+import { EndToEndCheck, type EndToEndLoss, pathRttMs } from './end-to-end.ts';
 import {
   dataOverhead,
   decodeFrame,
@@ -62,11 +64,17 @@ export interface BackboneCoreOptions {
   readonly thread?: number;
 }
 
-/** Data frames one thread sent to and received from one peer relay since it started. */
+/**
+ * Data frames one thread sent to and received from one peer relay since it started: per link
+ * (`sent`, `received`: the delivery check) and end to end (`endSent`: originated toward the peer;
+ * `endReceived`: originated by the peer, arrived here as the final hop; the end-to-end check).
+ */
 export interface PeerCounts {
   readonly id: string;
   readonly sent: number;
   readonly received: number;
+  readonly endSent: number;
+  readonly endReceived: number;
 }
 
 /** Why a frame or packet was not carried; the shell counts them by reason. */
@@ -79,7 +87,9 @@ export type BackboneDropReason =
   | 'ERR_WRONG_TARGET'
   | 'ERR_REPLAYED'
   | 'ERR_TOO_OLD'
-  | 'ERR_NO_ROUTE';
+  | 'ERR_NO_ROUTE'
+  /** Fault injection: a gray relay's transit (setGrayTransit). */
+  | 'ERR_FAULT_GRAY';
 
 /** `handover`: a frame for this relay that reached a thread not owning its port, passed to the owner. */
 export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply';
@@ -109,6 +119,8 @@ export type BackboneAction =
   | { readonly type: 'publish-links'; readonly links: readonly LinkRecord[]; readonly announce: boolean }
   | { readonly type: 'measured'; readonly links: readonly LinkRecord[] }
   | { readonly type: 'path-changed'; readonly change: RouteChange }
+  /** Data from this relay toward `loss.to` is lost past the path's first link: its transit relays are avoided. */
+  | { readonly type: 'end-to-end-loss'; readonly loss: EndToEndLoss }
   | { readonly type: 'skipped-relay'; readonly id: string; readonly why: string };
 
 const DIRECT: BackboneAction = Object.freeze({ type: 'direct' });
@@ -150,6 +162,12 @@ export class BackboneCore {
   readonly #t: BackboneTuning;
   #keys: KeyRing;
   #remote: readonly LinkRecord[] = [];
+  /** Thread 0: is what this relay originates toward each destination reaching it (end-to-end.ts)? */
+  readonly #endToEnd = new EndToEndCheck();
+  /** Thread 0: the links of the last route computation, for the paths' one-way delays. */
+  #links: OverlaySnapshot['links'] = new Map();
+  /** Fault injection: transit frames toward these next hops ('*': all) are dropped uncounted. */
+  #grayTransit: ReadonlySet<string> = new Set();
   #seq = 0;
   #dead = '';
   #nextProbe = Number.NEGATIVE_INFINITY;
@@ -196,20 +214,42 @@ export class BackboneCore {
       id: p.id,
       sent: p.dataSent,
       received: p.dataReceived,
+      endSent: p.endSent,
+      endReceived: p.endReceived,
     }));
   }
 
-  /** Frames sent to (or received from) `peer` by every thread: own counts and the others' last reports. */
-  #sent(peer: Peer): number {
-    let n = peer.dataSent;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.sent ?? 0;
+  /**
+   * Fault injection (tests, demos; relay/backbone.ts, `--fault-links PEER:gray`): transit frames
+   * whose next hop is in `to` ('*': any) are dropped after they were counted as received and
+   * before they count as sent, and probes are still answered: a gray relay, whose every link
+   * looks clean to the per-link check, which only the end-to-end check finds.
+   */
+  setGrayTransit(to: ReadonlySet<string>): void {
+    this.#grayTransit = to;
+  }
+
+  /** A count of `peer` summed over every thread: this one's (`own`) and the others' last reports. */
+  #all(peer: Peer, own: number, field: Exclude<keyof PeerCounts, 'id'>): number {
+    let n = own;
+    for (const s of this.#siblings.values()) n += s.get(peer.id)?.[field] ?? 0;
     return n;
   }
 
+  #sent(peer: Peer): number {
+    return this.#all(peer, peer.dataSent, 'sent');
+  }
+
   #received(peer: Peer): number {
-    let n = peer.dataReceived;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.received ?? 0;
-    return n;
+    return this.#all(peer, peer.dataReceived, 'received');
+  }
+
+  #endSent(peer: Peer): number {
+    return this.#all(peer, peer.endSent, 'endSent');
+  }
+
+  #endReceived(peer: Peer): number {
+    return this.#all(peer, peer.endReceived, 'endReceived');
   }
 
   /** Peer relay ids this core knows (from the directory, or still answering probes). */
@@ -240,7 +280,10 @@ export class BackboneCore {
       this.#nextProbe = Math.max(this.#nextProbe + this.#t.probeIntervalMs, now);
       if (this.#nextProbe === now) this.#nextProbe = now + this.#t.probeIntervalMs;
       this.#probe(now, out);
-      for (const p of this.#peers.byId.values()) p.delivery.note(this.#sent(p), now);
+      for (const p of this.#peers.byId.values()) {
+        p.delivery.note(this.#sent(p), now);
+        this.#endToEnd.note(p.id, this.#endSent(p), now);
+      }
     }
     if (now >= this.#nextRecompute) {
       this.#nextRecompute = now + this.#t.recomputeMs;
@@ -273,6 +316,23 @@ export class BackboneCore {
       const peer = this.#peers.byId.get(l.from);
       if (peer) peer.delivery.report(l.dataIn, l.updatedAt, this.#sent(peer), now);
     }
+    // What each destination says reached it from this relay, over whatever path: end to end.
+    for (const l of this.#remote) {
+      if (l.to !== this.options.id || l.endIn === undefined) continue;
+      const peer = this.#peers.byId.get(l.from);
+      if (!peer) continue;
+      const path = this.#table.routes.get(peer.id)?.hops;
+      const rtt = path ? pathRttMs(this.#links, path) : undefined;
+      const loss = this.#endToEnd.report(
+        peer.id,
+        l.endIn,
+        l.updatedAt,
+        this.#endSent(peer),
+        (rtt ?? 0) / 2,
+        now,
+      );
+      if (loss) out.push({ type: 'end-to-end-loss', loss });
+    }
     out.push({ type: 'publish-links', links: this.#ownLinks(now), announce: false });
     return out;
   }
@@ -296,6 +356,7 @@ export class BackboneCore {
     const dstIp = this.#bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
     hop.dataSent++;
+    target.endSent++;
     const frame = sealDataFrame(
       {
         seq: this.#nextSeq(),
@@ -360,6 +421,7 @@ export class BackboneCore {
         if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
         return { type: 'send', kind: 'handover', peer: this.id, to: own[owner]!.address, parts: [out] };
       }
+      sender.peer.endReceived++;
       return {
         type: 'deliver',
         relayed: this.#relayedKey(f.dstIp, f.dstPort),
@@ -377,6 +439,8 @@ export class BackboneCore {
     // and the other's fine) would bounce it until it died; straight to the target cannot loop.
     const hop = target && this.#reachable(via === from.peer || via === sender.peer ? target : via, target);
     if (!hop || !target) return drop('ERR_NO_ROUTE');
+    if (this.#grayTransit.size > 0 && (this.#grayTransit.has('*') || this.#grayTransit.has(hop.id)))
+      return drop('ERR_FAULT_GRAY');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
     hop.dataSent++;
@@ -455,6 +519,7 @@ export class BackboneCore {
         linkRecord(this.options.id, p.id, p.estimator, now, this.#t.deadAfterMs, {
           received: this.#received(p),
           loss: p.delivery.loss(now),
+          endIn: this.#endReceived(p),
         }),
       );
     }
@@ -475,6 +540,10 @@ export class BackboneCore {
     }
     const relays = [this.options.id, ...this.#peers.byId.keys()];
     const snapshot = routingSnapshot(relays, own, this.#remote, this.#peers.relays);
-    for (const change of this.#table.update(snapshot, now)) out.push({ type: 'path-changed', change });
+    this.#links = snapshot.links;
+    for (const change of this.#table.update(snapshot, now, this.#endToEnd.avoid(now))) {
+      this.#endToEnd.route(change.to, change.path?.hops);
+      out.push({ type: 'path-changed', change });
+    }
   }
 }

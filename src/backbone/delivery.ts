@@ -91,6 +91,15 @@ export class DeliveryCheck {
   }
 
   /**
+   * Forgets the samples and any loss found, keeping the sent-count notes: what is measured from
+   * now on is another thing (the end-to-end check's path changed, end-to-end.ts).
+   */
+  restart(): void {
+    this.#samples = [];
+    this.#found = undefined;
+  }
+
+  /**
    * This relay had sent the peer `sent` frames at `now`. The core notes it on every probe tick
    * (100 ms), so a count is known within a tick of any instant; a flat run keeps only its two
    * ends.

@@ -13,7 +13,8 @@ import type { OverlaySnapshot } from '../routing/paths.ts';
 /**
  * What one relay publishes about its link to `to`, from its estimator, at `now`. `data`: the
  * data frames received from `to` so far, and the data loss found on the link toward it
- * (delivery.ts), which counts when it is above the probes' loss.
+ * (delivery.ts), which counts when it is above the probes' loss; `endIn`, the data frames `to`
+ * originated that reached this relay as their final hop (end-to-end.ts).
  */
 export function linkRecord(
   from: string,
@@ -21,7 +22,7 @@ export function linkRecord(
   estimator: LinkEstimator,
   now: number,
   deadAfterMs: number,
-  data?: { readonly received: number; readonly loss: number | undefined },
+  data?: { readonly received: number; readonly loss: number | undefined; readonly endIn?: number },
 ): LinkRecord {
   const e = estimator.estimate(now);
   const dead = estimator.quiet(now, deadAfterMs);
@@ -36,6 +37,7 @@ export function linkRecord(
     samples: e.samples,
     updatedAt: now,
     ...(data ? { dataIn: data.received } : {}),
+    ...(data?.endIn !== undefined ? { endIn: data.endIn } : {}),
   };
 }
 

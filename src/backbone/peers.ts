@@ -52,6 +52,12 @@ export interface Peer extends RelayThreads {
   /** Data frames sent to this peer (ours and forwarded) and received from it, since we started. */
   dataSent: number;
   dataReceived: number;
+  /**
+   * End to end (end-to-end.ts): data frames this relay originated toward this peer, and data
+   * frames this peer originated that reached this relay as their final hop, since we started.
+   */
+  endSent: number;
+  endReceived: number;
   /** Whether what we send it arrives, from its published count (delivery.ts). */
   readonly delivery: DeliveryCheck;
 }
@@ -169,6 +175,8 @@ export class PeerTable {
       }),
       dataSent: 0,
       dataReceived: 0,
+      endSent: 0,
+      endReceived: 0,
       delivery: new DeliveryCheck(),
     };
     this.#setThreads(peer, r, layout, key);

@@ -69,6 +69,13 @@ export interface LinkRecord extends LinkMetrics {
    * what it sent to find data lost on a link that answers probes (src/backbone/delivery.ts).
    */
   readonly dataIn?: number;
+  /**
+   * Backbone data frames `to` originated that reached `from` as their final hop, whatever relays
+   * they crossed, since `from` started: `to` compares it with what it originated toward `from` to
+   * find a path that loses data past its first link, e.g. through a gray relay
+   * (src/backbone/end-to-end.ts). Absent from relays before that check: unknown.
+   */
+  readonly endIn?: number;
 }
 
 /** Directory listings are ordered by relay id. */

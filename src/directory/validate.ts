@@ -99,7 +99,7 @@ export function checkLinkRecord(v: unknown): Checked<LinkRecord> {
   }
   if (!finite(v.lossRate) || v.lossRate < 0 || v.lossRate > 1) return bad('lossRate');
   if (!finite(v.updatedAt)) return bad('updatedAt');
-  if (v.dataIn !== undefined && !nonNegative(v.dataIn)) return bad('dataIn');
+  for (const f of ['dataIn', 'endIn'] as const) if (v[f] !== undefined && !nonNegative(v[f])) return bad(f);
   return { ok: true, value: v as unknown as LinkRecord };
 }
 

@@ -5,7 +5,10 @@
  * frame, with randomness passed in, so it is deterministic under a seeded generator.
  *
  * Spec: `PEER:delay=40,jitter=5,loss=2,blackhole` (delay and jitter in ms, loss in percent), or
- * several separated by ';'. `PEER` is a relay id, or `*` for every link.
+ * several separated by ';'. `PEER` is a relay id, or `*` for every link. `gray` is not a link's
+ * fault but the relay's: frames it forwards as transit toward PEER are dropped inside it, before
+ * its counters see them, while probes are still answered (a gray relay; the backbone core applies
+ * it, src/backbone/core.ts `setGrayTransit`).
  */
 export interface LinkFault {
   readonly delayMs: number;
@@ -13,9 +16,11 @@ export interface LinkFault {
   /** 0..1 */
   readonly loss: number;
   readonly blackhole: boolean;
+  /** Transit toward this peer is dropped inside the relay (see above); other frames are untouched. */
+  readonly gray: boolean;
 }
 
-export const NO_FAULT: LinkFault = { delayMs: 0, jitterMs: 0, loss: 0, blackhole: false };
+export const NO_FAULT: LinkFault = { delayMs: 0, jitterMs: 0, loss: 0, blackhole: false, gray: false };
 
 export type FaultParse = { ok: true; value: Map<string, LinkFault> } | { ok: false; error: string };
 
@@ -33,18 +38,24 @@ export function parseLinkFaults(spec: string): FaultParse {
       const [key, raw = ''] = item.split('=').map((x) => x.trim());
       const n = Number(raw);
       if (key === 'blackhole' && raw === '') fault = { ...fault, blackhole: true };
+      else if (key === 'gray' && raw === '') fault = { ...fault, gray: true };
       else if ((key === 'delay' || key === 'jitter') && raw !== '' && n >= 0 && n <= 10_000) {
         fault = key === 'delay' ? { ...fault, delayMs: n } : { ...fault, jitterMs: n };
       } else if (key === 'loss' && raw !== '' && n >= 0 && n <= 100) fault = { ...fault, loss: n / 100 };
       else
         return {
           ok: false,
-          error: `bad fault "${item}" for ${peer} (delay=MS, jitter=MS, loss=PCT, blackhole)`,
+          error: `bad fault "${item}" for ${peer} (delay=MS, jitter=MS, loss=PCT, blackhole, gray)`,
         };
     }
     out.set(peer, fault);
   }
   return { ok: true, value: out };
+}
+
+/** The peers ('*': all) whose `gray` fault is set: transit toward them is dropped inside the relay. */
+export function grayTransit(faults: ReadonlyMap<string, LinkFault>): Set<string> {
+  return new Set([...faults].filter(([, f]) => f.gray).map(([peer]) => peer));
 }
 
 /** The fault for frames to `peer`: its own entry, else the `*` entry, else none. */

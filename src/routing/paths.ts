@@ -224,13 +224,30 @@ export function pathCost(
   return cost;
 }
 
-/** The best path from `from` to every relay it can reach, in one pass. */
-export function bestPathsFrom(s: OverlaySnapshot, from: string, o: PathOptions): Map<string, Path> {
+/**
+ * The best path from `from` to every relay it can reach, in one pass. `avoid`: relays that may not
+ * be transit hops on these paths (as if down), though they may still be the destination.
+ */
+export function bestPathsFrom(
+  s: OverlaySnapshot,
+  from: string,
+  o: PathOptions,
+  avoid?: ReadonlySet<string>,
+): Map<string, Path> {
   checkOptions(o);
-  const g = graphOf(s, o.params ?? DEFAULT_COST);
+  let g = graphOf(s, o.params ?? DEFAULT_COST);
   const out = new Map<string, Path>();
   const src = g.index.get(from);
   if (src === undefined) return out;
+  if (avoid && avoid.size > 0) {
+    // The cached graph with a down mask of its own: no cost graph is rebuilt for it.
+    const down = g.down.slice();
+    for (const id of avoid) {
+      const i = g.index.get(id);
+      if (i !== undefined) down[i] = 1;
+    }
+    g = { ...g, down };
+  }
   const tree = search(g, src, o.maxHops);
   for (let v = 0; v < g.ids.length; v++) {
     const p = extract(g, tree, v);

@@ -16,7 +16,7 @@
  * Pure: a snapshot and `now` in, changes out; no clock of its own.
  */
 import { DEFAULT_COST } from './link-cost.ts';
-import { type ChoiceOptions, choosePath, type RouteChange } from './path-choice.ts';
+import { type Choice, type ChoiceOptions, choosePath, type RouteChange } from './path-choice.ts';
 import { bestPathsFrom, type OverlaySnapshot, type Path, pathCost } from './paths.ts';
 
 export interface RouteTableOptions extends ChoiceOptions {
@@ -78,9 +78,23 @@ export class RouteTable {
   /**
    * Recomputes every route on snapshot `s` at `now`. Changes come in destination order. A
    * destination that left the snapshot is dropped without a change (the directory reports it).
+   *
+   * `avoid`: per destination, relays its route may not pass through (an end-to-end loss found on
+   * a path through them, src/backbone/end-to-end.ts). A route through one is left at once (reason
+   * 'broken') for the best path around them; when there is none, the avoid set is ignored (a
+   * lossy path beats none). Other destinations' routes are computed as before.
    */
-  update(s: OverlaySnapshot, now: number): RouteChange[] {
+  update(s: OverlaySnapshot, now: number, avoid?: ReadonlyMap<string, ReadonlySet<string>>): RouteChange[] {
     const best = bestPathsFrom(s, this.from, this.options);
+    const around = new Map<ReadonlySet<string>, Map<string, Path>>();
+    const pathsAround = (set: ReadonlySet<string>) => {
+      let m = around.get(set);
+      if (!m) {
+        m = bestPathsFrom(s, this.from, this.options, set);
+        around.set(set, m);
+      }
+      return m;
+    };
     const destinations = [...new Set(s.relays)].filter((id) => id !== this.from).sort();
     const present = new Set(destinations);
     for (const id of this.#entries.keys()) {
@@ -96,9 +110,20 @@ export class RouteTable {
         this.#entries.set(to, entry);
       }
       const before = this.#routes.get(to);
-      const computed = { best: best.get(to) };
+      let computed = { best: best.get(to) };
+      let leave = false;
+      const avoided = avoid?.get(to);
+      if (avoided && avoided.size > 0) {
+        const detour = pathsAround(avoided).get(to);
+        if (detour) {
+          computed = { best: detour };
+          leave = before?.hops.slice(1, -1).some((h) => avoided.has(h)) === true;
+        }
+      }
       const settling = now - entry.firstSeen < this.options.settleMs;
-      let choice = choosePath(before, computed, s, settling ? this.#settling : this.options);
+      let choice: Choice = leave
+        ? { path: computed.best, reason: 'broken' }
+        : choosePath(before, computed, s, settling ? this.#settling : this.options);
       if (choice.reason === 'better' && !settling && before && (this.options.confirmMs ?? 0) > 0) {
         if (Number.isNaN(entry.clearSince)) entry.clearSince = now;
         if (now - entry.clearSince < this.options.confirmMs!) {

@@ -54,6 +54,7 @@ export const USAGE = `usage: npm run sim -- [--relays N] [--prefixes N] [--alloc
   --site-failures-per-relay-day X  0..100000, whole relays failing in the steady state: every link at once (default ${DEFAULT_SIM_CONFIG.backbone.siteFailuresPerRelayDay})
   --gray-relay-share X  0..1, of those the share that answer probes but forward nothing (default ${DEFAULT_SIM_CONFIG.backbone.grayRelayShare})
   --delivery-check S on (the relays compare data sent with data arrived per link, as now) or off (default on)
+  --end-to-end-check S  on (each source compares data sent with data arrived per destination and avoids a lossy path's transit relays, as now) or off (default on)
   --out DIR        report folder (default sim-report)`;
 
 export function parseSimArgs(argv: readonly string[]): ParsedArgs {
@@ -62,6 +63,7 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
   const backbone: Partial<Record<BackboneFlag, number>> = {};
   let schedule: 'core' | 'all' | undefined;
   let deliveryCheck: boolean | undefined;
+  let endToEndCheck: boolean | undefined;
   let out = 'sim-report';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -76,6 +78,7 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
       name !== 'out' &&
       name !== 'probe-schedule' &&
       name !== 'delivery-check' &&
+      name !== 'end-to-end-check' &&
       !isShare &&
       !isBackbone &&
       !(name in LIMITS)
@@ -85,10 +88,11 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
       value = argv[++i];
       if (value === undefined) return { ok: false, error: `--${name} needs a value` };
     }
-    if (name === 'delivery-check') {
+    if (name === 'delivery-check' || name === 'end-to-end-check') {
       if (value !== 'on' && value !== 'off')
-        return { ok: false, error: `--delivery-check must be on or off, got '${value}'` };
-      deliveryCheck = value === 'on';
+        return { ok: false, error: `--${name} must be on or off, got '${value}'` };
+      if (name === 'delivery-check') deliveryCheck = value === 'on';
+      else endToEndCheck = value === 'on';
       continue;
     }
     if (name === 'probe-schedule') {
@@ -144,6 +148,7 @@ export function parseSimArgs(argv: readonly string[]): ParsedArgs {
         backbone['site-failures-per-relay-day'] ?? base.backbone.siteFailuresPerRelayDay,
       grayRelayShare: backbone['gray-relay-share'] ?? base.backbone.grayRelayShare,
       deliveryCheck: deliveryCheck ?? base.backbone.deliveryCheck,
+      endToEndCheck: endToEndCheck ?? base.backbone.endToEndCheck,
     },
     world: {
       ...base.world,

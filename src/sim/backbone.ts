@@ -28,6 +28,7 @@
  */
 import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
 import { DeliveryCheck } from '../backbone/delivery.ts';
+import { DEFAULT_END_TO_END, EndToEndCheck } from '../backbone/end-to-end.ts';
 import { linkRecord, routingSnapshot } from '../backbone/links.ts';
 import { PeerTable } from '../backbone/peers.ts';
 import type { LinkRecord } from '../directory/types.ts';
@@ -106,6 +107,25 @@ export interface BackboneRun {
   readonly withoutDeadband: RoutingSummary;
   readonly failuresInjected: number;
   readonly failover: readonly FailoverTrial[];
+  /** The end-to-end check of the tracked sources (with `endToEndCheck`; zeros without). */
+  readonly endToEnd: EndToEndFigures;
+}
+
+export interface EndToEndFigures {
+  /** Losses found (each avoids the path's transit relays for its destination for 60 s). */
+  readonly losses: number;
+  /** (source, destination, transit relay) avoidances. */
+  readonly avoided: number;
+  /** Of those, relays with no failure of their own or of a link of theirs on the path then. */
+  readonly innocent: number;
+  /** Share of the flows' time (sources x destinations x steady seconds) with an innocent relay avoided. */
+  readonly innocentFlowShare: number;
+  /**
+   * Detour gain (a share of what is available, as `gainTaken`) the flows with an avoid set at the
+   * end miss: with a relay in it that was innocent when blamed, and with only guilty ones.
+   */
+  readonly gainLostInnocent: number;
+  readonly gainLostFailing: number;
 }
 
 export interface BackboneHooks {
@@ -328,6 +348,39 @@ export function runBackbone(
     return 0;
   };
   const crosses = (path: Path | undefined, f: Failure) => dataLoss(path, f) > 0;
+  /** The share of a flow's data lost on `path` to the failures `active`. */
+  const pathLoss = (path: Path, active: readonly Failure[]): number => {
+    let kept = 1;
+    for (const f of active) kept *= 1 - dataLoss(path, f);
+    return 1 - kept;
+  };
+  /** Whether relay `r` (an index) itself, or a link of it on `path`, has one of the failures `active`. */
+  const guilty = (r: number, path: readonly string[], active: readonly Failure[]): boolean =>
+    active.some((f) => {
+      if (f.b < 0) return f.a === r;
+      if (f.a !== r && f.b !== r) return false;
+      const other = ids[f.a === r ? f.b : f.a]!;
+      const at = path.indexOf(ids[r]!);
+      return path[at - 1] === other || path[at + 1] === other;
+    });
+  // The end-to-end check (src/backbone/end-to-end.ts), run by each tracked source as its core
+  // runs it: every flow (source, destination) sends `flowPacketsPerSecond`; what its path's
+  // failures drop does not arrive; the destination's count, published a second ago, comes back
+  // and is paired with the source's count then (exact here: whole seconds, nothing in flight, so
+  // no one-way shift); the avoid sets go into the route table's update.
+  const ends = b.endToEndCheck ? sources.map(() => new EndToEndCheck()) : undefined;
+  const endCounts = sources.map(() => new Map<string, { sent: number; delivered: number }>());
+  const endToEnd = {
+    losses: 0,
+    avoided: 0,
+    innocent: 0,
+    innocentFlowShare: 0,
+    gainLostInnocent: 0,
+    gainLostFailing: 0,
+  };
+  let innocentMs = 0;
+  /** Source index > destination > avoided relay: whether it was innocent when last found. */
+  const blamed = new Map<string, Map<string, boolean>>();
 
   for (let s = 0; s < total; s++) {
     const start = s * 1000;
@@ -381,6 +434,36 @@ export function runBackbone(
         d.delivered += sent * (1 - grayLossOf(k, now - 500));
       }
     }
+    if (ends) {
+      const active = failures.filter((f) => now - 500 >= f.from && now - 500 < f.to);
+      sources.forEach((_src, n) => {
+        const check = ends[n]!;
+        for (const [to, path] of variants[0]!.tables[n]!.routes) {
+          let c = endCounts[n]!.get(to);
+          if (!c) {
+            c = { sent: 0, delivered: 0 };
+            endCounts[n]!.set(to, c);
+          }
+          const loss = check.report(to, c.delivered, now - 1000, c.sent, 0, now);
+          if (loss) {
+            endToEnd.losses++;
+            const flags = blamed.get(`${n}>${to}`) ?? new Map<string, boolean>();
+            blamed.set(`${n}>${to}`, flags);
+            for (const r of loss.avoid) {
+              endToEnd.avoided++;
+              const innocent = !guilty(index.get(r)!, loss.path, active);
+              flags.set(r, innocent);
+              if (!innocent) continue;
+              endToEnd.innocent++;
+              innocentMs += Math.max(0, Math.min(DEFAULT_END_TO_END.avoidMs, total * 1000 - now));
+            }
+          }
+          c.sent += b.flowPacketsPerSecond;
+          c.delivered += b.flowPacketsPerSecond * (1 - pathLoss(path, active));
+          check.note(to, c.sent, now);
+        }
+      });
+    }
     const records: LinkRecord[] = [];
     for (let i = 0; i < R; i++) {
       for (let j = 0; j < R; j++) {
@@ -406,7 +489,9 @@ export function runBackbone(
     }
     for (const v of variants) {
       sources.forEach((src, n) => {
-        const changes = v.tables[n]!.update(snapshot, now);
+        const check = v === variants[0] ? ends?.[n] : undefined;
+        const changes = v.tables[n]!.update(snapshot, now, check?.avoid(now));
+        for (const c of check ? changes : []) check!.route(c.to, c.path?.hops);
         if (s < warmup) return;
         for (const c of changes) {
           if (c.reason === 'initial') continue;
@@ -448,6 +533,7 @@ export function runBackbone(
     hooks.progress?.(s + 1, total + b.failoverTrials / 10);
   }
   const flows = sources.length * (R - 1);
+  endToEnd.innocentFlowShare = innocentMs / (flows * seconds * 1000);
   const truthAll = trueSnapshot(world, internet);
   const gainTaken = (v: (typeof variants)[number]) => {
     let taken = 0;
@@ -463,6 +549,31 @@ export function runBackbone(
     });
     return available > 0 ? taken / available : 1;
   };
+  // The detour gain the end-to-end check's avoid sets cost at the end of the run: for the flows
+  // with one, what their routes fall short of the best path (on the true links) over the gain
+  // available to all flows; split by whether an avoided relay was innocent when blamed (no
+  // failure of its own then, nor of a link of it on the path) or every one was guilty.
+  if (ends) {
+    const end = total * 1000;
+    let available = 0;
+    sources.forEach((src, n) => {
+      const avoid = ends[n]!.avoid(end);
+      for (const [to, best] of bestPathsFrom(truthAll, ids[src]!, o)) {
+        const direct = pathCost(truthAll, [ids[src]!, to]);
+        if (!Number.isFinite(direct)) continue;
+        available += direct - best.cost;
+        const set = avoid.get(to);
+        const chosen = variants[0]!.tables[n]!.routes.get(to);
+        if (!set || !chosen) continue;
+        const short = pathCost(truthAll, chosen.hops) - best.cost;
+        const flags = blamed.get(`${n}>${to}`);
+        if (![...set].some((r) => flags?.get(r))) endToEnd.gainLostFailing += short;
+        else endToEnd.gainLostInnocent += short;
+      }
+    });
+    endToEnd.gainLostFailing /= available || 1;
+    endToEnd.gainLostInnocent /= available || 1;
+  }
   const summary = (v: (typeof variants)[number]): RoutingSummary => ({
     changes: v.changes,
     flapsPerFlowHour: v.changes.better / flows / (seconds / 3600),
@@ -483,6 +594,7 @@ export function runBackbone(
     withoutDeadband: summary(variants[2]!),
     failuresInjected: failures.length,
     failover,
+    endToEnd,
   };
 }
 

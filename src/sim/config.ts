@@ -184,6 +184,11 @@ export interface SimConfig {
     readonly flowPacketsPerSecond: number;
     /** Whether the relays check data-plane delivery per link (src/backbone/delivery.ts), as now. */
     readonly deliveryCheck: boolean;
+    /**
+     * Whether the tracked sources check delivery end to end per destination and avoid a lossy
+     * path's transit relays for it (src/backbone/end-to-end.ts), as now.
+     */
+    readonly endToEndCheck: boolean;
   };
   readonly calls: {
     /** Share of calls whose second party is in the first one's country (assumption). */
@@ -281,6 +286,7 @@ export const DEFAULT_SIM_CONFIG: SimConfig = {
     grayRelayShare: 0,
     flowPacketsPerSecond: 50,
     deliveryCheck: true,
+    endToEndCheck: true,
   },
   calls: {
     domesticShare: 0.5,

@@ -95,6 +95,14 @@ export function backboneRows(b: BackboneFigures): string[][] {
     ['steady state: flows x simulated seconds', `${b.flows} x ${b.seconds} s`],
     ['link failures injected in the steady state', `${b.failuresInjected}`],
     ['probes sent per relay per second', num(b.probesPerRelaySecond, 1)],
+    [
+      'end-to-end check: losses found, transit relays avoided for a destination (innocent: no failure of theirs on the path)',
+      `${b.endToEnd.losses}, ${b.endToEnd.avoided} (${b.endToEnd.innocent} innocent: ${pct(b.endToEnd.innocentFlowShare)} of flow-time)`,
+    ],
+    [
+      'detour gain missed at the end by flows avoiding relays: an innocent one / only guilty ones',
+      `${pct(b.endToEnd.gainLostInnocent)} / ${pct(b.endToEnd.gainLostFailing)}`,
+    ],
     ...FAILURE_KINDS.map((kind) => {
       const s = b.stays[kind];
       return [

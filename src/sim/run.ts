@@ -8,6 +8,7 @@ import { fiberRttMs } from '../allocation/learned.ts';
 import { type AllocationRun, runAllocations, STRATEGIES, type Strategy } from './allocations.ts';
 import {
   type BackboneRun,
+  type EndToEndFigures,
   FAILURE_KINDS,
   type FailureKind,
   type RoutingSummary,
@@ -136,6 +137,7 @@ export interface BackboneFigures {
   readonly current: RoutingFigures;
   readonly before: RoutingFigures;
   readonly withoutDeadband: RoutingFigures;
+  readonly endToEnd: EndToEndFigures;
   readonly failover: {
     readonly trials: number;
     readonly workingMedianMs: number;
@@ -325,6 +327,7 @@ export function backboneFigures(run: BackboneRun): BackboneFigures {
     current: routingFigures(run.current, run.flows),
     before: routingFigures(run.before, run.flows),
     withoutDeadband: routingFigures(run.withoutDeadband, run.flows),
+    endToEnd: run.endToEnd,
     failover: {
       trials: run.failover.length,
       workingMedianMs: round(quantile(working, 0.5)),

@@ -1,7 +1,8 @@
 /**
  * Three relay processes on 127.0.0.2, .3 and .4 with a real Redis: two TURN clients on different
  * relays exchange data through the backbone; a slow direct link makes traffic detour through the
- * third relay; a blackholed link fails over within a second.
+ * third relay; a blackholed link fails over within a second; a gray relay (it answers every probe
+ * and forwards nothing) is left on the end-to-end check (src/backbone/end-to-end.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
@@ -29,6 +30,12 @@ let prefix: string;
 const TRAILING_MS = 1000;
 /** Longest loss window and silence accepted across a blackhole (designed: about 650 ms). */
 const FAILOVER_BOUND_MS = 1000;
+/**
+ * From a relay going gray to its traffic's origin routing around it. Designed: a record of the
+ * destination's each second, and 20 % of the 10 s window lost once about 2 s of the stream is
+ * gone, so 2-4 s; bounded at 15 s for a loaded two-core machine.
+ */
+const GRAY_BOUND_MS = 15_000;
 const now = () => performance.now();
 /** Round trips measured per condition; assertions are on percentiles of them. */
 const RTT_SAMPLES = 30;
@@ -82,6 +89,47 @@ describe('backbone between three relays', () => {
     expect((await c1.channelBind(0x4000, c2.relayed!)).cls).toBe(MessageClass.SuccessResponse);
     expect((await c2.channelBind(0x4000, c1.relayed!)).cls).toBe(MessageClass.SuccessResponse);
     return { c1, c2 };
+  }
+
+  /**
+   * c1 streams to c2 every 10 ms, every packet numbered and timed, arrivals stamped the moment they
+   * land. `stop` ends the stream and, after the last packets in flight, stops listening.
+   */
+  function numberedStream(c1: TurnTestClient, c2: TurnTestClient) {
+    const sentAt: number[] = [];
+    const arrivedAt = new Map<number, number>();
+    c2.onChannelData = (_ch, data) => {
+      if (data.length === 4) arrivedAt.set(new DataView(data.buffer, data.byteOffset).getUint32(0), now());
+    };
+    const timer = setInterval(() => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, sentAt.length);
+      sentAt.push(now());
+      c1.sendChannel(0x4000, b);
+    }, 10);
+    let endedAt = 0;
+    return {
+      sentAt,
+      arrivedAt,
+      get endedAt() {
+        return endedAt;
+      },
+      /** Stops sending (at `endedAt`); resolves once the packets in flight had time to land. */
+      stopSending() {
+        clearInterval(timer);
+        endedAt = now();
+      },
+      async stop() {
+        if (!endedAt) this.stopSending();
+        await sleep(300);
+        c2.onChannelData = undefined;
+      },
+      /** Packets sent after `t`, and how many of them never arrived. */
+      after(t: number) {
+        const sent = sentAt.map((at, seq) => ({ at, seq })).filter(({ at }) => at > t);
+        return { sent: sent.length, lost: sent.filter(({ seq }) => !arrivedAt.has(seq)).length };
+      },
+    };
   }
 
   it('carries data between clients on different relays through the backbone', async () => {
@@ -185,25 +233,70 @@ describe('backbone between three relays', () => {
     }
   });
 
+  // Before the blackhole test: a data blackhole on A-B is held against the link for 60 s by A's
+  // per-link delivery check, and with no way around C the avoid set would be ignored (rightly).
+  it('leaves a transit relay that forwards nothing while answering every probe, and delivery resumes direct', async () => {
+    const { c1, c2 } = await pair();
+    const stream = numberedStream(c1, c2);
+    let grayAt = 0;
+    let leftAt = 0;
+    const lossesBefore = await metric('A', 'backbone_end_to_end_losses_total{peer="B"}');
+    const droppedBefore = await metric('C', 'backbone_frames_rejected_total{reason="ERR_FAULT_GRAY"}');
+    try {
+      // A-B slow both ways: A and B route through C, and settle there for 3 s.
+      await Promise.all([setFaults('A', 'B:delay=80'), setFaults('B', 'A:delay=80')]);
+      let steadySince = Date.now();
+      await until(
+        async () => {
+          if ((await routeOf('A', 'B')) !== 'A-C-B') steadySince = Date.now();
+          return Date.now() - steadySince >= 3000;
+        },
+        15_000,
+        'A on A-C-B for 3 s',
+      );
+      const through = stream.after(now() - 1000);
+      expect(through.sent - through.lost).toBeGreaterThan(50);
+      // C goes gray: it takes in every frame, drops what it would forward before counting it as
+      // sent, and answers every probe. Every link looks clean to the per-link delivery check.
+      grayAt = now(); // asked for; in force a moment later
+      await setFaults('C', '*:gray');
+      await until(async () => (await routeOf('A', 'B')) === 'A-B', GRAY_BOUND_MS + 2000, 'A leaves C');
+      leftAt = now();
+      await sleep(2 * TRAILING_MS);
+    } finally {
+      await stream.stop();
+    }
+    const grayLost = stream.after(grayAt).lost;
+    // Sent after the route changed (plus a moment for queues).
+    const trailing = stream.after(leftAt + 300);
+    const dropped =
+      (await metric('C', 'backbone_frames_rejected_total{reason="ERR_FAULT_GRAY"}')) - droppedBefore;
+    const losses = (await metric('A', 'backbone_end_to_end_losses_total{peer="B"}')) - lossesBefore;
+    const linkLoss = await metric('A', 'backbone_link_loss_ratio{peer="C"}');
+    console.log(
+      `gray relay: A left C ${(leftAt - grayAt).toFixed(0)} ms after C went gray; ${grayLost} packets lost ` +
+        `meanwhile, C dropped ${dropped} in transit; trailing ${trailing.sent} sent / ${trailing.lost} lost; ` +
+        `A's link to C published loss ${linkLoss}`,
+    );
+    // C really was gray: it dropped the stream, and the link A-C looked clean all the while.
+    expect(dropped).toBeGreaterThan(50);
+    expect(linkLoss).toBeLessThan(0.2);
+    // A left on the end-to-end check, within the bound.
+    expect(losses).toBeGreaterThanOrEqual(1);
+    expect(leftAt - grayAt).toBeLessThan(GRAY_BOUND_MS);
+    // Delivery resumed over the direct link: all but a stray few of the trailing packets arrive.
+    expect(trailing.sent).toBeGreaterThan((2 * TRAILING_MS) / 10 / 3);
+    expect(trailing.lost).toBeLessThanOrEqual(Math.floor(trailing.sent * 0.02));
+    await Promise.all([c1.close(), c2.close()]);
+  });
+
   it('fails over within a second when the direct link is blackholed, and delivery resumes', async () => {
     const { c1, c2 } = await pair();
     await until(async () => (await routeOf('A', 'B')) === 'A-B', 10_000, 'direct route');
-    // Every packet numbered and timed: sent every 10 ms, arrivals stamped the moment they land.
-    const sentAt: number[] = [];
-    const arrivedAt = new Map<number, number>();
-    c2.onChannelData = (_ch, data) => {
-      if (data.length === 4) arrivedAt.set(new DataView(data.buffer, data.byteOffset).getUint32(0), now());
-    };
-    const send = () => {
-      const b = new Uint8Array(4);
-      new DataView(b.buffer).setUint32(0, sentAt.length);
-      sentAt.push(now());
-      c1.sendChannel(0x4000, b);
-    };
-    const stream = setInterval(send, 10);
+    const stream = numberedStream(c1, c2);
+    const { sentAt, arrivedAt } = stream;
     let blackholedAt = 0;
     let reroutedAt = 0;
-    let endedAt = 0;
     const forwardedBefore = await metric('C', 'backbone_data_frames_total{action="forwarded"}');
     try {
       await sleep(500);
@@ -213,11 +306,10 @@ describe('backbone between three relays', () => {
       reroutedAt = now();
       await sleep(TRAILING_MS); // the trailing window: delivery must have resumed and stay up
     } finally {
-      clearInterval(stream);
-      endedAt = now();
+      stream.stopSending();
     }
-    await sleep(300); // the last packets in flight
-    c2.onChannelData = undefined;
+    const endedAt = stream.endedAt;
+    await stream.stop(); // the last packets in flight
 
     const sent = sentAt.length;
     const lost = sentAt.map((_, seq) => seq).filter((seq) => !arrivedAt.has(seq));
@@ -232,22 +324,21 @@ describe('backbone between three relays', () => {
     const window = lost.length === 0 ? 0 : sentAt[lost.at(-1)!]! - sentAt[lost[0]!]!;
     // Sent well before the blackhole (a quarter second, for queues on a loaded machine).
     const before = sentAt.filter((t) => t < blackholedAt - 250).length;
-    const trailing = sentAt.map((t, seq) => ({ t, seq })).filter(({ t }) => t > reroutedAt + 100);
-    const trailingLost = trailing.filter(({ seq }) => !arrivedAt.has(seq)).length;
+    const { sent: trailing, lost: trailingLost } = stream.after(reroutedAt + 100);
     console.log(
       `failover: sent ${sent}, lost ${lost.length} (window ${window.toFixed(0)} ms), longest silence ` +
         `${gap.toFixed(0)} ms, route changed ${(reroutedAt - blackholedAt).toFixed(0)} ms after the blackhole, ` +
-        `trailing ${trailing.length} sent / ${trailingLost} lost`,
+        `trailing ${trailing} sent / ${trailingLost} lost`,
     );
     // Before the blackhole nothing is lost.
     expect(lost.filter((seq) => seq < before)).toEqual([]);
     // Delivery resumed: packets sent well after the route changed arrive (all but a stray few).
-    expect(trailing.length).toBeGreaterThan(TRAILING_MS / 10 / 3);
-    expect(trailingLost).toBeLessThanOrEqual(Math.floor(trailing.length * 0.02));
+    expect(trailing).toBeGreaterThan(TRAILING_MS / 10 / 3);
+    expect(trailingLost).toBeLessThanOrEqual(Math.floor(trailing * 0.02));
     // ... through C.
     expect(
       (await metric('C', 'backbone_data_frames_total{action="forwarded"}')) - forwardedBefore,
-    ).toBeGreaterThanOrEqual(trailing.length - trailingLost);
+    ).toBeGreaterThanOrEqual(trailing - trailingLost);
     // The outage is short: designed about 650 ms (probes every 100 ms, dead after 400 ms of
     // silence, then a route announcement); bounded at 1,000 ms for a loaded two-core machine.
     expect(window).toBeLessThan(FAILOVER_BOUND_MS);

@@ -7,6 +7,7 @@
 import { sha256 } from '../../relay/platform-crypto.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS, type BackboneTuning } from '../../src/backbone/defaults.ts';
+import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
 import { joinParts } from '../../src/backbone/frame.ts';
 import { createKeyRing, type Sha256 } from '../../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
@@ -65,6 +66,9 @@ export class MemoryNet {
   readonly changes: { relay: string; at: number; change: RouteChange }[] = [];
   readonly skipped: { relay: string; id: string; why: string }[] = [];
   readonly sent: { relay: string; kind: string; peer: string; bytes: Uint8Array; at: number }[] = [];
+  readonly endLosses: { relay: string; at: number; loss: EndToEndLoss }[] = [];
+  /** Relays from before the end-to-end check: their published records carry no `endIn`. */
+  readonly withoutEndIn = new Set<string>();
   #queue: InFlight[] = [];
   readonly #rng;
   readonly #ids: string[];
@@ -230,8 +234,14 @@ export class MemoryNet {
         for (const x of this.core(relay).directory(records, links, this.now)) this.#execute(relay, x);
         return;
       }
-      case 'publish-links':
-        this.published.set(relay, { links: a.links, at: this.now });
+      case 'publish-links': {
+        const old = this.withoutEndIn.has(relay);
+        const links = old ? a.links.map(({ endIn: _, ...l }) => l) : a.links;
+        this.published.set(relay, { links, at: this.now });
+        return;
+      }
+      case 'end-to-end-loss':
+        this.endLosses.push({ relay, at: this.now, loss: a.loss });
         return;
       case 'path-changed':
         this.changes.push({ relay, at: this.now, change: a.change });

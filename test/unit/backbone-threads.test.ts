@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../relay/platform-crypto.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
+import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
 import { encodeDataFrame, joinParts, peekSender } from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { canSendTo, pickThread, type RelayThreads, senderId, sliceOf } from '../../src/backbone/threads.ts';
-import type { RelayRecord } from '../../src/directory/types.ts';
+import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
 import { relayRecord } from '../support/relay-record.ts';
 
 const KEY = 'a-mesh-key-of-at-least-16-bytes';
@@ -104,6 +105,14 @@ class Wire {
   readonly sent: Sent[] = [];
   readonly delivered: { at: string; relayed: string; peerIp: string; data: number }[] = [];
   readonly drops: { at: string; reason: string }[] = [];
+  /** Relay pairs `X>Y` whose frames from X to Y are lost (every kind). */
+  readonly block = new Set<string>();
+  /** Each relay's links as its thread 0 last published them; read back by all when `shareLinks`. */
+  readonly published = new Map<string, readonly LinkRecord[]>();
+  shareLinks = false;
+  /** Relays whose other threads report their counts to thread 0 every 250 ms, as relay/backbone.ts does. */
+  readonly reporting = new Set<string>();
+  readonly endLosses: { at: string; loss: EndToEndLoss }[] = [];
 
   add(id: string, n: number, threads: number | 'legacy'): void {
     const r = record(id, n, threads);
@@ -127,12 +136,16 @@ class Wire {
   }
 
   /** Directory and ticks for `ms`, thread 0's routes given to the other threads at each step. */
-  run(ms: number): void {
+  run(ms: number, every?: () => void): void {
     const end = this.now + ms;
     for (; this.now <= end; this.now += 10) {
+      every?.();
+      const links = this.shareLinks ? [...this.published.values()].flat() : [];
       for (const [at, { core, relay }] of this.cores) {
         if (this.now % 1000 === 0)
-          for (const a of core.directory(this.view(relay), [], this.now)) this.exec(at, a);
+          for (const a of core.directory(this.view(relay), links, this.now)) this.exec(at, a);
+        if (this.reporting.has(relay) && core.thread !== 0 && this.now % 250 === 0)
+          this.leader(relay).siblingCounts(core.thread, core.counts());
         if (core.nextDue() <= this.now) for (const a of core.tick(this.now)) this.exec(at, a);
       }
       for (const { core, relay } of this.cores.values())
@@ -169,7 +182,13 @@ class Wire {
       const to = `${a.to.address}:${a.to.port}`;
       const bytes = joinParts(a.parts);
       this.sent.push({ from: at, kind: a.kind, to, bytes });
-      if (this.cores.has(to)) this.inject(to, bytes.slice(), at);
+      const receiver = this.cores.get(to);
+      if (receiver && this.block.has(`${this.cores.get(at)!.relay}>${receiver.relay}`)) return;
+      if (receiver) this.inject(to, bytes.slice(), at);
+    } else if (a.type === 'publish-links') {
+      this.published.set(this.cores.get(at)!.relay, a.links);
+    } else if (a.type === 'end-to-end-loss') {
+      this.endLosses.push({ at, loss: a.loss });
     } else if (a.type === 'deliver') {
       this.delivered.push({ at, relayed: a.relayed, peerIp: a.peerIp, data: a.data[0]! });
     } else if (a.type === 'drop') {
@@ -179,6 +198,7 @@ class Wire {
 }
 
 const A = '10.0.0.1:7000';
+const A1 = '10.0.0.1:7001';
 const B0 = '10.0.0.2:7000';
 const B1 = '10.0.0.2:7001';
 const C = '10.0.0.3:7000';
@@ -306,7 +326,7 @@ describe('backbone threads: cores on a wire', () => {
         .core(B1)
         .counts()
         .find((c) => c.id === 'A'),
-    ).toEqual({ id: 'A', sent: 0, received: 5 });
+    ).toEqual({ id: 'A', sent: 0, received: 5, endSent: 0, endReceived: 5 });
     expect(dataIn()).toBe(8);
     // The other threads publish nothing themselves.
     expect(
@@ -338,5 +358,49 @@ describe('backbone threads: cores on a wire', () => {
       [C, 2],
     ]);
     expect(w.drops).toEqual([]);
+  });
+  it('sums every thread’s end-to-end counts on thread 0, so a destination with threads shows no false loss', () => {
+    /** A and B with two threads each, A-B cut both ways: A reaches B through C; 100 packets a second. */
+    const run = (reporting: readonly string[]) => {
+      const w = new Wire();
+      w.add('A', 1, 2);
+      w.add('B', 2, 2);
+      w.add('C', 3, 1);
+      w.block.add('A>B').add('B>A');
+      w.shareLinks = true;
+      for (const r of reporting) w.reporting.add(r);
+      w.run(3000);
+      expect(w.leader('A').routes.get('B')?.hops).toEqual(['A', 'C', 'B']);
+      let n = 0;
+      // Both of A's threads send, to ports of both of B's threads.
+      w.run(20_000, () => {
+        n++;
+        w.send(n % 2 ? A : A1, '10.1.0.2', n % 4 < 2 ? 50100 : 50600, n & 0xff, n % 2 ? 50100 : 50600);
+      });
+      const endIn = w.published.get('B')?.find((l) => l.to === 'A')?.endIn;
+      return { w, n, endIn };
+    };
+    const { w, n, endIn } = run(['A', 'B']);
+    expect(
+      w
+        .core(B1)
+        .counts()
+        .find((c) => c.id === 'A')?.endReceived,
+    ).toBeGreaterThan(n / 3);
+    expect(
+      w
+        .core(A1)
+        .counts()
+        .find((c) => c.id === 'B')?.endSent,
+    ).toBeGreaterThan(n / 3);
+    // Published a second ago at most: all but the last second's frames, from both threads.
+    expect(endIn).toBeGreaterThan(n - 150);
+    expect(w.delivered.filter((d) => d.at === B0 || d.at === B1)).toHaveLength(n);
+    expect(w.endLosses).toEqual([]);
+    expect(w.leader('A').routes.get('B')?.hops).toEqual(['A', 'C', 'B']);
+    // Without its other thread's reports, B publishes only thread 0's half: A leaves C for nothing.
+    const alone = run(['A']);
+    expect(alone.endIn).toBeLessThan(alone.n * 0.6);
+    expect(alone.w.endLosses.map((e) => e.loss.avoid)).toContainEqual(['C']);
   });
 });

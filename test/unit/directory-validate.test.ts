@@ -98,6 +98,13 @@ describe('checkLinkRecord', () => {
     });
     expect(checkLinkRecord({ ...LINK, to: 7 })).toEqual({ ok: false, error: 'to: missing or invalid' });
   });
+
+  it('takes the data counts as optional (a relay before them publishes none) and refuses bad ones', () => {
+    expect(checkLinkRecord({ ...LINK, dataIn: 5, endIn: 3 }).ok).toBe(true);
+    expect(checkLinkRecord({ ...LINK, dataIn: 5 }).ok).toBe(true);
+    for (const endIn of [-1, Number.NaN, '3', null])
+      expect(checkLinkRecord({ ...LINK, endIn })).toEqual({ ok: false, error: 'endIn: missing or invalid' });
+  });
 });
 
 describe('registrationConflict', () => {

@@ -55,7 +55,7 @@ describe('relay config errors', () => {
     [
       ['--fault-links', 'b:loss=200'],
       {},
-      '--fault-links: bad fault "loss=200" for b (delay=MS, jitter=MS, loss=PCT, blackhole)',
+      '--fault-links: bad fault "loss=200" for b (delay=MS, jitter=MS, loss=PCT, blackhole, gray)',
     ],
     [['--turn-port', '0'], {}, '--turn-port: expected an integer from 1 to 65535, got "0"'],
     [

@@ -77,3 +77,32 @@ describe('RouteTable: confirming a clear gain', () => {
     expect(hopsTo(t)).toBe('A-C-B');
   });
 });
+
+describe('RouteTable: relays avoided per destination (the end-to-end check)', () => {
+  // A-B 100 ms, A-C and C-B 20 ms: A reaches B through C, and C directly.
+  const detour = triangle(L(100), L(20), L(20));
+
+  it('leaves a path through an avoided relay at once, for that destination only, and comes back after', () => {
+    const t = new RouteTable('A', { ...BACKBONE_DEFAULTS, settleMs: 0 });
+    t.update(detour, 0);
+    expect(hopsTo(t)).toBe('A-C-B');
+    const changes = t.update(detour, 1000, new Map([['B', new Set(['C'])]]));
+    expect(changes.map((c) => [c.to, c.reason, c.path?.hops.join('-')])).toEqual([['B', 'broken', 'A-B']]);
+    // C itself, the destination, is still reached directly.
+    expect(t.routes.get('C')?.hops.join('-')).toBe('A-C');
+    // Kept while avoided; once the set is gone, the clear gain takes it back (after confirmMs).
+    expect(t.update(detour, 2000, new Map([['B', new Set(['C'])]]))).toEqual([]);
+    let back = 0;
+    for (let now = 3000; now <= 20_000 && !back; now += 250) if (t.update(detour, now).length) back = now;
+    expect(hopsTo(t)).toBe('A-C-B');
+    expect(back - 3000).toBeGreaterThanOrEqual(BACKBONE_DEFAULTS.confirmMs);
+  });
+
+  it('ignores the avoid set when there is no path around it: a lossy path beats none', () => {
+    const t = new RouteTable('A', { ...BACKBONE_DEFAULTS, settleMs: 0 });
+    const cut = triangle(L(100, 1), L(20), L(20));
+    t.update(cut, 0);
+    expect(t.update(cut, 1000, new Map([['B', new Set(['C'])]]))).toEqual([]);
+    expect(hopsTo(t)).toBe('A-C-B');
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadCities } from '../../scripts/sim-cities.ts';
+import { DEFAULT_END_TO_END } from '../../src/backbone/end-to-end.ts';
 import { probeLost, runBackbone } from '../../src/sim/backbone.ts';
 import { DEFAULT_SIM_CONFIG, type SimConfig, simConfig } from '../../src/sim/config.ts';
 import { Internet } from '../../src/sim/internet.ts';
@@ -112,25 +113,34 @@ describe('relay-site and gray failures', () => {
     return runBackbone(world, new Internet(world, c), c).stays;
   };
 
-  it('routes transit flows around a failed relay within seconds, and not around a gray one', () => {
+  it('routes transit flows around a failed relay within seconds, and around a gray one on the end-to-end check alone', () => {
     const c = config({ failuresPerLinkDay: 0, siteFailuresPerRelayDay: 1500, grayRelayShare: 0.5 });
-    const all = stays({
-      ...c,
-      scale: { ...c.scale, relays: 24 },
-      backbone: { ...c.backbone, flapSources: 24 },
-    });
+    const run = (endToEndCheck: boolean) =>
+      stays({
+        ...c,
+        scale: { ...c.scale, relays: 24 },
+        backbone: { ...c.backbone, flapSources: 24, endToEndCheck },
+      });
+    const all = run(false);
     const site = all.filter((s) => s.kind === 'site');
     const gray = all.filter((s) => s.kind === 'gray-relay');
     expect(site.length).toBeGreaterThan(5);
     expect(gray.length).toBeGreaterThanOrEqual(3);
     for (const s of site) expect(s.ms).toBeLessThanOrEqual(2000);
-    // It answers every probe: nothing in the routing sees it; flows stay until it ends, or until
-    // their route moves for another reason.
+    // It answers every probe: without the end-to-end check nothing in the routing sees it; flows
+    // stay until it ends, or until their route moves for another reason.
     const mean = (xs: { ms: number }[]) => xs.reduce((a, x) => a + x.ms, 0) / xs.length;
     expect(gray.some((s) => s.stayed)).toBe(true);
     expect(mean(gray)).toBeGreaterThan(3 * mean(site));
     // Everything a flow sends while on it is lost.
     for (const s of gray) expect(s.lostPackets).toBeCloseTo((s.ms / 1000) * 50, 6);
+    // With it (as the relays run now), every flow leaves within the check's window.
+    const checked = run(true).filter((s) => s.kind === 'gray-relay');
+    expect(checked.length).toBeGreaterThanOrEqual(3);
+    for (const s of checked) {
+      expect(s.stayed).toBe(false);
+      expect(s.ms).toBeLessThanOrEqual(DEFAULT_END_TO_END.windowMs);
+    }
   }, 120_000);
 
   it('leaves a link that drops data and answers probes once the delivery check sees it, and not without', () => {
@@ -180,12 +190,14 @@ describe('the backbone flags', () => {
       '0.25',
       '--delivery-check',
       'off',
+      '--end-to-end-check=off',
     ]);
     expect(failures.ok && !failures.help && failures.value.config.backbone).toMatchObject({
       grayShare: 0.5,
       siteFailuresPerRelayDay: 30,
       grayRelayShare: 0.25,
       deliveryCheck: false,
+      endToEndCheck: false,
     });
     expect(parseSimArgs(['--delivery-check', 'maybe'])).toEqual({
       ok: false,
