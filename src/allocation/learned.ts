@@ -111,14 +111,23 @@ export function median(xs: readonly number[]): number {
   return medianOfSorted([...xs].sort((a, b) => a - b));
 }
 
-/** The values in ascending order, in a new typed array (its sort is numeric, with no comparator). */
-function sortedCopy(n: number, value: (k: number) => number): Float64Array {
-  const v = new Float64Array(n);
-  for (let k = 0; k < n; k++) v[k] = value(k);
-  return v.sort();
+/**
+ * `value(0)` .. `value(n - 1)` in ascending order, as `[...].sort((a, b) => a - b)` orders them
+ * (equal values keep their order), by insertion: windows are short, and this makes one array
+ * where a copy and a sort with a comparator made two and a call per comparison.
+ */
+function sortedCopy(n: number, value: (k: number) => number): number[] {
+  const v: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const x = value(k);
+    let j = k;
+    for (; j > 0 && v[j - 1]! > x; j--) v[j] = v[j - 1]!;
+    v[j] = x;
+  }
+  return v;
 }
 
-function medianOfSorted(v: ArrayLike<number>): number {
+function medianOfSorted(v: readonly number[]): number {
   const mid = v.length >> 1;
   return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
@@ -133,7 +142,7 @@ export function trimmedMean(xs: readonly number[]): number {
 }
 
 /** The same of values sorted ascending, summed in that order (each `learn` calls it: no copies). */
-function trimmedMeanOfSorted(v: ArrayLike<number>): number {
+function trimmedMeanOfSorted(v: readonly number[]): number {
   if (v.length <= 4) return medianOfSorted(v);
   const cut = Math.floor(v.length / 4);
   let sum = 0;
