@@ -208,7 +208,9 @@ export function traceBackbone(
   trace: TraceConfig = DEFAULT_TRACE_CONFIG,
   progress?: Progress,
 ): BackboneFigures {
-  const { world, internet } = buildTraceWorld(data.sites, config, trace, data.drift);
+  // The relays and the links between them do not depend on the prefixes: skip building them.
+  const relaysOnly = { ...config, scale: { ...config.scale, prefixes: 1 } };
+  const { world, internet } = buildTraceWorld(data.sites, relaysOnly, trace, data.drift);
   const run = runBackbone(world, internet, config, { progress: (d, t) => progress?.('backbone', d, t) });
   return backboneFigures(run);
 }
