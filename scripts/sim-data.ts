@@ -55,3 +55,20 @@ export function loadSeattleSlices(dir = DEFAULT_DATA_DIR): SliceStack {
   }
   return parseSlices(bytes, summary.n, summary.slices);
 }
+
+/**
+ * A progress callback that writes `phase N% (T s)` once per tenth of each phase, through `write`
+ * (T from `elapsed`, in seconds).
+ */
+export function tenthsProgress(
+  write: (line: string) => void,
+  elapsed: () => number,
+): (phase: string, done: number, total: number) => void {
+  const shown = new Map<string, number>();
+  return (phase, done, total) => {
+    const tenth = Math.floor((total > 0 ? done / total : 1) * 10);
+    if (shown.get(phase) === tenth) return;
+    shown.set(phase, tenth);
+    write(`${phase} ${tenth * 10}% (${elapsed().toFixed(0)} s)\n`);
+  };
+}

@@ -3,19 +3,22 @@
  * [--seed N] [--data DIR] [--drift X] [--carrier-sigma X] [--loss-median X] [--out DIR]`: the
  * trace-driven world (src/sim/trace.ts) on the measured data read at run time from `--data`
  * (default ../shared/data, never part of this repository). Progress on stderr, the tables on
- * stdout, the report folder as `npm run sim` writes it plus trace.json. Bad arguments or data:
+ * stdout, the report folder as `npm run sim` writes it plus trace.json. The backbone phase runs
+ * in a worker thread beside the others (scripts/sim-measured-worker.ts). Bad arguments or data:
  * one line on stderr, exit code 2.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { parseTraceArgs, TRACE_USAGE, traceRank } from '../src/sim/args.ts';
 import { completeSites, MeasuredDataError } from '../src/sim/measured.ts';
 import { buildReport } from '../src/sim/report.ts';
+import type { BackboneFigures } from '../src/sim/run.ts';
 import { DEFAULT_TRACE_CONFIG, driftTable } from '../src/sim/trace.ts';
 import { traceSummaryText } from '../src/sim/trace-report.ts';
-import { runTrace } from '../src/sim/trace-run.ts';
-import { loadSeattleSlices, loadWonderProxy } from './sim-data.ts';
+import { runTraceClients, type TraceData, withBackbone } from '../src/sim/trace-run.ts';
+import { loadSeattleSlices, loadWonderProxy, tenthsProgress } from './sim-data.ts';
 
 const parsed = parseTraceArgs(process.argv.slice(2));
 if (!parsed.ok) {
@@ -29,13 +32,7 @@ if (parsed.help) {
 const args = parsed.value;
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
-const shown = new Map<string, number>();
-function progress(phase: string, done: number, total: number): void {
-  const tenth = Math.floor((total > 0 ? done / total : 1) * 10);
-  if (shown.get(phase) === tenth) return;
-  shown.set(phase, tenth);
-  process.stderr.write(`${phase} ${tenth * 10}% (${elapsed().toFixed(0)} s)\n`);
-}
+const progress = tenthsProgress((line) => process.stderr.write(line), elapsed);
 
 const trace = {
   ...DEFAULT_TRACE_CONFIG,
@@ -43,7 +40,7 @@ const trace = {
   drift: { ...DEFAULT_TRACE_CONFIG.drift, damping: args.drift },
   pathLoss: { ...DEFAULT_TRACE_CONFIG.pathLoss, median: args.lossMedian },
 };
-let data: Parameters<typeof runTrace>[0];
+let data: TraceData;
 try {
   progress('data', 0, 1);
   const checked = loadWonderProxy(args.data);
@@ -66,7 +63,23 @@ if (args.config.scale.relays > sites - 2) {
   process.exit(2);
 }
 const rank = traceRank(args);
-const figures = runTrace(data, args.config, trace, progress, rank);
+// The backbone phase in a worker thread beside the clients (it needs only the relays); a worker
+// does not inherit the tsx loader: it registers it before loading the TypeScript module.
+const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+const entry = JSON.stringify(new URL('./sim-measured-worker.ts', import.meta.url).href);
+const worker = new Worker(`import(${tsx}).then((api) => { api.register(); return import(${entry}); });`, {
+  eval: true,
+  workerData: { data, config: args.config, trace, startedAt: performance.timeOrigin + started },
+});
+const backbone = new Promise<BackboneFigures>((resolve, reject) => {
+  worker.on('message', (figures: BackboneFigures) => {
+    resolve(figures);
+    void worker.terminate();
+  });
+  worker.on('error', reject);
+  worker.on('exit', (code) => reject(new Error(`the backbone worker exited with code ${code}`)));
+});
+const figures = withBackbone(runTraceClients(data, args.config, trace, progress, rank), await backbone);
 const seconds = elapsed();
 
 const s = args.config.scale;

@@ -80,9 +80,24 @@ export function sourceOf(ip: string): string | undefined {
 
 const decay = (age: number, o: LearnOptions) => 0.5 ** (Math.max(0, age) / o.halfLifeMs);
 
-/** Weight left of an entry at `now`: its window's samples, each decayed, at most maxWeight. */
+/**
+ * Weight left of an entry at `now`: its window's samples, each decayed, at most maxWeight (`o`:
+ * the options `learn` wrote it with). When the window at `now` is the one `learn` weighed at
+ * `updatedAt` (no sample newer than that, none aged out since, the stored weight under the cap),
+ * that weight decays as a whole: one power per entry instead of one per sample, equal up to
+ * rounding (2^-a 2^-b against 2^-(a+b)). Otherwise each sample is decayed.
+ */
 export function decayedWeight(e: LearnedRtt, now: number, o: LearnOptions = DEFAULT_LEARN): number {
   if (!e.samples) return e.weight * decay(now - e.updatedAt, o);
+  if (now >= e.updatedAt && e.weight >= 0 && e.weight < o.maxWeight) {
+    let oldest = Number.POSITIVE_INFINITY;
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const s of e.samples) {
+      if (s.at < oldest) oldest = s.at;
+      if (s.at > newest) newest = s.at;
+    }
+    if (newest <= e.updatedAt && now - oldest <= o.maxAgeMs) return e.weight * decay(now - e.updatedAt, o);
+  }
   return windowWeight(e.samples, now, o);
 }
 
@@ -94,6 +109,22 @@ function windowWeight(samples: readonly LearnedSample[], now: number, o: LearnOp
 
 export function median(xs: readonly number[]): number {
   return medianOfSorted([...xs].sort((a, b) => a - b));
+}
+
+/**
+ * `value(0)` .. `value(n - 1)` in ascending order, as `[...].sort((a, b) => a - b)` orders them
+ * (equal values keep their order), by insertion: windows are short, and this makes one array
+ * where a copy and a sort with a comparator made two and a call per comparison.
+ */
+function sortedCopy(n: number, value: (k: number) => number): number[] {
+  const v: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const x = value(k);
+    let j = k;
+    for (; j > 0 && v[j - 1]! > x; j--) v[j] = v[j - 1]!;
+    v[j] = x;
+  }
+  return v;
 }
 
 function medianOfSorted(v: readonly number[]): number {
@@ -176,8 +207,13 @@ export function learn(
   const before = prev ? (prev.samples ?? [{ rttMs: prev.rttMs, at: prev.updatedAt }]) : [];
   const sample: LearnedSample = source === undefined ? { rttMs, at: now } : { rttMs, at: now, source };
   const samples = admit(before, sample, o, o.maxSamples, now - o.maxAgeMs);
-  const rtts = samples.map((s) => s.rttMs).sort((a, b) => a - b);
-  return { rttMs: trimmedMeanOfSorted(rtts), weight: windowWeight(samples, now, o), updatedAt: now, samples };
+  const rtts = sortedCopy(samples.length, (k) => samples[k]!.rttMs);
+  // Nothing left the window: the earlier samples' weight at `now`, plus the new one's (1).
+  const weight =
+    prev?.samples && samples.length === before.length + 1
+      ? Math.min(o.maxWeight, decayedWeight(prev, now, o) + 1)
+      : windowWeight(samples, now, o);
+  return { rttMs: trimmedMeanOfSorted(rtts), weight, updatedAt: now, samples };
 }
 
 /**
@@ -306,11 +342,15 @@ export function learnPathModel(
     ...(source === undefined ? {} : { source }),
   };
   const samples = admit(i.samples ?? [], sample, o, o.maxSources, at - o.maxAgeMs);
-  const prior = (v: number) => Array.from({ length: o.priorVotes }, () => v);
+  // The window's values beside `priorVotes` votes for the prior, sorted.
+  const withPrior = (prior: number, value: (s: PathSample) => number) =>
+    sortedCopy(o.priorVotes + samples.length, (k) =>
+      k < o.priorVotes ? prior : value(samples[k - o.priorVotes]!),
+    );
   return {
-    logMean: median([...prior(INITIAL_INFLATION.logMean), ...samples.map((s) => s.logRatio)]),
+    logMean: medianOfSorted(withPrior(INITIAL_INFLATION.logMean, (s) => s.logRatio)),
     weight: samples.length,
-    accessMs: median([...prior(0), ...samples.map((s) => s.accessMs)]),
+    accessMs: medianOfSorted(withPrior(0, (s) => s.accessMs)),
     accessWeight: samples.length,
     samples,
   };

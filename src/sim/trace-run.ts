@@ -24,6 +24,7 @@ import { type CompleteSites, detourGain, type ImpossiblePair, impossibleBySite }
 import {
   type AllocationFigures,
   allocationFigures,
+  type BackboneFigures,
   backboneFigures,
   callFigures,
   type Progress,
@@ -182,6 +183,9 @@ export function overlayFigures(world: World, internet: Internet, maxHops: number
   };
 }
 
+/** What `runTraceClients` leaves out: the backbone's figures. */
+export type TraceClientFigures = Omit<TraceFigures, 'sim'> & { readonly sim: Omit<SimFigures, 'backbone'> };
+
 export function runTrace(
   data: TraceData,
   config: SimConfig,
@@ -189,6 +193,42 @@ export function runTrace(
   progress?: Progress,
   rankOptions?: RankOptions,
 ): TraceFigures {
+  const clients = runTraceClients(data, config, trace, progress, rankOptions);
+  return withBackbone(clients, traceBackbone(data, config, trace, progress));
+}
+
+/**
+ * The backbone phase of the trace-driven world on its own: it depends on the relays only (its own
+ * random stream, the links between relay sites), so a worker thread can run it beside the
+ * clients (`npm run sim:measured`) with the same figures.
+ */
+export function traceBackbone(
+  data: TraceData,
+  config: SimConfig,
+  trace: TraceConfig = DEFAULT_TRACE_CONFIG,
+  progress?: Progress,
+): BackboneFigures {
+  // The relays and the links between them do not depend on the prefixes: skip building them.
+  const relaysOnly = { ...config, scale: { ...config.scale, prefixes: 1 } };
+  const { world, internet } = buildTraceWorld(data.sites, relaysOnly, trace, data.drift);
+  const run = runBackbone(world, internet, config, { progress: (d, t) => progress?.('backbone', d, t) });
+  return backboneFigures(run);
+}
+
+/** The figures of `runTraceClients` with the backbone's, as `runTrace` gives them. */
+export function withBackbone(clients: TraceClientFigures, backbone: BackboneFigures): TraceFigures {
+  const { sim, ...rest } = clients;
+  return { sim: { ...sim, backbone }, ...rest };
+}
+
+/** `runTrace` without the backbone phase: the world, allocations, calls and what measured data judges. */
+export function runTraceClients(
+  data: TraceData,
+  config: SimConfig,
+  trace: TraceConfig = DEFAULT_TRACE_CONFIG,
+  progress?: Progress,
+  rankOptions?: RankOptions,
+): TraceClientFigures {
   progress?.('world', 0, 1);
   const tw = buildTraceWorld(data.sites, config, trace, data.drift);
   const { world, internet } = tw;
@@ -206,14 +246,12 @@ export function runTrace(
   const calls = runCalls(world, internet, config, allocations.learnedState, {
     progress: (d, t) => progress?.('calls', d, t),
   });
-  const backbone = runBackbone(world, internet, config, { progress: (d, t) => progress?.('backbone', d, t) });
-  const sim: SimFigures = {
+  const sim: TraceClientFigures['sim'] = {
     seed: config.seed,
     scale: { ...config.scale, relays: world.relays.length },
     world: worldFigures(world),
     allocations: allocationFigures(allocations, config),
     calls: callFigures(calls, world),
-    backbone: backboneFigures(backbone),
   };
 
   const from = tw.holdoutFromMs;

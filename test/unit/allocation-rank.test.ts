@@ -9,6 +9,8 @@ import {
   type InflationEvidence,
   inflationEvidence,
   inflationFactor,
+  type LearnedRtt,
+  type LearnOptions,
   learn,
   learnInflation,
   learnPathModel,
@@ -428,6 +430,51 @@ describe('learned latency', () => {
     expect(e.rttMs).toBe(75);
     // A week on, the window is empty of weight.
     expect(decayedWeight(e, 9 * DAY)).toBe(0);
+  });
+
+  it('decays a window as the sum of its samples, whatever the clock does', () => {
+    const HOUR = 3_600_000;
+    // The definition: each sample of the window not older than maxAgeMs, decayed by its age
+    // (a sample from the future counts fully), at most maxWeight.
+    const reference = (e: LearnedRtt, now: number, o: LearnOptions) => {
+      let w = 0;
+      for (const s of e.samples!)
+        if (now - s.at <= o.maxAgeMs) w += 0.5 ** (Math.max(0, now - s.at) / o.halfLifeMs);
+      return Math.min(o.maxWeight, w);
+    };
+    const near = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
+    // A sample newer than the entry's last update (another edge's clock ahead) counts fully.
+    const skewed = learn(learn(undefined, 10, 10 * HOUR), 20, 0);
+    expect(decayedWeight(skewed, HOUR)).toBeCloseTo(1 + 0.5 ** (1 / 24), 12);
+    // A sample that has aged out of the window since the last update no longer counts.
+    const aged = learn(learn(undefined, 10, 0), 20, 6 * 24 * HOUR);
+    expect(decayedWeight(aged, 7.5 * 24 * HOUR)).toBeCloseTo(0.5 ** 1.5, 12);
+    // A weight stored at the cap is not decayed from the cap.
+    const capped: LearnOptions = { ...DEFAULT_LEARN, maxWeight: 2 };
+    let full = learn(undefined, 10, 0, capped);
+    for (let k = 0; k < 2; k++) full = learn(full, 10, 0, capped);
+    expect(full.weight).toBe(2);
+    expect(decayedWeight(full, 12 * HOUR, capped)).toBe(2);
+    expect(decayedWeight(full, 24 * HOUR, capped)).toBeCloseTo(1.5, 12);
+    // And at random: clocks that step back, gaps past the window's age, sources, bursts, a cap.
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let run = 0; run < 200; run++) {
+      const o = run % 2 ? DEFAULT_LEARN : { ...DEFAULT_LEARN, maxWeight: 4, maxSamples: 8 };
+      let e: LearnedRtt | undefined;
+      let t = 0;
+      for (let k = 0; k < 40; k++) {
+        const r = rnd();
+        t += r < 0.2 ? -rnd() * HOUR : r < 0.3 ? rnd() * 8 * 24 * HOUR : r < 0.4 ? 0 : rnd() * 12 * HOUR;
+        e = learn(e, rnd() * 300, t, o, rnd() < 0.5 ? undefined : `s${Math.floor(rnd() * 10)}`);
+        expect(near(e.weight, reference(e, t, o))).toBe(true);
+        for (const later of [0, rnd() * 24 * HOUR, rnd() * 9 * 24 * HOUR, -rnd() * HOUR])
+          expect(near(decayedWeight(e, t + later, o), reference(e, t + later, o))).toBe(true);
+      }
+    }
   });
 
   it('learns path inflation from far measurements only, and clamps it', () => {

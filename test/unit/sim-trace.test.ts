@@ -4,9 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, loadWonderProxy } from '../../scripts/sim-data.ts';
 import { fiberRttMs } from '../../src/allocation/learned.ts';
 import { greatCircleKm } from '../../src/directory/geo.ts';
+import { runAllocations } from '../../src/sim/allocations.ts';
 import { parseTraceArgs } from '../../src/sim/args.ts';
+import { runBackbone } from '../../src/sim/backbone.ts';
+import { runCalls } from '../../src/sim/calls.ts';
 import { DEFAULT_SIM_CONFIG, type SimConfig, simConfig } from '../../src/sim/config.ts';
 import { type CompleteSites, completeSites, parseSlices } from '../../src/sim/measured.ts';
+import { backboneFigures } from '../../src/sim/run.ts';
 import {
   buildTraceWorld,
   DEFAULT_TRACE_CONFIG,
@@ -14,7 +18,7 @@ import {
   splitSites,
   type TraceWorld,
 } from '../../src/sim/trace.ts';
-import { runTrace, type TraceFigures } from '../../src/sim/trace-run.ts';
+import { runTrace, type TraceFigures, traceBackbone } from '../../src/sim/trace-run.ts';
 
 // A made-up measured world: 14 sites on a ring of latitudes, RTT = 2 x fiber + 5 ms, except that
 // sites 0 and 7 are joined by a bad route (4 x fiber + 40 ms) that a third site beats, and site 3
@@ -165,6 +169,22 @@ describe('a small trace-driven run', () => {
     expect(held!.allocations).toBeGreaterThan(0);
     expect(heldFirst!.allocations).toBeLessThanOrEqual(held!.allocations);
     expect(f.sim.allocations.summary.oracle.missShare).toBe(0);
+  });
+
+  it('gives the backbone the same figures on a world of its own (as the worker runs it)', () => {
+    // The order runTrace had before the backbone moved to a worker: on the world the clients used.
+    const data = {
+      sites,
+      impossible: [],
+      missing: 0,
+      drift: driftTable(madeUpSlices(), DEFAULT_TRACE_CONFIG.drift),
+    };
+    const tw = buildTraceWorld(data.sites, config, DEFAULT_TRACE_CONFIG, data.drift);
+    const allocations = runAllocations(tw.world, tw.internet, config, { pick: tw.pick });
+    runCalls(tw.world, tw.internet, config, allocations.learnedState);
+    const after = backboneFigures(runBackbone(tw.world, tw.internet, config));
+    expect(traceBackbone(data, config)).toEqual(after);
+    expect(f.sim.backbone).toEqual(after);
   });
 
   it('finds the detour the measured matrix offers, and routes no pair worse than its best path by much', () => {
