@@ -98,6 +98,7 @@ export class Backbone implements PeerEgress {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #syncing = false;
+  #flushing = false;
   #stopped = false;
   readonly #directory: RelayDirectory | undefined;
 
@@ -166,6 +167,7 @@ export class Backbone implements PeerEgress {
     );
     socket.on('message', (msg, rinfo) => {
       this.#run(this.core.frame(msg, unmapped(rinfo.address), rinfo.port, wallClock()));
+      if (this.core.pending) this.#flushSoon();
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -217,9 +219,29 @@ export class Backbone implements PeerEgress {
       this.#transmit(a.peer, a.to, a.parts);
       return;
     }
+    if (a?.type === 'queued') {
+      this.metrics.dataSent(a.peer, data.length);
+      this.#flushSoon();
+      return;
+    }
     if (a?.type === 'direct' && a.reason) this.metrics.rejected(a.reason);
     directEgress.send(alloc, peerIp, peerPort, data);
   }
+
+  /**
+   * Bundles queued in this turn leave at its end: setImmediate runs after the poll phase that read
+   * the datagrams, so a frame waits for the rest of its turn and nothing else.
+   */
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushing = false;
+    for (const a of this.core.flush()) this.#run(a);
+  };
 
   #tick(): void {
     if (this.#stopped) return;
@@ -239,7 +261,15 @@ export class Backbone implements PeerEgress {
       case 'send':
         if (a.kind === 'forward') this.metrics.forwarded(a.peer);
         else if (a.kind === 'handover') this.metrics.handedOver();
+        else if (a.kind === 'bundle') this.metrics.bundleSent(a.frames ?? 1);
         this.#transmit(a.peer, a.to, a.parts);
+        break;
+      case 'queued':
+        if (a.kind === 'forward') this.metrics.forwarded(a.peer);
+        else if (a.kind === 'handover') this.metrics.handedOver();
+        break;
+      case 'each':
+        for (const x of a.actions) this.#run(x);
         break;
       case 'deliver':
         this.metrics.dataDelivered(

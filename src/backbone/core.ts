@@ -28,9 +28,14 @@ import { addressKey, type TransportAddress } from '../net/address.ts';
 import { formatIp, parseIp } from '../net/ip.ts';
 import { type RouteChange, RouteTable } from '../routing/index.ts';
 import type { Path } from '../routing/paths.ts';
+import { BundleWriter, bundles } from './bundle.ts';
 import type { BackboneTuning } from './defaults.ts';
 import {
+  BUNDLE_ENTRY_HEADER,
+  type DataFrame,
+  type DataFrameInit,
   dataOverhead,
+  decodeBundled,
   decodeFrame,
   encodeProbe,
   encodeProbeReply,
@@ -44,10 +49,13 @@ import {
   MAX_FRAME_LENGTH,
   peekSender,
   sealDataFrame,
+  sealUntagged,
+  untaggedLength,
+  writeDataFrame,
 } from './frame.ts';
 import type { KeyRing } from './key-ring.ts';
 import { linkRecord, routingSnapshot } from './links.ts';
-import { type Peer, PeerTable } from './peers.ts';
+import { type Peer, PeerTable, type PeerThread } from './peers.ts';
 import { relayHash } from './relay-hash.ts';
 import { canSendTo, pickThread, senderId, sliceOf } from './threads.ts';
 
@@ -82,7 +90,10 @@ export type BackboneDropReason =
   | 'ERR_NO_ROUTE';
 
 /** `handover`: a frame for this relay that reached a thread not owning its port, passed to the owner. */
-export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply';
+export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply' | 'bundle';
+
+/** What a data frame became on its way out: sent alone, or queued in a bundle (bundle.ts). */
+export type DataKind = 'data' | 'forward' | 'handover';
 
 export type BackboneAction =
   | {
@@ -92,7 +103,13 @@ export type BackboneAction =
       readonly to: TransportAddress;
       /** The frame, in parts to be sent one after the other in one datagram (a vectored write). */
       readonly parts: readonly Uint8Array[];
+      /** Data frames in it: more than one for a bundle. */
+      readonly frames?: number;
     }
+  /** A data frame queued in a bundle for `peer`: call flush() before the event loop turn ends. */
+  | { readonly type: 'queued'; readonly kind: DataKind; readonly peer: string }
+  /** What each frame of a bundle received came to, in order. */
+  | { readonly type: 'each'; readonly actions: readonly BackboneAction[] }
   | {
       readonly type: 'deliver';
       /** addressKey of the local relayed address the datagram is for. */
@@ -149,6 +166,12 @@ export class BackboneCore {
   readonly #table: RouteTable;
   readonly #t: BackboneTuning;
   #keys: KeyRing;
+  /** A bundle writer per peer thread (and own thread) frames were queued for. */
+  readonly #writers = new Map<PeerThread, BundleWriter>();
+  /** Writers with frames, in the order they were opened. */
+  #open: PeerThread[] = [];
+  /** Full bundles sealed before the turn ended, sent with the next flush. */
+  #ready: BackboneAction[] = [];
   #remote: readonly LinkRecord[] = [];
   #seq = 0;
   #dead = '';
@@ -296,19 +319,62 @@ export class BackboneCore {
     const dstIp = this.#bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
     hop.dataSent++;
-    const frame = sealDataFrame(
-      {
-        seq: this.#nextSeq(),
-        sender: this.#sender,
-        target: target.hash,
-        source: { family: source.family, ip: srcIp, port: source.port },
-        destination: { family: dstFamily, ip: dstIp, port: peerPort },
-        payload: data,
-        hopLimit: this.#t.maxHops + 1,
-      },
-      this.#keys,
-    );
+    const init: DataFrameInit = {
+      seq: this.#nextSeq(),
+      sender: this.#sender,
+      target: target.hash,
+      source: { family: source.family, ip: srcIp, port: source.port },
+      destination: { family: dstFamily, ip: dstIp, port: peerPort },
+      payload: data,
+      hopLimit: this.#t.maxHops + 1,
+    };
+    if (hop.bundles) {
+      const length = untaggedLength(init);
+      if (bundles(length, this.#t.bundleBytes)) {
+        writeDataFrame(this.#entry(to, length), init, this.#keys);
+        return { type: 'queued', kind: 'data', peer: hop.id };
+      }
+    }
+    const frame = sealDataFrame(init, this.#keys);
     return { type: 'send', kind: 'data', peer: hop.id, to: to.address, parts: [frame] };
+  }
+
+  /** Whether bundles wait for flush(). */
+  get pending(): boolean {
+    return this.#open.length > 0 || this.#ready.length > 0;
+  }
+
+  /**
+   * Seals every bundle queued since the last flush, one datagram per peer thread (a bundle of one
+   * leaves as a plain data frame): the shell calls it once per event-loop turn with frames queued.
+   */
+  flush(): BackboneAction[] {
+    const out = this.#ready;
+    this.#ready = [];
+    for (const t of this.#open) this.#seal(t, out);
+    this.#open = [];
+    return out;
+  }
+
+  /** A view for a data frame of `length` bytes (no tag) in the bundle for `to`; a full bundle is sealed first. */
+  #entry(to: PeerThread, length: number): Uint8Array {
+    let w = this.#writers.get(to);
+    if (w === undefined || w.limit !== this.#t.bundleBytes) {
+      w = new BundleWriter(this.#t.bundleBytes);
+      this.#writers.set(to, w);
+    }
+    if (w.count === 0) this.#open.push(to);
+    else if (!w.fits(length)) this.#seal(to, this.#ready);
+    return w.reserve(length);
+  }
+
+  #seal(to: PeerThread, out: BackboneAction[]): void {
+    const w = this.#writers.get(to);
+    if (!w || w.count === 0) return;
+    const frames = w.count;
+    const bytes = w.seal({ seq: this.#nextSeq(), sender: this.#sender, target: to.peer.hash }, this.#keys);
+    if (!bytes) return;
+    out.push({ type: 'send', kind: 'bundle', peer: to.peer.id, to: to.address, parts: [bytes], frames });
   }
 
   /**
@@ -326,7 +392,9 @@ export class BackboneCore {
     const r = decodeFrame(bytes, this.#keys);
     if (!r.ok) return drop(r.error);
     const f = r.frame;
-    const sender = this.#peers.bySender.get(f.sender);
+    // A bundle crosses one link (its hop limit is 1, decodeFrame checks): its sender is `from`,
+    // which peekSender checked above; this relay's own threads (a handover) are senders too.
+    const sender = f.type === FrameType.Bundle ? from : this.#peers.bySender.get(f.sender);
     if (!sender) return drop('ERR_UNKNOWN_SENDER');
     if (f.type !== FrameType.Data && f.target !== this.#me) return drop('ERR_WRONG_TARGET');
     const verdict = sender.replay.check(f.seq);
@@ -349,6 +417,40 @@ export class BackboneCore {
       sender.peer.estimator.replied(f.probeSeq, now);
       return NONE;
     }
+    if (f.type === FrameType.Bundle) return this.#unbundle(f.body, from);
+    return this.#data(f, bytes, false, from, sender.peer);
+  }
+
+  /** The entries of a bundle whose tag and seq have passed, each as a data frame of its own. */
+  #unbundle(body: Uint8Array, from: PeerThread): BackboneAction {
+    const actions: BackboneAction[] = [];
+    let o = 0;
+    while (o < body.length) {
+      const n = o + BUNDLE_ENTRY_HEADER <= body.length ? (body[o]! << 8) | body[o + 1]! : -1;
+      const end = o + BUNDLE_ENTRY_HEADER + n;
+      if (n < 0 || end > body.length) {
+        actions.push(drop('ERR_TRUNCATED'));
+        break;
+      }
+      const entry = body.subarray(o + BUNDLE_ENTRY_HEADER, end);
+      o = end;
+      const r = decodeBundled(entry);
+      if (!r.ok) {
+        actions.push(drop(r.error));
+        continue;
+      }
+      const origin = this.#peers.bySender.get(r.frame.sender);
+      if (!origin) actions.push(drop('ERR_UNKNOWN_SENDER'));
+      else actions.push(this.#data(r.frame as DataFrame, entry, true, from, origin.peer));
+    }
+    return { type: 'each', actions };
+  }
+
+  /**
+   * A data frame that passed every check: delivered here, handed to the thread owning its port, or
+   * passed on. `bytes` is the frame as received: tagged, or a bundle entry (`bundled`, no tag).
+   */
+  #data(f: DataFrame, bytes: Uint8Array, bundled: boolean, from: PeerThread, origin: Peer): BackboneAction {
     from.peer.dataReceived++;
     if (f.target === this.#me) {
       // Another thread's port (a sender from before threads, or a stale view): pass it to the
@@ -358,7 +460,7 @@ export class BackboneCore {
       if (owner >= 0 && owner !== this.#thread) {
         const out = forwardFrame(bytes);
         if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
-        return { type: 'send', kind: 'handover', peer: this.id, to: own[owner]!.address, parts: [out] };
+        return this.#passOn(own[owner]!, 'handover', out, bundled, true);
       }
       return {
         type: 'deliver',
@@ -375,13 +477,33 @@ export class BackboneCore {
     // Split horizon: never back to the relay it came from or to its sender. Two relays whose views
     // disagree (a restarted peer: each sees its own link to it lossy for the estimator's window
     // and the other's fine) would bounce it until it died; straight to the target cannot loop.
-    const hop = target && this.#reachable(via === from.peer || via === sender.peer ? target : via, target);
+    const hop = target && this.#reachable(via === from.peer || via === origin ? target : via, target);
     if (!hop || !target) return drop('ERR_NO_ROUTE');
     const out = forwardFrame(bytes);
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
     hop.dataSent++;
     const to = hop.threads[pickThread(hop, target, f.dstPort, hop !== target)]!;
-    return { type: 'send', kind: 'forward', peer: hop.id, to: to.address, parts: [out] };
+    return this.#passOn(to, 'forward', out, bundled, hop.bundles);
+  }
+
+  /**
+   * A frame passed on to `to`: a bundle entry into the bundle for `to` when it takes bundles (else
+   * sealed alone); a tagged frame as it came (its tag still holds: no MAC work).
+   */
+  #passOn(
+    to: PeerThread,
+    kind: DataKind,
+    bytes: Uint8Array,
+    bundled: boolean,
+    takes: boolean,
+  ): BackboneAction {
+    if (!bundled) return { type: 'send', kind, peer: to.peer.id, to: to.address, parts: [bytes] };
+    if (takes && bundles(bytes.length, this.#t.bundleBytes)) {
+      this.#entry(to, bytes.length).set(bytes);
+      return { type: 'queued', kind, peer: to.peer.id };
+    }
+    const frame = sealUntagged(bytes, this.#keys);
+    return { type: 'send', kind, peer: to.peer.id, to: to.address, parts: [frame] };
   }
 
   /**

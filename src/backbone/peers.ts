@@ -46,6 +46,8 @@ export interface Peer extends RelayThreads {
   /** Thread i at index i. */
   threads: readonly PeerThread[];
   legacy: boolean;
+  /** Its record says it takes bundles (`backboneBundles`): data frames to it may go bundled. */
+  bundles: boolean;
   /** The threads' addresses and slices, to notice a change. */
   layout: string;
   readonly estimator: LinkEstimator;
@@ -162,6 +164,7 @@ export class PeerTable {
       startedAt: r.startedAt,
       threads: [],
       legacy: r.backboneThreads === undefined,
+      bundles: r.backboneBundles === true,
       layout: key,
       estimator: new LinkEstimator({
         window: this.tuning.estimatorWindow,
@@ -192,6 +195,7 @@ export class PeerTable {
     peer.threads = threads;
     peer.address = threads[0]!.address;
     peer.legacy = r.backboneThreads === undefined;
+    peer.bundles = r.backboneBundles === true;
     peer.layout = key;
     if (r.id !== this.self.id) for (const t of threads) this.bySender.set(t.sender, t);
   }
