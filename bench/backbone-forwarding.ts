@@ -27,6 +27,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  relayMetric,
   relayRoute,
   setRelayFaults,
   startTestRelay,
@@ -275,6 +276,7 @@ async function main(): Promise<void> {
   const discarded: Sample[] = [];
   const skipped: { round: number; setup: Setup; pattern: Pattern }[] = [];
   const flows: Flow[] = [];
+  const bundling: { relay: string; frames: number; datagrams: number }[] = [];
   try {
     const pa = await relay('PA', '127.0.0.21');
     const pb = await relay('PB', '127.0.0.22');
@@ -353,6 +355,15 @@ async function main(): Promise<void> {
         }
       }
     }
+    // How full the bundles were over the whole run, on each backbone relay (docs/BACKBONE.md, "Bundles").
+    for (const r of relays.slice(2)) {
+      const frames = await relayMetric(r, 'backbone_bundled_frames_total');
+      const datagrams = await relayMetric(r, 'backbone_bundle_datagrams_total');
+      bundling.push({ relay: r.id, frames, datagrams });
+      process.stderr.write(
+        `  ${r.id}: ${frames} data frames in ${datagrams} datagrams from the bundler (${(frames / Math.max(1, datagrams)).toFixed(2)} per datagram)\n`,
+      );
+    }
   } finally {
     for (const { c1, c2 } of flows) {
       await Promise.all([c1.refresh(0).catch(() => undefined), c2.refresh(0).catch(() => undefined)]);
@@ -367,7 +378,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped, bundling }, null, 2)}\n`,
   );
   process.exit(0);
 }
