@@ -166,8 +166,6 @@ export class BackboneCore {
   readonly #table: RouteTable;
   readonly #t: BackboneTuning;
   #keys: KeyRing;
-  /** A bundle writer per peer thread (and own thread) frames were queued for. */
-  readonly #writers = new Map<PeerThread, BundleWriter>();
   /** Writers with frames, in the order they were opened. */
   #open: PeerThread[] = [];
   /** Full bundles sealed before the turn ended, sent with the next flush. */
@@ -358,10 +356,10 @@ export class BackboneCore {
 
   /** A view for a data frame of `length` bytes (no tag) in the bundle for `to`; a full bundle is sealed first. */
   #entry(to: PeerThread, length: number): Uint8Array {
-    let w = this.#writers.get(to);
-    if (w === undefined || w.limit !== this.#t.bundleBytes) {
+    let w = to.bundle;
+    if (w === undefined) {
       w = new BundleWriter(this.#t.bundleBytes);
-      this.#writers.set(to, w);
+      to.bundle = w;
     }
     if (w.count === 0) this.#open.push(to);
     else if (!w.fits(length)) this.#seal(to, this.#ready);
@@ -369,7 +367,7 @@ export class BackboneCore {
   }
 
   #seal(to: PeerThread, out: BackboneAction[]): void {
-    const w = this.#writers.get(to);
+    const w = to.bundle;
     if (!w || w.count === 0) return;
     const frames = w.count;
     const bytes = w.seal({ seq: this.#nextSeq(), sender: this.#sender, target: to.peer.hash }, this.#keys);

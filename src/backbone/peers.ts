@@ -19,6 +19,7 @@ import type { RelayRecord } from '../directory/types.ts';
 import { LinkEstimator } from '../measure/link-estimator.ts';
 import { addressKey, type TransportAddress } from '../net/address.ts';
 import { canonicalIp, parseHostPort } from '../net/ip.ts';
+import type { BundleWriter } from './bundle.ts';
 import type { BackboneTuning } from './defaults.ts';
 import { DeliveryCheck } from './delivery.ts';
 import { relayHash } from './relay-hash.ts';
@@ -35,6 +36,8 @@ export interface PeerThread extends PortSlice {
   /** addressKey(address): what the UDP source of a frame it made must be. */
   readonly addressKey: string;
   readonly replay: ReplayWindow;
+  /** The bundle being filled for it in this event-loop turn (core.ts), made on first use. */
+  bundle: BundleWriter | undefined;
 }
 
 export interface Peer extends RelayThreads {
@@ -190,6 +193,7 @@ export class PeerTable {
         minPort: t.minPort,
         maxPort: t.maxPort,
         replay: new ReplayWindow(this.tuning.replayWindow),
+        bundle: undefined,
       }),
     );
     peer.threads = threads;

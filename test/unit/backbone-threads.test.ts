@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../relay/platform-crypto.ts';
+import { BundleWriter, DEFAULT_BUNDLE_BYTES } from '../../src/backbone/bundle.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
-import { BundleWriter, DEFAULT_BUNDLE_BYTES } from '../../src/backbone/bundle.ts';
 import {
   encodeDataFrame,
   joinParts,
@@ -379,7 +379,9 @@ describe('backbone threads: bundles', () => {
     expect(w.queued).toEqual(Array(3).fill({ at: B0, kind: 'handover' }));
     expect(w.delivered).toEqual([]);
     w.flush(B0);
-    expect(w.sent.filter((s) => s.kind === 'bundle').map((s) => `${s.from}>${s.to}`)).toEqual([`${B0}>${B1}`]);
+    expect(w.sent.filter((s) => s.kind === 'bundle').map((s) => `${s.from}>${s.to}`)).toEqual([
+      `${B0}>${B1}`,
+    ]);
     expect(w.delivered.map((d) => `${d.at} ${d.relayed} ${d.data}`)).toEqual([
       `${B1} 10.1.0.2:50600 0`,
       `${B1} 10.1.0.2:50600 1`,
