@@ -13,7 +13,7 @@
  *
  * The writer below fills one bundle: the shell flushes every open bundle at the end of the loop
  * turn (setImmediate), so a frame waits for nothing but the rest of the turn; a frame that would
- * overflow `limit` closes the bundle first, and one too large for any bundle goes alone. A bundle
+ * overflow `limit` closes the bundle first, and one too large to share a bundle goes alone. A bundle
  * of one entry leaves as a plain data frame (sealUntagged), byte for byte what a relay without
  * bundles sends. Pure; one buffer per bundle.
  */
@@ -31,9 +31,14 @@ import { FRAME_KEY_BYTES, type KeyRing } from './key-ring.ts';
 /** The datagram size bundles stay under by default: below a 1,280-byte IPv6 path MTU with headers. */
 export const DEFAULT_BUNDLE_BYTES = 1200;
 
-/** Whether a data frame of `length` bytes without its tag can go in a bundle of at most `limit` bytes. */
+/**
+ * Whether a data frame of `length` bytes without its tag goes through a bundle of at most `limit`
+ * bytes: only when another of its size would fit beside it (a frame of up to 582 bytes, 546 of payload with IPv4 addresses, under 1,200). A larger
+ * one could share a bundle with small ones at best, and alone it pays a copy and the wait for the
+ * end of the turn for nothing: it is sealed and sent at once, as without bundles.
+ */
 export const bundles = (length: number, limit: number): boolean =>
-  BUNDLE_OVERHEAD + BUNDLE_ENTRY_HEADER + length <= limit;
+  BUNDLE_OVERHEAD + 2 * (BUNDLE_ENTRY_HEADER + length) <= limit;
 
 export class BundleWriter {
   /** A view FRAME_KEY_BYTES into its buffer (room for seal's key), `limit` bytes long. */
