@@ -149,9 +149,8 @@ export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Arra
  */
 export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult {
   if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return fail('ERR_TOO_SHORT', 0);
-  const b0 = bytes[0]!;
-  if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
-  if ((b0 & 0x0f) !== FRAME_VERSION) return fail('ERR_BAD_VERSION', FrameOffset.Version);
+  const version = badVersion(bytes);
+  if (version) return version;
   const type = bytes[FrameOffset.Type]!;
   if (type < FrameType.Data || type > FrameType.Bundle) return fail('ERR_UNKNOWN_TYPE', FrameOffset.Type);
   const keyId = bytes[FrameOffset.KeyId]!;
@@ -159,8 +158,8 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
   if (key === undefined) return fail('ERR_UNKNOWN_KEY', FrameOffset.KeyId);
   const hopLimit = bytes[FrameOffset.HopLimit]!;
   const initialHopLimit = bytes[FrameOffset.InitialHopLimit]!;
-  if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
-  if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
+  const hops = badHops(hopLimit, initialHopLimit);
+  if (hops) return hops;
   const end = bytes.length - FRAME_TAG_LENGTH;
   if (!tagMatches(bytes, end, key, keys)) return fail('ERR_BAD_TAG', end);
 
@@ -232,14 +231,13 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
  */
 export function decodeBundled(bytes: Uint8Array): FrameDecodeResult {
   if (bytes.length < FRAME_HEADER_LENGTH) return fail('ERR_TOO_SHORT', 0);
-  const b0 = bytes[0]!;
-  if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
-  if ((b0 & 0x0f) !== FRAME_VERSION) return fail('ERR_BAD_VERSION', FrameOffset.Version);
+  const version = badVersion(bytes);
+  if (version) return version;
   if (bytes[FrameOffset.Type] !== FrameType.Data) return fail('ERR_UNKNOWN_TYPE', FrameOffset.Type);
   const hopLimit = bytes[FrameOffset.HopLimit]!;
   const initialHopLimit = bytes[FrameOffset.InitialHopLimit]!;
-  if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
-  if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
+  const hops = badHops(hopLimit, initialHopLimit);
+  if (hops) return hops;
   return dataFrame(
     bytes,
     bytes.length,
@@ -324,6 +322,21 @@ export function peekSender(bytes: Uint8Array): number {
 }
 
 const fail = (error: FrameDecodeError, offset: number): FrameDecodeResult => ({ ok: false, error, offset });
+
+/** Byte 0 of any frame, alone or in a bundle: the magic and version 2. */
+function badVersion(bytes: Uint8Array): FrameDecodeResult | undefined {
+  const b0 = bytes[0]!;
+  if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
+  if ((b0 & 0x0f) !== FRAME_VERSION) return fail('ERR_BAD_VERSION', FrameOffset.Version);
+  return undefined;
+}
+
+/** A hop limit on the wire is 1 to the initial hops. */
+function badHops(hopLimit: number, initialHopLimit: number): FrameDecodeResult | undefined {
+  if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
+  if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
+  return undefined;
+}
 
 function familyOf(byte: number): IpFamily | undefined {
   return byte === AddressFamily.IPv4 ? 4 : byte === AddressFamily.IPv6 ? 6 : undefined;
