@@ -5,7 +5,8 @@
  * costs (one SHA-256 of key || frame with node:crypto's one-shot `hash`: every relay verifies or
  * seals each frame once) and what version 1's HMAC-SHA1 (createHmac) cost on the same bytes. CPU time
  * (process.cpuUsage) rather than wall time, so a shared machine disturbs it less; the median of
- * several rounds.
+ * several rounds. The same with bundles (docs/BACKBONE.md, "Bundles"): eight frames per bundle,
+ * the cost given per frame (a bundle's seal, verify and pass-on divided by eight).
  *
  *   node --import tsx bench/backbone-core.ts [--packets 200000] [--rounds 5] [--size 100] [--out bench/results/backbone-core.json]
  */
@@ -13,14 +14,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hmacSha1, sha256 } from '../relay/platform-crypto.ts';
-import type { BackboneAction } from '../src/backbone/core.ts';
+import type { BackboneAction, BackboneCore } from '../src/backbone/core.ts';
 import { joinParts } from '../src/backbone/frame.ts';
 import type { TransportAddress } from '../src/net/address.ts';
 import { MESH_KEY, MemoryNet } from '../test/support/backbone-net.ts';
 
 /** Three cores on the in-memory network, settled: A reaches B directly, or through C. */
-function mesh(viaC: boolean): MemoryNet {
-  const net = new MemoryNet(['A', 'B', 'C']);
+function mesh(viaC: boolean, bundles = false): MemoryNet {
+  const net = new MemoryNet(['A', 'B', 'C'], { bundles });
   net.link('A', 'B', { rttMs: viaC ? 100 : 10 });
   net.link('A', 'C', { rttMs: 10 });
   net.link('C', 'B', { rttMs: 10 });
@@ -32,6 +33,17 @@ const sent = (a: BackboneAction): Uint8Array => {
   if (a.type !== 'send') throw new Error(`expected a send, got ${a.type}`);
   return joinParts(a.parts);
 };
+
+/** Frames per bundle in the bundled cases. */
+const PER_BUNDLE = 8;
+
+/** `core` queues PER_BUNDLE packets and flushes: the one bundle it sends. */
+function bundleOf(core: BackboneCore, source: TransportAddress, payload: Uint8Array): Uint8Array {
+  for (let i = 0; i < PER_BUNDLE; i++) core.route(source, '10.1.0.2', 50001, payload);
+  const out = core.flush();
+  if (out.length !== 1) throw new Error(`bench mesh: ${out.length} datagrams for one bundle`);
+  return sent(out[0]!);
+}
 
 /** CPU microseconds per call of `f` over `n` calls. */
 function cpuPerCall(n: number, f: (i: number) => void): number {
@@ -75,25 +87,49 @@ function main(): void {
   // Frames to receive, made beforehand (each seq once: the replay window would drop repeats).
   const toB = Array.from({ length: n }, () => sent(a.route(source, '10.1.0.2', 50001, payload)));
   const viaC = Array.from({ length: n }, () => sent(a2.route(source, '10.1.0.2', 50001, payload)));
+  // The same with bundles of PER_BUNDLE.
+  const directB = mesh(false, true);
+  const detourB = mesh(true, true);
+  const [ab, bb] = [directB.core('A'), directB.core('B')];
+  const [ab2, cb2] = [detourB.core('A'), detourB.core('C')];
+  const bundles = Math.ceil(n / PER_BUNDLE);
+  const bundlesToB = Array.from({ length: bundles }, () => bundleOf(ab, source, payload));
+  const bundlesViaC = Array.from({ length: bundles }, () => bundleOf(ab2, source, payload));
   const key = new TextEncoder().encode(MESH_KEY);
   const macInput = [toB[0]!.subarray(0, toB[0]!.length - 10)];
   const tagInput = new Uint8Array(64 + macInput[0]!.length);
   tagInput.set(macInput[0]!, 64);
-  const cases: [string, (i: number) => void][] = [
-    ['route: seal a data frame (A)', () => a.route(source, '10.1.0.2', 50001, payload)],
-    ['frame: verify and deliver (B)', (i) => b.frame(toB[i]!, '10.0.0.1', 7000, direct.now)],
-    ['frame: verify and pass on (C)', (i) => c2.frame(viaC[i]!, '10.0.0.1', 7000, detour.now)],
-    ['tag: SHA-256 of 64-byte key || frame, one-shot crypto.hash (floor)', () => sha256(tagInput)],
-    ['version 1 tag: HMAC-SHA1 of the frame, createHmac', () => hmacSha1(key, macInput)],
+  const b8 = `bundles of ${PER_BUNDLE}, per frame`;
+  /** [name, one call, frames per call] */
+  const cases: [string, (i: number) => void, number][] = [
+    ['route: seal a data frame (A)', () => a.route(source, '10.1.0.2', 50001, payload), 1],
+    ['frame: verify and deliver (B)', (i) => b.frame(toB[i]!, '10.0.0.1', 7000, direct.now), 1],
+    ['frame: verify and pass on (C)', (i) => c2.frame(viaC[i]!, '10.0.0.1', 7000, detour.now), 1],
+    [`route and flush: ${b8} (A)`, () => bundleOf(ab, source, payload), PER_BUNDLE],
+    [
+      `frame: verify and deliver, ${b8} (B)`,
+      (i) => bb.frame(bundlesToB[i]!, '10.0.0.1', 7000, directB.now),
+      PER_BUNDLE,
+    ],
+    [
+      `frame and flush: verify and pass on, ${b8} (C)`,
+      (i) => {
+        cb2.frame(bundlesViaC[i]!, '10.0.0.1', 7000, detourB.now);
+        cb2.flush();
+      },
+      PER_BUNDLE,
+    ],
+    ['tag: SHA-256 of 64-byte key || frame, one-shot crypto.hash (floor)', () => sha256(tagInput), 1],
+    ['version 1 tag: HMAC-SHA1 of the frame, createHmac', () => hmacSha1(key, macInput), 1],
   ];
   const results: { case: string; cpuUsPerPacket: number; rounds: number[] }[] = [];
-  for (const [name, f] of cases) {
+  for (const [name, f, per] of cases) {
     const perRound: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // Receivers need fresh frames every round: new cores, new frames would change what is
       // measured, so each round takes its own slice of the prepared frames.
-      const slice = Math.floor(n / rounds);
-      perRound.push(cpuPerCall(slice, (i) => f(r * slice + i)));
+      const slice = Math.floor(n / per / rounds);
+      perRound.push(cpuPerCall(slice, (i) => f(r * slice + i)) / per);
     }
     results.push({ case: name, cpuUsPerPacket: median(perRound), rounds: perRound });
   }
