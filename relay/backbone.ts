@@ -4,7 +4,9 @@
  * (src/backbone/core.ts): probing, link estimates, routes with hysteresis, framing, replay and
  * address checks all live there. Packets an allocation sends to another relay's relayed address
  * leave through the backbone (PeerEgress); frames for this relay's relayed addresses are
- * delivered into the owning allocation through the BackboneHost.
+ * delivered into the owning allocation through the BackboneHost. Data frames the core queues in
+ * bundles (src/backbone/bundle.ts) leave at the end of the event-loop turn: one setImmediate per
+ * turn calls core.flush().
  *
  * With --workers N there is one per thread, each on its own port (P + thread index; see
  * docs/BACKBONE.md, "Several TURN workers and the backbone"). Thread 0's leads: it reads and

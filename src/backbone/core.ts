@@ -11,7 +11,10 @@
  * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
  * frame is built in one buffer (the payload copied once) and tagged with one platform hash call,
  * with no per-call object; a forwarded frame leaves as the datagram it came in (its
- * hop limit lowered in place). Addresses stay bytes: the strings a delivery needs come from small
+ * hop limit lowered in place). To a relay that takes bundles (bundle.ts), small data frames are
+ * written into the bundle for their next hop instead and leave when the shell calls `flush()` at
+ * the end of the event-loop turn: one seal, one verify and one datagram per bundle; a bundle's
+ * entries are checked and delivered or passed on one by one (`each`). Addresses stay bytes: the strings a delivery needs come from small
  * caches keyed by numbers, not built per packet. Received frames pass, in order and before any MAC work, a size check and a check that the UDP source is
  * a registered relay's backbone address (the sender's own unless the frame was forwarded); then
  * the tag; then the sender's replay window (replay-window.ts).
