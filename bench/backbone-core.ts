@@ -5,7 +5,9 @@
  * costs (one SHA-256 of key || frame with node:crypto's one-shot `hash`: every relay verifies or
  * seals each frame once) and what version 1's HMAC-SHA1 (createHmac) cost on the same bytes. CPU time
  * (process.cpuUsage) rather than wall time, so a shared machine disturbs it less; the median of
- * several rounds.
+ * several rounds. The same with bundles (docs/BACKBONE.md, "Bundles"): eight frames per bundle
+ * (as many as fit, for larger payloads; none for payloads too large to bundle), the cost given per
+ * frame (a bundle's seal, verify and pass-on divided by its frames).
  *
  *   node --import tsx bench/backbone-core.ts [--packets 200000] [--rounds 5] [--size 100] [--out bench/results/backbone-core.json]
  */
@@ -13,14 +15,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hmacSha1, sha256 } from '../relay/platform-crypto.ts';
-import type { BackboneAction } from '../src/backbone/core.ts';
-import { joinParts } from '../src/backbone/frame.ts';
+import { bundles as canBundle } from '../src/backbone/bundle.ts';
+import type { BackboneAction, BackboneCore } from '../src/backbone/core.ts';
+import { BACKBONE_DEFAULTS } from '../src/backbone/defaults.ts';
+import {
+  BUNDLE_ENTRY_HEADER,
+  BUNDLE_OVERHEAD,
+  dataOverhead,
+  FRAME_TAG_LENGTH,
+  joinParts,
+} from '../src/backbone/frame.ts';
 import type { TransportAddress } from '../src/net/address.ts';
 import { MESH_KEY, MemoryNet } from '../test/support/backbone-net.ts';
 
 /** Three cores on the in-memory network, settled: A reaches B directly, or through C. */
-function mesh(viaC: boolean): MemoryNet {
-  const net = new MemoryNet(['A', 'B', 'C']);
+function mesh(viaC: boolean, bundles = false): MemoryNet {
+  const net = new MemoryNet(['A', 'B', 'C'], { bundles });
   net.link('A', 'B', { rttMs: viaC ? 100 : 10 });
   net.link('A', 'C', { rttMs: 10 });
   net.link('C', 'B', { rttMs: 10 });
@@ -32,6 +42,18 @@ const sent = (a: BackboneAction): Uint8Array => {
   if (a.type !== 'send') throw new Error(`expected a send, got ${a.type}`);
   return joinParts(a.parts);
 };
+
+/** Frames per bundle in the bundled cases, at most (fewer when eight do not fit). */
+const PER_BUNDLE = 8;
+let perBundle = PER_BUNDLE;
+
+/** `core` queues perBundle packets and flushes: the one bundle it sends. */
+function bundleOf(core: BackboneCore, source: TransportAddress, payload: Uint8Array): Uint8Array {
+  for (let i = 0; i < perBundle; i++) core.route(source, '10.1.0.2', 50001, payload);
+  const out = core.flush();
+  if (out.length !== 1) throw new Error(`bench mesh: ${out.length} datagrams for one bundle`);
+  return sent(out[0]!);
+}
 
 /** CPU microseconds per call of `f` over `n` calls. */
 function cpuPerCall(n: number, f: (i: number) => void): number {
@@ -75,25 +97,60 @@ function main(): void {
   // Frames to receive, made beforehand (each seq once: the replay window would drop repeats).
   const toB = Array.from({ length: n }, () => sent(a.route(source, '10.1.0.2', 50001, payload)));
   const viaC = Array.from({ length: n }, () => sent(a2.route(source, '10.1.0.2', 50001, payload)));
+  // The same with bundles of perBundle (below).
+  const directB = mesh(false, true);
+  const detourB = mesh(true, true);
+  const [ab, bb] = [directB.core('A'), directB.core('B')];
+  const [ab2, cb2] = [detourB.core('A'), detourB.core('C')];
+  // Frames too large to share a bundle are never bundled: no bundled cases for them.
+  const entry = dataOverhead(4, 4) - FRAME_TAG_LENGTH + size;
+  const limit = BACKBONE_DEFAULTS.bundleBytes;
+  const bundled = canBundle(entry, limit);
+  perBundle = Math.min(PER_BUNDLE, Math.floor((limit - BUNDLE_OVERHEAD) / (BUNDLE_ENTRY_HEADER + entry)));
+  const count = bundled ? Math.ceil(n / perBundle) : 0;
+  const bundlesToB = Array.from({ length: count }, () => bundleOf(ab, source, payload));
+  const bundlesViaC = Array.from({ length: count }, () => bundleOf(ab2, source, payload));
   const key = new TextEncoder().encode(MESH_KEY);
   const macInput = [toB[0]!.subarray(0, toB[0]!.length - 10)];
   const tagInput = new Uint8Array(64 + macInput[0]!.length);
   tagInput.set(macInput[0]!, 64);
-  const cases: [string, (i: number) => void][] = [
-    ['route: seal a data frame (A)', () => a.route(source, '10.1.0.2', 50001, payload)],
-    ['frame: verify and deliver (B)', (i) => b.frame(toB[i]!, '10.0.0.1', 7000, direct.now)],
-    ['frame: verify and pass on (C)', (i) => c2.frame(viaC[i]!, '10.0.0.1', 7000, detour.now)],
-    ['tag: SHA-256 of 64-byte key || frame, one-shot crypto.hash (floor)', () => sha256(tagInput)],
-    ['version 1 tag: HMAC-SHA1 of the frame, createHmac', () => hmacSha1(key, macInput)],
+  const b8 = `bundles of ${perBundle}, per frame`;
+  /** [name, one call, frames per call] */
+  const cases: [string, (i: number) => void, number][] = [
+    ['route: seal a data frame (A)', () => a.route(source, '10.1.0.2', 50001, payload), 1],
+    ['frame: verify and deliver (B)', (i) => b.frame(toB[i]!, '10.0.0.1', 7000, direct.now), 1],
+    ['frame: verify and pass on (C)', (i) => c2.frame(viaC[i]!, '10.0.0.1', 7000, detour.now), 1],
   ];
+  if (bundled) {
+    cases.push(
+      [`route and flush: ${b8} (A)`, () => bundleOf(ab, source, payload), perBundle],
+      [
+        `frame: verify and deliver, ${b8} (B)`,
+        (i) => bb.frame(bundlesToB[i]!, '10.0.0.1', 7000, directB.now),
+        perBundle,
+      ],
+      [
+        `frame and flush: verify and pass on, ${b8} (C)`,
+        (i) => {
+          cb2.frame(bundlesViaC[i]!, '10.0.0.1', 7000, detourB.now);
+          cb2.flush();
+        },
+        perBundle,
+      ],
+    );
+  }
+  cases.push(
+    ['tag: SHA-256 of 64-byte key || frame, one-shot crypto.hash (floor)', () => sha256(tagInput), 1],
+    ['version 1 tag: HMAC-SHA1 of the frame, createHmac', () => hmacSha1(key, macInput), 1],
+  );
   const results: { case: string; cpuUsPerPacket: number; rounds: number[] }[] = [];
-  for (const [name, f] of cases) {
+  for (const [name, f, per] of cases) {
     const perRound: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // Receivers need fresh frames every round: new cores, new frames would change what is
       // measured, so each round takes its own slice of the prepared frames.
-      const slice = Math.floor(n / rounds);
-      perRound.push(cpuPerCall(slice, (i) => f(r * slice + i)));
+      const slice = Math.floor(n / per / rounds);
+      perRound.push(cpuPerCall(slice, (i) => f(r * slice + i)) / per);
     }
     results.push({ case: name, cpuUsPerPacket: median(perRound), rounds: perRound });
   }

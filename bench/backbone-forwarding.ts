@@ -8,7 +8,7 @@
  *   1 hop     A <-> B over the backbone, direct
  *   2 hops    A <-> D over the backbone, with A-D and B-D blackholed so frames go A -> C -> D
  * Each set-up runs at a fixed rate (latency) and with a window of packets in flight per pair
- * (saturation), with the same 100-byte payload from the same client process. The set-ups take
+ * (saturation), with the same payload (100 bytes, or --size) from the same client process. The set-ups take
  * turns for several rounds; the table gives medians over rounds of the round-trip rate, of the
  * relays' CPU time per round trip (the six relay processes, read from /proc, less what they use
  * idle, measured for 2 s each round; it holds up better than the rate when the machine is shared)
@@ -21,12 +21,13 @@
  * B run with --workers N (on a Node with dgram reusePort: test/support/newer-node.ts), its clients
  * spread over its threads by the kernel, each frame sent to the thread owning its port.
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--out bench/results/backbone-forwarding.json]
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--out bench/results/backbone-forwarding.json]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  relayMetric,
   relayRoute,
   setRelayFaults,
   startTestRelay,
@@ -138,12 +139,14 @@ async function measure(
   /** Indices into `pids` of the relays this set-up's packets cross. */
   involved: readonly number[],
   durationMs: number,
+  /** ChannelData payload bytes (the first 8 carry the send time). */
+  size: number,
 ): Promise<Sample> {
   const rtts: number[] = [];
   let sent = 0;
   let received = 0;
   let running = true;
-  const payload = new Uint8Array(100);
+  const payload = new Uint8Array(size);
   const view = new DataView(payload.buffer);
   const send = (c: TurnTestClient) => {
     view.setFloat64(0, performance.now());
@@ -241,6 +244,7 @@ async function main(): Promise<void> {
       pairs: { type: 'string', default: '20' },
       rounds: { type: 'string', default: '5' },
       'workers-b': { type: 'string', default: '1' },
+      size: { type: 'string', default: '100' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
@@ -248,14 +252,16 @@ async function main(): Promise<void> {
   const pairs = Number(values.pairs);
   const rounds = Number(values.rounds);
   const workersB = Number(values['workers-b']);
+  const size = Number(values.size);
   if (
     !(durationMs >= 1000 && durationMs <= 60_000) ||
     !(pairs >= 1 && pairs <= 200) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20) ||
-    !(Number.isInteger(workersB) && workersB >= 1 && workersB <= 8)
+    !(Number.isInteger(workersB) && workersB >= 1 && workersB <= 8) ||
+    !(Number.isInteger(size) && size >= 8 && size <= 1400)
   ) {
     process.stderr.write(
-      'bench: --duration 1..60 seconds, --pairs 1..200, --rounds 1..20, --workers-b 1..8\n',
+      'bench: --duration 1..60 seconds, --pairs 1..200, --rounds 1..20, --workers-b 1..8, --size 8..1400 bytes\n',
     );
     process.exit(2);
   }
@@ -270,6 +276,7 @@ async function main(): Promise<void> {
   const discarded: Sample[] = [];
   const skipped: { round: number; setup: Setup; pattern: Pattern }[] = [];
   const flows: Flow[] = [];
+  const bundling: { relay: string; frames: number; datagrams: number }[] = [];
   try {
     const pa = await relay('PA', '127.0.0.21');
     const pb = await relay('PB', '127.0.0.22');
@@ -329,7 +336,17 @@ async function main(): Promise<void> {
             continue;
           }
           const flows = bySetup.get(setup)!;
-          const s = await measure(round, setup, pattern, flows, pids, idleCpu, INVOLVED[setup]!, durationMs);
+          const s = await measure(
+            round,
+            setup,
+            pattern,
+            flows,
+            pids,
+            idleCpu,
+            INVOLVED[setup]!,
+            durationMs,
+            size,
+          );
           // A sample whose path changed under it (probes slowed by load) is not a sample of this set-up.
           if (route && (await relayRoute(route[0], route[1])) !== route[2]) {
             process.stderr.write(`  (route changed during the sample: not counted)\n`);
@@ -337,6 +354,15 @@ async function main(): Promise<void> {
           } else samples.push(s);
         }
       }
+    }
+    // How full the bundles were over the whole run, on each backbone relay (docs/BACKBONE.md, "Bundles").
+    for (const r of relays.slice(2)) {
+      const frames = await relayMetric(r, 'backbone_bundled_frames_total');
+      const datagrams = await relayMetric(r, 'backbone_bundle_datagrams_total');
+      bundling.push({ relay: r.id, frames, datagrams });
+      process.stderr.write(
+        `  ${r.id}: ${frames} data frames in ${datagrams} datagrams from the bundler (${(frames / Math.max(1, datagrams)).toFixed(2)} per datagram)\n`,
+      );
     }
   } finally {
     for (const { c1, c2 } of flows) {
@@ -352,7 +378,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, workersB, samples, discarded, skipped }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped, bundling }, null, 2)}\n`,
   );
   process.exit(0);
 }

@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics of the backbone: per link (labelled by peer relay id, a bounded set) the
  * RTT, jitter and loss this relay measures; frames rejected by reason; data frames sent,
- * forwarded, delivered and handed to another thread (--workers N); frames dropped by fault injection; path changes by reason;
- * and end-to-end losses found (src/backbone/end-to-end.ts) by destination relay.
+ * forwarded, delivered and handed to another thread (--workers N); datagrams the bundler sent and
+ * the frames in them; frames dropped by fault injection; path changes by reason; and end-to-end
+ * losses found (src/backbone/end-to-end.ts) by destination relay.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LinkRecord } from '../src/directory/types.ts';
@@ -15,6 +16,8 @@ export interface RelayMetricsBackbone {
   forwarded(peer: string): void;
   /** A frame for this relay passed to the thread that owns its port (--workers N). */
   handedOver(): void;
+  /** A datagram sealed at the end of a loop turn (bundle.ts) holding `frames` data frames (1: alone). */
+  bundleSent(frames: number): void;
   dataDelivered(delivered: boolean, bytes: number): void;
   faultDropped(peer: string): void;
   pathChanged(to: string, reason: string): void;
@@ -68,6 +71,24 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
     labelNames: ['peer'],
     registers: [registry],
   });
+  // Datagrams from the bundler and the data frames in them: frames / datagrams is the mean bundle.
+  const bundled = { datagrams: 0, frames: 0 };
+  new Counter({
+    name: 'backbone_bundle_datagrams_total',
+    help: 'Datagrams the bundler sent at the end of an event-loop turn (one data frame alone, or a bundle).',
+    registers: [registry],
+    collect() {
+      setCounter(this, bundled.datagrams);
+    },
+  });
+  new Counter({
+    name: 'backbone_bundled_frames_total',
+    help: 'Data frames in the datagrams the bundler sent: over backbone_bundle_datagrams_total, frames per datagram.',
+    registers: [registry],
+    collect() {
+      setCounter(this, bundled.frames);
+    },
+  });
   const paths = new Counter({
     name: 'backbone_path_changes_total',
     help: 'Changes of the chosen path to a destination relay, by reason.',
@@ -103,6 +124,10 @@ export function createBackboneMetrics(registry: Registry): RelayMetricsBackbone 
     },
     handedOver() {
       frames.handover++;
+    },
+    bundleSent(n) {
+      bundled.datagrams++;
+      bundled.frames += n;
     },
     dataDelivered(delivered, n) {
       if (delivered) {

@@ -4,7 +4,9 @@
  * (src/backbone/core.ts): probing, link estimates, routes with hysteresis, framing, replay and
  * address checks all live there. Packets an allocation sends to another relay's relayed address
  * leave through the backbone (PeerEgress); frames for this relay's relayed addresses are
- * delivered into the owning allocation through the BackboneHost.
+ * delivered into the owning allocation through the BackboneHost. Data frames the core queues in
+ * bundles (src/backbone/bundle.ts) leave at the end of the event-loop turn: one setImmediate per
+ * turn calls core.flush().
  *
  * With --workers N there is one per thread, each on its own port (P + thread index; see
  * docs/BACKBONE.md, "Several TURN workers and the backbone"). Thread 0's leads: it reads and
@@ -101,6 +103,7 @@ export class Backbone implements PeerEgress {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #syncing = false;
+  #flushing = false;
   #stopped = false;
   readonly #directory: RelayDirectory | undefined;
 
@@ -173,6 +176,7 @@ export class Backbone implements PeerEgress {
     );
     socket.on('message', (msg, rinfo) => {
       this.#run(this.core.frame(msg, unmapped(rinfo.address), rinfo.port, wallClock()));
+      if (this.core.pending) this.#flushSoon();
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -224,9 +228,29 @@ export class Backbone implements PeerEgress {
       this.#transmit(a.peer, a.to, a.parts);
       return;
     }
+    if (a?.type === 'queued') {
+      this.metrics.dataSent(a.peer, data.length);
+      this.#flushSoon();
+      return;
+    }
     if (a?.type === 'direct' && a.reason) this.metrics.rejected(a.reason);
     directEgress.send(alloc, peerIp, peerPort, data);
   }
+
+  /**
+   * Bundles queued in this turn leave at its end: setImmediate runs after the poll phase that read
+   * the datagrams, so a frame waits for the rest of its turn and nothing else.
+   */
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushing = false;
+    for (const a of this.core.flush()) this.#run(a);
+  };
 
   #tick(): void {
     if (this.#stopped) return;
@@ -246,7 +270,15 @@ export class Backbone implements PeerEgress {
       case 'send':
         if (a.kind === 'forward') this.metrics.forwarded(a.peer);
         else if (a.kind === 'handover') this.metrics.handedOver();
+        else if (a.kind === 'bundle') this.metrics.bundleSent(a.frames ?? 1);
         this.#transmit(a.peer, a.to, a.parts);
+        break;
+      case 'queued':
+        if (a.kind === 'forward') this.metrics.forwarded(a.peer);
+        else if (a.kind === 'handover') this.metrics.handedOver();
+        break;
+      case 'each':
+        for (const x of a.actions) this.#run(x);
         break;
       case 'deliver':
         this.metrics.dataDelivered(

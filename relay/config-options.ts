@@ -308,6 +308,8 @@ export const OPTIONS = {
     help: 'a relay that stops heartbeating leaves the directory after this many seconds' },
   backbonePort: { flag: '--backbone-port', env: 'RELAY_BACKBONE_PORT', kind: 'value', arg: 'N', parse: PORT,
     help: 'UDP port for relay-to-relay frames (probes and relayed data); without it no backbone. With --workers N, ports P..P+N-1 (one per worker)' },
+  backboneBundleBytes: { flag: '--backbone-bundle-bytes', env: 'RELAY_BACKBONE_BUNDLE_BYTES', kind: 'value', arg: 'N', default: '1200', parse: int(0, 9000),
+    help: 'largest bundle: data frames ready for one next hop in one event-loop turn leave as one datagram of at most N bytes, under one tag (docs/BACKBONE.md, "Bundles"); keep it under the path MTU less 48 bytes; 0 sends every frame alone' },
   meshKey: { flag: '--mesh-key', env: 'RELAY_MESH_KEYS', kind: 'list', arg: 'K', parse: meshKey, display: () => '<redacted>',
     help: 'backbone authentication key, 16+ characters; the first signs, all verify (rotation)' },
   faultLinks: { flag: '--fault-links', env: 'RELAY_FAULT_LINKS', kind: 'value', arg: 'SPEC', parse: faultSpec,

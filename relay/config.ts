@@ -238,6 +238,7 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     noTlsWatch,
     externalIp,
     discoverExternalIp,
+    backboneBundleBytes,
     ...rest
   } = v;
 
@@ -329,7 +330,7 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     tls,
     externalIps,
     discoverExternalIp: discover,
-    backbone: BACKBONE_DEFAULTS,
+    backbone: { ...BACKBONE_DEFAULTS, bundleBytes: backboneBundleBytes },
     pingHost: rest.pingHost ?? rest.listen[0]!,
   };
 }

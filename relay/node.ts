@@ -227,6 +227,7 @@ export async function startRelayNode(
             : addressKey({ family, address: advertised, port: config.backbonePort }),
         backboneThreads:
           config.backbonePort === undefined ? undefined : backboneThreads(config, family, advertised),
+        backboneBundles: config.backbonePort !== undefined,
         pingUrl: pingUrl(config, advertised, { private: http.port, http: ping.http, https: ping.https }),
       },
       {

@@ -89,6 +89,8 @@ export class Registration {
     private readonly reach: {
       readonly backbone: string;
       readonly backboneThreads?: readonly BackboneThreadRecord[] | undefined;
+      /** Its backbone takes bundles (every backbone of this version does). */
+      readonly backboneBundles?: boolean;
       readonly pingUrl: string | undefined;
     },
     private readonly sources: RegistrationSources,
@@ -177,6 +179,7 @@ export class Registration {
       turnUrls: this.urls,
       backbone: this.reach.backbone,
       ...(this.reach.backboneThreads?.length ? { backboneThreads: this.reach.backboneThreads } : {}),
+      ...(this.reach.backboneBundles ? { backboneBundles: true } : {}),
       ...(this.reach.pingUrl ? { pingUrl: this.reach.pingUrl } : {}),
       relayedAddress: c.externalIps[family] ?? c.listen[0]!,
       portRange: [c.minPort, c.maxPort],

@@ -11,7 +11,10 @@
  * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
  * frame is built in one buffer (the payload copied once) and tagged with one platform hash call,
  * with no per-call object; a forwarded frame leaves as the datagram it came in (its
- * hop limit lowered in place). Addresses stay bytes: the strings a delivery needs come from small
+ * hop limit lowered in place). To a relay that takes bundles (bundle.ts), small data frames are
+ * written into the bundle for their next hop instead and leave when the shell calls `flush()` at
+ * the end of the event-loop turn: one seal, one verify and one datagram per bundle; a bundle's
+ * entries are checked and delivered or passed on one by one (`each`). Addresses stay bytes: the strings a delivery needs come from small
  * caches keyed by numbers, not built per packet. Received frames pass, in order and before any MAC work, a size check and a check that the UDP source is
  * a registered relay's backbone address (the sender's own unless the frame was forwarded); then
  * the tag; then the sender's replay window (replay-window.ts).
@@ -29,10 +32,15 @@ import { addressKey, type TransportAddress } from '../net/address.ts';
 import { formatIp, parseIp } from '../net/ip.ts';
 import { type RouteChange, RouteTable } from '../routing/index.ts';
 import type { OverlaySnapshot, Path } from '../routing/paths.ts';
+import { BundleWriter, bundles } from './bundle.ts';
 import type { BackboneTuning } from './defaults.ts';
 import { EndToEndCheck, type EndToEndLoss, pathRttMs } from './end-to-end.ts';
 import {
+  BUNDLE_ENTRY_HEADER,
+  type DataFrame,
+  type DataFrameInit,
   dataOverhead,
+  decodeBundled,
   decodeFrame,
   encodeProbe,
   encodeProbeReply,
@@ -46,10 +54,13 @@ import {
   MAX_FRAME_LENGTH,
   peekSender,
   sealDataFrame,
+  sealUntagged,
+  untaggedLength,
+  writeDataFrame,
 } from './frame.ts';
 import type { KeyRing } from './key-ring.ts';
 import { linkRecord, routingSnapshot } from './links.ts';
-import { type Peer, PeerTable } from './peers.ts';
+import { type Peer, PeerTable, type PeerThread } from './peers.ts';
 import { relayHash } from './relay-hash.ts';
 import { canSendTo, pickThread, senderId, sliceOf } from './threads.ts';
 
@@ -92,7 +103,10 @@ export type BackboneDropReason =
   | 'ERR_FAULT_GRAY';
 
 /** `handover`: a frame for this relay that reached a thread not owning its port, passed to the owner. */
-export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply';
+export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply' | 'bundle';
+
+/** What a data frame became on its way out: sent alone, or queued in a bundle (bundle.ts). */
+export type DataKind = 'data' | 'forward' | 'handover';
 
 export type BackboneAction =
   | {
@@ -102,7 +116,13 @@ export type BackboneAction =
       readonly to: TransportAddress;
       /** The frame, in parts to be sent one after the other in one datagram (a vectored write). */
       readonly parts: readonly Uint8Array[];
+      /** Data frames in it: more than one for a bundle. */
+      readonly frames?: number;
     }
+  /** A data frame queued in a bundle for `peer`: call flush() before the event loop turn ends. */
+  | { readonly type: 'queued'; readonly kind: DataKind; readonly peer: string }
+  /** What each frame of a bundle received came to, in order. */
+  | { readonly type: 'each'; readonly actions: readonly BackboneAction[] }
   | {
       readonly type: 'deliver';
       /** addressKey of the local relayed address the datagram is for. */
@@ -161,6 +181,10 @@ export class BackboneCore {
   readonly #table: RouteTable;
   readonly #t: BackboneTuning;
   #keys: KeyRing;
+  /** Writers with frames, in the order they were opened. */
+  #open: PeerThread[] = [];
+  /** Full bundles sealed before the turn ended, sent with the next flush. */
+  #ready: BackboneAction[] = [];
   #remote: readonly LinkRecord[] = [];
   /** Thread 0: is what this relay originates toward each destination reaching it (end-to-end.ts)? */
   readonly #endToEnd = new EndToEndCheck();
@@ -357,19 +381,82 @@ export class BackboneCore {
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
     hop.dataSent++;
     target.endSent++;
-    const frame = sealDataFrame(
-      {
-        seq: this.#nextSeq(),
-        sender: this.#sender,
-        target: target.hash,
-        source: { family: source.family, ip: srcIp, port: source.port },
-        destination: { family: dstFamily, ip: dstIp, port: peerPort },
-        payload: data,
-        hopLimit: this.#t.maxHops + 1,
-      },
-      this.#keys,
-    );
-    return { type: 'send', kind: 'data', peer: hop.id, to: to.address, parts: [frame] };
+    const init: DataFrameInit = {
+      seq: this.#nextSeq(),
+      sender: this.#sender,
+      target: target.hash,
+      source: { family: source.family, ip: srcIp, port: source.port },
+      destination: { family: dstFamily, ip: dstIp, port: peerPort },
+      payload: data,
+      hopLimit: this.#t.maxHops + 1,
+    };
+    if (hop.bundles) {
+      const length = untaggedLength(init);
+      if (bundles(length, this.#t.bundleBytes)) {
+        writeDataFrame(this.#entry(to, length), init, this.#keys);
+        return { type: 'queued', kind: 'data', peer: hop.id };
+      }
+    }
+    const frame = sealDataFrame(init, this.#keys);
+    return this.#inOrder(to, { type: 'send', kind: 'data', peer: hop.id, to: to.address, parts: [frame] });
+  }
+
+  /**
+   * `send` for `to`, after what still waits in bundles for `to` (sealed now): a frame that leaves
+   * alone (too large to bundle, or a tagged frame in transit) never overtakes smaller ones of the
+   * same flow queued earlier in the turn. Only mixed sizes to one hop in one turn pay for it.
+   */
+  #inOrder(to: PeerThread, send: BackboneAction): BackboneAction {
+    const open = to.bundle !== undefined && to.bundle.count > 0;
+    const ready = this.#ready.length > 0 && this.#ready.some((a) => a.type === 'send' && a.to === to.address);
+    if (!open && !ready) return send;
+    const before: BackboneAction[] = [];
+    if (ready) {
+      const rest: BackboneAction[] = [];
+      for (const a of this.#ready) (a.type === 'send' && a.to === to.address ? before : rest).push(a);
+      this.#ready = rest;
+    }
+    this.#seal(to, before);
+    before.push(send);
+    return { type: 'each', actions: before };
+  }
+
+  /** Whether bundles wait for flush(). */
+  get pending(): boolean {
+    return this.#open.length > 0 || this.#ready.length > 0;
+  }
+
+  /**
+   * Seals every bundle queued since the last flush, one datagram per peer thread (a bundle of one
+   * leaves as a plain data frame): the shell calls it once per event-loop turn with frames queued.
+   */
+  flush(): BackboneAction[] {
+    const out = this.#ready;
+    this.#ready = [];
+    for (const t of this.#open) this.#seal(t, out);
+    this.#open = [];
+    return out;
+  }
+
+  /** A view for a data frame of `length` bytes (no tag) in the bundle for `to`; a full bundle is sealed first. */
+  #entry(to: PeerThread, length: number): Uint8Array {
+    let w = to.bundle;
+    if (w === undefined) {
+      w = new BundleWriter(this.#t.bundleBytes);
+      to.bundle = w;
+    }
+    if (w.count === 0) this.#open.push(to);
+    else if (!w.fits(length)) this.#seal(to, this.#ready);
+    return w.reserve(length);
+  }
+
+  #seal(to: PeerThread, out: BackboneAction[]): void {
+    const w = to.bundle;
+    if (!w || w.count === 0) return;
+    const frames = w.count;
+    const bytes = w.seal({ seq: this.#nextSeq(), sender: this.#sender, target: to.peer.hash }, this.#keys);
+    if (!bytes) return;
+    out.push({ type: 'send', kind: 'bundle', peer: to.peer.id, to: to.address, parts: [bytes], frames });
   }
 
   /**
@@ -387,7 +474,9 @@ export class BackboneCore {
     const r = decodeFrame(bytes, this.#keys);
     if (!r.ok) return drop(r.error);
     const f = r.frame;
-    const sender = this.#peers.bySender.get(f.sender);
+    // A bundle crosses one link (its hop limit is 1, decodeFrame checks): its sender is `from`,
+    // which peekSender checked above; this relay's own threads (a handover) are senders too.
+    const sender = f.type === FrameType.Bundle ? from : this.#peers.bySender.get(f.sender);
     if (!sender) return drop('ERR_UNKNOWN_SENDER');
     if (f.type !== FrameType.Data && f.target !== this.#me) return drop('ERR_WRONG_TARGET');
     const verdict = sender.replay.check(f.seq);
@@ -410,6 +499,40 @@ export class BackboneCore {
       sender.peer.estimator.replied(f.probeSeq, now);
       return NONE;
     }
+    if (f.type === FrameType.Bundle) return this.#unbundle(f.body, from);
+    return this.#data(f, bytes, false, from, sender.peer);
+  }
+
+  /** The entries of a bundle whose tag and seq have passed, each as a data frame of its own. */
+  #unbundle(body: Uint8Array, from: PeerThread): BackboneAction {
+    const actions: BackboneAction[] = [];
+    let o = 0;
+    while (o < body.length) {
+      const n = o + BUNDLE_ENTRY_HEADER <= body.length ? (body[o]! << 8) | body[o + 1]! : -1;
+      const end = o + BUNDLE_ENTRY_HEADER + n;
+      if (n < 0 || end > body.length) {
+        actions.push(drop('ERR_TRUNCATED'));
+        break;
+      }
+      const entry = body.subarray(o + BUNDLE_ENTRY_HEADER, end);
+      o = end;
+      const r = decodeBundled(entry);
+      if (!r.ok) {
+        actions.push(drop(r.error));
+        continue;
+      }
+      const origin = this.#peers.bySender.get(r.frame.sender);
+      if (!origin) actions.push(drop('ERR_UNKNOWN_SENDER'));
+      else actions.push(this.#data(r.frame as DataFrame, entry, true, from, origin.peer));
+    }
+    return { type: 'each', actions };
+  }
+
+  /**
+   * A data frame that passed every check: delivered here, handed to the thread owning its port, or
+   * passed on. `bytes` is the frame as received: tagged, or a bundle entry (`bundled`, no tag).
+   */
+  #data(f: DataFrame, bytes: Uint8Array, bundled: boolean, from: PeerThread, origin: Peer): BackboneAction {
     from.peer.dataReceived++;
     if (f.target === this.#me) {
       // Another thread's port (a sender from before threads, or a stale view): pass it to the
@@ -419,9 +542,9 @@ export class BackboneCore {
       if (owner >= 0 && owner !== this.#thread) {
         const out = forwardFrame(bytes);
         if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
-        return { type: 'send', kind: 'handover', peer: this.id, to: own[owner]!.address, parts: [out] };
+        return this.#passOn(own[owner]!, 'handover', out, bundled, true);
       }
-      sender.peer.endReceived++;
+      origin.endReceived++;
       return {
         type: 'deliver',
         relayed: this.#relayedKey(f.dstIp, f.dstPort),
@@ -437,7 +560,7 @@ export class BackboneCore {
     // Split horizon: never back to the relay it came from or to its sender. Two relays whose views
     // disagree (a restarted peer: each sees its own link to it lossy for the estimator's window
     // and the other's fine) would bounce it until it died; straight to the target cannot loop.
-    const hop = target && this.#reachable(via === from.peer || via === sender.peer ? target : via, target);
+    const hop = target && this.#reachable(via === from.peer || via === origin ? target : via, target);
     if (!hop || !target) return drop('ERR_NO_ROUTE');
     if (this.#grayTransit.size > 0 && (this.#grayTransit.has('*') || this.#grayTransit.has(hop.id)))
       return drop('ERR_FAULT_GRAY');
@@ -445,7 +568,28 @@ export class BackboneCore {
     if (!out) return drop('ERR_HOP_LIMIT_EXHAUSTED');
     hop.dataSent++;
     const to = hop.threads[pickThread(hop, target, f.dstPort, hop !== target)]!;
-    return { type: 'send', kind: 'forward', peer: hop.id, to: to.address, parts: [out] };
+    return this.#passOn(to, 'forward', out, bundled, hop.bundles);
+  }
+
+  /**
+   * A frame passed on to `to`: a bundle entry into the bundle for `to` when it takes bundles (else
+   * sealed alone); a tagged frame as it came (its tag still holds: no MAC work).
+   */
+  #passOn(
+    to: PeerThread,
+    kind: DataKind,
+    bytes: Uint8Array,
+    bundled: boolean,
+    takes: boolean,
+  ): BackboneAction {
+    if (!bundled)
+      return this.#inOrder(to, { type: 'send', kind, peer: to.peer.id, to: to.address, parts: [bytes] });
+    if (takes && bundles(bytes.length, this.#t.bundleBytes)) {
+      this.#entry(to, bytes.length).set(bytes);
+      return { type: 'queued', kind, peer: to.peer.id };
+    }
+    const frame = sealUntagged(bytes, this.#keys);
+    return this.#inOrder(to, { type: 'send', kind, peer: to.peer.id, to: to.address, parts: [frame] });
   }
 
   /**

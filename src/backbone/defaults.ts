@@ -41,6 +41,11 @@ export interface BackboneTuning {
   readonly sustainLossDeadband: number;
   /** Frames per sender the replay window remembers behind the highest seq seen. */
   readonly replayWindow: number;
+  /**
+   * The largest bundle (bundle.ts): data frames for one next hop in one event-loop turn leave as
+   * one datagram of at most this many bytes, to relays that take bundles; 0 sends every frame alone.
+   */
+  readonly bundleBytes: number;
 }
 
 export const BACKBONE_DEFAULTS: BackboneTuning = Object.freeze({
@@ -67,4 +72,6 @@ export const BACKBONE_DEFAULTS: BackboneTuning = Object.freeze({
   lossDeadband: 0.04,
   sustainLossDeadband: 0,
   replayWindow: 4096,
+  // Under a 1,280-byte IPv6 path MTU with IP and UDP headers: video-size frames go alone.
+  bundleBytes: 1200,
 });

@@ -17,7 +17,12 @@ export const MAX_FRAME_LENGTH = 65_507;
 /** Relay-to-relay links a data frame may cross; overlay paths are one to three links. */
 export const DEFAULT_HOP_LIMIT = 4;
 
-export const FrameType = { Data: 1, Probe: 2, ProbeReply: 3 } as const;
+/**
+ * Bundle: several data frames for one next hop in one datagram under one tag (bundle.ts). Sent
+ * only to relays whose directory record says `backboneBundles`; a relay from before bundles
+ * refuses the type as ERR_UNKNOWN_TYPE.
+ */
+export const FrameType = { Data: 1, Probe: 2, ProbeReply: 3, Bundle: 4 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Header byte offsets (docs/BACKBONE.md has the diagram). */
@@ -39,6 +44,13 @@ export const DATA_FIXED_LENGTH = 6;
 export const PROBE_BODY_LENGTH = 8;
 /** Probe-reply body: probe seq (u32), probe sent-at (f64). */
 export const REPLY_BODY_LENGTH = 12;
+
+/** Before each frame in a bundle: its length (u16). */
+export const BUNDLE_ENTRY_HEADER = 2;
+/** The smallest frame a bundle entry can hold: a data frame's header and fixed body with IPv4 addresses. */
+export const MIN_BUNDLE_ENTRY = FRAME_HEADER_LENGTH + DATA_FIXED_LENGTH + 8;
+/** Bytes a bundle adds around its entries: one header and one tag. */
+export const BUNDLE_OVERHEAD = FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH;
 
 /** An address ready for the wire: parse it once (wireAddress), not per packet. */
 export interface WireAddress {
@@ -86,7 +98,13 @@ export interface ProbeReplyFrame extends FrameHeader {
   readonly probeSentAt: number;
 }
 
-export type BackboneFrame = DataFrame | ProbeFrame | ProbeReplyFrame;
+export interface BundleFrame extends FrameHeader {
+  readonly type: typeof FrameType.Bundle;
+  /** The entries, each a u16 length and an untagged data frame (walk them with nextBundled). */
+  readonly body: Uint8Array;
+}
+
+export type BackboneFrame = DataFrame | ProbeFrame | ProbeReplyFrame | BundleFrame;
 
 export type FrameDecodeError =
   | 'ERR_TOO_SHORT'

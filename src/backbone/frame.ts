@@ -15,6 +15,7 @@ import { concatBytes } from '../crypto/encoding.ts';
 import type { IpFamily } from '../net/address.ts';
 import { AddressFamily } from '../stun/constants.ts';
 import {
+  type BundleFrame,
   DATA_FIXED_LENGTH,
   type DataFrame,
   type DataFrameInit,
@@ -51,6 +52,17 @@ export * from './frame-format.ts';
  * limit or flags, or a frame over MAX_FRAME_LENGTH: check dataOverhead() first.
  */
 export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array {
+  const length = untaggedLength(init) + FRAME_TAG_LENGTH;
+  const out = withKeyRoom(length);
+  writeDataFrame(out, init, keys);
+  return seal(out, keys, out[FrameOffset.HopLimit]!);
+}
+
+/**
+ * Bytes of `init` as a data frame without its tag: what a bundle entry holds. Throws (a caller
+ * fault) on a bad address or a frame over MAX_FRAME_LENGTH.
+ */
+export function untaggedLength(init: DataFrameInit): number {
   const { source: s, destination: d, payload } = init;
   checkAddress(s, 'source');
   checkAddress(d, 'destination');
@@ -58,7 +70,15 @@ export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array 
   if (length > MAX_FRAME_LENGTH) {
     throw new RangeError(`a data frame of ${length} bytes exceeds ${MAX_FRAME_LENGTH}`);
   }
-  const out = withKeyRoom(length);
+  return length - FRAME_TAG_LENGTH;
+}
+
+/**
+ * Writes `init` as a data frame without its tag, hop limit included, into `out` (zeroed, at
+ * least untaggedLength(init) bytes): the body of seal, and a bundle entry as it is.
+ */
+export function writeDataFrame(out: Uint8Array, init: DataFrameInit, keys: KeyRing): void {
+  const { source: s, destination: d, payload } = init;
   const hop = init.hopLimit ?? DEFAULT_HOP_LIMIT;
   let o = writeHeader(out, FrameType.Data, init, hop, keys);
   out[o] = s.family === 4 ? AddressFamily.IPv4 : AddressFamily.IPv6;
@@ -70,7 +90,30 @@ export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array 
   o += s.ip.length;
   out.set(d.ip, o);
   out.set(payload, o + d.ip.length);
+  out[FrameOffset.HopLimit] = hop;
+}
+
+/**
+ * A data frame from a bundle (untagged, as decodeBundled accepted it) as a frame of its own, sealed
+ * with the current key: for a next hop that takes no bundles, or a bundle of one. The entry is copied.
+ */
+export function sealUntagged(entry: Uint8Array, keys: KeyRing): Uint8Array {
+  const out = withKeyRoom(entry.length + FRAME_TAG_LENGTH);
+  out.set(entry);
+  const hop = entry[FrameOffset.HopLimit]!;
+  out[FrameOffset.KeyId] = keys.current.id;
   return seal(out, keys, hop);
+}
+
+/**
+ * Seals a bundle: `out` is a view FRAME_KEY_BYTES into its buffer (as withKeyRoom gives) whose
+ * first `used` bytes are a blank header and the entries; the header is written here, with hop
+ * limit 1 (a bundle crosses one link). Returns the datagram, a view of `out`.
+ */
+export function sealBundle(out: Uint8Array, used: number, init: FrameInit, keys: KeyRing): Uint8Array {
+  const frame = out.subarray(0, used + FRAME_TAG_LENGTH);
+  writeHeader(frame, FrameType.Bundle, init, 1, keys);
+  return seal(frame, keys, 1);
 }
 
 /** The data path's name for encodeDataFrame: one buffer, one hash call. */
@@ -106,18 +149,17 @@ export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Arra
  */
 export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult {
   if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return fail('ERR_TOO_SHORT', 0);
-  const b0 = bytes[0]!;
-  if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
-  if ((b0 & 0x0f) !== FRAME_VERSION) return fail('ERR_BAD_VERSION', FrameOffset.Version);
+  const version = badVersion(bytes);
+  if (version) return version;
   const type = bytes[FrameOffset.Type]!;
-  if (type < FrameType.Data || type > FrameType.ProbeReply) return fail('ERR_UNKNOWN_TYPE', FrameOffset.Type);
+  if (type < FrameType.Data || type > FrameType.Bundle) return fail('ERR_UNKNOWN_TYPE', FrameOffset.Type);
   const keyId = bytes[FrameOffset.KeyId]!;
   const key = keys.accepted.get(keyId);
   if (key === undefined) return fail('ERR_UNKNOWN_KEY', FrameOffset.KeyId);
   const hopLimit = bytes[FrameOffset.HopLimit]!;
   const initialHopLimit = bytes[FrameOffset.InitialHopLimit]!;
-  if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
-  if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
+  const hops = badHops(hopLimit, initialHopLimit);
+  if (hops) return hops;
   const end = bytes.length - FRAME_TAG_LENGTH;
   if (!tagMatches(bytes, end, key, keys)) return fail('ERR_BAD_TAG', end);
 
@@ -125,26 +167,15 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
   const seq = readU32(bytes, FrameOffset.Seq);
   const sender = readU48(bytes, FrameOffset.Sender);
   const target = readU48(bytes, FrameOffset.Target);
-  let o = FRAME_HEADER_LENGTH;
   if (type === FrameType.Data) {
-    if (end - o < DATA_FIXED_LENGTH) return fail('ERR_TRUNCATED', o);
-    const srcFamily = familyOf(bytes[o]!);
-    if (srcFamily === undefined) return fail('ERR_ADDRESS_FAMILY', o);
-    const dstFamily = familyOf(bytes[o + 1]!);
-    if (dstFamily === undefined) return fail('ERR_ADDRESS_FAMILY', o + 1);
-    const srcPort = readU16(bytes, o + 2);
-    const dstPort = readU16(bytes, o + 4);
-    o += DATA_FIXED_LENGTH;
-    const srcEnd = o + ipLength(srcFamily);
-    if (srcEnd > end) return fail('ERR_TRUNCATED', o);
-    const dstEnd = srcEnd + ipLength(dstFamily);
-    if (dstEnd > end) return fail('ERR_TRUNCATED', srcEnd);
-    const srcIp = bytes.subarray(o, srcEnd);
-    const dstIp = bytes.subarray(srcEnd, dstEnd);
-    const payload = bytes.subarray(dstEnd, end);
-    // One flat literal per type: no intermediate objects.
-    const frame: DataFrame = {
-      type: FrameType.Data,
+    return dataFrame(bytes, end, keyId, hopLimit, initialHopLimit, flags, seq, sender, target);
+  }
+  const o = FRAME_HEADER_LENGTH;
+  if (type === FrameType.Bundle) {
+    if (initialHopLimit !== 1) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.InitialHopLimit);
+    const body = bytes.subarray(o, end);
+    const frame: BundleFrame = {
+      type: FrameType.Bundle,
       keyId,
       hopLimit,
       initialHopLimit,
@@ -152,13 +183,7 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
       seq,
       sender,
       target,
-      srcFamily,
-      srcPort,
-      srcIp,
-      dstFamily,
-      dstPort,
-      dstIp,
-      payload,
+      body,
     };
     return { ok: true, frame };
   }
@@ -201,6 +226,81 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
 }
 
 /**
+ * One entry of a bundle whose tag has verified: a data frame without a tag. The same checks as
+ * decodeFrame but the key and tag (its key id byte is not read: the bundle's key covered it).
+ */
+export function decodeBundled(bytes: Uint8Array): FrameDecodeResult {
+  if (bytes.length < FRAME_HEADER_LENGTH) return fail('ERR_TOO_SHORT', 0);
+  const version = badVersion(bytes);
+  if (version) return version;
+  if (bytes[FrameOffset.Type] !== FrameType.Data) return fail('ERR_UNKNOWN_TYPE', FrameOffset.Type);
+  const hopLimit = bytes[FrameOffset.HopLimit]!;
+  const initialHopLimit = bytes[FrameOffset.InitialHopLimit]!;
+  const hops = badHops(hopLimit, initialHopLimit);
+  if (hops) return hops;
+  return dataFrame(
+    bytes,
+    bytes.length,
+    bytes[FrameOffset.KeyId]!,
+    hopLimit,
+    initialHopLimit,
+    bytes[FrameOffset.Flags]!,
+    readU32(bytes, FrameOffset.Seq),
+    readU48(bytes, FrameOffset.Sender),
+    readU48(bytes, FrameOffset.Target),
+  );
+}
+
+/** A data frame's body, from the header on to `end` (the tag, or the entry's end). */
+function dataFrame(
+  bytes: Uint8Array,
+  end: number,
+  keyId: number,
+  hopLimit: number,
+  initialHopLimit: number,
+  flags: number,
+  seq: number,
+  sender: number,
+  target: number,
+): FrameDecodeResult {
+  let o = FRAME_HEADER_LENGTH;
+  if (end - o < DATA_FIXED_LENGTH) return fail('ERR_TRUNCATED', o);
+  const srcFamily = familyOf(bytes[o]!);
+  if (srcFamily === undefined) return fail('ERR_ADDRESS_FAMILY', o);
+  const dstFamily = familyOf(bytes[o + 1]!);
+  if (dstFamily === undefined) return fail('ERR_ADDRESS_FAMILY', o + 1);
+  const srcPort = readU16(bytes, o + 2);
+  const dstPort = readU16(bytes, o + 4);
+  o += DATA_FIXED_LENGTH;
+  const srcEnd = o + ipLength(srcFamily);
+  if (srcEnd > end) return fail('ERR_TRUNCATED', o);
+  const dstEnd = srcEnd + ipLength(dstFamily);
+  if (dstEnd > end) return fail('ERR_TRUNCATED', srcEnd);
+  const srcIp = bytes.subarray(o, srcEnd);
+  const dstIp = bytes.subarray(srcEnd, dstEnd);
+  const payload = bytes.subarray(dstEnd, end);
+  // One flat literal per type: no intermediate objects.
+  const frame: DataFrame = {
+    type: FrameType.Data,
+    keyId,
+    hopLimit,
+    initialHopLimit,
+    flags,
+    seq,
+    sender,
+    target,
+    srcFamily,
+    srcPort,
+    srcIp,
+    dstFamily,
+    dstPort,
+    dstIp,
+    payload,
+  };
+  return { ok: true, frame };
+}
+
+/**
  * The frame with its hop limit one lower, for the next relay on the path, changed in place (the
  * received datagram is the receiver's to pass on: no copy); undefined when the result would be 0
  * (drop it). The tag stays valid: it was computed with that byte as 0.
@@ -222,6 +322,21 @@ export function peekSender(bytes: Uint8Array): number {
 }
 
 const fail = (error: FrameDecodeError, offset: number): FrameDecodeResult => ({ ok: false, error, offset });
+
+/** Byte 0 of any frame, alone or in a bundle: the magic and version 2. */
+function badVersion(bytes: Uint8Array): FrameDecodeResult | undefined {
+  const b0 = bytes[0]!;
+  if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
+  if ((b0 & 0x0f) !== FRAME_VERSION) return fail('ERR_BAD_VERSION', FrameOffset.Version);
+  return undefined;
+}
+
+/** A hop limit on the wire is 1 to the initial hops. */
+function badHops(hopLimit: number, initialHopLimit: number): FrameDecodeResult | undefined {
+  if (hopLimit === 0) return fail('ERR_HOP_LIMIT_EXHAUSTED', FrameOffset.HopLimit);
+  if (hopLimit > initialHopLimit) return fail('ERR_HOP_LIMIT_RAISED', FrameOffset.HopLimit);
+  return undefined;
+}
 
 function familyOf(byte: number): IpFamily | undefined {
   return byte === AddressFamily.IPv4 ? 4 : byte === AddressFamily.IPv6 ? 6 : undefined;
@@ -272,10 +387,11 @@ function withKeyRoom(length: number): Uint8Array {
 }
 
 /**
- * Appends the tag over everything before it (hop limit still 0, as writeHeader left it), then
- * sets the hop limit. `out` comes from withKeyRoom.
+ * Appends the tag over everything before it, the hop limit read as 0, then sets the hop limit.
+ * `out` comes from withKeyRoom (or is a view as far into its buffer).
  */
 function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
+  out[FrameOffset.HopLimit] = 0;
   const end = out.length - FRAME_TAG_LENGTH;
   const whole = new Uint8Array(out.buffer, out.byteOffset - FRAME_KEY_BYTES, FRAME_KEY_BYTES + end);
   whole.set(keys.current.key);

@@ -19,6 +19,7 @@ import type { RelayRecord } from '../directory/types.ts';
 import { LinkEstimator } from '../measure/link-estimator.ts';
 import { addressKey, type TransportAddress } from '../net/address.ts';
 import { canonicalIp, parseHostPort } from '../net/ip.ts';
+import type { BundleWriter } from './bundle.ts';
 import type { BackboneTuning } from './defaults.ts';
 import { DeliveryCheck } from './delivery.ts';
 import { relayHash } from './relay-hash.ts';
@@ -35,6 +36,8 @@ export interface PeerThread extends PortSlice {
   /** addressKey(address): what the UDP source of a frame it made must be. */
   readonly addressKey: string;
   readonly replay: ReplayWindow;
+  /** The bundle being filled for it in this event-loop turn (core.ts), made on first use. */
+  bundle: BundleWriter | undefined;
 }
 
 export interface Peer extends RelayThreads {
@@ -46,6 +49,8 @@ export interface Peer extends RelayThreads {
   /** Thread i at index i. */
   threads: readonly PeerThread[];
   legacy: boolean;
+  /** Its record says it takes bundles (`backboneBundles`): data frames to it may go bundled. */
+  bundles: boolean;
   /** The threads' addresses and slices, to notice a change. */
   layout: string;
   readonly estimator: LinkEstimator;
@@ -168,6 +173,7 @@ export class PeerTable {
       startedAt: r.startedAt,
       threads: [],
       legacy: r.backboneThreads === undefined,
+      bundles: r.backboneBundles === true,
       layout: key,
       estimator: new LinkEstimator({
         window: this.tuning.estimatorWindow,
@@ -195,11 +201,13 @@ export class PeerTable {
         minPort: t.minPort,
         maxPort: t.maxPort,
         replay: new ReplayWindow(this.tuning.replayWindow),
+        bundle: undefined,
       }),
     );
     peer.threads = threads;
     peer.address = threads[0]!.address;
     peer.legacy = r.backboneThreads === undefined;
+    peer.bundles = r.backboneBundles === true;
     peer.layout = key;
     if (r.id !== this.self.id) for (const t of threads) this.bySender.set(t.sender, t);
   }

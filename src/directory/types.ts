@@ -26,6 +26,11 @@ export interface RelayRecord {
    * read as one thread at `backbone` owning the whole range (src/backbone/threads.ts).
    */
   readonly backboneThreads?: readonly BackboneThreadRecord[];
+  /**
+   * True when its backbone takes bundles (frame type 4, src/backbone/bundle.ts). Absent in records
+   * from before bundles: other relays then send it every data frame alone.
+   */
+  readonly backboneBundles?: boolean;
   /** The address relayed sockets are advertised on, and their port range. */
   readonly relayedAddress: string;
   readonly portRange: readonly [number, number];

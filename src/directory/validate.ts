@@ -58,6 +58,8 @@ export function checkRelayRecord(v: unknown): Checked<RelayRecord> {
     !validThreads(v.backboneThreads, v.backbone, range as [number, number])
   )
     return bad('backboneThreads');
+  if (v.backboneBundles !== undefined && typeof v.backboneBundles !== 'boolean')
+    return bad('backboneBundles');
   // Clients fetch it: only an http(s) URL ending in /ping, never another scheme.
   if (
     v.pingUrl !== undefined &&

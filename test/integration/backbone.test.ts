@@ -150,6 +150,32 @@ describe('backbone between three relays', () => {
     await Promise.all([c1.close(), c2.close()]);
   });
 
+  it('bundles the frames a burst brings in one turn, and every packet arrives in order', async () => {
+    const { c1, c2 } = await pair();
+    const bundled = 'backbone_bundled_frames_total';
+    const datagrams = 'backbone_bundle_datagrams_total';
+    const [framesBefore, datagramsBefore] = await Promise.all([metric('A', bundled), metric('A', datagrams)]);
+    const deliveredBefore = await metric('B', 'backbone_data_frames_total{action="delivered"}');
+    // Bursts of 50 back to back: the relay reads many per poll phase, so its turn has many frames for B.
+    const N = 200;
+    for (let burst = 0; burst < N / 50; burst++) {
+      for (let i = 0; i < 50; i++) {
+        const n = burst * 50 + i;
+        c1.sendChannel(0x4000, Uint8Array.of(n >> 8, n & 0xff, ...new Uint8Array(98)));
+      }
+      await sleep(5);
+    }
+    const got = await c2.waitForData(N);
+    expect(got.map((g) => (g.data[0]! << 8) | g.data[1]!)).toEqual(Array.from({ length: N }, (_, i) => i));
+    const frames = (await metric('A', bundled)) - framesBefore;
+    const sent = (await metric('A', datagrams)) - datagramsBefore;
+    // Every frame went through the bundler, in fewer datagrams than frames.
+    expect(frames).toBe(N);
+    expect(sent).toBeLessThan(N / 2);
+    expect((await metric('B', 'backbone_data_frames_total{action="delivered"}')) - deliveredBefore).toBe(N);
+    await Promise.all([c1.close(), c2.close()]);
+  });
+
   it('detours through C when the direct link A-B is slower than A-C-B, and comes back', async () => {
     const { c1, c2 } = await pair();
     // c2 echoes at once; each round trip carries its own tag, so a late answer never counts for

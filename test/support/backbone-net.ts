@@ -69,13 +69,21 @@ export class MemoryNet {
   readonly endLosses: { relay: string; at: number; loss: EndToEndLoss }[] = [];
   /** Relays from before the end-to-end check: their published records carry no `endIn`. */
   readonly withoutEndIn = new Set<string>();
+  /** Data frames queued in bundles (sent at the end of the turn, with kind 'bundle'). */
+  readonly queued: { relay: string; kind: string; peer: string }[] = [];
   #queue: InFlight[] = [];
   readonly #rng;
   readonly #ids: string[];
 
   constructor(
     ids: readonly string[],
-    readonly options: { tuning?: Partial<BackboneTuning>; seed?: number; hash?: Sha256 } = {},
+    readonly options: {
+      tuning?: Partial<BackboneTuning>;
+      seed?: number;
+      hash?: Sha256;
+      /** Relays whose records say `backboneBundles` (all with true, these with a list); none by default. */
+      bundles?: boolean | readonly string[];
+    } = {},
   ) {
     this.#ids = [...ids];
     this.#rng = createRng(options.seed ?? 1);
@@ -108,9 +116,21 @@ export class MemoryNet {
       version: 'test',
       startedAt,
       updatedAt: this.now,
+      ...(this.#bundles(id) ? { backboneBundles: true } : {}),
     };
     this.nodes.set(id, { core, record, listed: true, up: true });
     return core;
+  }
+
+  #bundles(id: string): boolean {
+    const b = this.options.bundles;
+    return b === true || (Array.isArray(b) && b.includes(id));
+  }
+
+  /** The end of `id`'s event-loop turn: what it queued in bundles leaves (the shell's setImmediate). */
+  flush(id: string): void {
+    const core = this.core(id);
+    if (core.pending) for (const a of core.flush()) this.#execute(id, a);
   }
 
   ip(id: string): string {
@@ -164,6 +184,8 @@ export class MemoryNet {
   /** Advances the clock to `until`, running every due tick and delivering datagrams in time order. */
   run(untilMs: number, every?: { ms: number; f: () => void }): void {
     const end = this.now + untilMs;
+    // What send() queued before this call leaves now, at the end of that turn.
+    for (const [id, n] of this.nodes) if (n.up) this.flush(id);
     let nextEvery = every ? this.now : Number.POSITIVE_INFINITY;
     for (let guard = 0; guard < 50_000_000; guard++) {
       let next = Math.min(end, this.#queue[0]?.at ?? Number.POSITIVE_INFINITY, nextEvery);
@@ -179,6 +201,8 @@ export class MemoryNet {
         const node = this.nodes.get(d.to);
         if (node?.up) this.#execute(d.to, node.core.frame(d.bytes, d.fromIp, d.fromPort, this.now));
       }
+      // The turn ends: every relay sends the bundles it queued.
+      for (const [id, n] of this.nodes) if (n.up) this.flush(id);
       for (const [id, n] of this.nodes) {
         if (n.up && n.core.nextDue() <= this.now) for (const a of n.core.tick(this.now)) this.#execute(id, a);
       }
@@ -207,7 +231,7 @@ export class MemoryNet {
         this.sent.push({ relay, kind: a.kind, peer: a.peer, bytes, at: this.now });
         const spec = this.links.get(`${relay}>${a.peer}`);
         if (!spec || spec.down || this.#rng.next() < (spec.loss ?? 0)) return;
-        const data = a.kind === 'data' || a.kind === 'forward';
+        const data = a.kind === 'data' || a.kind === 'forward' || a.kind === 'bundle';
         if (data && spec.dataLoss && this.#rng.next() < spec.dataLoss) return;
         const jitter = spec.jitterMs ? -spec.jitterMs * Math.log(1 - this.#rng.next()) : 0;
         this.#push({
@@ -219,6 +243,12 @@ export class MemoryNet {
         });
         return;
       }
+      case 'queued':
+        this.queued.push({ relay, kind: a.kind, peer: a.peer });
+        return;
+      case 'each':
+        for (const x of a.actions) this.#execute(relay, x);
+        return;
       case 'deliver':
         this.delivered.push({ at: this.now, relay, ...a });
         return;

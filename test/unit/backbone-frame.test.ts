@@ -395,7 +395,7 @@ describe('malformed input', () => {
     ['version 1', 'ERR_BAD_VERSION', 0, set(d, 0, 0xb1)],
     ['version 3', 'ERR_BAD_VERSION', 0, set(d, 0, 0xb3)],
     ['type 0', 'ERR_UNKNOWN_TYPE', 1, set(d, 1, 0)],
-    ['type 4', 'ERR_UNKNOWN_TYPE', 1, set(d, 1, 4)],
+    ['type 5', 'ERR_UNKNOWN_TYPE', 1, set(d, 1, 5)],
     ['a key id not in the ring', 'ERR_UNKNOWN_KEY', 2, set(d, 2, 3)],
     ['hop limit 0', 'ERR_HOP_LIMIT_EXHAUSTED', 3, set(d, 3, 0)],
     ['a hop limit above the initial one', 'ERR_HOP_LIMIT_RAISED', 3, set(d, 3, 5)],

@@ -6,10 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../relay/platform-crypto.ts';
+import { BundleWriter, DEFAULT_BUNDLE_BYTES } from '../../src/backbone/bundle.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
 import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
-import { encodeDataFrame, joinParts, peekSender } from '../../src/backbone/frame.ts';
+import {
+  encodeDataFrame,
+  joinParts,
+  peekSender,
+  untaggedLength,
+  writeDataFrame,
+} from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { canSendTo, pickThread, type RelayThreads, senderId, sliceOf } from '../../src/backbone/threads.ts';
@@ -113,6 +120,7 @@ class Wire {
   /** Relays whose other threads report their counts to thread 0 every 250 ms, as relay/backbone.ts does. */
   readonly reporting = new Set<string>();
   readonly endLosses: { at: string; loss: EndToEndLoss }[] = [];
+  readonly queued: { at: string; kind: string }[] = [];
 
   add(id: string, n: number, threads: number | 'legacy'): void {
     const r = record(id, n, threads);
@@ -193,7 +201,16 @@ class Wire {
       this.delivered.push({ at, relayed: a.relayed, peerIp: a.peerIp, data: a.data[0]! });
     } else if (a.type === 'drop') {
       this.drops.push({ at, reason: a.reason });
+    } else if (a.type === 'queued') {
+      this.queued.push({ at, kind: a.kind });
+    } else if (a.type === 'each') {
+      for (const x of a.actions) this.exec(at, x);
     }
+  }
+
+  /** The end of the turn at `at`: its queued bundles leave. */
+  flush(at: string): void {
+    for (const a of this.core(at).flush()) this.exec(at, a);
   }
 }
 
@@ -402,5 +419,38 @@ describe('backbone threads: cores on a wire', () => {
     const alone = run(['A']);
     expect(alone.endIn).toBeLessThan(alone.n * 0.6);
     expect(alone.w.endLosses.map((e) => e.loss.avoid)).toContainEqual(['C']);
+  });
+});
+
+describe('backbone threads: bundles', () => {
+  it('hands the entries of a bundle for another thread’s ports to that thread in a bundle of its own', () => {
+    const w = mesh();
+    // As A (one thread) would bundle three frames for ports of B's thread 1 had it a stale view of B.
+    const keys = createKeyRing([KEY], sha256);
+    const bundle = new BundleWriter(DEFAULT_BUNDLE_BYTES);
+    for (let i = 0; i < 3; i++) {
+      const init = {
+        seq: 2_000_000 + i,
+        sender: relayHash('A'),
+        target: relayHash('B'),
+        source: { family: 4 as const, ip: Uint8Array.of(10, 1, 0, 1), port: 50001 },
+        destination: { family: 4 as const, ip: Uint8Array.of(10, 1, 0, 2), port: 50600 },
+        payload: Uint8Array.of(i),
+      };
+      writeDataFrame(bundle.reserve(untaggedLength(init)), init, keys);
+    }
+    w.inject(B0, bundle.seal({ seq: 2_000_010, sender: relayHash('A'), target: relayHash('B') }, keys)!, A);
+    expect(w.queued).toEqual(Array(3).fill({ at: B0, kind: 'handover' }));
+    expect(w.delivered).toEqual([]);
+    w.flush(B0);
+    expect(w.sent.filter((s) => s.kind === 'bundle').map((s) => `${s.from}>${s.to}`)).toEqual([
+      `${B0}>${B1}`,
+    ]);
+    expect(w.delivered.map((d) => `${d.at} ${d.relayed} ${d.data}`)).toEqual([
+      `${B1} 10.1.0.2:50600 0`,
+      `${B1} 10.1.0.2:50600 1`,
+      `${B1} 10.1.0.2:50600 2`,
+    ]);
+    expect(w.drops).toEqual([]);
   });
 });

@@ -38,10 +38,17 @@ describe('checkRelayRecord', () => {
     ['with startedAt missing', { ...GOOD, startedAt: undefined }, 'startedAt'],
     ['with a ping URL of another scheme', { ...GOOD, pingUrl: 'javascript:alert(1)//ping' }, 'pingUrl'],
     ['with a ping URL to another path', { ...GOOD, pingUrl: 'https://192.0.2.10:8443/metrics' }, 'pingUrl'],
+    ['with backboneBundles as a string', { ...GOOD, backboneBundles: 'yes' }, 'backboneBundles'],
   ])('refuses a record %s, naming the field', (_name, record, field) => {
     const r = checkRelayRecord(record);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(new RegExp(`^${field}:`));
+  });
+
+  it('accepts a record that says it takes backbone bundles, and one from before bundles', () => {
+    expect(checkRelayRecord({ ...GOOD, backboneBundles: true }).ok).toBe(true);
+    expect(checkRelayRecord({ ...GOOD, backboneBundles: false }).ok).toBe(true);
+    expect(checkRelayRecord(GOOD).ok).toBe(true);
   });
 
   it('accepts http and https ping URLs, with a name, an IPv4 or a bracketed IPv6 host', () => {

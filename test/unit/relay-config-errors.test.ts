@@ -26,6 +26,11 @@ describe('relay config errors', () => {
     [['--redis-prefix', 'a{b}'], {}, '--redis-prefix: must not contain braces or spaces, got "a{b}"'],
     [['--heartbeat-ttl', '1'], {}, '--heartbeat-ttl: expected an integer from 2 to 600, got "1"'],
     [
+      ['--backbone-bundle-bytes', '9001'],
+      {},
+      '--backbone-bundle-bytes: expected an integer from 0 to 9000, got "9001"',
+    ],
+    [
       ['--backbone-port', '7000', '--redis', 'redis://127.0.0.1'],
       {},
       '--mesh-key: required with --backbone-port, frames between relays are authenticated',

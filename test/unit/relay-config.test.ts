@@ -252,6 +252,15 @@ describe('relay config from the environment', () => {
     expect(config([], { RELAY_NO_TCP: v }).tcp).toBe(true);
   });
 
+  it('sets the backbone bundle limit from --backbone-bundle-bytes (0 sends every frame alone)', () => {
+    expect(config([]).backbone.bundleBytes).toBe(1200);
+    expect(config(['--backbone-bundle-bytes', '0']).backbone).toEqual({
+      ...BACKBONE_DEFAULTS,
+      bundleBytes: 0,
+    });
+    expect(config([], { RELAY_BACKBONE_BUNDLE_BYTES: '1400' }).backbone.bundleBytes).toBe(1400);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(config([], { RELAY_TURN_PORT: '', RELAY_REALM: '' })).toMatchObject({
       turnPort: 3478,
