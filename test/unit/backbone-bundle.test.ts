@@ -262,7 +262,11 @@ describe('bundles: the core', () => {
       expect(s.bytes.length).toBeLessThanOrEqual(DEFAULT_BUNDLE_BYTES);
     expect(sends.filter((s) => s.kind === 'data')).toHaveLength(2);
     // In order: the full bundles sealed earlier in the turn leave before the large frames too.
-    expect(net.delivered.map((d) => d.data[0])).toEqual([...Array.from({ length: 30 }, (_, i) => i), 100, 101]);
+    expect(net.delivered.map((d) => d.data[0])).toEqual([
+      ...Array.from({ length: 30 }, (_, i) => i),
+      100,
+      101,
+    ]);
   });
 
   it('never lets a frame sent alone overtake smaller ones of the same hop queued earlier in the turn', () => {
@@ -270,7 +274,7 @@ describe('bundles: the core', () => {
     net.sent.length = 0;
     // Small, large, small, large, small: what a video flow's last-of-frame packets look like.
     const sizes = [100, 1000, 100, 100, 1000, 100];
-    sizes.forEach((n, i) => net.send('A', 'B', payload(n, i)));
+    for (const [i, n] of sizes.entries()) net.send('A', 'B', payload(n, i));
     net.run(15);
     expect(net.delivered.map((d) => d.data[0])).toEqual([0, 1, 2, 3, 4, 5]);
     // The lone small ones leave as plain frames through the bundler (a bundle of one).
@@ -284,7 +288,7 @@ describe('bundles: the core', () => {
     expect(net.core('A').routes.get('B')?.hops).toEqual(['A', 'C', 'B']);
     net.sent.length = 0;
     const sizes = [100, 100, 1000, 100, 1000];
-    sizes.forEach((n, i) => net.send('A', 'B', payload(n, i)));
+    for (const [i, n] of sizes.entries()) net.send('A', 'B', payload(n, i));
     net.run(50);
     expect(net.delivered.map((d) => d.data[0])).toEqual([0, 1, 2, 3, 4]);
   });
