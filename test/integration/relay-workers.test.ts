@@ -238,6 +238,97 @@ describe('a relay with --workers 2 serving TLS', () => {
   }, 30_000);
 });
 
+describe('a relay with --workers 2 on native UDP I/O, on any Node', () => {
+  let relay: Started;
+  let peer: Peer;
+  let turnPort: number;
+  let httpPort: number;
+
+  beforeAll(async () => {
+    turnPort = await freePort('both');
+    httpPort = await freePort('tcp');
+    // This Node (20 in CI has no dgram reusePort): the addon sets SO_REUSEPORT on its sockets.
+    relay = await startUntilReady(
+      [
+        'relay/main.ts',
+        '--workers',
+        '2',
+        '--udp-io',
+        'native',
+        '--no-tcp',
+        '--turn-port',
+        String(turnPort),
+        '--http-port',
+        String(httpPort),
+        '--user',
+        'ninja:youhavetoberealistic',
+        '--realm',
+        'workers.test',
+        '--allow-peer',
+        '127.0.0.0/8',
+        '--min-port',
+        '42000',
+        '--max-port',
+        '42999',
+        '--drain-timeout',
+        '1',
+        '--log-level',
+        'info',
+      ],
+      {},
+      'relay with two native workers',
+      { readyMs: 60_000 },
+    );
+    peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await peer?.stop();
+    if (relay && relay.child.exitCode === null) {
+      relay.child.kill('SIGKILL');
+      await relay.exited;
+    }
+  });
+
+  it('relays for UDP clients that the kernel spreads over both native workers', async () => {
+    expect(relay.output()).not.toMatch(/addon is not built/);
+    for (const mode of ['channel', 'send-indication'] as const) {
+      const result = await runUclient({
+        server: '127.0.0.1',
+        port: turnPort,
+        transport: 'udp',
+        mode,
+        user: 'ninja',
+        password: 'youhavetoberealistic',
+        peer: { host: peer.host, port: peer.port },
+        messages: 20,
+        clients: 16,
+        noRtcp: true,
+        intervalMs: 5,
+      });
+      expect(result.timedOut).toBe(false);
+      expect(result.messagesReceived).toBe(16 * 20);
+    }
+    const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
+    let h = await health(httpPort);
+    for (let i = 0; i < 30 && total(h) < 2 * 2 * 16 * 20; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      h = await health(httpPort);
+    }
+    expect(h.workers).toHaveLength(2);
+    for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
+    expect(total(h)).toBeGreaterThanOrEqual(2 * 2 * 16 * 20);
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect(text).toMatch(/^turn_native_udp_datagrams_total\{direction="received"\} [1-9]/m);
+  }, 60_000);
+
+  it('drains and stops both workers on SIGTERM', async () => {
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
+    expect(relay.output()).toMatch(/"worker":1,"part":"turn","msg":"TURN listeners closed"/);
+  }, 30_000);
+});
+
 describe('a relay with --workers 2 on a Node without reusePort', () => {
   // The tests run on the project's Node 20; on a newer one there is no such Node to try.
   it.skipIf(NODE_HAS_REUSEPORT)('refuses to start with one line and exit code 2', async () => {
@@ -248,7 +339,7 @@ describe('a relay with --workers 2 on a Node without reusePort', () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
-      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1`,
+      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1, or serve UDP alone with --udp-io native --no-tcp`,
     ]);
   });
 });
