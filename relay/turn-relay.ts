@@ -421,6 +421,16 @@ export class TurnRelay {
         }
         return;
       }
+      if (msg[0] === 0x00 && msg[1] === 0x16) {
+        // RFC 8656 §11.1 fast path: a Send indication from a client with an allocation goes to
+        // the engine with the allocation found as for ChannelData, no context built per packet.
+        const alloc = clients.get(port)?.get(address);
+        if (alloc !== undefined) {
+          const target = engine.sendFromAllocation(alloc, msg, now);
+          if (target) this.egress.send(alloc, target.peer.address, target.peer.port, target.data);
+          return;
+        }
+      }
       const ctx: ClientContext<ClientLink> = {
         key: `${prefix + address}:${port}`,
         transport: 'udp',
