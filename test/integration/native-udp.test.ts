@@ -8,28 +8,14 @@ import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
 import { nativeUdpIo, type UdpIo } from '../../relay/udp-io.ts';
-import type { TransportAddress } from '../../src/net/address.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
+import { echoPeer } from '../support/echo-peer.ts';
 import { freePort } from '../support/ports.ts';
 import { startInProcessRelay } from '../support/relay.ts';
 import { requireIpv6Loopback, requireOnHost } from '../support/requirements.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const USER = { username: 'alice', password: 'pw', realm: 'native.test' };
-
-/** A UDP peer that echoes every datagram. */
-async function echoPeer(address = '127.0.0.1') {
-  const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
-  let seen = 0;
-  socket.on('message', (data, rinfo) => {
-    seen++;
-    socket.send(data, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => socket.bind({ address, port: 0 }, r));
-  const a = socket.address();
-  const addr: TransportAddress = { family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port };
-  return { addr, seen: () => seen, close: () => new Promise<void>((r) => socket.close(() => r())) };
-}
 
 async function until(check: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
