@@ -90,8 +90,9 @@ struct state {
   tx_slot_t *tx;
   int tx_free; /* head of the free list */
   sock_t *dirty;
-  uv_prepare_t prepare;
-  uv_check_t check;
+  /* Allocated apart from the state: their close callbacks may run after the state is freed. */
+  uv_prepare_t *prepare;
+  uv_check_t *check;
   int hooks_started;
   int open;
   counters_t c;
@@ -548,13 +549,23 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
     napi_value name;
     napi_create_string_utf8(env, "native-udp", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, NULL, name, &st->async);
-    uv_prepare_init(st->loop, &st->prepare);
-    uv_check_init(st->loop, &st->check);
-    st->prepare.data = st->check.data = st;
-    uv_prepare_start(&st->prepare, on_prepare);
-    uv_check_start(&st->check, on_check);
-    uv_unref((uv_handle_t *)&st->prepare);
-    uv_unref((uv_handle_t *)&st->check);
+    st->prepare = malloc(sizeof *st->prepare);
+    st->check = malloc(sizeof *st->check);
+    if (!st->prepare || !st->check) {
+      free(st->prepare);
+      free(st->check);
+      st->prepare = NULL;
+      st->check = NULL;
+      napi_throw_error(env, "ERR_NATIVE_UDP", "setup: out of memory");
+      return NULL;
+    }
+    uv_prepare_init(st->loop, st->prepare);
+    uv_check_init(st->loop, st->check);
+    st->prepare->data = st->check->data = st;
+    uv_prepare_start(st->prepare, on_prepare);
+    uv_check_start(st->check, on_check);
+    uv_unref((uv_handle_t *)st->prepare);
+    uv_unref((uv_handle_t *)st->check);
     st->hooks_started = 1;
   } else {
     napi_get_reference_value(env, st->data_ref, &data);
@@ -572,15 +583,15 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
 
 /* ---- lifetime ---- */
 
-static void on_hook_closed(uv_handle_t *h) { (void)h; }
+static void on_hook_closed(uv_handle_t *h) { free(h); }
 
 static void cleanup(void *arg) {
   state_t *st = (state_t *)arg;
   for (int i = 0; i < st->nsocks; i++)
     if (st->socks[i]) close_sock(st, st->socks[i]);
   if (st->hooks_started) {
-    uv_close((uv_handle_t *)&st->prepare, on_hook_closed);
-    uv_close((uv_handle_t *)&st->check, on_hook_closed);
+    uv_close((uv_handle_t *)st->prepare, on_hook_closed);
+    uv_close((uv_handle_t *)st->check, on_hook_closed);
     st->hooks_started = 0;
   }
 }
@@ -589,9 +600,8 @@ static void finalize_state(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   state_t *st = (state_t *)data;
-  /* The uv handles were closed by the cleanup hook, which runs first; the state may go. The
-   * prepare and check handles live inside it: their close callbacks must have run, which Node
-   * guarantees by running the loop once more before it frees the environment. */
+  /* The uv handles were closed by the cleanup hook, which runs first; their close callbacks free
+   * them (and the sockets) on their own, so the state may go now. */
   free(st->socks);
   free(st->free_ids);
   free(st->tx);
