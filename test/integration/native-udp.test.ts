@@ -5,6 +5,8 @@
  * socket, oversized datagrams, and bad input to the addon, which must never throw.
  */
 import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
 import { nativeUdpIo, type UdpIo } from '../../relay/udp-io.ts';
@@ -204,6 +206,28 @@ describe('the native addon given bad input', () => {
     expect(() => port.send(new Uint8Array(1), 9, '127.0.0.1')).not.toThrow();
     expect(io.stats().dropBadInput - before).toBe(bad.length + 1);
     await port.close();
+  });
+
+  it('lets a worker thread with open native sockets end, and this thread keeps serving', async () => {
+    const io = requireAddon();
+    const addon = fileURLToPath(new URL('../../relay/native/build/native-udp.node', import.meta.url));
+    // Each thread has its own addon state; ending the thread tears its sockets and handles down.
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const n = require(${JSON.stringify(addon)});
+      n.setup(() => {});
+      const ids = [n.open(4, '127.0.0.1', 0, false), n.open(4, '127.0.0.1', 0, false)];
+      n.send(ids[0], new Uint8Array(8), n.localPort(ids[1]), '127.0.0.1');
+      parentPort.postMessage(ids.map((id) => n.localPort(id)));
+    `;
+    const worker = new Worker(code, { eval: true });
+    const ports = await new Promise<number[]>((resolve) => worker.once('message', resolve));
+    expect(ports.every((p) => p > 0)).toBe(true);
+    expect(await worker.terminate()).toBe(1);
+    // Its ports are free again, and this thread's native I/O still answers.
+    const again = await io.bind('127.0.0.1', 4, ports[0]!);
+    expect(again.port).toBe(ports[0]);
+    await again.close();
   });
 
   it('refuses a bind with an error code, not a crash', async () => {
