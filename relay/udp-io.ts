@@ -170,7 +170,7 @@ class NativeIo implements UdpIo {
       if (this.#handlers[id] !== handler) break;
       const family = meta[row + 3] === 6 ? 6 : 4;
       const address = family === 4 ? this.#ipv4(meta[row + 4]!) : this.#ipv6(row);
-      const msg = this.#slots[meta[row + 15]!]!.subarray(0, meta[row + 1]!);
+      const msg = this.#slots[meta[row + 6]!]!.subarray(0, meta[row + 1]!);
       try {
         handler(msg, address, meta[row + 2]!, family);
       } catch (err) {
@@ -192,7 +192,7 @@ class NativeIo implements UdpIo {
   }
 
   #ipv6(row: number): string {
-    const start = (row + 6) * 4;
+    const start = (row + 8) * 4;
     return this.#metaBytes.toString('latin1', start, start + this.#meta[row + 5]!);
   }
 

@@ -37,7 +37,7 @@
 
 #define RX_SLOTS 64
 #define RX_SLOT 9216 /* a jumbo frame; larger datagrams are dropped (dropOversized) */
-#define RX_META 16   /* int32 per datagram: see fill_meta */
+#define RX_META 20   /* int32 per datagram: see fill_meta */
 #define RX_ROUNDS 8  /* recvmmsg rounds per readiness before other sockets get their turn */
 #define TX_SLOTS 512
 #define TX_SLOT 2048 /* larger datagrams are sent at once with sendto, after the socket's queue */
@@ -217,7 +217,8 @@ static state_t *state_of(napi_env env) {
 /* ---- receive ---- */
 
 /* meta[0] socket id, [1] length, [2] port, [3] family, [4] IPv4 address as a host-order uint32
- * (for a cache of strings in JS), [5] length of the text at int 6.. (IPv6 text, up to 40 bytes). */
+ * (for a cache of strings in JS), [5] length of the IPv6 text at int 8 (INET6_ADDRSTRLEN, 46 bytes
+ * with its NUL, in ints 8-19), [6] the receive slot holding the datagram (set by the caller). */
 static void fill_meta(int32_t *m, sock_t *s, struct sockaddr_storage *from, uint32_t len) {
   m[0] = s->id;
   m[1] = (int32_t)len;
@@ -232,8 +233,8 @@ static void fill_meta(int32_t *m, sock_t *s, struct sockaddr_storage *from, uint
     m[2] = ntohs(a->sin6_port);
     m[3] = 6;
     m[4] = 0;
-    char *text = (char *)(m + 6);
-    if (inet_ntop(AF_INET6, &a->sin6_addr, text, 40) == NULL) text[0] = 0;
+    char *text = (char *)(m + 8);
+    if (inet_ntop(AF_INET6, &a->sin6_addr, text, INET6_ADDRSTRLEN) == NULL) text[0] = 0;
     m[5] = (int32_t)strlen(text);
   }
 }
@@ -275,7 +276,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       /* Compact: datagram i lands in slot i; its meta row says which slot (row count, slot i). */
       int32_t *row = st->rx_meta + count * RX_META;
       fill_meta(row, s, &st->rx_from[i], m->msg_len);
-      row[15] = i;
+      row[6] = i;
       count++;
     }
     st->c.received += count;
