@@ -3,7 +3,8 @@
 #   docker run IMAGE relay --help          (dist/relay/main.js)
 #   docker run IMAGE edge                  (dist/workers/node.js, configured by EDGE_* variables)
 #   docker run IMAGE keys tenant list      (dist/scripts/keys.js)
-# Build stage: all dependencies and TypeScript, `npm run build`. Runtime stage: production
+# Build stage: all dependencies, TypeScript and the native UDP addon (`npm run build:native`,
+# `npm run build`). Runtime stage: production
 # dependencies and dist/ only, no compiler and no TypeScript loader, run as the unprivileged
 # `node` user. Relays want the host's network (`--network host`): a TURN relay hands out
 # thousands of UDP ports, which a port-mapping NAT in front of it would have to publish one by one.
@@ -11,6 +12,8 @@ ARG NODE_VERSION=20
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
+# A C compiler for the native UDP addon (--udp-io native; the build stage only, skipped where one is).
+RUN command -v cc >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*)
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -18,9 +21,10 @@ COPY src ./src
 COPY relay ./relay
 COPY workers ./workers
 COPY sdk ./sdk
-COPY scripts/keys.ts scripts/build.ts scripts/build-dashboard.ts scripts/build-sdk.ts ./scripts/
+COPY scripts/keys.ts scripts/build.ts scripts/build-dashboard.ts scripts/build-sdk.ts scripts/build-native.ts ./scripts/
 COPY dashboard ./dashboard
-RUN npm run build
+# The addon first: npm run build copies it into dist/relay/native/build/.
+RUN npm run build:native && npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS prod-deps
 WORKDIR /app

@@ -5,7 +5,9 @@
  *
  * - `default`: send(buf, port, ip) on an unconnected socket (dns.lookup answers the IP a tick later);
  * - `literal`: the same with a `lookup` that answers IP literals at once (what relay/ uses);
- * - `connected`: send(buf) on a socket connected to its peer (no address per send).
+ * - `connected`: send(buf) on a socket connected to its peer (no address per send);
+ * - `native`: the relay's --udp-io native ports (relay/udp-io.ts: recvmmsg batches, one JS call
+ *   each, sends flushed with sendmmsg once per loop turn); needs npm run build:native.
  *
  *   node --import tsx bench/dgram-floor.ts [--packets 400000] [--rounds 3] [--out bench/results/dgram-floor.json]
  *
@@ -18,9 +20,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { literalLookup } from '../relay/socket-util.ts';
+import { nativeUdpIo, type UdpPort } from '../relay/udp-io.ts';
 
-type Mode = 'default' | 'literal' | 'connected';
-const MODES: readonly Mode[] = ['default', 'literal', 'connected'];
+type Mode = 'default' | 'literal' | 'connected' | 'native';
+const MODES: readonly Mode[] = ['default', 'literal', 'connected', 'native'];
 const WINDOW = 32;
 
 function fail(message: string): never {
@@ -47,8 +50,38 @@ async function socketPair(mode: Mode): Promise<[dgram.Socket, dgram.Socket]> {
   return [a, b];
 }
 
+/** As measure, on two native ports: the same window bounced, one send per arrival. */
+async function measureNative(packets: number): Promise<{ cpuUs: number; userUs: number }> {
+  const io = nativeUdpIo() ?? fail('native: the addon is not built (npm run build:native)');
+  const a: UdpPort = await io.bind('127.0.0.1', 4, 0, { bigBuffers: true });
+  const b: UdpPort = await io.bind('127.0.0.1', 4, 0, { bigBuffers: true });
+  const payload = Buffer.alloc(100);
+  let n = 0;
+  const cpu0 = process.cpuUsage();
+  await new Promise<void>((done) => {
+    const timer = setTimeout(done, 60_000);
+    b.onMessage(() => {
+      n++;
+      b.send(payload, a.port, '127.0.0.1');
+    });
+    a.onMessage(() => {
+      n++;
+      if (n < packets) a.send(payload, b.port, '127.0.0.1');
+      else {
+        clearTimeout(timer);
+        done();
+      }
+    });
+    for (let i = 0; i < WINDOW; i++) a.send(payload, b.port, '127.0.0.1');
+  });
+  const cpu = process.cpuUsage(cpu0);
+  await Promise.all([a.close(), b.close()]);
+  return { cpuUs: (cpu.user + cpu.system) / n, userUs: cpu.user / n };
+}
+
 /** CPU microseconds (user + system) per datagram received and answered. */
 async function measure(mode: Mode, packets: number): Promise<{ cpuUs: number; userUs: number }> {
+  if (mode === 'native') return measureNative(packets);
   const [a, b] = await socketPair(mode);
   const payload = Buffer.alloc(100);
   const to = (from: dgram.Socket, peer: dgram.Socket) =>

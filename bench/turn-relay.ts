@@ -20,6 +20,10 @@
  * The server `ours-workers` is our relay with `--workers N` (--workers, default 2) on the
  * --alt-node Node (worker threads on one port with SO_REUSEPORT need Node 22.12 or later); its
  * rows are named `ours-wN`, and its CPU is the whole process's, every thread included.
+ * The server `ours-native` is our relay with `--udp-io native` (the recvmmsg/sendmmsg addon; it
+ * is built first with npm run build:native, and the bench stops if the relay fell back to dgram).
+ * With --workers N above 1, `ours-native-workers` runs it with --workers N on this Node (the addon
+ * sets SO_REUSEPORT itself), rows named `ours-native-wN`.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +40,7 @@ import { type LoadMode, type LoadPattern, type LoadResult, runLoad } from './lib
 // Pion's example server reads users as word=word: no punctuation in the password.
 const CRED = { username: 'bench', password: 'benchpw', realm: 'bench.test' };
 const ROOT = new URL('..', import.meta.url).pathname;
+const NATIVE = ['--udp-io', 'native'];
 
 interface Server {
   readonly name: string;
@@ -80,6 +85,7 @@ async function startOurs(
   node = process.execPath,
   name = 'ours',
   workers = 1,
+  extra: string[] = [],
 ): Promise<Server> {
   const port = await freePort('both');
   const child = spawn(
@@ -119,10 +125,21 @@ async function startOurs(
       '46000',
       '--max-port',
       '47999',
+      ...extra,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  let output = '';
+  const keep = (d: Buffer) => {
+    output += d.toString();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   await waitForLine(child, /"event":"ready"/, 'our relay');
+  if (extra.includes('native') && /addon is not built/.test(output)) {
+    child.kill('SIGKILL');
+    fail(`${name}: the relay fell back to dgram (npm run build:native)`);
+  }
   return {
     name,
     pid: child.pid!,
@@ -395,6 +412,9 @@ async function main(): Promise<void> {
         `ours-w${workers}`,
         workers,
       ),
+    'ours-native': () => startOurs(values['cpu-prof'], process.execPath, 'ours-native', 1, NATIVE),
+    'ours-native-workers': () =>
+      startOurs(values['cpu-prof'], process.execPath, `ours-native-w${workers}`, workers, NATIVE),
     coturn: startCoturn,
     pion: () => startPion(pion!),
     'node-turn': startNodeTurnServer,
@@ -402,7 +422,16 @@ async function main(): Promise<void> {
   const names = values.servers.split(',');
   for (const n of names)
     if (!starters[n])
-      fail(`--servers: unknown server "${n}" (ours, ours-alt, ours-workers, coturn, pion, node-turn)`);
+      fail(
+        `--servers: unknown server "${n}" (ours, ours-alt, ours-workers, ours-native, ours-native-workers, coturn, pion, node-turn)`,
+      );
+  if (names.some((n) => n.startsWith('ours-native'))) {
+    const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-native.ts'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    if (built.status !== 0) fail('ours-native: npm run build:native failed');
+  }
   const scenarios = values.scenarios.split(',').map((name) => {
     const sc = SCENARIOS.find((s) => s.name === name);
     return sc ?? fail(`--scenarios: unknown scenario "${name}" (${SCENARIOS.map((s) => s.name).join(', ')})`);
@@ -491,7 +520,7 @@ async function main(): Promise<void> {
     durationMs,
     rounds,
     cpus: availableParallelism(),
-    workers: names.includes('ours-workers') ? workers : undefined,
+    workers: names.some((n) => n === 'ours-workers' || n === 'ours-native-workers') ? workers : undefined,
     loadAverage: { start: loadStart, end: loadAverage() },
     payloadBytes: 100,
   };

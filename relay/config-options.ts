@@ -19,6 +19,8 @@ export class OptionError extends Error {
   readonly code = 'ERR_RELAY_CONFIG';
 }
 
+/** How the relay does UDP I/O (relay/udp-io.ts): Node's dgram, or the batched native addon. */
+export type UdpIoMode = 'dgram' | 'native';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export interface StaticUser {
   name: string;
@@ -178,6 +180,13 @@ const stunServer = (raw: string): StunServer => {
   return { host: dnsName(m[1]!), port, family: undefined };
 };
 
+const UDP_IO: readonly UdpIoMode[] = ['dgram', 'native'];
+const udpIo = (raw: string): UdpIoMode => {
+  const mode = UDP_IO.find((m) => m === raw);
+  if (!mode) throw new OptionError(`expected one of ${UDP_IO.join(', ')}, got "${raw}"`);
+  return mode;
+};
+
 const on = (): boolean => true;
 const hidden = (): string => '<redacted>';
 const showUser = (u: StaticUser): string => `${u.name}:<redacted>`;
@@ -287,6 +296,8 @@ export const OPTIONS = {
     help: 'ALTERNATE-SERVER sent with 300 while draining (RFC 8489 §10)' },
   workers: { flag: '--workers', env: 'RELAY_WORKERS', kind: 'value', arg: 'N', default: '1', parse: int(1, 64),
     help: 'threads serving TURN, all on the same ports (dgram and net reusePort: Node 22.12 or later; a Node without it exits 2). The kernel hashes each client to one thread; relayed ports are split between them. With --backbone-port P, worker i\'s backbone listens on P+i' },
+  udpIo: { flag: '--udp-io', env: 'RELAY_UDP_IO', kind: 'value', arg: 'IO', default: 'dgram', parse: udpIo,
+    help: 'UDP I/O of the TURN listeners and relayed sockets: dgram (Node) or native (recvmmsg/sendmmsg addon, Linux; npm run build:native, else dgram with a warning). Not with --backbone-port' },
   drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
     help: 'seconds SIGTERM waits for allocations to end before stopping' },
   id: { flag: '--id', env: 'RELAY_ID', kind: 'value', arg: 'ID', parse: relayId,

@@ -24,9 +24,10 @@ import {
   type ParsedOptions,
   type StaticUser,
   type StunServer,
+  type UdpIoMode,
 } from './config-options.ts';
 
-export type { HostPort, LogLevel, StaticUser, StunServer } from './config-options.ts';
+export type { HostPort, LogLevel, StaticUser, StunServer, UdpIoMode } from './config-options.ts';
 export { OptionError } from './config-options.ts';
 
 export interface RelayConfig {
@@ -85,6 +86,8 @@ export interface RelayConfig {
   drainTimeout: number;
   /** Threads serving TURN on shared ports (reusePort); 1 serves from the main thread alone. */
   workers: number;
+  /** UDP I/O of the TURN listeners and relayed sockets (relay/udp-io.ts). */
+  udpIo: UdpIoMode;
   /** Directory identity and placement (the backbone). */
   id: string;
   region: string;
@@ -318,6 +321,9 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     throw new OptionError(
       `--workers: ${rest.workers} workers need at least ${2 * rest.workers} relayed ports (--min-port..--max-port)`,
     );
+  // The backbone's egress and ingress run on dgram sockets of its own, beside the relayed ones.
+  if (rest.udpIo === 'native' && rest.backbonePort !== undefined)
+    throw new OptionError('--udp-io: native is not supported with --backbone-port; use --udp-io dgram');
   if (rest.pingTlsPort !== undefined && !tls)
     throw new OptionError('--ping-tls-port: needs --tls-cert and --tls-key, whose certificate it serves');
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;

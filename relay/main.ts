@@ -12,6 +12,7 @@ import { createLogger } from './logger.ts';
 import { type RelayNode, startRelayNode } from './node.ts';
 import { openRedisDirectory } from './redis.ts';
 import { reusePortAvailable } from './socket-util.ts';
+import { nativeUdpIo } from './udp-io.ts';
 import { WorkerPool } from './workers.ts';
 
 async function main(): Promise<void> {
@@ -25,9 +26,12 @@ async function main(): Promise<void> {
     return;
   }
   let config = parsed.config;
-  if (config.workers > 1 && !(await reusePortAvailable())) {
+  // The native addon sets SO_REUSEPORT on its own sockets on any Node; TCP and TLS need Node's.
+  const nativeUdpAlone =
+    config.udpIo === 'native' && !config.tcp && !config.tls && nativeUdpIo() !== undefined;
+  if (config.workers > 1 && !nativeUdpAlone && !(await reusePortAvailable())) {
     process.stderr.write(
-      `relay: --workers: ${config.workers} workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1\n`,
+      `relay: --workers: ${config.workers} workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1, or serve UDP alone with --udp-io native --no-tcp\n`,
     );
     process.exit(2);
   }

@@ -7,6 +7,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 import type { TrafficCounters } from '../src/turn/allocation.ts';
+import type { NativeUdpStats } from './udp-io.ts';
 
 export interface RelayMetrics {
   readonly registry: Registry;
@@ -33,6 +34,8 @@ export interface MetricSources {
   reservations?(): number;
   /** Client messages handed to the engine since start, by transport (after framing on streams). */
   parsed(): Readonly<Record<string, number>>;
+  /** The native UDP addon's counts on this thread (--udp-io native), absent with dgram. */
+  nativeUdp?(): NativeUdpStats;
 }
 
 /** Sets a counter to an absolute value read from elsewhere, at scrape time. */
@@ -148,6 +151,7 @@ export function createRelayMetrics(sources: MetricSources, withDefaults = false)
       for (const [transport, n] of Object.entries(sources.parsed())) setCounter(this, n, { transport });
     },
   });
+  if (sources.nativeUdp) createNativeUdpMetrics(registry, sources.nativeUdp);
   return {
     registry,
     allocationsCreated: new Counter({
@@ -213,4 +217,47 @@ export function createTlsMetrics(registry: Registry, notAfterSeconds: () => numb
       aggregator: 'max',
     }),
   };
+}
+
+/**
+ * The native UDP addon's own counts (--udp-io native). They are the thread's (one addon state per
+ * Node environment), read at scrape time; every drop is here, none is thrown.
+ */
+function createNativeUdpMetrics(registry: Registry, read: () => NativeUdpStats): void {
+  new Counter({
+    name: 'turn_native_udp_datagrams_total',
+    help: 'UDP datagrams through the native addon, by direction (received: handed to JS; sent: accepted by the kernel).',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect() {
+      const s = read();
+      setCounter(this, s.received, { direction: 'received' });
+      setCounter(this, s.sent, { direction: 'sent' });
+    },
+  });
+  new Counter({
+    name: 'turn_native_udp_syscalls_total',
+    help: 'recvmmsg batches handed to JS and sendmmsg/sendto calls made by the native addon.',
+    labelNames: ['call'],
+    registers: [registry],
+    collect() {
+      const s = read();
+      setCounter(this, s.batches, { call: 'recv_batch' });
+      setCounter(this, s.sendCalls, { call: 'send' });
+    },
+  });
+  new Counter({
+    name: 'turn_native_udp_drops_total',
+    help: 'Datagrams the native addon dropped, by reason: oversized (larger than its 9216-byte receive slot), send_buffer_full, send_error, bad_input (a send with a closed socket or a bad address), recv_error.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const s = read();
+      setCounter(this, s.dropOversized, { reason: 'oversized' });
+      setCounter(this, s.dropSendFull, { reason: 'send_buffer_full' });
+      setCounter(this, s.dropSendError, { reason: 'send_error' });
+      setCounter(this, s.dropBadInput, { reason: 'bad_input' });
+      setCounter(this, s.recvErrors, { reason: 'recv_error' });
+    },
+  });
 }

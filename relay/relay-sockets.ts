@@ -1,11 +1,10 @@
 /**
  * Relayed UDP sockets: picks a free port in the configured range, binds it on the relay address
- * of the wanted family, and keeps count of what is open so tests and metrics can see that every
- * socket is closed when its allocation ends.
+ * of the wanted family (with the relay's UdpIo: dgram or native), and keeps count of what is open
+ * so tests and metrics can see that every socket is closed when its allocation ends.
  */
-import dgram from 'node:dgram';
 import type { IpFamily } from '../src/net/address.ts';
-import { literalLookup } from './socket-util.ts';
+import type { UdpIo, UdpPort } from './udp-io.ts';
 
 export interface PortRange {
   readonly min: number;
@@ -18,6 +17,7 @@ export class RelaySocketPool {
 
   constructor(
     private readonly range: PortRange,
+    private readonly io: UdpIo,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -26,22 +26,22 @@ export class RelaySocketPool {
   }
 
   /** Bind one given port of the range, if free. */
-  async bindPort(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
+  async bindPort(address: string, family: IpFamily, port: number): Promise<UdpPort | undefined> {
     if (port < this.range.min || port > this.range.max) return undefined;
     return this.#take(address, family, port);
   }
 
-  async #take(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
+  async #take(address: string, family: IpFamily, port: number): Promise<UdpPort | undefined> {
     const key = `${address}|${port}`;
     if (this.#inUse.has(key)) return undefined;
     this.#inUse.add(key);
-    const socket = await tryBind(address, family, port);
+    const socket = await this.io.bind(address, family, port).catch(() => undefined);
     if (!socket) {
       this.#inUse.delete(key);
       return undefined;
     }
     this.#open++;
-    socket.once('close', () => {
+    socket.onClose(() => {
       this.#open--;
       this.#inUse.delete(key);
     });
@@ -52,7 +52,7 @@ export class RelaySocketPool {
    * Bind a UDP socket on `address` with a port from the range (even when asked, RFC 8656 §7.2).
    * Tries random ports first, then gives up after a bounded number of attempts.
    */
-  async bind(address: string, family: IpFamily, evenPort: boolean): Promise<dgram.Socket | undefined> {
+  async bind(address: string, family: IpFamily, evenPort: boolean): Promise<UdpPort | undefined> {
     const span = this.range.max - this.range.min + 1;
     const attempts = Math.min(span, 64);
     for (let i = 0; i < attempts; i++) {
@@ -71,32 +71,13 @@ export async function bindPair(
   pool: RelaySocketPool,
   address: string,
   family: IpFamily,
-): Promise<[dgram.Socket, dgram.Socket] | undefined> {
+): Promise<[UdpPort, UdpPort] | undefined> {
   for (let attempt = 0; attempt < 16; attempt++) {
     const even = await pool.bind(address, family, true);
     if (!even) return undefined;
-    const next = await pool.bindPort(address, family, even.address().port + 1);
+    const next = await pool.bindPort(address, family, even.port + 1);
     if (next) return [even, next];
-    even.close();
+    void even.close();
   }
   return undefined;
-}
-
-function tryBind(address: string, family: IpFamily, port: number): Promise<dgram.Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket({
-      type: family === 6 ? 'udp6' : 'udp4',
-      ipv6Only: family === 6,
-      lookup: literalLookup,
-    });
-    const onError = () => {
-      socket.close();
-      resolve(undefined);
-    };
-    socket.once('error', onError);
-    socket.bind({ address, port, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
 }

@@ -59,23 +59,36 @@ export async function reusePortAvailable(host = '127.0.0.1'): Promise<boolean> {
   return second !== undefined;
 }
 
-/** A UDP socket bound to host:port; `shared` binds with SO_REUSEPORT (workers on one port). */
-export function bindUdp(host: string, port: number, shared = false): Promise<dgram.Socket> {
+/**
+ * A UDP socket bound to host:port; `shared` binds with SO_REUSEPORT (workers on one port).
+ * `bigBuffers` asks for 4 MiB kernel buffers each way (the TURN listeners); relayed sockets keep
+ * the defaults. Rejects with the bind error (err.code, e.g. EADDRINUSE).
+ */
+export function bindUdp(
+  host: string,
+  port: number,
+  shared = false,
+  bigBuffers = true,
+): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const family = host.includes(':') ? 'udp6' : 'udp4';
     const options: SharedUdpOptions = {
       type: family,
       ipv6Only: family === 'udp6',
-      recvBufferSize: 4 << 20,
       lookup: literalLookup,
+      ...(bigBuffers ? { recvBufferSize: 4 << 20 } : {}),
       ...(shared ? { reusePort: true } : {}),
     };
     const socket = dgram.createSocket(options);
-    socket.once('error', reject);
+    const onError = (err: Error) => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', onError);
     socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', reject);
+      socket.off('error', onError);
       try {
-        socket.setSendBufferSize(4 << 20);
+        if (bigBuffers) socket.setSendBufferSize(4 << 20);
       } catch {
         // The kernel caps buffer sizes at net.core.[rw]mem_max; what it grants is enough.
       }

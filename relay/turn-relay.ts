@@ -6,7 +6,6 @@
  * backbone can divert packets without touching the engine.
  */
 import { randomBytes } from 'node:crypto';
-import type dgram from 'node:dgram';
 import net from 'node:net';
 import { RevocationSet, type Revocations } from '../src/credentials/revocation.ts';
 import { ConnectionLimiter, sourceKey } from '../src/limits/connection-limiter.ts';
@@ -29,8 +28,9 @@ import { type Logger, rateLimitedLog } from './logger.ts';
 import { createRelayMetrics, createTlsMetrics, type RelayMetrics } from './metrics.ts';
 import { stunCrypto } from './platform-crypto.ts';
 import { bindPair, RelaySocketPool } from './relay-sockets.ts';
-import { bindUdp, closeServer, listenStream, methodName } from './socket-util.ts';
+import { closeServer, listenStream, methodName } from './socket-util.ts';
 import { type ReloadResult, TlsCertificates } from './tls-certificates.ts';
+import { type UdpIo, type UdpPort, udpIo } from './udp-io.ts';
 
 /** How the relay reaches one client; created per 5-tuple by the listener that saw it. */
 export interface ClientLink {
@@ -39,7 +39,7 @@ export interface ClientLink {
 
 /** The relay's per-allocation state: the relayed socket. */
 export interface RelayedSocket {
-  readonly socket: dgram.Socket;
+  readonly socket: UdpPort;
   readonly key: string;
 }
 
@@ -111,7 +111,9 @@ export class TurnRelay {
    * built per packet. Entries come and go with the allocations (allocationCreated/Ended hooks).
    */
   readonly #udpClients = new Map<string, Map<number, Map<string, RelayAllocation>>>();
-  readonly #udp: dgram.Socket[] = [];
+  readonly #udp: UdpPort[] = [];
+  /** dgram or the native addon (--udp-io), for the UDP listeners and the relayed sockets. */
+  readonly #io: UdpIo;
   readonly #streams: net.Server[] = [];
   readonly #connections = new Set<net.Socket>();
   readonly #ended: TrafficCounters = {
@@ -123,7 +125,7 @@ export class TurnRelay {
   /** Client messages handed to the engine, by transport (turn_messages_parsed_total). */
   readonly #parsed: Record<ClientTransport, number> = { udp: 0, tcp: 0, tls: 0 };
   readonly #warn = rateLimitedLog();
-  readonly #reservations = new Map<string, dgram.Socket>();
+  readonly #reservations = new Map<string, UdpPort>();
   readonly #admission: ConnectionLimiter;
   readonly #refused: ShellRefusals = {
     connection_limit_global: 0,
@@ -151,7 +153,11 @@ export class TurnRelay {
     this.#baseLog = deps.logger;
     this.#log = deps.logger.child({ part: 'turn' });
     this.#sharedPorts = deps.sharedPorts ?? false;
-    this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort });
+    const io = udpIo(config.udpIo, () =>
+      this.#log.warn('--udp-io native: the addon is not built (npm run build:native); using dgram'),
+    );
+    this.#io = io;
+    this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort }, io);
     this.#admission = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
     for (const host of config.listen) {
       const family: IpFamily = host.includes(':') ? 6 : 4;
@@ -219,6 +225,7 @@ export class TurnRelay {
         streamConnections: () => this.#connections.size,
         reservations: () => this.engine.reservationCount,
         parsed: () => ({ ...this.#parsed }),
+        ...(io.stats ? { nativeUdp: io.stats } : {}),
       },
       deps.processMetrics ?? false,
     );
@@ -227,6 +234,11 @@ export class TurnRelay {
 
   get listening(): ListeningAddresses {
     return this.#listening;
+  }
+
+  /** The UDP I/O in use: `native` only when asked for and the addon loaded. */
+  get udpIo(): UdpIo['mode'] {
+    return this.#io.mode;
   }
 
   /** Relayed UDP sockets currently open (each allocation has one). */
@@ -263,9 +275,13 @@ export class TurnRelay {
     }
     for (const host of c.listen) {
       if (c.udp) {
-        const socket = await bindUdp(host, c.turnPort, this.#sharedPorts);
+        const family: IpFamily = host.includes(':') ? 6 : 4;
+        const socket = await this.#io.bind(host, family, c.turnPort, {
+          shared: this.#sharedPorts,
+          bigBuffers: true,
+        });
         this.#serveUdp(socket);
-        result.udp.push(toAddress(socket.address()));
+        result.udp.push({ family, address: socket.address, port: socket.port });
       }
       for (const port of c.tcpPorts) {
         const server = net.createServer();
@@ -363,13 +379,10 @@ export class TurnRelay {
     clearInterval(this.#tick);
     this.#certs?.close();
     this.#endAll('shutdown');
-    for (const socket of this.#reservations.values()) socket.close();
+    for (const socket of this.#reservations.values()) void socket.close();
     this.#reservations.clear();
     for (const c of this.#connections) c.destroy();
-    await Promise.all([
-      ...this.#udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
-      ...this.#streams.map((s) => closeServer(s)),
-    ]);
+    await Promise.all([...this.#udp.map((s) => s.close()), ...this.#streams.map((s) => closeServer(s))]);
     this.#log.info('TURN listeners closed');
   }
 
@@ -378,24 +391,24 @@ export class TurnRelay {
     for (const alloc of [...this.engine.allocations()]) this.#run(this.engine.end(alloc, reason, now));
   }
 
-  #serveUdp(socket: dgram.Socket): void {
+  #serveUdp(socket: UdpPort): void {
     this.#udp.push(socket);
-    const local = toAddress(socket.address());
+    const local: TransportAddress = { family: socket.family, address: socket.address, port: socket.port };
     const prefix = `udp|${addressKey(local)}|`;
     const engine = this.engine;
     const clients = new Map<number, Map<string, RelayAllocation>>();
     this.#udpClients.set(addressKey(local), clients);
-    socket.on('error', (err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
+    socket.onError((err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
     const parsed = this.#parsed;
-    socket.on('message', (msg, rinfo) => {
+    socket.onMessage((msg, address, port, family) => {
       parsed.udp++;
       const now = Date.now();
       if ((msg[0]! & 0xc0) === 0x40) {
         // RFC 8656 §12.5 fast path: ChannelData, a few map lookups and one send.
-        const alloc = clients.get(rinfo.port)?.get(rinfo.address);
+        const alloc = clients.get(port)?.get(address);
         const binding =
           alloc === undefined
-            ? engine.channelFromClient(`${prefix + rinfo.address}:${rinfo.port}`, msg, now)
+            ? engine.channelFromClient(`${prefix + address}:${port}`, msg, now)
             : engine.channelFromAllocation(alloc, msg, now);
         if (binding) {
           const len = (msg[2]! << 8) | msg[3]!;
@@ -408,12 +421,22 @@ export class TurnRelay {
         }
         return;
       }
+      if (msg[0] === 0x00 && msg[1] === 0x16) {
+        // RFC 8656 §11.1 fast path: a Send indication from a client with an allocation goes to
+        // the engine with the allocation found as for ChannelData, no context built per packet.
+        const alloc = clients.get(port)?.get(address);
+        if (alloc !== undefined) {
+          const target = engine.sendFromAllocation(alloc, msg, now);
+          if (target) this.egress.send(alloc, target.peer.address, target.peer.port, target.data);
+          return;
+        }
+      }
       const ctx: ClientContext<ClientLink> = {
-        key: `${prefix + rinfo.address}:${rinfo.port}`,
+        key: `${prefix + address}:${port}`,
         transport: 'udp',
-        client: { family: rinfo.family === 'IPv6' ? 6 : 4, address: rinfo.address, port: rinfo.port },
+        client: { family, address, port },
         server: local,
-        handle: { send: (bytes) => socket.send(bytes, rinfo.port, rinfo.address) },
+        handle: { send: (bytes) => socket.send(bytes, port, address) },
       };
       this.#run(engine.handleStun(ctx, msg, now));
     });
@@ -549,7 +572,7 @@ export class TurnRelay {
   async #bindRelay(a: Extract<RelayAction, { type: 'bind-relay' }>): Promise<void> {
     const alloc = a.allocation;
     const where = this.#relayAddress[alloc.family];
-    let socket: dgram.Socket | undefined;
+    let socket: UdpPort | undefined;
     let token: Uint8Array | undefined;
     if (where && !this.#stopped) {
       if (a.reservationToken) {
@@ -573,14 +596,14 @@ export class TurnRelay {
       this.#run(this.engine.relayBindFailed(alloc, Date.now()));
       return;
     }
-    const port = socket.address().port;
+    const port = socket.port;
     const relayed: TransportAddress = { family: alloc.family, address: where.bind, port };
     const advertised: TransportAddress = { family: alloc.family, address: where.advertise, port };
     const key = addressKey(advertised);
     const engine = this.engine;
-    socket.on('error', (err) => this.#warnOnce('relayed-socket', 'relayed socket error', err));
-    socket.on('message', (msg, rinfo) => {
-      const out = engine.fromPeer(alloc, rinfo.address, rinfo.port, msg, Date.now());
+    socket.onError((err) => this.#warnOnce('relayed-socket', 'relayed socket error', err));
+    socket.onMessage((msg, peerIp, peerPort) => {
+      const out = engine.fromPeer(alloc, peerIp, peerPort, msg, Date.now());
       if (out) alloc.client.handle.send(out);
     });
     const shell: RelayedSocket = { socket, key };
@@ -594,7 +617,7 @@ export class TurnRelay {
   }
 
   /** RFC 8656 §7.2: the socket held under a token, for the Allocate that claims it. */
-  #takeReservation(token: Uint8Array): dgram.Socket | undefined {
+  #takeReservation(token: Uint8Array): UdpPort | undefined {
     const key = Buffer.from(token).toString('hex');
     const socket = this.#reservations.get(key);
     this.#reservations.delete(key);
@@ -603,13 +626,12 @@ export class TurnRelay {
 
   /** The engine's book says the reservation expired (30 s, RFC 8656 §7.2): close its socket. */
   #releaseReservation(token: Uint8Array): void {
-    this.#takeReservation(token)?.close();
+    void this.#takeReservation(token)?.close();
   }
 
   #release(alloc: RelayAllocation, shell: RelayedSocket): void {
     if (this.#byRelayed.get(shell.key) === alloc) this.#byRelayed.delete(shell.key);
-    shell.socket.removeAllListeners('message');
-    shell.socket.close();
+    void shell.socket.close();
   }
 
   /** Adds or removes a UDP client's allocation in #udpClients. */

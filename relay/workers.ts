@@ -69,7 +69,20 @@ const NO_TRAFFIC: TrafficCounters = {
 };
 
 /** The worker's entry file beside this one: .ts under a TypeScript loader, .js once built. */
-const ENTRY = new URL(`./relay-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const ENTRY = new URL(`./relay-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * A worker thread on ENTRY. From source, Node 20's worker threads do not get the main thread's
+ * `--import tsx` hooks (Node 22 and later pass them on), so the thread loads ENTRY through tsx's
+ * own API instead; built, it runs ENTRY as it is.
+ */
+function startThread(workerData: WorkerStart): Worker {
+  if (!FROM_SOURCE) return new Worker(ENTRY, { workerData });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((t) => t.tsImport(${JSON.stringify(ENTRY.href)}, ${JSON.stringify(import.meta.url)}))`;
+  return new Worker(code, { eval: true, workerData });
+}
 
 class RelayWorker {
   #nextId = 1;
@@ -135,7 +148,7 @@ export class WorkerPool {
     const started: Promise<void>[] = [];
     for (let index = 1; index < config.workers; index++) {
       const data: WorkerStart = { index, config: workerConfig(config, index) };
-      const thread = new Worker(ENTRY, { workerData: data });
+      const thread = startThread(data);
       const worker = new RelayWorker(index, thread);
       workers.push(worker);
       thread.on('message', (m: FromWorker) => {

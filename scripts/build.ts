@@ -2,10 +2,12 @@
  * `npm run build [-- --outDir DIR]`: the production tree. tsc compiles the Node entry points and
  * what they import to DIR (dist/ by default; tsconfig.build.json says why tsc), then esbuild
  * bundles the dashboard page into DIR/dashboard, where the built edge looks for it, and the SDK
- * package is built in its own folder, sdk/dist (scripts/build-sdk.ts). Exits 1 when a step fails,
- * 2 on bad usage.
+ * package is built in its own folder, sdk/dist (scripts/build-sdk.ts). The native UDP addon, when
+ * built (npm run build:native), is copied beside the built relay, where --udp-io native looks for
+ * it. Exits 1 when a step fails, 2 on bad usage.
  */
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleDashboard } from './build-dashboard.ts';
@@ -26,6 +28,11 @@ const tsc = spawnSync(
   { stdio: 'inherit' },
 );
 if (tsc.status !== 0) process.exit(1);
+const addon = `${root}relay/native/build/native-udp.node`;
+if (existsSync(addon)) {
+  mkdirSync(`${outDir}/relay/native/build`, { recursive: true });
+  copyFileSync(addon, `${outDir}/relay/native/build/native-udp.node`);
+}
 try {
   process.stdout.write(`${await bundleDashboard(`${outDir}/dashboard`)}\n`);
   process.stdout.write(`${await buildSdk()}\n`);

@@ -7,6 +7,7 @@
 #   openssl       throwaway certificates for the TLS tests
 #   nftables, iproute2   network namespaces and NAT for the deployment rehearsal
 #   python3-yaml, systemd   the deployment files' checks (compose.yaml parsed, units verified)
+#   gcc, libc6-dev   the C compiler and headers for the native UDP addon (npm run build:native)
 # With --bench (npm run bench:setup), also what the benchmarks need beyond the tests:
 #   golang-go, golang-github-pion-turn.v2-dev   Pion's TURN server, built by bench/turn-relay.ts
 #   (PION_SOURCE overrides where Pion's source is looked for.)
@@ -55,6 +56,10 @@ missing() {
   # The deployment files' checks: compose.yaml parsed, the systemd units verified.
   python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
   have systemd-analyze || need+=(systemd)
+  # The native UDP addon (--udp-io native): any C compiler on the PATH as cc, and libc's headers.
+  have cc || need+=(gcc)
+  [ -f /usr/include/x86_64-linux-gnu/sys/socket.h ] || [ -f /usr/include/sys/socket.h ] ||
+    [ -f "/usr/include/$(uname -m)-linux-gnu/sys/socket.h" ] || need+=(libc6-dev)
   if [ "$bench" -eq 1 ]; then
     have go || need+=(golang-go)
     [ -f "${PION_SOURCE:-/usr/share/gocode/src/github.com/pion/turn/v2}/server.go" ] ||

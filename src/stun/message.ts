@@ -221,3 +221,42 @@ export function encodeMessage(
   }
   return out;
 }
+
+/**
+ * A Data indication (RFC 8656 §11.4: XOR-PEER-ADDRESS and DATA, nothing else) written in one
+ * allocation for the peer-to-client data path: the same bytes as encodeMessage(Method.Data,
+ * Indication, tid, [[XorPeerAddress, ...], [Data, data]]) without the intermediate arrays.
+ * `peerIp` is the address's 4 or 16 bytes (RFC 8489 §14.2: XORed here).
+ */
+export function encodeDataIndication(
+  transactionId: Uint8Array,
+  peerIp: Uint8Array,
+  peerPort: number,
+  data: Uint8Array,
+): Uint8Array {
+  const addressLength = 4 + peerIp.length;
+  const out = new Uint8Array(HEADER_LENGTH + 4 + addressLength + 4 + pad4(data.length));
+  const bodyLength = out.length - HEADER_LENGTH;
+  out[1] = 0x17; // Data indication: method 0x007, class indication
+  out[2] = bodyLength >>> 8;
+  out[3] = bodyLength & 0xff;
+  out[4] = 0x21;
+  out[5] = 0x12;
+  out[6] = 0xa4;
+  out[7] = 0x42;
+  out.set(transactionId.subarray(0, TRANSACTION_ID_LENGTH), 8);
+  let pos = HEADER_LENGTH;
+  out[pos + 1] = 0x12; // XOR-PEER-ADDRESS
+  out[pos + 3] = addressLength;
+  out[pos + 5] = peerIp.length === 4 ? 0x01 : 0x02;
+  out[pos + 6] = (peerPort >>> 8) ^ 0x21;
+  out[pos + 7] = (peerPort & 0xff) ^ 0x12;
+  // XORed with the cookie, then the transaction id: the 16 header bytes from offset 4, as written.
+  for (let i = 0; i < peerIp.length; i++) out[pos + 8 + i] = peerIp[i]! ^ out[4 + i]!;
+  pos += 4 + addressLength;
+  out[pos + 1] = 0x13; // DATA
+  out[pos + 2] = data.length >>> 8;
+  out[pos + 3] = data.length & 0xff;
+  out.set(data, pos + 4);
+  return out;
+}

@@ -7,6 +7,7 @@
  * socket state), so the shell gets its own types back without casts.
  */
 import type { IpFamily, TransportAddress } from '../net/address.ts';
+import { parseIp } from '../net/ip.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
 
 export type ClientTransport = 'udp' | 'tcp' | 'tls';
@@ -36,6 +37,8 @@ export type EndReason =
 
 export interface PeerEntry<H = unknown, S extends object = object> {
   readonly ip: string;
+  /** `ip` as 4 or 16 bytes, parsed once: Data indications to the client carry it. */
+  readonly ipBytes: Uint8Array;
   /** Permission expiry in ms since the epoch; 0 when no permission is installed. */
   permissionExpiresAt: number;
   /** Channel bindings to ports of this IP. */
@@ -137,7 +140,12 @@ export function createAllocation<H, S extends object>(a: NewAllocation<H>): Allo
 export function peerEntry<H, S extends object>(alloc: Allocation<H, S>, ip: string): PeerEntry<H, S> {
   let entry = alloc.peers.get(ip);
   if (!entry) {
-    entry = { ip, permissionExpiresAt: 0, channelsByPort: new Map() };
+    entry = {
+      ip,
+      ipBytes: parseIp(ip) ?? new Uint8Array(4),
+      permissionExpiresAt: 0,
+      channelsByPort: new Map(),
+    };
     alloc.peers.set(ip, entry);
   }
   return entry;

@@ -25,7 +25,7 @@ import { channelDataLength, encodeChannelData, isValidChannel } from '../stun/ch
 import { Attr, ErrorCode, MessageClass, Method, TransportProtocol } from '../stun/constants.ts';
 import {
   decodeMessage,
-  encodeMessage,
+  encodeDataIndication,
   findAttribute,
   type StunMessage,
   splitMessageType,
@@ -161,6 +161,12 @@ export type TurnAction<H = unknown, S extends object = object> =
     };
 
 /** What the shell reports when a relayed socket is bound (relayBound). */
+/** Where a Send indication's payload goes (sendFromAllocation). */
+export interface SendTarget {
+  readonly peer: TransportAddress;
+  readonly data: Uint8Array;
+}
+
 export interface RelayBound<S extends object> {
   /** The address the relayed socket is bound to. */
   readonly relayed: TransportAddress;
@@ -433,12 +439,24 @@ export class TurnEngine<H = unknown, S extends object = object> {
     if (binding !== undefined && binding.expiresAt > now) {
       return encodeChannelData(binding.channel, data, alloc.client.transport !== 'udp');
     }
-    const peer: TransportAddress = { family: alloc.family, address: peerIp, port: peerPort };
-    const tid = this.#respond.newTransactionId();
-    return encodeMessage(Method.Data, MessageClass.Indication, tid, [
-      [Attr.XorPeerAddress, encodeXorAddress(peer, tid)],
-      [Attr.Data, data],
-    ]);
+    // RFC 8656 §11.4: no channel to this peer port, a Data indication.
+    return encodeDataIndication(this.#respond.newTransactionId(), entry.ipBytes, peerPort, data);
+  }
+
+  /**
+   * Data path, client to peer (RFC 8656 §11.1): a Send indication from the UDP client of `alloc`,
+   * which the shell found from the datagram's source. The peer and payload to send, or undefined
+   * when dropped (counted). The same checks as through handleStun, without a ClientContext.
+   */
+  sendFromAllocation(alloc: Allocation<H, S>, bytes: Uint8Array, now: number): SendTarget | undefined {
+    const decoded = decodeMessage(bytes);
+    if (!decoded.ok || !this.#respond.fingerprintValid(decoded.message)) {
+      this.#drops.malformed++;
+      return undefined;
+    }
+    const msg = decoded.message;
+    if (msg.cls !== MessageClass.Indication || msg.method !== Method.Send) return undefined;
+    return this.#send(alloc, msg, now);
   }
 
   /** The client's connection closed (TCP/TLS): its allocation ends (RFC 8656 §3.1). */
@@ -869,33 +887,39 @@ export class TurnEngine<H = unknown, S extends object = object> {
   #indication(ctx: ClientContext<H>, msg: StunMessage, now: number): TurnAction<H, S>[] {
     if (msg.method !== Method.Send) return [];
     const alloc = this.#byClient.get(ctx.key);
-    if (alloc?.state !== 'active') {
+    const target = alloc && this.#send(alloc, msg, now);
+    return target ? [{ type: 'to-peer', allocation: alloc!, peer: target.peer, data: target.data }] : [];
+  }
+
+  /** RFC 8656 §11.1-11.2: a Send indication's checks; the peer and payload, or a counted drop. */
+  #send(alloc: Allocation<H, S>, msg: StunMessage, now: number): SendTarget | undefined {
+    if (alloc.state !== 'active') {
       this.#drops.noAllocation++;
-      return [];
+      return undefined;
     }
     const peerAttr = findAttribute(msg, Attr.XorPeerAddress);
     const dataAttr = findAttribute(msg, Attr.Data);
     if (!peerAttr || !dataAttr || findUnknownAttributes(msg).length > 0) {
       this.#drops.malformed++;
-      return [];
+      return undefined;
     }
     const peer = decodeXorAddress(peerAttr.value, msg.transactionId);
     if (!peer.ok || peer.value.family !== alloc.family) {
       this.#drops.malformed++;
-      return [];
+      return undefined;
     }
     if (!hasPermission(alloc, peer.value.address, now)) {
       this.#drops.noPermission++;
-      return [];
+      return undefined;
     }
     if (!allowPacket(alloc.toPeerLimit, dataAttr.value.length, now)) {
       this.#drops.rateLimited++;
-      return [];
+      return undefined;
     }
     const traffic = this.#traffic.get(alloc)!;
     traffic.packetsToPeer++;
     traffic.bytesToPeer += dataAttr.value.length;
-    return [{ type: 'to-peer', allocation: alloc, peer: peer.value, data: dataAttr.value }];
+    return { peer: peer.value, data: dataAttr.value };
   }
 
   // ---- bookkeeping ----------------------------------------------------------------------------

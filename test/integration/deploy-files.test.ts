@@ -183,6 +183,14 @@ describe('the Dockerfile build stage, replayed without a container', () => {
       .split(/^FROM /m)
       .find((b) => / AS build\b/.test(b.split('\n')[0]!))!;
     const dir = mkdtempSync(join(tmpdir(), 'rb-image-'));
+    // What .dockerignore keeps out of the build context (its paths; the patterns without a slash
+    // name folders the stage never copies from here).
+    const ignored = new Set(
+      read('.dockerignore')
+        .split('\n')
+        .filter((l) => l.includes('/'))
+        .map((l) => join(ROOT, l.trim())),
+    );
     try {
       for (const line of stage.split('\n')) {
         const copy = /^COPY (?!--from)(.+)$/.exec(line);
@@ -191,7 +199,10 @@ describe('the Dockerfile build stage, replayed without a container', () => {
           const dest = parts.pop()!;
           for (const src of parts) {
             const into = parts.length > 1 || dest.endsWith('/');
-            cpSync(join(ROOT, src), join(dir, dest, into ? basename(src) : ''), { recursive: true });
+            cpSync(join(ROOT, src), join(dir, dest, into ? basename(src) : ''), {
+              recursive: true,
+              filter: (path) => !ignored.has(path),
+            });
           }
         }
         const run = /^RUN (.+)$/.exec(line)?.[1];
@@ -199,6 +210,8 @@ describe('the Dockerfile build stage, replayed without a container', () => {
         if (run?.startsWith('npm ci')) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
         else if (run) execFileSync('sh', ['-c', run], { cwd: dir, stdio: 'pipe', timeout: 180_000 });
       }
+      // The native UDP addon (--udp-io native) is built and lands in dist/ beside the relay.
+      expect(existsSync(join(dir, 'dist/relay/native/build/native-udp.node'))).toBe(true);
       // The runtime stage puts the build's dist/ in /app: point the entry point there.
       const entry = join(dir, 'entrypoint.sh');
       writeFileSync(entry, read('deploy/docker/entrypoint.sh').replaceAll('/app/', `${dir}/`));

@@ -1,7 +1,8 @@
 /**
  * Interop with a TURN client nobody here wrote: coturn's turnutils_uclient against our relay over
  * UDP, TCP and TLS, with ChannelData and with Send indications, with static and with TURN REST
- * credentials; turnutils_peer echoes everything, and every message must come back.
+ * credentials; turnutils_peer echoes everything, and every message must come back. Both UDP I/O
+ * modes: dgram and the native addon (--udp-io native; npm run build:native first).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
 import { freePort } from '../support/ports.ts';
 import { startInProcessRelay } from '../support/relay.ts';
+import { requireOnHost } from '../support/requirements.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { type Peer, runUclient, startTurnutilsPeer } from '../support/turnutils.ts';
 
@@ -18,7 +20,7 @@ const modes = ['channel', 'send-indication'] as const;
 const auths = ['static', 'rest'] as const;
 const cases = transports.flatMap((t) => modes.flatMap((m) => auths.map((a) => [t, m, a] as const)));
 
-describe('turnutils_uclient against our relay', () => {
+describe.each(['dgram', 'native'] as const)('turnutils_uclient against our relay on %s UDP I/O', (udpIo) => {
   let relay: TurnRelay;
   let peer: Peer;
   let ports: { turn: number; tls: number };
@@ -45,7 +47,10 @@ describe('turnutils_uclient against our relay', () => {
       'interop.test',
       '--allow-peer',
       '127.0.0.0/8',
+      '--udp-io',
+      udpIo,
     ]);
+    requireOnHost(relay.udpIo === udpIo, `the relay fell back to ${relay.udpIo}`, 'run npm run build:native');
     peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
   });
 

@@ -6,26 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { Attr, MessageClass } from '../../src/stun/constants.ts';
+import { echoPeer } from '../support/echo-peer.ts';
 import { freePort } from '../support/ports.ts';
 import { startInProcessRelay } from '../support/relay.ts';
 import { requireIpv6Loopback } from '../support/requirements.ts';
 import { errorCodeOf, xorAddressAttr } from '../support/stun-builders.ts';
 import { makeSelfSignedCert } from '../support/tls-cert.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
-
-/** A UDP peer on loopback that echoes every datagram and records who sent it. */
-async function echoPeer(address = '127.0.0.1') {
-  const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
-  const seen: { address: string; port: number; data: Buffer }[] = [];
-  socket.on('message', (data, rinfo) => {
-    seen.push({ address: rinfo.address, port: rinfo.port, data });
-    socket.send(data, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => socket.bind({ address, port: 0 }, r));
-  const a = socket.address();
-  const addr: TransportAddress = { family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port };
-  return { addr, seen, close: () => new Promise<void>((r) => socket.close(() => r())) };
-}
 
 const USER = { username: 'alice', password: 'pw', realm: 'test.realm' };
 const bytes = (...b: number[]) => new Uint8Array(b);

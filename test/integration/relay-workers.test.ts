@@ -29,6 +29,57 @@ async function health(httpPort: number): Promise<Health> {
   return (await res.json()) as Health;
 }
 
+/** `relay/main.ts --workers 2` with a static user, on `node` (this one by default), once ready. */
+async function startTwoWorkers(what: string, extra: string[], node?: string) {
+  const turnPort = await freePort('both');
+  const httpPort = await freePort('tcp');
+  const relay = await startUntilReady(
+    [
+      'relay/main.ts',
+      '--workers',
+      '2',
+      '--turn-port',
+      String(turnPort),
+      '--http-port',
+      String(httpPort),
+      '--user',
+      'ninja:youhavetoberealistic',
+      '--realm',
+      'workers.test',
+      '--allow-peer',
+      '127.0.0.0/8',
+      '--drain-timeout',
+      '1',
+      '--log-level',
+      'info',
+      ...extra,
+    ],
+    {},
+    what,
+    { ...(node ? { node } : {}), readyMs: 60_000 },
+  );
+  return { relay, turnPort, httpPort };
+}
+
+async function stopAll(peer: Peer | undefined, relay: Started | undefined): Promise<void> {
+  await peer?.stop();
+  if (relay && relay.child.exitCode === null) {
+    relay.child.kill('SIGKILL');
+    await relay.exited;
+  }
+}
+
+/** /healthz once both workers' relayed packets add up to `atLeast` (the main thread reads them every second), or after 6 s. */
+async function healthOnceCounted(httpPort: number, atLeast: number): Promise<Health> {
+  const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
+  let h = await health(httpPort);
+  for (let i = 0; i < 30 && total(h) < atLeast; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    h = await health(httpPort);
+  }
+  return h;
+}
+
 describe('a relay with --workers 2', () => {
   let relay: Started;
   let peer: Peer;
@@ -36,47 +87,15 @@ describe('a relay with --workers 2', () => {
   let httpPort: number;
 
   beforeAll(async () => {
-    const node = await newerNode();
-    turnPort = await freePort('both');
-    httpPort = await freePort('tcp');
-    relay = await startUntilReady(
-      [
-        'relay/main.ts',
-        '--workers',
-        '2',
-        '--turn-port',
-        String(turnPort),
-        '--http-port',
-        String(httpPort),
-        '--user',
-        'ninja:youhavetoberealistic',
-        '--realm',
-        'workers.test',
-        '--allow-peer',
-        '127.0.0.0/8',
-        '--min-port',
-        '41000',
-        '--max-port',
-        '41999',
-        '--drain-timeout',
-        '1',
-        '--log-level',
-        'info',
-      ],
-      {},
+    ({ relay, turnPort, httpPort } = await startTwoWorkers(
       'relay with two workers',
-      { node, readyMs: 60_000 },
-    );
+      ['--min-port', '41000', '--max-port', '41999'],
+      await newerNode(),
+    ));
     peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
   }, 240_000);
 
-  afterAll(async () => {
-    await peer?.stop();
-    if (relay && relay.child.exitCode === null) {
-      relay.child.kill('SIGKILL');
-      await relay.exited;
-    }
-  });
+  afterAll(() => stopAll(peer, relay));
 
   it('relays for UDP clients that the kernel spreads over both workers', async () => {
     const result = await runUclient({
@@ -96,13 +115,8 @@ describe('a relay with --workers 2', () => {
     expect(result.timedOut).toBe(false);
     expect(result.messagesSent).toBe(16 * 20);
     expect(result.messagesReceived).toBe(16 * 20);
-    // The main thread reads the other worker's counts every second.
     const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
-    let h = await health(httpPort);
-    for (let i = 0; i < 30 && total(h) < 2 * 16 * 20; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      h = await health(httpPort);
-    }
+    const h = await healthOnceCounted(httpPort, 2 * 16 * 20);
     expect(h.workers).toHaveLength(2);
     for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
     expect(total(h)).toBeGreaterThanOrEqual(2 * 16 * 20);
@@ -197,13 +211,7 @@ describe('a relay with --workers 2 serving TLS', () => {
     peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
   }, 240_000);
 
-  afterAll(async () => {
-    await peer?.stop();
-    if (relay && relay.child.exitCode === null) {
-      relay.child.kill('SIGKILL');
-      await relay.exited;
-    }
-  });
+  afterAll(() => stopAll(peer, relay));
 
   it('relays for TLS clients on the shared TLS port', async () => {
     const result = await runUclient({
@@ -238,6 +246,63 @@ describe('a relay with --workers 2 serving TLS', () => {
   }, 30_000);
 });
 
+describe('a relay with --workers 2 on native UDP I/O, on any Node', () => {
+  let relay: Started;
+  let peer: Peer;
+  let turnPort: number;
+  let httpPort: number;
+
+  beforeAll(async () => {
+    // This Node (20 in CI has no dgram reusePort): the addon sets SO_REUSEPORT on its sockets.
+    ({ relay, turnPort, httpPort } = await startTwoWorkers('relay with two native workers', [
+      '--udp-io',
+      'native',
+      '--no-tcp',
+      '--min-port',
+      '42000',
+      '--max-port',
+      '42999',
+    ]));
+    peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
+  }, 120_000);
+
+  afterAll(() => stopAll(peer, relay));
+
+  it('relays for UDP clients that the kernel spreads over both native workers', async () => {
+    expect(relay.output()).not.toMatch(/addon is not built/);
+    for (const mode of ['channel', 'send-indication'] as const) {
+      const result = await runUclient({
+        server: '127.0.0.1',
+        port: turnPort,
+        transport: 'udp',
+        mode,
+        user: 'ninja',
+        password: 'youhavetoberealistic',
+        peer: { host: peer.host, port: peer.port },
+        messages: 20,
+        clients: 16,
+        noRtcp: true,
+        intervalMs: 5,
+      });
+      expect(result.timedOut).toBe(false);
+      expect(result.messagesReceived).toBe(16 * 20);
+    }
+    const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
+    const h = await healthOnceCounted(httpPort, 2 * 2 * 16 * 20);
+    expect(h.workers).toHaveLength(2);
+    for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
+    expect(total(h)).toBeGreaterThanOrEqual(2 * 2 * 16 * 20);
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect(text).toMatch(/^turn_native_udp_datagrams_total\{direction="received"\} [1-9]/m);
+  }, 60_000);
+
+  it('drains and stops both workers on SIGTERM', async () => {
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
+    expect(relay.output()).toMatch(/"worker":1,"part":"turn","msg":"TURN listeners closed"/);
+  }, 30_000);
+});
+
 describe('a relay with --workers 2 on a Node without reusePort', () => {
   // The tests run on the project's Node 20; on a newer one there is no such Node to try.
   it.skipIf(NODE_HAS_REUSEPORT)('refuses to start with one line and exit code 2', async () => {
@@ -248,7 +313,7 @@ describe('a relay with --workers 2 on a Node without reusePort', () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
-      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1`,
+      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1, or serve UDP alone with --udp-io native --no-tcp`,
     ]);
   });
 });

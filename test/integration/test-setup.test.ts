@@ -38,10 +38,11 @@ function stubs(uid: number, present: readonly string[], aptStatus = 0) {
   };
   script('id', `echo ${uid}`);
   script('apt-get', `echo "$*" >> ${log}; exit ${aptStatus}`);
-  // The deployment checks' tools (python3 with yaml, systemd-analyze) stand installed in every case.
+  // The deployment checks' tools (python3 with yaml, systemd-analyze) and the C compiler of the
+  // native addon (cc; libc's headers are looked for as files) stand installed in every case.
   // (Debian's python3, whose python3-yaml the script checks; a version manager's shim on the PATH
   // would not run from here.)
-  for (const cmd of [...present, 'python3', 'systemd-analyze']) {
+  for (const cmd of [...present, 'python3', 'systemd-analyze', 'cc']) {
     const target = cmd === 'python3' && existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which(cmd);
     symlinkSync(target, join(dir, cmd));
   }

@@ -69,6 +69,7 @@ describe('relay config defaults', () => {
       alternateServer: undefined,
       drainTimeout: 300,
       workers: 1,
+      udpIo: 'dgram',
       id: 'relay-127.0.0.1-3478',
       region: 'local',
       lat: 0,
@@ -183,6 +184,7 @@ describe('relay config values', () => {
     ],
     [['--drain-timeout', '0'], { drainTimeout: 0 }],
     [['--workers', '4'], { workers: 4 }],
+    [['--udp-io', 'native'], { udpIo: 'native' }],
   ])('reads %j', (argv, expected) => {
     expect(config(argv)).toMatchObject(expected);
   });
@@ -349,6 +351,33 @@ describe('public ping listeners and the fault API token', () => {
     });
     // The old switch is gone: PUT /faults without a token is never accepted.
     expect(parse(['--fault-api'])).toEqual({ ok: false, error: '--fault-api: unknown option (see --help)' });
+  });
+});
+
+describe('--udp-io', () => {
+  it('is dgram unless asked, and names the choices when it gets another', () => {
+    expect(config([]).udpIo).toBe('dgram');
+    expect(config([], { RELAY_UDP_IO: 'native' }).udpIo).toBe('native');
+    expect(parse(['--udp-io', 'uring'])).toEqual({
+      ok: false,
+      error: '--udp-io: expected one of dgram, native, got "uring"',
+    });
+  });
+
+  it('refuses native with the backbone, whose frames travel on sockets of its own', () => {
+    const backbone = [
+      '--backbone-port',
+      '7000',
+      '--redis',
+      'redis://127.0.0.1',
+      '--mesh-key',
+      'k'.repeat(16),
+    ];
+    expect(config(backbone).udpIo).toBe('dgram');
+    expect(parse([...backbone, '--udp-io', 'native'])).toEqual({
+      ok: false,
+      error: '--udp-io: native is not supported with --backbone-port; use --udp-io dgram',
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { stunCrypto } from '../../relay/platform-crypto.ts';
+import { parseIp } from '../../src/net/ip.ts';
 import {
   decodeErrorCode,
   decodeText,
@@ -16,6 +17,7 @@ import {
   checkFingerprint,
   checkIntegrity,
   decodeMessage,
+  encodeDataIndication,
   encodeMessage,
   findAttribute,
   messageType,
@@ -285,5 +287,21 @@ describe('malformed input', () => {
     expect(decodeErrorCode(hex('00000464'))).toEqual({ ok: false, error: 'ERR_ERROR_CODE_RANGE' });
     expect(decodeText(hex('ff fe'), 763)).toEqual({ ok: false, error: 'ERR_TEXT_ENCODING' });
     expect(decodeText(new Uint8Array(514), 513)).toEqual({ ok: false, error: 'ERR_TEXT_TOO_LONG' });
+  });
+});
+
+describe('encodeDataIndication', () => {
+  const tid = Uint8Array.from({ length: 12 }, (_, i) => 0xa0 + i);
+  it.each([
+    ['IPv4', { family: 4, address: '192.0.2.7', port: 40_001 }, 0],
+    ['IPv4', { family: 4, address: '10.1.2.3', port: 1 }, 5],
+    ['IPv6', { family: 6, address: '2001:db8::1:2', port: 65_535 }, 1201],
+  ] as const)('writes the same bytes as encodeMessage for %s peer %j and data of %i bytes', (_, peer, n) => {
+    const data = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+    const expected = encodeMessage(Method.Data, MessageClass.Indication, tid, [
+      [Attr.XorPeerAddress, encodeXorAddress(peer, tid)],
+      [Attr.Data, data],
+    ]);
+    expect(encodeDataIndication(tid, parseIp(peer.address)!, peer.port, data)).toEqual(expected);
   });
 });

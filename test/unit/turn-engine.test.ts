@@ -403,6 +403,29 @@ describe('permissions and data', () => {
     expect(send(2)).toMatchObject([{ type: 'to-peer', peer, data: new Uint8Array([7]) }]);
   });
 
+  it('takes a Send indication from the allocation the shell found, with the same checks', () => {
+    const { engine, cred, ctx, alloc } = active();
+    const send = (
+      n: number,
+      attrs = [peerAttr(peer, new Uint8Array(12).fill(n)), [Attr.Data, new Uint8Array([7])]],
+    ) =>
+      engine.sendFromAllocation(
+        alloc,
+        indication(Method.Send, attrs as Parameters<typeof indication>[1], new Uint8Array(12).fill(n)),
+        T0,
+      );
+    expect(send(1)).toBeUndefined();
+    expect(engine.drops.noPermission).toBe(1);
+    const tid = new Uint8Array(12).fill(3);
+    engine.handleStun(ctx, request(Method.CreatePermission, [peerAttr(peer, tid)], cred, { tid }).bytes, T0);
+    expect(send(2)).toEqual({ peer, data: new Uint8Array([7]) });
+    // No DATA: malformed, counted, nothing sent.
+    expect(send(4, [peerAttr(peer, new Uint8Array(12).fill(4))])).toBeUndefined();
+    expect(engine.drops.malformed).toBe(1);
+    expect(engine.sendFromAllocation(alloc, new Uint8Array([0, 0x16, 0, 0]), T0)).toBeUndefined();
+    expect(engine.drops.malformed).toBe(2);
+  });
+
   it('binds a channel, carries ChannelData both ways, and refuses conflicting bindings', () => {
     const { engine, ctx, cred, alloc } = active();
     let n = 0;
