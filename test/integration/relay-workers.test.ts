@@ -29,6 +29,41 @@ async function health(httpPort: number): Promise<Health> {
   return (await res.json()) as Health;
 }
 
+/**
+ * turnutils_uclient against `relay/main.ts --workers 2` at 127.0.0.1:`port` as ninja: `clients`
+ * sessions of `messages` each, every session from its own source port (so the kernel's
+ * SO_REUSEPORT hash spreads them; 16 all on one worker has odds 2 in 65,536).
+ */
+const uclientOnWorkers = (
+  port: number,
+  peer: Peer,
+  o: {
+    transport: 'udp' | 'tcp' | 'tls';
+    mode: 'channel' | 'send-indication';
+    messages: number;
+    clients: number;
+  },
+) =>
+  runUclient({
+    server: '127.0.0.1',
+    port,
+    user: 'ninja',
+    password: 'youhavetoberealistic',
+    peer: { host: peer.host, port: peer.port },
+    noRtcp: true,
+    intervalMs: 5,
+    ...o,
+  });
+
+/** /healthz once both workers have counted `packets` relayed: each relayed some, and the sums agree. */
+async function expectBothWorkersRelayed(httpPort: number, packets: number): Promise<void> {
+  const h = await healthOnceCounted(httpPort, packets);
+  expect(h.workers).toHaveLength(2);
+  for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
+  expect(h.workers.reduce((n, w) => n + w.relayedPackets, 0)).toBeGreaterThanOrEqual(packets);
+  expect(h.allocations).toBe(h.workers.reduce((n, w) => n + w.allocations, 0));
+}
+
 /** `relay/main.ts --workers 2` with a static user, on `node` (this one by default), once ready. */
 async function startTwoWorkers(what: string, extra: string[], node?: string) {
   const turnPort = await freePort('both');
@@ -98,44 +133,24 @@ describe('a relay with --workers 2', () => {
   afterAll(() => stopAll(peer, relay));
 
   it('relays for UDP clients that the kernel spreads over both workers', async () => {
-    const result = await runUclient({
-      server: '127.0.0.1',
-      port: turnPort,
+    const result = await uclientOnWorkers(turnPort, peer, {
       transport: 'udp',
       mode: 'channel',
-      user: 'ninja',
-      password: 'youhavetoberealistic',
-      peer: { host: peer.host, port: peer.port },
       messages: 20,
-      // 16 sessions, each from its own port: all on one worker has odds 2 in 65,536.
       clients: 16,
-      noRtcp: true,
-      intervalMs: 5,
     });
     expect(result.timedOut).toBe(false);
     expect(result.messagesSent).toBe(16 * 20);
     expect(result.messagesReceived).toBe(16 * 20);
-    const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
-    const h = await healthOnceCounted(httpPort, 2 * 16 * 20);
-    expect(h.workers).toHaveLength(2);
-    for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
-    expect(total(h)).toBeGreaterThanOrEqual(2 * 16 * 20);
-    expect(h.allocations).toBe(h.workers.reduce((n, w) => n + w.allocations, 0));
+    await expectBothWorkersRelayed(httpPort, 2 * 16 * 20);
   }, 60_000);
 
   it('relays for TCP clients too', async () => {
-    const result = await runUclient({
-      server: '127.0.0.1',
-      port: turnPort,
+    const result = await uclientOnWorkers(turnPort, peer, {
       transport: 'tcp',
       mode: 'channel',
-      user: 'ninja',
-      password: 'youhavetoberealistic',
-      peer: { host: peer.host, port: peer.port },
       messages: 20,
       clients: 8,
-      noRtcp: true,
-      intervalMs: 5,
     });
     expect(result.timedOut).toBe(false);
     expect(result.messagesReceived).toBe(8 * 20);
@@ -214,18 +229,11 @@ describe('a relay with --workers 2 serving TLS', () => {
   afterAll(() => stopAll(peer, relay));
 
   it('relays for TLS clients on the shared TLS port', async () => {
-    const result = await runUclient({
-      server: '127.0.0.1',
-      port: tlsPort,
+    const result = await uclientOnWorkers(tlsPort, peer, {
       transport: 'tls',
       mode: 'channel',
-      user: 'ninja',
-      password: 'youhavetoberealistic',
-      peer: { host: peer.host, port: peer.port },
       messages: 10,
       clients: 8,
-      noRtcp: true,
-      intervalMs: 5,
     });
     expect(result.timedOut).toBe(false);
     expect(result.messagesReceived).toBe(8 * 10);
@@ -271,27 +279,16 @@ describe('a relay with --workers 2 on native UDP I/O, on any Node', () => {
   it('relays for UDP clients that the kernel spreads over both native workers', async () => {
     expect(relay.output()).not.toMatch(/addon is not built/);
     for (const mode of ['channel', 'send-indication'] as const) {
-      const result = await runUclient({
-        server: '127.0.0.1',
-        port: turnPort,
+      const result = await uclientOnWorkers(turnPort, peer, {
         transport: 'udp',
         mode,
-        user: 'ninja',
-        password: 'youhavetoberealistic',
-        peer: { host: peer.host, port: peer.port },
         messages: 20,
         clients: 16,
-        noRtcp: true,
-        intervalMs: 5,
       });
       expect(result.timedOut).toBe(false);
       expect(result.messagesReceived).toBe(16 * 20);
     }
-    const total = (x: Health) => x.workers.reduce((n, w) => n + w.relayedPackets, 0);
-    const h = await healthOnceCounted(httpPort, 2 * 2 * 16 * 20);
-    expect(h.workers).toHaveLength(2);
-    for (const w of h.workers) expect(w.relayedPackets).toBeGreaterThan(0);
-    expect(total(h)).toBeGreaterThanOrEqual(2 * 2 * 16 * 20);
+    await expectBothWorkersRelayed(httpPort, 2 * 2 * 16 * 20);
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(text).toMatch(/^turn_native_udp_datagrams_total\{direction="received"\} [1-9]/m);
   }, 60_000);
