@@ -59,7 +59,9 @@ describe.each(['dgram', 'native'] as const)('turnutils_uclient against our relay
     await relay?.stop();
   });
 
-  it.each(cases)(
+  // The credential kind is the engine's business, the same whatever moves the datagrams: the
+  // native run takes static credentials only, every transport and mode.
+  it.each(udpIo === 'native' ? cases.filter(([, , auth]) => auth === 'static') : cases)(
     'echoes every message over %s in %s mode with %s credentials',
     async (transport, mode, auth) => {
       const before = relay.traffic();
