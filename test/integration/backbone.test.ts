@@ -2,11 +2,15 @@
  * Three relay processes on 127.0.0.2, .3 and .4 with a real Redis: two TURN clients on different
  * relays exchange data through the backbone; a slow direct link makes traffic detour through the
  * third relay; a blackholed link fails over within a second; a gray relay (it answers every probe
- * and forwards nothing) is left on the end-to-end check (src/backbone/end-to-end.ts).
+ * and forwards nothing) is left on the end-to-end check (src/backbone/end-to-end.ts). All of it
+ * twice: on dgram, and with every relay on native UDP I/O (--udp-io native: TURN listeners,
+ * relayed sockets and the backbone's port on the recvmmsg/sendmmsg addon).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { nativeUdpIo } from '../../relay/udp-io.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
+  relayBackboneIo,
   relayMetric,
   relayRoute,
   setRelayFaults,
@@ -16,6 +20,7 @@ import {
   until,
 } from '../support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
+import { requireOnHost } from '../support/requirements.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
@@ -48,15 +53,23 @@ const metric = (id: Id, sample: string) => relayMetric(nodes[id], sample);
 const setFaults = (id: Id, spec: string) => setRelayFaults(nodes[id], spec);
 const routeOf = (from: Id, to: Id) => relayRoute(nodes[from], to);
 
-describe('backbone between three relays', () => {
+describe.each(['dgram', 'native'] as const)('backbone between three relays on %s UDP I/O', (io) => {
   beforeAll(async () => {
+    if (io === 'native')
+      requireOnHost(
+        nativeUdpIo() !== undefined,
+        'the native UDP addon is not built',
+        'run npm run build:native',
+      );
     const redis = { url: await redisUrl(), prefix: uniquePrefix('backbone') };
     prefix = redis.prefix;
     await Promise.all(
       IDS.map(async (id) => {
-        nodes[id] = await startTestRelay({ id, host: HOSTS[id], redis });
+        nodes[id] = await startTestRelay({ id, host: HOSTS[id], redis, extra: ['--udp-io', io] });
       }),
     );
+    // The relays run the I/O asked for, backbone ports included (not dgram on a missing addon).
+    for (const id of IDS) expect(await relayBackboneIo(nodes[id])).toBe(io);
     // Every relay has found the others and measured a direct path to each.
     await until(
       async () => {

@@ -102,6 +102,12 @@ export async function relayMetric(r: TestRelay, sample: string): Promise<number>
   return m ? Number(m[1]) : 0;
 }
 
+/** The UDP I/O the relay's backbone port runs on (dgram or native). */
+export async function relayBackboneIo(r: TestRelay): Promise<string | undefined> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone?: { io: string } };
+  return body.backbone?.io;
+}
+
 /** The relay's current path to another relay, as `A-C-B`. */
 export async function relayRoute(r: TestRelay, to: string): Promise<string | undefined> {
   const body = (await (await fetch(`${r.http}/healthz`)).json()) as {
