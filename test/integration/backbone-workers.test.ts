@@ -7,13 +7,13 @@
  * Twice: on dgram, and with both relays on native UDP I/O (every thread's backbone port too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeUdpIo } from '../../relay/udp-io.ts';
 import { portSlice } from '../../relay/worker-config.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
   relayBackboneIo,
   relayMetric,
   relayRoute,
+  requireUdpIo,
   startTestRelay,
   stopTestRelays,
   type TestRelay,
@@ -21,7 +21,6 @@ import {
 } from '../support/backbone-relays.ts';
 import { newerNode } from '../support/newer-node.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
-import { requireOnHost } from '../support/requirements.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
@@ -42,12 +41,7 @@ describe.each(['dgram', 'native'] as const)(
     const clients: TurnTestClient[] = [];
 
     beforeAll(async () => {
-      if (io === 'native')
-        requireOnHost(
-          nativeUdpIo() !== undefined,
-          'the native UDP addon is not built',
-          'run npm run build:native',
-        );
+      requireUdpIo(io);
       const node = await newerNode();
       const redis = { url: await redisUrl(), prefix: uniquePrefix('bbworkers') };
       prefix = redis.prefix;

@@ -7,12 +7,12 @@
  * relayed sockets and the backbone's port on the recvmmsg/sendmmsg addon).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { nativeUdpIo } from '../../relay/udp-io.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
   relayBackboneIo,
   relayMetric,
   relayRoute,
+  requireUdpIo,
   setRelayFaults,
   startTestRelay,
   stopTestRelays,
@@ -20,7 +20,6 @@ import {
   until,
 } from '../support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
-import { requireOnHost } from '../support/requirements.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
@@ -55,12 +54,7 @@ const routeOf = (from: Id, to: Id) => relayRoute(nodes[from], to);
 
 describe.each(['dgram', 'native'] as const)('backbone between three relays on %s UDP I/O', (io) => {
   beforeAll(async () => {
-    if (io === 'native')
-      requireOnHost(
-        nativeUdpIo() !== undefined,
-        'the native UDP addon is not built',
-        'run npm run build:native',
-      );
+    requireUdpIo(io);
     const redis = { url: await redisUrl(), prefix: uniquePrefix('backbone') };
     prefix = redis.prefix;
     await Promise.all(
