@@ -21,12 +21,17 @@
  * B run with --workers N (on a Node with dgram reusePort: test/support/newer-node.ts), its clients
  * spread over its threads by the kernel, each frame sent to the thread owning its port.
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--out bench/results/backbone-forwarding.json]
+ * With `--udp-io native` every relay, plain ones included, runs on the native addon (npm run
+ * build:native): TURN listeners, relayed sockets and backbone ports.
+ *
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--out bench/results/backbone-forwarding.json]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { nativeUdpIo, type UdpIoMode } from '../relay/udp-io.ts';
 import {
+  relayBackboneIo,
   relayMetric,
   relayRoute,
   setRelayFaults,
@@ -58,6 +63,7 @@ const INVOLVED: Record<Setup, readonly number[]> = {
 const relay = (
   id: string,
   host: string,
+  io: UdpIoMode,
   redis?: { url: string; prefix: string },
   workers?: { n: number; node: string },
 ) =>
@@ -65,7 +71,7 @@ const relay = (
     id,
     host,
     redis,
-    extra: workers ? [...UNCAPPED, '--workers', String(workers.n)] : UNCAPPED,
+    extra: [...UNCAPPED, '--udp-io', io, ...(workers ? ['--workers', String(workers.n)] : [])],
     ...(workers ? { node: workers.node, backbonePorts: workers.n } : {}),
   });
 
@@ -245,6 +251,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       'workers-b': { type: 'string', default: '1' },
       size: { type: 'string', default: '100' },
+      'udp-io': { type: 'string', default: 'dgram' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
@@ -253,6 +260,15 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const workersB = Number(values['workers-b']);
   const size = Number(values.size);
+  const io = values['udp-io'];
+  if (io !== 'dgram' && io !== 'native') {
+    process.stderr.write(`bench: --udp-io: expected dgram or native, got "${io}"\n`);
+    process.exit(2);
+  }
+  if (io === 'native' && !nativeUdpIo()) {
+    process.stderr.write('bench: --udp-io native: the addon is not built (npm run build:native)\n');
+    process.exit(2);
+  }
   if (
     !(durationMs >= 1000 && durationMs <= 60_000) ||
     !(pairs >= 1 && pairs <= 200) ||
@@ -278,18 +294,22 @@ async function main(): Promise<void> {
   const flows: Flow[] = [];
   const bundling: { relay: string; frames: number; datagrams: number }[] = [];
   try {
-    const pa = await relay('PA', '127.0.0.21');
-    const pb = await relay('PB', '127.0.0.22');
-    const a = await relay('A', '127.0.0.23', { url, prefix });
-    const b = await relay('B', '127.0.0.24', { url, prefix });
-    const c = await relay('C', '127.0.0.25', { url, prefix });
-    const d = await relay('D', '127.0.0.26', { url, prefix });
+    const pa = await relay('PA', '127.0.0.21', io);
+    const pb = await relay('PB', '127.0.0.22', io);
+    const a = await relay('A', '127.0.0.23', io, { url, prefix });
+    const b = await relay('B', '127.0.0.24', io, { url, prefix });
+    const c = await relay('C', '127.0.0.25', io, { url, prefix });
+    const d = await relay('D', '127.0.0.26', io, { url, prefix });
     relays.push(pa, pb, a, b, c, d);
     const b2 =
       workersB > 1
-        ? await relay('B2', '127.0.0.27', { url, prefix }, { n: workersB, node: await newerNode() })
+        ? await relay('B2', '127.0.0.27', io, { url, prefix }, { n: workersB, node: await newerNode() })
         : undefined;
     if (b2) relays.push(b2);
+    for (const r of relays.slice(2)) {
+      const got = await relayBackboneIo(r);
+      if (got !== io) throw new Error(`relay ${r.id}: backbone on ${got}, not ${io}`);
+    }
     // D is reachable from A and B only through C.
     await Promise.all([
       setRelayFaults(a, 'D:blackhole'),
@@ -378,7 +398,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped, bundling }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, udpIo: io, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped, bundling }, null, 2)}\n`,
   );
   process.exit(0);
 }

@@ -1,5 +1,5 @@
 /**
- * The relay's backbone shell: it owns the UDP socket for relay-to-relay frames, one timer, the
+ * The relay's backbone shell: it owns the UDP port for relay-to-relay frames, one timer, the
  * directory I/O, metrics and fault injection, and executes what the pure core decides
  * (src/backbone/core.ts): probing, link estimates, routes with hysteresis, framing, replay and
  * address checks all live there. Packets an allocation sends to another relay's relayed address
@@ -8,6 +8,12 @@
  * bundles (src/backbone/bundle.ts) leave at the end of the event-loop turn: one setImmediate per
  * turn calls core.flush().
  *
+ * The port is a UdpPort (relay/udp-io.ts) of the relay's --udp-io, as the TURN listeners' are:
+ * with native I/O frames come in batches read with recvmmsg, each a view valid only during its
+ * call (the core copies what it keeps: bundle entries), and leave through the addon's send pool.
+ * The bundles' setImmediate runs after the addon's own end-of-turn flush, so it flushes the pool
+ * itself: a bundle leaves in the turn it was sealed in.
+ *
  * With --workers N there is one per thread, each on its own port (P + thread index; see
  * docs/BACKBONE.md, "Several TURN workers and the backbone"). Thread 0's leads: it reads and
  * writes the directory, probes and computes routes, and sends the others (`followers`) the
@@ -15,7 +21,6 @@
  * no directory: they take those updates and tell thread 0 their data counts every 250 ms, for
  * the delivery checks (per link and end to end). No message per packet.
  */
-import dgram from 'node:dgram';
 import { type BackboneAction, BackboneCore, type PeerCounts } from '../src/backbone/core.ts';
 import type { BackboneTuning } from '../src/backbone/defaults.ts';
 import { createKeyRing } from '../src/backbone/key-ring.ts';
@@ -27,8 +32,8 @@ import type { RelayMetricsBackbone } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
 import { sha256 } from './platform-crypto.ts';
-import { literalLookup } from './socket-util.ts';
 import { directEgress, type PeerEgress, type RelayAllocation } from './turn-relay.ts';
+import { dgramIo, type UdpIo, type UdpPort, udpIo } from './udp-io.ts';
 
 export interface BackboneOptions {
   readonly id: string;
@@ -42,6 +47,8 @@ export interface BackboneOptions {
   readonly lon: number;
   /** This relay's thread (--workers N), 0 by default; its socket binds `port` as given. */
   readonly thread?: number;
+  /** dgram or native (--udp-io), as the TURN side's; dgram by default. */
+  readonly io?: UdpIo;
 }
 
 /** Thread `thread`'s backbone as the relay's configuration gives it: port --backbone-port + thread. */
@@ -56,6 +63,8 @@ export function backboneOptions(config: RelayConfig, thread: number): BackboneOp
     lat: config.lat,
     lon: config.lon,
     thread,
+    // The TURN side warned already when the addon is missing.
+    io: udpIo(config.udpIo, () => undefined),
   };
 }
 
@@ -99,7 +108,8 @@ export class Backbone implements PeerEgress {
   readonly #log: Logger;
   readonly #warn = rateLimitedLog();
   #faults: ReadonlyMap<string, LinkFault> = new Map();
-  #socket: dgram.Socket | undefined;
+  readonly #io: UdpIo;
+  #socket: UdpPort | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #syncing = false;
@@ -116,6 +126,7 @@ export class Backbone implements PeerEgress {
   ) {
     this.#log = logger.child({ part: 'backbone', id: o.id, ...(o.thread ? { thread: o.thread } : {}) });
     this.#directory = 'directory' in source ? source.directory : undefined;
+    this.#io = o.io ?? dgramIo;
     this.core = new BackboneCore({
       id: o.id,
       lat: o.lat,
@@ -128,8 +139,13 @@ export class Backbone implements PeerEgress {
   }
 
   get address(): string {
-    const a = this.#socket?.address();
-    return a ? addressKey({ family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port }) : '';
+    const s = this.#socket;
+    return s ? addressKey(s) : '';
+  }
+
+  /** The UDP I/O its port runs on (--udp-io; dgram when the addon is missing). */
+  get io(): UdpIo['mode'] {
+    return this.#io.mode;
   }
 
   /** Current paths by destination relay, for tests and the status page. */
@@ -162,34 +178,19 @@ export class Backbone implements PeerEgress {
   }
 
   async start(): Promise<void> {
-    // Buffers sized like the TURN listeners' (socket-util.ts): bursts at saturation queue, not drop.
-    const socket = dgram.createSocket({
-      type: this.o.bindAddress.includes(':') ? 'udp6' : 'udp4',
-      recvBufferSize: 4 << 20,
-      // Frames go to IP literals from the directory: no dns.lookup and its deferred tick per send.
-      lookup: literalLookup,
-    });
-    socket.on('error', (err) =>
+    // Buffers sized like the TURN listeners': bursts at saturation queue, not drop. Frames go to
+    // IP literals from the directory (no name lookup per send).
+    const family = this.o.bindAddress.includes(':') ? 6 : 4;
+    const socket = await this.#io.bind(this.o.bindAddress, family, this.o.port, { bigBuffers: true });
+    socket.onError((err) =>
       this.#warn('socket', Date.now(), (suppressed) =>
         this.#log.warn({ err, suppressed }, 'backbone socket error'),
       ),
     );
-    socket.on('message', (msg, rinfo) => {
-      this.#run(this.core.frame(msg, unmapped(rinfo.address), rinfo.port, wallClock()));
+    socket.onMessage((msg, address, port) => {
+      this.#run(this.core.frame(msg, unmapped(address), port, wallClock()));
       if (this.core.pending) this.#flushSoon();
     });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: this.o.bindAddress, port: this.o.port, exclusive: true }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    try {
-      socket.setSendBufferSize(4 << 20);
-    } catch {
-      // The kernel caps buffer sizes at net.core.wmem_max; what it grants is enough.
-    }
     this.#socket = socket;
     const source = this.source;
     if ('report' in source) {
@@ -216,7 +217,7 @@ export class Backbone implements PeerEgress {
     clearInterval(this.#timer);
     const s = this.#socket;
     this.#socket = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    await s?.close();
   }
 
   /** PeerEgress: to another relay's relayed address through the backbone, else plain UDP. */
@@ -239,7 +240,9 @@ export class Backbone implements PeerEgress {
 
   /**
    * Bundles queued in this turn leave at its end: setImmediate runs after the poll phase that read
-   * the datagrams, so a frame waits for the rest of its turn and nothing else.
+   * the datagrams, so a frame waits for the rest of its turn and nothing else. With native I/O the
+   * addon flushed its send pool just before (its check hook runs before Node's immediates): the
+   * flush below sends the bundles now, not after the next turn's timers.
    */
   #flushSoon(): void {
     if (this.#flushing) return;
@@ -250,6 +253,7 @@ export class Backbone implements PeerEgress {
   readonly #flush = (): void => {
     this.#flushing = false;
     for (const a of this.core.flush()) this.#run(a);
+    this.#io.flush();
   };
 
   #tick(): void {
@@ -324,12 +328,17 @@ export class Backbone implements PeerEgress {
     }
   }
 
-  /** One datagram from the frame's parts (a vectored write: the parts are not joined first). */
+  /**
+   * One datagram from the frame's parts (the core makes one part today; more are joined). The
+   * bytes may be a view of the native receive area (a frame passed on in place): sent now, or
+   * copied when a fault delays them.
+   */
   #transmit(peer: string, to: TransportAddress, frame: readonly Uint8Array[]): void {
     const socket = this.#socket;
     if (!socket) return;
+    const bytes = frame.length === 1 ? frame[0]! : Buffer.concat(frame);
     if (this.#faults.size === 0) {
-      socket.send(frame, to.port, to.address);
+      socket.send(bytes, to.port, to.address);
       return;
     }
     const fate = impair(faultFor(this.#faults, peer), Math.random);
@@ -337,9 +346,12 @@ export class Backbone implements PeerEgress {
       this.metrics.faultDropped(peer);
       return;
     }
-    const send = () => socket.send(frame, to.port, to.address);
-    if (fate === 0) send();
-    else setTimeout(send, fate).unref();
+    if (fate === 0) {
+      socket.send(bytes, to.port, to.address);
+      return;
+    }
+    const held = Uint8Array.from(bytes);
+    setTimeout(() => this.#socket?.send(held, to.port, to.address), fate).unref();
   }
 
   /** Thread 0: the other threads get the relays just read (with `relays`) and the routes. */

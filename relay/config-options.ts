@@ -297,7 +297,7 @@ export const OPTIONS = {
   workers: { flag: '--workers', env: 'RELAY_WORKERS', kind: 'value', arg: 'N', default: '1', parse: int(1, 64),
     help: 'threads serving TURN, all on the same ports (dgram and net reusePort: Node 22.12 or later; a Node without it exits 2). The kernel hashes each client to one thread; relayed ports are split between them. With --backbone-port P, worker i\'s backbone listens on P+i' },
   udpIo: { flag: '--udp-io', env: 'RELAY_UDP_IO', kind: 'value', arg: 'IO', default: 'dgram', parse: udpIo,
-    help: 'UDP I/O of the TURN listeners and relayed sockets: dgram (Node) or native (recvmmsg/sendmmsg addon, Linux; npm run build:native, else dgram with a warning). Not with --backbone-port' },
+    help: 'UDP I/O of the TURN listeners and relayed sockets: dgram (Node) or native (recvmmsg/sendmmsg addon, Linux; npm run build:native, else dgram with a warning). With --backbone-port, the backbone\'s port too' },
   drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
     help: 'seconds SIGTERM waits for allocations to end before stopping' },
   id: { flag: '--id', env: 'RELAY_ID', kind: 'value', arg: 'ID', parse: relayId,

@@ -321,9 +321,6 @@ function finish(v: ParsedOptions, io: ConfigIo): RelayConfig {
     throw new OptionError(
       `--workers: ${rest.workers} workers need at least ${2 * rest.workers} relayed ports (--min-port..--max-port)`,
     );
-  // The backbone's egress and ingress run on dgram sockets of its own, beside the relayed ones.
-  if (rest.udpIo === 'native' && rest.backbonePort !== undefined)
-    throw new OptionError('--udp-io: native is not supported with --backbone-port; use --udp-io dgram');
   if (rest.pingTlsPort !== undefined && !tls)
     throw new OptionError('--ping-tls-port: needs --tls-cert and --tls-key, whose certificate it serves');
   const id = rest.id ?? `relay-${rest.listen[0]!.replace(/[^A-Za-z0-9.]/g, '_')}-${rest.turnPort}`;

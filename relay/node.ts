@@ -176,6 +176,7 @@ export async function startRelayNode(
         draining: relay.engine.draining,
         backbone: backbone && {
           address: backbone.address,
+          io: backbone.io,
           routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
         },
       }),

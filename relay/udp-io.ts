@@ -45,6 +45,12 @@ export interface UdpIo {
   readonly mode: UdpIoMode;
   /** The native addon's counts on this thread; absent for dgram. */
   readonly stats?: () => NativeUdpStats;
+  /**
+   * Sends now what this thread queued (native: the send pool, otherwise flushed once per loop turn
+   * in the addon's check and prepare hooks); a no-op with dgram. For datagrams queued from a
+   * setImmediate, which runs after the addon's check hook: the backbone's bundles.
+   */
+  flush(): void;
   /** Binds host:port (0: any free port); rejects with the system error (err.code, e.g. EADDRINUSE). */
   bind(host: string, family: IpFamily, port: number, options?: UdpBindOptions): Promise<UdpPort>;
 }
@@ -74,6 +80,7 @@ interface Addon {
   setBuffers(id: number, recvBytes: number, sendBytes: number): void;
   localPort(id: number): number;
   send(id: number, bytes: Uint8Array, port: number, address: string): void;
+  flush(): void;
   close(id: number): void;
   stats(): NativeUdpStats;
 }
@@ -126,6 +133,7 @@ class DgramPort implements UdpPort {
 
 export const dgramIo: UdpIo = {
   mode: 'dgram',
+  flush() {},
   async bind(host, _family, port, options = {}) {
     const socket = await bindUdp(host, port, options.shared ?? false, options.bigBuffers ?? false);
     return new DgramPort(socket);
@@ -157,6 +165,10 @@ class NativeIo implements UdpIo {
   }
 
   readonly stats = (): NativeUdpStats => this.#addon.stats();
+
+  flush(): void {
+    this.#addon.flush();
+  }
 
   #batch(count: number): void {
     const meta = this.#meta;

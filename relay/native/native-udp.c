@@ -406,6 +406,16 @@ static napi_value js_set_buffers(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* flush(): the send pool out now, for a caller whose datagrams were queued after this turn's check
+ * (a setImmediate runs after the addon's check hook): they leave before the loop blocks anyway (the
+ * prepare hook), this saves them the next turn's timers. */
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  (void)info;
+  state_t *st = state_of(env);
+  if (st && st->rx_data) flush_all(st);
+  return undefined(env);
+}
+
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
   state_t *st = state_of(env);
   size_t argc = 1;
@@ -637,6 +647,7 @@ static napi_status define(napi_env env, napi_value exports) {
       {"setBuffers", NULL, js_set_buffers, NULL, NULL, NULL, napi_default, NULL},
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
+      {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -230,6 +230,25 @@ describe('the native addon given bad input', () => {
     await again.close();
   });
 
+  it('sends what is queued at flush(), before the turn ends (the backbone flushes its bundles so)', async () => {
+    const io = requireAddon();
+    const rx = dgram.createSocket('udp4');
+    await new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r()));
+    const got = new Promise<Buffer>((r) => rx.once('message', r));
+    const port = await io.bind('127.0.0.1', 4, 0);
+    const before = io.stats();
+    port.send(Uint8Array.of(1, 2, 3), rx.address().port, '127.0.0.1');
+    // Queued in the pool: no system call yet in this turn ...
+    expect(io.stats().sent - before.sent).toBe(0);
+    io.flush();
+    // ... and out at once on flush(), in one sendmmsg.
+    const after = io.stats();
+    expect([after.sent - before.sent, after.sendCalls - before.sendCalls]).toEqual([1, 1]);
+    expect([...(await got)]).toEqual([1, 2, 3]);
+    await port.close();
+    rx.close();
+  });
+
   it('refuses a bind with an error code, not a crash', async () => {
     const io = requireAddon();
     const first = await io.bind('127.0.0.1', 4, 0);

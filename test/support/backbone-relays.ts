@@ -2,9 +2,11 @@
  * Relay processes with a backbone for integration tests, e2e tests and benchmarks: start one on a
  * loopback address of its own, read its metrics and routes over HTTP, and wait for conditions.
  */
+import { nativeUdpIo, type UdpIoMode } from '../../relay/udp-io.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { freePort, freeUdpRun } from './ports.ts';
 import { type RelayChild, startRelayProcess } from './relay.ts';
+import { requireOnHost } from './requirements.ts';
 
 export const TEST_MESH_KEY = 'test-mesh-key-0123456789';
 /** The bearer token of PUT /faults on the test relays (--fault-api-token). */
@@ -100,6 +102,22 @@ export async function relayMetric(r: TestRelay, sample: string): Promise<number>
   const text = await (await fetch(`${r.http}/metrics`)).text();
   const m = new RegExp(`^${sample.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/** Before starting relays on `io`: native needs the addon built (else a missing-requirement failure). */
+export function requireUdpIo(io: UdpIoMode): void {
+  if (io === 'native')
+    requireOnHost(
+      nativeUdpIo() !== undefined,
+      'the native UDP addon is not built',
+      'run npm run build:native',
+    );
+}
+
+/** The UDP I/O the relay's backbone port runs on (dgram or native). */
+export async function relayBackboneIo(r: TestRelay): Promise<string | undefined> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone?: { io: string } };
+  return body.backbone?.io;
 }
 
 /** The relay's current path to another relay, as `A-C-B`. */

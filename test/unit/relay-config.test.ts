@@ -364,7 +364,7 @@ describe('--udp-io', () => {
     });
   });
 
-  it('refuses native with the backbone, whose frames travel on sockets of its own', () => {
+  it('takes native with the backbone, whose port then runs on the same I/O', () => {
     const backbone = [
       '--backbone-port',
       '7000',
@@ -374,10 +374,8 @@ describe('--udp-io', () => {
       'k'.repeat(16),
     ];
     expect(config(backbone).udpIo).toBe('dgram');
-    expect(parse([...backbone, '--udp-io', 'native'])).toEqual({
-      ok: false,
-      error: '--udp-io: native is not supported with --backbone-port; use --udp-io dgram',
-    });
+    expect(config([...backbone, '--udp-io', 'native']).udpIo).toBe('native');
+    expect(config([...backbone, '--udp-io', 'native', '--workers', '2']).backbonePort).toBe(7000);
   });
 });
 
