@@ -2,14 +2,23 @@
  * The relay's structured logger (pino). One root logger per process, child loggers per part
  * (`turn`, `http`, `backbone`), and a rate limiter for warnings that could fire per packet.
  */
-import { type Logger, pino } from 'pino';
+import { destination, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export function createLogger(level: LogLevel, name = 'relay'): Logger {
-  return pino({ name, level, base: { pid: process.pid } });
+/**
+ * `sync`: each line is written before the call returns. pino's default stream writes
+ * asynchronously and its flush() calls back at once (sonic-boom with minLength 0 does not wait for
+ * a write in flight), so a worker thread that logs, flushes and then tells the main thread it has
+ * stopped can lose its last lines when the main thread exits right after (seen in CI: worker 1's
+ * "TURN listeners closed" missing). Worker threads log little, and never per packet (warnings
+ * that could are rate limited), so they write synchronously.
+ */
+export function createLogger(level: LogLevel, name = 'relay', o: { sync?: boolean } = {}): Logger {
+  const options = { name, level, base: { pid: process.pid } };
+  return o.sync ? pino(options, destination({ dest: 1, sync: true })) : pino(options);
 }
 
 /**

@@ -16,7 +16,7 @@ import type { FromWorker, ToWorker, WorkerStart } from './workers.ts';
 
 async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Promise<void> {
   const { config, index } = start;
-  const logger = createLogger(config.logLevel).child({ worker: index });
+  const logger = createLogger(config.logLevel, 'relay', { sync: true }).child({ worker: index });
   const post = (m: FromWorker) => port.postMessage(m);
   let backbone: Backbone | undefined;
   const relay = new TurnRelay(config, {
@@ -79,7 +79,8 @@ async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Pr
         void relay.drain(m.timeoutMs).then(() => post({ type: 'done', id: m.id }));
         break;
       case 'stop':
-        // Answer once the last log lines are written: the main thread may exit right after.
+        // Answer once the last log lines are written (this thread's logger writes synchronously:
+        // relay/logger.ts): the main thread may exit right after.
         void Promise.all([relay.stop(), backbone?.stop()]).then(() =>
           logger.flush(() => {
             post({ type: 'done', id: m.id });
