@@ -10,9 +10,12 @@ import type dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import type { IpFamily } from '../src/net/address.ts';
 import type { UdpIoMode } from './config-options.ts';
-import { bindUdp } from './socket-util.ts';
+import { bindUdp, reusePortAvailable } from './socket-util.ts';
+import type { UdpIoFacts, UdpIoKind } from './udp-io-choice.ts';
 
-export type { UdpIoMode };
+export type { UdpIoKind, UdpIoMode };
+
+const ADDON_PATH = './native/build/native-udp.node';
 
 /**
  * One datagram received. A native port's `msg` is a view of the shared receive area, valid only
@@ -42,7 +45,7 @@ export interface UdpBindOptions {
 }
 
 export interface UdpIo {
-  readonly mode: UdpIoMode;
+  readonly mode: UdpIoKind;
   /** The native addon's counts on this thread; absent for dgram. */
   readonly stats?: () => NativeUdpStats;
   /**
@@ -262,28 +265,62 @@ function errnoError(errno: number, what: string): NodeJS.ErrnoException {
 }
 
 let native: NativeIo | null | undefined;
+let nativeFailure: string | undefined;
+
+/** Why the addon did not load, in words an operator can act on. */
+function whyNot(err: unknown): string {
+  if (process.platform !== 'linux') return `the native addon is Linux only (this is ${process.platform})`;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'MODULE_NOT_FOUND') return 'the native addon is not built: run npm run build:native';
+  const first = String(e?.message ?? err).split('\n')[0];
+  return `the native addon did not load (${first}): run npm run build:native`;
+}
 
 /**
  * The native I/O of this thread (the addon keeps one state per Node environment), or undefined
- * when the addon is not built (npm run build:native) or cannot load here.
+ * when the addon is not built (npm run build:native) or cannot load here (nativeUdpUnavailable
+ * says why).
  */
 export function nativeUdpIo(): UdpIo | undefined {
   if (native === undefined) {
     try {
       const require = createRequire(import.meta.url);
-      native = new NativeIo(require('./native/build/native-udp.node') as Addon);
-    } catch {
+      native = new NativeIo(require(ADDON_PATH) as Addon);
+    } catch (err) {
       native = null;
+      nativeFailure = whyNot(err);
     }
   }
   return native ?? undefined;
 }
 
-/** The UdpIo for a mode; `native` without the addon is dgram, and `onFallback` says so once. */
-export function udpIo(mode: UdpIoMode, onFallback: () => void): UdpIo {
+/** Undefined when the addon loads on this thread; otherwise why not (and what to do). */
+export function nativeUdpUnavailable(): string | undefined {
+  return nativeUdpIo() ? undefined : nativeFailure;
+}
+
+/**
+ * The UdpIo for a mode: `auto` is native when the addon loads here, else dgram; `native` without
+ * the addon is dgram too, and `onFallback` says so once (relay/main.ts refuses that case before
+ * anything starts: this fallback serves relays built in-process, tests and the local stack).
+ */
+export function udpIo(mode: UdpIoMode, onFallback: (why: string) => void): UdpIo {
   if (mode === 'dgram') return dgramIo;
   const io = nativeUdpIo();
   if (io) return io;
-  onFallback();
+  if (mode === 'native') onFallback(nativeFailure ?? 'the native addon did not load');
   return dgramIo;
+}
+
+/**
+ * What relay/udp-io-choice.ts needs to know about this machine for `mode` and this many workers.
+ * The addon is loaded only when the mode may use it, and reusePort probed only for workers.
+ */
+export async function udpIoFacts(mode: UdpIoMode, workers: number): Promise<UdpIoFacts> {
+  return {
+    addonUnavailable: mode === 'dgram' ? 'not asked for (--udp-io dgram)' : nativeUdpUnavailable(),
+    // With one thread nothing is shared and the answer is not used.
+    nodeReusePort: workers > 1 ? await reusePortAvailable() : true,
+    nodeVersion: process.version,
+  };
 }
