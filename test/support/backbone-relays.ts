@@ -120,6 +120,12 @@ export async function relayBackboneIo(r: TestRelay): Promise<string | undefined>
   return body.backbone?.io;
 }
 
+/** The UDP I/O the relay's TURN side runs on (/healthz `udpIo`: native or dgram). */
+export async function relayUdpIo(r: TestRelay): Promise<string | undefined> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { udpIo?: string };
+  return body.udpIo;
+}
+
 /** The relay's current path to another relay, as `A-C-B`. */
 export async function relayRoute(r: TestRelay, to: string): Promise<string | undefined> {
   const body = (await (await fetch(`${r.http}/healthz`)).json()) as {
