@@ -20,46 +20,58 @@ const WORKERS_NODE20 =
 
 describe('chooseUdpIo', () => {
   it.each([
-    ['auto, addon loads', needs(), LOADS, 'native', 'auto: the addon loaded'],
-    ['auto, addon missing', needs(), MISSING, 'dgram', `auto: ${NOT_BUILT}`],
+    ['auto takes native where the addon loads', needs(), LOADS, 'native', 'auto: the addon loaded'],
     [
-      'auto with TLS and workers where Node shares ports',
+      'auto takes dgram where the addon is missing, and says why',
+      needs(),
+      MISSING,
+      'dgram',
+      `auto: ${NOT_BUILT}`,
+    ],
+    [
+      'auto takes native beside TLS with workers where Node shares ports',
       needs({ workers: 4, tls: true }),
       LOADS,
       'native',
       'auto: the addon loaded',
     ],
     [
-      'auto, workers, no reusePort, UDP alone',
+      'auto takes native for workers serving UDP alone on a Node without reusePort',
       needs({ workers: 2, tcp: false }),
       NODE20,
       'native',
       'auto: the addon loaded, and on Node v20.20.2 only it lets 2 workers share the UDP port',
     ],
     [
-      'auto, one worker on Node 20 with TCP',
+      'auto takes dgram for one worker on Node 20 without the addon',
       needs({ tls: true }),
       NODE20_MISSING,
       'dgram',
       `auto: ${NOT_BUILT}`,
     ],
-    ['dgram, addon loads', needs({ udpIo: 'dgram' }), LOADS, 'dgram', '--udp-io dgram'],
+    ['dgram stays dgram where the addon loads', needs({ udpIo: 'dgram' }), LOADS, 'dgram', '--udp-io dgram'],
     [
-      'dgram, workers where Node shares ports',
+      'dgram stays dgram with workers where Node shares ports',
       needs({ udpIo: 'dgram', workers: 2 }),
       LOADS,
       'dgram',
       '--udp-io dgram',
     ],
-    ['native, addon loads', needs({ udpIo: 'native' }), LOADS, 'native', '--udp-io native'],
     [
-      'native, workers, no reusePort, UDP alone',
+      'native takes native where the addon loads',
+      needs({ udpIo: 'native' }),
+      LOADS,
+      'native',
+      '--udp-io native',
+    ],
+    [
+      'native takes native for workers serving UDP alone on a Node without reusePort',
       needs({ udpIo: 'native', workers: 2, tcp: false }),
       NODE20,
       'native',
       '--udp-io native',
     ],
-  ] as const)('%s: %s', (_name, n, facts, io, reason) => {
+  ] as const)('%s', (_name, n, facts, io, reason) => {
     expect(chooseUdpIo(n, facts)).toEqual({ ok: true, io, reason });
   });
 
