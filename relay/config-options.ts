@@ -300,7 +300,7 @@ export const OPTIONS = {
   workers: { flag: '--workers', env: 'RELAY_WORKERS', kind: 'value', arg: 'N', default: '1', parse: int(1, 64),
     help: 'threads serving TURN, all on the same ports (SO_REUSEPORT: Node 22.12 or later for TCP, TLS and dgram; on an older Node only native UDP alone, with --no-tcp and no TLS, else exit 2). The kernel hashes each client to one thread; relayed ports are split between them. With --backbone-port P, worker i\'s backbone listens on P+i' },
   udpIo: { flag: '--udp-io', env: 'RELAY_UDP_IO', kind: 'value', arg: 'IO', default: 'auto', parse: udpIo,
-    help: 'UDP I/O of the TURN listeners, relayed sockets and backbone port: native (recvmmsg/sendmmsg addon, Linux, npm run build:native; exits 2 when it does not load), dgram (Node\'s), or auto: native when the addon loads, else dgram; the start log and /healthz say which and why' },
+    help: 'UDP I/O of the TURN listeners, relayed sockets and backbone port: native (recvmmsg/sendmmsg addon, Linux, npm run build:native; exits 2 when it does not load), dgram (Node\'s), or auto: native when the addon loads, else dgram (the start log says which and why, /healthz and relay_info which)' },
   drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
     help: 'seconds SIGTERM waits for allocations to end before stopping' },
   id: { flag: '--id', env: 'RELAY_ID', kind: 'value', arg: 'ID', parse: relayId,
