@@ -4,7 +4,7 @@
  */
 import { createHash, createHmac, hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { Sha256 } from '../src/backbone/key-ring.ts';
+import type { Sha256 } from '../src/backbone/frame-mac.ts';
 import type { StunCrypto } from '../src/stun/stun-crypto.ts';
 
 /**

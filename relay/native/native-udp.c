@@ -22,6 +22,8 @@
  *   close(id) -> undefined
  *   stats() -> { received, sent, batches, sendCalls, dropOversized, dropSendFull, dropSendError,
  *                dropBadInput, recvErrors, open }
+ * and the backbone's frame tag with OpenSSL's SHA-256 (frame-mac.c: macInfo, macKey, macSeal,
+ * macVerify), usable without setup(): relay/frame-mac.ts takes it whatever the --udp-io.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +36,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "frame-mac.h"
 
 #define RX_SLOTS 64
 #define RX_SLOT 9216 /* a jumbo frame; larger datagrams are dropped (dropOversized) */
@@ -651,5 +655,6 @@ static napi_status define(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
-  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_status status = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return status == napi_ok ? frame_mac_define(env, exports) : status;
 }
