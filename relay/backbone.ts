@@ -247,6 +247,14 @@ export class Backbone implements PeerEgress {
       this.#flushSoon();
       return;
     }
+    if (a?.type === 'each') {
+      // A frame that leaves alone after the bundle queued before it in this turn for the same
+      // next hop (core.ts #inOrder): the bundle first, then the frame; both on the backbone.
+      const last = a.actions.at(-1);
+      if (last?.type === 'send') this.metrics.dataSent(last.peer, data.length);
+      for (const x of a.actions) this.#run(x);
+      return;
+    }
     if (a?.type === 'direct' && a.reason) this.metrics.rejected(a.reason);
     directEgress.send(alloc, peerIp, peerPort, data);
   }
