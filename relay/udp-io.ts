@@ -4,7 +4,8 @@
  * sockets use a UdpPort and do not know which. The native side reads batches with recvmmsg and
  * hands each batch to JS in one call; it copies each datagram sent into a pool flushed with
  * sendmmsg once per loop turn. Its drops are counted, never thrown (nativeUdpStats).
- * Owns: loading the addon and dispatching its batches. Must not import src/turn or the relay.
+ * Owns: dispatching the addon's batches (relay/native-addon.ts loads it). Must not import src/turn
+ * or the relay.
  */
 import type dgram from 'node:dgram';
 import type { IpFamily } from '../src/net/address.ts';
