@@ -4,12 +4,13 @@
  * sockets use a UdpPort and do not know which. The native side reads batches with recvmmsg and
  * hands each batch to JS in one call; it copies each datagram sent into a pool flushed with
  * sendmmsg once per loop turn. Its drops are counted, never thrown (nativeUdpStats).
- * Owns: loading the addon and dispatching its batches. Must not import src/turn or the relay.
+ * Owns: dispatching the addon's batches (relay/native-addon.ts loads it). Must not import src/turn
+ * or the relay.
  */
 import type dgram from 'node:dgram';
-import { createRequire } from 'node:module';
 import type { IpFamily } from '../src/net/address.ts';
 import type { UdpIoMode } from './config-options.ts';
+import { nativeAddon, type UdpAddon } from './native-addon.ts';
 import { bindUdp } from './socket-util.ts';
 
 export type { UdpIoMode };
@@ -67,22 +68,6 @@ export interface NativeUdpStats {
   dropBadInput: number;
   recvErrors: number;
   open: number;
-}
-
-interface Addon {
-  setup(onBatch: (count: number) => void): {
-    data: ArrayBuffer;
-    meta: ArrayBuffer;
-    slot: number;
-    metaInts: number;
-  };
-  open(family: number, address: string, port: number, reusePort: boolean): number;
-  setBuffers(id: number, recvBytes: number, sendBytes: number): void;
-  localPort(id: number): number;
-  send(id: number, bytes: Uint8Array, port: number, address: string): void;
-  flush(): void;
-  close(id: number): void;
-  stats(): NativeUdpStats;
 }
 
 const BIG_BUFFER = 4 << 20;
@@ -145,7 +130,7 @@ export const dgramIo: UdpIo = {
 /** The datagrams of one batch come from one socket; `handlers[id]` dispatches them. */
 class NativeIo implements UdpIo {
   readonly mode = 'native';
-  readonly #addon: Addon;
+  readonly #addon: UdpAddon;
   readonly #handlers: (UdpHandler | undefined)[] = [];
   readonly #meta: Int32Array;
   readonly #metaBytes: Buffer;
@@ -154,7 +139,7 @@ class NativeIo implements UdpIo {
   /** IPv4 addresses as text, by their 32-bit value: no string is built per datagram. */
   readonly #v4 = new Map<number, string>();
 
-  constructor(addon: Addon) {
+  constructor(addon: UdpAddon) {
     this.#addon = addon;
     const area = addon.setup((count) => this.#batch(count));
     this.#meta = new Int32Array(area.meta);
@@ -269,9 +254,9 @@ let native: NativeIo | null | undefined;
  */
 export function nativeUdpIo(): UdpIo | undefined {
   if (native === undefined) {
+    const loaded = nativeAddon();
     try {
-      const require = createRequire(import.meta.url);
-      native = new NativeIo(require('./native/build/native-udp.node') as Addon);
+      native = 'addon' in loaded ? new NativeIo(loaded.addon) : null;
     } catch {
       native = null;
     }
