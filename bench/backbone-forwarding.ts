@@ -25,15 +25,19 @@
  * default, auto, would take native where the addon is built), and each relay's /healthz must say
  * so before the run starts. With `--udp-io native` every relay, plain ones included, runs on the
  * native addon (npm run build:native): TURN listeners, relayed sockets and backbone ports.
+ * `--backbone-mac` is the backbone relays' (auto: the addon's OpenSSL MAC when it is built;
+ * node-crypto), to compare the two on the same code.
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--out bench/results/backbone-forwarding.json]
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--backbone-mac auto|node-crypto] [--out bench/results/backbone-forwarding.json]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { BackboneMacMode } from '../relay/config-options.ts';
 import { nativeUdpIo, type UdpIoMode } from '../relay/udp-io.ts';
 import {
   relayBackboneIo,
+  relayBackboneMac,
   relayMetric,
   relayRoute,
   relayUdpIo,
@@ -63,6 +67,9 @@ const INVOLVED: Record<Setup, readonly number[]> = {
   'backbone, 2 hops (via C)': [2, 4, 5],
 };
 
+/** --backbone-mac of the backbone relays. */
+let backboneMac: BackboneMacMode = 'auto';
+
 const relay = (
   id: string,
   host: string,
@@ -74,7 +81,13 @@ const relay = (
     id,
     host,
     redis,
-    extra: [...UNCAPPED, '--udp-io', io, ...(workers ? ['--workers', String(workers.n)] : [])],
+    extra: [
+      ...UNCAPPED,
+      '--udp-io',
+      io,
+      ...(workers ? ['--workers', String(workers.n)] : []),
+      ...(redis ? ['--backbone-mac', backboneMac] : []),
+    ],
     ...(workers ? { node: workers.node, backbonePorts: workers.n } : {}),
   });
 
@@ -255,6 +268,7 @@ async function main(): Promise<void> {
       'workers-b': { type: 'string', default: '1' },
       size: { type: 'string', default: '100' },
       'udp-io': { type: 'string', default: 'dgram' },
+      'backbone-mac': { type: 'string', default: 'auto' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
@@ -268,6 +282,12 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: --udp-io: expected dgram or native, got "${io}"\n`);
     process.exit(2);
   }
+  const mac = values['backbone-mac'];
+  if (mac !== 'auto' && mac !== 'node-crypto') {
+    process.stderr.write(`bench: --backbone-mac: expected auto or node-crypto, got "${mac}"\n`);
+    process.exit(2);
+  }
+  backboneMac = mac;
   if (io === 'native' && !nativeUdpIo()) {
     process.stderr.write('bench: --udp-io native: the addon is not built (npm run build:native)\n');
     process.exit(2);
@@ -296,6 +316,7 @@ async function main(): Promise<void> {
   const skipped: { round: number; setup: Setup; pattern: Pattern }[] = [];
   const flows: Flow[] = [];
   const bundling: { relay: string; frames: number; datagrams: number }[] = [];
+  const macs: Record<string, string | undefined> = {};
   try {
     const pa = await relay('PA', '127.0.0.21', io);
     const pb = await relay('PB', '127.0.0.22', io);
@@ -317,7 +338,9 @@ async function main(): Promise<void> {
     for (const r of relays.slice(2)) {
       const got = await relayBackboneIo(r);
       if (got !== io) throw new Error(`relay ${r.id}: backbone on ${got}, not ${io}`);
+      macs[r.id] = await relayBackboneMac(r);
     }
+    process.stderr.write(`frame MACs: ${JSON.stringify(macs)}\n`);
     // D is reachable from A and B only through C.
     await Promise.all([
       setRelayFaults(a, 'D:blackhole'),
@@ -406,7 +429,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(
     values.out,
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, udpIo: io, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped, bundling }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, udpIo: io, backboneMac: macs, durationMs, pairs, rounds, workersB, size, samples, discarded, skipped, bundling }, null, 2)}\n`,
   );
   process.exit(0);
 }

@@ -23,6 +23,7 @@
  */
 import { type BackboneAction, BackboneCore, type PeerCounts } from '../src/backbone/core.ts';
 import type { BackboneTuning } from '../src/backbone/defaults.ts';
+import type { FrameMac } from '../src/backbone/frame-mac.ts';
 import { createKeyRing } from '../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayDirectory, RelayRecord } from '../src/directory/types.ts';
 import { faultFor, grayTransit, impair, type LinkFault } from '../src/faults/link-fault.ts';
@@ -30,8 +31,8 @@ import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { Path } from '../src/routing/paths.ts';
 import type { RelayMetricsBackbone } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
+import { type FrameMacChoice, frameMacFor, nodeCryptoMac } from './frame-mac.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
-import { sha256 } from './platform-crypto.ts';
 import { directEgress, type PeerEgress, type RelayAllocation } from './turn-relay.ts';
 import { dgramIo, type UdpIo, type UdpPort, udpIo } from './udp-io.ts';
 
@@ -49,6 +50,8 @@ export interface BackboneOptions {
   readonly thread?: number;
   /** dgram or native (--udp-io), as the TURN side's; dgram by default. */
   readonly io?: UdpIo;
+  /** Who computes frame tags (--backbone-mac; relay/frame-mac.ts); node:crypto by default. */
+  readonly mac?: FrameMacChoice;
 }
 
 /** Thread `thread`'s backbone as the relay's configuration gives it: port --backbone-port + thread. */
@@ -65,6 +68,7 @@ export function backboneOptions(config: RelayConfig, thread: number): BackboneOp
     thread,
     // The TURN side warned already when the addon is missing.
     io: udpIo(config.udpIo, () => undefined),
+    mac: frameMacFor(config.backboneMac),
   };
 }
 
@@ -109,6 +113,7 @@ export class Backbone implements PeerEgress {
   readonly #warn = rateLimitedLog();
   #faults: ReadonlyMap<string, LinkFault> = new Map();
   readonly #io: UdpIo;
+  readonly #mac: FrameMac;
   #socket: UdpPort | undefined;
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
@@ -127,11 +132,14 @@ export class Backbone implements PeerEgress {
     this.#log = logger.child({ part: 'backbone', id: o.id, ...(o.thread ? { thread: o.thread } : {}) });
     this.#directory = 'directory' in source ? source.directory : undefined;
     this.#io = o.io ?? dgramIo;
+    this.#mac = o.mac?.mac ?? nodeCryptoMac;
+    // Once per relay: every thread makes the same choice (the same node, the same addon).
+    if (!o.thread) this.#log.info({ mac: this.#mac.name, why: o.mac?.why }, 'backbone frame tags');
     this.core = new BackboneCore({
       id: o.id,
       lat: o.lat,
       lon: o.lon,
-      keys: createKeyRing(o.meshKeys, sha256),
+      keys: createKeyRing(o.meshKeys, this.#mac),
       tuning: o.tuning,
       thread: o.thread ?? 0,
     });
@@ -146,6 +154,11 @@ export class Backbone implements PeerEgress {
   /** The UDP I/O its port runs on (--udp-io; dgram when the addon is missing). */
   get io(): UdpIo['mode'] {
     return this.#io.mode;
+  }
+
+  /** Who computes its frame tags (--backbone-mac). */
+  get mac(): FrameMac['name'] {
+    return this.#mac.name;
   }
 
   /** Current paths by destination relay, for tests and the status page. */
@@ -163,7 +176,7 @@ export class Backbone implements PeerEgress {
 
   /** Mesh keys changed (rotation): the first seals from now on, all are accepted. */
   setMeshKeys(keys: readonly string[]): void {
-    this.core.setKeys(createKeyRing(keys, sha256));
+    this.core.setKeys(createKeyRing(keys, this.#mac));
   }
 
   /** Threads other than 0: the directory and routes from thread 0. */
@@ -232,6 +245,14 @@ export class Backbone implements PeerEgress {
     if (a?.type === 'queued') {
       this.metrics.dataSent(a.peer, data.length);
       this.#flushSoon();
+      return;
+    }
+    if (a?.type === 'each') {
+      // A frame that leaves alone after the bundle queued before it in this turn for the same
+      // next hop (core.ts #inOrder): the bundle first, then the frame; both on the backbone.
+      const last = a.actions.at(-1);
+      if (last?.type === 'send') this.metrics.dataSent(last.peer, data.length);
+      for (const x of a.actions) this.#run(x);
       return;
     }
     if (a?.type === 'direct' && a.reason) this.metrics.rejected(a.reason);

@@ -24,6 +24,11 @@ export class OptionError extends Error {
  * (native where the addon loads, else dgram: relay/udp-io-choice.ts).
  */
 export type UdpIoMode = 'auto' | 'dgram' | 'native';
+/**
+ * Which code computes the backbone's frame tags (relay/frame-mac.ts): the native addon's OpenSSL
+ * when it loads (auto), or node:crypto always. The tags are the same either way.
+ */
+export type BackboneMacMode = 'auto' | 'node-crypto';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export interface StaticUser {
   name: string;
@@ -190,6 +195,13 @@ const udpIo = (raw: string): UdpIoMode => {
   return mode;
 };
 
+const BACKBONE_MAC: readonly BackboneMacMode[] = ['auto', 'node-crypto'];
+const backboneMac = (raw: string): BackboneMacMode => {
+  const mode = BACKBONE_MAC.find((m) => m === raw);
+  if (!mode) throw new OptionError(`expected one of ${BACKBONE_MAC.join(', ')}, got "${raw}"`);
+  return mode;
+};
+
 const on = (): boolean => true;
 const hidden = (): string => '<redacted>';
 const showUser = (u: StaticUser): string => `${u.name}:<redacted>`;
@@ -322,6 +334,8 @@ export const OPTIONS = {
     help: 'a relay that stops heartbeating leaves the directory after this many seconds' },
   backbonePort: { flag: '--backbone-port', env: 'RELAY_BACKBONE_PORT', kind: 'value', arg: 'N', parse: PORT,
     help: 'UDP port for relay-to-relay frames (probes and relayed data); without it no backbone. With --workers N, ports P..P+N-1 (one per worker)' },
+  backboneMac: { flag: '--backbone-mac', env: 'RELAY_BACKBONE_MAC', kind: 'value', arg: 'MAC', default: 'auto', parse: backboneMac,
+    help: 'who computes the backbone frame tags: auto (OpenSSL in C through the native addon when it is built, whatever --udp-io; else node:crypto) or node-crypto. Same tags either way; /healthz says which' },
   backboneBundleBytes: { flag: '--backbone-bundle-bytes', env: 'RELAY_BACKBONE_BUNDLE_BYTES', kind: 'value', arg: 'N', default: '1200', parse: int(0, 9000),
     help: 'largest bundle: data frames ready for one next hop in one event-loop turn leave as one datagram of at most N bytes, under one tag (docs/BACKBONE.md, "Bundles"); keep it under the path MTU less 48 bytes; 0 sends every frame alone' },
   meshKey: { flag: '--mesh-key', env: 'RELAY_MESH_KEYS', kind: 'list', arg: 'K', parse: meshKey, display: () => '<redacted>',

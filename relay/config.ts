@@ -16,6 +16,7 @@ import type { IpFamily } from '../src/net/address.ts';
 import type { Cidr } from '../src/net/cidr.ts';
 import { ipFamilyOf, parseIp } from '../src/net/ip.ts';
 import {
+  type BackboneMacMode,
   type HostPort,
   type LogLevel,
   OPTIONS,
@@ -27,7 +28,14 @@ import {
   type UdpIoMode,
 } from './config-options.ts';
 
-export type { HostPort, LogLevel, StaticUser, StunServer, UdpIoMode } from './config-options.ts';
+export type {
+  BackboneMacMode,
+  HostPort,
+  LogLevel,
+  StaticUser,
+  StunServer,
+  UdpIoMode,
+} from './config-options.ts';
 export { OptionError } from './config-options.ts';
 
 export interface RelayConfig {
@@ -101,6 +109,8 @@ export interface RelayConfig {
   heartbeatTtl: number;
   /** Backbone port; undefined runs without a backbone. */
   backbonePort: number | undefined;
+  /** Who computes the backbone's frame tags (relay/frame-mac.ts). */
+  backboneMac: BackboneMacMode;
   meshKey: string[];
   /** Probe interval, dead timer, windows, hysteresis: src/backbone/defaults.ts, shared with the simulation. */
   backbone: BackboneTuning;

@@ -179,6 +179,7 @@ export async function startRelayNode(
         backbone: backbone && {
           address: backbone.address,
           io: backbone.io,
+          mac: backbone.mac,
           routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
         },
       }),

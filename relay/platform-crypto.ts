@@ -4,12 +4,13 @@
  */
 import { createHash, createHmac, hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { Sha256 } from '../src/backbone/key-ring.ts';
+import type { Sha256 } from '../src/backbone/frame-mac.ts';
 import type { StunCrypto } from '../src/stun/stun-crypto.ts';
 
 /**
- * SHA-256 in one call, for the backbone's frame tag: `crypto.hash` (Node 20.12 and later) makes no
- * Hash object per call, which is most of what createHmac and createHash cost on a small frame.
+ * SHA-256 in one call, for the backbone: frame keys, and the node-crypto frame MAC
+ * (relay/frame-mac.ts). `crypto.hash` (Node 20.12 and later) makes no Hash object per call, which
+ * is most of what createHmac and createHash cost on a small frame.
  */
 export const sha256: Sha256 = (data) => hash('sha256', data, 'buffer');
 

@@ -4,18 +4,17 @@
  * sockets use a UdpPort and do not know which. The native side reads batches with recvmmsg and
  * hands each batch to JS in one call; it copies each datagram sent into a pool flushed with
  * sendmmsg once per loop turn. Its drops are counted, never thrown (nativeUdpStats).
- * Owns: loading the addon and dispatching its batches. Must not import src/turn or the relay.
+ * Owns: dispatching the addon's batches (relay/native-addon.ts loads it). Must not import src/turn
+ * or the relay.
  */
 import type dgram from 'node:dgram';
-import { createRequire } from 'node:module';
 import type { IpFamily } from '../src/net/address.ts';
 import type { UdpIoMode } from './config-options.ts';
+import { nativeAddon, type UdpAddon } from './native-addon.ts';
 import { bindUdp, reusePortAvailable } from './socket-util.ts';
 import type { UdpIoFacts, UdpIoKind } from './udp-io-choice.ts';
 
 export type { UdpIoKind, UdpIoMode };
-
-const ADDON_PATH = './native/build/native-udp.node';
 
 /**
  * One datagram received. A native port's `msg` is a view of the shared receive area, valid only
@@ -70,22 +69,6 @@ export interface NativeUdpStats {
   dropBadInput: number;
   recvErrors: number;
   open: number;
-}
-
-interface Addon {
-  setup(onBatch: (count: number) => void): {
-    data: ArrayBuffer;
-    meta: ArrayBuffer;
-    slot: number;
-    metaInts: number;
-  };
-  open(family: number, address: string, port: number, reusePort: boolean): number;
-  setBuffers(id: number, recvBytes: number, sendBytes: number): void;
-  localPort(id: number): number;
-  send(id: number, bytes: Uint8Array, port: number, address: string): void;
-  flush(): void;
-  close(id: number): void;
-  stats(): NativeUdpStats;
 }
 
 const BIG_BUFFER = 4 << 20;
@@ -148,7 +131,7 @@ export const dgramIo: UdpIo = {
 /** The datagrams of one batch come from one socket; `handlers[id]` dispatches them. */
 class NativeIo implements UdpIo {
   readonly mode = 'native';
-  readonly #addon: Addon;
+  readonly #addon: UdpAddon;
   readonly #handlers: (UdpHandler | undefined)[] = [];
   readonly #meta: Int32Array;
   readonly #metaBytes: Buffer;
@@ -157,7 +140,7 @@ class NativeIo implements UdpIo {
   /** IPv4 addresses as text, by their 32-bit value: no string is built per datagram. */
   readonly #v4 = new Map<number, string>();
 
-  constructor(addon: Addon) {
+  constructor(addon: UdpAddon) {
     this.#addon = addon;
     const area = addon.setup((count) => this.#batch(count));
     this.#meta = new Int32Array(area.meta);
@@ -267,15 +250,6 @@ function errnoError(errno: number, what: string): NodeJS.ErrnoException {
 let native: NativeIo | null | undefined;
 let nativeFailure: string | undefined;
 
-/** Why the addon did not load, in words an operator can act on. */
-function whyNot(err: unknown): string {
-  if (process.platform !== 'linux') return `the native addon is Linux only (this is ${process.platform})`;
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'MODULE_NOT_FOUND') return 'the native addon is not built: run npm run build:native';
-  const first = String(e?.message ?? err).split('\n')[0];
-  return `the native addon did not load (${first}): run npm run build:native`;
-}
-
 /**
  * The native I/O of this thread (the addon keeps one state per Node environment), or undefined
  * when the addon is not built (npm run build:native) or cannot load here (nativeUdpUnavailable
@@ -283,12 +257,13 @@ function whyNot(err: unknown): string {
  */
 export function nativeUdpIo(): UdpIo | undefined {
   if (native === undefined) {
+    const loaded = nativeAddon();
     try {
-      const require = createRequire(import.meta.url);
-      native = new NativeIo(require(ADDON_PATH) as Addon);
+      native = 'addon' in loaded ? new NativeIo(loaded.addon) : null;
+      if ('error' in loaded) nativeFailure = loaded.error;
     } catch (err) {
       native = null;
-      nativeFailure = whyNot(err);
+      nativeFailure = `the native addon did not set up: ${(err as Error).message}`;
     }
   }
   return native ?? undefined;

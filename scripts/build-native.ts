@@ -1,9 +1,12 @@
 /**
- * npm run build:native: compiles relay/native/native-udp.c (the --udp-io native addon) with the
- * system C compiler against the headers of the Node running this script (<prefix>/include/node),
- * into relay/native/build/native-udp.node. Node-API is ABI-stable: the result loads in any Node
- * from 20 on. CC overrides the compiler (default cc). Linux only: the addon uses recvmmsg and
- * sendmmsg. Exits 1 with one line when it cannot build (no compiler, no headers, not Linux).
+ * npm run build:native: compiles relay/native/native-udp.c (the --udp-io native addon) and
+ * frame-mac.c (the backbone's frame tag with the node binary's own OpenSSL) with the system C
+ * compiler against the headers of the Node running this script (<prefix>/include/node, and its
+ * openssl/ for SHA256_CTX), into relay/native/build/native-udp.node. Node-API is ABI-stable: the
+ * result loads in any Node from 20 on; the OpenSSL symbols are looked up when the addon loads (not
+ * linked), so a node without them still loads it. CC overrides the compiler (default cc). Linux
+ * only: the addon uses recvmmsg and sendmmsg. Exits 1 with one line when it cannot build (no
+ * compiler, no headers, not Linux).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -11,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'relay/native/native-udp.c');
+const sources = ['native-udp.c', 'frame-mac.c'].map((f) => join(root, 'relay/native', f));
 const out = join(root, 'relay/native/build/native-udp.node');
 
 function fail(message: string): never {
@@ -24,8 +27,9 @@ const include = [
   join(dirname(dirname(process.execPath)), 'include/node'),
   '/usr/include/node',
   '/usr/local/include/node',
-].find((dir) => existsSync(join(dir, 'node_api.h')));
-if (!include) fail(`no Node headers (node_api.h) beside ${process.execPath}; install Node's headers`);
+].find((dir) => existsSync(join(dir, 'node_api.h')) && existsSync(join(dir, 'openssl/sha.h')));
+if (!include)
+  fail(`no Node headers (node_api.h, openssl/sha.h) beside ${process.execPath}; install Node's headers`);
 const cc = process.env.CC || 'cc';
 mkdirSync(dirname(out), { recursive: true });
 const args = [
@@ -41,7 +45,9 @@ const args = [
   `-I${include}`,
   '-o',
   out,
-  source,
+  ...sources,
+  '-ldl',
+  '-lpthread',
 ];
 const r = spawnSync(cc, args, { stdio: 'inherit' });
 if (r.error)

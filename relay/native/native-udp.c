@@ -22,6 +22,8 @@
  *   close(id) -> undefined
  *   stats() -> { received, sent, batches, sendCalls, dropOversized, dropSendFull, dropSendError,
  *                dropBadInput, recvErrors, open }
+ * and the backbone's frame tag with OpenSSL's SHA-256 (frame-mac.c: macInfo, macKey, macSeal,
+ * macVerify), usable without setup(): relay/frame-mac.ts takes it whatever the --udp-io.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +36,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "frame-mac.h"
 
 #define RX_SLOTS 64
 /* A slot takes the largest UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), as dgram does:
@@ -546,6 +550,15 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[0], 1, &st->on_batch);
   napi_value data, meta;
   if (!st->rx_data) {
+    if (!st->tx) {
+      st->tx = malloc(sizeof(tx_slot_t) * TX_SLOTS);
+      if (!st->tx) {
+        napi_throw_error(env, "ERR_NATIVE_UDP", "setup: out of memory");
+        return NULL;
+      }
+      for (int i = 0; i < TX_SLOTS; i++) st->tx[i].next = i + 1 < TX_SLOTS ? i + 1 : -1;
+      st->tx_free = 0;
+    }
     void *d, *m;
     if (napi_create_arraybuffer(env, (size_t)RX_SLOTS * RX_SLOT, &d, &data) != napi_ok ||
         napi_create_arraybuffer(env, (size_t)RX_SLOTS * RX_META * 4, &m, &meta) != napi_ok)
@@ -631,13 +644,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   if (state_of(env) != NULL) return define(env, exports) == napi_ok ? exports : NULL;
   state_t *st = calloc(1, sizeof *st);
   if (!st) return NULL;
-  st->tx = malloc(sizeof(tx_slot_t) * TX_SLOTS);
-  if (!st->tx) {
-    free(st);
-    return NULL;
-  }
-  for (int i = 0; i < TX_SLOTS; i++) st->tx[i].next = i + 1 < TX_SLOTS ? i + 1 : -1;
-  st->tx_free = 0;
+  /* The send pool comes with setup(): a relay that loads the addon for its frame MAC alone
+   * (dgram I/O) does not pay for it. */
+  st->tx_free = -1;
   st->env = env;
   if (napi_get_uv_event_loop(env, &st->loop) != napi_ok) return NULL;
   napi_set_instance_data(env, st, finalize_state, NULL);
@@ -656,5 +665,6 @@ static napi_status define(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };
-  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_status status = napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return status == napi_ok ? frame_mac_define(env, exports) : status;
 }

@@ -2,7 +2,7 @@
  * Bundles (docs/BACKBONE.md, "Bundles"): the data frames one thread has ready for one next hop in
  * one event-loop turn, carried as one datagram under one tag. At saturation a relay reads many
  * datagrams per poll phase, and the per-frame costs that dominate the backbone's data path (one
- * platform hash call to seal, one to verify, one send syscall) are then paid once per bundle.
+ * MAC call to seal, one to verify, one send syscall) are then paid once per bundle.
  *
  * A bundle is a frame of type Bundle (frame-format.ts) with hop limit 1: it crosses one link,
  * its sender is the thread that sealed it, its target the next hop, its seq from the sender's one
@@ -26,7 +26,7 @@ import {
   sealBundle,
   sealUntagged,
 } from './frame.ts';
-import { FRAME_KEY_BYTES, type KeyRing } from './key-ring.ts';
+import type { KeyRing } from './key-ring.ts';
 
 /** The datagram size bundles stay under by default: below a 1,280-byte IPv6 path MTU with headers. */
 export const DEFAULT_BUNDLE_BYTES = 1200;
@@ -41,7 +41,7 @@ export const bundles = (length: number, limit: number): boolean =>
   BUNDLE_OVERHEAD + 2 * (BUNDLE_ENTRY_HEADER + length) <= limit;
 
 export class BundleWriter {
-  /** A view FRAME_KEY_BYTES into its buffer (room for seal's key), `limit` bytes long. */
+  /** The open bundle's buffer, `limit` bytes long. */
   #out: Uint8Array | undefined;
   /** Bytes written: the header's room, then entries. */
   #used = FRAME_HEADER_LENGTH;
@@ -67,7 +67,7 @@ export class BundleWriter {
     if (!this.fits(length)) throw new RangeError(`bundle: no room for ${length} bytes`);
     let out = this.#out;
     if (out === undefined) {
-      out = new Uint8Array(FRAME_KEY_BYTES + this.limit).subarray(FRAME_KEY_BYTES);
+      out = new Uint8Array(this.limit);
       this.#out = out;
     }
     const o = this.#used;

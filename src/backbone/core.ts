@@ -9,9 +9,9 @@
  * directory. Time is always the `now` parameter (ms), one clock for probes, links and routes.
  *
  * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
- * frame is built in one buffer (the payload copied once) and tagged with one platform hash call,
- * with no per-call object; a forwarded frame leaves as the datagram it came in (its
- * hop limit lowered in place). To a relay that takes bundles (bundle.ts), small data frames are
+ * frame is built in one buffer (the payload copied once) and tagged with one call of the shell's
+ * frame MAC (frame-mac.ts); a forwarded frame leaves as the datagram it came in (its hop limit
+ * lowered in place). To a relay that takes bundles (bundle.ts), small data frames are
  * written into the bundle for their next hop instead and leave when the shell calls `flush()` at
  * the end of the event-loop turn: one seal, one verify and one datagram per bundle; a bundle's
  * entries are checked and delivered or passed on one by one (`each`). Addresses stay bytes: the strings a delivery needs come from small

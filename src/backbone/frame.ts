@@ -5,8 +5,9 @@
  * header, a type-specific body and a 10-byte tag: the first 10 bytes of SHA-256(frame key ||
  * everything before the tag), with the hop-limit byte (the only field a forwarding relay changes)
  * read as zero; the frame key is one 64-byte block derived from a mesh key (key-ring.ts). A secret
- * prefix and a truncated output: AMAC (docs/BACKBONE.md, "The tag", says why it is sound). One
- * platform hash call per frame, no HMAC object. The layout and types are in frame-format.ts.
+ * prefix and a truncated output: AMAC (docs/BACKBONE.md, "The tag", says why it is sound). The
+ * shell's frame MAC (frame-mac.ts) computes it, one call per frame, over the frame where it lies.
+ * The layout and types are in frame-format.ts.
  *
  * Data path: decoding returns numbers and views into the datagram (no copies, no strings, no
  * nested objects); it never throws, and a malformed frame gives an error code and its offset.
@@ -40,7 +41,7 @@ import {
   REPLY_BODY_LENGTH,
   type WireAddress,
 } from './frame-format.ts';
-import { FRAME_KEY_BYTES, type KeyRing } from './key-ring.ts';
+import type { KeyRing } from './key-ring.ts';
 import { MAX_RELAY_HASH } from './relay-hash.ts';
 
 // Callers of the codec import the format's names (FrameType, wireAddress, ...) from here too.
@@ -53,7 +54,7 @@ export * from './frame-format.ts';
  */
 export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array {
   const length = untaggedLength(init) + FRAME_TAG_LENGTH;
-  const out = withKeyRoom(length);
+  const out = carve(length);
   writeDataFrame(out, init, keys);
   return seal(out, keys, out[FrameOffset.HopLimit]!);
 }
@@ -98,7 +99,7 @@ export function writeDataFrame(out: Uint8Array, init: DataFrameInit, keys: KeyRi
  * with the current key: for a next hop that takes no bundles, or a bundle of one. The entry is copied.
  */
 export function sealUntagged(entry: Uint8Array, keys: KeyRing): Uint8Array {
-  const out = withKeyRoom(entry.length + FRAME_TAG_LENGTH);
+  const out = carve(entry.length + FRAME_TAG_LENGTH);
   out.set(entry);
   const hop = entry[FrameOffset.HopLimit]!;
   out[FrameOffset.KeyId] = keys.current.id;
@@ -106,9 +107,9 @@ export function sealUntagged(entry: Uint8Array, keys: KeyRing): Uint8Array {
 }
 
 /**
- * Seals a bundle: `out` is a view FRAME_KEY_BYTES into its buffer (as withKeyRoom gives) whose
- * first `used` bytes are a blank header and the entries; the header is written here, with hop
- * limit 1 (a bundle crosses one link). Returns the datagram, a view of `out`.
+ * Seals a bundle: the first `used` bytes of `out` are a blank header and the entries; the header
+ * is written here, with hop limit 1 (a bundle crosses one link). Returns the datagram, a view of
+ * `out`.
  */
 export function sealBundle(out: Uint8Array, used: number, init: FrameInit, keys: KeyRing): Uint8Array {
   const frame = out.subarray(0, used + FRAME_TAG_LENGTH);
@@ -116,7 +117,7 @@ export function sealBundle(out: Uint8Array, used: number, init: FrameInit, keys:
   return seal(frame, keys, 1);
 }
 
-/** The data path's name for encodeDataFrame: one buffer, one hash call. */
+/** The data path's name for encodeDataFrame: one buffer, one MAC call. */
 export const sealDataFrame = encodeDataFrame;
 
 /** The bytes of a frame given as parts (tests, and anything that needs one buffer). */
@@ -125,7 +126,7 @@ export const joinParts = concatBytes;
 /** A probe crosses one link: its hop limit is 1, so it is never forwarded. */
 export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
   checkTime(init.sentAt, 'sentAt');
-  const out = withKeyRoom(FRAME_HEADER_LENGTH + PROBE_BODY_LENGTH + FRAME_TAG_LENGTH);
+  const out = carve(FRAME_HEADER_LENGTH + PROBE_BODY_LENGTH + FRAME_TAG_LENGTH);
   const o = writeHeader(out, FrameType.Probe, init, 1, keys);
   new DataView(out.buffer, out.byteOffset).setFloat64(o, init.sentAt);
   return seal(out, keys, 1);
@@ -135,7 +136,7 @@ export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
 export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Array {
   checkU32(init.probeSeq, 'probeSeq');
   checkTime(init.probeSentAt, 'probeSentAt');
-  const out = withKeyRoom(FRAME_HEADER_LENGTH + REPLY_BODY_LENGTH + FRAME_TAG_LENGTH);
+  const out = carve(FRAME_HEADER_LENGTH + REPLY_BODY_LENGTH + FRAME_TAG_LENGTH);
   const o = writeHeader(out, FrameType.ProbeReply, init, 1, keys);
   const view = new DataView(out.buffer, out.byteOffset);
   view.setUint32(o, init.probeSeq);
@@ -161,7 +162,7 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
   const hops = badHops(hopLimit, initialHopLimit);
   if (hops) return hops;
   const end = bytes.length - FRAME_TAG_LENGTH;
-  if (!tagMatches(bytes, end, key, keys)) return fail('ERR_BAD_TAG', end);
+  if (!key.mac.verify(bytes, end)) return fail('ERR_BAD_TAG', end);
 
   const flags = bytes[FrameOffset.Flags]!;
   const seq = readU32(bytes, FrameOffset.Seq);
@@ -342,7 +343,7 @@ function familyOf(byte: number): IpFamily | undefined {
   return byte === AddressFamily.IPv4 ? 4 : byte === AddressFamily.IPv6 ? 6 : undefined;
 }
 
-/** Writes the header with the hop limit as 0 (seal sets it after the MAC); returns the body offset. */
+/** Writes the header with the hop limit as 0 (seal sets it); returns the body offset. */
 function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: number, keys: KeyRing): number {
   checkU32(init.seq, 'seq');
   checkRelay(init.sender, 'sender');
@@ -368,54 +369,26 @@ let slab = new Uint8Array(0);
 let slabUsed = 0;
 
 /**
- * A zeroed frame of `length` bytes, as a view that starts FRAME_KEY_BYTES into its buffer: seal
- * writes the key there, so the tag's input (key || frame) is hashed where it lies, not copied.
- * Frames up to a quarter slab are carved from a shared zeroed slab, never reused while any view
- * of it lives (a typed array of its own per frame costs a zeroed allocation outside V8's heap:
- * 0.3-0.5 us a frame, measured); larger ones get their own.
+ * A zeroed frame of `length` bytes. Frames up to a quarter slab are carved from a shared zeroed
+ * slab, never reused while any view of it lives (a typed array of its own per frame costs a
+ * zeroed allocation outside V8's heap: 0.3-0.5 us a frame, measured); larger ones get their own.
  */
-function withKeyRoom(length: number): Uint8Array {
-  const n = FRAME_KEY_BYTES + length;
-  if (n > SLAB_BYTES >>> 2) return new Uint8Array(n).subarray(FRAME_KEY_BYTES);
-  if (slabUsed + n > slab.length) {
+function carve(length: number): Uint8Array {
+  if (length > SLAB_BYTES >>> 2) return new Uint8Array(length);
+  if (slabUsed + length > slab.length) {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
-  const out = slab.subarray(slabUsed + FRAME_KEY_BYTES, slabUsed + n);
-  slabUsed += n;
+  const out = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += length;
   return out;
 }
 
-/**
- * Appends the tag over everything before it, the hop limit read as 0, then sets the hop limit.
- * `out` comes from withKeyRoom (or is a view as far into its buffer).
- */
+/** Sets the hop limit and appends the tag under the current key (the MAC reads the hop limit as 0). */
 function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
-  out[FrameOffset.HopLimit] = 0;
-  const end = out.length - FRAME_TAG_LENGTH;
-  const whole = new Uint8Array(out.buffer, out.byteOffset - FRAME_KEY_BYTES, FRAME_KEY_BYTES + end);
-  whole.set(keys.current.key);
-  const tag = keys.hash(whole);
-  whole.fill(0, 0, FRAME_KEY_BYTES); // the key does not travel with the frame's buffer
-  for (let i = 0; i < FRAME_TAG_LENGTH; i++) out[end + i] = tag[i]!;
   out[FrameOffset.HopLimit] = hop;
+  keys.current.mac.seal(out, out.length - FRAME_TAG_LENGTH);
   return out;
-}
-
-/** key || a received frame up to its tag, for verifying; grown to the largest frame once. */
-let scratch = new Uint8Array(FRAME_KEY_BYTES + 1500);
-
-/** Constant-time over the tag: every byte is compared whatever the earlier ones were. */
-function tagMatches(bytes: Uint8Array, end: number, key: Uint8Array, keys: KeyRing): boolean {
-  if (scratch.length < FRAME_KEY_BYTES + end) scratch = new Uint8Array(FRAME_KEY_BYTES + MAX_FRAME_LENGTH);
-  scratch.set(key);
-  scratch.set(bytes.subarray(0, end), FRAME_KEY_BYTES);
-  scratch[FRAME_KEY_BYTES + FrameOffset.HopLimit] = 0;
-  const tag = keys.hash(scratch.subarray(0, FRAME_KEY_BYTES + end));
-  scratch.fill(0, 0, FRAME_KEY_BYTES);
-  let diff = 0;
-  for (let i = 0; i < FRAME_TAG_LENGTH; i++) diff |= tag[i]! ^ bytes[end + i]!;
-  return diff === 0;
 }
 
 function checkAddress(a: WireAddress, name: string): void {

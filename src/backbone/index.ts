@@ -14,6 +14,7 @@
 export * from './core.ts';
 export * from './defaults.ts';
 export * from './frame.ts';
+export * from './frame-mac.ts';
 export * from './key-ring.ts';
 export * from './relay-hash.ts';
 export * from './replay-window.ts';

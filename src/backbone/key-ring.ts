@@ -6,16 +6,10 @@
  */
 import { timingSafeEqual, utf8Encode } from '../crypto/encoding.ts';
 import { sha1 } from '../crypto/sha1.ts';
+import type { FrameMac, KeyedFrameMac, Sha256 } from './frame-mac.ts';
 
 /** 128 bits: a mesh key authenticates the whole backbone. */
 export const MIN_MESH_KEY_BYTES = 16;
-
-/**
- * SHA-256 (FIPS 180-4) of `data`, in one call: 32 bytes. The shell provides it from the platform
- * (relay/: node:crypto's one-shot `hash`, as tests do); nothing on the data path hashes in
- * JavaScript. frame.ts builds the frame tag from it (docs/BACKBONE.md, "The tag").
- */
-export type Sha256 = (data: Uint8Array) => Uint8Array;
 
 /** Bytes of a frame key, the secret prefix of every tag: one SHA-256 block. */
 export const FRAME_KEY_BYTES = 64;
@@ -23,13 +17,23 @@ export const FRAME_KEY_BYTES = 64;
 /** What a frame key is derived from besides the mesh key: names the tag's version and purpose. */
 const FRAME_KEY_LABEL = utf8Encode('relay-backbone frame tag v2\0');
 
+/** One mesh key as frames use it. */
+export interface FrameKey {
+  /** The key id frames carry. */
+  readonly id: number;
+  /** The 64-byte frame key derived from the mesh key (frames are tagged through `mac`). */
+  readonly key: Uint8Array;
+  /** The tag under this key: the shell's MAC, its per-key state made once. */
+  readonly mac: KeyedFrameMac;
+}
+
 export interface KeyRing {
-  /** The hash frames are sealed and checked with. */
-  readonly hash: Sha256;
-  /** The key new frames are sealed with: its id and its 64-byte frame key. */
-  readonly current: { readonly id: number; readonly key: Uint8Array };
-  /** Every frame key a frame may be sealed with, current included, by key id. */
-  readonly accepted: ReadonlyMap<number, Uint8Array>;
+  /** Which MAC computes the tags (logs, /healthz). */
+  readonly macName: FrameMac['name'];
+  /** The key new frames are sealed with. */
+  readonly current: FrameKey;
+  /** Every key a frame may be sealed with, current included, by key id. */
+  readonly accepted: ReadonlyMap<number, FrameKey>;
 }
 
 export type MeshKeyErrorCode =
@@ -75,9 +79,9 @@ export function frameKey(meshKey: Uint8Array, hash: Sha256): Uint8Array {
 
 class MeshKeyRing implements KeyRing {
   constructor(
-    readonly hash: Sha256,
-    readonly current: { readonly id: number; readonly key: Uint8Array },
-    readonly accepted: ReadonlyMap<number, Uint8Array>,
+    readonly macName: FrameMac['name'],
+    readonly current: FrameKey,
+    readonly accepted: ReadonlyMap<number, FrameKey>,
   ) {}
 
   /** Logs show key ids, never key bytes. */
@@ -92,16 +96,17 @@ class MeshKeyRing implements KeyRing {
 
 /**
  * A key ring from mesh keys as configured (UTF-8 strings): the first seals new frames, all of
- * them are accepted; `hash` is the platform's SHA-256. Throws MeshKeyError on an empty list, a key under 16 bytes, a key listed
- * twice, or two keys whose ids collide (replace one of them with a freshly generated key).
+ * them are accepted; `mac` is the shell's frame MAC (frame-mac.ts). Throws MeshKeyError on an
+ * empty list, a key under 16 bytes, a key listed twice, or two keys whose ids collide (replace one
+ * of them with a freshly generated key).
  */
-export function createKeyRing(keys: readonly string[], hash: Sha256): KeyRing {
+export function createKeyRing(keys: readonly string[], mac: FrameMac): KeyRing {
   if (keys.length === 0)
     throw new MeshKeyError('ERR_NO_MESH_KEYS', 'at least one backbone mesh key is needed');
-  const accepted = new Map<number, Uint8Array>();
+  const accepted = new Map<number, FrameKey>();
   const raw = new Map<number, Uint8Array>();
   const position = new Map<number, number>();
-  let current: { id: number; key: Uint8Array } | undefined;
+  let current: FrameKey | undefined;
   keys.forEach((text, i) => {
     const key = utf8Encode(text);
     if (key.length < MIN_MESH_KEY_BYTES) {
@@ -127,9 +132,10 @@ export function createKeyRing(keys: readonly string[], hash: Sha256): KeyRing {
     }
     position.set(id, i);
     raw.set(id, key);
-    const derived = frameKey(key, hash);
-    accepted.set(id, derived);
-    current ??= { id, key: derived };
+    const derived = frameKey(key, mac.sha256);
+    const entry: FrameKey = { id, key: derived, mac: mac.keyed(derived) };
+    accepted.set(id, entry);
+    current ??= entry;
   });
-  return new MeshKeyRing(hash, current!, accepted);
+  return new MeshKeyRing(mac.name, current!, accepted);
 }

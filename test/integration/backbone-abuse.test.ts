@@ -7,7 +7,7 @@
  */
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { encodeDataFrame, wireAddress } from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
@@ -79,7 +79,7 @@ describe.each(['dgram', 'native'] as const)(
           destination: wireAddress(c2.relayed!),
           payload: new Uint8Array([1, 2, 3]),
         },
-        createKeyRing([TEST_MESH_KEY], sha256),
+        createKeyRing([TEST_MESH_KEY], nodeCryptoMac),
       );
       const to = await backboneAddress(B);
       const before = await relayMetric(B, 'backbone_frames_rejected_total{reason="ERR_UNKNOWN_ADDRESS"}');

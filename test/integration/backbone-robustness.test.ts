@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { encodeDataFrame, encodeProbe, wireAddress } from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
@@ -105,8 +105,8 @@ describe('backbone robustness', () => {
     const deliveredBefore = await metric('B', 'backbone_data_frames_total{action="delivered"}');
     const random = rng(SEED);
     const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
-    const realKeys = createKeyRing([TEST_MESH_KEY], sha256);
-    const wrongKeys = createKeyRing(['not-the-mesh-key-at-all'], sha256);
+    const realKeys = createKeyRing([TEST_MESH_KEY], nodeCryptoMac);
+    const wrongKeys = createKeyRing(['not-the-mesh-key-at-all'], nodeCryptoMac);
     // Valid frames aimed at the live allocation, as mutation seeds: every mutation must break them.
     const seed = (keys: typeof realKeys) =>
       encodeDataFrame(

@@ -4,12 +4,13 @@
  * in-memory directory, and one fake clock. `run` executes every action the cores return, as the
  * relay shell does, and records deliveries and drops. Deterministic for a seed.
  */
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS, type BackboneTuning } from '../../src/backbone/defaults.ts';
 import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
 import { joinParts } from '../../src/backbone/frame.ts';
-import { createKeyRing, type Sha256 } from '../../src/backbone/key-ring.ts';
+import type { FrameMac } from '../../src/backbone/frame-mac.ts';
+import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import type { RouteChange } from '../../src/routing/path-choice.ts';
@@ -80,7 +81,8 @@ export class MemoryNet {
     readonly options: {
       tuning?: Partial<BackboneTuning>;
       seed?: number;
-      hash?: Sha256;
+      /** The frame MAC every relay uses; node:crypto's by default. */
+      mac?: FrameMac;
       /** Relays whose records say `backboneBundles` (all with true, these with a list); none by default. */
       bundles?: boolean | readonly string[];
     } = {},
@@ -98,7 +100,7 @@ export class MemoryNet {
       id,
       lat: 0,
       lon: n,
-      keys: createKeyRing([MESH_KEY], this.options.hash ?? sha256),
+      keys: createKeyRing([MESH_KEY], this.options.mac ?? nodeCryptoMac),
       tuning: { ...BACKBONE_DEFAULTS, ...this.options.tuning },
     });
     const record: RelayRecord = {

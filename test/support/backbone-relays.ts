@@ -126,6 +126,12 @@ export async function relayUdpIo(r: TestRelay): Promise<string | undefined> {
   return body.udpIo;
 }
 
+/** Who computes the relay's frame tags (openssl-native or node-crypto). */
+export async function relayBackboneMac(r: TestRelay): Promise<string | undefined> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone?: { mac: string } };
+  return body.backbone?.mac;
+}
+
 /** The relay's current path to another relay, as `A-C-B`. */
 export async function relayRoute(r: TestRelay, to: string): Promise<string | undefined> {
   const body = (await (await fetch(`${r.http}/healthz`)).json()) as {

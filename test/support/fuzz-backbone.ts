@@ -6,7 +6,7 @@
  * mutations sealed again with the valid key (bad families, lengths, types, hop limits, times), and
  * random bytes. Same seed, same frames (the seqs included).
  */
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import {
   encodeDataFrame,
   encodeProbe,
@@ -52,8 +52,8 @@ export class BackboneFuzzer {
     private readonly t: BackboneFuzzTargets,
   ) {
     this.#r = rng(seed);
-    this.#keys = createKeyRing([t.meshKey], sha256);
-    this.#wrongKeys = createKeyRing([`${t.meshKey}-but-not-this-one`], sha256);
+    this.#keys = createKeyRing([t.meshKey], nodeCryptoMac);
+    this.#wrongKeys = createKeyRing([`${t.meshKey}-but-not-this-one`], nodeCryptoMac);
     this.#me = relayHash(t.self);
     this.#receiver = relayHash(t.receiver);
     this.#other = relayHash(t.other);
@@ -214,8 +214,5 @@ function seal(b: Uint8Array, keys: KeyRing): void {
   const end = b.length - FRAME_TAG_LENGTH;
   b[FrameOffset.HopLimit] = 0;
   b[FrameOffset.KeyId] = keys.current.id;
-  const input = new Uint8Array(keys.current.key.length + end);
-  input.set(keys.current.key);
-  input.set(b.subarray(0, end), keys.current.key.length);
-  b.set(keys.hash(input).subarray(0, FRAME_TAG_LENGTH), end);
+  keys.current.mac.seal(b, end);
 }

@@ -6,7 +6,7 @@
  * lost nothing, and heap, descriptors and sockets came back to the baseline within the bounds
  * below after a settle period. Returns a report; `failures` empty means it passed.
  */
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { createKeyRing, type KeyRing } from '../../src/backbone/key-ring.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { encodeChannelData } from '../../src/stun/channel-data.ts';
@@ -227,7 +227,7 @@ async function drivers(
     port: a.port,
   });
   const meshKey = TEST_MESH_KEY;
-  const keys = createKeyRing([meshKey], sha256);
+  const keys = createKeyRing([meshKey], nodeCryptoMac);
   const backbone = new BackboneFuzzer(o.seed + 3, {
     meshKey,
     self: FAKE_RELAY,

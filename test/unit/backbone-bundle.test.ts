@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { BundleWriter, bundles, DEFAULT_BUNDLE_BYTES } from '../../src/backbone/bundle.ts';
 import {
   BUNDLE_ENTRY_HEADER,
@@ -15,11 +15,13 @@ import {
   wireAddress,
   writeDataFrame,
 } from '../../src/backbone/frame.ts';
-import { createKeyRing, type KeyRing, type Sha256 } from '../../src/backbone/key-ring.ts';
+import type { FrameMac } from '../../src/backbone/frame-mac.ts';
+import { createKeyRing, type KeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { MESH_KEY, MemoryNet } from '../support/backbone-net.ts';
+import { countingMac } from '../support/counting-mac.ts';
 
-const ring = createKeyRing(['mesh-key-2026-01-aaaaaaaa'], sha256);
+const ring = createKeyRing(['mesh-key-2026-01-aaaaaaaa'], nodeCryptoMac);
 const A = relayHash('relay-fra-1');
 const B = relayHash('relay-sin-2');
 const C = relayHash('relay-nyc-3');
@@ -53,13 +55,8 @@ function entries(body: Uint8Array): Uint8Array[] {
 
 /** `frame` with its tag computed again over what it now holds (a key holder's own making). */
 function resealed(frame: Uint8Array): Uint8Array {
-  const end = frame.length - FRAME_TAG_LENGTH;
-  const input = new Uint8Array(ring.current.key.length + end);
-  input.set(ring.current.key);
-  input.set(frame.subarray(0, end), ring.current.key.length);
-  input[ring.current.key.length + FrameOffset.HopLimit] = 0;
   const out = frame.slice();
-  out.set(ring.hash(input).subarray(0, FRAME_TAG_LENGTH), end);
+  ring.current.mac.seal(out, frame.length - FRAME_TAG_LENGTH);
   return out;
 }
 
@@ -167,28 +164,21 @@ describe('bundles: the codec', () => {
 describe('bundles: the core', () => {
   const payload = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
   /** A, B, C with every record saying backboneBundles (or those listed), the direct link best. */
-  function triangle(bundled: boolean | readonly string[] = true, hash: Sha256 = sha256) {
-    const net = new MemoryNet(['A', 'B', 'C'], { bundles: bundled, hash });
+  function triangle(bundled: boolean | readonly string[] = true, mac: FrameMac = nodeCryptoMac) {
+    const net = new MemoryNet(['A', 'B', 'C'], { bundles: bundled, mac });
     net.link('A', 'B', { rttMs: 20 });
     net.link('A', 'C', { rttMs: 30 });
     net.link('C', 'B', { rttMs: 30 });
     net.run(3000);
     return net;
   }
-  const counting = () => {
-    const n = { macs: 0 };
-    const hash: Sha256 = (d) => {
-      n.macs++;
-      return sha256(d);
-    };
-    return { n, hash };
-  };
+  const counting = countingMac;
   const dataSends = (net: MemoryNet, from: string) =>
     net.sent.filter((s) => s.relay === from && s.kind !== 'probe' && s.kind !== 'reply');
 
   it('sends the frames one turn queued for a next hop as one datagram: one seal, one verify, every frame delivered in order', () => {
-    const { n, hash } = counting();
-    const net = triangle(true, hash);
+    const { n, mac } = counting();
+    const net = triangle(true, mac);
     net.sent.length = 0;
     const before = n.macs;
     for (let i = 0; i < 8; i++) expect(net.send('A', 'B', payload(100, i)).type).toBe('queued');
@@ -196,7 +186,7 @@ describe('bundles: the core', () => {
     const sends = dataSends(net, 'A');
     expect(sends.map((s) => s.kind)).toEqual(['bundle']);
     expect(net.delivered.map((d) => d.data[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    // Probes may run in the same 15 ms: count only the data path's hash calls.
+    // Probes may run in the same 15 ms: count only the data path's MAC calls.
     const probes = net.sent.filter((s) => s.kind === 'probe' || s.kind === 'reply').length;
     expect(n.macs - before - 2 * probes).toBe(2);
     expect(
@@ -214,8 +204,8 @@ describe('bundles: the core', () => {
   });
 
   it('passes bundled frames on in bundles of its own two hops out, with one verify and one seal in the middle', () => {
-    const { n, hash } = counting();
-    const net = triangle(true, hash);
+    const { n, mac } = counting();
+    const net = triangle(true, mac);
     net.link('A', 'B', { rttMs: 20, down: true });
     net.run(3000);
     expect(net.core('A').routes.get('B')?.hops).toEqual(['A', 'C', 'B']);
@@ -244,7 +234,7 @@ describe('bundles: the core', () => {
     net.send('A', 'B', payload(100));
     net.run(15);
     const [only] = dataSends(net, 'A');
-    expect(decodeFrame(only!.bytes, createKeyRing([MESH_KEY], sha256))).toMatchObject({
+    expect(decodeFrame(only!.bytes, createKeyRing([MESH_KEY], nodeCryptoMac))).toMatchObject({
       ok: true,
       frame: { type: FrameType.Data },
     });
@@ -294,8 +284,8 @@ describe('bundles: the core', () => {
   });
 
   it('delivers a bundle once however often it is sent again, and only from its sender’s address, checked before MAC work', () => {
-    const { n, hash } = counting();
-    const net = triangle(true, hash);
+    const { n, mac } = counting();
+    const net = triangle(true, mac);
     net.sent.length = 0;
     net.setUp('B', false);
     for (let i = 0; i < 3; i++) net.send('A', 'B', payload(100, i));
@@ -315,7 +305,7 @@ describe('bundles: the core', () => {
 
   it('seals what was queued before a key rotation with the key current at the end of the turn', () => {
     const net = triangle();
-    const ring = (keys: string[]) => createKeyRing(keys, sha256);
+    const ring = (keys: string[]) => createKeyRing(keys, nodeCryptoMac);
     const next = 'the-next-mesh-key-of-16-bytes+';
     net.core('B').setKeys(ring([MESH_KEY, next]));
     for (let i = 0; i < 3; i++) net.send('A', 'B', payload(100, i));

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import type { BackboneAction } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
 import { encodeDataFrame, joinParts, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
-import { createKeyRing, type Sha256 } from '../../src/backbone/key-ring.ts';
+import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { MESH_KEY, MemoryNet } from '../support/backbone-net.ts';
+import { countingMac } from '../support/counting-mac.ts';
 
 const payload = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
 const hops = (net: MemoryNet, from: string, to: string) => net.core(from).routes.get(to)?.hops;
@@ -248,25 +249,21 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
   });
 
   it('checks size and sender address before any MAC work', () => {
-    let macs = 0;
-    const counting: Sha256 = (d) => {
-      macs++;
-      return sha256(d);
-    };
-    const net = new MemoryNet(['A', 'B'], { hash: counting });
+    const { mac, n } = countingMac();
+    const net = new MemoryNet(['A', 'B'], { mac });
     net.link('A', 'B', { rttMs: 10 });
     net.run(1000);
     const frame = net.sent.find((s) => s.kind === 'probe')!.bytes;
-    const before = macs;
+    const before = n.macs;
     net.inject('B', new Uint8Array(MAX_FRAME_LENGTH + 1), net.ip('A'));
     net.inject('B', frame, '198.51.100.1');
     net.run(1);
     expect(net.drops.map((d) => d.reason)).toEqual(['ERR_TOO_LONG', 'ERR_UNKNOWN_ADDRESS']);
-    expect(macs).toBe(before);
+    expect(n.macs).toBe(before);
   });
 
   it('reproduces the 65,480-byte RangeError in the codec, and routes such a packet directly instead', () => {
-    const keys = createKeyRing([MESH_KEY], sha256);
+    const keys = createKeyRing([MESH_KEY], nodeCryptoMac);
     const ip4 = (n: number) => new Uint8Array([10, 1, 0, n]);
     const init = {
       seq: 1,
@@ -310,7 +307,7 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
     const NEW = 'the-next-mesh-key-also-16-bytes';
     const net = triangle(5);
     net.run(5000);
-    const ring = (keys: string[]) => createKeyRing(keys, sha256);
+    const ring = (keys: string[]) => createKeyRing(keys, nodeCryptoMac);
     const steps: [number, string, string[]][] = [];
     // Each relay takes each step at its own moment; a step starts once every relay finished the last.
     ['A', 'B', 'C'].forEach((id, i) => {

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import {
   createKeyRing,
   type DataFrame,
@@ -27,10 +27,11 @@ import {
   type WireAddress,
   wireAddress,
 } from '../../src/backbone/index.ts';
+import { countingMac } from '../support/counting-mac.ts';
 
 const OLD = 'mesh-key-2026-01-aaaaaaaa'; // key id 155
 const NEW = 'mesh-key-2026-02-bbbbbbbb'; // key id 3
-const ring = createKeyRing([OLD], sha256);
+const ring = createKeyRing([OLD], nodeCryptoMac);
 const A = relayHash('relay-fra-1');
 const B = relayHash('relay-sin-2');
 const v4 = (address: string, port: number) => wireAddress({ family: 4, address, port });
@@ -180,13 +181,15 @@ describe('authentication', () => {
   });
 
   it('derives a different 64-byte frame key from each mesh key, as the docs state', () => {
-    expect(createKeyRing([OLD], sha256).current.key).toEqual(new Uint8Array(frameKeyOf(OLD)));
-    expect(createKeyRing([NEW, OLD], sha256).accepted.get(155)).toEqual(new Uint8Array(frameKeyOf(OLD)));
-    expect(createKeyRing([NEW], sha256).current.key).toEqual(new Uint8Array(frameKeyOf(NEW)));
+    expect(createKeyRing([OLD], nodeCryptoMac).current.key).toEqual(new Uint8Array(frameKeyOf(OLD)));
+    expect(createKeyRing([NEW, OLD], nodeCryptoMac).accepted.get(155)?.key).toEqual(
+      new Uint8Array(frameKeyOf(OLD)),
+    );
+    expect(createKeyRing([NEW], nodeCryptoMac).current.key).toEqual(new Uint8Array(frameKeyOf(NEW)));
   });
 
   it('refuses a frame tagged under another key that has the same key id', () => {
-    const twin = createKeyRing([twinOfOld()], sha256);
+    const twin = createKeyRing([twinOfOld()], nodeCryptoMac);
     expect(twin.current.id).toBe(ring.current.id);
     for (const f of [data(bytes(30)), probe(), reply()]) {
       expect(decodeFrame(f, twin)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
@@ -219,21 +222,18 @@ describe('authentication', () => {
     expect(decodeFrame(raw, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
   });
 
-  it('refuses a version-1 frame (HMAC-SHA1 tag) as a bad version, before any hash work', () => {
-    let hashes = 0;
-    const counting = createKeyRing([OLD], (d) => {
-      hashes++;
-      return sha256(d);
-    });
+  it('refuses a version-1 frame (HMAC-SHA1 tag) as a bad version, before any MAC work', () => {
+    const { mac, n } = countingMac();
+    const counting = createKeyRing([OLD], mac);
     const v1 = data(bytes(20));
     v1[0] = 0xb1;
     const end = v1.length - FRAME_TAG_LENGTH;
     const covered = v1.slice(0, end);
     covered[FrameOffset.HopLimit] = 0;
     v1.set(createHmac('sha1', OLD).update(covered).digest().subarray(0, FRAME_TAG_LENGTH), end);
-    const before = hashes;
+    const before = n.macs;
     expect(decodeFrame(v1, counting)).toEqual({ ok: false, error: 'ERR_BAD_VERSION', offset: 0 });
-    expect(hashes).toBe(before);
+    expect(n.macs).toBe(before);
   });
 
   it('leaves no key bytes in the buffer a sealed frame lies in', () => {
@@ -247,7 +247,7 @@ describe('authentication', () => {
   });
 
   it('derives key ids from the first byte of SHA-1 of the key', () => {
-    expect(createKeyRing([NEW], sha256).current.id).toBe(createHash('sha1').update(NEW).digest()[0]);
+    expect(createKeyRing([NEW], nodeCryptoMac).current.id).toBe(createHash('sha1').update(NEW).digest()[0]);
   });
 
   it.each([
@@ -284,10 +284,10 @@ describe('authentication', () => {
 
 describe('key rotation', () => {
   it('accepts the old key until it is removed, then refuses its frames as an unknown key', () => {
-    const before = data(bytes(10), { keys: createKeyRing([OLD], sha256) });
-    const step1 = createKeyRing([OLD, NEW], sha256); // new key accepted everywhere
-    const step2 = createKeyRing([NEW, OLD], sha256); // then current everywhere
-    const step3 = createKeyRing([NEW], sha256); // then the old one removed
+    const before = data(bytes(10), { keys: createKeyRing([OLD], nodeCryptoMac) });
+    const step1 = createKeyRing([OLD, NEW], nodeCryptoMac); // new key accepted everywhere
+    const step2 = createKeyRing([NEW, OLD], nodeCryptoMac); // then current everywhere
+    const step3 = createKeyRing([NEW], nodeCryptoMac); // then the old one removed
     const during = data(bytes(10), { keys: step2 });
     expect(during[FrameOffset.KeyId]).toBe(3);
     for (const keys of [step1, step2]) {
@@ -306,7 +306,7 @@ describe('key rotation', () => {
     }
     const code = (keys: string[]) => {
       try {
-        createKeyRing(keys, sha256);
+        createKeyRing(keys, nodeCryptoMac);
       } catch (e) {
         expect(e).toBeInstanceOf(MeshKeyError);
         for (const k of keys) expect((e as Error).message).not.toContain(k);
@@ -321,7 +321,7 @@ describe('key rotation', () => {
   });
 
   it('prints key ids, not key bytes, when logged', () => {
-    const keys = createKeyRing([NEW, OLD], sha256);
+    const keys = createKeyRing([NEW, OLD], nodeCryptoMac);
     expect(JSON.stringify(keys)).toBe('{"current":"0x03","accepted":["0x03","0x9b"]}');
     expect(inspect(keys)).toContain('<redacted>');
   });

@@ -5,7 +5,7 @@
  * small lossless in-memory wire keyed by backbone address, one fake clock.
  */
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { BundleWriter, DEFAULT_BUNDLE_BYTES } from '../../src/backbone/bundle.ts';
 import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
@@ -131,7 +131,7 @@ class Wire {
         id,
         lat: 0,
         lon: n,
-        keys: createKeyRing([KEY], sha256),
+        keys: createKeyRing([KEY], nodeCryptoMac),
         tuning: BACKBONE_DEFAULTS,
         ...(threads === 'legacy' ? {} : { thread }),
       });
@@ -231,7 +231,7 @@ function fromAtoC(seq: number, port: number, data: number): Uint8Array {
       destination: { family: 4, ip: Uint8Array.of(10, 1, 0, 3), port },
       payload: Uint8Array.of(data),
     },
-    createKeyRing([KEY], sha256),
+    createKeyRing([KEY], nodeCryptoMac),
   );
 }
 
@@ -426,7 +426,7 @@ describe('backbone threads: bundles', () => {
   it('hands the entries of a bundle for another thread’s ports to that thread in a bundle of its own', () => {
     const w = mesh();
     // As A (one thread) would bundle three frames for ports of B's thread 1 had it a stale view of B.
-    const keys = createKeyRing([KEY], sha256);
+    const keys = createKeyRing([KEY], nodeCryptoMac);
     const bundle = new BundleWriter(DEFAULT_BUNDLE_BYTES);
     for (let i = 0; i < 3; i++) {
       const init = {

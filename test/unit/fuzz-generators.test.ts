@@ -4,7 +4,7 @@
  * the mesh key and its replays are byte-for-byte earlier frames.
  */
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../../relay/platform-crypto.ts';
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { decodeFrame } from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { Fuzzer } from '../support/fuzz.ts';
@@ -53,7 +53,7 @@ describe('fuzz generators', () => {
   });
 
   it('makes backbone frames that authenticate, and replays of them', () => {
-    const keys = createKeyRing([TARGETS.meshKey], sha256);
+    const keys = createKeyRing([TARGETS.meshKey], nodeCryptoMac);
     const f = new BackboneFuzzer(7, TARGETS);
     const frames = Array.from({ length: 2000 }, () => f.next());
     const valid = frames.filter((b) => decodeFrame(b, keys).ok);

@@ -79,6 +79,7 @@ describe('relay config defaults', () => {
       redisPrefix: 'rb:',
       heartbeatTtl: 10,
       backbonePort: undefined,
+      backboneMac: 'auto',
       meshKey: [],
       backbone: BACKBONE_DEFAULTS,
       faultLinks: undefined,
@@ -185,6 +186,7 @@ describe('relay config values', () => {
     [['--drain-timeout', '0'], { drainTimeout: 0 }],
     [['--workers', '4'], { workers: 4 }],
     [['--udp-io', 'native'], { udpIo: 'native' }],
+    [['--backbone-mac', 'node-crypto'], { backboneMac: 'node-crypto' }],
   ])('reads %j', (argv, expected) => {
     expect(config(argv)).toMatchObject(expected);
   });
@@ -378,6 +380,17 @@ describe('--udp-io', () => {
     expect(config(backbone).udpIo).toBe('auto');
     expect(config([...backbone, '--udp-io', 'native']).udpIo).toBe('native');
     expect(config([...backbone, '--udp-io', 'native', '--workers', '2']).backbonePort).toBe(7000);
+  });
+});
+
+describe('--backbone-mac', () => {
+  it('is auto unless asked, takes node-crypto from the flag or the environment, and names the choices', () => {
+    expect(config([]).backboneMac).toBe('auto');
+    expect(config([], { RELAY_BACKBONE_MAC: 'node-crypto' }).backboneMac).toBe('node-crypto');
+    expect(parse(['--backbone-mac', 'hmac'])).toEqual({
+      ok: false,
+      error: '--backbone-mac: expected one of auto, node-crypto, got "hmac"',
+    });
   });
 });
 
