@@ -13,6 +13,7 @@ import {
   type MessageClass,
   TRANSACTION_ID_LENGTH,
 } from './constants.ts';
+import { packetBytes } from './packet-bytes.ts';
 import type { StunCrypto } from './stun-crypto.ts';
 
 export interface StunAttribute {
@@ -226,7 +227,8 @@ export function encodeMessage(
  * A Data indication (RFC 8656 §11.4: XOR-PEER-ADDRESS and DATA, nothing else) written in one
  * allocation for the peer-to-client data path: the same bytes as encodeMessage(Method.Data,
  * Indication, tid, [[XorPeerAddress, ...], [Data, data]]) without the intermediate arrays.
- * `peerIp` is the address's 4 or 16 bytes (RFC 8489 §14.2: XORed here).
+ * `peerIp` is the address's 4 or 16 bytes (RFC 8489 §14.2: XORed here). The bytes are a view of a
+ * shared slab (packetBytes).
  */
 export function encodeDataIndication(
   transactionId: Uint8Array,
@@ -235,7 +237,7 @@ export function encodeDataIndication(
   data: Uint8Array,
 ): Uint8Array {
   const addressLength = 4 + peerIp.length;
-  const out = new Uint8Array(HEADER_LENGTH + 4 + addressLength + 4 + pad4(data.length));
+  const out = packetBytes(HEADER_LENGTH + 4 + addressLength + 4 + pad4(data.length));
   const bodyLength = out.length - HEADER_LENGTH;
   out[1] = 0x17; // Data indication: method 0x007, class indication
   out[2] = bodyLength >>> 8;
