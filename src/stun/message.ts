@@ -246,7 +246,7 @@ export function encodeDataIndication(
   out[5] = 0x12;
   out[6] = 0xa4;
   out[7] = 0x42;
-  out.set(transactionId.subarray(0, TRANSACTION_ID_LENGTH), 8);
+  for (let i = 0; i < TRANSACTION_ID_LENGTH; i++) out[8 + i] = transactionId[i]!;
   let pos = HEADER_LENGTH;
   out[pos + 1] = 0x12; // XOR-PEER-ADDRESS
   out[pos + 3] = addressLength;

@@ -440,7 +440,7 @@ export class TurnEngine<H = unknown, S extends object = object> {
       return encodeChannelData(binding.channel, data, alloc.client.transport !== 'udp');
     }
     // RFC 8656 §11.4: no channel to this peer port, a Data indication.
-    return encodeDataIndication(this.#respond.newTransactionId(), entry.ipBytes, peerPort, data);
+    return encodeDataIndication(this.#respond.nextTransactionId(), entry.ipBytes, peerPort, data);
   }
 
   /**
