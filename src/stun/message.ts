@@ -141,10 +141,13 @@ export function findAttribute(msg: StunMessage, type: number): StunAttribute | u
 /** RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, XORed with 0x5354554e. */
 export function checkFingerprint(msg: StunMessage, crypto: Pick<StunCrypto, 'crc32'>): boolean {
   const at = msg.fingerprintOffset;
-  if (at === undefined) return true;
-  const v = msg.raw.subarray(at + 4, at + 8);
-  const got = ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
-  return got === (crypto.crc32(msg.raw.subarray(0, at)) ^ FINGERPRINT_XOR) >>> 0;
+  return at === undefined || fingerprintMatches(msg.raw, at, crypto);
+}
+
+/** As checkFingerprint, for the FINGERPRINT attribute whose header is at offset `at` of `raw`. */
+export function fingerprintMatches(raw: Uint8Array, at: number, crypto: Pick<StunCrypto, 'crc32'>): boolean {
+  const got = ((raw[at + 4]! << 24) | (raw[at + 5]! << 16) | (raw[at + 6]! << 8) | raw[at + 7]!) >>> 0;
+  return got === (crypto.crc32(raw.subarray(0, at)) ^ FINGERPRINT_XOR) >>> 0;
 }
 
 /**

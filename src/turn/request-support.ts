@@ -135,6 +135,11 @@ const UNDERSTOOD = new Set<number>([
   Attr.UseCandidate,
 ]);
 
+/** Whether this server understands attribute `type` in requests and indications. */
+export function isUnderstood(type: number): boolean {
+  return UNDERSTOOD.has(type);
+}
+
 /**
  * RFC 8489 §6.3.1: comprehension-required attributes the server does not understand. Among them
  * DONT-FRAGMENT (RFC 8656 §7.2 rule 3: the relayed sockets cannot set DF) and the SHA-256
