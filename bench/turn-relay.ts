@@ -24,8 +24,8 @@
  * is built first with npm run build:native, and the bench stops if the relay fell back to dgram).
  * With --workers N above 1, `ours-native-workers` runs it with --workers N on this Node (the addon
  * sets SO_REUSEPORT itself), rows named `ours-native-wN`. With --base-root DIR (another checkout
- * of this project, its node_modules in place), `ours-native-base` runs DIR's relay with
- * `--udp-io native` (DIR's addon built first): a before/after of a change in one run.
+ * of this project, its node_modules in place), `ours-base` and `ours-native-base` run DIR's relay
+ * on dgram and with `--udp-io native` (DIR's addon built first): a before/after in one run.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -418,6 +418,15 @@ async function main(): Promise<void> {
         workers,
       ),
     'ours-native': () => startOurs(values['cpu-prof'], process.execPath, 'ours-native', 1, NATIVE),
+    'ours-base': () =>
+      startOurs(
+        values['cpu-prof'],
+        process.execPath,
+        'ours-base',
+        1,
+        [],
+        baseRoot ?? fail('ours-base needs --base-root DIR'),
+      ),
     'ours-native-base': () =>
       startOurs(
         values['cpu-prof'],
@@ -437,9 +446,10 @@ async function main(): Promise<void> {
   for (const n of names)
     if (!starters[n])
       fail(
-        `--servers: unknown server "${n}" (ours, ours-alt, ours-workers, ours-native, ours-native-base, ours-native-workers, coturn, pion, node-turn)`,
+        `--servers: unknown server "${n}" (ours, ours-base, ours-alt, ours-workers, ours-native, ours-native-base, ours-native-workers, coturn, pion, node-turn)`,
       );
-  if (names.includes('ours-native-base') && !baseRoot) fail('ours-native-base needs --base-root DIR');
+  if (names.some((n) => n.endsWith('-base')) && !baseRoot)
+    fail('ours-base and ours-native-base need --base-root DIR');
   const roots = [
     ...(names.some((n) => n.startsWith('ours-native') && n !== 'ours-native-base') ? [ROOT] : []),
     ...(names.includes('ours-native-base') && baseRoot ? [baseRoot] : []),
