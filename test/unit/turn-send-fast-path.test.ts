@@ -8,11 +8,19 @@
 import { describe, expect, it } from 'vitest';
 import { stunCrypto } from '../../relay/platform-crypto.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
+import { parseCidr } from '../../src/net/cidr.ts';
+import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { encodeXorAddress } from '../../src/stun/attributes.ts';
 import { Attr, FINGERPRINT_XOR, Method } from '../../src/stun/constants.ts';
 import type { TurnAction } from '../../src/turn/engine.ts';
-import { indication, peerAttr, request } from '../support/stun-builders.ts';
-import { allocate, peer, REALM, setup, T0 } from '../support/turn-engine-harness.ts';
+import { indication, peerAttr, request, transportUdp } from '../support/stun-builders.ts';
+import { allocate, ask, peer, REALM, setup, T0 } from '../support/turn-engine-harness.ts';
+
+function cidr(s: string) {
+  const r = parseCidr(s);
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+}
 
 /** mulberry32: a small seeded generator, so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -68,18 +76,19 @@ function message(type: number, tid: Uint8Array, attrs: Attribute[], fingerprint:
   return out;
 }
 
-function randomIndication(r: () => number): Uint8Array {
+function randomIndication(r: () => number, permitted: TransportAddress = peer): Uint8Array {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
   const tid = bytes(12);
   const candidates: (() => Attribute)[] = [
-    () => [Attr.XorPeerAddress, encodeXorAddress(peer, tid)],
+    () => [Attr.XorPeerAddress, encodeXorAddress(permitted, tid)],
     () => [Attr.XorPeerAddress, encodeXorAddress(other, tid)],
-    () => [Attr.XorPeerAddress, encodeXorAddress(v6, tid)],
+    () => [Attr.XorPeerAddress, encodeXorAddress(permitted.family === 4 ? v6 : peer, tid)],
+    () => [Attr.XorPeerAddress, encodeXorAddress({ ...permitted, port: 1 }, tid)],
     () => [Attr.XorPeerAddress, bytes(pick([0, 1, 3, 4, 7, 8, 9, 20]))],
     () => {
-      const v = encodeXorAddress(peer, tid);
-      v[1] = pick([0, 2, 3]); // a family that does not match the length
+      const v = encodeXorAddress(permitted, tid);
+      v[1] = pick([0, 1, 2, 3]); // a family that may not match the length
       return [Attr.XorPeerAddress, v];
     },
     () => [Attr.Data, bytes(Math.floor(r() * 200))],
@@ -96,7 +105,7 @@ function randomIndication(r: () => number): Uint8Array {
   // Mostly a permitted peer and data, in either order, plus a few others anywhere.
   const attrs: Attribute[] = [];
   if (r() < 0.8) attrs.push(candidates[0]!());
-  if (r() < 0.8) attrs.push(candidates[5]!());
+  if (r() < 0.8) attrs.push(candidates[6]!());
   if (r() < 0.5) attrs.reverse();
   const extra = Math.floor(r() * 4);
   for (let i = 0; i < extra; i++) attrs.splice(Math.floor(r() * (attrs.length + 1)), 0, pick(candidates)());
@@ -172,6 +181,42 @@ describe('the Send indication fast path', () => {
     expect(relayed).toBeGreaterThan(3000);
     expect(engine.drops.malformed).toBeGreaterThan(6000);
     expect(engine.drops.noPermission).toBeGreaterThan(500);
+  });
+
+  it('agrees with the general decoder for an IPv6 allocation on 5,000 random indications', () => {
+    const { engine, client } = setup(
+      {
+        relayFamilies: [4, 6],
+        peerPolicy: createPeerPolicy({ allow: [cidr('127.0.0.0/8'), cidr('2001:db8::/32')] }),
+      },
+      {},
+    );
+    const ctx = client();
+    const cred = { username: 'alice', password: 'pw', realm: REALM };
+    const family: Attribute = [Attr.RequestedAddressFamily, new Uint8Array([2, 0, 0, 0])];
+    const bind = ask(engine, ctx, Method.Allocate, [transportUdp(), family], cred).find(
+      (a) => a.type === 'bind-relay',
+    );
+    if (bind?.type !== 'bind-relay') throw new Error('no IPv6 allocation');
+    const relayed: TransportAddress = { family: 6, address: '::1', port: 50_000 };
+    engine.relayBound(bind.allocation, { relayed, advertised: relayed, shell: {} }, T0);
+    const alloc = bind.allocation;
+    const tid = new Uint8Array(12).fill(3);
+    engine.handleStun(ctx, request(Method.CreatePermission, [peerAttr(v6, tid)], cred, { tid }).bytes, T0);
+    const r = rng(0x6e6);
+    let relayed6 = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const bytes = randomIndication(r, v6);
+      const general = outcome(engine, () => toPeer(engine.handleStun(ctx, bytes, T0 + 1)));
+      const fast = outcome(engine, () => engine.sendFromAllocation(alloc, bytes, T0 + 1));
+      if (JSON.stringify(fast) !== JSON.stringify(general))
+        expect({ input: Buffer.from(bytes).toString('hex'), fast }).toEqual({
+          input: Buffer.from(bytes).toString('hex'),
+          fast: general,
+        });
+      if (fast.target) relayed6++;
+    }
+    expect(relayed6).toBeGreaterThan(700);
   });
 
   it.each([
