@@ -7,7 +7,7 @@
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
  *                         [--scenarios saturation,latency@1,latency@50,latency@200]
  *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
- *                         [--workers N]
+ *                         [--workers N] [--base-root DIR]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
@@ -23,10 +23,14 @@
  * The server `ours-native` is our relay with `--udp-io native` (the recvmmsg/sendmmsg addon; it
  * is built first with npm run build:native). With --workers N above 1, `ours-native-workers` runs
  * it with --workers N on this Node (the addon sets SO_REUSEPORT itself), rows named
- * `ours-native-wN`. `ours`, `ours-alt` and `ours-workers` run `--udp-io dgram`, said explicitly:
- * the relay's default, auto, would take native where the addon is built. Every one of our servers
- * is asked its I/O on /healthz once it is up, the bench stops when it is not the one named, and
- * the table, the ratios and the JSON carry it beside the server's name (`ours (dgram)`).
+ * `ours-native-wN`. With --base-root DIR (another checkout of this project, its node_modules in
+ * place), `ours-base` and `ours-native-base` run DIR's relay on dgram and with `--udp-io native`
+ * (DIR's addon built first): a before/after in one run. `ours`, `ours-alt`, `ours-workers` and
+ * `ours-base` run `--udp-io dgram`, said explicitly: the relay's default, auto, would take native
+ * where the addon is built. Every one of our servers is asked its I/O on /healthz once it is up
+ * (a base without `udpIo` there: its log must not say the addon is missing), the bench stops when
+ * it is not the one named, and the table, the ratios and the JSON carry it beside the server's
+ * name (`ours (dgram)`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,6 +95,7 @@ async function startOurs(
   node = process.execPath,
   name = 'ours',
   workers = 1,
+  root = ROOT,
 ): Promise<Server> {
   const port = await freePort('both');
   const child = spawn(
@@ -133,7 +138,7 @@ async function startOurs(
       '--udp-io',
       io,
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const keep = (d: Buffer) => {
@@ -149,9 +154,12 @@ async function startOurs(
   const health = (await (await fetch(`http://127.0.0.1:${ready.httpPort}/healthz`)).json()) as {
     udpIo?: string;
   };
-  if (health.udpIo !== io) {
+  // A base checkout from before /healthz said `udpIo` ran --udp-io native with a warning when the
+  // addon was missing, and dgram when told.
+  const runs = health.udpIo ?? (io === 'native' && /addon is not built/.test(output) ? 'dgram' : io);
+  if (runs !== io) {
     child.kill('SIGKILL');
-    fail(`${name}: asked for --udp-io ${io}, the relay runs ${health.udpIo}`);
+    fail(`${name}: asked for --udp-io ${io}, the relay runs ${runs}`);
   }
   return {
     name,
@@ -414,6 +422,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'string' },
       'alt-node': { type: 'string' },
       workers: { type: 'string', default: '2' },
+      'base-root': { type: 'string' },
     },
   });
   const workers = Number(values.workers);
@@ -424,6 +433,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) fail('--rounds: expected 1 to 20');
   let pion: string | undefined;
   const altNode = values['alt-node'];
+  const baseRoot = values['base-root'];
   const starters: Record<string, () => Promise<Server>> = {
     ours: () => startOurs('dgram', values['cpu-prof']),
     'ours-alt': () =>
@@ -437,6 +447,24 @@ async function main(): Promise<void> {
         workers,
       ),
     'ours-native': () => startOurs('native', values['cpu-prof'], process.execPath, 'ours-native', 1),
+    'ours-base': () =>
+      startOurs(
+        'dgram',
+        values['cpu-prof'],
+        process.execPath,
+        'ours-base',
+        1,
+        baseRoot ?? fail('ours-base needs --base-root DIR'),
+      ),
+    'ours-native-base': () =>
+      startOurs(
+        'native',
+        values['cpu-prof'],
+        process.execPath,
+        'ours-native-base',
+        1,
+        baseRoot ?? fail('ours-native-base needs --base-root DIR'),
+      ),
     'ours-native-workers': () =>
       startOurs('native', values['cpu-prof'], process.execPath, `ours-native-w${workers}`, workers),
     coturn: startCoturn,
@@ -447,14 +475,20 @@ async function main(): Promise<void> {
   for (const n of names)
     if (!starters[n])
       fail(
-        `--servers: unknown server "${n}" (ours, ours-alt, ours-workers, ours-native, ours-native-workers, coturn, pion, node-turn)`,
+        `--servers: unknown server "${n}" (ours, ours-base, ours-alt, ours-workers, ours-native, ours-native-base, ours-native-workers, coturn, pion, node-turn)`,
       );
-  if (names.some((n) => n.startsWith('ours-native'))) {
+  if (names.some((n) => n.endsWith('-base')) && !baseRoot)
+    fail('ours-base and ours-native-base need --base-root DIR');
+  const roots = [
+    ...(names.some((n) => n.startsWith('ours-native') && n !== 'ours-native-base') ? [ROOT] : []),
+    ...(names.includes('ours-native-base') && baseRoot ? [baseRoot] : []),
+  ];
+  for (const root of roots) {
     const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-native.ts'], {
-      cwd: ROOT,
+      cwd: root,
       stdio: 'inherit',
     });
-    if (built.status !== 0) fail('ours-native: npm run build:native failed');
+    if (built.status !== 0) fail(`ours-native: npm run build:native failed in ${root}`);
   }
   const scenarios = values.scenarios.split(',').map((name) => {
     const sc = SCENARIOS.find((s) => s.name === name);

@@ -4,6 +4,7 @@
  * data path, so decoding returns plain numbers and a view, never an object per packet.
  */
 import { MAX_CHANNEL, MIN_CHANNEL } from './constants.ts';
+import { packetBytes } from './packet-bytes.ts';
 
 export const CHANNEL_HEADER_LENGTH = 4;
 
@@ -36,12 +37,12 @@ export function channelDataLength(buf: Uint8Array): number {
 }
 
 /**
- * Frame `data` as ChannelData into a new buffer. `pad` rounds the length up to 4 bytes with zeros,
- * as required over stream transports.
+ * Frame `data` as ChannelData into new bytes (packetBytes: a view of a shared slab). `pad` rounds
+ * the length up to 4 bytes with zeros, as required over stream transports.
  */
 export function encodeChannelData(channel: number, data: Uint8Array, pad: boolean): Uint8Array {
   const total = CHANNEL_HEADER_LENGTH + (pad ? (data.length + 3) & ~3 : data.length);
-  const out = new Uint8Array(total);
+  const out = packetBytes(total);
   out[0] = channel >> 8;
   out[1] = channel & 0xff;
   out[2] = data.length >> 8;

@@ -13,6 +13,7 @@ import {
   type MessageClass,
   TRANSACTION_ID_LENGTH,
 } from './constants.ts';
+import { packetBytes } from './packet-bytes.ts';
 import type { StunCrypto } from './stun-crypto.ts';
 
 export interface StunAttribute {
@@ -140,10 +141,13 @@ export function findAttribute(msg: StunMessage, type: number): StunAttribute | u
 /** RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, XORed with 0x5354554e. */
 export function checkFingerprint(msg: StunMessage, crypto: Pick<StunCrypto, 'crc32'>): boolean {
   const at = msg.fingerprintOffset;
-  if (at === undefined) return true;
-  const v = msg.raw.subarray(at + 4, at + 8);
-  const got = ((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0;
-  return got === (crypto.crc32(msg.raw.subarray(0, at)) ^ FINGERPRINT_XOR) >>> 0;
+  return at === undefined || fingerprintMatches(msg.raw, at, crypto);
+}
+
+/** As checkFingerprint, for the FINGERPRINT attribute whose header is at offset `at` of `raw`. */
+export function fingerprintMatches(raw: Uint8Array, at: number, crypto: Pick<StunCrypto, 'crc32'>): boolean {
+  const got = ((raw[at + 4]! << 24) | (raw[at + 5]! << 16) | (raw[at + 6]! << 8) | raw[at + 7]!) >>> 0;
+  return got === (crypto.crc32(raw.subarray(0, at)) ^ FINGERPRINT_XOR) >>> 0;
 }
 
 /**
@@ -226,7 +230,8 @@ export function encodeMessage(
  * A Data indication (RFC 8656 §11.4: XOR-PEER-ADDRESS and DATA, nothing else) written in one
  * allocation for the peer-to-client data path: the same bytes as encodeMessage(Method.Data,
  * Indication, tid, [[XorPeerAddress, ...], [Data, data]]) without the intermediate arrays.
- * `peerIp` is the address's 4 or 16 bytes (RFC 8489 §14.2: XORed here).
+ * `peerIp` is the address's 4 or 16 bytes (RFC 8489 §14.2: XORed here). The bytes are a view of a
+ * shared slab (packetBytes).
  */
 export function encodeDataIndication(
   transactionId: Uint8Array,
@@ -235,7 +240,7 @@ export function encodeDataIndication(
   data: Uint8Array,
 ): Uint8Array {
   const addressLength = 4 + peerIp.length;
-  const out = new Uint8Array(HEADER_LENGTH + 4 + addressLength + 4 + pad4(data.length));
+  const out = packetBytes(HEADER_LENGTH + 4 + addressLength + 4 + pad4(data.length));
   const bodyLength = out.length - HEADER_LENGTH;
   out[1] = 0x17; // Data indication: method 0x007, class indication
   out[2] = bodyLength >>> 8;
@@ -244,7 +249,7 @@ export function encodeDataIndication(
   out[5] = 0x12;
   out[6] = 0xa4;
   out[7] = 0x42;
-  out.set(transactionId.subarray(0, TRANSACTION_ID_LENGTH), 8);
+  for (let i = 0; i < TRANSACTION_ID_LENGTH; i++) out[8 + i] = transactionId[i]!;
   let pos = HEADER_LENGTH;
   out[pos + 1] = 0x12; // XOR-PEER-ADDRESS
   out[pos + 3] = addressLength;

@@ -22,11 +22,20 @@ import {
   encodeXorAddress,
 } from '../stun/attributes.ts';
 import { channelDataLength, encodeChannelData, isValidChannel } from '../stun/channel-data.ts';
-import { Attr, ErrorCode, MessageClass, Method, TransportProtocol } from '../stun/constants.ts';
+import {
+  AddressFamily,
+  Attr,
+  ErrorCode,
+  MAGIC_COOKIE,
+  MessageClass,
+  Method,
+  TransportProtocol,
+} from '../stun/constants.ts';
 import {
   decodeMessage,
   encodeDataIndication,
   findAttribute,
+  fingerprintMatches,
   type StunMessage,
   splitMessageType,
 } from '../stun/message.ts';
@@ -53,6 +62,7 @@ import {
   Responder,
 } from './request-support.ts';
 import { ReservationBook } from './reservations.ts';
+import { SEND_INDICATION_TYPE, scanSendIndication, xorIpv6Text } from './send-indication.ts';
 
 export interface TurnLifetimes {
   /** Seconds; RFC 8656 §7.2 default 600 and maximum 3600. */
@@ -201,6 +211,8 @@ interface CachedResponse {
 /** RFC 8489 §6.3.1: keep responses long enough to answer retransmissions (Ti = 39.5 s). */
 const TRANSACTION_CACHE_MS = 40_000;
 const TRANSACTION_CACHE_MAX = 50_000;
+/** Peer IPv4 addresses whose text the Send path keeps (cleared when full): 64 Ki, ~4 MB at most. */
+const IPV4_TEXT_CACHE_MAX = 65_536;
 
 export class TurnEngine<H = unknown, S extends object = object> {
   readonly #drops: DropCounters = {
@@ -222,6 +234,7 @@ export class TurnEngine<H = unknown, S extends object = object> {
   readonly #strangers: SourceLimiter;
   readonly #maxRequest: number;
   readonly #maxChannels: number;
+  readonly #v4Text = new Map<number, string>();
   #nextId = 1;
   #draining = false;
   #alternate: TransportAddress | undefined;
@@ -440,7 +453,7 @@ export class TurnEngine<H = unknown, S extends object = object> {
       return encodeChannelData(binding.channel, data, alloc.client.transport !== 'udp');
     }
     // RFC 8656 §11.4: no channel to this peer port, a Data indication.
-    return encodeDataIndication(this.#respond.newTransactionId(), entry.ipBytes, peerPort, data);
+    return encodeDataIndication(this.#respond.nextTransactionId(), entry.ipBytes, peerPort, data);
   }
 
   /**
@@ -449,14 +462,52 @@ export class TurnEngine<H = unknown, S extends object = object> {
    * when dropped (counted). The same checks as through handleStun, without a ClientContext.
    */
   sendFromAllocation(alloc: Allocation<H, S>, bytes: Uint8Array, now: number): SendTarget | undefined {
-    const decoded = decodeMessage(bytes);
-    if (!decoded.ok || !this.#respond.fingerprintValid(decoded.message)) {
+    // One walk over the attributes (send-indication.ts), no decoded message: it accepts and
+    // refuses what decodeMessage and #send do, in the same order, with the same counts.
+    const scan = scanSendIndication(bytes);
+    if (
+      scan === undefined ||
+      (scan.fingerprintAt >= 0 && !fingerprintMatches(bytes, scan.fingerprintAt, this.o.crypto))
+    ) {
       this.#drops.malformed++;
       return undefined;
     }
-    const msg = decoded.message;
-    if (msg.cls !== MessageClass.Indication || msg.method !== Method.Send) return undefined;
-    return this.#send(alloc, msg, now);
+    if (((bytes[0]! << 8) | bytes[1]!) !== SEND_INDICATION_TYPE) return undefined;
+    if (alloc.state !== 'active') {
+      this.#drops.noAllocation++;
+      return undefined;
+    }
+    const { peerAt, peerLength, dataAt, dataLength } = scan;
+    if (peerAt < 0 || dataAt < 0 || scan.unknownRequired) {
+      this.#drops.malformed++;
+      return undefined;
+    }
+    // RFC 8489 §14.2 X-Address, read in place: family 1 (4 bytes) or 2 (16), XORed with the cookie
+    // (and, for IPv6, the transaction id); the text of an IPv4 address comes from a cache.
+    const family = bytes[peerAt + 1];
+    const size = family === AddressFamily.IPv4 ? 4 : family === AddressFamily.IPv6 ? 16 : 0;
+    if (size === 0 || peerLength !== 4 + size || (size === 4 ? 4 : 6) !== alloc.family) {
+      this.#drops.malformed++;
+      return undefined;
+    }
+    const port = ((bytes[peerAt + 2]! << 8) | bytes[peerAt + 3]!) ^ (MAGIC_COOKIE >>> 16);
+    const address =
+      size === 4
+        ? this.#ipv4Text(
+            (((bytes[peerAt + 4]! << 24) |
+              (bytes[peerAt + 5]! << 16) |
+              (bytes[peerAt + 6]! << 8) |
+              bytes[peerAt + 7]!) ^
+              MAGIC_COOKIE) >>>
+              0,
+          )
+        : xorIpv6Text(bytes, peerAt + 4);
+    return this.#toPeer(
+      alloc,
+      { family: alloc.family, address, port },
+      bytes.subarray(dataAt, dataAt + dataLength),
+      now,
+    );
   }
 
   /** The client's connection closed (TCP/TLS): its allocation ends (RFC 8656 §3.1). */
@@ -908,18 +959,39 @@ export class TurnEngine<H = unknown, S extends object = object> {
       this.#drops.malformed++;
       return undefined;
     }
-    if (!hasPermission(alloc, peer.value.address, now)) {
+    return this.#toPeer(alloc, peer.value, dataAttr.value, now);
+  }
+
+  /** RFC 8656 §11.2 on: the permission, the rate limit and the counts of a Send indication. */
+  #toPeer(
+    alloc: Allocation<H, S>,
+    peer: TransportAddress,
+    data: Uint8Array,
+    now: number,
+  ): SendTarget | undefined {
+    if (!hasPermission(alloc, peer.address, now)) {
       this.#drops.noPermission++;
       return undefined;
     }
-    if (!allowPacket(alloc.toPeerLimit, dataAttr.value.length, now)) {
+    if (!allowPacket(alloc.toPeerLimit, data.length, now)) {
       this.#drops.rateLimited++;
       return undefined;
     }
     const traffic = this.#traffic.get(alloc)!;
     traffic.packetsToPeer++;
-    traffic.bytesToPeer += dataAttr.value.length;
-    return { peer: peer.value, data: dataAttr.value };
+    traffic.bytesToPeer += data.length;
+    return { peer, data };
+  }
+
+  /** IPv4 addresses as text, by their 32-bit value: no string built per Send indication. */
+  #ipv4Text(value: number): string {
+    let text = this.#v4Text.get(value);
+    if (text === undefined) {
+      text = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+      if (this.#v4Text.size >= IPV4_TEXT_CACHE_MAX) this.#v4Text.clear();
+      this.#v4Text.set(value, text);
+    }
+    return text;
   }
 
   // ---- bookkeeping ----------------------------------------------------------------------------

@@ -40,6 +40,8 @@ export interface ErrorExtras {
 export class Responder {
   readonly #software: Uint8Array | undefined;
   readonly #tid: Uint8Array;
+  /** nextTransactionId's bytes: #tid with the counter XORed into the last four. */
+  readonly #next: Uint8Array;
   #counter = 0;
 
   constructor(
@@ -49,21 +51,26 @@ export class Responder {
   ) {
     this.#software = software ? encodeText(software) : undefined;
     this.#tid = copyBytes(transactionSeed.subarray(0, 12));
+    this.#next = copyBytes(this.#tid);
   }
 
   transactionHex(msg: StunMessage): string {
     return toHex(msg.transactionId);
   }
 
-  /** A fresh transaction id for server-initiated indications (unique per process). */
-  newTransactionId(): Uint8Array {
+  /**
+   * A fresh transaction id for server-initiated indications (unique per process), in bytes this
+   * Responder reuses: valid until the next call, so copy it at once (encodeDataIndication does).
+   * No allocation per Data indication.
+   */
+  nextTransactionId(): Uint8Array {
     this.#counter = (this.#counter + 1) >>> 0;
-    const tid = copyBytes(this.#tid);
+    const tid = this.#next;
     const c = this.#counter;
-    tid[8] = (tid[8]! ^ (c >>> 24)) & 0xff;
-    tid[9] = (tid[9]! ^ (c >>> 16)) & 0xff;
-    tid[10] = (tid[10]! ^ (c >>> 8)) & 0xff;
-    tid[11] = (tid[11]! ^ c) & 0xff;
+    tid[8] = (this.#tid[8]! ^ (c >>> 24)) & 0xff;
+    tid[9] = (this.#tid[9]! ^ (c >>> 16)) & 0xff;
+    tid[10] = (this.#tid[10]! ^ (c >>> 8)) & 0xff;
+    tid[11] = (this.#tid[11]! ^ c) & 0xff;
     return tid;
   }
 
@@ -127,6 +134,11 @@ const UNDERSTOOD = new Set<number>([
   Attr.Priority,
   Attr.UseCandidate,
 ]);
+
+/** Whether this server understands attribute `type` in requests and indications. */
+export function isUnderstood(type: number): boolean {
+  return UNDERSTOOD.has(type);
+}
 
 /**
  * RFC 8489 §6.3.1: comprehension-required attributes the server does not understand. Among them

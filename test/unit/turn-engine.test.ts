@@ -354,7 +354,13 @@ describe('permissions and data', () => {
     expect(xorAddressAttr(msg, Attr.XorPeerAddress)).toEqual(peer);
     expect(findAttribute(msg, Attr.Data)!.value).toEqual(data);
     // Permissions are per IP (RFC 8656 §9): another port of the same IP passes too.
-    expect(engine.fromPeer(alloc, peer.address, 9999, data, T0 + 2)).toBeDefined();
+    const firstTid = Buffer.from(msg.transactionId).toString('hex');
+    const next = engine.fromPeer(alloc, peer.address, 9999, data, T0 + 2);
+    expect(next).toBeDefined();
+    // Each Data indication has its own transaction id, and the first keeps its own after the second.
+    expect(Buffer.from(decoded(next!).transactionId).toString('hex')).not.toBe(firstTid);
+    expect(Buffer.from(decoded(out!).transactionId).toString('hex')).toBe(firstTid);
+    expect(xorAddressAttr(decoded(out!), Attr.XorPeerAddress)).toEqual(peer);
     // ... and expire after 300 s.
     engine.tick(T0 + 300_001);
     expect(engine.fromPeer(alloc, peer.address, peer.port, data, T0 + 300_001)).toBeUndefined();
