@@ -12,7 +12,8 @@ ARG NODE_VERSION=20
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
-# A C compiler for the native UDP addon (--udp-io native; the build stage only, skipped where one is).
+# A C compiler for the native UDP addon (what --udp-io auto, the default, runs on; the build stage
+# only, skipped where one is).
 RUN command -v cc >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*)
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund

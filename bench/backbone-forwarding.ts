@@ -21,10 +21,12 @@
  * B run with --workers N (on a Node with dgram reusePort: test/support/newer-node.ts), its clients
  * spread over its threads by the kernel, each frame sent to the thread owning its port.
  *
- * With `--udp-io native` every relay, plain ones included, runs on the native addon (npm run
- * build:native): TURN listeners, relayed sockets and backbone ports. `--backbone-mac` is the
- * backbone relays' (auto: the addon's OpenSSL MAC when it is built; node-crypto), to compare the
- * two on the same code.
+ * Every relay runs the --udp-io given here, dgram unless asked (passed explicitly: the relay's own
+ * default, auto, would take native where the addon is built), and each relay's /healthz must say
+ * so before the run starts. With `--udp-io native` every relay, plain ones included, runs on the
+ * native addon (npm run build:native): TURN listeners, relayed sockets and backbone ports.
+ * `--backbone-mac` is the backbone relays' (auto: the addon's OpenSSL MAC when it is built;
+ * node-crypto), to compare the two on the same code.
  *
  *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--backbone-mac auto|node-crypto] [--out bench/results/backbone-forwarding.json]
  */
@@ -38,6 +40,7 @@ import {
   relayBackboneMac,
   relayMetric,
   relayRoute,
+  relayUdpIo,
   setRelayFaults,
   startTestRelay,
   stopTestRelays,
@@ -327,6 +330,11 @@ async function main(): Promise<void> {
         ? await relay('B2', '127.0.0.27', io, { url, prefix }, { n: workersB, node: await newerNode() })
         : undefined;
     if (b2) relays.push(b2);
+    // Every row measures the I/O asked for: each relay's TURN side, and each backbone's port.
+    for (const r of relays) {
+      const got = await relayUdpIo(r);
+      if (got !== io) throw new Error(`relay ${r.id}: UDP I/O ${got}, not ${io}`);
+    }
     for (const r of relays.slice(2)) {
       const got = await relayBackboneIo(r);
       if (got !== io) throw new Error(`relay ${r.id}: backbone on ${got}, not ${io}`);
@@ -415,7 +423,7 @@ async function main(): Promise<void> {
     await stopTestRelays(relays);
     await deleteKeys(url, prefix);
   }
-  process.stdout.write(`${table(samples)}\n`);
+  process.stdout.write(`UDP I/O of every relay (/healthz): ${io}\n${table(samples)}\n`);
   if (discarded.length) process.stdout.write(`${discarded.length} samples not counted: route changed\n`);
   if (skipped.length) process.stdout.write(`${skipped.length} samples skipped: route not back within 60 s\n`);
   mkdirSync(dirname(values.out), { recursive: true });

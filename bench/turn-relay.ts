@@ -21,11 +21,16 @@
  * --alt-node Node (worker threads on one port with SO_REUSEPORT need Node 22.12 or later); its
  * rows are named `ours-wN`, and its CPU is the whole process's, every thread included.
  * The server `ours-native` is our relay with `--udp-io native` (the recvmmsg/sendmmsg addon; it
- * is built first with npm run build:native, and the bench stops if the relay fell back to dgram).
- * With --workers N above 1, `ours-native-workers` runs it with --workers N on this Node (the addon
- * sets SO_REUSEPORT itself), rows named `ours-native-wN`. With --base-root DIR (another checkout
- * of this project, its node_modules in place), `ours-base` and `ours-native-base` run DIR's relay
- * on dgram and with `--udp-io native` (DIR's addon built first): a before/after in one run.
+ * is built first with npm run build:native). With --workers N above 1, `ours-native-workers` runs
+ * it with --workers N on this Node (the addon sets SO_REUSEPORT itself), rows named
+ * `ours-native-wN`. With --base-root DIR (another checkout of this project, its node_modules in
+ * place), `ours-base` and `ours-native-base` run DIR's relay on dgram and with `--udp-io native`
+ * (DIR's addon built first): a before/after in one run. `ours`, `ours-alt`, `ours-workers` and
+ * `ours-base` run `--udp-io dgram`, said explicitly: the relay's default, auto, would take native
+ * where the addon is built. Every one of our servers is asked its I/O on /healthz once it is up
+ * (a base without `udpIo` there: its log must not say the addon is missing), the bench stops when
+ * it is not the one named, and the table, the ratios and the JSON carry it beside the server's
+ * name (`ours (dgram)`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +47,7 @@ import { type LoadMode, type LoadPattern, type LoadResult, runLoad } from './lib
 // Pion's example server reads users as word=word: no punctuation in the password.
 const CRED = { username: 'bench', password: 'benchpw', realm: 'bench.test' };
 const ROOT = new URL('..', import.meta.url).pathname;
-const NATIVE = ['--udp-io', 'native'];
+type UdpIo = 'dgram' | 'native';
 
 interface Server {
   readonly name: string;
@@ -50,6 +55,8 @@ interface Server {
   readonly address: TransportAddress;
   /** ChannelData works end to end (node-turn's does not; see README). */
   readonly channelData: boolean;
+  /** Our relay's UDP I/O, as its /healthz said; undefined for the other servers. */
+  readonly udpIo?: UdpIo;
   stop(): Promise<void>;
 }
 
@@ -83,11 +90,11 @@ const killer = (child: ChildProcess, signal: NodeJS.Signals) => () =>
   });
 
 async function startOurs(
+  io: UdpIo,
   profileDir?: string,
   node = process.execPath,
   name = 'ours',
   workers = 1,
-  extra: string[] = [],
   root = ROOT,
 ): Promise<Server> {
   const port = await freePort('both');
@@ -128,7 +135,8 @@ async function startOurs(
       '46000',
       '--max-port',
       '47999',
-      ...extra,
+      '--udp-io',
+      io,
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -139,15 +147,26 @@ async function startOurs(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   await waitForLine(child, /"event":"ready"/, 'our relay');
-  if (extra.includes('native') && /addon is not built/.test(output)) {
+  // The I/O this row measures, from the relay itself.
+  const ready = JSON.parse(output.split('\n').find((l) => l.includes('"event":"ready"'))!) as {
+    httpPort: number;
+  };
+  const health = (await (await fetch(`http://127.0.0.1:${ready.httpPort}/healthz`)).json()) as {
+    udpIo?: string;
+  };
+  // A base checkout from before /healthz said `udpIo` ran --udp-io native with a warning when the
+  // addon was missing, and dgram when told.
+  const runs = health.udpIo ?? (io === 'native' && /addon is not built/.test(output) ? 'dgram' : io);
+  if (runs !== io) {
     child.kill('SIGKILL');
-    fail(`${name}: the relay fell back to dgram (npm run build:native)`);
+    fail(`${name}: asked for --udp-io ${io}, the relay runs ${runs}`);
   }
   return {
     name,
     pid: child.pid!,
     address: addr(port),
     channelData: true,
+    udpIo: io,
     stop: killer(child, 'SIGINT'),
   };
 }
@@ -271,6 +290,8 @@ function rssMb(pid: number): number {
 
 interface Row extends LoadResult {
   readonly server: string;
+  /** Our relay's UDP I/O (from its /healthz); absent for the other servers. */
+  readonly udpIo?: UdpIo;
   readonly scenario: string;
   readonly mode: LoadMode;
   readonly round: number;
@@ -283,6 +304,7 @@ interface Row extends LoadResult {
 /** One figure per (server, scenario, mode): the median of each measure over the rounds. */
 interface MedianRow {
   readonly server: string;
+  readonly udpIo?: UdpIo;
   readonly scenario: string;
   readonly mode: LoadMode;
   readonly allocations: number;
@@ -323,6 +345,7 @@ function medians(rows: readonly Row[]): MedianRow[] {
   }
   return [...groups.values()].map((g) => ({
     server: g[0]!.server,
+    ...(g[0]!.udpIo ? { udpIo: g[0]!.udpIo } : {}),
     scenario: g[0]!.scenario,
     mode: g[0]!.mode,
     allocations: g[0]!.allocations,
@@ -345,12 +368,16 @@ function table(rows: readonly MedianRow[]): string {
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.server} | ${r.scenario} | ${r.mode} | ${r.allocations} | ${r.rounds} | ${fmt(r.relayedPacketsPerSecond)} | ` +
+        `| ${label(r)} | ${r.scenario} | ${r.mode} | ${r.allocations} | ${r.rounds} | ${fmt(r.relayedPacketsPerSecond)} | ` +
         `${fmt(r.packetsPerCpuSecond)} | ${fmt(r.lossPercent, 2)} | ${fmt(r.rttP50Ms, 3)} | ${fmt(r.rttP99Ms, 3)} | ` +
         `${fmt(r.serverCpuPercent)} | ${fmt(r.serverRssMb)} |`,
     ),
   ].join('\n');
 }
+
+/** The server's name, with our relay's UDP I/O beside it: `ours (dgram)`, `ours-native (native)`. */
+const label = (r: { server: string; udpIo?: UdpIo | undefined }): string =>
+  r.udpIo ? `${r.server} (${r.udpIo})` : r.server;
 
 /** Each server's figures as a multiple of coturn's: the goals of issue 11 §4 read off this. */
 function ratios(rows: readonly MedianRow[]): string {
@@ -362,6 +389,7 @@ function ratios(rows: readonly MedianRow[]): string {
   ];
   for (const server of new Set(rows.map((r) => r.server))) {
     if (server === 'coturn') continue;
+    const io = rows.find((r) => r.server === server)?.udpIo;
     const cells = (['channel', 'send'] as const).map((mode) => {
       const ours = find(server, 'saturation', mode);
       const theirs = find('coturn', 'saturation', mode);
@@ -374,7 +402,7 @@ function ratios(rows: readonly MedianRow[]): string {
       ];
     });
     const cell = (i: number) => `${fmt(cells[0]![i]!, 2)}x / ${fmt(cells[1]![i]!, 2)}x`;
-    lines.push(`| ${server} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} |`);
+    lines.push(`| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} |`);
   }
   return lines.join('\n');
 }
@@ -407,37 +435,38 @@ async function main(): Promise<void> {
   const altNode = values['alt-node'];
   const baseRoot = values['base-root'];
   const starters: Record<string, () => Promise<Server>> = {
-    ours: () => startOurs(values['cpu-prof']),
+    ours: () => startOurs('dgram', values['cpu-prof']),
     'ours-alt': () =>
-      startOurs(values['cpu-prof'], altNode ?? fail('ours-alt needs --alt-node PATH'), 'ours-alt'),
+      startOurs('dgram', values['cpu-prof'], altNode ?? fail('ours-alt needs --alt-node PATH'), 'ours-alt'),
     'ours-workers': () =>
       startOurs(
+        'dgram',
         values['cpu-prof'],
         altNode ?? fail('ours-workers needs --alt-node PATH (a Node with reusePort)'),
         `ours-w${workers}`,
         workers,
       ),
-    'ours-native': () => startOurs(values['cpu-prof'], process.execPath, 'ours-native', 1, NATIVE),
+    'ours-native': () => startOurs('native', values['cpu-prof'], process.execPath, 'ours-native', 1),
     'ours-base': () =>
       startOurs(
+        'dgram',
         values['cpu-prof'],
         process.execPath,
         'ours-base',
         1,
-        [],
         baseRoot ?? fail('ours-base needs --base-root DIR'),
       ),
     'ours-native-base': () =>
       startOurs(
+        'native',
         values['cpu-prof'],
         process.execPath,
         'ours-native-base',
         1,
-        NATIVE,
         baseRoot ?? fail('ours-native-base needs --base-root DIR'),
       ),
     'ours-native-workers': () =>
-      startOurs(values['cpu-prof'], process.execPath, `ours-native-w${workers}`, workers, NATIVE),
+      startOurs('native', values['cpu-prof'], process.execPath, `ours-native-w${workers}`, workers),
     coturn: startCoturn,
     pion: () => startPion(pion!),
     'node-turn': startNodeTurnServer,
@@ -510,6 +539,7 @@ async function main(): Promise<void> {
               const cpuPercent = (100 * (cpuSeconds(server.pid) - cpu0)) / wall;
               const row: Row = {
                 server: server.name,
+                ...(server.udpIo ? { udpIo: server.udpIo } : {}),
                 scenario: sc.name,
                 mode,
                 round: round + 1,

@@ -19,8 +19,11 @@ export class OptionError extends Error {
   readonly code = 'ERR_RELAY_CONFIG';
 }
 
-/** How the relay does UDP I/O (relay/udp-io.ts): Node's dgram, or the batched native addon. */
-export type UdpIoMode = 'dgram' | 'native';
+/**
+ * How the relay does UDP I/O (relay/udp-io.ts): Node's dgram, the batched native addon, or auto
+ * (native where the addon loads, else dgram: relay/udp-io-choice.ts).
+ */
+export type UdpIoMode = 'auto' | 'dgram' | 'native';
 /**
  * Which code computes the backbone's frame tags (relay/frame-mac.ts): the native addon's OpenSSL
  * when it loads (auto), or node:crypto always. The tags are the same either way.
@@ -185,7 +188,7 @@ const stunServer = (raw: string): StunServer => {
   return { host: dnsName(m[1]!), port, family: undefined };
 };
 
-const UDP_IO: readonly UdpIoMode[] = ['dgram', 'native'];
+const UDP_IO: readonly UdpIoMode[] = ['auto', 'dgram', 'native'];
 const udpIo = (raw: string): UdpIoMode => {
   const mode = UDP_IO.find((m) => m === raw);
   if (!mode) throw new OptionError(`expected one of ${UDP_IO.join(', ')}, got "${raw}"`);
@@ -307,9 +310,9 @@ export const OPTIONS = {
   alternateServer: { flag: '--alternate-server', env: 'RELAY_ALTERNATE_SERVER', kind: 'value', arg: 'IP:PORT', parse: hostPort,
     help: 'ALTERNATE-SERVER sent with 300 while draining (RFC 8489 §10)' },
   workers: { flag: '--workers', env: 'RELAY_WORKERS', kind: 'value', arg: 'N', default: '1', parse: int(1, 64),
-    help: 'threads serving TURN, all on the same ports (dgram and net reusePort: Node 22.12 or later; a Node without it exits 2). The kernel hashes each client to one thread; relayed ports are split between them. With --backbone-port P, worker i\'s backbone listens on P+i' },
-  udpIo: { flag: '--udp-io', env: 'RELAY_UDP_IO', kind: 'value', arg: 'IO', default: 'dgram', parse: udpIo,
-    help: 'UDP I/O of the TURN listeners and relayed sockets: dgram (Node) or native (recvmmsg/sendmmsg addon, Linux; npm run build:native, else dgram with a warning). With --backbone-port, the backbone\'s port too' },
+    help: 'threads serving TURN, all on the same ports (SO_REUSEPORT: Node 22.12 or later for TCP, TLS and dgram; on an older Node only native UDP alone, with --no-tcp and no TLS, else exit 2). The kernel hashes each client to one thread; relayed ports are split between them. With --backbone-port P, worker i\'s backbone listens on P+i' },
+  udpIo: { flag: '--udp-io', env: 'RELAY_UDP_IO', kind: 'value', arg: 'IO', default: 'auto', parse: udpIo,
+    help: 'UDP I/O of the TURN listeners, relayed sockets and backbone port: native (recvmmsg/sendmmsg addon, Linux, npm run build:native; exits 2 when it does not load), dgram (Node\'s), or auto: native when the addon loads, else dgram (the start log says which and why, /healthz and relay_info which)' },
   drainTimeout: { flag: '--drain-timeout', env: 'RELAY_DRAIN_TIMEOUT', kind: 'value', arg: 'S', default: '300', parse: int(0, 86_400),
     help: 'seconds SIGTERM waits for allocations to end before stopping' },
   id: { flag: '--id', env: 'RELAY_ID', kind: 'value', arg: 'ID', parse: relayId,

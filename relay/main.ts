@@ -11,8 +11,8 @@ import { discoverExternalIps } from './external-ip.ts';
 import { createLogger } from './logger.ts';
 import { type RelayNode, startRelayNode } from './node.ts';
 import { openRedisDirectory } from './redis.ts';
-import { reusePortAvailable } from './socket-util.ts';
-import { nativeUdpIo } from './udp-io.ts';
+import { udpIoFacts } from './udp-io.ts';
+import { chooseUdpIo } from './udp-io-choice.ts';
 import { WorkerPool } from './workers.ts';
 
 async function main(): Promise<void> {
@@ -26,17 +26,20 @@ async function main(): Promise<void> {
     return;
   }
   let config = parsed.config;
-  // The native addon sets SO_REUSEPORT on its own sockets on any Node; TCP and TLS need Node's.
-  const nativeUdpAlone =
-    config.udpIo === 'native' && !config.tcp && !config.tls && nativeUdpIo() !== undefined;
-  if (config.workers > 1 && !nativeUdpAlone && !(await reusePortAvailable())) {
-    process.stderr.write(
-      `relay: --workers: ${config.workers} workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1, or serve UDP alone with --udp-io native --no-tcp\n`,
-    );
+  // Which UDP I/O (relay/udp-io-choice.ts); with several workers, whether they can share the ports.
+  const choice = chooseUdpIo(
+    { udpIo: config.udpIo, workers: config.workers, tcp: config.tcp, tls: config.tls !== undefined },
+    await udpIoFacts(config.udpIo, config.workers),
+  );
+  if (!choice.ok) {
+    process.stderr.write(`relay: ${choice.error}\n`);
     process.exit(2);
   }
+  // Every thread runs what was chosen here, as the relay's configuration.
+  config = { ...config, udpIo: choice.io };
   const logger = createLogger(config.logLevel);
   logger.info({ config: redactConfig(config) }, 'starting relay');
+  logger.info({ udpIo: choice.io, reason: choice.reason }, `UDP I/O: ${choice.io} (${choice.reason})`);
   let node: RelayNode | undefined;
   // SIGHUP re-reads the TLS certificate and key (they are also watched); the result is logged.
   // Handled from the start, so that a SIGHUP never ends the relay (Node's default), even early.

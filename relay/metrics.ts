@@ -248,7 +248,7 @@ function createNativeUdpMetrics(registry: Registry, read: () => NativeUdpStats):
   });
   new Counter({
     name: 'turn_native_udp_drops_total',
-    help: 'Datagrams the native addon dropped, by reason: oversized (larger than its 9216-byte receive slot), send_buffer_full, send_error, bad_input (a send with a closed socket or a bad address), recv_error.',
+    help: 'Datagrams the native addon dropped, by reason: oversized (larger than its receive slot, which holds the largest UDP payload: a guard), send_buffer_full, send_error, bad_input (a send with a closed socket or a bad address), recv_error.',
     labelNames: ['reason'],
     registers: [registry],
     collect() {

@@ -54,9 +54,11 @@ export function nativeAddon(): { addon: NativeAddon } | { error: string } {
       const code = (err as NodeJS.ErrnoException).code;
       loaded = {
         error:
-          code === 'MODULE_NOT_FOUND'
-            ? 'the native addon is not built (npm run build:native)'
-            : `the native addon does not load: ${(err as Error).message}`,
+          process.platform !== 'linux'
+            ? `the native addon is Linux only (this is ${process.platform})`
+            : code === 'MODULE_NOT_FOUND'
+              ? 'the native addon is not built: run npm run build:native'
+              : `the native addon does not load: ${(err as Error).message.split('\n')[0]}`,
       };
     }
   }

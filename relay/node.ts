@@ -109,7 +109,7 @@ export async function startRelayNode(
         }
       : {}),
   });
-  registerRelayInfo(relay.metrics.registry, { ...config, version: config.software });
+  registerRelayInfo(relay.metrics.registry, { ...config, version: config.software, udpIo: relay.udpIo });
   const listening = await relay.start().catch(async (err: unknown) => {
     await relay.stop();
     throw err;
@@ -161,6 +161,8 @@ export async function startRelayNode(
       ready: () => relay.ready && (siblings?.ready() ?? true),
       status: () => ({
         allocations: allocations(),
+        // The UDP I/O every thread runs on (--udp-io; auto has chosen): native or dgram.
+        udpIo: relay.udpIo,
         // Per worker, this thread first: allocations and packets relayed (both ways) since start.
         ...(siblings
           ? {

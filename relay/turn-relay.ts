@@ -153,9 +153,7 @@ export class TurnRelay {
     this.#baseLog = deps.logger;
     this.#log = deps.logger.child({ part: 'turn' });
     this.#sharedPorts = deps.sharedPorts ?? false;
-    const io = udpIo(config.udpIo, () =>
-      this.#log.warn('--udp-io native: the addon is not built (npm run build:native); using dgram'),
-    );
+    const io = udpIo(config.udpIo, (why) => this.#log.warn(`--udp-io native: ${why}; using dgram`));
     this.#io = io;
     this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort }, io);
     this.#admission = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
@@ -236,7 +234,7 @@ export class TurnRelay {
     return this.#listening;
   }
 
-  /** The UDP I/O in use: `native` only when asked for and the addon loaded. */
+  /** The UDP I/O in use: `native` when asked for (or auto) and the addon loaded. */
   get udpIo(): UdpIo['mode'] {
     return this.#io.mode;
   }

@@ -11,9 +11,10 @@ import type dgram from 'node:dgram';
 import type { IpFamily } from '../src/net/address.ts';
 import type { UdpIoMode } from './config-options.ts';
 import { nativeAddon, type UdpAddon } from './native-addon.ts';
-import { bindUdp } from './socket-util.ts';
+import { bindUdp, reusePortAvailable } from './socket-util.ts';
+import type { UdpIoFacts, UdpIoKind } from './udp-io-choice.ts';
 
-export type { UdpIoMode };
+export type { UdpIoKind, UdpIoMode };
 
 /**
  * One datagram received. A native port's `msg` is a view of the shared receive area, valid only
@@ -43,7 +44,7 @@ export interface UdpBindOptions {
 }
 
 export interface UdpIo {
-  readonly mode: UdpIoMode;
+  readonly mode: UdpIoKind;
   /** The native addon's counts on this thread; absent for dgram. */
   readonly stats?: () => NativeUdpStats;
   /**
@@ -247,28 +248,54 @@ function errnoError(errno: number, what: string): NodeJS.ErrnoException {
 }
 
 let native: NativeIo | null | undefined;
+let nativeFailure: string | undefined;
 
 /**
  * The native I/O of this thread (the addon keeps one state per Node environment), or undefined
- * when the addon is not built (npm run build:native) or cannot load here.
+ * when the addon is not built (npm run build:native) or cannot load here (nativeUdpUnavailable
+ * says why).
  */
 export function nativeUdpIo(): UdpIo | undefined {
   if (native === undefined) {
     const loaded = nativeAddon();
     try {
       native = 'addon' in loaded ? new NativeIo(loaded.addon) : null;
-    } catch {
+      if ('error' in loaded) nativeFailure = loaded.error;
+    } catch (err) {
       native = null;
+      nativeFailure = `the native addon did not set up: ${(err as Error).message}`;
     }
   }
   return native ?? undefined;
 }
 
-/** The UdpIo for a mode; `native` without the addon is dgram, and `onFallback` says so once. */
-export function udpIo(mode: UdpIoMode, onFallback: () => void): UdpIo {
+/** Undefined when the addon loads on this thread; otherwise why not (and what to do). */
+export function nativeUdpUnavailable(): string | undefined {
+  return nativeUdpIo() ? undefined : nativeFailure;
+}
+
+/**
+ * The UdpIo for a mode: `auto` is native when the addon loads here, else dgram; `native` without
+ * the addon is dgram too, and `onFallback` says so once (relay/main.ts refuses that case before
+ * anything starts: this fallback serves relays built in-process, tests and the local stack).
+ */
+export function udpIo(mode: UdpIoMode, onFallback: (why: string) => void): UdpIo {
   if (mode === 'dgram') return dgramIo;
   const io = nativeUdpIo();
   if (io) return io;
-  onFallback();
+  if (mode === 'native') onFallback(nativeFailure ?? 'the native addon did not load');
   return dgramIo;
+}
+
+/**
+ * What relay/udp-io-choice.ts needs to know about this machine for `mode` and this many workers.
+ * The addon is loaded only when the mode may use it, and reusePort probed only for workers.
+ */
+export async function udpIoFacts(mode: UdpIoMode, workers: number): Promise<UdpIoFacts> {
+  return {
+    addonUnavailable: mode === 'dgram' ? 'not asked for (--udp-io dgram)' : nativeUdpUnavailable(),
+    // With one thread nothing is shared and the answer is not used.
+    nodeReusePort: workers > 1 ? await reusePortAvailable() : true,
+    nodeVersion: process.version,
+  };
 }

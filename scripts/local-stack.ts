@@ -16,6 +16,8 @@ import { parseRelayConfig } from '../relay/config.ts';
 import { createLogger } from '../relay/logger.ts';
 import { type RelayNode, startRelayNode } from '../relay/node.ts';
 import { openRedisDirectory } from '../relay/redis.ts';
+import { udpIoFacts } from '../relay/udp-io.ts';
+import { chooseUdpIo } from '../relay/udp-io-choice.ts';
 import { MemoryLearnedStore } from '../src/allocation/learned-store.ts';
 import { MemoryRoomStore } from '../src/allocation/rooms.ts';
 import { MemoryDirectory } from '../src/directory/memory.ts';
@@ -41,6 +43,9 @@ async function main(): Promise<void> {
   const directory: RelayDirectory = redisUrl
     ? await openRedisDirectory(redisUrl, 'local:', logger)
     : new MemoryDirectory();
+  // The relays' UDP I/O, as relay/main.ts chooses it with the default --udp-io auto.
+  const io = chooseUdpIo({ udpIo: 'auto', workers: 1, tcp: true, tls: false }, await udpIoFacts('auto', 1));
+  if (!io.ok) throw new Error(io.error);
   const nodes: RelayNode[] = [];
   for (const [i, r] of RELAYS.entries()) {
     const parsed = parseRelayConfig(
@@ -71,7 +76,7 @@ async function main(): Promise<void> {
     );
     if (!parsed.ok || !('config' in parsed)) throw new Error(parsed.ok ? 'help' : parsed.error);
     // The directory is shared in-process, so the backbone needs no --redis here.
-    const config = { ...parsed.config, backbonePort: 7000, meshKey: [MESH_KEY] };
+    const config = { ...parsed.config, backbonePort: 7000, meshKey: [MESH_KEY], udpIo: io.io };
     nodes.push(await startRelayNode(config, { logger, directory }));
   }
   const learned = redisUrl
@@ -124,6 +129,7 @@ async function main(): Promise<void> {
       (n, i) =>
         `  relay    ${RELAYS[i]!.id.padEnd(11)} turn:${RELAYS[i]!.host}:${n.listening.udp[0]?.port} (udp, tcp)  backbone ${RELAYS[i]!.host}:7000  http://127.0.0.1:${n.http.port}/metrics`,
     ),
+    `  UDP I/O  ${io.io} (${io.reason}; --udp-io in README)`,
     `  dashboard http://127.0.0.1:${EDGE_PORT}/dashboard   admin token ${adminToken}`,
     sdkBuilt
       ? `  example  http://127.0.0.1:${EDGE_PORT}/examples/two-party/   (a two-party call: open it in two tabs)`

@@ -17,6 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   relayRoute,
+  relayUdpIo,
   setRelayFaults,
   startTestRelay,
   stopTestRelays,
@@ -156,8 +157,12 @@ describe('the dashboard shows the live backbone', () => {
 
   it('exports relay_info and every metric the shipped Grafana dashboard queries', async () => {
     const relayText = await (await fetch(`${relays.A.http}/metrics`)).text();
+    // udp_io: the UDP I/O in use, as /healthz says it.
     expect(relayText).toMatch(
-      /^relay_info\{id="A",region="eu-west",version="[^"]+",latitude="48.86",longitude="2.35"\} 1$/m,
+      new RegExp(
+        `^relay_info\\{id="A",region="eu-west",version="[^"]+",latitude="48.86",longitude="2.35",udp_io="${await relayUdpIo(relays.A)}"\\} 1$`,
+        'm',
+      ),
     );
     const edgeText = await (await fetch(`${edge.base}/metrics`)).text();
     const grafana = JSON.parse(readFileSync('deploy/grafana/relay-backbone.json', 'utf8')) as {

@@ -5,7 +5,7 @@
  * loader and no dev dependency in reach. The edge hands out iceServers and the built relay accepts
  * their credentials from our TURN client.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessageClass } from '../../src/stun/constants.ts';
@@ -151,4 +151,89 @@ describe('the built JavaScript with production dependencies only', () => {
     expect(js.status).toBe(200);
     expect((await js.text()).length).toBeGreaterThan(50_000);
   });
+
+  it('runs its UDP on the native addon by default, on dgram once the addon is gone, and refuses --udp-io native then', async () => {
+    const built = { built: dir };
+    const addon = join(dir, 'dist/relay/native/build/native-udp.node');
+    expect(existsSync(addon), 'npm run build copies the addon when it is built').toBe(true);
+    const run = async (extra: string[]) => {
+      const turnPort = await freePort('both', '127.0.0.62');
+      const httpPort = await freePort('tcp');
+      const relay = await startUntilReady(
+        [
+          'dist/relay/main.js',
+          '--listen',
+          '127.0.0.62',
+          '--turn-port',
+          String(turnPort),
+          '--http-port',
+          String(httpPort),
+          '--user',
+          'u:p',
+          '--realm',
+          'dist.test',
+          '--log-level',
+          'info',
+          ...extra,
+        ],
+        {},
+        'built relay',
+        built,
+      );
+      started.push(relay);
+      // pino writes asynchronously: the line may follow the ready line.
+      for (let i = 0; i < 50 && !/UDP I\/O: /.test(relay.output()); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const line = /"msg":"(UDP I\/O: [^"]*)"/.exec(relay.output())?.[1];
+      const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as {
+        udpIo: string;
+      };
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const info = /^relay_info\{[^}]*udp_io="(\w+)"/m.exec(metrics)?.[1];
+      const client = await TurnTestClient.connect({
+        transport: 'udp',
+        server: { family: 4, address: '127.0.0.62', port: turnPort },
+        cred: { username: 'u', password: 'p', realm: 'dist.test' },
+      });
+      const allocated = (await client.allocate()).cls;
+      await client.close();
+      relay.child.kill('SIGINT');
+      await relay.exited;
+      return { line, health: health.udpIo, info, allocated };
+    };
+    expect(await run([])).toEqual({
+      line: 'UDP I/O: native (auto: the addon loaded)',
+      health: 'native',
+      info: 'native',
+      allocated: MessageClass.SuccessResponse,
+    });
+    expect(await run(['--udp-io', 'dgram'])).toEqual({
+      line: 'UDP I/O: dgram (--udp-io dgram)',
+      health: 'dgram',
+      info: 'dgram',
+      allocated: MessageClass.SuccessResponse,
+    });
+    // An operator who never built the addon (or deploys to a machine where it cannot load).
+    renameSync(addon, `${addon}.away`);
+    try {
+      expect(await run([])).toEqual({
+        line: 'UDP I/O: dgram (auto: the native addon is not built: run npm run build:native)',
+        health: 'dgram',
+        info: 'dgram',
+        allocated: MessageClass.SuccessResponse,
+      });
+      const asked = await runToExit(
+        ['dist/relay/main.js', '--udp-io', 'native', '--http-port', '0'],
+        {},
+        20_000,
+        built,
+      );
+      expect(asked.code).toBe(2);
+      expect(asked.stderr.trim().split('\n')).toEqual([
+        'relay: --udp-io native: the native addon is not built: run npm run build:native; or run with --udp-io auto (native when it loads, else dgram) or dgram',
+      ]);
+    } finally {
+      renameSync(`${addon}.away`, addon);
+    }
+  }, 60_000);
 });

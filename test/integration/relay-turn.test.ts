@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TurnRelay } from '../../relay/turn-relay.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { Attr, MessageClass } from '../../src/stun/constants.ts';
+import { requireUdpIo } from '../support/backbone-relays.ts';
 import { echoPeer } from '../support/echo-peer.ts';
 import { freePort } from '../support/ports.ts';
 import { startInProcessRelay } from '../support/relay.ts';
@@ -17,13 +18,15 @@ import { TurnTestClient } from '../support/turn-client.ts';
 const USER = { username: 'alice', password: 'pw', realm: 'test.realm' };
 const bytes = (...b: number[]) => new Uint8Array(b);
 
-describe('relay over real sockets', () => {
+// The core TURN paths on both UDP I/Os: Node's dgram and the native addon (the default where it loads).
+describe.each(['dgram', 'native'] as const)('relay over real sockets, UDP on %s', (io) => {
   let relay: TurnRelay;
   let peer: Awaited<ReturnType<typeof echoPeer>>;
   const clients: TurnTestClient[] = [];
   let server: { udp: TransportAddress; tcp: TransportAddress; tls: TransportAddress };
 
   beforeAll(async () => {
+    requireUdpIo(io);
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-'));
     const cert = await makeSelfSignedCert(dir);
     const port = await freePort('both');
@@ -49,7 +52,10 @@ describe('relay over real sockets', () => {
       '41000',
       '--max-port',
       '41999',
+      '--udp-io',
+      io,
     ]);
+    expect(relay.udpIo).toBe(io);
     server = { udp: relay.listening.udp[0]!, tcp: relay.listening.tcp[0]!, tls: relay.listening.tls[0]! };
     peer = await echoPeer();
   });

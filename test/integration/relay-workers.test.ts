@@ -3,8 +3,9 @@
  * on a Node that has dgram `reusePort` (test/support/newer-node.ts installs the registry's Node 24
  * when the tests run on Node 20), as an operator runs it (`node --import tsx relay/main.ts`):
  * turnutils_uclient's clients land on both workers and every message comes back, over UDP and TCP;
- * /healthz and /metrics count both workers; SIGTERM drains and stops both. On a Node without
- * reusePort, --workers 2 refuses to start with one line and exit code 2.
+ * /healthz and /metrics count both workers; SIGTERM drains and stops both; UDP on dgram and on the
+ * native addon alike. On a Node without reusePort, --workers 2 with TCP refuses to start with one
+ * line and exit code 2, and UDP alone runs on the native addon (explicitly, and under auto).
  */
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ const NODE_HAS_REUSEPORT = await reusePortAvailable();
 
 interface Health {
   allocations: number;
+  udpIo: string;
   workers: { allocations: number; relayedPackets: number }[];
 }
 
@@ -115,7 +117,8 @@ async function healthOnceCounted(httpPort: number, atLeast: number): Promise<Hea
   return h;
 }
 
-describe('a relay with --workers 2', () => {
+// UDP on Node's dgram (reusePort) and on the native addon, TCP on Node's net beside either.
+describe.each(['dgram', 'native'] as const)('a relay with --workers 2 on %s UDP I/O', (io) => {
   let relay: Started;
   let peer: Peer;
   let turnPort: number;
@@ -123,8 +126,8 @@ describe('a relay with --workers 2', () => {
 
   beforeAll(async () => {
     ({ relay, turnPort, httpPort } = await startTwoWorkers(
-      'relay with two workers',
-      ['--min-port', '41000', '--max-port', '41999'],
+      `relay with two workers on ${io}`,
+      ['--min-port', '41000', '--max-port', '41999', '--udp-io', io],
       await newerNode(),
     ));
     peer = await startTurnutilsPeer('127.0.0.1', await freePort('udp'));
@@ -133,6 +136,7 @@ describe('a relay with --workers 2', () => {
   afterAll(() => stopAll(peer, relay));
 
   it('relays for UDP clients that the kernel spreads over both workers', async () => {
+    expect((await health(httpPort)).udpIo).toBe(io);
     const result = await uclientOnWorkers(turnPort, peer, {
       transport: 'udp',
       mode: 'channel',
@@ -310,7 +314,33 @@ describe('a relay with --workers 2 on a Node without reusePort', () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
-      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1, or serve UDP alone with --udp-io native --no-tcp`,
+      `relay: --workers: 2 workers share the TURN ports with SO_REUSEPORT, which needs Node 22.12 or later (this is Node ${process.version}); run with --workers 1, or serve UDP alone on native I/O (--no-tcp, no TLS, --udp-io auto or native)`,
     ]);
   });
+
+  it.skipIf(NODE_HAS_REUSEPORT)(
+    'serves UDP alone on the native addon under the default --udp-io auto, and says why',
+    async () => {
+      const { relay, httpPort } = await startTwoWorkers('relay with two auto workers', [
+        '--no-tcp',
+        '--min-port',
+        '43000',
+        '--max-port',
+        '43999',
+      ]);
+      try {
+        for (let i = 0; i < 50 && !/UDP I\/O: /.test(relay.output()); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(relay.output()).toContain(
+          `"msg":"UDP I/O: native (auto: the addon loaded, and on Node ${process.version} only it lets 2 workers share the UDP port)"`,
+        );
+        const h = await health(httpPort);
+        expect(h.udpIo).toBe('native');
+        expect(h.workers).toHaveLength(2);
+      } finally {
+        await stopAll(undefined, relay);
+      }
+    },
+    60_000,
+  );
 });

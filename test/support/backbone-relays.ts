@@ -120,6 +120,12 @@ export async function relayBackboneIo(r: TestRelay): Promise<string | undefined>
   return body.backbone?.io;
 }
 
+/** The UDP I/O the relay's TURN side runs on (/healthz `udpIo`: native or dgram). */
+export async function relayUdpIo(r: TestRelay): Promise<string | undefined> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { udpIo?: string };
+  return body.udpIo;
+}
+
 /** Who computes the relay's frame tags (openssl-native or node-crypto). */
 export async function relayBackboneMac(r: TestRelay): Promise<string | undefined> {
   const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone?: { mac: string } };

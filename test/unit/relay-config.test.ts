@@ -69,7 +69,7 @@ describe('relay config defaults', () => {
       alternateServer: undefined,
       drainTimeout: 300,
       workers: 1,
-      udpIo: 'dgram',
+      udpIo: 'auto',
       id: 'relay-127.0.0.1-3478',
       region: 'local',
       lat: 0,
@@ -357,12 +357,14 @@ describe('public ping listeners and the fault API token', () => {
 });
 
 describe('--udp-io', () => {
-  it('is dgram unless asked, and names the choices when it gets another', () => {
-    expect(config([]).udpIo).toBe('dgram');
+  it('is auto unless asked, and names the choices when it gets another', () => {
+    expect(config([]).udpIo).toBe('auto');
     expect(config([], { RELAY_UDP_IO: 'native' }).udpIo).toBe('native');
+    expect(config([], { RELAY_UDP_IO: 'dgram' }).udpIo).toBe('dgram');
+    expect(config(['--udp-io', 'auto'], { RELAY_UDP_IO: 'dgram' }).udpIo).toBe('auto');
     expect(parse(['--udp-io', 'uring'])).toEqual({
       ok: false,
-      error: '--udp-io: expected one of dgram, native, got "uring"',
+      error: '--udp-io: expected one of auto, dgram, native, got "uring"',
     });
   });
 
@@ -375,7 +377,7 @@ describe('--udp-io', () => {
       '--mesh-key',
       'k'.repeat(16),
     ];
-    expect(config(backbone).udpIo).toBe('dgram');
+    expect(config(backbone).udpIo).toBe('auto');
     expect(config([...backbone, '--udp-io', 'native']).udpIo).toBe('native');
     expect(config([...backbone, '--udp-io', 'native', '--workers', '2']).backbonePort).toBe(7000);
   });
