@@ -2,7 +2,7 @@
  * With --udp-io native, the backbone seals its bundles in a setImmediate, which runs after the
  * addon's end-of-turn flush (its uv_check hook), and then flushes the addon's send pool itself
  * (relay/backbone.ts). Without that flush a bundle would wait in the pool for the next turn's
- * prepare hook, after that turn's timers. Two native relays, A's event loop held 80 ms by a timer
+ * prepare hook, after that turn's timers. Two native relays, A's event loop held 150 ms by a timer
  * at the start of every turn (test/support/busy-timers.mjs): a lone packet through the backbone
  * must leave A in the turn that read it, not after the next turn's timers.
  */
@@ -21,8 +21,8 @@ import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
-const BUSY_MS = 80;
-const PACKETS = 30;
+const BUSY_MS = 150;
+const PACKETS = 24;
 const BUSY_PRELOAD = new URL('../support/busy-timers.mjs', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,7 +80,9 @@ describe('the backbone on native UDP I/O with a busy event loop', () => {
       for (let i = 0; i < PACKETS; i++) {
         sentAt.push(performance.now());
         c1.sendChannel(0x4000, Uint8Array.of(i));
-        await sleep(BUSY_MS * 2 + (i % 7) * 3);
+        // A random spacing: packets land anywhere in A's busy cycle (a fixed one, near a multiple
+        // of the cycle, landed every packet at the same point of it).
+        await sleep(BUSY_MS * 2 + Math.random() * BUSY_MS);
       }
       await sleep(500);
       const ms = sentAt
@@ -93,10 +95,14 @@ describe('the backbone on native UDP I/O with a busy event loop', () => {
           `one-way min/p50/max ${p(0).toFixed(1)}/${p(0.5).toFixed(1)}/${p(1).toFixed(1)} ms`,
       );
       expect(ms.length).toBeGreaterThanOrEqual(PACKETS - 2);
-      // A packet waits for the rest of A's busy timer (0-80 ms), then leaves. Sent one turn late
-      // it also waits for the next turn's: with the busy timer at 50 ms, p50 17.7 ms with the
-      // flush, 62.3 ms without it (relay/backbone.ts's io.flush() removed).
-      expect(p(0.5)).toBeLessThan(BUSY_MS);
+      // A packet waits for the rest of A's busy timer (0-150 ms), then leaves: nearly all arrive
+      // within 150 ms. Sent one turn late it also waits for the whole of the next turn's: nearly
+      // none do. Measured under stress-ng on both cores (load 4.6-5.2), with the flush: 21 and 21
+      // of 24 (p50 81 and 85 ms; 24 of 24 at load 5.5 without stress-ng); without it
+      // (relay/backbone.ts's io.flush() removed): 1 of 24 (p50 236 ms).
+      const within = ms.filter((x) => x < BUSY_MS).length;
+      console.log(`${within} of ${ms.length} within ${BUSY_MS} ms`);
+      expect(within).toBeGreaterThan(ms.length / 2);
     } finally {
       c2.onChannelData = undefined;
       await Promise.all([c1.close(), c2.close()]);
