@@ -2,7 +2,7 @@
  * The relay's structured logger (pino). One root logger per process, child loggers per part
  * (`turn`, `http`, `backbone`), and a rate limiter for warnings that could fire per packet.
  */
-import { destination, type Logger, pino } from 'pino';
+import { destination, type Logger, pino, symbols } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -19,6 +19,37 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export function createLogger(level: LogLevel, name = 'relay', o: { sync?: boolean } = {}): Logger {
   const options = { name, level, base: { pid: process.pid } };
   return o.sync ? pino(options, destination({ dest: 1, sync: true })) : pino(options);
+}
+
+type Destination = ReturnType<typeof destination>;
+let exiting = false;
+
+/**
+ * Exits with `code` once every line logged so far is written (on the main thread, whose stream is
+ * asynchronous). pino's flush(cb) calls back at once, and the handler pino runs at exit writes
+ * the queued lines synchronously but not the write in flight: with stdout read slowly (a full
+ * pipe) that write waits to be retried, and its lines (up to 16 KiB) were lost at exit
+ * (test/integration/relay-exit-logs.test.ts: 66 of 4,000 lines). So the stream is ended, which
+ * writes everything in order, and the process exits once it has closed, or after `boundMs` when
+ * stdout takes nothing for that long (or is gone: pino then ends the stream as a no-op), and
+ * pino's exit handler writes what it can.
+ */
+export function exitAfterLogs(logger: Logger, code: number, boundMs = 5000): void {
+  if (exiting) return; // the first exit's code stands
+  exiting = true;
+  const stream = (logger as unknown as Record<symbol, Destination | undefined>)[symbols.streamSym];
+  const exit = () => process.exit(code);
+  if (!stream || typeof stream.end !== 'function') {
+    exit();
+    return;
+  }
+  stream.once('close', exit);
+  setTimeout(exit, boundMs);
+  try {
+    stream.end();
+  } catch {
+    exit(); // already ended
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { parseRelayConfig, redactConfig } from './config.ts';
 import { discoverExternalIps } from './external-ip.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, exitAfterLogs } from './logger.ts';
 import { type RelayNode, startRelayNode } from './node.ts';
 import { openRedisDirectory } from './redis.ts';
 import { udpIoFacts } from './udp-io.ts';
@@ -48,8 +48,8 @@ async function main(): Promise<void> {
     const found = await discoverExternalIps(config, { logger });
     if (!found.ok) {
       process.stderr.write(`relay: --discover-external-ip: ${found.error}\n`);
-      logger.flush();
-      process.exit(2);
+      exitAfterLogs(logger, 2);
+      return;
     }
     config = { ...config, externalIps: found.externalIps };
   }
@@ -71,8 +71,7 @@ async function main(): Promise<void> {
                 logger,
                 (error) => {
                   process.stderr.write(`relay: ${error}\n`);
-                  logger.flush();
-                  process.exit(1);
+                  exitAfterLogs(logger, 1);
                 },
                 hooks,
               )
@@ -81,7 +80,8 @@ async function main(): Promise<void> {
   } catch (err) {
     process.stderr.write(`relay: cannot start: ${(err as Error).message}\n`);
     await directory?.close();
-    process.exit(2);
+    exitAfterLogs(logger, 2);
+    return;
   }
   const { listening, http, ping } = node;
   // One line on stdout that scripts and tests can wait for.
@@ -97,18 +97,22 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 
   let stopping = false;
+  let stoppingNow = false;
   const shutdown = async (drain: boolean) => {
     if (stopping) {
+      stoppingNow = true;
       logger.warn('second signal: stopping now');
       await node.relay.stop();
-      process.exit(0);
+      exitAfterLogs(logger, 0);
+      return;
     }
     stopping = true;
     await node.stop(drain);
     await directory?.close();
+    if (stoppingNow) return; // the second signal's exit is under way: no line after it
     logger.info('stopped');
-    // Exit once the last lines are written (the workers' too): pino writes asynchronously.
-    logger.flush(() => process.exit(0));
+    // Exit once the last lines are written (the workers write theirs synchronously).
+    exitAfterLogs(logger, 0);
   };
   process.on('SIGTERM', () => void shutdown(true));
   process.on('SIGINT', () => void shutdown(false));
