@@ -26,9 +26,11 @@
  * so before the run starts. With `--udp-io native` every relay, plain ones included, runs on the
  * native addon (npm run build:native): TURN listeners, relayed sockets and backbone ports.
  * `--backbone-mac` is the backbone relays' (auto: the addon's OpenSSL MAC when it is built;
- * node-crypto), to compare the two on the same code.
+ * node-crypto), to compare the two on the same code. `--cpu-prof DIR` runs every relay under
+ * `node --cpu-prof` and leaves each one's profile in DIR/<relay id>/ when it stops (the figures
+ * of such a run are the profiler's too: read them for where the time goes, not as results).
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--backbone-mac auto|node-crypto] [--out bench/results/backbone-forwarding.json]
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--backbone-mac auto|node-crypto] [--cpu-prof DIR] [--out bench/results/backbone-forwarding.json]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -69,6 +71,8 @@ const INVOLVED: Record<Setup, readonly number[]> = {
 
 /** --backbone-mac of the backbone relays. */
 let backboneMac: BackboneMacMode = 'auto';
+/** --cpu-prof: each relay runs under `node --cpu-prof`, its profile in DIR/<relay id>/. */
+let profileDir: string | undefined;
 
 const relay = (
   id: string,
@@ -89,6 +93,7 @@ const relay = (
       ...(redis ? ['--backbone-mac', backboneMac] : []),
     ],
     ...(workers ? { node: workers.node, backbonePorts: workers.n } : {}),
+    ...(profileDir ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}/${id}` } } : {}),
   });
 
 /**
@@ -269,6 +274,7 @@ async function main(): Promise<void> {
       size: { type: 'string', default: '100' },
       'udp-io': { type: 'string', default: 'dgram' },
       'backbone-mac': { type: 'string', default: 'auto' },
+      'cpu-prof': { type: 'string' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
@@ -288,6 +294,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   backboneMac = mac;
+  profileDir = values['cpu-prof'];
   if (io === 'native' && !nativeUdpIo()) {
     process.stderr.write('bench: --udp-io native: the addon is not built (npm run build:native)\n');
     process.exit(2);
