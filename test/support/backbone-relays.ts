@@ -98,7 +98,7 @@ export async function stopTestRelays(relays: Iterable<TestRelay>): Promise<void>
 }
 
 /** One sample of a Prometheus metric, e.g. `backbone_data_frames_total{action="sent"}`; 0 when absent. */
-export async function relayMetric(r: TestRelay, sample: string): Promise<number> {
+export async function relayMetric(r: Pick<TestRelay, 'http'>, sample: string): Promise<number> {
   const text = await (await fetch(`${r.http}/metrics`)).text();
   const m = new RegExp(`^${sample.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
