@@ -93,7 +93,7 @@ const relay = (
       ...(redis ? ['--backbone-mac', backboneMac] : []),
     ],
     ...(workers ? { node: workers.node, backbonePorts: workers.n } : {}),
-    ...(profileDir ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}/${id}` } } : {}),
+    ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', `${profileDir}/${id}`] } : {}),
   });
 
 /**

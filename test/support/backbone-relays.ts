@@ -33,6 +33,8 @@ export interface TestRelayOptions {
   readonly node?: string;
   /** Backbone ports to keep free from the one chosen on (--workers N uses N). */
   readonly backbonePorts?: number;
+  /** Flags for node itself (`--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** A relay on `host` allowing loopback peers, with user a:b in realm r unless told otherwise. */
@@ -75,11 +77,10 @@ export async function startTestRelay(o: TestRelayOptions): Promise<TestRelay> {
       TEST_MESH_KEY,
     );
   }
-  const child = await startRelayProcess(
-    [...args, ...(o.extra ?? [])],
-    o.env,
-    o.node ? { node: o.node, readyMs: 60_000 } : {},
-  );
+  const child = await startRelayProcess([...args, ...(o.extra ?? [])], o.env, {
+    ...(o.node ? { node: o.node, readyMs: 60_000 } : {}),
+    ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
+  });
   return {
     id: o.id,
     child,

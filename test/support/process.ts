@@ -22,11 +22,14 @@ export interface LaunchOptions {
   readonly stdin?: boolean;
   /** The Node binary to run (test/support/newer-node.ts); the one running the tests by default. */
   readonly node?: string;
+  /** Flags for node itself, before the script (`--cpu-prof`, which NODE_OPTIONS does not take). */
+  readonly nodeArgs?: readonly string[];
 }
 
 function start(args: readonly string[], env: Record<string, string>, o: LaunchOptions = {}): ChildProcess {
   const bin = o.node ?? process.execPath;
-  const node = o.built ? [bin, ...args] : [bin, '--import', 'tsx', ...args];
+  const flags = o.nodeArgs ?? [];
+  const node = o.built ? [bin, ...flags, ...args] : [bin, ...flags, '--import', 'tsx', ...args];
   const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...node] : node;
   return spawn(argv[0]!, argv.slice(1), {
     cwd: o.built ?? ROOT,
