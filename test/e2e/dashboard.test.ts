@@ -174,7 +174,10 @@ describe('the dashboard shows the live backbone', () => {
       ),
     );
     expect(names.size).toBeGreaterThan(5);
+    // The native addon's counts exist only on a relay that runs it (its drops panel is empty on dgram).
+    const native = (await relayUdpIo(relays.A)) === 'native';
     for (const name of names) {
+      if (name.startsWith('turn_native_udp_') && !native) continue;
       expect(`${relayText}\n${edgeText}`, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     }
   });
