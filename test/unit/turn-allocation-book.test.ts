@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/stun/constants.ts';
-import { AllocationBook, type AllocationFields } from '../../src/turn/allocation-book.ts';
+import { AllocationBook } from '../../src/turn/allocation-book.ts';
 import type { TurnLimits } from '../../src/turn/engine-options.ts';
+import { allocationFields as fields, T0 } from '../support/allocation-fields.ts';
 
-const T0 = 1_800_000_000_000;
 const LIMITS: TurnLimits = {
   maxAllocations: 5,
   userQuota: 3,
@@ -17,30 +17,7 @@ const LIMITS: TurnLimits = {
   allocBps: 0,
   maxPeersPerAllocation: 10,
 };
-let port = 40_000;
 let tokenByte = 1;
-
-function fields(username: string, tenant?: string, key = `udp|127.0.0.1:${++port}`): AllocationFields<null> {
-  return {
-    client: {
-      key,
-      transport: 'udp',
-      client: { family: 4, address: '127.0.0.1', port },
-      server: { family: 4, address: '127.0.0.1', port: 3478 },
-      handle: null,
-    },
-    username,
-    integrityKey: new Uint8Array(16),
-    tenant,
-    credentialExpiresAt: undefined,
-    family: 4,
-    now: T0,
-    expiresAt: T0 + 600_000,
-    allocateTransaction: 'aa',
-    maxPps: 0,
-    maxBps: 0,
-  };
-}
 
 const token = () => new Uint8Array(8).fill(tokenByte++);
 

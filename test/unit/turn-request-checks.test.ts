@@ -9,7 +9,8 @@ import { parseCidr } from '../../src/net/cidr.ts';
 import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { Attr, ErrorCode, Method } from '../../src/stun/constants.ts';
 import type { StunMessage } from '../../src/stun/message.ts';
-import { bindChannel, createAllocation, peerEntry } from '../../src/turn/allocation.ts';
+import { bindChannel, peerEntry } from '../../src/turn/allocation.ts';
+import { AllocationBook } from '../../src/turn/allocation-book.ts';
 import type { TurnLifetimes } from '../../src/turn/engine-options.ts';
 import {
   type PeerRules,
@@ -19,6 +20,7 @@ import {
   readPermissionPeers,
   readRefresh,
 } from '../../src/turn/request-checks.ts';
+import { allocationFields, T0 } from '../support/allocation-fields.ts';
 import {
   type AttrList,
   channel,
@@ -29,7 +31,6 @@ import {
   transportUdp,
 } from '../support/stun-builders.ts';
 
-const T0 = 1_800_000_000_000;
 const TID = new Uint8Array(12).fill(4);
 const LIFETIMES: TurnLifetimes = {
   defaultAllocation: 600,
@@ -52,29 +53,7 @@ function msg(method: number, attrs: AttrList): StunMessage {
   return decoded(request(method, attrs, undefined, { tid: TID }).bytes);
 }
 
-function allocation() {
-  return createAllocation({
-    id: 1,
-    client: {
-      key: 'udp|c',
-      transport: 'udp',
-      client: { family: 4, address: '127.0.0.1', port: 40_000 },
-      server: { family: 4, address: '127.0.0.1', port: 3478 },
-      handle: null,
-    },
-    username: 'alice',
-    integrityKey: new Uint8Array(16),
-    tenant: undefined,
-    credentialExpiresAt: undefined,
-    family: 4,
-    now: T0,
-    expiresAt: T0 + 600_000,
-    allocateTransaction: 'aa',
-    maxPps: 0,
-    maxBps: 0,
-    traffic: { packetsToPeer: 0, bytesToPeer: 0, packetsToClient: 0, bytesToClient: 0 },
-  });
-}
+const allocation = () => new AllocationBook<null>().add(allocationFields('alice'));
 
 const refusal = (code: number, reason?: string) =>
   reason === undefined ? { ok: false, code } : { ok: false, code, extra: { reason } };
