@@ -513,6 +513,7 @@ export class TurnEngine<H = unknown, S extends object = object> {
       return this.#fail(msg, ErrorCode.InsufficientCapacity, key, { reason: 'no such reservation' });
     const rest = parseTurnRestUsername(auth.username);
     const tenant = rest.ok ? rest.tenant : undefined;
+    // Issue 12: EVEN-PORT with R takes two ports, its own and the one it reserves (admit).
     const wanted = req.reserveNext ? 2 : 1;
     const quota = this.#book.admit(auth.username, tenant, held, wanted, this.o.limits);
     if (quota) return this.#refuse(msg, key, quota);
