@@ -3,8 +3,8 @@
  * tenant, each allocation's traffic counters, the ports held for EVEN-PORT reservations, and the
  * holdings the quotas are checked against (issue 12: a reserved port counts like an allocation).
  * The engine owns one book and decides when an allocation starts and ends; the book keeps count
- * and says which quota refuses a new one. Pure: `now` comes in as a parameter. Imports the
- * engine's option types only, never the engine.
+ * and says which quota refuses a new one. Pure: `now` comes in as a parameter. Takes types from
+ * engine-options.ts and request-checks.ts; never imports the engine.
  */
 import { ErrorCode } from '../stun/constants.ts';
 import { type Allocation, createAllocation, type NewAllocation, type TrafficCounters } from './allocation.ts';
