@@ -21,7 +21,8 @@ import type {
   TrafficCounters,
 } from '../src/turn/allocation.ts';
 import { createAuthenticator } from '../src/turn/auth.ts';
-import { type TurnAction, TurnEngine } from '../src/turn/engine.ts';
+import { TurnEngine } from '../src/turn/engine.ts';
+import type { TurnAction } from '../src/turn/engine-actions.ts';
 import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';

@@ -151,6 +151,30 @@ export function peerEntry<H, S extends object>(alloc: Allocation<H, S>, ip: stri
   return entry;
 }
 
+/**
+ * RFC 8656 §11.2: bind `channel` to `peer`, or refresh the binding it already has, and install or
+ * refresh the peer's permission (a ChannelBind installs one too, §9), never shortening it. The
+ * caller has checked that neither the channel nor the peer is bound to another (request-checks.ts).
+ */
+export function bindChannel<H, S extends object>(
+  alloc: Allocation<H, S>,
+  channel: number,
+  peer: TransportAddress,
+  permissionExpiresAt: number,
+  expiresAt: number,
+): void {
+  const target = peerEntry(alloc, peer.address);
+  target.permissionExpiresAt = Math.max(target.permissionExpiresAt, permissionExpiresAt);
+  const bound = alloc.channels.get(channel);
+  if (bound) {
+    bound.expiresAt = expiresAt;
+    return;
+  }
+  const binding: ChannelBinding<H, S> = { channel, peer, peerEntry: target, allocation: alloc, expiresAt };
+  alloc.channels.set(channel, binding);
+  target.channelsByPort.set(peer.port, binding);
+}
+
 export function hasPermission<H, S extends object>(
   alloc: Allocation<H, S>,
   ip: string,

@@ -80,6 +80,26 @@ export function scanSendIndication(buf: Uint8Array): SendIndicationScan | undefi
   return { peerAt, peerLength, dataAt, dataLength, unknownRequired, fingerprintAt };
 }
 
+/** IPv4 addresses whose text xorIpv4Text's cache keeps (cleared when full): 64 Ki, ~4 MB at most. */
+export const IPV4_TEXT_CACHE_MAX = 65_536;
+
+/**
+ * The text of the IPv4 X-Address whose 4 bytes start at `at` of a STUN message (RFC 8489 §14.2:
+ * XORed with the cookie), from `cache` (by the address's 32-bit value) after its first use: no
+ * string built per packet.
+ */
+export function xorIpv4Text(msg: Uint8Array, at: number, cache: Map<number, string>): string {
+  const value =
+    (((msg[at]! << 24) | (msg[at + 1]! << 16) | (msg[at + 2]! << 8) | msg[at + 3]!) ^ MAGIC_COOKIE) >>> 0;
+  let text = cache.get(value);
+  if (text === undefined) {
+    text = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+    if (cache.size >= IPV4_TEXT_CACHE_MAX) cache.clear();
+    cache.set(value, text);
+  }
+  return text;
+}
+
 /** The text of the IPv6 X-Address whose 16 bytes start at `at` of a STUN message (RFC 8489 §14.2). */
 export function xorIpv6Text(msg: Uint8Array, at: number): string {
   const ip = new Uint8Array(16);

@@ -13,7 +13,9 @@ import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { Attr, Method } from '../../src/stun/constants.ts';
 import type { ClientContext } from '../../src/turn/allocation.ts';
 import { createAuthenticator } from '../../src/turn/auth.ts';
-import { type TurnAction, TurnEngine, type TurnEngineOptions } from '../../src/turn/engine.ts';
+import { TurnEngine } from '../../src/turn/engine.ts';
+import type { TurnAction } from '../../src/turn/engine-actions.ts';
+import type { TurnEngineOptions } from '../../src/turn/engine-options.ts';
 import { createNonceManager } from '../../src/turn/nonce.ts';
 import {
   type AttrList,

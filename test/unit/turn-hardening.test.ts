@@ -9,7 +9,9 @@ import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { findAttribute } from '../../src/stun/message.ts';
 import type { ClientContext } from '../../src/turn/allocation.ts';
 import { type Authenticator, createAuthenticator } from '../../src/turn/auth.ts';
-import type { TurnAction, TurnEngine, TurnEngineOptions } from '../../src/turn/engine.ts';
+import type { TurnEngine } from '../../src/turn/engine.ts';
+import type { TurnAction } from '../../src/turn/engine-actions.ts';
+import type { TurnEngineOptions } from '../../src/turn/engine-options.ts';
 import { createNonceManager } from '../../src/turn/nonce.ts';
 import {
   type AttrList,

@@ -12,7 +12,7 @@ import { parseCidr } from '../../src/net/cidr.ts';
 import { createPeerPolicy } from '../../src/net/peer-policy.ts';
 import { encodeXorAddress } from '../../src/stun/attributes.ts';
 import { Attr, FINGERPRINT_XOR, Method } from '../../src/stun/constants.ts';
-import type { TurnAction } from '../../src/turn/engine.ts';
+import type { TurnAction } from '../../src/turn/engine-actions.ts';
 import { indication, peerAttr, request, transportUdp } from '../support/stun-builders.ts';
 import { allocate, ask, peer, REALM, setup, T0 } from '../support/turn-engine-harness.ts';
 
