@@ -533,7 +533,7 @@ export class TurnEngine<H = unknown, S extends object = object> {
       maxPps: this.o.limits.allocPps,
       maxBps: this.o.limits.allocBps,
     });
-    this.#pendingRequests.set(alloc.id, msg);
+    this.#pendingRequests.set(alloc.id, detached(msg));
     if (token) this.#book.reservations.take(token);
     actions.push({
       type: 'bind-relay',
@@ -680,4 +680,14 @@ export class TurnEngine<H = unknown, S extends object = object> {
     this.#refusals.unauthenticatedRateLimited++;
     return false;
   }
+}
+
+/**
+ * A request kept past the call that decoded it, on bytes of its own: the shell's may be reused
+ * before the relayed socket is bound (with native I/O they are a view of the addon's receive area,
+ * which the next batch of datagrams overwrites). One copy per Allocate.
+ */
+function detached(msg: StunMessage): StunMessage {
+  const again = decodeMessage(copyBytes(msg.raw));
+  return again.ok ? again.message : msg;
 }

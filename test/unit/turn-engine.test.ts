@@ -76,6 +76,32 @@ describe('Allocate', () => {
     expect(errorCodeOf(other[0]!)).toBe(437);
   });
 
+  it('answers an Allocate from its own copy: the shell may reuse the request bytes before the socket is bound', () => {
+    // With native I/O a request is a view of the addon's receive area, which the next batch of
+    // datagrams overwrites; the relayed socket is bound asynchronously, after that batch.
+    const { engine, client } = setup();
+    const ctx = client();
+    const cred = alice();
+    ask(engine, ctx, Method.Binding, [], cred);
+    const first = engine.handleStun(ctx, request(Method.Allocate, [transportUdp()], cred).bytes, T0);
+    cred.nonce = textAttr(replies(first)[0]!, Attr.Nonce);
+    const req = request(Method.Allocate, [transportUdp()], cred);
+    const area = Uint8Array.from(req.bytes);
+    const bind = engine.handleStun(ctx, area, T0).find((a) => a.type === 'bind-relay')!;
+    area.fill(0xa5);
+    const relayed = { family: 4 as const, address: '127.0.0.1', port: 50001 };
+    const [reply] = replies(
+      engine.relayBound(bind.allocation, { relayed, advertised: relayed, shell: {} }, T0 + 200),
+    );
+    expect(reply!.cls).toBe(MessageClass.SuccessResponse);
+    expect(reply!.method).toBe(Method.Allocate);
+    expect(reply!.transactionId).toEqual(decoded(req.bytes).transactionId);
+    expect(xorAddressAttr(reply!, Attr.XorRelayedAddress)).toEqual(relayed);
+    expect(checkIntegrity(reply!, ltKey(cred), stunCrypto)).toBe(true);
+    // A retransmission of the same request is answered from the cache, under the same id.
+    expect(engine.handleStun(ctx, req.bytes, T0 + 1500)).toHaveLength(1);
+  });
+
   it.each([
     ['no REQUESTED-TRANSPORT', [] as AttrList, 400],
     [
