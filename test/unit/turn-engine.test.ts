@@ -5,6 +5,7 @@ import { decodeAddress, decodeUnknownAttributes, encodeText } from '../../src/st
 import { channelDataLength, encodeChannelData } from '../../src/stun/channel-data.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
 import { checkIntegrity, encodeMessage, findAttribute } from '../../src/stun/message.ts';
+import type { ClientContext } from '../../src/turn/allocation.ts';
 import {
   type AttrList,
   type Credentials,
@@ -24,6 +25,19 @@ import {
 import { allocate, ask, peer, REALM, replies, restCred, setup, T0 } from '../support/turn-engine-harness.ts';
 
 const alice = (): Credentials => ({ username: 'alice', password: 'pw', realm: REALM });
+
+/** An Allocate that will authenticate: the first one's 401 gives `cred` its nonce. Not sent. */
+function authenticatedAllocate(
+  engine: ReturnType<typeof setup>['engine'],
+  ctx: ClientContext,
+  cred: Credentials,
+) {
+  ask(engine, ctx, Method.Binding, [], cred);
+  const first = engine.handleStun(ctx, request(Method.Allocate, [transportUdp()], cred).bytes, T0);
+  expect(errorCodeOf(replies(first)[0]!)).toBe(401);
+  cred.nonce = textAttr(replies(first)[0]!, Attr.Nonce);
+  return request(Method.Allocate, [transportUdp()], cred);
+}
 
 describe('Binding', () => {
   it('answers a Binding request with the client address, without authentication', () => {
@@ -58,11 +72,7 @@ describe('Allocate', () => {
     const { engine, client } = setup();
     const ctx = client();
     const cred = alice();
-    ask(engine, ctx, Method.Binding, [], cred);
-    const first = engine.handleStun(ctx, request(Method.Allocate, [transportUdp()], cred).bytes, T0);
-    expect(errorCodeOf(replies(first)[0]!)).toBe(401);
-    cred.nonce = textAttr(replies(first)[0]!, Attr.Nonce);
-    const req = request(Method.Allocate, [transportUdp()], cred);
+    const req = authenticatedAllocate(engine, ctx, cred);
     const actions = engine.handleStun(ctx, req.bytes, T0);
     const bind = actions.find((a) => a.type === 'bind-relay')!;
     // Retransmitted while the relayed socket is being bound: no second socket, no answer yet.
@@ -82,10 +92,7 @@ describe('Allocate', () => {
     const { engine, client } = setup();
     const ctx = client();
     const cred = alice();
-    ask(engine, ctx, Method.Binding, [], cred);
-    const first = engine.handleStun(ctx, request(Method.Allocate, [transportUdp()], cred).bytes, T0);
-    cred.nonce = textAttr(replies(first)[0]!, Attr.Nonce);
-    const req = request(Method.Allocate, [transportUdp()], cred);
+    const req = authenticatedAllocate(engine, ctx, cred);
     const area = Uint8Array.from(req.bytes);
     const bind = engine.handleStun(ctx, area, T0).find((a) => a.type === 'bind-relay')!;
     area.fill(0xa5);
