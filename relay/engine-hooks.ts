@@ -2,7 +2,7 @@
  * What the relay does when its TURN engine reports an event (TurnHooks): counts it in the
  * Prometheus metrics, logs it at debug level, keeps the UDP clients' index (udp-clients.ts) and
  * adds an ended allocation's traffic to the relay's totals. Allocations starting and ending,
- * requests succeeding or failing: never called per packet.
+ * requests succeeding or failing: never called per packet. No sockets; never imports turn-relay.ts.
  */
 import { addressKey } from '../src/net/address.ts';
 import { Method } from '../src/stun/constants.ts';

@@ -4,7 +4,8 @@
  * relayed address, the allocations whose sockets it bound, for the backbone's deliveries. Ports
  * come from the RelaySocketPool (relay-socket-pool.ts); the engine decides, this binds, closes and
  * reports back. A relayed socket's message handler is the data path from peers: one engine call
- * and one send, nothing built per datagram.
+ * and one send, nothing built per datagram beyond the engine's output. Never imports the
+ * listeners (turn-relay.ts, stream-listeners.ts); they call run().
  */
 import { randomBytes } from 'node:crypto';
 import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';

@@ -1,9 +1,10 @@
 /**
  * The TURN shell's stream side (TCP and TLS, RFC 8656 §3.1): the servers, the connection caps
  * checked before anything is spent on a connection, and each connection's framing (RFC 8656
- * §11.7), its timer for connections without an allocation, and its writes (a bounded send buffer;
- * over TLS one TURN message per record). Requests go to the engine and its actions to the
- * relayed side (relayed-sockets.ts); ChannelData goes straight to the egress.
+ * §12.5, RFC 8489 §6.2.2; src/stun/stream-framer.ts), its timer for connections without an
+ * allocation, and its writes (a bounded send buffer; over TLS one TURN message per record).
+ * Requests go to the engine and its actions to the relayed side (relayed-sockets.ts); ChannelData
+ * goes straight to the egress. Never imports turn-relay.ts, which owns it.
  */
 import net from 'node:net';
 import { ConnectionLimiter, sourceKey } from '../src/limits/connection-limiter.ts';

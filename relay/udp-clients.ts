@@ -3,6 +3,7 @@
  * datagram or a Send indication finds its allocation from what the socket reported, with no key
  * string built per packet. Each listener's message handler holds its own table and reads it
  * directly; the engine's hooks (engine-hooks.ts) enter and remove allocations as they start and end.
+ * Maps only: no sockets, no other part of the shell.
  */
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
 import type { RelayAllocation } from './relay-allocation.ts';
