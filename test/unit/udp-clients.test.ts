@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ClientLink, RelayAllocation, RelayedSocket } from '../../relay/relay-allocation.ts';
-import { UdpClientIndex } from '../../relay/udp-clients.ts';
+import { UdpClientIndex, type UdpClientTable } from '../../relay/udp-clients.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { AllocationBook } from '../../src/turn/allocation-book.ts';
 import { allocationFields } from '../support/allocation-fields.ts';
@@ -27,35 +27,37 @@ function allocation(
   return book.add({ ...f, client: { ...f.client, transport, client, server, handle: link } });
 }
 
+/** A new index with the listener LISTENER, and `allocs` entered in order. */
+function indexWith(...allocs: RelayAllocation[]): { index: UdpClientIndex; table: UdpClientTable } {
+  const index = new UdpClientIndex();
+  const table = index.listener(LISTENER);
+  for (const a of allocs) index.enter(a);
+  return { index, table };
+}
+
 describe('UdpClientIndex', () => {
   it('finds a UDP client allocation in its listener table by client port, then client IP', () => {
-    const index = new UdpClientIndex();
-    const table = index.listener(LISTENER);
-    const other = index.listener(OTHER);
     const a = allocation('10.0.0.1', 5000);
     const b = allocation('10.0.0.2', 5000);
-    index.enter(a);
-    index.enter(b);
+    const { index, table } = indexWith(a, b);
+    const other = index.listener(OTHER);
     expect(table.get(5000)?.get('10.0.0.1')).toBe(a);
     expect(table.get(5000)?.get('10.0.0.2')).toBe(b);
     expect(other.size).toBe(0);
   });
 
   it('leaves out stream clients and clients of a listener it does not know', () => {
-    const index = new UdpClientIndex();
-    const table = index.listener(LISTENER);
-    index.enter(allocation('10.0.0.1', 5000, LISTENER, 'tcp'));
-    index.enter(allocation('10.0.0.1', 5001, OTHER));
+    const { table } = indexWith(
+      allocation('10.0.0.1', 5000, LISTENER, 'tcp'),
+      allocation('10.0.0.1', 5001, OTHER),
+    );
     expect(table.size).toBe(0);
   });
 
   it('removes an ended allocation, and the port entry once no IP is left on it', () => {
-    const index = new UdpClientIndex();
-    const table = index.listener(LISTENER);
     const a = allocation('10.0.0.1', 5000);
     const b = allocation('10.0.0.2', 5000);
-    index.enter(a);
-    index.enter(b);
+    const { index, table } = indexWith(a, b);
     index.leave(a);
     expect(table.get(5000)?.has('10.0.0.1')).toBe(false);
     expect(table.get(5000)?.get('10.0.0.2')).toBe(b);
@@ -64,12 +66,9 @@ describe('UdpClientIndex', () => {
   });
 
   it('keeps the newer allocation of a client when an older one of the same 5-tuple ends', () => {
-    const index = new UdpClientIndex();
-    const table = index.listener(LISTENER);
     const old = allocation('10.0.0.1', 5000);
     const next = allocation('10.0.0.1', 5000);
-    index.enter(old);
-    index.enter(next);
+    const { index, table } = indexWith(old, next);
     index.leave(old);
     expect(table.get(5000)?.get('10.0.0.1')).toBe(next);
   });
