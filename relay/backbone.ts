@@ -33,7 +33,7 @@ import type { RelayMetricsBackbone } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
 import { type FrameMacChoice, frameMacFor, nodeCryptoMac } from './frame-mac.ts';
 import { type Logger, rateLimitedLog } from './logger.ts';
-import { directEgress, type PeerEgress, type RelayAllocation } from './turn-relay.ts';
+import { directEgress, type PeerEgress, type RelayAllocation } from './relay-allocation.ts';
 import { dgramIo, type UdpIo, type UdpPort, udpIo } from './udp-io.ts';
 
 export interface BackboneOptions {

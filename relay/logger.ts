@@ -70,3 +70,12 @@ export function rateLimitedLog(
     last.set(key, { at: now, suppressed: 0 });
   };
 }
+
+/** A warning that could fire per packet: `key` says which, `err` goes into the line's fields. */
+export type WarnOnce = (key: string, message: string, err?: unknown) => void;
+
+/** Warnings on `log` at most once a second per key (rateLimitedLog), with the count held back. */
+export function rateLimitedWarn(log: Logger): WarnOnce {
+  const warn = rateLimitedLog();
+  return (key, message, err) => warn(key, Date.now(), (suppressed) => log.warn({ err, suppressed }, message));
+}

@@ -4,7 +4,7 @@
  * TLS connections keep the context they were opened with, so a reload drops none of them; new
  * connections get the new pair. A new pair that does not parse, or whose key does not match its
  * certificate, is refused with one log line and the pair in use stays. This module owns the
- * files and the watching; relay/turn-relay.ts owns the listeners and what they serve.
+ * files and the watching; relay/stream-listeners.ts owns the TURN TLS listeners and what they serve.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';

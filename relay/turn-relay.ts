@@ -1,63 +1,38 @@
 /**
- * The TURN relay process shell: owns the sockets (UDP, TCP and TLS listeners, relayed UDP
- * sockets), the clock and the timers, and executes what the pure engine in src/turn decides.
- * Everything an allocation sends to a peer goes through one PeerEgress, and everything that
- * arrives for an allocation from elsewhere (the backbone) comes in through deliverFromPeer, so the
- * backbone can divert packets without touching the engine.
+ * The TURN relay process shell: owns the clock, the timers and the UDP listeners, and executes
+ * what the pure engine in src/turn decides. Its parts: stream-listeners.ts (TCP and TLS),
+ * relayed-sockets.ts (the engine's actions, relayed sockets and reservations), engine-hooks.ts
+ * (metrics and logs of the engine's events), udp-clients.ts (UDP clients' allocations by source).
+ * Everything an allocation sends to a peer goes through one PeerEgress (relay-allocation.ts), and
+ * everything that arrives for an allocation from elsewhere (the backbone) comes in through
+ * deliverFromPeer, so the backbone can divert packets without touching the engine.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { RevocationSet, type Revocations } from '../src/credentials/revocation.ts';
-import { ConnectionLimiter, sourceKey } from '../src/limits/connection-limiter.ts';
 import { addressKey, type IpFamily, type TransportAddress } from '../src/net/address.ts';
 import { parseIp } from '../src/net/ip.ts';
 import { createPeerPolicy } from '../src/net/peer-policy.ts';
-import { MAX_STREAM_FRAME, StreamFramer } from '../src/stun/stream-framer.ts';
-import type {
-  Allocation,
-  ClientContext,
-  ClientTransport,
-  EndReason,
-  TrafficCounters,
-} from '../src/turn/allocation.ts';
+import type { ClientContext, ClientTransport, EndReason, TrafficCounters } from '../src/turn/allocation.ts';
 import { createAuthenticator } from '../src/turn/auth.ts';
 import { TurnEngine } from '../src/turn/engine.ts';
-import type { TurnAction } from '../src/turn/engine-actions.ts';
 import { createNonceManager } from '../src/turn/nonce.ts';
 import type { RelayConfig } from './config.ts';
-import { type Logger, rateLimitedLog } from './logger.ts';
+import { engineHooks } from './engine-hooks.ts';
+import { type Logger, rateLimitedWarn, type WarnOnce } from './logger.ts';
 import { createRelayMetrics, createTlsMetrics, type RelayMetrics } from './metrics.ts';
 import { stunCrypto } from './platform-crypto.ts';
-import { bindPair, RelaySocketPool } from './relay-sockets.ts';
-import { closeServer, listenStream, methodName } from './socket-util.ts';
+import {
+  type ClientLink,
+  directEgress,
+  type PeerEgress,
+  type RelayAllocation,
+  type RelayedSocket,
+} from './relay-allocation.ts';
+import { RelayedSockets, relayAddresses, relayFamilies } from './relayed-sockets.ts';
+import { StreamListeners } from './stream-listeners.ts';
 import { type ReloadResult, TlsCertificates } from './tls-certificates.ts';
+import { UdpClientIndex } from './udp-clients.ts';
 import { type UdpIo, type UdpPort, udpIo } from './udp-io.ts';
-
-/** How the relay reaches one client; created per 5-tuple by the listener that saw it. */
-export interface ClientLink {
-  send(bytes: Uint8Array): void;
-}
-
-/** The relay's per-allocation state: the relayed socket. */
-export interface RelayedSocket {
-  readonly socket: UdpPort;
-  readonly key: string;
-}
-
-/** An allocation as the relay's engine holds it: a ClientLink per client, a RelayedSocket each. */
-export type RelayAllocation = Allocation<ClientLink, RelayedSocket>;
-
-/** The one way out from an allocation to a peer. The backbone replaces it to divert packets. */
-export interface PeerEgress {
-  send(alloc: RelayAllocation, peerIp: string, peerPort: number, data: Uint8Array): void;
-}
-
-/** Plain UDP from the allocation's relayed socket. */
-export const directEgress: PeerEgress = {
-  send(alloc, peerIp, peerPort, data) {
-    alloc.shell?.socket.send(data, peerPort, peerIp);
-  },
-};
 
 export interface TurnRelayDeps {
   readonly logger: Logger;
@@ -81,42 +56,23 @@ export interface ListeningAddresses {
   readonly tls: TransportAddress[];
 }
 
-type RelayAction = TurnAction<ClientLink, RelayedSocket>;
-
-/** Stream clients may not buffer more than this before packets to them are dropped. */
-const MAX_STREAM_BUFFER = 1 << 20;
 /** Sources the per-source limit on unauthenticated answers remembers at once. */
 const UNAUTH_SOURCES = 65_536;
-
-/** What the shell refused before the engine saw it (turn_refused_total, with the engine's own). */
-interface ShellRefusals {
-  connection_limit_global: number;
-  connection_limit_source: number;
-  preauth_timeout: number;
-  tls_handshake_timeout: number;
-  frame_too_large: number;
-  not_turn_stream: number;
-}
 
 export class TurnRelay {
   readonly engine: TurnEngine<ClientLink, RelayedSocket>;
   readonly metrics: RelayMetrics;
   readonly egress: PeerEgress;
   readonly #log: Logger;
-  readonly #pool: RelaySocketPool;
-  readonly #relayAddress: Partial<Record<IpFamily, { bind: string; advertise: string }>> = {};
-  readonly #byRelayed = new Map<string, RelayAllocation>();
-  /**
-   * Live allocations of UDP clients, per listener (addressKey), then client port, then client IP:
-   * a ChannelData datagram finds its allocation from what the socket reported, with no key string
-   * built per packet. Entries come and go with the allocations (allocationCreated/Ended hooks).
-   */
-  readonly #udpClients = new Map<string, Map<number, Map<string, RelayAllocation>>>();
+  readonly #warnOnce: WarnOnce;
+  readonly #relayed: RelayedSockets;
+  /** The relayed side's allocations by relayed address, read by deliverFromPeer per packet. */
+  readonly #byRelayed: ReadonlyMap<string, RelayAllocation>;
+  readonly #streams: StreamListeners;
+  readonly #udpClients = new UdpClientIndex();
   readonly #udp: UdpPort[] = [];
   /** dgram or the native addon (--udp-io), for the UDP listeners and the relayed sockets. */
   readonly #io: UdpIo;
-  readonly #streams: net.Server[] = [];
-  readonly #connections = new Set<net.Socket>();
   readonly #ended: TrafficCounters = {
     packetsToPeer: 0,
     bytesToPeer: 0,
@@ -125,24 +81,11 @@ export class TurnRelay {
   };
   /** Client messages handed to the engine, by transport (turn_messages_parsed_total). */
   readonly #parsed: Record<ClientTransport, number> = { udp: 0, tcp: 0, tls: 0 };
-  readonly #warn = rateLimitedLog();
-  readonly #reservations = new Map<string, UdpPort>();
-  readonly #admission: ConnectionLimiter;
-  readonly #refused: ShellRefusals = {
-    connection_limit_global: 0,
-    connection_limit_source: 0,
-    preauth_timeout: 0,
-    tls_handshake_timeout: 0,
-    frame_too_large: 0,
-    not_turn_stream: 0,
-  };
   #revoked = new RevocationSet();
   #tick: NodeJS.Timeout | undefined;
   #certs: TlsCertificates | undefined;
   #listening: ListeningAddresses = { udp: [], tcp: [], tls: [] };
   #stopped = false;
-  /** Packets to stream clients dropped because their send buffer was full (the shell's own count). */
-  #backpressureDrops = 0;
   readonly #sharedPorts: boolean;
   /** The relay's logger, for parts of their own (a child of `#log` would repeat `part`). */
   readonly #baseLog: Logger;
@@ -153,16 +96,35 @@ export class TurnRelay {
   ) {
     this.#baseLog = deps.logger;
     this.#log = deps.logger.child({ part: 'turn' });
+    this.#warnOnce = rateLimitedWarn(this.#log);
     this.#sharedPorts = deps.sharedPorts ?? false;
     const io = udpIo(config.udpIo, (why) => this.#log.warn(`--udp-io native: ${why}; using dgram`));
     this.#io = io;
-    this.#pool = new RelaySocketPool({ min: config.minPort, max: config.maxPort }, io);
-    this.#admission = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
-    for (const host of config.listen) {
-      const family: IpFamily = host.includes(':') ? 6 : 4;
-      if (this.#relayAddress[family]) continue;
-      this.#relayAddress[family] = { bind: host, advertise: config.externalIps[family] ?? host };
-    }
+    const addresses = relayAddresses(config);
+    // Read at scrape time only, once every part below exists.
+    this.metrics = createRelayMetrics(
+      {
+        allocationsActive: () => this.engine.allocationCount,
+        // Packets to stream clients dropped for a full send buffer count as rate-limited.
+        drops: () => ({
+          ...this.engine.drops,
+          rateLimited: this.engine.drops.rateLimited + this.#streams.backpressureDrops,
+        }),
+        relaySocketsOpen: () => this.#relayed.open,
+        draining: () => this.engine.draining,
+        traffic: () => this.traffic(),
+        refusals: () => ({
+          ...this.#streams.refusals,
+          request_too_large: this.engine.refusals.requestTooLarge,
+          unauthenticated_rate_limited: this.engine.refusals.unauthenticatedRateLimited,
+        }),
+        streamConnections: () => this.#streams.connections,
+        reservations: () => this.engine.reservationCount,
+        parsed: () => ({ ...this.#parsed }),
+        ...(io.stats ? { nativeUdp: io.stats } : {}),
+      },
+      deps.processMetrics ?? false,
+    );
     const own = [...config.listen, ...Object.values(config.externalIps)]
       .map((a) => parseIp(a))
       .filter((b): b is Uint8Array => b?.some((x: number) => x !== 0) === true);
@@ -179,7 +141,7 @@ export class TurnRelay {
       nonces: createNonceManager(randomBytes(32), config.nonceLifetime * 1000, stunCrypto),
       crypto: stunCrypto,
       peerPolicy: createPeerPolicy({ allow: config.allowPeers, deny: config.denyPeers, ownAddresses: own }),
-      relayFamilies: Object.keys(this.#relayAddress).map((f) => Number(f) as IpFamily),
+      relayFamilies: relayFamilies(addresses),
       lifetimes: {
         defaultAllocation: config.defaultLifetime,
         maxAllocation: config.maxLifetime,
@@ -203,32 +165,32 @@ export class TurnRelay {
         capacity: UNAUTH_SOURCES,
       },
       transactionSeed: randomBytes(12),
-      hooks: this.#hooks(),
+      hooks: engineHooks({
+        metrics: this.metrics,
+        log: this.#log,
+        udpClients: this.#udpClients,
+        ended: this.#ended,
+      }),
     });
-    this.metrics = createRelayMetrics(
-      {
-        allocationsActive: () => this.engine.allocationCount,
-        // Packets to stream clients dropped for a full send buffer count as rate-limited.
-        drops: () => ({
-          ...this.engine.drops,
-          rateLimited: this.engine.drops.rateLimited + this.#backpressureDrops,
-        }),
-        relaySocketsOpen: () => this.#pool.open,
-        draining: () => this.engine.draining,
-        traffic: () => this.traffic(),
-        refusals: () => ({
-          ...this.#refused,
-          request_too_large: this.engine.refusals.requestTooLarge,
-          unauthenticated_rate_limited: this.engine.refusals.unauthenticatedRateLimited,
-        }),
-        streamConnections: () => this.#connections.size,
-        reservations: () => this.engine.reservationCount,
-        parsed: () => ({ ...this.#parsed }),
-        ...(io.stats ? { nativeUdp: io.stats } : {}),
-      },
-      deps.processMetrics ?? false,
-    );
     this.egress = deps.egress?.(this) ?? directEgress;
+    this.#relayed = new RelayedSockets({
+      engine: this.engine,
+      egress: this.egress,
+      io,
+      ports: { min: config.minPort, max: config.maxPort },
+      addresses,
+      log: this.#log,
+      warnOnce: this.#warnOnce,
+    });
+    this.#byRelayed = this.#relayed.byAddress;
+    this.#streams = new StreamListeners({
+      engine: this.engine,
+      relayed: this.#relayed,
+      egress: this.egress,
+      config,
+      parsed: this.#parsed,
+      warnOnce: this.#warnOnce,
+    });
   }
 
   get listening(): ListeningAddresses {
@@ -242,7 +204,7 @@ export class TurnRelay {
 
   /** Relayed UDP sockets currently open (each allocation has one). */
   get openRelaySockets(): number {
-    return this.#pool.open;
+    return this.#relayed.open;
   }
 
   get ready(): boolean {
@@ -283,45 +245,31 @@ export class TurnRelay {
         result.udp.push({ family, address: socket.address, port: socket.port });
       }
       for (const port of c.tcpPorts) {
-        const server = net.createServer();
-        this.#admit(server);
-        server.on('connection', (s: net.Socket) => this.#serveStream(s, 'tcp'));
-        result.tcp.push(await listenStream(server, host, port, this.#sharedPorts));
-        this.#streams.push(server);
+        result.tcp.push(await this.#streams.listenTcp(host, port, this.#sharedPorts));
       }
-      for (const port of certs ? c.tls!.ports : []) {
-        const server = certs!.createServer((s) => this.#serveStream(s, 'tls'), {
-          handshakeTimeout: c.tlsHandshakeTimeout * 1000,
-        });
-        this.#admit(server);
-        server.on('tlsClientError', (err, socket) => {
-          // Node reports a failed or timed-out handshake here but leaves the socket open.
-          socket.destroy();
-          if ((err as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
-            this.#refused.tls_handshake_timeout++;
-          else this.#warnOnce('tls-handshake', 'TLS handshake failed', err);
-        });
-        result.tls.push(await listenStream(server, host, port, this.#sharedPorts));
-        this.#streams.push(server);
+      if (certs && c.tls) {
+        for (const port of c.tls.ports) {
+          result.tls.push(await this.#streams.listenTls(certs, host, port, this.#sharedPorts));
+        }
       }
     }
     if (c.tls?.watch) certs?.watch();
     this.#listening = result;
-    this.#tick = setInterval(() => this.#run(this.engine.tick(Date.now())), 1000);
+    this.#tick = setInterval(() => this.#relayed.run(this.engine.tick(Date.now())), 1000);
     this.#tick.unref();
     this.#log.info({ listening: describe(result) }, 'TURN listeners up');
     return result;
+  }
+
+  /** The TLS certificate and key in use (and their reloads), once started; undefined without TLS. */
+  get certificates(): TlsCertificates | undefined {
+    return this.#certs;
   }
 
   /**
    * Re-read the TLS certificate and key (SIGHUP): new TLS connections get the new pair, live ones
    * keep theirs; a bad pair is refused and the one in use stays. Undefined without TLS.
    */
-  /** The TLS certificate and key in use (and their reloads), once started; undefined without TLS. */
-  get certificates(): TlsCertificates | undefined {
-    return this.#certs;
-  }
-
   reloadCertificates(): ReloadResult | undefined {
     return this.#certs?.reload('SIGHUP');
   }
@@ -349,7 +297,7 @@ export class TurnRelay {
     const next = new RevocationSet(revocations);
     const grew = this.#revoked.addsTo(next);
     this.#revoked = next;
-    if (grew) this.#run(this.engine.endRevoked((u) => next.isRevoked(u), Date.now()));
+    if (grew) this.#relayed.run(this.engine.endRevoked((u) => next.isRevoked(u), Date.now()));
   }
 
   /** Whether `relayedKey` is one of this relay's live relayed addresses. */
@@ -378,16 +326,16 @@ export class TurnRelay {
     clearInterval(this.#tick);
     this.#certs?.close();
     this.#endAll('shutdown');
-    for (const socket of this.#reservations.values()) void socket.close();
-    this.#reservations.clear();
-    for (const c of this.#connections) c.destroy();
-    await Promise.all([...this.#udp.map((s) => s.close()), ...this.#streams.map((s) => closeServer(s))]);
+    this.#relayed.close();
+    const streamsClosed = this.#streams.close();
+    await Promise.all([...this.#udp.map((s) => s.close()), streamsClosed]);
     this.#log.info('TURN listeners closed');
   }
 
   #endAll(reason: EndReason): void {
     const now = Date.now();
-    for (const alloc of [...this.engine.allocations()]) this.#run(this.engine.end(alloc, reason, now));
+    for (const alloc of [...this.engine.allocations()])
+      this.#relayed.run(this.engine.end(alloc, reason, now));
   }
 
   #serveUdp(socket: UdpPort): void {
@@ -395,8 +343,9 @@ export class TurnRelay {
     const local: TransportAddress = { family: socket.family, address: socket.address, port: socket.port };
     const prefix = `udp|${addressKey(local)}|`;
     const engine = this.engine;
-    const clients = new Map<number, Map<string, RelayAllocation>>();
-    this.#udpClients.set(addressKey(local), clients);
+    const egress = this.egress;
+    const relayed = this.#relayed;
+    const clients = this.#udpClients.listener(local);
     socket.onError((err) => this.#warnOnce('udp-listener', 'UDP listener error', err));
     const parsed = this.#parsed;
     socket.onMessage((msg, address, port, family) => {
@@ -411,12 +360,7 @@ export class TurnRelay {
             : engine.channelFromAllocation(alloc, msg, now);
         if (binding) {
           const len = (msg[2]! << 8) | msg[3]!;
-          this.egress.send(
-            binding.allocation,
-            binding.peer.address,
-            binding.peer.port,
-            msg.subarray(4, 4 + len),
-          );
+          egress.send(binding.allocation, binding.peer.address, binding.peer.port, msg.subarray(4, 4 + len));
         }
         return;
       }
@@ -426,7 +370,7 @@ export class TurnRelay {
         const alloc = clients.get(port)?.get(address);
         if (alloc !== undefined) {
           const target = engine.sendFromAllocation(alloc, msg, now);
-          if (target) this.egress.send(alloc, target.peer.address, target.peer.port, target.data);
+          if (target) egress.send(alloc, target.peer.address, target.peer.port, target.data);
           return;
         }
       }
@@ -437,297 +381,9 @@ export class TurnRelay {
         server: local,
         handle: { send: (bytes) => socket.send(bytes, port, address) },
       };
-      this.#run(engine.handleStun(ctx, msg, now));
+      relayed.run(engine.handleStun(ctx, msg, now));
     });
   }
-
-  /**
-   * Connection caps, relay-wide and per source (issue 12), checked on the raw TCP socket before
-   * anything else is spent on it: for TLS that is before the handshake.
-   */
-  #admit(server: net.Server): void {
-    server.on('connection', (raw: net.Socket) => {
-      const address = raw.remoteAddress;
-      if (!address || this.#stopped) {
-        raw.destroy();
-        return;
-      }
-      const source = sourceKey(address);
-      const verdict = this.#admission.admit(source);
-      if (verdict !== 'ok') {
-        if (verdict === 'global') this.#refused.connection_limit_global++;
-        else this.#refused.connection_limit_source++;
-        this.#warnOnce('connection-cap', `refusing stream connections: ${verdict} cap reached`);
-        raw.destroy();
-        return;
-      }
-      raw.once('close', () => this.#admission.release(source));
-    });
-  }
-
-  #serveStream(sock: net.Socket, transport: ClientTransport): void {
-    if (this.#stopped || sock.destroyed || !sock.remoteAddress || sock.remotePort === undefined) {
-      sock.destroy();
-      return;
-    }
-    sock.setNoDelay(true);
-    this.#connections.add(sock);
-    const engine = this.engine;
-    // Until the connection has an allocation it may send requests only, of bounded size.
-    const preauthLimit = this.config.maxRequestBytes;
-    const framer = new StreamFramer(preauthLimit);
-    const parsed = this.#parsed;
-    const client: TransportAddress = {
-      family: sock.remoteFamily === 'IPv6' ? 6 : 4,
-      address: sock.remoteAddress,
-      port: sock.remotePort,
-    };
-    const server: TransportAddress = {
-      family: client.family,
-      address: sock.localAddress ?? '',
-      port: sock.localPort ?? 0,
-    };
-    const ctx: ClientContext<ClientLink> = {
-      key: `${transport}|${addressKey(server)}|${addressKey(client)}`,
-      transport,
-      client,
-      server,
-      handle: {
-        send:
-          transport === 'tls'
-            ? recordWriter(sock, () => this.#backpressureDrops++)
-            : (bytes) => {
-                if (sock.writableLength > MAX_STREAM_BUFFER) this.#backpressureDrops++;
-                else sock.write(bytes);
-              },
-      },
-    };
-    // A connection without an allocation (none yet, or it ended) is closed one period later; the
-    // check re-arms while an allocation lives, so a connection outliving its allocation goes too.
-    const period = this.config.preauthTimeout * 1000;
-    let idle: NodeJS.Timeout;
-    const check = () => {
-      if (engine.allocationFor(ctx.key)) {
-        idle = setTimeout(check, period).unref();
-        return;
-      }
-      this.#refused.preauth_timeout++;
-      sock.destroy();
-    };
-    idle = setTimeout(check, period).unref();
-    sock.on('data', (chunk) => {
-      const now = Date.now();
-      framer.limit = engine.allocationFor(ctx.key) ? MAX_STREAM_FRAME : preauthLimit;
-      for (const frame of framer.push(chunk)) {
-        parsed[transport]++;
-        if (frame.kind === 'stun') {
-          this.#run(engine.handleStun(ctx, frame.bytes, now));
-          continue;
-        }
-        const binding = engine.channelFromClient(ctx.key, frame.bytes, now);
-        if (binding) {
-          const { allocation, peer } = binding;
-          this.egress.send(allocation, peer.address, peer.port, frame.bytes.subarray(4));
-        }
-      }
-      if (framer.error) {
-        if (framer.error === 'ERR_FRAME_TOO_LARGE') this.#refused.frame_too_large++;
-        else this.#refused.not_turn_stream++;
-        this.#warnOnce('stream-garbage', `closing ${transport} connection: ${framer.error}`);
-        sock.destroy();
-      }
-    });
-    sock.on('error', (err) => this.#warnOnce(`${transport}-conn`, `${transport} connection error`, err));
-    sock.on('close', () => {
-      clearTimeout(idle);
-      this.#connections.delete(sock);
-      this.#run(engine.clientClosed(ctx.key, Date.now()));
-    });
-  }
-
-  #run(actions: readonly RelayAction[]): void {
-    for (const a of actions) {
-      switch (a.type) {
-        case 'reply':
-          a.client.handle.send(a.bytes);
-          break;
-        case 'to-peer':
-          this.egress.send(a.allocation, a.peer.address, a.peer.port, a.data);
-          break;
-        case 'bind-relay':
-          void this.#bindRelay(a);
-          break;
-        case 'release-relay':
-          this.#release(a.allocation, a.shell);
-          break;
-        case 'release-reservation':
-          this.#releaseReservation(a.token);
-          break;
-      }
-    }
-  }
-
-  /** Binds (or takes from a reservation) the relayed socket of a pending allocation. */
-  async #bindRelay(a: Extract<RelayAction, { type: 'bind-relay' }>): Promise<void> {
-    const alloc = a.allocation;
-    const where = this.#relayAddress[alloc.family];
-    let socket: UdpPort | undefined;
-    let token: Uint8Array | undefined;
-    if (where && !this.#stopped) {
-      if (a.reservationToken) {
-        socket = this.#takeReservation(a.reservationToken);
-      } else if (a.reserveNext) {
-        const pair = await bindPair(this.#pool, where.bind, alloc.family);
-        if (pair) {
-          socket = pair[0];
-          token = new Uint8Array(randomBytes(8));
-          this.#reservations.set(Buffer.from(token).toString('hex'), pair[1]);
-        }
-      } else {
-        socket = await this.#pool.bind(where.bind, alloc.family, a.evenPort);
-      }
-    }
-    if (!socket || !where) {
-      this.#log.warn(
-        { family: alloc.family, reservation: a.reservationToken !== undefined },
-        'no relayed port available',
-      );
-      this.#run(this.engine.relayBindFailed(alloc, Date.now()));
-      return;
-    }
-    const port = socket.port;
-    const relayed: TransportAddress = { family: alloc.family, address: where.bind, port };
-    const advertised: TransportAddress = { family: alloc.family, address: where.advertise, port };
-    const key = addressKey(advertised);
-    const engine = this.engine;
-    socket.onError((err) => this.#warnOnce('relayed-socket', 'relayed socket error', err));
-    socket.onMessage((msg, peerIp, peerPort) => {
-      const out = engine.fromPeer(alloc, peerIp, peerPort, msg, Date.now());
-      if (out) alloc.client.handle.send(out);
-    });
-    const shell: RelayedSocket = { socket, key };
-    const actions = this.engine.relayBound(
-      alloc,
-      { relayed, advertised, shell, reservationToken: token },
-      Date.now(),
-    );
-    if (alloc.state === 'active') this.#byRelayed.set(key, alloc);
-    this.#run(actions);
-  }
-
-  /** RFC 8656 §7.2: the socket held under a token, for the Allocate that claims it. */
-  #takeReservation(token: Uint8Array): UdpPort | undefined {
-    const key = Buffer.from(token).toString('hex');
-    const socket = this.#reservations.get(key);
-    this.#reservations.delete(key);
-    return socket;
-  }
-
-  /** The engine's book says the reservation expired (30 s, RFC 8656 §7.2): close its socket. */
-  #releaseReservation(token: Uint8Array): void {
-    void this.#takeReservation(token)?.close();
-  }
-
-  #release(alloc: RelayAllocation, shell: RelayedSocket): void {
-    if (this.#byRelayed.get(shell.key) === alloc) this.#byRelayed.delete(shell.key);
-    void shell.socket.close();
-  }
-
-  /** Adds or removes a UDP client's allocation in #udpClients. */
-  #indexUdpClient(alloc: RelayAllocation, live: boolean): void {
-    const { transport, server, client } = alloc.client;
-    const clients = transport === 'udp' ? this.#udpClients.get(addressKey(server)) : undefined;
-    if (!clients) return;
-    const byIp = clients.get(client.port);
-    if (live) {
-      if (byIp) byIp.set(client.address, alloc);
-      else clients.set(client.port, new Map([[client.address, alloc]]));
-    } else if (byIp?.get(client.address) === alloc) {
-      byIp.delete(client.address);
-      if (byIp.size === 0) clients.delete(client.port);
-    }
-  }
-
-  #hooks() {
-    return {
-      allocationCreated: (alloc: RelayAllocation) => {
-        this.metrics.allocationsCreated.inc();
-        this.#indexUdpClient(alloc, true);
-        this.#log.debug(
-          { id: alloc.id, user: alloc.username, client: addressKey(alloc.client.client) },
-          'allocated',
-        );
-      },
-      allocationEnded: (alloc: RelayAllocation, reason: EndReason) => {
-        this.metrics.allocationsEnded.inc({ reason });
-        this.#indexUdpClient(alloc, false);
-        this.#ended.packetsToPeer += alloc.traffic.packetsToPeer;
-        this.#ended.bytesToPeer += alloc.traffic.bytesToPeer;
-        this.#ended.packetsToClient += alloc.traffic.packetsToClient;
-        this.#ended.bytesToClient += alloc.traffic.bytesToClient;
-        this.#log.debug({ id: alloc.id, reason, traffic: alloc.traffic }, 'allocation ended');
-      },
-      requestSucceeded: (method: number, credentialExpired: boolean) => {
-        this.metrics.requestsSucceeded.inc({
-          method: methodName(method),
-          credential: credentialExpired ? 'expired' : 'current',
-        });
-      },
-      requestFailed: (method: number, code: number, reason?: string) => {
-        this.metrics.requestErrors.inc({ method: methodName(method), code: String(code) });
-        this.#log.debug({ method: methodName(method), code, reason }, 'request refused');
-        // 401 with a challenge is the normal first step of every client, not a failure.
-        if (method === 0x003 && code !== 401 && code !== 438)
-          this.metrics.allocationsFailed.inc({ reason: String(code) });
-      },
-      authFailed: (reason: string) => {
-        if (reason !== 'no-credentials') this.metrics.authFailures.inc({ reason });
-      },
-    };
-  }
-
-  #warnOnce(key: string, message: string, err?: unknown): void {
-    this.#warn(key, Date.now(), (suppressed) => this.#log.warn({ err, suppressed }, message));
-  }
-}
-
-/**
- * Writes one TURN message per TLS record. Writes queued behind a busy TLS socket are handed to
- * Node's writev, which seals them together in one record (one SSL_write). Stream-framing clients
- * do not mind, but some read one message per record: coturn's turnutils_uclient takes each
- * SSL_read as one message and loses the rest, and coturn itself writes a record per message. So
- * the next message is written only once the last has gone out; up to MAX_STREAM_BUFFER bytes
- * wait, and past that messages are dropped (`onDrop`) as on a plain TCP connection.
- */
-function recordWriter(sock: net.Socket, onDrop: () => void): (bytes: Uint8Array) => void {
-  const queue: Uint8Array[] = [];
-  let queued = 0;
-  let busy = false;
-  const next = (): void => {
-    const bytes = queue.shift();
-    if (bytes === undefined || sock.destroyed) {
-      busy = false;
-      queue.length = 0;
-      queued = 0;
-      return;
-    }
-    queued -= bytes.length;
-    sock.write(bytes, next);
-  };
-  return (bytes) => {
-    if (!busy) {
-      busy = true;
-      sock.write(bytes, next);
-    } else if (queued + bytes.length > MAX_STREAM_BUFFER) onDrop();
-    else {
-      queue.push(bytes);
-      queued += bytes.length;
-    }
-  };
-}
-
-function toAddress(a: net.AddressInfo): TransportAddress {
-  return { family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port };
 }
 
 function describe(l: ListeningAddresses): Record<string, string[]> {
@@ -737,5 +393,3 @@ function describe(l: ListeningAddresses): Record<string, string[]> {
     tls: l.tls.map(addressKey),
   };
 }
-
-export { toAddress };

@@ -99,7 +99,7 @@ describe('turnutils_uclient against coturn turnserver (harness validation)', () 
 
   // One at a time: twelve uclients at once made coturn seal several messages into one TLS record
   // under load, and uclient reads one message per SSL_read, so it lost some (2 of 40 in one CI
-  // rehearsal). Our relay writes a record per message (relay/turn-relay.ts, recordWriter).
+  // rehearsal). Our relay writes a record per message (relay/stream-listeners.ts, recordWriter).
   it.each(cases)('echoes every message over %s in %s mode with a %s', async (transport, mode, auth) => {
     const server = servers[auth];
     const result = await runUclient({
