@@ -3,13 +3,13 @@
  * keyed by numbers, so none is built per packet: the bytes of the IP literals packets are routed
  * from and to, and for frames delivered here, the literal of their source and the addressKey of
  * the relayed address they are for. A relay sends between few relayed IPs; each cache starts
- * again past CACHE_LIMIT entries, which bounds memory, not speed. Pure.
+ * again past ADDRESS_CACHE_LIMIT entries, which bounds memory, not speed. Pure.
  */
 import { addressKey } from '../net/address.ts';
 import { formatIp, parseIp } from '../net/ip.ts';
 
 /** Entries a cache holds before it starts again. */
-const CACHE_LIMIT = 4096;
+export const ADDRESS_CACHE_LIMIT = 4096;
 
 export class AddressCache {
   /** IP literal -> its bytes (null: not a literal), for the addresses of packets routed out. */
@@ -23,7 +23,7 @@ export class AddressCache {
   bytesOf(ip: string): Uint8Array | null {
     let b = this.#ipBytes.get(ip);
     if (b === undefined) {
-      if (this.#ipBytes.size >= CACHE_LIMIT) this.#ipBytes.clear();
+      if (this.#ipBytes.size >= ADDRESS_CACHE_LIMIT) this.#ipBytes.clear();
       b = parseIp(ip) ?? null;
       this.#ipBytes.set(ip, b);
     }
@@ -36,7 +36,7 @@ export class AddressCache {
     const n = ((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0;
     let t = this.#ip4Text.get(n);
     if (t === undefined) {
-      if (this.#ip4Text.size >= CACHE_LIMIT) this.#ip4Text.clear();
+      if (this.#ip4Text.size >= ADDRESS_CACHE_LIMIT) this.#ip4Text.clear();
       t = formatIp(ip);
       this.#ip4Text.set(n, t);
     }
@@ -49,7 +49,7 @@ export class AddressCache {
     const n = (((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0) * 65536 + port;
     let k = this.#ip4Key.get(n);
     if (k === undefined) {
-      if (this.#ip4Key.size >= CACHE_LIMIT) this.#ip4Key.clear();
+      if (this.#ip4Key.size >= ADDRESS_CACHE_LIMIT) this.#ip4Key.clear();
       k = addressKey({ family: 4, address: this.textOf(ip), port });
       this.#ip4Key.set(n, k);
     }
