@@ -18,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { nativeFrameMac, nodeCryptoMac } from '../relay/frame-mac.ts';
 import { hmacSha1, sha256 } from '../relay/platform-crypto.ts';
 import { bundles as canBundle } from '../src/backbone/bundle.ts';
-import type { BackboneAction, BackboneCore } from '../src/backbone/core.ts';
+import type { BackboneCore } from '../src/backbone/core.ts';
+import type { BackboneAction } from '../src/backbone/core-actions.ts';
 import { BACKBONE_DEFAULTS } from '../src/backbone/defaults.ts';
 import {
   BUNDLE_ENTRY_HEADER,

@@ -21,7 +21,8 @@
  * no directory: they take those updates and tell thread 0 their data counts every 250 ms, for
  * the delivery checks (per link and end to end). No message per packet.
  */
-import { type BackboneAction, BackboneCore, type PeerCounts } from '../src/backbone/core.ts';
+import { BackboneCore } from '../src/backbone/core.ts';
+import type { BackboneAction, PeerCounts } from '../src/backbone/core-actions.ts';
 import type { BackboneTuning } from '../src/backbone/defaults.ts';
 import type { FrameMac } from '../src/backbone/frame-mac.ts';
 import { createKeyRing } from '../src/backbone/key-ring.ts';

@@ -4,7 +4,7 @@
  * runs several in one process around a shared in-memory directory.
  */
 import { AggregatorRegistry } from 'prom-client';
-import type { PeerCounts } from '../src/backbone/core.ts';
+import type { PeerCounts } from '../src/backbone/core-actions.ts';
 import type { Revocations } from '../src/credentials/revocation.ts';
 import type { RelayDirectory } from '../src/directory/types.ts';
 import { parseLinkFaults } from '../src/faults/link-fault.ts';

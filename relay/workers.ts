@@ -16,7 +16,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import type { PeerCounts } from '../src/backbone/core.ts';
+import type { PeerCounts } from '../src/backbone/core-actions.ts';
 import type { Revocations } from '../src/credentials/revocation.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
 import type { BackboneUpdate } from './backbone.ts';

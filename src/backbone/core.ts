@@ -4,9 +4,12 @@
  *
  * Events: a frame's bytes and its UDP sender (`frame`), a packet an allocation sends to a peer
  * (`route`), a directory snapshot (`directory`), the clock (`tick`, at `nextDue()` or later).
- * Actions: send a frame to a peer relay, deliver a datagram to a local allocation, send a packet
- * directly (plain UDP), publish links, report measured links, path changes and drops, read the
- * directory. Time is always the `now` parameter (ms), one clock for probes, links and routes.
+ * Actions (core-actions.ts, with the options and drop reasons): send a frame to a peer relay,
+ * deliver a datagram to a local allocation, send a packet directly (plain UDP), publish links,
+ * report measured links, path changes and drops, read the directory. Time is always the `now`
+ * parameter (ms), one clock for probes, links and routes. The clock and the directory are the
+ * control plane's (control-plane.ts: probes, link records, delivery checks, routes); this file
+ * keeps the data path, the state it shares and the bundles.
  *
  * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
  * frame is built in one buffer (the payload copied once) and tagged with one call of the shell's
@@ -14,10 +17,11 @@
  * lowered in place). To a relay that takes bundles (bundle.ts), small data frames are
  * written into the bundle for their next hop instead and leave when the shell calls `flush()` at
  * the end of the event-loop turn: one seal, one verify and one datagram per bundle; a bundle's
- * entries are checked and delivered or passed on one by one (`each`). Addresses stay bytes: the strings a delivery needs come from small
- * caches keyed by numbers, not built per packet. Received frames pass, in order and before any MAC work, a size check and a check that the UDP source is
- * a registered relay's backbone address (the sender's own unless the frame was forwarded); then
- * the tag; then the sender's replay window (replay-window.ts).
+ * entries are checked and delivered or passed on one by one (`each`). Addresses stay bytes: the
+ * strings a delivery needs come from small caches keyed by numbers (address-cache.ts), not built
+ * per packet. Received frames pass, in order and before any MAC work, a size check and a check
+ * that the UDP source is a registered relay's backbone address (the sender's own unless the frame
+ * was forwarded); then the tag; then the sender's replay window (replay-window.ts).
  *
  * Several threads (--workers N; threads.ts, docs/BACKBONE.md): one core per thread, each with its
  * own backbone port, sender id and replay windows. Thread 0 leads: it probes, publishes links and
@@ -27,14 +31,23 @@
  * transit relays for it). The others only seal, send, forward and deliver.
  */
 import type { LinkRecord, RelayRecord } from '../directory/types.ts';
-import { checkLinkRecord, checkRelayRecord } from '../directory/validate.ts';
-import { addressKey, type TransportAddress } from '../net/address.ts';
-import { formatIp, parseIp } from '../net/ip.ts';
-import { type RouteChange, RouteTable } from '../routing/index.ts';
-import type { OverlaySnapshot, Path } from '../routing/paths.ts';
+import type { TransportAddress } from '../net/address.ts';
+import { RouteTable } from '../routing/index.ts';
+import type { Path } from '../routing/paths.ts';
+import { AddressCache } from './address-cache.ts';
 import { BundleWriter, bundles } from './bundle.ts';
+import { ControlPlane } from './control-plane.ts';
+import {
+  type BackboneAction,
+  type BackboneCoreOptions,
+  type DataKind,
+  DIRECT,
+  drop,
+  NONE,
+  type PeerCounts,
+  TOO_LARGE,
+} from './core-actions.ts';
 import type { BackboneTuning } from './defaults.ts';
-import { EndToEndCheck, type EndToEndLoss, pathRttMs } from './end-to-end.ts';
 import {
   BUNDLE_ENTRY_HEADER,
   type DataFrame,
@@ -42,11 +55,9 @@ import {
   dataOverhead,
   decodeBundled,
   decodeFrame,
-  encodeProbe,
   encodeProbeReply,
   FRAME_HEADER_LENGTH,
   FRAME_TAG_LENGTH,
-  type FrameDecodeError,
   FrameOffset,
   FrameType,
   forwardFrame,
@@ -59,105 +70,9 @@ import {
   writeDataFrame,
 } from './frame.ts';
 import type { KeyRing } from './key-ring.ts';
-import { linkRecord, routingSnapshot } from './links.ts';
 import { type Peer, PeerTable, type PeerThread } from './peers.ts';
 import { relayHash } from './relay-hash.ts';
 import { canSendTo, pickThread, senderId, sliceOf } from './threads.ts';
-
-export interface BackboneCoreOptions {
-  readonly id: string;
-  /** Where this relay is, to pick the nearest peers to probe in a large mesh. */
-  readonly lat: number;
-  readonly lon: number;
-  readonly keys: KeyRing;
-  readonly tuning: BackboneTuning;
-  /** This core's thread of the relay (--workers N): 0 (the default) leads, the others follow. */
-  readonly thread?: number;
-}
-
-/**
- * Data frames one thread sent to and received from one peer relay since it started: per link
- * (`sent`, `received`: the delivery check) and end to end (`endSent`: originated toward the peer;
- * `endReceived`: originated by the peer, arrived here as the final hop; the end-to-end check).
- */
-export interface PeerCounts {
-  readonly id: string;
-  readonly sent: number;
-  readonly received: number;
-  readonly endSent: number;
-  readonly endReceived: number;
-}
-
-/** Why a frame or packet was not carried; the shell counts them by reason. */
-export type BackboneDropReason =
-  | FrameDecodeError
-  | 'ERR_TOO_LONG'
-  | 'ERR_UNKNOWN_ADDRESS'
-  | 'ERR_WRONG_ADDRESS'
-  | 'ERR_UNKNOWN_SENDER'
-  | 'ERR_WRONG_TARGET'
-  | 'ERR_REPLAYED'
-  | 'ERR_TOO_OLD'
-  | 'ERR_NO_ROUTE'
-  /** Fault injection: a gray relay's transit (setGrayTransit). */
-  | 'ERR_FAULT_GRAY';
-
-/** `handover`: a frame for this relay that reached a thread not owning its port, passed to the owner. */
-export type SendKind = 'data' | 'forward' | 'handover' | 'probe' | 'reply' | 'bundle';
-
-/** What a data frame became on its way out: sent alone, or queued in a bundle (bundle.ts). */
-export type DataKind = 'data' | 'forward' | 'handover';
-
-export type BackboneAction =
-  | {
-      readonly type: 'send';
-      readonly kind: SendKind;
-      readonly peer: string;
-      readonly to: TransportAddress;
-      /** The frame, in parts to be sent one after the other in one datagram (a vectored write). */
-      readonly parts: readonly Uint8Array[];
-      /** Data frames in it: more than one for a bundle. */
-      readonly frames?: number;
-    }
-  /** A data frame queued in a bundle for `peer`: call flush() before the event loop turn ends. */
-  | { readonly type: 'queued'; readonly kind: DataKind; readonly peer: string }
-  /** What each frame of a bundle received came to, in order. */
-  | { readonly type: 'each'; readonly actions: readonly BackboneAction[] }
-  | {
-      readonly type: 'deliver';
-      /** addressKey of the local relayed address the datagram is for. */
-      readonly relayed: string;
-      readonly peerIp: string;
-      readonly peerPort: number;
-      readonly data: Uint8Array;
-    }
-  /** Send the packet as plain UDP; `reason` says why it could not take the backbone, if it should have. */
-  | { readonly type: 'direct'; readonly reason?: 'ERR_FRAME_TOO_LARGE' }
-  | { readonly type: 'drop'; readonly reason: BackboneDropReason }
-  | { readonly type: 'none' }
-  | { readonly type: 'read-directory' }
-  | { readonly type: 'publish-links'; readonly links: readonly LinkRecord[]; readonly announce: boolean }
-  | { readonly type: 'measured'; readonly links: readonly LinkRecord[] }
-  | { readonly type: 'path-changed'; readonly change: RouteChange }
-  /** Data from this relay toward `loss.to` is lost past the path's first link: its transit relays are avoided. */
-  | { readonly type: 'end-to-end-loss'; readonly loss: EndToEndLoss }
-  | { readonly type: 'skipped-relay'; readonly id: string; readonly why: string };
-
-const DIRECT: BackboneAction = Object.freeze({ type: 'direct' });
-const TOO_LARGE: BackboneAction = Object.freeze({ type: 'direct', reason: 'ERR_FRAME_TOO_LARGE' });
-const NONE: BackboneAction = Object.freeze({ type: 'none' });
-const drops = new Map<BackboneDropReason, BackboneAction>();
-const drop = (reason: BackboneDropReason): BackboneAction => {
-  let a = drops.get(reason);
-  if (!a) {
-    a = Object.freeze({ type: 'drop', reason });
-    drops.set(reason, a);
-  }
-  return a;
-};
-
-/** Entries a data-path string cache holds before it starts again (bounds memory, not speed). */
-const CACHE_LIMIT = 4096;
 
 const NO_ROUTES: ReadonlyMap<string, Path> = new Map();
 
@@ -169,34 +84,20 @@ export class BackboneCore {
   readonly #thread: number;
   /** Routes thread 0 computed, on the other threads. */
   #given: ReadonlyMap<string, Path> = NO_ROUTES;
-  /** The other threads' counts per peer (thread 0 only), for the delivery check. */
-  readonly #siblings = new Map<number, ReadonlyMap<string, PeerCounts>>();
-  /** IP literal -> its bytes, for the addresses of packets routed out. */
-  readonly #ipBytes = new Map<string, Uint8Array | null>();
-  /** IPv4 as a u32 -> its literal, for the sources of frames delivered. */
-  readonly #ip4Text = new Map<number, string>();
-  /** IPv4 u32 * 65536 + port -> addressKey, for the relayed addresses frames are delivered to. */
-  readonly #ip4Key = new Map<number, string>();
+  readonly #addresses = new AddressCache();
   readonly #peers: PeerTable;
   readonly #table: RouteTable;
+  /** Probes, link records, delivery checks and routes: the clock's and the directory's side. */
+  readonly #control: ControlPlane;
   readonly #t: BackboneTuning;
   #keys: KeyRing;
   /** Writers with frames, in the order they were opened. */
   #open: PeerThread[] = [];
   /** Full bundles sealed before the turn ended, sent with the next flush. */
   #ready: BackboneAction[] = [];
-  #remote: readonly LinkRecord[] = [];
-  /** Thread 0: is what this relay originates toward each destination reaching it (end-to-end.ts)? */
-  readonly #endToEnd = new EndToEndCheck();
-  /** Thread 0: the links of the last route computation, for the paths' one-way delays. */
-  #links: OverlaySnapshot['links'] = new Map();
   /** Fault injection: transit frames toward these next hops ('*': all) are dropped uncounted. */
   #grayTransit: ReadonlySet<string> = new Set();
   #seq = 0;
-  #dead = '';
-  #nextProbe = Number.NEGATIVE_INFINITY;
-  #nextRecompute = Number.NEGATIVE_INFINITY;
-  #nextSync = Number.NEGATIVE_INFINITY;
 
   constructor(readonly options: BackboneCoreOptions) {
     this.#t = options.tuning;
@@ -206,6 +107,15 @@ export class BackboneCore {
     this.#keys = options.keys;
     this.#peers = new PeerTable(options, options.tuning);
     this.#table = new RouteTable(options.id, { ...options.tuning });
+    this.#control = new ControlPlane({
+      id: options.id,
+      thread: this.#thread,
+      sender: this.#sender,
+      tuning: options.tuning,
+      peers: this.#peers,
+      table: this.#table,
+      nextSeq: () => this.#nextSeq(),
+    });
   }
 
   get id(): string {
@@ -229,18 +139,12 @@ export class BackboneCore {
 
   /** Thread 0: another thread's cumulative counts per peer, as it last reported them. */
   siblingCounts(thread: number, counts: readonly PeerCounts[]): void {
-    this.#siblings.set(thread, new Map(counts.map((c) => [c.id, c])));
+    this.#control.siblingCounts(thread, counts);
   }
 
   /** This thread's cumulative counts per peer (what the other threads report to thread 0). */
   counts(): PeerCounts[] {
-    return [...this.#peers.byId.values()].map((p) => ({
-      id: p.id,
-      sent: p.dataSent,
-      received: p.dataReceived,
-      endSent: p.endSent,
-      endReceived: p.endReceived,
-    }));
+    return this.#control.counts();
   }
 
   /**
@@ -251,29 +155,6 @@ export class BackboneCore {
    */
   setGrayTransit(to: ReadonlySet<string>): void {
     this.#grayTransit = to;
-  }
-
-  /** A count of `peer` summed over every thread: this one's (`own`) and the others' last reports. */
-  #all(peer: Peer, own: number, field: Exclude<keyof PeerCounts, 'id'>): number {
-    let n = own;
-    for (const s of this.#siblings.values()) n += s.get(peer.id)?.[field] ?? 0;
-    return n;
-  }
-
-  #sent(peer: Peer): number {
-    return this.#all(peer, peer.dataSent, 'sent');
-  }
-
-  #received(peer: Peer): number {
-    return this.#all(peer, peer.dataReceived, 'received');
-  }
-
-  #endSent(peer: Peer): number {
-    return this.#all(peer, peer.endSent, 'endSent');
-  }
-
-  #endReceived(peer: Peer): number {
-    return this.#all(peer, peer.endReceived, 'endReceived');
   }
 
   /** Peer relay ids this core knows (from the directory, or still answering probes). */
@@ -288,77 +169,17 @@ export class BackboneCore {
 
   /** When `tick` next has something to do. */
   nextDue(): number {
-    if (this.#thread !== 0) return Number.POSITIVE_INFINITY;
-    return Math.min(this.#nextProbe, this.#nextRecompute, this.#nextSync);
+    return this.#control.nextDue();
   }
 
   /** The clock: probes, recomputes and directory reads that are due at `now`. */
   tick(now: number): BackboneAction[] {
-    const out: BackboneAction[] = [];
-    if (this.#thread !== 0) return out;
-    if (now >= this.#nextSync) {
-      this.#nextSync = now + this.#t.syncMs;
-      out.push({ type: 'read-directory' });
-    }
-    if (now >= this.#nextProbe) {
-      this.#nextProbe = Math.max(this.#nextProbe + this.#t.probeIntervalMs, now);
-      if (this.#nextProbe === now) this.#nextProbe = now + this.#t.probeIntervalMs;
-      this.#probe(now, out);
-      for (const p of this.#peers.byId.values()) {
-        p.delivery.note(this.#sent(p), now);
-        this.#endToEnd.note(p.id, this.#endSent(p), now);
-      }
-    }
-    if (now >= this.#nextRecompute) {
-      this.#nextRecompute = now + this.#t.recomputeMs;
-      this.#recompute(now, out);
-    }
-    return out;
+    return this.#control.tick(now, this.#keys);
   }
 
-  /**
-   * A directory snapshot: live relays and every published link. Records are checked again here
-   * (src/directory/validate.ts), whatever the store did: a bad one is skipped and reported, and
-   * never stops route updates.
-   */
+  /** A directory snapshot: live relays and every published link (each record checked again). */
   directory(relays: readonly RelayRecord[], links: readonly LinkRecord[], now: number): BackboneAction[] {
-    const out: BackboneAction[] = [];
-    const valid: RelayRecord[] = [];
-    for (const r of relays) {
-      const c = checkRelayRecord(r);
-      if (c.ok) valid.push(c.value);
-      else out.push({ type: 'skipped-relay', id: String(r?.id), why: c.error });
-    }
-    for (const id of this.#peers.update(valid, now)) {
-      out.push({ type: 'skipped-relay', id, why: 'backbone address is not ip:port' });
-    }
-    if (this.#thread !== 0) return out;
-    this.#remote = links.filter((l) => l.from !== this.options.id && checkLinkRecord(l).ok);
-    // What each peer says it received from this relay: the data-plane check of the link to it.
-    for (const l of this.#remote) {
-      if (l.to !== this.options.id || l.dataIn === undefined) continue;
-      const peer = this.#peers.byId.get(l.from);
-      if (peer) peer.delivery.report(l.dataIn, l.updatedAt, this.#sent(peer), now);
-    }
-    // What each destination says reached it from this relay, over whatever path: end to end.
-    for (const l of this.#remote) {
-      if (l.to !== this.options.id || l.endIn === undefined) continue;
-      const peer = this.#peers.byId.get(l.from);
-      if (!peer) continue;
-      const path = this.#table.routes.get(peer.id)?.hops;
-      const rtt = path ? pathRttMs(this.#links, path) : undefined;
-      const loss = this.#endToEnd.report(
-        peer.id,
-        l.endIn,
-        l.updatedAt,
-        this.#endSent(peer),
-        (rtt ?? 0) / 2,
-        now,
-      );
-      if (loss) out.push({ type: 'end-to-end-loss', loss });
-    }
-    out.push({ type: 'publish-links', links: this.#ownLinks(now), announce: false });
-    return out;
+    return this.#control.directory(relays, links, now);
   }
 
   /**
@@ -376,8 +197,8 @@ export class BackboneCore {
     const to = hop.threads[pickThread(hop, target, peerPort, hop !== target)]!;
     const dstFamily = peerIp.includes(':') ? 6 : 4;
     if (dataOverhead(source.family, dstFamily) + data.length > MAX_FRAME_LENGTH) return TOO_LARGE;
-    const srcIp = this.#bytesOf(source.address);
-    const dstIp = this.#bytesOf(peerIp);
+    const srcIp = this.#addresses.bytesOf(source.address);
+    const dstIp = this.#addresses.bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
     hop.dataSent++;
     target.endSent++;
@@ -547,8 +368,8 @@ export class BackboneCore {
       origin.endReceived++;
       return {
         type: 'deliver',
-        relayed: this.#relayedKey(f.dstIp, f.dstPort),
-        peerIp: this.#textOf(f.srcIp),
+        relayed: this.#addresses.relayedKey(f.dstIp, f.dstPort),
+        peerIp: this.#addresses.textOf(f.srcIp),
         peerPort: f.srcPort,
         data: f.payload,
       };
@@ -602,92 +423,8 @@ export class BackboneCore {
     return canSendTo(this.#thread, target) ? target : undefined;
   }
 
-  /** The bytes of an IP literal (null: not one), cached: the few relayed IPs a relay sends between. */
-  #bytesOf(ip: string): Uint8Array | null {
-    let b = this.#ipBytes.get(ip);
-    if (b === undefined) {
-      if (this.#ipBytes.size >= CACHE_LIMIT) this.#ipBytes.clear();
-      b = parseIp(ip) ?? null;
-      this.#ipBytes.set(ip, b);
-    }
-    return b;
-  }
-
-  /** The literal of an address in a frame; IPv4 from a cache keyed by its value. */
-  #textOf(ip: Uint8Array): string {
-    if (ip.length !== 4) return formatIp(ip);
-    const n = ((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0;
-    let t = this.#ip4Text.get(n);
-    if (t === undefined) {
-      if (this.#ip4Text.size >= CACHE_LIMIT) this.#ip4Text.clear();
-      t = formatIp(ip);
-      this.#ip4Text.set(n, t);
-    }
-    return t;
-  }
-
-  /** addressKey of a relayed address in a frame; IPv4 from a cache keyed by address and port. */
-  #relayedKey(ip: Uint8Array, port: number): string {
-    if (ip.length !== 4) return addressKey({ family: 6, address: formatIp(ip), port });
-    const n = (((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) >>> 0) * 65536 + port;
-    let k = this.#ip4Key.get(n);
-    if (k === undefined) {
-      if (this.#ip4Key.size >= CACHE_LIMIT) this.#ip4Key.clear();
-      k = addressKey({ family: 4, address: this.#textOf(ip), port });
-      this.#ip4Key.set(n, k);
-    }
-    return k;
-  }
-
   #nextSeq(): number {
     this.#seq = (this.#seq + 1) >>> 0;
     return this.#seq;
-  }
-
-  #probe(now: number, out: BackboneAction[]): void {
-    const nextHops = new Set<string>();
-    for (const path of this.#table.routes.values())
-      if (path.hops[1] !== undefined) nextHops.add(path.hops[1]);
-    for (const peer of this.#peers.probeTargets(nextHops)) {
-      const seq = this.#nextSeq();
-      peer.estimator.sent(seq, now);
-      const bytes = encodeProbe({ seq, sender: this.#sender, target: peer.hash, sentAt: now }, this.#keys);
-      out.push({ type: 'send', kind: 'probe', peer: peer.id, to: peer.address, parts: [bytes] });
-    }
-  }
-
-  #ownLinks(now: number): LinkRecord[] {
-    const out: LinkRecord[] = [];
-    for (const p of this.#peers.byId.values()) {
-      out.push(
-        linkRecord(this.options.id, p.id, p.estimator, now, this.#t.deadAfterMs, {
-          received: this.#received(p),
-          loss: p.delivery.loss(now),
-          endIn: this.#endReceived(p),
-        }),
-      );
-    }
-    return out;
-  }
-
-  #recompute(now: number, out: BackboneAction[]): void {
-    const own = this.#ownLinks(now);
-    out.push({ type: 'measured', links: own });
-    // A link that broke or came back is news for every relay's routes: announce it at once.
-    const dead = own
-      .filter((l) => l.lossRate >= 0.5)
-      .map((l) => l.to)
-      .join();
-    if (dead !== this.#dead) {
-      this.#dead = dead;
-      out.push({ type: 'publish-links', links: own, announce: true });
-    }
-    const relays = [this.options.id, ...this.#peers.byId.keys()];
-    const snapshot = routingSnapshot(relays, own, this.#remote, this.#peers.relays);
-    this.#links = snapshot.links;
-    for (const change of this.#table.update(snapshot, now, this.#endToEnd.avoid(now))) {
-      this.#endToEnd.route(change.to, change.path?.hops);
-      out.push({ type: 'path-changed', change });
-    }
   }
 }

@@ -5,7 +5,8 @@
  * relay shell does, and records deliveries and drops. Deterministic for a seed.
  */
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
-import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
+import { BackboneCore } from '../../src/backbone/core.ts';
+import type { BackboneAction } from '../../src/backbone/core-actions.ts';
 import { BACKBONE_DEFAULTS, type BackboneTuning } from '../../src/backbone/defaults.ts';
 import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
 import { joinParts } from '../../src/backbone/frame.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
-import type { BackboneAction } from '../../src/backbone/core.ts';
+import type { BackboneAction } from '../../src/backbone/core-actions.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
 import { encodeDataFrame, joinParts, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { BundleWriter, DEFAULT_BUNDLE_BYTES } from '../../src/backbone/bundle.ts';
-import { type BackboneAction, BackboneCore } from '../../src/backbone/core.ts';
+import { BackboneCore } from '../../src/backbone/core.ts';
+import type { BackboneAction } from '../../src/backbone/core-actions.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
 import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
 import {
