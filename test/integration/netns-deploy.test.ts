@@ -288,12 +288,18 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
     ]);
     // After par: a relay that discovers its external address asks par's TURN port.
     relayProcs.tyo = await lab.start(ns.tyo, relayArgs('tyo'), {}, 'relay tyo', built);
-    // Every relay has found the others in Redis and measured a direct path to each.
+    // Every relay has found the others in Redis and measured a direct path to each (a few
+    // seconds; bounded for a loaded two-core machine, where one CI rehearsal missed 30 s).
     await poll(
       () => IDS.every((a) => IDS.every((b) => a === b || route(a, b) === `${a}-${b}`)),
-      30_000,
+      45_000,
       'direct backbone routes between all relays',
-    );
+    ).catch((err: Error) => {
+      const seen = IDS.flatMap((a) =>
+        IDS.filter((b) => b !== a).map((b) => `${a}->${b}: ${route(a, b) ?? 'none'}`),
+      );
+      throw new Error(`${err.message} (last seen ${seen.join(', ')})`);
+    });
     [c1, c2] = await Promise.all([
       startClient('c1', 48.8, 2.3, 'udp'),
       startClient('c2', 35.7, 139.7, 'tcp'),
