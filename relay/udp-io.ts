@@ -1,9 +1,9 @@
 /**
  * The relay's UDP ports behind one small interface, served either by Node's dgram or by the
  * native addon (relay/native/native-udp.c, --udp-io native): the TURN listeners and the relayed
- * sockets use a UdpPort and do not know which. The native side reads batches with recvmmsg and
- * hands each batch to JS in one call; it copies each datagram sent into a pool flushed with
- * sendmmsg once per loop turn. Its drops are counted, never thrown (nativeUdpStats).
+ * sockets use a UdpPort and do not know which. The native side reads every ready socket with
+ * recvmmsg and hands what it read to JS in one call per loop turn (not one per socket); it copies
+ * each datagram sent into a pool flushed with sendmmsg once per loop turn. Its drops are counted, never thrown (nativeUdpStats).
  * Owns: dispatching the addon's batches (relay/native-addon.ts loads it). Must not import src/turn
  * or the relay.
  */
@@ -128,7 +128,7 @@ export const dgramIo: UdpIo = {
 
 // ---- native ----
 
-/** The datagrams of one batch come from one socket; `handlers[id]` dispatches them. */
+/** A batch holds the datagrams of every socket that was ready; each row's `handlers[id]` takes it. */
 class NativeIo implements UdpIo {
   readonly mode = 'native';
   readonly #addon: UdpAddon;
@@ -159,13 +159,13 @@ class NativeIo implements UdpIo {
   #batch(count: number): void {
     const meta = this.#meta;
     const width = this.#metaInts;
-    const id = meta[0]!;
-    const handler = this.#handlers[id];
-    if (!handler) return;
+    const handlers = this.#handlers;
     let failure: unknown;
     for (let i = 0, row = 0; i < count; i++, row += width) {
-      // A handler may close its own socket (the rest of the batch is then dropped).
-      if (this.#handlers[id] !== handler) break;
+      // Looked up per row: a handler may close its own socket or another one of the batch (their
+      // rows are then dropped; the addon gives no closed id to a new socket during the call).
+      const handler = handlers[meta[row]!];
+      if (handler === undefined) continue;
       const family = meta[row + 3] === 6 ? 6 : 4;
       const address = family === 4 ? this.#ipv4(meta[row + 4]!) : this.#ipv6(row);
       const msg = this.#slots[meta[row + 6]!]!.subarray(0, meta[row + 1]!);

@@ -2,11 +2,14 @@
  * native-udp: batched UDP I/O for the relay (--udp-io native), a Node-API addon (ABI-stable: one
  * build serves every Node from 20 on). Linux only (recvmmsg, sendmmsg).
  *
- * It owns its UDP sockets (IPv4 and IPv6, non-blocking), polls them with uv_poll on the loop of
- * the Node environment that opened them (each worker thread has its own state), and:
+ * It owns its UDP sockets (IPv4 and IPv6, non-blocking), keeps them in one epoll set per Node
+ * environment (each worker thread has its own state) and polls that set with one uv_poll on the
+ * environment's loop, and:
  *
- * - reads with recvmmsg into one receive area shared with JS (RX_SLOTS slots of RX_SLOT bytes and
- *   a table of RX_META int32 per datagram), then makes ONE JS call per batch: onBatch(count);
+ * - when sockets are readable, reads every ready socket with recvmmsg into one receive area
+ *   shared with JS (RX_SLOTS slots of RX_SLOT bytes and a table of RX_META int32 per datagram,
+ *   each row naming its socket), then makes ONE JS call per filled area: onBatch(count). A relay
+ *   with one relayed socket per allocation enters JS once per loop turn, not once per socket;
  * - sends by copying each datagram into a send pool (no system call); the pool is flushed with
  *   one sendmmsg per socket and run of queued datagrams, once per loop turn (uv_prepare before
  *   the loop blocks, uv_check after it polled), or at once when the pool is full.
@@ -33,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -47,7 +51,8 @@
  * address space per thread, resident only where datagrams land. dropOversized stays as a guard. */
 #define RX_SLOT (65536 + 64)
 #define RX_META 20   /* int32 per datagram: see fill_meta */
-#define RX_ROUNDS 8  /* recvmmsg rounds per readiness before other sockets get their turn */
+#define RX_ROUNDS 8  /* JS batches per readiness (per socket: RX_ROUNDS * RX_SLOTS datagrams) */
+#define EP_EVENTS 256 /* ready sockets taken per readiness; the rest stay ready (level-triggered) */
 #define TX_SLOTS 512
 #define TX_SLOT 2048 /* larger datagrams are sent at once with sendto, after the socket's queue */
 #define TX_BATCH 64
@@ -55,8 +60,13 @@
 typedef struct sock sock_t;
 typedef struct state state_t;
 
-struct sock {
+/* Apart from the state, as the hooks are: its close callback closes the fd after the state went. */
+typedef struct {
   uv_poll_t poll;
+  int fd;
+} ep_poll_t;
+
+struct sock {
   state_t *st;
   int fd;
   int id;
@@ -102,7 +112,14 @@ struct state {
   /* Allocated apart from the state: their close callbacks may run after the state is freed. */
   uv_prepare_t *prepare;
   uv_check_t *check;
+  ep_poll_t *ep; /* the epoll set of the sockets and its uv_poll */
+  int epfd;
   int hooks_started;
+  /* While onBatch runs, closed ids wait here: rows of the batch still name them, and a socket
+   * opened by the callback must not take an id whose rows are not yet dispatched. */
+  int in_batch;
+  int held_ids_len;
+  int *held_ids;
   int open;
   counters_t c;
 };
@@ -248,14 +265,43 @@ static void fill_meta(int32_t *m, sock_t *s, struct sockaddr_storage *from, uint
   }
 }
 
-static void close_sock(state_t *st, sock_t *s);
+/* Hands the `rows` datagrams gathered so far to JS in one call. 0, or -1 when the callback threw
+ * (the exception went to Node's handler, as for any I/O callback) and this readiness stops. */
+static int deliver(state_t *st, napi_value recv, napi_value cb, int rows) {
+  napi_env env = st->env;
+  st->c.batches++;
+  napi_value argv[1];
+  napi_create_int32(env, rows, &argv[0]);
+  napi_value result;
+  st->in_batch = 1;
+  /* make_callback runs the microtasks and ticks afterwards, as for any I/O callback. */
+  napi_status status = napi_make_callback(env, st->async, recv, cb, 1, argv, &result);
+  st->in_batch = 0;
+  /* No row names the ids closed during the call any more: they may be taken again. */
+  while (st->held_ids_len > 0) st->free_ids[st->free_ids_len++] = st->held_ids[--st->held_ids_len];
+  if (status == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+    return -1;
+  }
+  return 0;
+}
 
-static void on_readable(uv_poll_t *h, int status, int events) {
-  sock_t *s = (sock_t *)h->data;
-  state_t *st = s->st;
-  if (s->closing) return;
+/* The epoll set is readable: read every ready socket into the receive area, one JS call per filled
+ * area and one for the rest. A socket is read until it has nothing left or RX_ROUNDS areas were
+ * filled from it; after RX_ROUNDS * 2 calls the loop gets its turn (timers, other handles) and the
+ * sockets still ready are reported again (level-triggered). */
+static void on_ready(uv_poll_t *h, int status, int events) {
+  state_t *st = (state_t *)h->data;
   if (status < 0 || !(events & UV_READABLE)) {
     st->c.recv_errors++;
+    return;
+  }
+  struct epoll_event ready[EP_EVENTS];
+  int nready = epoll_wait(st->epfd, ready, EP_EVENTS, 0);
+  if (nready <= 0) {
+    if (nready < 0 && errno != EINTR) st->c.recv_errors++;
     return;
   }
   napi_env env = st->env;
@@ -264,53 +310,54 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_value cb, recv;
   napi_get_reference_value(env, st->on_batch, &cb);
   napi_get_global(env, &recv);
-  for (int round = 0; round < RX_ROUNDS && !s->closing; round++) {
-    for (int i = 0; i < RX_SLOTS; i++) {
-      st->rx_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-      st->rx_msgs[i].msg_hdr.msg_flags = 0;
-    }
-    int n = recvmmsg(s->fd, st->rx_msgs, RX_SLOTS, MSG_DONTWAIT, NULL);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) st->c.recv_errors++;
-      break;
-    }
-    if (n == 0) break;
-    int count = 0;
-    for (int i = 0; i < n; i++) {
-      struct mmsghdr *m = &st->rx_msgs[i];
-      if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-        st->c.drop_oversized++;
-        continue;
+  int used = 0; /* slots filled since the last call */
+  int rows = 0; /* datagrams among them (a truncated one takes a slot, not a row) */
+  int calls = 0, stop = 0;
+  for (int e = 0; e < nready && !stop; e++) {
+    int id = (int)ready[e].data.u32;
+    for (int round = 0; round < RX_ROUNDS; round++) {
+      /* Looked up again after each call: JS may have closed it (or another socket took its id,
+       * which is ours to read too). */
+      sock_t *s = id < st->nsocks ? st->socks[id] : NULL;
+      if (!s || s->closing) break;
+      for (int i = used; i < RX_SLOTS; i++) {
+        st->rx_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        st->rx_msgs[i].msg_hdr.msg_flags = 0;
       }
-      /* Compact: datagram i lands in slot i; its meta row says which slot (row count, slot i). */
-      int32_t *row = st->rx_meta + count * RX_META;
-      fill_meta(row, s, &st->rx_from[i], m->msg_len);
-      row[6] = i;
-      count++;
-    }
-    st->c.received += count;
-    if (count > 0) {
-      st->c.batches++;
-      napi_value argv[1];
-      napi_create_int32(env, count, &argv[0]);
-      napi_value result;
-      /* make_callback runs the microtasks and ticks afterwards, as for any I/O callback. */
-      napi_status status = napi_make_callback(env, st->async, recv, cb, 1, argv, &result);
-      if (status == napi_pending_exception) {
-        napi_value err;
-        napi_get_and_clear_last_exception(env, &err);
-        napi_fatal_exception(env, err);
+      int room = RX_SLOTS - used;
+      int n = recvmmsg(s->fd, st->rx_msgs + used, (unsigned)room, MSG_DONTWAIT, NULL);
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) st->c.recv_errors++;
         break;
       }
+      if (n == 0) break;
+      for (int k = used; k < used + n; k++) {
+        struct mmsghdr *m = &st->rx_msgs[k];
+        if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+          st->c.drop_oversized++;
+          continue;
+        }
+        /* Datagram k sits in slot k; its row says which socket and which slot. */
+        int32_t *row = st->rx_meta + rows * RX_META;
+        fill_meta(row, s, &st->rx_from[k], m->msg_len);
+        row[6] = k;
+        rows++;
+        st->c.received++;
+      }
+      used += n;
+      if (n < room) break; /* this socket is drained */
+      /* The area is full: hand it over, then read this socket again. */
+      if (rows > 0 && deliver(st, recv, cb, rows) != 0) stop = 1;
+      used = rows = 0;
+      if (++calls >= RX_ROUNDS * 2) stop = 1;
+      if (stop) break;
     }
-    if (n < RX_SLOTS) break;
   }
+  if (!stop && rows > 0) deliver(st, recv, cb, rows);
   napi_close_handle_scope(env, scope);
 }
 
 /* ---- sockets ---- */
-
-static void on_poll_closed(uv_handle_t *h) { free(h->data); }
 
 static void close_sock(state_t *st, sock_t *s) {
   if (s->closing) return;
@@ -323,12 +370,15 @@ static void close_sock(state_t *st, sock_t *s) {
     s->dirty = 0;
   }
   s->closing = 1;
-  uv_poll_stop(&s->poll);
+  epoll_ctl(st->epfd, EPOLL_CTL_DEL, s->fd, NULL);
   close(s->fd);
   st->socks[s->id] = NULL;
-  st->free_ids[st->free_ids_len++] = s->id;
-  st->open--;
-  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  if (st->in_batch)
+    st->held_ids[st->held_ids_len++] = s->id;
+  else
+    st->free_ids[st->free_ids_len++] = s->id;
+  if (--st->open == 0) uv_unref((uv_handle_t *)&st->ep->poll);
+  free(s);
 }
 
 static int grow(state_t *st) {
@@ -339,6 +389,9 @@ static int grow(state_t *st) {
   int *ids = realloc(st->free_ids, sizeof(int) * (size_t)cap);
   if (!ids) return -1;
   st->free_ids = ids;
+  int *held = realloc(st->held_ids, sizeof(int) * (size_t)cap);
+  if (!held) return -1;
+  st->held_ids = held;
   st->cap = cap;
   return 0;
 }
@@ -350,7 +403,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t family = 0, port = -1;
   bool reuse = false;
-  if (!st || !st->rx_data || argc < 4 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
+  if (!st || !st->rx_data || !st->ep || argc < 4 ||
+      napi_get_value_int32(env, argv[0], &family) != napi_ok ||
       (family != 4 && family != 6) || napi_get_value_int32(env, argv[2], &port) != napi_ok ||
       napi_get_value_bool(env, argv[3], &reuse) != napi_ok)
     return number(env, -EINVAL);
@@ -385,16 +439,20 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->family = family;
   s->tx_head = s->tx_tail = -1;
   s->id = st->free_ids_len > 0 ? st->free_ids[--st->free_ids_len] : st->nsocks++;
-  if (uv_poll_init_socket(st->loop, &s->poll, fd) != 0) {
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.u32 = (uint32_t)s->id;
+  if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    int e = errno;
     close(fd);
     st->free_ids[st->free_ids_len++] = s->id;
     free(s);
-    return number(env, -EIO);
+    return number(env, -e);
   }
-  s->poll.data = s;
   st->socks[s->id] = s;
-  st->open++;
-  uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  /* An open socket keeps the loop alive, as a dgram socket does. */
+  if (st->open++ == 0) uv_ref((uv_handle_t *)&st->ep->poll);
   return number(env, s->id);
 }
 
@@ -588,6 +646,23 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
       napi_throw_error(env, "ERR_NATIVE_UDP", "setup: out of memory");
       return NULL;
     }
+    st->ep = malloc(sizeof *st->ep);
+    st->epfd = st->ep ? epoll_create1(EPOLL_CLOEXEC) : -1;
+    if (st->epfd < 0 || uv_poll_init(st->loop, &st->ep->poll, st->epfd) != 0) {
+      if (st->epfd >= 0) close(st->epfd);
+      free(st->ep);
+      free(st->prepare);
+      free(st->check);
+      st->ep = NULL;
+      st->prepare = NULL;
+      st->check = NULL;
+      napi_throw_error(env, "ERR_NATIVE_UDP", "setup: no epoll set");
+      return NULL;
+    }
+    st->ep->fd = st->epfd;
+    st->ep->poll.data = st;
+    uv_poll_start(&st->ep->poll, UV_READABLE, on_ready);
+    uv_unref((uv_handle_t *)&st->ep->poll); /* until a socket opens */
     uv_prepare_init(st->loop, st->prepare);
     uv_check_init(st->loop, st->check);
     st->prepare->data = st->check->data = st;
@@ -614,11 +689,18 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
 
 static void on_hook_closed(uv_handle_t *h) { free(h); }
 
+static void on_ep_closed(uv_handle_t *h) {
+  ep_poll_t *ep = (ep_poll_t *)h;
+  close(ep->fd);
+  free(ep);
+}
+
 static void cleanup(void *arg) {
   state_t *st = (state_t *)arg;
   for (int i = 0; i < st->nsocks; i++)
     if (st->socks[i]) close_sock(st, st->socks[i]);
   if (st->hooks_started) {
+    uv_close((uv_handle_t *)&st->ep->poll, on_ep_closed);
     uv_close((uv_handle_t *)st->prepare, on_hook_closed);
     uv_close((uv_handle_t *)st->check, on_hook_closed);
     st->hooks_started = 0;
@@ -633,6 +715,7 @@ static void finalize_state(napi_env env, void *data, void *hint) {
    * them (and the sockets) on their own, so the state may go now. */
   free(st->socks);
   free(st->free_ids);
+  free(st->held_ids);
   free(st->tx);
   free(st);
 }

@@ -266,6 +266,82 @@ describe('the native addon and a peer on a 39-character IPv6 address', () => {
   });
 });
 
+describe('the native addon reading many sockets', () => {
+  it('hands the datagrams of every ready socket to JS in one call, each to its own handler in order', async () => {
+    const io = requireAddon();
+    const ports = await Promise.all(Array.from({ length: 20 }, () => io.bind('127.0.0.1', 4, 0)));
+    const got = ports.map(() => [] as number[]);
+    ports.forEach((p, i) => {
+      p.onMessage((msg) => got[i]!.push(msg[0]!));
+    });
+    const tx = dgram.createSocket('udp4');
+    await new Promise<void>((r) => tx.bind(0, '127.0.0.1', () => r()));
+    const before = io.stats();
+    // All sent in this turn (dgram sends at once when it can): every socket is ready when the
+    // loop next polls. Two datagrams each, interleaved across sockets.
+    for (const round of [1, 2]) for (const p of ports) tx.send(Uint8Array.of(round), p.port, '127.0.0.1');
+    await until(() => io.stats().received - before.received >= 40);
+    const after = io.stats();
+    expect(got).toEqual(ports.map(() => [1, 2]));
+    // One JS call for the lot, not one per socket (a slow machine may split it across turns).
+    expect(after.batches - before.batches).toBeLessThanOrEqual(2);
+    tx.close();
+    await Promise.all(ports.map((p) => p.close()));
+  });
+
+  it('drops the rows of a socket closed during the call and gives its id to no socket opened then', async () => {
+    requireAddon();
+    const addon = fileURLToPath(new URL('../../relay/native/build/native-udp.node', import.meta.url));
+    // The raw addon in a thread of its own (its own state): ids are visible there.
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const dgram = require('node:dgram');
+      const n = require(${JSON.stringify(addon)});
+      const seen = [];
+      let reopened;
+      const area = n.setup((count) => {
+        const meta = new Int32Array(area.meta);
+        for (let i = 0; i < count; i++) {
+          const id = meta[i * area.metaInts];
+          seen.push(id);
+          if (reopened === undefined) {
+            // The first row's handler closes the other socket and opens a new one.
+            n.close(id === a ? b : a);
+            reopened = n.open(4, '127.0.0.1', 0, false);
+          }
+        }
+      });
+      const a = n.open(4, '127.0.0.1', 0, false);
+      const b = n.open(4, '127.0.0.1', 0, false);
+      const tx = dgram.createSocket('udp4');
+      tx.bind(0, '127.0.0.1', () => {
+        tx.send(Buffer.from('x'), n.localPort(a), '127.0.0.1');
+        tx.send(Buffer.from('y'), n.localPort(b), '127.0.0.1');
+        setTimeout(() => {
+          parentPort.postMessage({ a, b, seen, reopened, stats: n.stats() });
+          tx.close();
+          n.close(a); n.close(b); n.close(reopened);
+        }, 200);
+      });
+    `;
+    const worker = new Worker(code, { eval: true });
+    const r = await new Promise<{
+      a: number;
+      b: number;
+      seen: number[];
+      reopened: number;
+      stats: { received: number; batches: number };
+    }>((resolve) => worker.once('message', resolve));
+    await worker.terminate();
+    // Both datagrams were read in one batch; the row of the closed socket was there too, but the
+    // closed id went to no new socket while the call ran.
+    expect(r.stats).toMatchObject({ received: 2, batches: 1 });
+    expect(r.seen.sort()).toEqual([r.a, r.b].sort());
+    expect(r.reopened).toBeGreaterThanOrEqual(0);
+    expect([r.a, r.b]).not.toContain(r.reopened);
+  });
+});
+
 describe('the native addon given bad input', () => {
   it('never throws on the data path: bad sends are dropped and counted', async () => {
     const io = requireAddon();
