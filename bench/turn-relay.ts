@@ -7,17 +7,19 @@
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
  *                         [--scenarios saturation,latency@1,latency@50,latency@200]
  *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
- *                         [--workers N] [--base-root DIR]
+ *                         [--workers N] [--base-root DIR] [--node-flags "--perf-basic-prof ..."]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
  * second each (an audio-like rate). With --rounds N the servers take turns N times (the order
  * rotates each round) and the table shows each figure's median over the rounds: the machine's
- * other load then falls on every server alike. Prints a table and the ratios to coturn, and
- * writes every figure (each round's and the medians) as JSON. --cpu-prof DIR runs our relay under
- * `node --cpu-prof` and leaves its profile in DIR when it stops. --alt-node PATH adds the server
- * `ours-alt`: our relay run by another Node binary (a newer Node beside the one running this).
- * The server `ours-workers` is our relay with `--workers N` (--workers, default 2) on the
+ * other load then falls on every server alike. Beside the median of the rounds' p99 round trip,
+ * the table shows the p99 of all rounds' round trips pooled (steadier: see MedianRow). Prints a
+ * table and the ratios to coturn, and writes every figure (each round's and the medians) as JSON.
+ * --cpu-prof DIR runs our relay under `node --cpu-prof` and leaves its profile in DIR when it
+ * stops; --node-flags adds flags to the Node running our relay (for `perf record` with
+ * --perf-basic-prof, say). --alt-node PATH adds the server `ours-alt`: our relay run by another
+ * Node binary (a newer Node beside the one running this). The server `ours-workers` is our relay with `--workers N` (--workers, default 2) on the
  * --alt-node Node (worker threads on one port with SO_REUSEPORT need Node 22.12 or later); its
  * rows are named `ours-wN`, and its CPU is the whole process's, every thread included.
  * The server `ours-native` is our relay with `--udp-io native` (the recvmmsg/sendmmsg addon; it
@@ -42,12 +44,14 @@ import { startNodeTurn } from '../test/support/node-turn-server.ts';
 import { freePort, waitForStunBinding } from '../test/support/ports.ts';
 import { startTurnutilsPeer } from '../test/support/turnutils.ts';
 import { buildPionServer, PionUnavailableError } from './lib/pion.ts';
-import { type LoadMode, type LoadPattern, type LoadResult, runLoad } from './lib/turn-load.ts';
+import { type LoadMode, type LoadPattern, type LoadResult, percentile, runLoad } from './lib/turn-load.ts';
 
 // Pion's example server reads users as word=word: no punctuation in the password.
 const CRED = { username: 'bench', password: 'benchpw', realm: 'bench.test' };
 const ROOT = new URL('..', import.meta.url).pathname;
 type UdpIo = 'dgram' | 'native';
+/** --node-flags: more flags for the Node running our relay (--perf-basic-prof, --trace-gc...). */
+let nodeFlags: string[] = [];
 
 interface Server {
   readonly name: string;
@@ -102,6 +106,7 @@ async function startOurs(
     node,
     [
       ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+      ...nodeFlags,
       '--import',
       'tsx',
       'relay/main.ts',
@@ -288,7 +293,7 @@ function rssMb(pid: number): number {
   return Number(m?.[1] ?? 0) / 1024;
 }
 
-interface Row extends LoadResult {
+interface Row extends Omit<LoadResult, 'rtts'> {
   readonly server: string;
   /** Our relay's UDP I/O (from its /healthz); absent for the other servers. */
   readonly udpIo?: UdpIo;
@@ -314,6 +319,12 @@ interface MedianRow {
   readonly lossPercent: number;
   readonly rttP50Ms: number;
   readonly rttP99Ms: number;
+  /**
+   * p99 of every round trip of every round together. A round's p99 rests on its worst few
+   * moments (at 50 allocations in step, one stall delays 50 round trips at once), so the median of
+   * the rounds' p99 moves with a single stall; the pooled one weighs all rounds' stalls alike.
+   */
+  readonly rttP99PooledMs: number;
   readonly serverCpuPercent: number;
   readonly serverRssMb: number;
 }
@@ -337,12 +348,23 @@ function median(values: readonly number[]): number {
   return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
-function medians(rows: readonly Row[]): MedianRow[] {
-  const groups = new Map<string, Row[]>();
-  for (const r of rows) {
-    const key = `${r.server}|${r.scenario}|${r.mode}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+const groupKey = (r: { server: string; scenario: string; mode: LoadMode }): string =>
+  `${r.server}|${r.scenario}|${r.mode}`;
+
+/** The round trips of several runs as one sorted array. */
+function pool(runs: readonly Float64Array[]): Float64Array {
+  const all = new Float64Array(runs.reduce((n, r) => n + r.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    all.set(r, at);
+    at += r.length;
   }
+  return all.sort();
+}
+
+function medians(rows: readonly Row[], rtts: ReadonlyMap<string, Float64Array[]>): MedianRow[] {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) groups.set(groupKey(r), [...(groups.get(groupKey(r)) ?? []), r]);
   return [...groups.values()].map((g) => ({
     server: g[0]!.server,
     ...(g[0]!.udpIo ? { udpIo: g[0]!.udpIo } : {}),
@@ -355,6 +377,7 @@ function medians(rows: readonly Row[]): MedianRow[] {
     lossPercent: median(g.map((r) => r.lossPercent)),
     rttP50Ms: median(g.map((r) => r.rttMs.p50)),
     rttP99Ms: median(g.map((r) => r.rttMs.p99)),
+    rttP99PooledMs: percentile(pool(rtts.get(groupKey(g[0]!)) ?? []), 99),
     serverCpuPercent: median(g.map((r) => r.serverCpuPercent)),
     serverRssMb: median(g.map((r) => r.serverRssMb)),
   }));
@@ -364,12 +387,13 @@ const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(d
 
 function table(rows: readonly MedianRow[]): string {
   return [
-    '| server | scenario | mode | allocations | rounds | relayed pkt/s | pkt per server CPU-s | loss % | RTT p50 ms | RTT p99 ms | server CPU % | server RSS MB |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | scenario | mode | allocations | rounds | relayed pkt/s | pkt per server CPU-s | loss % | RTT p50 ms | RTT p99 ms | RTT p99 pooled ms | server CPU % | server RSS MB |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
         `| ${label(r)} | ${r.scenario} | ${r.mode} | ${r.allocations} | ${r.rounds} | ${fmt(r.relayedPacketsPerSecond)} | ` +
         `${fmt(r.packetsPerCpuSecond)} | ${fmt(r.lossPercent, 2)} | ${fmt(r.rttP50Ms, 3)} | ${fmt(r.rttP99Ms, 3)} | ` +
+        `${fmt(r.rttP99PooledMs, 3)} | ` +
         `${fmt(r.serverCpuPercent)} | ${fmt(r.serverRssMb)} |`,
     ),
   ].join('\n');
@@ -384,8 +408,8 @@ function ratios(rows: readonly MedianRow[]): string {
   const find = (server: string, scenario: string, mode: LoadMode) =>
     rows.find((r) => r.server === server && r.scenario === scenario && r.mode === mode);
   const lines = [
-    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn |',
-    '|---|---:|---:|---:|',
+    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn | pooled p99 @50 vs coturn |',
+    '|---|---:|---:|---:|---:|',
   ];
   for (const server of new Set(rows.map((r) => r.server))) {
     if (server === 'coturn') continue;
@@ -399,10 +423,13 @@ function ratios(rows: readonly MedianRow[]): string {
         ours && theirs ? ours.relayedPacketsPerSecond / theirs.relayedPacketsPerSecond : Number.NaN,
         ours && theirs ? ours.packetsPerCpuSecond / theirs.packetsPerCpuSecond : Number.NaN,
         lat && latC ? lat.rttP99Ms / latC.rttP99Ms : Number.NaN,
+        lat && latC ? lat.rttP99PooledMs / latC.rttP99PooledMs : Number.NaN,
       ];
     });
     const cell = (i: number) => `${fmt(cells[0]![i]!, 2)}x / ${fmt(cells[1]![i]!, 2)}x`;
-    lines.push(`| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} |`);
+    lines.push(
+      `| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} | ${cell(3)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -420,6 +447,7 @@ async function main(): Promise<void> {
       scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(',') },
       out: { type: 'string', default: 'bench/results/turn-relay.json' },
       'cpu-prof': { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
       'alt-node': { type: 'string' },
       workers: { type: 'string', default: '2' },
       'base-root': { type: 'string' },
@@ -433,6 +461,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) fail('--rounds: expected 1 to 20');
   let pion: string | undefined;
   const altNode = values['alt-node'];
+  nodeFlags = values['node-flags'].split(' ').filter((f) => f !== '');
   const baseRoot = values['base-root'];
   const starters: Record<string, () => Promise<Server>> = {
     ours: () => startOurs('dgram', values['cpu-prof']),
@@ -507,6 +536,7 @@ async function main(): Promise<void> {
   const peer = await startTurnutilsPeer('127.0.0.1', peerPort);
   const total = rounds * names.length * scenarios.reduce((n, s) => n + s.modes.length, 0);
   const rows: Row[] = [];
+  const rtts = new Map<string, Float64Array[]>();
   let step = 0;
   try {
     for (let round = 0; round < rounds; round++) {
@@ -522,7 +552,7 @@ async function main(): Promise<void> {
               process.stderr.write(`${label} ...`);
               const cpu0 = cpuSeconds(server.pid);
               const t0 = performance.now();
-              const result = await runLoad(
+              const { rtts: measured, ...result } = await runLoad(
                 {
                   server: server.address,
                   cred: CRED,
@@ -550,6 +580,7 @@ async function main(): Promise<void> {
                 serverRssMb: rssMb(server.pid),
               };
               rows.push(row);
+              rtts.set(groupKey(row), [...(rtts.get(groupKey(row)) ?? []), measured]);
               process.stderr.write(`\r${label} done: ${Math.round(row.relayedPacketsPerSecond)} pkt/s\n`);
             }
           }
@@ -564,7 +595,7 @@ async function main(): Promise<void> {
 
   // Servers in the order of the first round (the order given), scenarios in table order.
   const shown = [...new Set(rows.map((r) => r.server))];
-  const summary = medians(rows).sort(
+  const summary = medians(rows, rtts).sort(
     (a, b) =>
       shown.indexOf(a.server) - shown.indexOf(b.server) ||
       SCENARIOS.findIndex((s) => s.name === a.scenario) - SCENARIOS.findIndex((s) => s.name === b.scenario),

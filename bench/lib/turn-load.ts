@@ -47,6 +47,8 @@ export interface LoadResult {
   readonly roundTripsPerSecond: number;
   readonly relayedPacketsPerSecond: number;
   readonly rttMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  /** Every round trip measured, in ms, sorted: for percentiles over several runs together. */
+  readonly rtts: Float64Array;
 }
 
 interface Flow {
@@ -137,7 +139,7 @@ async function setUpFlowRetrying(o: LoadOptions, index: number): Promise<Flow> {
   }
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -246,5 +248,6 @@ export async function runLoad(o: LoadOptions, onProgress?: (done: number) => voi
       p99: percentile(sorted, 99),
       max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
     },
+    rtts: sorted,
   };
 }
