@@ -29,8 +29,9 @@
  * node-crypto), to compare the two on the same code. `--cpu-prof DIR` runs every relay under
  * `node --cpu-prof` and leaves each one's profile in DIR/<relay id>/ when it stops (the figures
  * of such a run are the profiler's too: read them for where the time goes, not as results).
+ * `--node-flags` adds flags to every relay's Node (--perf-basic-prof, for `perf record -p`).
  *
- *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--backbone-mac auto|node-crypto] [--cpu-prof DIR] [--out bench/results/backbone-forwarding.json]
+ *   node --import tsx bench/backbone-forwarding.ts [--duration 3] [--pairs 20] [--rounds 5] [--workers-b N] [--size 100] [--udp-io dgram|native] [--backbone-mac auto|node-crypto] [--cpu-prof DIR] [--node-flags="--perf-basic-prof ..."] [--out bench/results/backbone-forwarding.json]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -73,6 +74,8 @@ const INVOLVED: Record<Setup, readonly number[]> = {
 let backboneMac: BackboneMacMode = 'auto';
 /** --cpu-prof: each relay runs under `node --cpu-prof`, its profile in DIR/<relay id>/. */
 let profileDir: string | undefined;
+/** --node-flags: more flags for every relay's Node (--perf-basic-prof for `perf record`...). */
+let nodeFlags: string[] = [];
 
 const relay = (
   id: string,
@@ -93,7 +96,7 @@ const relay = (
       ...(redis ? ['--backbone-mac', backboneMac] : []),
     ],
     ...(workers ? { node: workers.node, backbonePorts: workers.n } : {}),
-    ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', `${profileDir}/${id}`] } : {}),
+    nodeArgs: [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', `${profileDir}/${id}`] : []), ...nodeFlags],
   });
 
 /**
@@ -275,6 +278,7 @@ async function main(): Promise<void> {
       'udp-io': { type: 'string', default: 'dgram' },
       'backbone-mac': { type: 'string', default: 'auto' },
       'cpu-prof': { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
       out: { type: 'string', default: 'bench/results/backbone-forwarding.json' },
     },
   });
@@ -295,6 +299,7 @@ async function main(): Promise<void> {
   }
   backboneMac = mac;
   profileDir = values['cpu-prof'];
+  nodeFlags = values['node-flags'].split(' ').filter((f) => f !== '');
   if (io === 'native' && !nativeUdpIo()) {
     process.stderr.write('bench: --udp-io native: the addon is not built (npm run build:native)\n');
     process.exit(2);

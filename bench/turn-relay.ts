@@ -7,7 +7,7 @@
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
  *                         [--scenarios saturation,latency@1,latency@50,latency@200]
  *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
- *                         [--workers N] [--base-root DIR] [--node-flags "--perf-basic-prof ..."]
+ *                         [--workers N] [--base-root DIR] [--node-flags="--perf-basic-prof ..."]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
