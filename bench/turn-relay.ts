@@ -288,6 +288,12 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** The machine's CPU times so far (/proc/stat, all CPUs): total and stolen by the hypervisor. */
+function machineCpu(): { total: number; steal: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: cpu.reduce((a, b) => a + b, 0), steal: cpu[7] ?? 0 };
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
@@ -304,6 +310,11 @@ interface Row extends Omit<LoadResult, 'rtts'> {
   /** Relayed packets per second of CPU the server used (user + system); NaN when it barely ran. */
   readonly packetsPerCpuSecond: number;
   readonly serverRssMb: number;
+  /**
+   * Share of the machine's CPU time the hypervisor gave to others during the run (/proc/stat
+   * steal): on a shared virtual machine, rounds with more of it are noisier for every server.
+   */
+  readonly stealPercent: number;
 }
 
 /** One figure per (server, scenario, mode): the median of each measure over the rounds. */
@@ -439,6 +450,7 @@ const loadAverage = (): number[] => readFileSync('/proc/loadavg', 'utf8').split(
 
 async function main(): Promise<void> {
   const loadStart = loadAverage();
+  const machineStart = machineCpu();
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: '5' },
@@ -551,6 +563,7 @@ async function main(): Promise<void> {
               const label = `[${step}/${total}] round ${round + 1} ${name} ${sc.name} ${mode}`;
               process.stderr.write(`${label} ...`);
               const cpu0 = cpuSeconds(server.pid);
+              const machine0 = machineCpu();
               const t0 = performance.now();
               const { rtts: measured, ...result } = await runLoad(
                 {
@@ -567,6 +580,9 @@ async function main(): Promise<void> {
               );
               const wall = (performance.now() - t0) / 1000;
               const cpuPercent = (100 * (cpuSeconds(server.pid) - cpu0)) / wall;
+              const machine1 = machineCpu();
+              const stealPercent =
+                (100 * (machine1.steal - machine0.steal)) / Math.max(1, machine1.total - machine0.total);
               const row: Row = {
                 server: server.name,
                 ...(server.udpIo ? { udpIo: server.udpIo } : {}),
@@ -578,10 +594,13 @@ async function main(): Promise<void> {
                 packetsPerCpuSecond:
                   cpuPercent > 1 ? (100 * result.relayedPacketsPerSecond) / cpuPercent : Number.NaN,
                 serverRssMb: rssMb(server.pid),
+                stealPercent,
               };
               rows.push(row);
               rtts.set(groupKey(row), [...(rtts.get(groupKey(row)) ?? []), measured]);
-              process.stderr.write(`\r${label} done: ${Math.round(row.relayedPacketsPerSecond)} pkt/s\n`);
+              process.stderr.write(
+                `\r${label} done: ${Math.round(row.relayedPacketsPerSecond)} pkt/s, steal ${fmt(stealPercent, 1)} %\n`,
+              );
             }
           }
         } finally {
@@ -612,11 +631,16 @@ async function main(): Promise<void> {
     cpus: availableParallelism(),
     workers: names.some((n) => n === 'ours-workers' || n === 'ours-native-workers') ? workers : undefined,
     loadAverage: { start: loadStart, end: loadAverage() },
+    stealPercent: (() => {
+      const end = machineCpu();
+      return (100 * (end.steal - machineStart.steal)) / Math.max(1, end.total - machineStart.total);
+    })(),
     payloadBytes: 100,
   };
   writeFileSync(values.out, `${JSON.stringify({ meta, medians: summary, rows }, null, 2)}\n`);
   process.stderr.write(
-    `load average ${loadStart.join(' ')} at start, ${meta.loadAverage.end.join(' ')} at end\n`,
+    `load average ${loadStart.join(' ')} at start, ${meta.loadAverage.end.join(' ')} at end; ` +
+      `CPU stolen by the hypervisor ${fmt(meta.stealPercent, 1)} %\n`,
   );
   process.stderr.write(`wrote ${values.out}\n`);
 }
