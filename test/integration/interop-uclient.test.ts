@@ -60,8 +60,12 @@ describe.each(['dgram', 'native'] as const)('turnutils_uclient against our relay
   });
 
   // The credential kind is the engine's business, the same whatever moves the datagrams: the
-  // native run takes static credentials only, every transport and mode.
-  it.each(udpIo === 'native' ? cases.filter(([, , auth]) => auth === 'static') : cases)(
+  // native run takes static credentials only, every transport and mode. The runs go five at a
+  // time (vitest's maxConcurrency): a uclient run is mostly waiting (3-6 s for 0.15 s of
+  // messages), and a relay serves many clients at once anyway. Each run's own counts decide; the
+  // relay's counters (shared) only have to cover them. (harness-coturn.test.ts stays one at a
+  // time: coturn packs messages into TLS records that uclient then loses.)
+  it.concurrent.each(udpIo === 'native' ? cases.filter(([, , auth]) => auth === 'static') : cases)(
     'echoes every message over %s in %s mode with %s credentials',
     async (transport, mode, auth) => {
       const before = relay.traffic();
