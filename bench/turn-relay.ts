@@ -14,7 +14,8 @@
  * second each (an audio-like rate). With --rounds N the servers take turns N times (the order
  * rotates each round) and the table shows each figure's median over the rounds: the machine's
  * other load then falls on every server alike. Beside the median of the rounds' p99 round trip,
- * the table shows the p99 of all rounds' round trips pooled (steadier: see MedianRow). Prints a
+ * the table shows the p99 of all rounds' round trips pooled (steadier: see MedianRow), and the
+ * ratios to coturn add the median of each round's own ratio (pairedP99). Prints a
  * table and the ratios to coturn, and writes every figure (each round's and the medians) as JSON.
  * --cpu-prof DIR runs our relay under `node --cpu-prof` and leaves its profile in DIR when it
  * stops; --node-flags adds flags to the Node running our relay (for `perf record` with
@@ -414,13 +415,29 @@ function table(rows: readonly MedianRow[]): string {
 const label = (r: { server: string; udpIo?: UdpIo | undefined }): string =>
   r.udpIo ? `${r.server} (${r.udpIo})` : r.server;
 
+/**
+ * The median over rounds of a server's p99 at 50 allocations over coturn's in the same round. The
+ * servers take turns within a round, so each pair was measured minutes apart at most: a host that
+ * gets busier for a while moves both sides of a ratio, where it moves only one side's median.
+ */
+function pairedP99(runs: readonly Row[], server: string, mode: LoadMode): number {
+  const at = (name: string, round: number) =>
+    runs.find(
+      (r) => r.server === name && r.scenario === 'latency@50' && r.mode === mode && r.round === round,
+    );
+  const each = runs
+    .filter((r) => r.server === server && r.scenario === 'latency@50' && r.mode === mode)
+    .map((r) => r.rttMs.p99 / (at('coturn', r.round)?.rttMs.p99 ?? Number.NaN));
+  return median(each);
+}
+
 /** Each server's figures as a multiple of coturn's: the goals of issue 11 §4 read off this. */
-function ratios(rows: readonly MedianRow[]): string {
+function ratios(rows: readonly MedianRow[], runs: readonly Row[]): string {
   const find = (server: string, scenario: string, mode: LoadMode) =>
     rows.find((r) => r.server === server && r.scenario === scenario && r.mode === mode);
   const lines = [
-    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn | pooled p99 @50 vs coturn |',
-    '|---|---:|---:|---:|---:|',
+    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn | pooled p99 @50 vs coturn | p99 @50 vs coturn, paired by round |',
+    '|---|---:|---:|---:|---:|---:|',
   ];
   for (const server of new Set(rows.map((r) => r.server))) {
     if (server === 'coturn') continue;
@@ -435,11 +452,12 @@ function ratios(rows: readonly MedianRow[]): string {
         ours && theirs ? ours.packetsPerCpuSecond / theirs.packetsPerCpuSecond : Number.NaN,
         lat && latC ? lat.rttP99Ms / latC.rttP99Ms : Number.NaN,
         lat && latC ? lat.rttP99PooledMs / latC.rttP99PooledMs : Number.NaN,
+        pairedP99(runs, server, mode),
       ];
     });
     const cell = (i: number) => `${fmt(cells[0]![i]!, 2)}x / ${fmt(cells[1]![i]!, 2)}x`;
     lines.push(
-      `| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} | ${cell(3)} |`,
+      `| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} | ${cell(3)} | ${cell(4)} |`,
     );
   }
   return lines.join('\n');
@@ -620,7 +638,7 @@ async function main(): Promise<void> {
       SCENARIOS.findIndex((s) => s.name === a.scenario) - SCENARIOS.findIndex((s) => s.name === b.scenario),
   );
   process.stdout.write(`${table(summary)}\n\n`);
-  if (names.includes('coturn')) process.stdout.write(`${ratios(summary)}\n`);
+  if (names.includes('coturn')) process.stdout.write(`${ratios(summary, rows)}\n`);
   mkdirSync(dirname(values.out), { recursive: true });
   const meta = {
     date: new Date().toISOString(),
