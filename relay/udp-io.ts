@@ -3,7 +3,8 @@
  * native addon (relay/native/native-udp.c, --udp-io native): the TURN listeners and the relayed
  * sockets use a UdpPort and do not know which. The native side reads every ready socket with
  * recvmmsg and hands what it read to JS in one call per loop turn (not one per socket); it copies
- * each datagram sent into a pool flushed with sendmmsg once per loop turn. Its drops are counted, never thrown (nativeUdpStats).
+ * each datagram sent into a pool flushed with sendmmsg once per loop turn. Its drops are counted,
+ * never thrown (nativeUdpStats).
  * Owns: dispatching the addon's batches (relay/native-addon.ts loads it). Must not import src/turn
  * or the relay.
  */
