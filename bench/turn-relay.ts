@@ -295,6 +295,12 @@ function machineCpu(): { total: number; steal: number } {
   return { total: cpu.reduce((a, b) => a + b, 0), steal: cpu[7] ?? 0 };
 }
 
+/** Percent of the machine's CPU time stolen by the hypervisor since `start` (a machineCpu()). */
+function stealSince(start: { total: number; steal: number }): number {
+  const now = machineCpu();
+  return (100 * (now.steal - start.steal)) / Math.max(1, now.total - start.total);
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
@@ -598,9 +604,7 @@ async function main(): Promise<void> {
               );
               const wall = (performance.now() - t0) / 1000;
               const cpuPercent = (100 * (cpuSeconds(server.pid) - cpu0)) / wall;
-              const machine1 = machineCpu();
-              const stealPercent =
-                (100 * (machine1.steal - machine0.steal)) / Math.max(1, machine1.total - machine0.total);
+              const stealPercent = stealSince(machine0);
               const row: Row = {
                 server: server.name,
                 ...(server.udpIo ? { udpIo: server.udpIo } : {}),
@@ -649,10 +653,7 @@ async function main(): Promise<void> {
     cpus: availableParallelism(),
     workers: names.some((n) => n === 'ours-workers' || n === 'ours-native-workers') ? workers : undefined,
     loadAverage: { start: loadStart, end: loadAverage() },
-    stealPercent: (() => {
-      const end = machineCpu();
-      return (100 * (end.steal - machineStart.steal)) / Math.max(1, end.total - machineStart.total);
-    })(),
+    stealPercent: stealSince(machineStart),
     payloadBytes: 100,
   };
   writeFileSync(values.out, `${JSON.stringify({ meta, medians: summary, rows }, null, 2)}\n`);
