@@ -5,7 +5,9 @@
  * - recent RTT percentiles over the last `window` replies,
  * - interarrival jitter as RTP does (RFC 3550 §6.4.1: J <- J + (|D| - J)/16, with D the change
  *   in transit time between consecutive replies; on a round trip the RTT plays the transit time),
- * - loss over a sliding window of the last `window` probes whose reply deadline has passed. Until
+ * - loss over a sliding window of the last `window` probes whose reply deadline has passed, from
+ *   the link's first answer on (probes sent before the first answered one are not counted: the
+ *   link was not up yet). Until
  *   `window` probes are decided, the rest of the window counts as delivered: one early loss weighs
  *   what it will weigh in a full window (1/window), not 1 in the few probes seen so far. Taken at
  *   face value, one probe lost among the first 16 read as 6 % loss, 190 ms of path cost, and moved
@@ -60,6 +62,12 @@ export class LinkEstimator {
     this.#push(this.#recent, rtt);
     this.#push(this.#outcomes, false);
     this.#samples++;
+    // The link's first answer: probes sent before this one went out before the link was up (a
+    // peer drops a new relay's probes until its next directory read tells it the sender, up to a
+    // second) and are not losses of the link. Counted, they stayed in the window for seconds
+    // after the link answered and kept a new relay's route on a detour for the sustain time.
+    if (this.#lastReplyAt === undefined)
+      for (const [s, t] of this.#sent) if (t < sentAt) this.#sent.delete(s);
     this.#lastReplyAt = at;
     // Probes sent after this one still wait; older ones are moot now that the link answered.
     let waiting: number | undefined;
@@ -68,12 +76,15 @@ export class LinkEstimator {
     this.#waitingSince = waiting;
   }
 
-  /** Probes whose deadline passed become losses. Call before reading the estimate. */
+  /**
+   * Probes whose deadline passed become losses, once the link has answered (before that it has
+   * no measurement: loss 1). Call before reading the estimate.
+   */
   expire(now: number): void {
     for (const [seq, sentAt] of this.#sent) {
       if (now - sentAt < this.o.lossTimeoutMs) continue;
       this.#sent.delete(seq);
-      this.#push(this.#outcomes, true);
+      if (this.#lastReplyAt !== undefined) this.#push(this.#outcomes, true);
     }
   }
 

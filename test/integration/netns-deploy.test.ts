@@ -289,7 +289,8 @@ describe('deployment rehearsal in network namespaces: three relays, an edge, two
     // After par: a relay that discovers its external address asks par's TURN port.
     relayProcs.tyo = await lab.start(ns.tyo, relayArgs('tyo'), {}, 'relay tyo', built);
     // Every relay has found the others in Redis and measured a direct path to each (a few
-    // seconds; bounded for a loaded two-core machine, where one CI rehearsal missed 30 s).
+    // seconds). It took 35-45 s in a quarter of the runs while a new relay counted the probes
+    // its peers dropped before they knew it as losses (src/measure/link-estimator.ts).
     await poll(
       () => IDS.every((a) => IDS.every((b) => a === b || route(a, b) === `${a}-${b}`)),
       45_000,

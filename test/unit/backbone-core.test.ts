@@ -187,6 +187,35 @@ describe('backbone core: hysteresis', () => {
   }, 30_000); // minutes of simulated time: seconds on a loaded machine
 });
 
+describe('backbone core: a relay joining a running mesh', () => {
+  it('routes a new relay directly to peers that learn of it one after the other, and stays', () => {
+    // Seen in the network-namespace rehearsal: a new relay probes its peers from its first
+    // directory read, but each peer drops those probes (an unknown sender) until its own next
+    // read, up to a second later. Counted as lost, they put up to 0.2 loss on the link to the
+    // peer that read last; the new relay routed to it through the other peer and kept that
+    // detour for the sustain time (30 s), long after the early losses had left the window.
+    for (const joinAt of [0, 50, 150, 450, 750, 950]) {
+      const net = new MemoryNet(['A']);
+      net.run(900);
+      net.add('B'); // reads the directory 900 ms after A, every second
+      net.link('A', 'B', { rttMs: 0.3 });
+      net.run(5000 + joinAt);
+      net.add('C');
+      net.link('A', 'C', { rttMs: 0.3 });
+      net.link('B', 'C', { rttMs: 0.3 });
+      // Within the settle time: a detour while the direct link has not answered yet is fine.
+      net.run(2500);
+      const settled = net.changes.length;
+      net.run(15_000);
+      for (const to of ['A', 'B']) {
+        expect(hops(net, 'C', to), `join at ${joinAt}`).toEqual(['C', to]);
+        expect(ownLink(net, 'C', to)!.lossRate, `join at ${joinAt}`).toBe(0);
+      }
+      expect(net.changes.slice(settled).filter((c) => c.relay === 'C')).toEqual([]);
+    }
+  });
+});
+
 describe('backbone core: directory records', () => {
   it('skips a relay record without load and keeps updating routes', () => {
     const net = triangle();

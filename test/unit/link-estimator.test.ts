@@ -58,6 +58,16 @@ describe('link estimator', () => {
     ).toBe(5 / 50);
   });
 
+  it('counts no loss for the probes sent before the link first answered', () => {
+    // Ten probes into a peer that does not know this relay yet, then every probe answered.
+    const e = run([...Array(10).fill(undefined), ...Array(20).fill(20)]);
+    expect(e.estimate(T0 + 4000).lossRate).toBe(0);
+    expect(e.estimate(T0 + 4000).samples).toBe(20);
+    // Until the first answer the link has no measurement; losses after it count as before.
+    expect(run(Array(10).fill(undefined)).estimate(T0 + 3000).lossRate).toBe(1);
+    expect(run([undefined, 20, undefined, 20]).estimate(T0 + 3000).lossRate).toBe(1 / 50);
+  });
+
   it('treats a link that never answered as fully lossy, and measures silence', () => {
     const e = new LinkEstimator();
     expect(e.estimate(T0).lossRate).toBe(1);
