@@ -32,9 +32,12 @@ import type { FrameMac } from '../src/backbone/frame-mac.ts';
 import type { TransportAddress } from '../src/net/address.ts';
 import { MESH_KEY, MemoryNet } from '../test/support/backbone-net.ts';
 
-/** Three cores on the in-memory network, settled: A reaches B directly, or through C. */
-function mesh(mac: FrameMac, viaC: boolean, bundles = false): MemoryNet {
-  const net = new MemoryNet(['A', 'B', 'C'], { bundles, mac });
+/**
+ * Three cores on the in-memory network, settled: A reaches B directly, or through C. `reuse`:
+ * the cores' reuseFrameBuffer, as the relay sets it on native UDP I/O.
+ */
+function mesh(mac: FrameMac, viaC: boolean, bundles = false, reuse = false): MemoryNet {
+  const net = new MemoryNet(['A', 'B', 'C'], { bundles, mac, reuseFrameBuffer: reuse });
   net.link('A', 'B', { rttMs: viaC ? 100 : 10 });
   net.link('A', 'C', { rttMs: 10 });
   net.link('C', 'B', { rttMs: 10 });
@@ -82,6 +85,7 @@ function coreCases(mac: FrameMac, n: number, size: number, payload: Uint8Array):
   const detour = mesh(mac, true);
   const [a, b] = [direct.core('A'), direct.core('B')];
   const [a2, c2] = [detour.core('A'), detour.core('C')];
+  const reusing = mesh(mac, false, false, true).core('A');
   if (a.routes.get('B')?.hops.join('-') !== 'A-B' || a2.routes.get('B')?.hops.join('-') !== 'A-C-B') {
     throw new Error('bench mesh: routes not as set up');
   }
@@ -106,6 +110,11 @@ function coreCases(mac: FrameMac, n: number, size: number, payload: Uint8Array):
   const b8 = `bundles of ${perBundle}, per frame`;
   const cases: Case[] = [
     ['route: seal a data frame (A)', () => a.route(source, '10.1.0.2', 50001, payload), 1],
+    [
+      'route: seal into the reused frame buffer (A, native I/O)',
+      () => reusing.route(source, '10.1.0.2', 50001, payload),
+      1,
+    ],
     ['frame: verify and deliver (B)', (i) => b.frame(toB[i]!, '10.0.0.1', 7000, direct.now), 1],
     ['frame: verify and pass on (C)', (i) => c2.frame(viaC[i]!, '10.0.0.1', 7000, detour.now), 1],
   ];

@@ -143,6 +143,8 @@ export class Backbone implements PeerEgress {
       keys: createKeyRing(o.meshKeys, this.#mac),
       tuning: o.tuning,
       thread: o.thread ?? 0,
+      // Native I/O copies each datagram on send (#transmit copies what a fault delays).
+      reuseFrameBuffer: this.#io.copiesOnSend,
     });
     this.setFaults(o.faults ?? new Map());
   }

@@ -46,6 +46,12 @@ export interface UdpBindOptions {
 
 export interface UdpIo {
   readonly mode: UdpIoKind;
+  /**
+   * Whether `send` is done with the bytes when it returns (native: copied into the send pool, or
+   * sent), so the caller may write the next datagram into the same buffer. Not with dgram, whose
+   * send reads them later.
+   */
+  readonly copiesOnSend: boolean;
   /** The native addon's counts on this thread; absent for dgram. */
   readonly stats?: () => NativeUdpStats;
   /**
@@ -120,6 +126,7 @@ class DgramPort implements UdpPort {
 
 export const dgramIo: UdpIo = {
   mode: 'dgram',
+  copiesOnSend: false,
   flush() {},
   async bind(host, _family, port, options = {}) {
     const socket = await bindUdp(host, port, options.shared ?? false, options.bigBuffers ?? false);
@@ -132,6 +139,7 @@ export const dgramIo: UdpIo = {
 /** A batch holds the datagrams of every socket that was ready; each row's `handlers[id]` takes it. */
 class NativeIo implements UdpIo {
   readonly mode = 'native';
+  readonly copiesOnSend = true;
   readonly #addon: UdpAddon;
   readonly #handlers: (UdpHandler | undefined)[] = [];
   readonly #meta: Int32Array;

@@ -22,6 +22,12 @@ export interface BackboneCoreOptions {
   readonly tuning: BackboneTuning;
   /** This core's thread of the relay (--workers N): 0 (the default) leads, the others follow. */
   readonly thread?: number;
+  /**
+   * The shell sends or copies every frame `route` returns before it calls the core again (native
+   * UDP I/O copies on send): data frames are then built in one buffer reused for each, not in
+   * fresh memory per frame. Off by default (dgram reads the bytes after send returns).
+   */
+  readonly reuseFrameBuffer?: boolean;
 }
 
 /**

@@ -12,8 +12,8 @@
  * keeps the data path, the state it shares and the bundles.
  *
  * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
- * frame is built in one buffer (the payload copied once) and tagged with one call of the shell's
- * frame MAC (frame-mac.ts); a forwarded frame leaves as the datagram it came in (its hop limit
+ * frame is built in one buffer (the payload copied once; with `reuseFrameBuffer`, the same buffer
+ * for every frame) and tagged with one call of the shell's frame MAC (frame-mac.ts); a forwarded frame leaves as the datagram it came in (its hop limit
  * lowered in place). To a relay that takes bundles (bundle.ts), small data frames are
  * written into the bundle for their next hop instead and leave when the shell calls `flush()` at
  * the end of the event-loop turn: one seal, one verify and one datagram per bundle; a bundle's
@@ -98,6 +98,8 @@ export class BackboneCore {
   /** Fault injection: transit frames toward these next hops ('*': all) are dropped uncounted. */
   #grayTransit: ReadonlySet<string> = new Set();
   #seq = 0;
+  /** With `reuseFrameBuffer`: every data frame `route` seals alone is built here (grown as needed). */
+  #frameBuffer: Uint8Array | undefined;
 
   constructor(readonly options: BackboneCoreOptions) {
     this.#t = options.tuning;
@@ -196,7 +198,8 @@ export class BackboneCore {
     if (!hop) return DIRECT;
     const to = hop.threads[pickThread(hop, target, peerPort, hop !== target)]!;
     const dstFamily = peerIp.includes(':') ? 6 : 4;
-    if (dataOverhead(source.family, dstFamily) + data.length > MAX_FRAME_LENGTH) return TOO_LARGE;
+    const length = dataOverhead(source.family, dstFamily) + data.length;
+    if (length > MAX_FRAME_LENGTH) return TOO_LARGE;
     const srcIp = this.#addresses.bytesOf(source.address);
     const dstIp = this.#addresses.bytesOf(peerIp);
     if (srcIp?.length !== ipLength(source.family) || dstIp?.length !== ipLength(dstFamily)) return DIRECT;
@@ -212,13 +215,13 @@ export class BackboneCore {
       hopLimit: this.#t.maxHops + 1,
     };
     if (hop.bundles) {
-      const length = untaggedLength(init);
-      if (bundles(length, this.#t.bundleBytes)) {
-        writeDataFrame(this.#entry(to, length), init, this.#keys);
+      const untagged = untaggedLength(init);
+      if (bundles(untagged, this.#t.bundleBytes)) {
+        writeDataFrame(this.#entry(to, untagged), init, this.#keys);
         return { type: 'queued', kind: 'data', peer: hop.id };
       }
     }
-    const frame = sealDataFrame(init, this.#keys);
+    const frame = sealDataFrame(init, this.#keys, this.#reusable(length));
     return this.#inOrder(to, { type: 'send', kind: 'data', peer: hop.id, to: to.address, parts: [frame] });
   }
 
@@ -421,6 +424,14 @@ export class BackboneCore {
   #reachable(hop: Peer | undefined, target: Peer): Peer | undefined {
     if (!hop || canSendTo(this.#thread, hop)) return hop;
     return canSendTo(this.#thread, target) ? target : undefined;
+  }
+
+  /** The reused frame buffer, at least `length` bytes, when the shell allows it (options). */
+  #reusable(length: number): Uint8Array | undefined {
+    if (!this.options.reuseFrameBuffer) return undefined;
+    if (this.#frameBuffer === undefined || this.#frameBuffer.length < length)
+      this.#frameBuffer = new Uint8Array(Math.max(length, 2048));
+    return this.#frameBuffer;
   }
 
   #nextSeq(): number {

@@ -50,11 +50,13 @@ export * from './frame-format.ts';
 /**
  * A data frame sealed with the current key, as one buffer: header, addresses, payload (copied
  * once, into the frame) and tag. Throws (a caller fault) on a bad address, seq, relay hash, hop
- * limit or flags, or a frame over MAX_FRAME_LENGTH: check dataOverhead() first.
+ * limit or flags, or a frame over MAX_FRAME_LENGTH: check dataOverhead() first. With `into`
+ * (a buffer the caller reuses, large enough), the frame is a view of its start; otherwise fresh
+ * memory.
  */
-export function encodeDataFrame(init: DataFrameInit, keys: KeyRing): Uint8Array {
+export function encodeDataFrame(init: DataFrameInit, keys: KeyRing, into?: Uint8Array): Uint8Array {
   const length = untaggedLength(init) + FRAME_TAG_LENGTH;
-  const out = carve(length);
+  const out = into !== undefined && into.length >= length ? into.subarray(0, length) : carve(length);
   writeDataFrame(out, init, keys);
   return seal(out, keys, out[FrameOffset.HopLimit]!);
 }
@@ -75,8 +77,9 @@ export function untaggedLength(init: DataFrameInit): number {
 }
 
 /**
- * Writes `init` as a data frame without its tag, hop limit included, into `out` (zeroed, at
- * least untaggedLength(init) bytes): the body of seal, and a bundle entry as it is.
+ * Writes `init` as a data frame without its tag, hop limit included, into `out` (at least
+ * untaggedLength(init) bytes; every byte of them is written): the body of seal, and a bundle
+ * entry as it is.
  */
 export function writeDataFrame(out: Uint8Array, init: DataFrameInit, keys: KeyRing): void {
   const { source: s, destination: d, payload } = init;

@@ -86,6 +86,8 @@ export class MemoryNet {
       mac?: FrameMac;
       /** Relays whose records say `backboneBundles` (all with true, these with a list); none by default. */
       bundles?: boolean | readonly string[];
+      /** The cores' `reuseFrameBuffer` (the network copies every datagram when it is sent). */
+      reuseFrameBuffer?: boolean;
     } = {},
   ) {
     this.#ids = [...ids];
@@ -103,6 +105,7 @@ export class MemoryNet {
       lon: n,
       keys: createKeyRing([MESH_KEY], this.options.mac ?? nodeCryptoMac),
       tuning: { ...BACKBONE_DEFAULTS, ...this.options.tuning },
+      reuseFrameBuffer: this.options.reuseFrameBuffer ?? false,
     });
     const record: RelayRecord = {
       id,

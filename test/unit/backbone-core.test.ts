@@ -60,6 +60,24 @@ describe('backbone core: probing and link estimates', () => {
     expect(net.delivered[0]!.data).toEqual(payload(100));
   });
 
+  it('builds every data frame in one reused buffer when the shell sends before its next call', () => {
+    const net = new MemoryNet(['A', 'B', 'C'], { reuseFrameBuffer: true });
+    net.link('A', 'B', { rttMs: 20 });
+    net.link('A', 'C', { rttMs: 30 });
+    net.link('C', 'B', { rttMs: 30 });
+    net.run(3000);
+    const sent = [1, 2, 3].map((fill) => net.send('A', 'B', payload(1000, fill), 50000, 50000 + fill));
+    const frames = sent.map((a) => (a.type === 'send' ? a.parts[0]! : undefined));
+    expect(frames.every((f) => f?.buffer === frames[0]?.buffer && f?.byteOffset === 0)).toBe(true);
+    net.run(50);
+    // Each was copied when it was sent: every payload arrives as it was, to its own port.
+    expect(net.delivered.map((d) => [d.relayed.split(':')[1], d.data[0], d.data.length])).toEqual([
+      ['50001', 1, 1000],
+      ['50002', 2, 1000],
+      ['50003', 3, 1000],
+    ]);
+  });
+
   it('sends directly what is for no relay, or for itself', () => {
     const net = triangle();
     net.run(3000);

@@ -142,6 +142,22 @@ describe('data frames', () => {
     expect(dataOf(decodeFrame(pool.subarray(7, 7 + f.length), ring)).payload).toEqual(bytes(33));
   });
 
+  it('builds a frame into a buffer the caller reuses, writing every byte of it', () => {
+    for (const family of ['IPv4', 'IPv6']) {
+      const [source, destination] = addrs[family]!;
+      const init = { seq: 9, sender: A, target: B, source, destination, payload: bytes(700, 3) };
+      const dirty = new Uint8Array(2048).fill(0xa5);
+      const f = encodeDataFrame(init, ring, dirty);
+      expect(f.buffer).toBe(dirty.buffer);
+      expect(f.byteOffset).toBe(0);
+      expect(f).toEqual(encodeDataFrame(init, ring)); // the same bytes as in fresh, zeroed memory
+      // Too small a buffer: fresh memory instead, the buffer untouched.
+      const small = new Uint8Array(16).fill(0xa5);
+      expect(encodeDataFrame(init, ring, small).buffer).not.toBe(small.buffer);
+      expect(small.every((b) => b === 0xa5)).toBe(true);
+    }
+  });
+
   it('refuses bad encoder input by throwing, since only a caller bug produces it', () => {
     const [source, destination] = addrs.IPv4!;
     const base = { seq: 1, sender: A, target: B, source, destination, payload: bytes(1) };
