@@ -7,12 +7,11 @@
  *   in transit time between consecutive replies; on a round trip the RTT plays the transit time),
  * - loss over a sliding window of the last `window` probes whose reply deadline has passed, from
  *   the link's first answer on (probes sent before the first answered one are not counted: the
- *   link was not up yet). Until
- *   `window` probes are decided, the rest of the window counts as delivered: one early loss weighs
- *   what it will weigh in a full window (1/window), not 1 in the few probes seen so far. Taken at
- *   face value, one probe lost among the first 16 read as 6 % loss, 190 ms of path cost, and moved
- *   a young relay's route onto a link eight times slower for seconds (test/unit/backbone-core
- *   "hysteresis"). A dead link still shows at once: the backbone marks a quiet link fully lossy.
+ *   link was not up yet). Until `window` probes are decided, the rest of the window counts as
+ *   delivered: one early loss weighs what it will weigh in a full window (1/window), not 1 in the
+ *   few probes seen so far. Taken at face value, one probe lost among the first 16 read as 6 %
+ *   loss, 190 ms of path cost, and moved a young relay's route onto a link eight times slower for
+ *   seconds (test/unit/backbone-core "hysteresis"). A dead link still shows at once: the backbone marks a quiet link fully lossy.
  * Pure: probe times and `now` come in as parameters (ms).
  */
 import type { LinkMetrics } from '../directory/types.ts';
