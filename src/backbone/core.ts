@@ -11,17 +11,18 @@
  * control plane's (control-plane.ts: probes, link records, delivery checks, routes); this file
  * keeps the data path, the state it shares and the bundles.
  *
- * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data
- * frame is built in one buffer (the payload copied once; with `reuseFrameBuffer`, the same
- * buffer for every frame) and tagged with one call of the shell's frame MAC (frame-mac.ts); a
- * forwarded frame leaves as the datagram it came in (its hop limit lowered in place). To a relay
- * that takes bundles (bundle.ts), small data frames are written into the bundle for their next
- * hop instead and leave when the shell calls `flush()` at the end of the event-loop turn: one seal, one verify and one datagram per bundle; a bundle's
- * entries are checked and delivered or passed on one by one (`each`). Addresses stay bytes: the
- * strings a delivery needs come from small caches keyed by numbers (address-cache.ts), not built
- * per packet. Received frames pass, in order and before any MAC work, a size check and a check
- * that the UDP source is a registered relay's backbone address (the sender's own unless the frame
- * was forwarded); then the tag; then the sender's replay window (replay-window.ts).
+ * Data path (`frame`, `route`): one action object and at most one buffer per packet. A data frame
+ * is built in one buffer (the payload copied once; with `reuseFrameBuffer`, the same buffer for
+ * every frame) and tagged with one call of the shell's frame MAC (frame-mac.ts); a forwarded frame
+ * leaves as the datagram it came in (its hop limit lowered in place). To a relay that takes bundles
+ * (bundle.ts), small data frames are written into the bundle for their next hop instead and leave
+ * when the shell calls `flush()` at the end of the event-loop turn: one seal, one verify and one
+ * datagram per bundle; a bundle's entries are checked and delivered or passed on one by one
+ * (`each`). Addresses stay bytes: the strings a delivery needs come from small caches keyed by
+ * numbers (address-cache.ts), not built per packet. Received frames pass, in order and before any
+ * MAC work, a size check and a check that the UDP source is a registered relay's backbone address
+ * (the sender's own unless the frame was forwarded); then the tag; then the sender's replay window
+ * (replay-window.ts).
  *
  * Several threads (--workers N; threads.ts, docs/BACKBONE.md): one core per thread, each with its
  * own backbone port, sender id and replay windows. Thread 0 leads: it probes, publishes links and
