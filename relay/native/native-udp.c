@@ -112,8 +112,7 @@ struct state {
   /* Allocated apart from the state: their close callbacks may run after the state is freed. */
   uv_prepare_t *prepare;
   uv_check_t *check;
-  ep_poll_t *ep; /* the epoll set of the sockets and its uv_poll */
-  int epfd;
+  ep_poll_t *ep; /* the epoll set of the sockets (ep->fd) and its uv_poll */
   int hooks_started;
   /* While onBatch runs, closed ids wait here: rows of the batch still name them, and a socket
    * opened by the callback must not take an id whose rows are not yet dispatched. */
@@ -299,7 +298,7 @@ static void on_ready(uv_poll_t *h, int status, int events) {
     return;
   }
   struct epoll_event ready[EP_EVENTS];
-  int nready = epoll_wait(st->epfd, ready, EP_EVENTS, 0);
+  int nready = epoll_wait(st->ep->fd, ready, EP_EVENTS, 0);
   if (nready <= 0) {
     if (nready < 0 && errno != EINTR) st->c.recv_errors++;
     return;
@@ -370,7 +369,7 @@ static void close_sock(state_t *st, sock_t *s) {
     s->dirty = 0;
   }
   s->closing = 1;
-  epoll_ctl(st->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+  epoll_ctl(st->ep->fd, EPOLL_CTL_DEL, s->fd, NULL);
   close(s->fd);
   st->socks[s->id] = NULL;
   if (st->in_batch)
@@ -443,7 +442,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.u32 = (uint32_t)s->id;
-  if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (epoll_ctl(st->ep->fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = errno;
     close(fd);
     st->free_ids[st->free_ids_len++] = s->id;
@@ -647,9 +646,9 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
       return NULL;
     }
     st->ep = malloc(sizeof *st->ep);
-    st->epfd = st->ep ? epoll_create1(EPOLL_CLOEXEC) : -1;
-    if (st->epfd < 0 || uv_poll_init(st->loop, &st->ep->poll, st->epfd) != 0) {
-      if (st->epfd >= 0) close(st->epfd);
+    int epfd = st->ep ? epoll_create1(EPOLL_CLOEXEC) : -1;
+    if (epfd < 0 || uv_poll_init(st->loop, &st->ep->poll, epfd) != 0) {
+      if (epfd >= 0) close(epfd);
       free(st->ep);
       free(st->prepare);
       free(st->check);
@@ -659,7 +658,7 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
       napi_throw_error(env, "ERR_NATIVE_UDP", "setup: no epoll set");
       return NULL;
     }
-    st->ep->fd = st->epfd;
+    st->ep->fd = epfd;
     st->ep->poll.data = st;
     uv_poll_start(&st->ep->poll, UV_READABLE, on_ready);
     uv_unref((uv_handle_t *)&st->ep->poll); /* until a socket opens */
