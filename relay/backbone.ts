@@ -21,11 +21,12 @@
  * no directory: they take those updates and tell thread 0 their data counts every 250 ms, for
  * the delivery checks (per link and end to end). No message per packet.
  */
+import { randomBytes } from 'node:crypto';
 import { BackboneCore } from '../src/backbone/core.ts';
 import type { BackboneAction, PeerCounts } from '../src/backbone/core-actions.ts';
 import type { BackboneTuning } from '../src/backbone/defaults.ts';
 import type { FrameMac } from '../src/backbone/frame-mac.ts';
-import { createKeyRing } from '../src/backbone/key-ring.ts';
+import { createKeyRing, parseRunId, RUN_ID_BYTES } from '../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayDirectory, RelayRecord } from '../src/directory/types.ts';
 import { faultFor, grayTransit, impair, type LinkFault } from '../src/faults/link-fault.ts';
 import { addressKey, type TransportAddress } from '../src/net/address.ts';
@@ -53,11 +54,26 @@ export interface BackboneOptions {
   readonly io?: UdpIo;
   /** Who computes frame tags (--backbone-mac; relay/frame-mac.ts); node:crypto by default. */
   readonly mac?: FrameMacChoice;
+  /** This relay process's run (newBackboneRun), the same on every thread and in its record. */
+  readonly run: string;
+}
+
+/** A fresh run id for a relay process, as its record carries it (`backboneRun`: 32 hex digits). */
+export function newBackboneRun(): string {
+  return randomBytes(RUN_ID_BYTES).toString('hex');
+}
+
+/** The bytes of a run id made by newBackboneRun (a caller fault otherwise). */
+function runIdOf(run: string): Uint8Array {
+  const bytes = parseRunId(run);
+  if (!bytes) throw new TypeError(`backbone run: 32 lowercase hex digits, got ${JSON.stringify(run)}`);
+  return bytes;
 }
 
 /** Thread `thread`'s backbone as the relay's configuration gives it: port --backbone-port + thread. */
-export function backboneOptions(config: RelayConfig, thread: number): BackboneOptions {
+export function backboneOptions(config: RelayConfig, thread: number, run: string): BackboneOptions {
   return {
+    run,
     id: config.id,
     bindAddress: config.listen[0]!,
     port: config.backbonePort! + thread,
@@ -112,6 +128,8 @@ export class Backbone implements PeerEgress {
   readonly core: BackboneCore;
   readonly #log: Logger;
   readonly #warn = rateLimitedLog();
+  /** A relay the directory lists but the backbone cannot use is said again at most once a minute. */
+  readonly #skipWarn = rateLimitedLog(60_000);
   #faults: ReadonlyMap<string, LinkFault> = new Map();
   readonly #io: UdpIo;
   readonly #mac: FrameMac;
@@ -141,6 +159,7 @@ export class Backbone implements PeerEgress {
       lat: o.lat,
       lon: o.lon,
       keys: createKeyRing(o.meshKeys, this.#mac),
+      run: runIdOf(o.run),
       tuning: o.tuning,
       thread: o.thread ?? 0,
       // Native I/O copies each datagram on send (#transmit copies what a fault delays).
@@ -342,7 +361,7 @@ export class Backbone implements PeerEgress {
         break;
       }
       case 'skipped-relay':
-        this.#warn(`skip-${a.id}`, Date.now(), (suppressed) =>
+        this.#skipWarn(a.id, Date.now(), (suppressed) =>
           this.#log.warn({ relay: a.id, why: a.why, suppressed }, 'relay skipped'),
         );
         break;

@@ -1,62 +1,70 @@
 /**
  * The backbone's frame MAC (src/backbone/frame-mac.ts; docs/BACKBONE.md, "The tag"), twice, with
- * identical tags:
- * - openssl-native: the native addon (relay/native/frame-mac.c) with SHA-256 from the OpenSSL
- *   inside the node binary, the per-key midstate made once, each frame hashed where it lies and
- *   its tag compared in C; one N-API call per frame, no allocation.
- * - node-crypto: node:crypto's one-shot `hash` over the frame key and a copy of the frame (the
- *   fallback, and what runs where the addon is not built).
+ * identical tags (RFC 8439's ChaCha20-Poly1305 AEAD tag over the frame, nonce from its sender and
+ * seq fields):
+ * - openssl-native: the native addon (relay/native/frame-mac.c) with ChaCha20 and Poly1305 from
+ *   the OpenSSL inside the node binary, each frame read where it lies and its tag compared in C;
+ *   one N-API call per frame, no allocation.
+ * - node-crypto: node:crypto's chacha20-poly1305 cipher over a copy of the frame (the fallback,
+ *   and what runs where the addon is not built): a cipher object per frame, several times the
+ *   addon's cost.
  * The relay takes the addon's whenever it loads and finds OpenSSL's symbols, whatever --udp-io
  * (--backbone-mac node-crypto forces the other). Owns: both implementations and the choice.
  */
-import { FRAME_TAG_LENGTH, FrameOffset, MAX_FRAME_LENGTH } from '../src/backbone/frame.ts';
+import { createCipheriv } from 'node:crypto';
+import {
+  FRAME_HEADER_LENGTH,
+  FRAME_TAG_LENGTH,
+  FrameOffset,
+  MAX_FRAME_LENGTH,
+} from '../src/backbone/frame.ts';
 import type { FrameMac, KeyedFrameMac } from '../src/backbone/frame-mac.ts';
-import { FRAME_KEY_BYTES } from '../src/backbone/key-ring.ts';
+import { RUN_KEY_BYTES } from '../src/backbone/key-ring.ts';
 import type { BackboneMacMode } from './config-options.ts';
 import { type MacAddon, nativeAddon } from './native-addon.ts';
-import { sha256 } from './platform-crypto.ts';
+import { hmacSha256 } from './platform-crypto.ts';
 
 const HOP = FrameOffset.HopLimit;
 
-/** Frame key || a frame up to its tag, hashed in one call; grown to the largest frame once. */
-let scratch = new Uint8Array(FRAME_KEY_BYTES + 1500);
+/** A frame up to its tag, copied so its hop limit reads as 0; grown to the largest frame once. */
+let scratch = new Uint8Array(1500);
+const nonce = new Uint8Array(12);
 
-/** SHA-256(key || frame[0..end) with the hop limit as 0), the key wiped from the scratch after. */
-function digest(key: Uint8Array, frame: Uint8Array, end: number): Uint8Array {
-  const n = FRAME_KEY_BYTES + end;
-  if (scratch.length < n) scratch = new Uint8Array(FRAME_KEY_BYTES + Math.max(end, MAX_FRAME_LENGTH));
-  scratch.set(key);
-  scratch.set(frame.subarray(0, end), FRAME_KEY_BYTES);
-  scratch[FRAME_KEY_BYTES + HOP] = 0;
-  const d = sha256(scratch.subarray(0, n));
-  scratch.fill(0, 0, FRAME_KEY_BYTES);
-  return d;
+/** The RFC 8439 tag of frame[0..end) (hop limit as 0) as additional data, no plaintext. */
+function tagOf(key: Uint8Array, frame: Uint8Array, end: number): Uint8Array {
+  if (scratch.length < end) scratch = new Uint8Array(Math.max(end, MAX_FRAME_LENGTH));
+  scratch.set(frame.subarray(0, end));
+  scratch[HOP] = 0;
+  nonce.set(frame.subarray(FrameOffset.Sender, FrameOffset.Sender + 6));
+  nonce.set(frame.subarray(FrameOffset.Seq, FrameOffset.Seq + 6), 6);
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: FRAME_TAG_LENGTH });
+  cipher.setAAD(scratch.subarray(0, end), { plaintextLength: 0 });
+  cipher.final();
+  return cipher.getAuthTag();
 }
 
 const inRange = (frame: Uint8Array, end: number): boolean =>
-  Number.isInteger(end) && end > HOP && end + FRAME_TAG_LENGTH <= frame.length;
+  Number.isInteger(end) && end >= FRAME_HEADER_LENGTH && end + FRAME_TAG_LENGTH <= frame.length;
 
 function badEnd(frame: Uint8Array, end: number): RangeError {
   return new RangeError(`frame MAC: no room for a tag at ${end} in a frame of ${frame.length} bytes`);
 }
 
-/** node:crypto (OpenSSL through Node's one-shot hash): one call and one copy of the frame per tag. */
+/** node:crypto's chacha20-poly1305: a cipher object and one copy of the frame per tag. */
 export const nodeCryptoMac: FrameMac = Object.freeze({
   name: 'node-crypto' as const,
-  sha256,
-  keyed(frameKey: Uint8Array): KeyedFrameMac {
-    if (frameKey.length !== FRAME_KEY_BYTES)
-      throw new TypeError(`frame MAC: a key of ${FRAME_KEY_BYTES} bytes`);
-    const key = Uint8Array.from(frameKey);
+  hmacSha256,
+  keyed(runKey: Uint8Array): KeyedFrameMac {
+    if (runKey.length !== RUN_KEY_BYTES) throw new TypeError(`frame MAC: a key of ${RUN_KEY_BYTES} bytes`);
+    const key = Uint8Array.from(runKey);
     return {
       seal(frame, end) {
         if (!inRange(frame, end)) throw badEnd(frame, end);
-        const tag = digest(key, frame, end);
-        for (let i = 0; i < FRAME_TAG_LENGTH; i++) frame[end + i] = tag[i]!;
+        frame.set(tagOf(key, frame, end), end);
       },
       verify(frame, end) {
         if (!inRange(frame, end)) return false;
-        const tag = digest(key, frame, end);
+        const tag = tagOf(key, frame, end);
         // Constant-time over the tag: every byte is compared whatever the earlier ones were.
         let diff = 0;
         for (let i = 0; i < FRAME_TAG_LENGTH; i++) diff |= tag[i]! ^ frame[end + i]!;
@@ -78,9 +86,9 @@ export function nativeFrameMac(): { mac: FrameMac; openssl: string } | { error: 
   const { macKey, macSeal, macVerify } = addon;
   const mac: FrameMac = Object.freeze({
     name: 'openssl-native' as const,
-    sha256,
-    keyed(frameKey: Uint8Array): KeyedFrameMac {
-      const k = macKey(frameKey);
+    hmacSha256,
+    keyed(runKey: Uint8Array): KeyedFrameMac {
+      const k = macKey(runKey);
       return {
         seal(frame, end) {
           if (!macSeal(k, frame, end)) throw badEnd(frame, end);

@@ -28,10 +28,10 @@ export type NativeMacKey = { readonly __brand: 'NativeMacKey' };
 
 /** relay/native/frame-mac.c: the frame tag with the node binary's OpenSSL. */
 export interface MacAddon {
-  /** Whether OpenSSL's SHA-256 was found in this process; `reason` says why not; `openssl` its version. */
+  /** Whether OpenSSL's ChaCha20 and Poly1305 were found in this process; `reason` says why not; `openssl` its version. */
   macInfo(): { available: boolean; reason: string; openssl: string };
-  /** Throws when unavailable or `frameKey` is not 64 bytes. */
-  macKey(frameKey: Uint8Array): NativeMacKey;
+  /** Throws when unavailable or `runKey` is not 32 bytes. */
+  macKey(runKey: Uint8Array): NativeMacKey;
   /** False on bad arguments (not one of our keys, `end` out of range); the tag written otherwise. */
   macSeal(key: NativeMacKey, frame: Uint8Array, end: number): boolean;
   macVerify(key: NativeMacKey, frame: Uint8Array, end: number): boolean;

@@ -10,7 +10,7 @@ import type { RelayDirectory } from '../src/directory/types.ts';
 import { parseLinkFaults } from '../src/faults/link-fault.ts';
 import { addressKey } from '../src/net/address.ts';
 import type { TrafficCounters } from '../src/turn/allocation.ts';
-import { Backbone, type BackboneUpdate, backboneOptions } from './backbone.ts';
+import { Backbone, type BackboneUpdate, backboneOptions, newBackboneRun } from './backbone.ts';
 import { createBackboneMetrics } from './backbone-metrics.ts';
 import type { RelayConfig } from './config.ts';
 import { type RelayHttp, startRelayHttp } from './http.ts';
@@ -48,6 +48,8 @@ export interface RelaySiblings {
 
 /** What the other workers tell this one (worker 0). */
 export interface SiblingHooks {
+  /** This relay process's backbone run (32 hex digits): every thread seals its frames under it. */
+  readonly backboneRun: string;
   backboneCounts(worker: number, counts: readonly PeerCounts[]): void;
 }
 
@@ -86,9 +88,11 @@ export async function startRelayNode(
   const { logger, directory } = deps;
   let backbone: Backbone | undefined;
   let siblings: RelaySiblings | undefined;
+  // New at every start: the keys this run seals frames with, in its record for the others.
+  const backboneRun = newBackboneRun();
   const backboneFor = (r: TurnRelay): Backbone =>
     new Backbone(
-      backboneOptions(config, 0),
+      backboneOptions(config, 0, backboneRun),
       r,
       { directory: directory!, followers: (u) => siblings?.backboneUpdate(u) },
       createBackboneMetrics(r.metrics.registry),
@@ -115,7 +119,10 @@ export async function startRelayNode(
     throw err;
   });
   siblings = await deps
-    .siblings?.({ backboneCounts: (worker, counts) => backbone?.siblingCounts(worker, counts) })
+    .siblings?.({
+      backboneRun,
+      backboneCounts: (worker, counts) => backbone?.siblingCounts(worker, counts),
+    })
     .catch(async (err: unknown) => {
       await relay.stop();
       throw err;
@@ -180,6 +187,7 @@ export async function startRelayNode(
           address: backbone.address,
           io: backbone.io,
           mac: backbone.mac,
+          run: backboneRun,
           routes: Object.fromEntries([...backbone.routes()].map(([to, path]) => [to, path.hops])),
         },
       }),
@@ -232,6 +240,7 @@ export async function startRelayNode(
         backboneThreads:
           config.backbonePort === undefined ? undefined : backboneThreads(config, family, advertised),
         backboneBundles: config.backbonePort !== undefined,
+        backboneRun: config.backbonePort === undefined ? undefined : backboneRun,
         pingUrl: pingUrl(config, advertised, { private: http.port, http: ping.http, https: ping.https }),
       },
       {

@@ -2,17 +2,13 @@
  * The platform's cryptography for the pure cores: src/ takes a synchronous MAC as a parameter and
  * the relay gives it node:crypto (OpenSSL), so nothing on the data path hashes in JavaScript.
  */
-import { createHash, createHmac, hash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { Sha256 } from '../src/backbone/frame-mac.ts';
+import type { HmacSha256 } from '../src/backbone/frame-mac.ts';
 import type { StunCrypto } from '../src/stun/stun-crypto.ts';
 
-/**
- * SHA-256 in one call, for the backbone: frame keys, and the node-crypto frame MAC
- * (relay/frame-mac.ts). `crypto.hash` (Node 20.12 and later) makes no Hash object per call, which
- * is most of what createHmac and createHash cost on a small frame.
- */
-export const sha256: Sha256 = (data) => hash('sha256', data, 'buffer');
+/** HMAC-SHA256 (RFC 2104), for the backbone's run keys (src/backbone/key-ring.ts). */
+export const hmacSha256: HmacSha256 = (key, data) => createHmac('sha256', key).update(data).digest();
 
 /** HMAC-SHA1 (RFC 2104) over the concatenation of `parts`. */
 export const hmacSha1: StunCrypto['hmacSha1'] = (key, parts) => {

@@ -91,6 +91,8 @@ export class Registration {
       readonly backboneThreads?: readonly BackboneThreadRecord[] | undefined;
       /** Its backbone takes bundles (every backbone of this version does). */
       readonly backboneBundles?: boolean;
+      /** Its backbone's run (src/backbone/key-ring.ts), with a backbone. */
+      readonly backboneRun?: string | undefined;
       readonly pingUrl: string | undefined;
     },
     private readonly sources: RegistrationSources,
@@ -180,6 +182,7 @@ export class Registration {
       backbone: this.reach.backbone,
       ...(this.reach.backboneThreads?.length ? { backboneThreads: this.reach.backboneThreads } : {}),
       ...(this.reach.backboneBundles ? { backboneBundles: true } : {}),
+      ...(this.reach.backboneRun ? { backboneRun: this.reach.backboneRun } : {}),
       ...(this.reach.pingUrl ? { pingUrl: this.reach.pingUrl } : {}),
       relayedAddress: c.externalIps[family] ?? c.listen[0]!,
       portRange: [c.minPort, c.maxPort],

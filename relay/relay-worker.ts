@@ -15,7 +15,7 @@ import { TurnRelay } from './turn-relay.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './workers.ts';
 
 async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Promise<void> {
-  const { config, index } = start;
+  const { config, index, backboneRun } = start;
   const logger = createLogger(config.logLevel, 'relay', { sync: true }).child({ worker: index });
   const post = (m: FromWorker) => port.postMessage(m);
   let backbone: Backbone | undefined;
@@ -26,7 +26,7 @@ async function run(port: NonNullable<typeof parentPort>, start: WorkerStart): Pr
       ? {
           egress: (r: TurnRelay) => {
             backbone = new Backbone(
-              backboneOptions(config, index),
+              backboneOptions(config, index, backboneRun),
               r,
               { report: (counts) => post({ type: 'backbone-counts', counts }) },
               createBackboneMetrics(r.metrics.registry),

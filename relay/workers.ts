@@ -58,6 +58,8 @@ export type FromWorker =
 export interface WorkerStart {
   readonly index: number;
   readonly config: RelayConfig;
+  /** The relay process's backbone run (SiblingHooks), which its backbone thread seals under. */
+  readonly backboneRun: string;
 }
 
 const STATS_PERIOD_MS = 1000;
@@ -141,18 +143,22 @@ export class WorkerPool {
     config: RelayConfig,
     logger: Logger,
     onFailure: (error: string) => void,
-    hooks?: SiblingHooks,
+    hooks: SiblingHooks,
   ): Promise<WorkerPool> {
     const log = logger.child({ part: 'workers' });
     const workers: RelayWorker[] = [];
     const started: Promise<void>[] = [];
     for (let index = 1; index < config.workers; index++) {
-      const data: WorkerStart = { index, config: workerConfig(config, index) };
+      const data: WorkerStart = {
+        index,
+        config: workerConfig(config, index),
+        backboneRun: hooks.backboneRun,
+      };
       const thread = startThread(data);
       const worker = new RelayWorker(index, thread);
       workers.push(worker);
       thread.on('message', (m: FromWorker) => {
-        if (m.type === 'backbone-counts') hooks?.backboneCounts(index, m.counts);
+        if (m.type === 'backbone-counts') hooks.backboneCounts(index, m.counts);
       });
       started.push(
         new Promise<void>((resolve, reject) => {

@@ -6,6 +6,6 @@
 /* Adds macInfo, macKey, macSeal and macVerify to the addon's exports. */
 napi_status frame_mac_define(napi_env env, napi_value exports);
 
-/* Whether OpenSSL's SHA-256 was found in this process and passed its known-answer test. */
+/* Whether OpenSSL's ChaCha20 and Poly1305 were found in this process and passed the known-answer test. */
 int frame_mac_available(void);
 #endif

@@ -23,17 +23,18 @@ import {
   FRAME_HEADER_LENGTH,
   FRAME_TAG_LENGTH,
   type FrameInit,
+  peekSender,
   sealBundle,
   sealUntagged,
 } from './frame.ts';
-import type { KeyRing } from './key-ring.ts';
+import type { RunKeys } from './key-ring.ts';
 
 /** The datagram size bundles stay under by default: below a 1,280-byte IPv6 path MTU with headers. */
 export const DEFAULT_BUNDLE_BYTES = 1200;
 
 /**
  * Whether a data frame of `length` bytes without its tag goes through a bundle of at most `limit`
- * bytes: only when another of its size would fit beside it (a frame of up to 582 bytes, 546 of payload with IPv4 addresses, under 1,200). A larger
+ * bytes: only when another of its size would fit beside it (an entry of up to 578 bytes, 540 of payload with IPv4 addresses, under 1,200). A larger
  * one could share a bundle with small ones at best, and alone it pays a copy and the wait for the
  * end of the turn for nothing: it is sealed and sent at once, as without bundles.
  */
@@ -88,7 +89,11 @@ export class BundleWriter {
    * The open bundle as a datagram, sealed with the current key (one entry: a plain data frame),
    * and a fresh writer state; undefined when it is empty.
    */
-  seal(init: FrameInit, keys: KeyRing): Uint8Array | undefined {
+  seal(
+    init: FrameInit,
+    keys: RunKeys,
+    keysOf: (sender: number) => RunKeys | undefined,
+  ): Uint8Array | undefined {
     const out = this.#out;
     const first = this.#first;
     const n = this.#count;
@@ -99,8 +104,10 @@ export class BundleWriter {
     this.#used = FRAME_HEADER_LENGTH;
     if (n === 0 || !out || !first) return undefined;
     if (n === 1) {
-      // A plain frame of its own; the buffer is reused for the next bundle.
-      const frame = sealUntagged(first, keys);
+      // A plain frame of its own, under its sender's run keys (an entry passed on keeps its sender
+      // and seq); the buffer is reused for the next bundle.
+      const own = keysOf(peekSender(first));
+      const frame = own && sealUntagged(first, own);
       out.fill(0, 0, used);
       this.#out = out;
       return frame;

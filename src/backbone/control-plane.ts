@@ -22,7 +22,7 @@ import type { BackboneAction, PeerCounts } from './core-actions.ts';
 import type { BackboneTuning } from './defaults.ts';
 import { EndToEndCheck, pathRttMs } from './end-to-end.ts';
 import { encodeProbe } from './frame.ts';
-import type { KeyRing } from './key-ring.ts';
+import type { RunKeys } from './key-ring.ts';
 import { linkRecord, routingSnapshot } from './links.ts';
 import type { Peer, PeerTable } from './peers.ts';
 
@@ -116,7 +116,7 @@ export class ControlPlane {
   }
 
   /** The clock: probes (sealed with `keys`), recomputes and directory reads that are due at `now`. */
-  tick(now: number, keys: KeyRing): BackboneAction[] {
+  tick(now: number, keys: RunKeys): BackboneAction[] {
     const out: BackboneAction[] = [];
     if (this.#thread !== 0) return out;
     if (now >= this.#nextSync) {
@@ -152,9 +152,7 @@ export class ControlPlane {
       if (c.ok) valid.push(c.value);
       else out.push({ type: 'skipped-relay', id: String(r?.id), why: c.error });
     }
-    for (const id of this.#peers.update(valid, now)) {
-      out.push({ type: 'skipped-relay', id, why: 'backbone address is not ip:port' });
-    }
+    for (const { id, why } of this.#peers.update(valid, now)) out.push({ type: 'skipped-relay', id, why });
     if (this.#thread !== 0) return out;
     this.#remote = links.filter((l) => l.from !== this.#id && checkLinkRecord(l).ok);
     // What each peer says it received from this relay: the data-plane check of the link to it.
@@ -184,7 +182,7 @@ export class ControlPlane {
     return out;
   }
 
-  #probe(now: number, keys: KeyRing, out: BackboneAction[]): void {
+  #probe(now: number, keys: RunKeys, out: BackboneAction[]): void {
     const nextHops = new Set<string>();
     for (const path of this.#table.routes.values())
       if (path.hops[1] !== undefined) nextHops.add(path.hops[1]);

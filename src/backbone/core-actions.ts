@@ -19,6 +19,11 @@ export interface BackboneCoreOptions {
   readonly lat: number;
   readonly lon: number;
   readonly keys: KeyRing;
+  /**
+   * This relay process's run id (RUN_ID_BYTES random bytes, drawn at start; its record's
+   * `backboneRun` in hex): its frames are sealed with the keys of this run.
+   */
+  readonly run: Uint8Array;
   readonly tuning: BackboneTuning;
   /** This core's thread of the relay (--workers N): 0 (the default) leads, the others follow. */
   readonly thread?: number;

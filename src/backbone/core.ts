@@ -70,7 +70,7 @@ import {
   untaggedLength,
   writeDataFrame,
 } from './frame.ts';
-import type { KeyRing } from './key-ring.ts';
+import type { KeyRing, RunKeys } from './key-ring.ts';
 import { type Peer, PeerTable, type PeerThread } from './peers.ts';
 import { relayHash } from './relay-hash.ts';
 import { canSendTo, pickThread, senderId, sliceOf } from './threads.ts';
@@ -91,7 +91,11 @@ export class BackboneCore {
   /** Probes, link records, delivery checks and routes: the clock's and the directory's side. */
   readonly #control: ControlPlane;
   readonly #t: BackboneTuning;
-  #keys: KeyRing;
+  /** This run's keys: what every frame this thread makes is sealed with. */
+  #keys: RunKeys;
+  /** The run keys of the sender a bundle entry names (a bundle of one leaves as its plain frame). */
+  readonly #keysOf = (sender: number): RunKeys | undefined =>
+    sender === this.#sender ? this.#keys : this.#peers.keysOf(sender);
   /** Writers with frames, in the order they were opened. */
   #open: PeerThread[] = [];
   /** Full bundles sealed before the turn ended, sent with the next flush. */
@@ -107,8 +111,8 @@ export class BackboneCore {
     this.#me = relayHash(options.id);
     this.#thread = options.thread ?? 0;
     this.#sender = senderId(this.#me, this.#thread);
-    this.#keys = options.keys;
-    this.#peers = new PeerTable(options, options.tuning);
+    this.#keys = options.keys.forRun(options.run);
+    this.#peers = new PeerTable(options, options.tuning, options.keys);
     this.#table = new RouteTable(options.id, { ...options.tuning });
     this.#control = new ControlPlane({
       id: options.id,
@@ -167,7 +171,8 @@ export class BackboneCore {
 
   /** New mesh keys (rotation): frames are sealed with the new current key from now on. */
   setKeys(keys: KeyRing): void {
-    this.#keys = keys;
+    this.#keys = keys.forRun(this.options.run);
+    this.#peers.rekey(keys);
   }
 
   /** When `tick` next has something to do. */
@@ -279,7 +284,8 @@ export class BackboneCore {
     const w = to.bundle;
     if (!w || w.count === 0) return;
     const frames = w.count;
-    const bytes = w.seal({ seq: this.#nextSeq(), sender: this.#sender, target: to.peer.hash }, this.#keys);
+    const init = { seq: this.#nextSeq(), sender: this.#sender, target: to.peer.hash };
+    const bytes = w.seal(init, this.#keys, this.#keysOf);
     if (!bytes) return;
     out.push({ type: 'send', kind: 'bundle', peer: to.peer.id, to: to.address, parts: [bytes], frames });
   }
@@ -293,16 +299,17 @@ export class BackboneCore {
     if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return drop('ERR_TOO_SHORT');
     const from = this.#peers.at(fromIp, fromPort);
     if (!from) return drop('ERR_UNKNOWN_ADDRESS');
-    // Not yet forwarded: it must come from its sender's own registered address.
+    // Not yet forwarded: it must come from its sender's own registered address (a bundle, whose
+    // hop limit is 1, always; this relay's own threads, in a handover, too). Forwarded: from a
+    // known relay thread, whose run keys verify it.
     const forwarded = bytes[FrameOffset.HopLimit] !== bytes[FrameOffset.InitialHopLimit];
-    if (!forwarded && peekSender(bytes) !== from.sender) return drop('ERR_WRONG_ADDRESS');
-    const r = decodeFrame(bytes, this.#keys);
+    let sender: PeerThread | undefined = from;
+    if (forwarded) sender = this.#peers.bySender.get(peekSender(bytes));
+    else if (peekSender(bytes) !== from.sender) return drop('ERR_WRONG_ADDRESS');
+    if (!sender) return drop('ERR_UNKNOWN_SENDER');
+    const r = decodeFrame(bytes, this.#peers.keysFor(sender.peer));
     if (!r.ok) return drop(r.error);
     const f = r.frame;
-    // A bundle crosses one link (its hop limit is 1, decodeFrame checks): its sender is `from`,
-    // which peekSender checked above; this relay's own threads (a handover) are senders too.
-    const sender = f.type === FrameType.Bundle ? from : this.#peers.bySender.get(f.sender);
-    if (!sender) return drop('ERR_UNKNOWN_SENDER');
     if (f.type !== FrameType.Data && f.target !== this.#me) return drop('ERR_WRONG_TARGET');
     const verdict = sender.replay.check(f.seq);
     if (verdict !== 'ok') return drop(verdict);
@@ -413,7 +420,9 @@ export class BackboneCore {
       this.#entry(to, bytes.length).set(bytes);
       return { type: 'queued', kind, peer: to.peer.id };
     }
-    const frame = sealUntagged(bytes, this.#keys);
+    const keys = this.#keysOf(peekSender(bytes));
+    if (!keys) return drop('ERR_UNKNOWN_SENDER');
+    const frame = sealUntagged(bytes, keys);
     return this.#inOrder(to, { type: 'send', kind, peer: to.peer.id, to: to.address, parts: [frame] });
   }
 
@@ -435,8 +444,8 @@ export class BackboneCore {
     return this.#frameBuffer;
   }
 
+  /** 48 bits from 1, per run: 2^48 frames (8.9 years at a million a second) before it would repeat. */
   #nextSeq(): number {
-    this.#seq = (this.#seq + 1) >>> 0;
-    return this.#seq;
+    return ++this.#seq;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The backbone frame format, version 2 (docs/BACKBONE.md has the byte diagram): constants, header
+ * The backbone frame format, version 3 (docs/BACKBONE.md has the byte diagram): constants, header
  * offsets, and the shapes of decoded frames and of encoder inputs. The codec is in frame.ts.
  */
 import type { IpFamily, TransportAddress } from '../net/address.ts';
@@ -7,11 +7,16 @@ import { formatIp, parseIp } from '../net/ip.ts';
 
 /** High nibble of byte 0; the low nibble is the version. */
 export const FRAME_MAGIC = 0xb0;
-/** 2: the AMAC-SHA-256 tag (version 1 had HMAC-SHA1; a version-1 frame is refused as ERR_BAD_VERSION). */
-export const FRAME_VERSION = 2;
-export const FRAME_HEADER_LENGTH = 22;
-/** The tag: SHA-256(frame key || frame) truncated to 80 bits, the length of SRTP's tag (RFC 3711 §5.2). */
-export const FRAME_TAG_LENGTH = 10;
+/**
+ * 3: a ChaCha20-Poly1305 tag under a per-run key, 48-bit sequence numbers (version 1 had HMAC-SHA1,
+ * version 2 a truncated SHA-256 tag; their frames are refused as ERR_BAD_VERSION).
+ */
+export const FRAME_VERSION = 3;
+export const FRAME_HEADER_LENGTH = 24;
+/** The tag: RFC 8439's ChaCha20-Poly1305 AEAD tag, whole (frame-mac.ts). */
+export const FRAME_TAG_LENGTH = 16;
+/** Sequence numbers are 48 bits and never wrap: a thread's counter would need 2^48 frames. */
+export const MAX_SEQ = 2 ** 48 - 1;
 /** The largest UDP payload over IPv4 (65,535 - 20 - 8). */
 export const MAX_FRAME_LENGTH = 65_507;
 /** Relay-to-relay links a data frame may cross; overlay paths are one to three links. */
@@ -34,16 +39,16 @@ export const FrameOffset = {
   InitialHopLimit: 4,
   Flags: 5,
   Seq: 6,
-  Sender: 10,
-  Target: 16,
+  Sender: 12,
+  Target: 18,
 } as const;
 
 /** Data body before the addresses: source family, destination family, source port, destination port. */
 export const DATA_FIXED_LENGTH = 6;
 /** Probe body: sent-at (f64). */
 export const PROBE_BODY_LENGTH = 8;
-/** Probe-reply body: probe seq (u32), probe sent-at (f64). */
-export const REPLY_BODY_LENGTH = 12;
+/** Probe-reply body: probe seq (u48), probe sent-at (f64). */
+export const REPLY_BODY_LENGTH = 14;
 
 /** Before each frame in a bundle: its length (u16). */
 export const BUNDLE_ENTRY_HEADER = 2;
@@ -129,7 +134,7 @@ export interface FrameInit {
   readonly seq: number;
   readonly sender: number;
   readonly target: number;
-  /** None are defined in version 2: senders write 0, receivers ignore them. */
+  /** None are defined in version 3: senders write 0, receivers ignore them. */
   readonly flags?: number;
 }
 

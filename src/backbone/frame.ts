@@ -1,13 +1,13 @@
 /**
  * Backbone frames (docs/BACKBONE.md): what relays exchange on the backbone port. Probes and probe
  * replies measure one relay-to-relay link; data frames carry a relayed datagram from an allocation
- * on one relay to an allocation on another, maybe through a third. A frame is a fixed 22-byte
- * header, a type-specific body and a 10-byte tag: the first 10 bytes of SHA-256(frame key ||
- * everything before the tag), with the hop-limit byte (the only field a forwarding relay changes)
- * read as zero; the frame key is one 64-byte block derived from a mesh key (key-ring.ts). A secret
- * prefix and a truncated output: AMAC (docs/BACKBONE.md, "The tag", says why it is sound). The
- * shell's frame MAC (frame-mac.ts) computes it, one call per frame, over the frame where it lies.
- * The layout and types are in frame-format.ts.
+ * on one relay to an allocation on another, maybe through a third. A frame is a fixed 24-byte
+ * header, a type-specific body and a 16-byte tag: RFC 8439's ChaCha20-Poly1305 tag over
+ * everything before it (the hop-limit byte, the only field a forwarding relay changes, read as
+ * zero), under the run key of the frame's sender (a mesh key and the sender's run, key-ring.ts),
+ * with the sender field and the 48-bit seq as the nonce. The shell's frame MAC (frame-mac.ts)
+ * computes it, one call per frame, over the frame where it lies. The layout and types are in
+ * frame-format.ts.
  *
  * Data path: decoding returns numbers and views into the datagram (no copies, no strings, no
  * nested objects); it never throws, and a malformed frame gives an error code and its offset.
@@ -33,6 +33,7 @@ import {
   FrameType,
   ipLength,
   MAX_FRAME_LENGTH,
+  MAX_SEQ,
   PROBE_BODY_LENGTH,
   type ProbeFrame,
   type ProbeInit,
@@ -41,7 +42,7 @@ import {
   REPLY_BODY_LENGTH,
   type WireAddress,
 } from './frame-format.ts';
-import type { KeyRing } from './key-ring.ts';
+import type { RunKeys } from './key-ring.ts';
 import { MAX_RELAY_HASH } from './relay-hash.ts';
 
 // Callers of the codec import the format's names (FrameType, wireAddress, ...) from here too.
@@ -54,7 +55,7 @@ export * from './frame-format.ts';
  * (a buffer the caller reuses, large enough), the frame is a view of its start; otherwise fresh
  * memory.
  */
-export function encodeDataFrame(init: DataFrameInit, keys: KeyRing, into?: Uint8Array): Uint8Array {
+export function encodeDataFrame(init: DataFrameInit, keys: RunKeys, into?: Uint8Array): Uint8Array {
   const length = untaggedLength(init) + FRAME_TAG_LENGTH;
   const out = into !== undefined && into.length >= length ? into.subarray(0, length) : carve(length);
   writeDataFrame(out, init, keys);
@@ -81,7 +82,7 @@ export function untaggedLength(init: DataFrameInit): number {
  * untaggedLength(init) bytes; every byte of them is written): the body of seal, and a bundle
  * entry as it is.
  */
-export function writeDataFrame(out: Uint8Array, init: DataFrameInit, keys: KeyRing): void {
+export function writeDataFrame(out: Uint8Array, init: DataFrameInit, keys: RunKeys): void {
   const { source: s, destination: d, payload } = init;
   const hop = init.hopLimit ?? DEFAULT_HOP_LIMIT;
   let o = writeHeader(out, FrameType.Data, init, hop, keys);
@@ -101,7 +102,7 @@ export function writeDataFrame(out: Uint8Array, init: DataFrameInit, keys: KeyRi
  * A data frame from a bundle (untagged, as decodeBundled accepted it) as a frame of its own, sealed
  * with the current key: for a next hop that takes no bundles, or a bundle of one. The entry is copied.
  */
-export function sealUntagged(entry: Uint8Array, keys: KeyRing): Uint8Array {
+export function sealUntagged(entry: Uint8Array, keys: RunKeys): Uint8Array {
   const out = carve(entry.length + FRAME_TAG_LENGTH);
   out.set(entry);
   const hop = entry[FrameOffset.HopLimit]!;
@@ -114,7 +115,7 @@ export function sealUntagged(entry: Uint8Array, keys: KeyRing): Uint8Array {
  * is written here, with hop limit 1 (a bundle crosses one link). Returns the datagram, a view of
  * `out`.
  */
-export function sealBundle(out: Uint8Array, used: number, init: FrameInit, keys: KeyRing): Uint8Array {
+export function sealBundle(out: Uint8Array, used: number, init: FrameInit, keys: RunKeys): Uint8Array {
   const frame = out.subarray(0, used + FRAME_TAG_LENGTH);
   writeHeader(frame, FrameType.Bundle, init, 1, keys);
   return seal(frame, keys, 1);
@@ -127,7 +128,7 @@ export const sealDataFrame = encodeDataFrame;
 export const joinParts = concatBytes;
 
 /** A probe crosses one link: its hop limit is 1, so it is never forwarded. */
-export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
+export function encodeProbe(init: ProbeInit, keys: RunKeys): Uint8Array {
   checkTime(init.sentAt, 'sentAt');
   const out = carve(FRAME_HEADER_LENGTH + PROBE_BODY_LENGTH + FRAME_TAG_LENGTH);
   const o = writeHeader(out, FrameType.Probe, init, 1, keys);
@@ -136,14 +137,13 @@ export function encodeProbe(init: ProbeInit, keys: KeyRing): Uint8Array {
 }
 
 /** Echoes the probe's seq and sent-at, so the prober needs no clock agreement with the replier. */
-export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Array {
-  checkU32(init.probeSeq, 'probeSeq');
+export function encodeProbeReply(init: ProbeReplyInit, keys: RunKeys): Uint8Array {
+  checkSeq(init.probeSeq, 'probeSeq');
   checkTime(init.probeSentAt, 'probeSentAt');
   const out = carve(FRAME_HEADER_LENGTH + REPLY_BODY_LENGTH + FRAME_TAG_LENGTH);
   const o = writeHeader(out, FrameType.ProbeReply, init, 1, keys);
-  const view = new DataView(out.buffer, out.byteOffset);
-  view.setUint32(o, init.probeSeq);
-  view.setFloat64(o + 4, init.probeSentAt);
+  writeU48(out, o, init.probeSeq);
+  new DataView(out.buffer, out.byteOffset).setFloat64(o + 6, init.probeSentAt);
   return seal(out, keys, 1);
 }
 
@@ -151,7 +151,7 @@ export function encodeProbeReply(init: ProbeReplyInit, keys: KeyRing): Uint8Arra
  * Decodes and authenticates one frame. Cheap header checks come first; the body is parsed only
  * once the tag has verified, so unauthenticated bytes never reach the body parser.
  */
-export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult {
+export function decodeFrame(bytes: Uint8Array, keys: RunKeys): FrameDecodeResult {
   if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return fail('ERR_TOO_SHORT', 0);
   const version = badVersion(bytes);
   if (version) return version;
@@ -168,7 +168,7 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
   if (!key.mac.verify(bytes, end)) return fail('ERR_BAD_TAG', end);
 
   const flags = bytes[FrameOffset.Flags]!;
-  const seq = readU32(bytes, FrameOffset.Seq);
+  const seq = readU48(bytes, FrameOffset.Seq);
   const sender = readU48(bytes, FrameOffset.Sender);
   const target = readU48(bytes, FrameOffset.Target);
   if (type === FrameType.Data) {
@@ -211,9 +211,9 @@ export function decodeFrame(bytes: Uint8Array, keys: KeyRing): FrameDecodeResult
     };
     return { ok: true, frame };
   }
-  const probeSeq = view.getUint32(o);
-  const probeSentAt = view.getFloat64(o + 4);
-  if (!Number.isFinite(probeSentAt)) return fail('ERR_BAD_TIMESTAMP', o + 4);
+  const probeSeq = readU48(bytes, o);
+  const probeSentAt = view.getFloat64(o + 6);
+  if (!Number.isFinite(probeSentAt)) return fail('ERR_BAD_TIMESTAMP', o + 6);
   const frame: ProbeReplyFrame = {
     type: FrameType.ProbeReply,
     keyId,
@@ -249,7 +249,7 @@ export function decodeBundled(bytes: Uint8Array): FrameDecodeResult {
     hopLimit,
     initialHopLimit,
     bytes[FrameOffset.Flags]!,
-    readU32(bytes, FrameOffset.Seq),
+    readU48(bytes, FrameOffset.Seq),
     readU48(bytes, FrameOffset.Sender),
     readU48(bytes, FrameOffset.Target),
   );
@@ -305,12 +305,13 @@ function dataFrame(
 }
 
 /**
- * The frame with its hop limit one lower, for the next relay on the path, changed in place (the
+ * The frame (or bundle entry) with its hop limit one lower, for the next relay on the path, changed in place (the
  * received datagram is the receiver's to pass on: no copy); undefined when the result would be 0
  * (drop it). The tag stays valid: it was computed with that byte as 0.
  */
 export function forwardFrame(bytes: Uint8Array): Uint8Array | undefined {
-  if (bytes.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return undefined;
+  // A header is enough: a bundle entry has no tag (and may be shorter than a header and a tag).
+  if (bytes.length < FRAME_HEADER_LENGTH) return undefined;
   const hop = bytes[FrameOffset.HopLimit]!;
   if (hop <= 1) return undefined;
   bytes[FrameOffset.HopLimit] = hop - 1;
@@ -327,7 +328,7 @@ export function peekSender(bytes: Uint8Array): number {
 
 const fail = (error: FrameDecodeError, offset: number): FrameDecodeResult => ({ ok: false, error, offset });
 
-/** Byte 0 of any frame, alone or in a bundle: the magic and version 2. */
+/** Byte 0 of any frame, alone or in a bundle: the magic and version 3. */
 function badVersion(bytes: Uint8Array): FrameDecodeResult | undefined {
   const b0 = bytes[0]!;
   if ((b0 & 0xf0) !== FRAME_MAGIC) return fail('ERR_NOT_BACKBONE', FrameOffset.Version);
@@ -347,8 +348,8 @@ function familyOf(byte: number): IpFamily | undefined {
 }
 
 /** Writes the header with the hop limit as 0 (seal sets it); returns the body offset. */
-function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: number, keys: KeyRing): number {
-  checkU32(init.seq, 'seq');
+function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: number, keys: RunKeys): number {
+  checkSeq(init.seq, 'seq');
   checkRelay(init.sender, 'sender');
   checkRelay(init.target, 'target');
   const flags = init.flags ?? 0;
@@ -360,7 +361,7 @@ function writeHeader(out: Uint8Array, type: FrameType, init: FrameInit, hop: num
   out[FrameOffset.KeyId] = keys.current.id;
   out[FrameOffset.InitialHopLimit] = hop;
   out[FrameOffset.Flags] = flags;
-  writeU32(out, FrameOffset.Seq, init.seq);
+  writeU48(out, FrameOffset.Seq, init.seq);
   writeU48(out, FrameOffset.Sender, init.sender);
   writeU48(out, FrameOffset.Target, init.target);
   return FRAME_HEADER_LENGTH;
@@ -388,7 +389,7 @@ function carve(length: number): Uint8Array {
 }
 
 /** Sets the hop limit and appends the tag under the current key (the MAC reads the hop limit as 0). */
-function seal(out: Uint8Array, keys: KeyRing, hop: number): Uint8Array {
+function seal(out: Uint8Array, keys: RunKeys, hop: number): Uint8Array {
   out[FrameOffset.HopLimit] = hop;
   keys.current.mac.seal(out, out.length - FRAME_TAG_LENGTH);
   return out;
@@ -401,8 +402,8 @@ function checkAddress(a: WireAddress, name: string): void {
     throw new RangeError(`${name}: bad port ${a.port}`);
 }
 
-function checkU32(n: number, name: string): void {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`${name}: not a u32: ${n}`);
+function checkSeq(n: number, name: string): void {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_SEQ) throw new RangeError(`${name}: not a u48: ${n}`);
 }
 
 function checkRelay(n: number, name: string): void {

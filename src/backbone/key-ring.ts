@@ -6,34 +6,47 @@
  */
 import { timingSafeEqual, utf8Encode } from '../crypto/encoding.ts';
 import { sha1 } from '../crypto/sha1.ts';
-import type { FrameMac, KeyedFrameMac, Sha256 } from './frame-mac.ts';
+import type { FrameMac, HmacSha256, KeyedFrameMac } from './frame-mac.ts';
 
 /** 128 bits: a mesh key authenticates the whole backbone. */
 export const MIN_MESH_KEY_BYTES = 16;
 
-/** Bytes of a frame key, the secret prefix of every tag: one SHA-256 block. */
-export const FRAME_KEY_BYTES = 64;
+/** Bytes of a run key: ChaCha20's key (the frame tag's, frame-mac.ts). */
+export const RUN_KEY_BYTES = 32;
 
-/** What a frame key is derived from besides the mesh key: names the tag's version and purpose. */
-const FRAME_KEY_LABEL = utf8Encode('relay-backbone frame tag v2\0');
+/** Bytes of a run id: random per relay process, published as `backboneRun` (32 hex digits). */
+export const RUN_ID_BYTES = 16;
 
-/** One mesh key as frames use it. */
+/** What a run key is derived for besides the mesh key and run: names the tag's version and purpose. */
+const RUN_KEY_LABEL = utf8Encode('relay-backbone run key v3\0');
+
+/** One mesh key as the frames of one sender run use it. */
 export interface FrameKey {
   /** The key id frames carry. */
   readonly id: number;
-  /** The 64-byte frame key derived from the mesh key (frames are tagged through `mac`). */
-  readonly key: Uint8Array;
-  /** The tag under this key: the shell's MAC, its per-key state made once. */
+  /** The tag under the run key derived from this mesh key: the shell's MAC, its per-key state made once. */
   readonly mac: KeyedFrameMac;
 }
 
-export interface KeyRing {
-  /** Which MAC computes the tags (logs, /healthz). */
-  readonly macName: FrameMac['name'];
+/** The keys of one relay's run: what its frames are sealed and verified with. */
+export interface RunKeys {
   /** The key new frames are sealed with. */
   readonly current: FrameKey;
   /** Every key a frame may be sealed with, current included, by key id. */
   readonly accepted: ReadonlyMap<number, FrameKey>;
+}
+
+/** The configured mesh keys: a run's keys are derived from them on demand. */
+export interface KeyRing {
+  /** Which MAC computes the tags (logs, /healthz). */
+  readonly macName: FrameMac['name'];
+  /** The key id new frames are sealed with. */
+  readonly currentId: number;
+  /**
+   * The keys of the run `run` (RUN_ID_BYTES): one HMAC per mesh key, so call it once per run and
+   * keep the result (the core does, per peer). Throws on a run of the wrong length (a caller fault).
+   */
+  forRun(run: Uint8Array): RunKeys;
 }
 
 export type MeshKeyErrorCode =
@@ -61,32 +74,54 @@ export function meshKeyId(key: Uint8Array): number {
 const hexId = (id: number): string => `0x${id.toString(16).padStart(2, '0')}`;
 
 /**
- * The frame key of a mesh key: SHA-256(label || mesh key) and 32 zero bytes, one 64-byte block of
- * SHA-256, so the tag's first compression call takes the key alone and hands a secret state to the
- * frame's blocks (as HMAC pads its key to a block). A fixed length, so the boundary between key
- * and frame is the same for every key; the label keeps it apart from other uses of the mesh key.
+ * The run key of a mesh key for one sender run: HMAC-SHA256(mesh key, label || run), as HKDF's
+ * expand step with one block. Each relay process draws a fresh run id, so the tag's nonce (sender
+ * and seq, which start again at 1 after a restart) never repeats under one key, and frames
+ * recorded before a restart fail the tag after it. The label keeps it apart from other uses of
+ * the mesh key.
  */
-export function frameKey(meshKey: Uint8Array, hash: Sha256): Uint8Array {
-  const input = new Uint8Array(FRAME_KEY_LABEL.length + meshKey.length);
-  input.set(FRAME_KEY_LABEL);
-  input.set(meshKey, FRAME_KEY_LABEL.length);
-  const digest = hash(input);
-  if (digest.length !== 32) throw new TypeError(`hash: gave ${digest.length} bytes, not 32`);
-  const key = new Uint8Array(FRAME_KEY_BYTES);
-  key.set(digest);
+export function runKey(meshKey: Uint8Array, run: Uint8Array, hmac: HmacSha256): Uint8Array {
+  if (run.length !== RUN_ID_BYTES) throw new TypeError(`run: ${RUN_ID_BYTES} bytes, got ${run.length}`);
+  const input = new Uint8Array(RUN_KEY_LABEL.length + RUN_ID_BYTES);
+  input.set(RUN_KEY_LABEL);
+  input.set(run, RUN_KEY_LABEL.length);
+  const key = hmac(meshKey, input);
+  if (key.length !== RUN_KEY_BYTES) throw new TypeError(`hmacSha256: gave ${key.length} bytes, not 32`);
   return key;
 }
 
+/** A run id as the directory carries it (`backboneRun`): 32 lowercase hex digits. */
+export const RUN_ID_PATTERN = /^[0-9a-f]{32}$/;
+
+/** The run id of a `backboneRun` string, or undefined when it is not 32 lowercase hex digits. */
+export function parseRunId(text: string): Uint8Array | undefined {
+  if (!RUN_ID_PATTERN.test(text)) return undefined;
+  const out = new Uint8Array(RUN_ID_BYTES);
+  for (let i = 0; i < RUN_ID_BYTES; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 class MeshKeyRing implements KeyRing {
+  readonly #keys: ReadonlyMap<number, Uint8Array>;
   constructor(
     readonly macName: FrameMac['name'],
-    readonly current: FrameKey,
-    readonly accepted: ReadonlyMap<number, FrameKey>,
-  ) {}
+    readonly currentId: number,
+    keys: ReadonlyMap<number, Uint8Array>,
+    private readonly mac: FrameMac,
+  ) {
+    this.#keys = keys;
+  }
+
+  forRun(run: Uint8Array): RunKeys {
+    const accepted = new Map<number, FrameKey>();
+    for (const [id, key] of this.#keys)
+      accepted.set(id, { id, mac: this.mac.keyed(runKey(key, run, this.mac.hmacSha256)) });
+    return { current: accepted.get(this.currentId)!, accepted };
+  }
 
   /** Logs show key ids, never key bytes. */
   toJSON(): { current: string; accepted: string[] } {
-    return { current: hexId(this.current.id), accepted: [...this.accepted.keys()].map(hexId) };
+    return { current: hexId(this.currentId), accepted: [...this.#keys.keys()].map(hexId) };
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
@@ -96,17 +131,15 @@ class MeshKeyRing implements KeyRing {
 
 /**
  * A key ring from mesh keys as configured (UTF-8 strings): the first seals new frames, all of
- * them are accepted; `mac` is the shell's frame MAC (frame-mac.ts). Throws MeshKeyError on an
+ * them are accepted; `mac` is the shell's frame MAC (frame-mac.ts), which makes the run keys. Throws MeshKeyError on an
  * empty list, a key under 16 bytes, a key listed twice, or two keys whose ids collide (replace one
  * of them with a freshly generated key).
  */
 export function createKeyRing(keys: readonly string[], mac: FrameMac): KeyRing {
   if (keys.length === 0)
     throw new MeshKeyError('ERR_NO_MESH_KEYS', 'at least one backbone mesh key is needed');
-  const accepted = new Map<number, FrameKey>();
   const raw = new Map<number, Uint8Array>();
   const position = new Map<number, number>();
-  let current: FrameKey | undefined;
   keys.forEach((text, i) => {
     const key = utf8Encode(text);
     if (key.length < MIN_MESH_KEY_BYTES) {
@@ -132,10 +165,6 @@ export function createKeyRing(keys: readonly string[], mac: FrameMac): KeyRing {
     }
     position.set(id, i);
     raw.set(id, key);
-    const derived = frameKey(key, mac.sha256);
-    const entry: FrameKey = { id, key: derived, mac: mac.keyed(derived) };
-    accepted.set(id, entry);
-    current ??= entry;
   });
-  return new MeshKeyRing(mac.name, current!, accepted);
+  return new MeshKeyRing(mac.name, meshKeyId(utf8Encode(keys[0]!)), raw, mac);
 }

@@ -11,7 +11,10 @@
  *
  * A relay that leaves the directory stays a peer while it still answers probes (Redis may be the
  * one away) and is dropped after `10 x deadAfterMs` of silence. A relay that restarted (a new
- * `startedAt`) or moved or re-split its threads gets fresh replay windows: its counters began again.
+ * `backboneRun` or `startedAt`) or moved or re-split its threads gets fresh replay windows: its
+ * counters began again. Each peer carries the keys of its run (key-ring.ts), derived once per run
+ * and per key rotation: a frame is verified with its sender's, and a relay whose record has no
+ * valid `backboneRun` (one from before version-3 frames) cannot be a backbone peer.
  */
 
 import { greatCircleKm } from '../directory/geo.ts';
@@ -22,6 +25,7 @@ import { canonicalIp, parseHostPort } from '../net/ip.ts';
 import type { BundleWriter } from './bundle.ts';
 import type { BackboneTuning } from './defaults.ts';
 import { DeliveryCheck } from './delivery.ts';
+import { type KeyRing, parseRunId, type RunKeys } from './key-ring.ts';
 import { relayHash } from './relay-hash.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { type PortSlice, type RelayThreads, senderId } from './threads.ts';
@@ -48,6 +52,11 @@ export interface Peer extends RelayThreads {
   startedAt: number;
   /** Thread i at index i. */
   threads: readonly PeerThread[];
+  /** Its record's `backboneRun`, as text and bytes. */
+  run: string;
+  runId: Uint8Array;
+  /** The keys its frames are sealed with in that run, derived on first use (PeerTable.keysFor). */
+  keys: RunKeys | undefined;
   legacy: boolean;
   /** Its record says it takes bundles (`backboneBundles`): data frames to it may go bundled. */
   bundles: boolean;
@@ -66,6 +75,9 @@ export interface Peer extends RelayThreads {
   /** Whether what we send it arrives, from its published count (delivery.ts). */
   readonly delivery: DeliveryCheck;
 }
+
+/** Why a relay with a backbone address is not a peer: it cannot say which keys seal its frames. */
+const NO_RUN = 'no backboneRun in its record (a relay from before version-3 frames): upgrade it';
 
 /** Past this many peers only some are probed each round (probeTargets). */
 const PROBE_ALL = 32;
@@ -89,10 +101,36 @@ export class PeerTable {
   /** This relay as its own record describes it. */
   #self: Peer | undefined;
 
+  #ring: KeyRing;
+
   constructor(
     private readonly self: { readonly id: string; readonly lat: number; readonly lon: number },
     private readonly tuning: BackboneTuning,
-  ) {}
+    ring: KeyRing,
+  ) {
+    this.#ring = ring;
+  }
+
+  /** New mesh keys (rotation): every peer's run keys are derived again on next use. */
+  rekey(ring: KeyRing): void {
+    this.#ring = ring;
+    for (const peer of this.byId.values()) peer.keys = undefined;
+    if (this.#self) this.#self.keys = undefined;
+  }
+
+  /** The keys of `peer`'s run, derived once per run and key rotation (one HMAC per mesh key). */
+  keysFor(peer: Peer): RunKeys {
+    if (peer.keys === undefined) peer.keys = this.#ring.forRun(peer.runId);
+    return peer.keys;
+  }
+
+  /** The run keys of the relay thread that seals with `sender` (this relay's other threads included). */
+  keysOf(sender: number): RunKeys | undefined {
+    const t = this.bySender.get(sender);
+    if (t) return this.keysFor(t.peer);
+    for (const own of this.own) if (own.sender === sender) return this.keysFor(own.peer);
+    return undefined;
+  }
 
   get relays(): readonly RelayRecord[] {
     return this.#relays;
@@ -110,11 +148,11 @@ export class PeerTable {
     return undefined;
   }
 
-  /** Takes a directory listing (records already validated by the store). Returns ids skipped. */
-  update(relays: readonly RelayRecord[], now: number): string[] {
+  /** Takes a directory listing (records already validated by the store). Returns relays skipped, and why. */
+  update(relays: readonly RelayRecord[], now: number): { id: string; why: string }[] {
     this.#relays = relays;
     this.#relayed.clear();
-    const skipped: string[] = [];
+    const skipped: { id: string; why: string }[] = [];
     const seen = new Set<string>();
     for (const r of relays) {
       const relayedIp = canonicalIp(r.relayedAddress) ?? r.relayedAddress;
@@ -123,26 +161,35 @@ export class PeerTable {
       this.#relayed.set(relayedIp, ranges);
       if (!r.backbone) continue;
       const layout = threadLayout(r);
-      if (!layout) {
-        if (r.id !== this.self.id) skipped.push(r.id);
+      const run = r.backboneRun === undefined ? undefined : parseRunId(r.backboneRun);
+      if (!layout || !run) {
+        const why = layout ? NO_RUN : 'backbone address is not ip:port';
+        if (r.id !== this.self.id) skipped.push({ id: r.id, why });
         continue;
       }
       const key = layout.map((t) => `${addressKey(t.address)}/${t.minPort}-${t.maxPort}`).join();
       if (r.id === this.self.id) {
-        if (this.#self?.layout !== key) this.#self = this.#newPeer(r, layout, key);
+        if (this.#self?.layout !== key || this.#self.run !== r.backboneRun)
+          this.#self = this.#newPeer(r, layout, key, run);
         continue;
       }
       seen.add(r.id);
       const known = this.byId.get(r.id);
       if (known) {
-        if (known.layout !== key || known.startedAt !== r.startedAt) {
+        const restarted = known.run !== r.backboneRun;
+        if (known.layout !== key || known.startedAt !== r.startedAt || restarted) {
           for (const t of known.threads) this.bySender.delete(t.sender);
           this.#setThreads(known, r, layout, key);
           known.startedAt = r.startedAt;
         }
+        if (restarted) {
+          known.run = r.backboneRun!;
+          known.runId = run;
+          known.keys = undefined;
+        }
         continue;
       }
-      const peer = this.#newPeer(r, layout, key);
+      const peer = this.#newPeer(r, layout, key, run);
       this.byId.set(r.id, peer);
       this.byHash.set(peer.hash, peer);
     }
@@ -165,13 +212,16 @@ export class PeerTable {
     return skipped;
   }
 
-  #newPeer(r: RelayRecord, layout: readonly ThreadLayout[], key: string): Peer {
+  #newPeer(r: RelayRecord, layout: readonly ThreadLayout[], key: string, run: Uint8Array): Peer {
     const peer: Peer = {
       id: r.id,
       hash: relayHash(r.id),
       address: layout[0]!.address,
       startedAt: r.startedAt,
       threads: [],
+      run: r.backboneRun!,
+      runId: run,
+      keys: undefined,
       legacy: r.backboneThreads === undefined,
       bundles: r.backboneBundles === true,
       layout: key,

@@ -31,6 +31,13 @@ export interface RelayRecord {
    * from before bundles: other relays then send it every data frame alone.
    */
   readonly backboneBundles?: boolean;
+  /**
+   * This run of the relay process: 16 random bytes as 32 lowercase hex digits, new at every start.
+   * Its backbone frames are sealed with keys derived from the mesh key and this run
+   * (src/backbone/key-ring.ts); a record without it (a relay from before version-3 frames) is
+   * not a backbone peer.
+   */
+  readonly backboneRun?: string;
   /** The address relayed sockets are advertised on, and their port range. */
   readonly relayedAddress: string;
   readonly portRange: readonly [number, number];

@@ -5,6 +5,7 @@
  * a relay's route updates): a bad record is reported with the field that is wrong and skipped.
  * Pure; the stores call these on read and their callers log what was skipped.
  */
+import { RUN_ID_PATTERN } from '../backbone/key-ring.ts';
 import { MAX_RELAY_ID_BYTES } from '../backbone/relay-hash.ts';
 import type { LinkRecord, RelayRecord } from './types.ts';
 
@@ -60,6 +61,11 @@ export function checkRelayRecord(v: unknown): Checked<RelayRecord> {
     return bad('backboneThreads');
   if (v.backboneBundles !== undefined && typeof v.backboneBundles !== 'boolean')
     return bad('backboneBundles');
+  if (
+    v.backboneRun !== undefined &&
+    (typeof v.backboneRun !== 'string' || !RUN_ID_PATTERN.test(v.backboneRun))
+  )
+    return bad('backboneRun');
   // Clients fetch it: only an http(s) URL ending in /ping, never another scheme.
   if (
     v.pingUrl !== undefined &&

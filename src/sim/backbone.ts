@@ -29,6 +29,7 @@
 import { BACKBONE_DEFAULTS } from '../backbone/defaults.ts';
 import { DeliveryCheck } from '../backbone/delivery.ts';
 import { DEFAULT_END_TO_END, EndToEndCheck } from '../backbone/end-to-end.ts';
+import type { KeyRing } from '../backbone/key-ring.ts';
 import { linkRecord, routingSnapshot } from '../backbone/links.ts';
 import { PeerTable } from '../backbone/peers.ts';
 import type { LinkRecord } from '../directory/types.ts';
@@ -48,6 +49,15 @@ import type { SimConfig } from './config.ts';
 import type { Internet } from './internet.ts';
 import { createRng, logNormal, type Rng } from './random.ts';
 import type { World } from './world.ts';
+
+/** The simulation measures links and routes; it seals no frames, so no peer's run keys are made. */
+const NO_FRAMES: KeyRing = {
+  macName: 'node-crypto',
+  currentId: 0,
+  forRun() {
+    throw new Error('the simulation seals no backbone frames');
+  },
+};
 
 export interface FailoverTrial {
   /** Links of the flow's path before the failed one (0: the source's own link). */
@@ -280,9 +290,10 @@ export function runBackbone(
   const records = world.records.map((r, i) => ({
     ...r,
     backbone: `10.${(i >> 8) & 255}.${i & 255}.1:7000`,
+    backboneRun: i.toString(16).padStart(32, '0'),
   }));
   const peerTables = records.map((r) => {
-    const t = new PeerTable({ id: r.id, lat: r.lat, lon: r.lon }, tuning);
+    const t = new PeerTable({ id: r.id, lat: r.lat, lon: r.lon }, tuning, NO_FRAMES);
     t.update(records, 0);
     return t;
   });

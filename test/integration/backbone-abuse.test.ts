@@ -7,20 +7,19 @@
  */
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { encodeDataFrame, wireAddress } from '../../src/backbone/frame.ts';
-import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { parseHostPort } from '../../src/net/ip.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
+  relayBackbone,
   relayMetric,
   relayRoute,
   relayUdpIo,
   requireUdpIo,
+  runKeysOf,
   startTestRelay,
   stopTestRelays,
-  TEST_MESH_KEY,
   type TestRelay,
   until,
 } from '../support/backbone-relays.ts';
@@ -32,7 +31,7 @@ let A: TestRelay;
 let B: TestRelay;
 let prefix: string;
 
-async function backboneAddress(r: TestRelay): Promise<{ host: string; port: number }> {
+async function _backboneAddress(r: TestRelay): Promise<{ host: string; port: number }> {
   const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone: { address: string } };
   return parseHostPort(body.backbone.address)!;
 }
@@ -79,9 +78,9 @@ describe.each(['dgram', 'native'] as const)(
           destination: wireAddress(c2.relayed!),
           payload: new Uint8Array([1, 2, 3]),
         },
-        createKeyRing([TEST_MESH_KEY], nodeCryptoMac),
+        runKeysOf((await relayBackbone(A)).run),
       );
-      const to = await backboneAddress(B);
+      const to = await relayBackbone(B);
       const before = await relayMetric(B, 'backbone_frames_rejected_total{reason="ERR_UNKNOWN_ADDRESS"}');
       const sock = dgram.createSocket('udp4');
       await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));

@@ -9,13 +9,14 @@
 import dgram from 'node:dgram';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeFrameMac, nodeCryptoMac } from '../../relay/frame-mac.ts';
+import { nativeFrameMac } from '../../relay/frame-mac.ts';
 import {
-  createKeyRing,
   decodeFrame,
   encodeDataFrame,
   encodeProbe,
   FrameType,
+  peekSender,
+  type RunKeys,
   relayHash,
   wireAddress,
 } from '../../src/backbone/index.ts';
@@ -23,22 +24,24 @@ import { parseHostPort } from '../../src/net/ip.ts';
 import { RedisDirectory } from '../../src/redis/redis-directory.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
+  relayBackbone,
   relayMetric,
   relayRoute,
+  runKeysOf,
   startTestRelay,
   stopTestRelays,
-  TEST_MESH_KEY,
   type TestRelay,
   until,
 } from '../support/backbone-relays.ts';
 import { deleteKeys, redisUrl, uniquePrefix } from '../support/redis.ts';
-import { relayRecord } from '../support/relay-record.ts';
+import { relayRecord, testRun } from '../support/relay-record.ts';
 import { requireOnHost } from '../support/requirements.ts';
 import { TurnTestClient } from '../support/turn-client.ts';
 
 const CRED = { username: 'a', password: 'b', realm: 'r' };
 const HOSTS = { a: '127.0.0.31', b: '127.0.0.32', m: '127.0.0.33' } as const;
-const keys = createKeyRing([TEST_MESH_KEY], nodeCryptoMac);
+/** M's keys: its record (relayRecord) carries testRun('M'). */
+const keys = runKeysOf(testRun('M'));
 let A: TestRelay;
 let B: TestRelay;
 let prefix: string;
@@ -46,12 +49,7 @@ let m: dgram.Socket;
 let directory: RedisDirectory;
 let heartbeat: NodeJS.Timeout;
 
-async function health(r: TestRelay): Promise<{ address: string; mac: string }> {
-  const body = (await (await fetch(`${r.http}/healthz`)).json()) as {
-    backbone: { address: string; mac: string };
-  };
-  return body.backbone;
-}
+const health = relayBackbone;
 
 const badTags = (r: TestRelay) => relayMetric(r, 'backbone_frames_rejected_total{reason="ERR_BAD_TAG"}');
 const delivered = (r: TestRelay) => relayMetric(r, 'backbone_data_frames_total{action="delivered"}');
@@ -132,8 +130,13 @@ describe('relays with the OpenSSL native and the node:crypto frame MAC', () => {
 
   it("answers a registered relay's probes under either MAC, and drops and counts its frames with a bad tag", async () => {
     const replies = new Map<number, number>();
+    // Each relay's replies are sealed under its own run.
+    const runs = new Map<number, RunKeys>();
+    for (const r of [A, B]) runs.set(relayHash(r.id), runKeysOf((await health(r)).run));
     m.on('message', (msg) => {
-      const r = decodeFrame(msg, keys);
+      const theirs = runs.get(peekSender(msg));
+      if (!theirs) return;
+      const r = decodeFrame(msg, theirs);
       if (r.ok && r.frame.type === FrameType.ProbeReply) replies.set(r.frame.sender, r.frame.probeSeq);
     });
     const me = relayHash('M');

@@ -6,18 +6,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { encodeDataFrame, encodeProbe, wireAddress } from '../../src/backbone/frame.ts';
-import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
-import { parseHostPort } from '../../src/net/ip.ts';
 import { MessageClass } from '../../src/stun/constants.ts';
 import {
+  relayBackbone,
   relayMetric,
   relayRoute,
+  runKeysOf,
   startTestRelay,
   stopTestRelays,
-  TEST_MESH_KEY,
   type TestRelay,
   until,
 } from '../support/backbone-relays.ts';
@@ -36,11 +34,6 @@ let redis: ChildProcess;
 const relays = {} as Record<'A' | 'B', TestRelay>;
 
 const metric = (id: 'A' | 'B', sample: string) => relayMetric(relays[id], sample);
-
-async function backboneAddress(r: TestRelay): Promise<string> {
-  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone: { address: string } };
-  return body.backbone.address;
-}
 
 describe('backbone robustness', () => {
   beforeAll(async () => {
@@ -101,12 +94,13 @@ describe('backbone robustness', () => {
     const victim = await TurnTestClient.connect({ transport: 'udp', server: relays.B.turn, cred: CRED });
     await victim.allocate();
     await victim.createPermission({ family: 4, address: '127.0.0.5', port: 1 });
-    const target = parseHostPort(await backboneAddress(relays.B))!;
+    const target = await relayBackbone(relays.B);
     const deliveredBefore = await metric('B', 'backbone_data_frames_total{action="delivered"}');
     const random = rng(SEED);
     const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
-    const realKeys = createKeyRing([TEST_MESH_KEY], nodeCryptoMac);
-    const wrongKeys = createKeyRing(['not-the-mesh-key-at-all'], nodeCryptoMac);
+    const run = (await relayBackbone(relays.A)).run;
+    const realKeys = runKeysOf(run);
+    const wrongKeys = runKeysOf(run, ['not-the-mesh-key-at-all']);
     // Valid frames aimed at the live allocation, as mutation seeds: every mutation must break them.
     const seed = (keys: typeof realKeys) =>
       encodeDataFrame(

@@ -4,6 +4,7 @@
  * in-memory directory, and one fake clock. `run` executes every action the cores return, as the
  * relay shell does, and records deliveries and drops. Deterministic for a seed.
  */
+import { createHash } from 'node:crypto';
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { BackboneCore } from '../../src/backbone/core.ts';
 import type { BackboneAction } from '../../src/backbone/core-actions.ts';
@@ -11,7 +12,7 @@ import { BACKBONE_DEFAULTS, type BackboneTuning } from '../../src/backbone/defau
 import type { EndToEndLoss } from '../../src/backbone/end-to-end.ts';
 import { joinParts } from '../../src/backbone/frame.ts';
 import type { FrameMac } from '../../src/backbone/frame-mac.ts';
-import { createKeyRing } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, RUN_ID_BYTES } from '../../src/backbone/key-ring.ts';
 import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import type { RouteChange } from '../../src/routing/path-choice.ts';
@@ -51,7 +52,8 @@ interface InFlight {
 
 interface Node {
   readonly core: BackboneCore;
-  readonly record: RelayRecord;
+  /** What it lists in the directory (a test may replace it). */
+  record: RelayRecord;
   listed: boolean;
   up: boolean;
 }
@@ -77,6 +79,9 @@ export class MemoryNet {
   readonly #rng;
   readonly #ids: string[];
 
+  /** Relay starts so far: each gets a run of its own. */
+  #starts = 0;
+
   constructor(
     ids: readonly string[],
     readonly options: {
@@ -99,11 +104,18 @@ export class MemoryNet {
   add(id: string, startedAt = this.now): BackboneCore {
     if (!this.#ids.includes(id)) this.#ids.push(id);
     const n = indexOf(id, this.#ids);
+    // A new run at every start, as a relay process draws one (not from the seeded rng, whose
+    // draws the tests' link jitter and loss depend on).
+    const run = createHash('sha256')
+      .update(`${id} run ${++this.#starts}`)
+      .digest()
+      .subarray(0, RUN_ID_BYTES);
     const core = new BackboneCore({
       id,
       lat: 0,
       lon: n,
       keys: createKeyRing([MESH_KEY], this.options.mac ?? nodeCryptoMac),
+      run,
       tuning: { ...BACKBONE_DEFAULTS, ...this.options.tuning },
       reuseFrameBuffer: this.options.reuseFrameBuffer ?? false,
     });
@@ -123,6 +135,7 @@ export class MemoryNet {
       startedAt,
       updatedAt: this.now,
       ...(this.#bundles(id) ? { backboneBundles: true } : {}),
+      backboneRun: run.toString('hex'),
     };
     this.nodes.set(id, { core, record, listed: true, up: true });
     return core;

@@ -2,8 +2,11 @@
  * Relay processes with a backbone for integration tests, e2e tests and benchmarks: start one on a
  * loopback address of its own, read its metrics and routes over HTTP, and wait for conditions.
  */
+import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { nativeUdpIo, type UdpIoMode } from '../../relay/udp-io.ts';
+import { createKeyRing, parseRunId, type RunKeys } from '../../src/backbone/key-ring.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
+import { parseHostPort } from '../../src/net/ip.ts';
 import { freePort, freeUdpRun } from './ports.ts';
 import { type RelayChild, startRelayProcess } from './relay.ts';
 import { requireOnHost } from './requirements.ts';
@@ -131,6 +134,29 @@ export async function relayUdpIo(r: TestRelay): Promise<string | undefined> {
 export async function relayBackboneMac(r: TestRelay): Promise<string | undefined> {
   const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone?: { mac: string } };
   return body.backbone?.mac;
+}
+
+/** A relay's backbone as /healthz says: its address (`ip:port`), run, and frame MAC. */
+export interface RelayBackbone {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  /** `backboneRun`: its frames are sealed under this run's keys (src/backbone/key-ring.ts). */
+  readonly run: string;
+  readonly mac: string;
+}
+
+export async function relayBackbone(r: TestRelay): Promise<RelayBackbone> {
+  const body = (await (await fetch(`${r.http}/healthz`)).json()) as {
+    backbone: { address: string; run: string; mac: string };
+  };
+  const at = parseHostPort(body.backbone.address)!;
+  return { ...body.backbone, host: at.host, port: at.port };
+}
+
+/** The keys a relay's run seals with, under `meshKeys` (node:crypto's MAC). */
+export function runKeysOf(run: string, meshKeys: readonly string[] = [TEST_MESH_KEY]): RunKeys {
+  return createKeyRing(meshKeys, nodeCryptoMac).forRun(parseRunId(run)!);
 }
 
 /** The relay's current path to another relay, as `A-C-B`. */

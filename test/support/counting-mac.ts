@@ -9,9 +9,9 @@ export function countingMac(inner: FrameMac = nodeCryptoMac): { mac: FrameMac; n
   const n = { macs: 0 };
   const mac: FrameMac = {
     name: inner.name,
-    sha256: inner.sha256,
-    keyed(frameKey) {
-      const k = inner.keyed(frameKey);
+    hmacSha256: inner.hmacSha256,
+    keyed(runKey) {
+      const k = inner.keyed(runKey);
       return {
         seal(frame, end) {
           n.macs++;

@@ -18,9 +18,10 @@ import {
   FrameOffset,
   type WireAddress,
 } from '../../src/backbone/frame.ts';
-import { createKeyRing, type KeyRing } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, parseRunId, type RunKeys } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { rng } from './fuzz.ts';
+import { testRun } from './relay-record.ts';
 
 export interface BackboneFuzzTargets {
   /** The mesh key the relays share. */
@@ -39,8 +40,8 @@ const REPLAY_KEEP = 64;
 
 export class BackboneFuzzer {
   readonly #r: () => number;
-  readonly #keys: KeyRing;
-  readonly #wrongKeys: KeyRing;
+  readonly #keys: RunKeys;
+  readonly #wrongKeys: RunKeys;
   readonly #me: number;
   readonly #receiver: number;
   readonly #other: number;
@@ -52,8 +53,10 @@ export class BackboneFuzzer {
     private readonly t: BackboneFuzzTargets,
   ) {
     this.#r = rng(seed);
-    this.#keys = createKeyRing([t.meshKey], nodeCryptoMac);
-    this.#wrongKeys = createKeyRing([`${t.meshKey}-but-not-this-one`], nodeCryptoMac);
+    // Its record (relayRecord) carries testRun(self): the receiver verifies under that run.
+    const run = parseRunId(testRun(t.self))!;
+    this.#keys = createKeyRing([t.meshKey], nodeCryptoMac).forRun(run);
+    this.#wrongKeys = createKeyRing([`${t.meshKey}-but-not-this-one`], nodeCryptoMac).forRun(run);
     this.#me = relayHash(t.self);
     this.#receiver = relayHash(t.receiver);
     this.#other = relayHash(t.other);
@@ -90,7 +93,7 @@ export class BackboneFuzzer {
   }
 
   #nextSeq(): number {
-    this.#seq = (this.#seq + 1 + (this.#r() < 0.05 ? this.#int(1000) : 0)) >>> 0;
+    this.#seq += 1 + (this.#r() < 0.05 ? this.#int(1000) : 0);
     return this.#seq;
   }
 
@@ -102,14 +105,14 @@ export class BackboneFuzzer {
 
   /** A frame under `keys`: a data frame for the allocation (delivered), for the other relay
    * (forwarded) or for nobody, a probe, or a probe reply to no probe. */
-  #valid(keys: KeyRing, sender: number): Uint8Array {
+  #valid(keys: RunKeys, sender: number): Uint8Array {
     const seq = this.#nextSeq();
     const kind = this.#int(6);
     if (kind === 0)
       return encodeProbe({ seq, sender, target: this.#receiver, sentAt: this.#r() * 2e12 }, keys);
     if (kind === 1)
       return encodeProbeReply(
-        { seq, sender, target: this.#receiver, probeSeq: this.#int(2 ** 32), probeSentAt: this.#r() * 2e12 },
+        { seq, sender, target: this.#receiver, probeSeq: this.#int(2 ** 48), probeSentAt: this.#r() * 2e12 },
         keys,
       );
     const target = kind === 2 ? this.#other : kind === 3 ? this.#int(2 ** 48) : this.#receiver;
@@ -208,8 +211,8 @@ function grow(b: Uint8Array, extra: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The tag over frame key || everything before it with the hop limit read as 0, as frame.ts computes it. */
-function seal(b: Uint8Array, keys: KeyRing): void {
+/** The tag under the run keys over everything before it, hop limit read as 0, as frame.ts computes it. */
+function seal(b: Uint8Array, keys: RunKeys): void {
   if (b.length < FRAME_HEADER_LENGTH + FRAME_TAG_LENGTH) return;
   const end = b.length - FRAME_TAG_LENGTH;
   b[FrameOffset.HopLimit] = 0;

@@ -8,8 +8,8 @@ import type dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Pool } from 'undici';
-import { decodeFrame, FrameType } from '../../src/backbone/frame.ts';
-import type { KeyRing } from '../../src/backbone/key-ring.ts';
+import { decodeFrame, FrameOffset, FrameType } from '../../src/backbone/frame.ts';
+import type { RunKeys } from '../../src/backbone/key-ring.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { MessageClass, Method } from '../../src/stun/constants.ts';
 import { asFrame, type Fuzzer } from './fuzz.ts';
@@ -204,7 +204,7 @@ const BACKBONE_BATCH = 100;
  */
 export async function fuzzBackbone(
   fuzzer: BackboneFuzzer,
-  keys: KeyRing,
+  keys: RunKeys,
   socket: dgram.Socket,
   to: { host: string; port: number },
   n: number,
@@ -224,7 +224,8 @@ export async function fuzzBackbone(
       for (let i = 0; i < batch; i++) socket.send(fuzzer.next(), to.port, to.host);
       frames += batch;
       const probe = fuzzer.probe(Date.now());
-      const seq = new DataView(probe.buffer, probe.byteOffset).getUint32(6);
+      const view = new DataView(probe.buffer, probe.byteOffset);
+      const seq = view.getUint16(FrameOffset.Seq) * 2 ** 32 + view.getUint32(FrameOffset.Seq + 2); // 48 bits
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('backbone: no reply to a probe within 5 s')), 5000);
         waiting = {

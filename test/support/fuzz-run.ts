@@ -7,7 +7,7 @@
  * below after a settle period. Returns a report; `failures` empty means it passed.
  */
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
-import { createKeyRing, type KeyRing } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, parseRunId, type RunKeys } from '../../src/backbone/key-ring.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { encodeChannelData } from '../../src/stun/channel-data.ts';
 import { Attr, MessageClass, Method } from '../../src/stun/constants.ts';
@@ -227,7 +227,8 @@ async function drivers(
     port: a.port,
   });
   const meshKey = TEST_MESH_KEY;
-  const keys = createKeyRing([meshKey], nodeCryptoMac);
+  // A's replies are sealed under A's run.
+  const keys = createKeyRing([meshKey], nodeCryptoMac).forRun(parseRunId(stack.aBackbone.run)!);
   const backbone = new BackboneFuzzer(o.seed + 3, {
     meshKey,
     self: FAKE_RELAY,
@@ -326,7 +327,7 @@ async function drivers(
 }
 
 /** F is a peer of A once A answers its probe (A reads the directory when F is announced). */
-async function waitForPeer(stack: FuzzStack, f: BackboneFuzzer, keys: KeyRing): Promise<void> {
+async function waitForPeer(stack: FuzzStack, f: BackboneFuzzer, keys: RunKeys): Promise<void> {
   const end = Date.now() + 20_000;
   while (Date.now() < end) {
     try {

@@ -12,9 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { TransportAddress } from '../../src/net/address.ts';
-import { parseHostPort } from '../../src/net/ip.ts';
 import { RedisDirectory } from '../../src/redis/redis-directory.ts';
-import { relayRoute, startTestRelay, stopTestRelays, type TestRelay, until } from './backbone-relays.ts';
+import {
+  relayBackbone,
+  relayRoute,
+  startTestRelay,
+  stopTestRelays,
+  type TestRelay,
+  until,
+} from './backbone-relays.ts';
 import { type NodeEdge, startNodeEdge } from './node-edge.ts';
 import { freePort } from './ports.ts';
 import { countFds, countTcpSockets, countUdpSockets, rssBytes } from './proc-sockets.ts';
@@ -54,14 +60,9 @@ export interface FuzzStack {
   readonly snapshotToken: string;
   /** F's socket (the fuzzer's backbone frames leave from it) and A's backbone address. */
   readonly fake: dgram.Socket;
-  readonly aBackbone: { host: string; port: number };
+  readonly aBackbone: { host: string; port: number; run: string };
   readonly watched: readonly Watched[];
   stop(): Promise<void>;
-}
-
-async function backboneAddress(r: TestRelay): Promise<{ host: string; port: number }> {
-  const body = (await (await fetch(`${r.http}/healthz`)).json()) as { backbone: { address: string } };
-  return parseHostPort(body.backbone.address)!;
 }
 
 export async function startFuzzStack(): Promise<FuzzStack> {
@@ -146,7 +147,7 @@ export async function startFuzzStack(): Promise<FuzzStack> {
     adminToken,
     snapshotToken,
     fake,
-    aBackbone: await backboneAddress(a),
+    aBackbone: await relayBackbone(a),
     watched: [
       watch('relay A', a.child.child, a.child.output),
       watch('relay B', b.child.child, b.child.output),

@@ -1,8 +1,15 @@
 /**
  * A RelayRecord for tests: a relay at `ip` with TURN over UDP and TCP on 3478 (and TLS on 5349
- * when asked), a ping URL, room for 100 allocations and no load. `over` replaces any field.
+ * when asked), a ping URL, room for 100 allocations, no load, and a backbone run of its own
+ * (testRun). `over` replaces any field.
  */
+import { createHash } from 'node:crypto';
 import type { RelayRecord } from '../../src/directory/types.ts';
+
+/** The `backboneRun` relayRecord gives relay `id`: fixed per id, so a test can seal as that relay. */
+export function testRun(id: string): string {
+  return createHash('sha256').update(`run of ${id}`).digest('hex').slice(0, 32);
+}
 
 export function relayRecord(
   id: string,
@@ -32,6 +39,7 @@ export function relayRecord(
     startedAt: 0,
     updatedAt: 0,
     pingUrl: `http://${ip}:9464/ping`,
+    backboneRun: testRun(id),
     ...fields,
   };
 }

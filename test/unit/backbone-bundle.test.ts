@@ -16,12 +16,15 @@ import {
   writeDataFrame,
 } from '../../src/backbone/frame.ts';
 import type { FrameMac } from '../../src/backbone/frame-mac.ts';
-import { createKeyRing, type KeyRing } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, type RunKeys } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { MESH_KEY, MemoryNet } from '../support/backbone-net.ts';
 import { countingMac } from '../support/counting-mac.ts';
 
-const ring = createKeyRing(['mesh-key-2026-01-aaaaaaaa'], nodeCryptoMac);
+const RUN = new Uint8Array(16).fill(7);
+const ring = createKeyRing(['mesh-key-2026-01-aaaaaaaa'], nodeCryptoMac).forRun(RUN);
+/** Every entry's sender seals under this run here (the core looks each sender's keys up). */
+const sameRun = () => ring;
 const A = relayHash('relay-fra-1');
 const B = relayHash('relay-sin-2');
 const C = relayHash('relay-nyc-3');
@@ -38,7 +41,7 @@ const init = (seq: number, n: number, fill = seq): DataFrameInit => ({
 });
 
 /** Queues each init in `w` as the core does. */
-function fill(w: BundleWriter, inits: readonly DataFrameInit[], keys: KeyRing = ring): void {
+function fill(w: BundleWriter, inits: readonly DataFrameInit[], keys: RunKeys = ring): void {
   for (const i of inits) writeDataFrame(w.reserve(untaggedLength(i)), i, keys);
 }
 
@@ -66,7 +69,7 @@ describe('bundles: the codec', () => {
     const inits = [init(1, 100), init(2, 100), init(3, 20)];
     fill(w, inits);
     expect(w.count).toBe(3);
-    const bytes = w.seal({ seq: 9, sender: A, target: B }, ring)!;
+    const bytes = w.seal({ seq: 9, sender: A, target: B }, ring, sameRun)!;
     const length =
       BUNDLE_OVERHEAD + 3 * BUNDLE_ENTRY_HEADER + inits.reduce((n, i) => n + untaggedLength(i), 0);
     expect(bytes.length).toBe(length);
@@ -89,13 +92,13 @@ describe('bundles: the codec', () => {
   it('sends a bundle of one as the plain data frame, byte for byte', () => {
     const w = new BundleWriter(DEFAULT_BUNDLE_BYTES);
     fill(w, [init(5, 100)]);
-    const bytes = w.seal({ seq: 6, sender: A, target: B }, ring)!;
+    const bytes = w.seal({ seq: 6, sender: A, target: B }, ring, sameRun)!;
     expect([...bytes]).toEqual([...encodeDataFrame(init(5, 100), ring)]);
     expect(w.count).toBe(0);
-    expect(w.seal({ seq: 7, sender: A, target: B }, ring)).toBeUndefined();
+    expect(w.seal({ seq: 7, sender: A, target: B }, ring, sameRun)).toBeUndefined();
     // The writer starts again clean after a bundle of one.
     fill(w, [init(8, 10), init(9, 10)]);
-    const r = decodeFrame(w.seal({ seq: 10, sender: A, target: B }, ring)!, ring);
+    const r = decodeFrame(w.seal({ seq: 10, sender: A, target: B }, ring, sameRun)!, ring);
     expect(r.ok && r.frame.type === FrameType.Bundle && entries(r.frame.body).length).toBe(2);
   });
 
@@ -108,10 +111,12 @@ describe('bundles: the codec', () => {
     }
     expect(n).toBe(Math.floor((DEFAULT_BUNDLE_BYTES - BUNDLE_OVERHEAD) / (small + BUNDLE_ENTRY_HEADER)));
     expect(() => w.reserve(small)).toThrow(RangeError);
-    expect(w.seal({ seq: 99, sender: A, target: B }, ring)!.length).toBeLessThanOrEqual(DEFAULT_BUNDLE_BYTES);
-    // Only frames two of which fit in one bundle: up to 546 bytes of payload with IPv4 addresses.
-    expect(bundles(untaggedLength(init(1, 546)), DEFAULT_BUNDLE_BYTES)).toBe(true);
-    expect(bundles(untaggedLength(init(1, 547)), DEFAULT_BUNDLE_BYTES)).toBe(false);
+    expect(w.seal({ seq: 99, sender: A, target: B }, ring, sameRun)!.length).toBeLessThanOrEqual(
+      DEFAULT_BUNDLE_BYTES,
+    );
+    // Only frames two of which fit in one bundle: up to 540 bytes of payload with IPv4 addresses.
+    expect(bundles(untaggedLength(init(1, 540)), DEFAULT_BUNDLE_BYTES)).toBe(true);
+    expect(bundles(untaggedLength(init(1, 541)), DEFAULT_BUNDLE_BYTES)).toBe(false);
     expect(bundles(untaggedLength(init(1, 1000)), DEFAULT_BUNDLE_BYTES)).toBe(false);
     expect(bundles(small, 0)).toBe(false);
   });
@@ -119,7 +124,7 @@ describe('bundles: the codec', () => {
   it('refuses a bundle whose entries were changed, or that claims more than one hop', () => {
     const w = new BundleWriter(DEFAULT_BUNDLE_BYTES);
     fill(w, [init(1, 50), init(2, 50)]);
-    const bytes = w.seal({ seq: 3, sender: A, target: B }, ring)!;
+    const bytes = w.seal({ seq: 3, sender: A, target: B }, ring, sameRun)!;
     const flipped = bytes.slice();
     flipped[60] = flipped[60]! ^ 1;
     expect(decodeFrame(flipped, ring)).toMatchObject({ ok: false, error: 'ERR_BAD_TAG' });
@@ -146,16 +151,17 @@ describe('bundles: the codec', () => {
     return e;
   };
   it.each([
-    ['a header less one byte', 'ERR_TOO_SHORT', 0, entry().subarray(0, 21)],
+    ['a header less one byte', 'ERR_TOO_SHORT', 0, entry().subarray(0, 23)],
     ['not a backbone frame', 'ERR_NOT_BACKBONE', 0, set(0, 0x00)],
     ['version 1', 'ERR_BAD_VERSION', 0, set(0, 0xb1)],
+    ['version 2', 'ERR_BAD_VERSION', 0, set(0, 0xb2)],
     ['a probe', 'ERR_UNKNOWN_TYPE', 1, set(1, FrameType.Probe)],
     ['a bundle in a bundle', 'ERR_UNKNOWN_TYPE', 1, set(1, FrameType.Bundle)],
     ['hop limit 0', 'ERR_HOP_LIMIT_EXHAUSTED', 3, set(3, 0)],
     ['hop limit above its initial', 'ERR_HOP_LIMIT_RAISED', 3, set(3, 5)],
-    ['a data body cut short', 'ERR_TRUNCATED', 22, entry().subarray(0, 25)],
-    ['an address family 3', 'ERR_ADDRESS_FAMILY', 22, set(22, 3)],
-    ['addresses cut short', 'ERR_TRUNCATED', 32, entry().subarray(0, 34)],
+    ['a data body cut short', 'ERR_TRUNCATED', 24, entry().subarray(0, 27)],
+    ['an address family 3', 'ERR_ADDRESS_FAMILY', 24, set(24, 3)],
+    ['addresses cut short', 'ERR_TRUNCATED', 34, entry().subarray(0, 36)],
   ])('refuses an entry that is %s with %s at offset %i', (_name, error, offset, input) => {
     expect(decodeBundled(input)).toEqual({ ok: false, error, offset });
   });
@@ -234,7 +240,9 @@ describe('bundles: the core', () => {
     net.send('A', 'B', payload(100));
     net.run(15);
     const [only] = dataSends(net, 'A');
-    expect(decodeFrame(only!.bytes, createKeyRing([MESH_KEY], nodeCryptoMac))).toMatchObject({
+    expect(
+      decodeFrame(only!.bytes, createKeyRing([MESH_KEY], nodeCryptoMac).forRun(net.core('A').options.run)),
+    ).toMatchObject({
       ok: true,
       frame: { type: FrameType.Data },
     });
@@ -313,7 +321,7 @@ describe('bundles: the core', () => {
     net.sent.length = 0;
     net.run(15);
     const bundle = dataSends(net, 'A')[0]!.bytes;
-    expect(bundle[FrameOffset.KeyId]).toBe(ring([next]).current.id);
+    expect(bundle[FrameOffset.KeyId]).toBe(ring([next]).currentId);
     expect(net.delivered).toHaveLength(3);
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import type { BackboneAction } from '../../src/backbone/core-actions.ts';
 import { BACKBONE_DEFAULTS } from '../../src/backbone/defaults.ts';
-import { encodeDataFrame, joinParts, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
+import { dataOverhead, encodeDataFrame, joinParts, MAX_FRAME_LENGTH } from '../../src/backbone/frame.ts';
 import { createKeyRing } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { MESH_KEY, MemoryNet } from '../support/backbone-net.ts';
@@ -310,7 +310,7 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
   });
 
   it('reproduces the 65,480-byte RangeError in the codec, and routes such a packet directly instead', () => {
-    const keys = createKeyRing([MESH_KEY], nodeCryptoMac);
+    const keys = createKeyRing([MESH_KEY], nodeCryptoMac).forRun(new Uint8Array(16));
     const ip4 = (n: number) => new Uint8Array([10, 1, 0, n]);
     const init = {
       seq: 1,
@@ -325,7 +325,7 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
     net.run(3000);
     expect(net.send('A', 'B', payload(65_480))).toEqual({ type: 'direct', reason: 'ERR_FRAME_TOO_LARGE' });
     // The largest payload that fits still takes the backbone.
-    expect(sendKind(net.send('A', 'B', payload(MAX_FRAME_LENGTH - 50)))).toBe('data');
+    expect(sendKind(net.send('A', 'B', payload(MAX_FRAME_LENGTH - dataOverhead(4, 4))))).toBe('data');
   });
 
   it('starts a new replay window when a relay restarts (new startedAt in the directory)', () => {
@@ -338,6 +338,48 @@ describe('backbone core: frames that cannot be replayed or abused', () => {
     net.send('A', 'B', payload(8));
     net.run(50);
     expect(net.delivered.map((d) => d.relay)).toEqual(['B']);
+  });
+
+  it('refuses, after a relay restarted, the frames it sent before (they were sealed under its old run)', () => {
+    const net = triangle();
+    net.run(5000);
+    net.sent.length = 0;
+    net.send('A', 'B', payload(8, 1));
+    net.run(50);
+    const captured = net.sent.find((s) => s.relay === 'A' && s.kind === 'data')!.bytes.slice();
+    expect(net.delivered).toHaveLength(1);
+    // A restarts: a new run, its counter from 1 again (so the captured seq is ahead of the new one).
+    net.setUp('A', false);
+    net.nodes.delete('A');
+    net.add('A', net.now);
+    net.run(3000);
+    const drops = net.drops.length;
+    net.inject('B', captured, net.ip('A'));
+    net.run(1);
+    expect(net.drops.slice(drops).map((d) => d.reason)).toEqual(['ERR_BAD_TAG']);
+    expect(net.delivered).toHaveLength(1);
+    // The restarted relay's own frames go through, from seq 1 on.
+    net.send('A', 'B', payload(8, 2));
+    net.run(50);
+    expect(net.delivered).toHaveLength(2);
+  });
+
+  it('does not take a relay whose record has no backbone run as a peer (a relay from before version 3)', () => {
+    const net = triangle();
+    net.run(3000);
+    const record = net.nodes.get('C')!.record;
+    const { backboneRun: _, ...old } = record;
+    net.nodes.get('C')!.record = old;
+    const actions = net.core('A').directory(
+      [...net.nodes.values()].map((n) => n.record),
+      [],
+      net.now,
+    );
+    expect(actions).toContainEqual({
+      type: 'skipped-relay',
+      id: 'C',
+      why: expect.stringContaining('no backboneRun'),
+    });
   });
 
   it('drops probes meant for another relay', () => {

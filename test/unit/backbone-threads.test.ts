@@ -18,13 +18,16 @@ import {
   untaggedLength,
   writeDataFrame,
 } from '../../src/backbone/frame.ts';
-import { createKeyRing } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, parseRunId, type RunKeys } from '../../src/backbone/key-ring.ts';
 import { relayHash } from '../../src/backbone/relay-hash.ts';
 import { canSendTo, pickThread, type RelayThreads, senderId, sliceOf } from '../../src/backbone/threads.ts';
 import type { LinkRecord, RelayRecord } from '../../src/directory/types.ts';
-import { relayRecord } from '../support/relay-record.ts';
+import { relayRecord, testRun } from '../support/relay-record.ts';
 
 const KEY = 'a-mesh-key-of-at-least-16-bytes';
+
+/** Relay `id`'s run keys: its record carries testRun(id), and every thread seals under it. */
+const runKeys = (id: string): RunKeys => createKeyRing([KEY], nodeCryptoMac).forRun(parseRunId(testRun(id))!);
 const T0 = 1_800_000_000_000;
 
 describe('backbone threads: the pure choice', () => {
@@ -133,6 +136,7 @@ class Wire {
         lat: 0,
         lon: n,
         keys: createKeyRing([KEY], nodeCryptoMac),
+        run: parseRunId(testRun(id))!,
         tuning: BACKBONE_DEFAULTS,
         ...(threads === 'legacy' ? {} : { thread }),
       });
@@ -232,7 +236,7 @@ function fromAtoC(seq: number, port: number, data: number): Uint8Array {
       destination: { family: 4, ip: Uint8Array.of(10, 1, 0, 3), port },
       payload: Uint8Array.of(data),
     },
-    createKeyRing([KEY], nodeCryptoMac),
+    runKeys('A'),
   );
 }
 
@@ -427,7 +431,7 @@ describe('backbone threads: bundles', () => {
   it('hands the entries of a bundle for another thread’s ports to that thread in a bundle of its own', () => {
     const w = mesh();
     // As A (one thread) would bundle three frames for ports of B's thread 1 had it a stale view of B.
-    const keys = createKeyRing([KEY], nodeCryptoMac);
+    const keys = runKeys('A');
     const bundle = new BundleWriter(DEFAULT_BUNDLE_BYTES);
     for (let i = 0; i < 3; i++) {
       const init = {
@@ -440,7 +444,9 @@ describe('backbone threads: bundles', () => {
       };
       writeDataFrame(bundle.reserve(untaggedLength(init)), init, keys);
     }
-    w.inject(B0, bundle.seal({ seq: 2_000_010, sender: relayHash('A'), target: relayHash('B') }, keys)!, A);
+    const init = { seq: 2_000_010, sender: relayHash('A'), target: relayHash('B') };
+    w.inject(B0, bundle.seal(init, keys, () => keys)!, A);
+    expect(w.drops).toEqual([]);
     expect(w.queued).toEqual(Array(3).fill({ at: B0, kind: 'handover' }));
     expect(w.delivered).toEqual([]);
     w.flush(B0);

@@ -6,10 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { nodeCryptoMac } from '../../relay/frame-mac.ts';
 import { decodeFrame } from '../../src/backbone/frame.ts';
-import { createKeyRing } from '../../src/backbone/key-ring.ts';
+import { createKeyRing, parseRunId } from '../../src/backbone/key-ring.ts';
 import { Fuzzer } from '../support/fuzz.ts';
 import { BackboneFuzzer } from '../support/fuzz-backbone.ts';
 import { EdgeFuzzer } from '../support/fuzz-edge.ts';
+import { testRun } from '../support/relay-record.ts';
 import { lifetime, request, transportUdp } from '../support/stun-builders.ts';
 
 const CRED = { username: 'u', password: 'p', realm: 'r', nonce: 'n' };
@@ -53,7 +54,7 @@ describe('fuzz generators', () => {
   });
 
   it('makes backbone frames that authenticate, and replays of them', () => {
-    const keys = createKeyRing([TARGETS.meshKey], nodeCryptoMac);
+    const keys = createKeyRing([TARGETS.meshKey], nodeCryptoMac).forRun(parseRunId(testRun(TARGETS.self))!);
     const f = new BackboneFuzzer(7, TARGETS);
     const frames = Array.from({ length: 2000 }, () => f.next());
     const valid = frames.filter((b) => decodeFrame(b, keys).ok);
