@@ -30,6 +30,7 @@ import {
   joinParts,
 } from '../src/backbone/frame.ts';
 import type { FrameMac } from '../src/backbone/frame-mac.ts';
+import { RUN_KEY_BYTES } from '../src/backbone/key-ring.ts';
 import type { TransportAddress } from '../src/net/address.ts';
 import { MESH_KEY, MemoryNet } from '../test/support/backbone-net.ts';
 
@@ -140,7 +141,7 @@ function coreCases(mac: FrameMac, n: number, size: number, payload: Uint8Array):
   // The tag alone, on a frame of this size: seal, then verify.
   const frame = toB[0]!.slice();
   const end = frame.length - FRAME_TAG_LENGTH;
-  const k = mac.keyed(new Uint8Array(64).fill(3));
+  const k = mac.keyed(new Uint8Array(RUN_KEY_BYTES).fill(3));
   cases.push(['tag alone: seal', () => k.seal(frame, end), 1]);
   k.seal(frame, end);
   cases.push([
