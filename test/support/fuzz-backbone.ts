@@ -72,12 +72,11 @@ export class BackboneFuzzer {
     return b;
   }
 
-  /** A probe the receiver must answer: the barrier that keeps the fuzzer's pace to the relay's. */
-  probe(now: number): Uint8Array {
-    return encodeProbe(
-      { seq: this.#nextSeq(), sender: this.#me, target: this.#receiver, sentAt: now },
-      this.#keys,
-    );
+  /** A probe the receiver must answer, and its seq (the reply echoes it): the barrier that keeps the fuzzer's pace to the relay's. */
+  probe(now: number): { probe: Uint8Array; seq: number } {
+    const seq = this.#nextSeq();
+    const probe = encodeProbe({ seq, sender: this.#me, target: this.#receiver, sentAt: now }, this.#keys);
+    return { probe, seq };
   }
 
   /** One hostile frame. */

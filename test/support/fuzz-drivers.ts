@@ -8,7 +8,7 @@ import type dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Pool } from 'undici';
-import { decodeFrame, FrameOffset, FrameType } from '../../src/backbone/frame.ts';
+import { decodeFrame, FrameType } from '../../src/backbone/frame.ts';
 import type { RunKeys } from '../../src/backbone/key-ring.ts';
 import type { TransportAddress } from '../../src/net/address.ts';
 import { MessageClass, Method } from '../../src/stun/constants.ts';
@@ -223,9 +223,7 @@ export async function fuzzBackbone(
       const batch = Math.min(BACKBONE_BATCH, n - frames);
       for (let i = 0; i < batch; i++) socket.send(fuzzer.next(), to.port, to.host);
       frames += batch;
-      const probe = fuzzer.probe(Date.now());
-      const view = new DataView(probe.buffer, probe.byteOffset);
-      const seq = view.getUint16(FrameOffset.Seq) * 2 ** 32 + view.getUint32(FrameOffset.Seq + 2); // 48 bits
+      const { probe, seq } = fuzzer.probe(Date.now());
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('backbone: no reply to a probe within 5 s')), 5000);
         waiting = {
