@@ -140,6 +140,7 @@ export function createKeyRing(keys: readonly string[], mac: FrameMac): KeyRing {
     throw new MeshKeyError('ERR_NO_MESH_KEYS', 'at least one backbone mesh key is needed');
   const raw = new Map<number, Uint8Array>();
   const position = new Map<number, number>();
+  let current: number | undefined;
   keys.forEach((text, i) => {
     const key = utf8Encode(text);
     if (key.length < MIN_MESH_KEY_BYTES) {
@@ -165,6 +166,7 @@ export function createKeyRing(keys: readonly string[], mac: FrameMac): KeyRing {
     }
     position.set(id, i);
     raw.set(id, key);
+    current ??= id;
   });
-  return new MeshKeyRing(mac.name, meshKeyId(utf8Encode(keys[0]!)), raw, mac);
+  return new MeshKeyRing(mac.name, current!, raw, mac);
 }
