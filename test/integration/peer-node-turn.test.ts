@@ -96,10 +96,16 @@ interface Context {
 
 type Check = (c: Context) => Promise<Outcome>;
 
+/**
+ * Our own client, from 127.0.0.2: turnutils_uclient (from 127.0.0.1) leaves its allocations
+ * behind when it exits, and a port the kernel hands out again would meet one of them (the same
+ * 5-tuple: error 437, Allocation Mismatch, as RFC 8656 §7.2 requires). A CI run once did.
+ */
 const client = (server: Server, transport: 'udp' | 'tcp' = 'udp') =>
   TurnTestClient.connect({
     transport,
     server: { family: 4, address: '127.0.0.1', port: server.port },
+    localAddress: '127.0.0.2',
     cred: USER,
   });
 
