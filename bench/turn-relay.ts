@@ -16,7 +16,8 @@
  * other load then falls on every server alike. Beside the median of the rounds' p99 round trip,
  * the table shows the p99 of all rounds' round trips pooled (steadier: see MedianRow), and the
  * ratios to coturn add the median of each round's own ratio (pairedP99). Prints a
- * table and the ratios to coturn, and writes every figure (each round's and the medians) as JSON.
+ * table, the ratios to coturn and, for the latency scenarios, which bursts the slowest 1 % of
+ * round trips left in (tails), and writes every figure (each round's and the medians) as JSON.
  * --cpu-prof DIR runs our relay under `node --cpu-prof` and leaves its profile in DIR when it
  * stops; --node-flags adds flags to the Node running our relay (for `perf record` with
  * --perf-basic-prof, say). --alt-node PATH adds the server `ours-alt`: our relay run by another
@@ -469,6 +470,27 @@ function ratios(rows: readonly MedianRow[], runs: readonly Row[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Where each latency run's slowest 1 % came from (LoadResult.tail), summed over the rounds: few
+ * bursts each holding many of them means whole bursts were held up (a stall on the path); bursts
+ * in a run's first second are its start (new allocations, the load tool's own warm-up).
+ */
+function tails(runs: readonly Row[]): string {
+  const groups = new Map<string, Row[]>();
+  for (const r of runs) if (r.tail) groups.set(groupKey(r), [...(groups.get(groupKey(r)) ?? []), r]);
+  const sum = (g: Row[], f: (t: NonNullable<Row['tail']>) => number) => g.reduce((n, r) => n + f(r.tail!), 0);
+  return [
+    "| server | scenario | mode | bursts sent | bursts holding round trips at or above the run's p99 | of them in the run's first second | p99 after the first second, ms (median) |",
+    '|---|---|---|---:|---:|---:|---:|',
+    ...[...groups.values()].map(
+      (g) =>
+        `| ${label(g[0]!)} | ${g[0]!.scenario} | ${g[0]!.mode} | ${sum(g, (t) => t.bursts)} | ` +
+        `${sum(g, (t) => t.slow)} | ${sum(g, (t) => t.slowInFirstSecond)} | ` +
+        `${fmt(median(g.map((r) => r.tail!.p99AfterFirstSecondMs)), 3)} |`,
+    ),
+  ].join('\n');
+}
+
 /** The 1, 5 and 15 minute load averages (the docs quote them beside every figure). */
 const loadAverage = (): number[] => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 
@@ -643,6 +665,7 @@ async function main(): Promise<void> {
   );
   process.stdout.write(`${table(summary)}\n\n`);
   if (names.includes('coturn')) process.stdout.write(`${ratios(summary, rows)}\n`);
+  if (rows.some((r) => r.tail)) process.stdout.write(`\n${tails(rows)}\n`);
   mkdirSync(dirname(values.out), { recursive: true });
   const meta = {
     date: new Date().toISOString(),

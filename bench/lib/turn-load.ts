@@ -3,6 +3,10 @@
  * through the relay (ChannelData or Send indications) and timing the echo. Two patterns: a fixed
  * rate per allocation (latency under a known load), or a fixed number of packets in flight per
  * allocation (saturation throughput). The same tool drives every server under test.
+ *
+ * At a fixed rate every allocation sends on the same timer tick, so packets leave in bursts (one
+ * per allocation per tick); each payload carries its send time and its burst's number, so the
+ * slowest 1 % of round trips can be traced to the bursts they left in (LoadResult.tail).
  */
 import dgram from 'node:dgram';
 import type { TransportAddress } from '../../src/net/address.ts';
@@ -49,6 +53,24 @@ export interface LoadResult {
   readonly rttMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
   /** Every round trip measured, in ms, sorted: for percentiles over several runs together. */
   readonly rtts: Float64Array;
+  /** At a fixed rate: which bursts the round trips at or above p99 left in. */
+  readonly tail?: TailBursts;
+}
+
+/**
+ * Where a fixed-rate run's slowest 1 % of round trips came from. At 50 allocations a 5-second run
+ * sends 250 bursts of 50 packets, so its p99 is set by a handful of bursts: whole bursts held up
+ * (a stall somewhere on the path) look different from a few late packets in many.
+ */
+export interface TailBursts {
+  /** Bursts sent. */
+  readonly bursts: number;
+  /** Bursts holding at least one round trip at or above the run's p99. */
+  readonly slow: number;
+  /** Of those, the ones sent in the run's first second. */
+  readonly slowInFirstSecond: number;
+  /** The p99 of the round trips that left after the first second: the run without its start. */
+  readonly p99AfterFirstSecondMs: number;
 }
 
 interface Flow {
@@ -154,6 +176,8 @@ export async function runLoad(o: LoadOptions, onProgress?: (done: number) => voi
     flows.push(...(await Promise.all(batch)));
   }
   const rtts = new Float64Array(4_000_000);
+  /** The burst each measured round trip left in (fixed rate only). */
+  const burstOf = new Uint32Array(rtts.length);
   let samples = 0;
   let sent = 0;
   let received = 0;
@@ -161,8 +185,9 @@ export async function runLoad(o: LoadOptions, onProgress?: (done: number) => voi
   const payload = Buffer.alloc(o.payloadBytes);
   const tid = newTid();
 
-  const send = (f: Flow) => {
+  const send = (f: Flow, burst = 0) => {
     payload.writeDoubleBE(performance.now(), 0);
+    payload.writeUInt32BE(burst, 8);
     const out =
       o.mode === 'channel'
         ? encodeChannelData(f.channel, payload, false)
@@ -182,26 +207,31 @@ export async function runLoad(o: LoadOptions, onProgress?: (done: number) => voi
         const r = decodeMessage(m);
         if (r.ok && r.message.method === Method.Data) data = findAttribute(r.message, Attr.Data)?.value;
       }
-      if (!data || data.length < 8) return;
+      if (!data || data.length < 12) return;
       const now = performance.now();
-      const rtt = now - new DataView(data.buffer, data.byteOffset, 8).getFloat64(0);
+      const echoed = new DataView(data.buffer, data.byteOffset, 12);
+      const rtt = now - echoed.getFloat64(0);
       received++;
       f.inFlight = Math.max(0, f.inFlight - 1);
       f.lastEcho = now;
-      if (samples < rtts.length) rtts[samples++] = rtt;
+      if (samples < rtts.length) {
+        burstOf[samples] = echoed.getUint32(8);
+        rtts[samples++] = rtt;
+      }
       if (running && o.pattern.kind === 'window') send(f);
     });
   }
 
   const start = performance.now();
+  /** Fixed rate: bursts sent so far (one packet per allocation each), the next one's number. */
+  let bursts = 0;
   let timer: NodeJS.Timeout;
   if (o.pattern.kind === 'rate') {
     const interval = 1000 / o.pattern.pps;
-    let due = 0;
     timer = setInterval(
       () => {
         const target = Math.floor((performance.now() - start) / interval);
-        for (; due < target; due++) for (const f of flows) send(f);
+        for (; bursts < target; bursts++) for (const f of flows) send(f, bursts);
       },
       Math.max(1, Math.min(10, interval / 2)),
     );
@@ -235,6 +265,23 @@ export async function runLoad(o: LoadOptions, onProgress?: (done: number) => voi
   await Promise.all(flows.map((f) => new Promise<void>((r) => f.socket.close(() => r()))));
 
   const sorted = rtts.slice(0, samples).sort();
+  const p99 = percentile(sorted, 99);
+  let tail: TailBursts | undefined;
+  if (o.pattern.kind === 'rate') {
+    const firstSecond = o.pattern.pps; // bursts 0 .. pps-1 leave in the first second
+    const slow = new Set<number>();
+    const later: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      if (rtts[i]! >= p99) slow.add(burstOf[i]!);
+      if (burstOf[i]! >= firstSecond) later.push(rtts[i]!);
+    }
+    tail = {
+      bursts,
+      slow: slow.size,
+      slowInFirstSecond: [...slow].filter((b) => b < firstSecond).length,
+      p99AfterFirstSecondMs: percentile(Float64Array.from(later).sort(), 99),
+    };
+  }
   return {
     allocations: o.allocations,
     sent,
@@ -245,9 +292,10 @@ export async function runLoad(o: LoadOptions, onProgress?: (done: number) => voi
     rttMs: {
       p50: percentile(sorted, 50),
       p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
+      p99,
       max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
     },
     rtts: sorted,
+    tail,
   };
 }
