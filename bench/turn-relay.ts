@@ -5,19 +5,22 @@
  * peer (coturn's turnutils_peer), everything on loopback.
  *
  *   npm run bench:turn -- [--duration 5] [--rounds 1] [--servers ours,coturn,pion,node-turn]
- *                         [--scenarios saturation,latency@1,latency@50,latency@200]
+ *                         [--scenarios saturation,latency@1,latency@50,latency@200,churn@50]
  *                         [--out bench/results/turn-relay.json] [--cpu-prof DIR] [--alt-node PATH]
  *                         [--workers N] [--base-root DIR] [--node-flags="--perf-basic-prof ..."]
  *
  * Scenarios per server: saturation (50 allocations, 8 packets in flight each) with ChannelData and
  * with Send indications, and round-trip latency at 1, 50 and 200 allocations sending 50 packets a
- * second each (an audio-like rate). With --rounds N the servers take turns N times (the order
- * rotates each round) and the table shows each figure's median over the rounds: the machine's
- * other load then falls on every server alike. Beside the median of the rounds' p99 round trip,
- * the table shows the p99 of all rounds' round trips pooled (steadier: see MedianRow), and the
- * ratios to coturn add the median of each round's own ratio (pairedP99). Prints a
- * table, the ratios to coturn and, for the latency scenarios, which bursts the slowest 1 % of
- * round trips left in (tails), and writes every figure (each round's and the medians) as JSON.
+ * second each (an audio-like rate), and churn@50: latency@50 while lots of 20 more allocations
+ * join every second, send for 300 ms and leave (what calls starting and ending cost the calls
+ * already running; only the 50 measured ones' round trips count). With --rounds N the servers
+ * take turns N times (the order rotates each round) and the table shows each figure's median over
+ * the rounds: the machine's other load then falls on every server alike. Beside the median of
+ * the rounds' p99 round trip, the table shows the p99 of all rounds' round trips pooled
+ * (steadier: see MedianRow), and the ratios to coturn add the median of each round's own ratio
+ * (pairedP99). Prints a table, the ratios to coturn and, for the latency scenarios, which bursts
+ * the slowest 1 % of round trips left in (tails), and writes every figure (each round's and the
+ * medians) as JSON.
  * --cpu-prof DIR runs our relay under `node --cpu-prof` and leaves its profile in DIR when it
  * stops; --node-flags adds flags to the Node running our relay (for `perf record` with
  * --perf-basic-prof, say). --alt-node PATH adds the server `ours-alt`: our relay run by another
@@ -45,8 +48,16 @@ import type { TransportAddress } from '../src/net/address.ts';
 import { startNodeTurn } from '../test/support/node-turn-server.ts';
 import { freePort, waitForStunBinding } from '../test/support/ports.ts';
 import { startTurnutilsPeer } from '../test/support/turnutils.ts';
+import { type Churn, startChurn } from './lib/churn.ts';
 import { buildPionServer, PionUnavailableError } from './lib/pion.ts';
-import { type LoadMode, type LoadPattern, type LoadResult, percentile, runLoad } from './lib/turn-load.ts';
+import {
+  type LoadMode,
+  type LoadOptions,
+  type LoadPattern,
+  type LoadResult,
+  percentile,
+  runLoad,
+} from './lib/turn-load.ts';
 
 // Pion's example server reads users as word=word: no punctuation in the password.
 const CRED = { username: 'bench', password: 'benchpw', realm: 'bench.test' };
@@ -348,7 +359,13 @@ interface MedianRow {
   readonly serverRssMb: number;
 }
 
-const SCENARIOS: { name: string; allocations: number; pattern: LoadPattern; modes: LoadMode[] }[] = [
+const SCENARIOS: {
+  name: string;
+  allocations: number;
+  pattern: LoadPattern;
+  modes: LoadMode[];
+  churn?: Churn;
+}[] = [
   {
     name: 'saturation',
     allocations: 50,
@@ -358,6 +375,17 @@ const SCENARIOS: { name: string; allocations: number; pattern: LoadPattern; mode
   { name: 'latency@1', allocations: 1, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
   { name: 'latency@50', allocations: 50, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
   { name: 'latency@200', allocations: 200, pattern: { kind: 'rate', pps: 50 }, modes: ['channel', 'send'] },
+  // latency@50 while calls join and leave: every second 20 more allocations are made (401,
+  // Allocate, ChannelBind or the first Send), send for 300 ms and end (Refresh 0), from another
+  // process (bench/lib/churn.ts). Only the 50 measured allocations' round trips count; the
+  // server's CPU includes the joiners' work.
+  {
+    name: 'churn@50',
+    allocations: 50,
+    pattern: { kind: 'rate', pps: 50 },
+    modes: ['channel', 'send'],
+    churn: { allocations: 20, everyMs: 1000, holdMs: 300 },
+  },
 ];
 
 function median(values: readonly number[]): number {
@@ -443,8 +471,8 @@ function ratios(rows: readonly MedianRow[], runs: readonly Row[]): string {
   const find = (server: string, scenario: string, mode: LoadMode) =>
     rows.find((r) => r.server === server && r.scenario === scenario && r.mode === mode);
   const lines = [
-    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn | pooled p99 @50 vs coturn | p99 @50 vs coturn, paired by round |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| server | saturation pkt/s vs coturn | pkt per CPU-s vs coturn | RTT p99 @50 vs coturn | pooled p99 @50 vs coturn | p99 @50 vs coturn, paired by round | pooled p99 churn@50 vs coturn |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const server of new Set(rows.map((r) => r.server))) {
     if (server === 'coturn') continue;
@@ -454,17 +482,20 @@ function ratios(rows: readonly MedianRow[], runs: readonly Row[]): string {
       const theirs = find('coturn', 'saturation', mode);
       const lat = find(server, 'latency@50', mode);
       const latC = find('coturn', 'latency@50', mode);
+      const churn = find(server, 'churn@50', mode);
+      const churnC = find('coturn', 'churn@50', mode);
       return [
         ours && theirs ? ours.relayedPacketsPerSecond / theirs.relayedPacketsPerSecond : Number.NaN,
         ours && theirs ? ours.packetsPerCpuSecond / theirs.packetsPerCpuSecond : Number.NaN,
         lat && latC ? lat.rttP99Ms / latC.rttP99Ms : Number.NaN,
         lat && latC ? lat.rttP99PooledMs / latC.rttP99PooledMs : Number.NaN,
         pairedP99(runs, server, mode),
+        churn && churnC ? churn.rttP99PooledMs / churnC.rttP99PooledMs : Number.NaN,
       ];
     });
     const cell = (i: number) => `${fmt(cells[0]![i]!, 2)}x / ${fmt(cells[1]![i]!, 2)}x`;
     lines.push(
-      `| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} | ${cell(3)} | ${cell(4)} |`,
+      `| ${label({ server, udpIo: io })} (channel / send) | ${cell(0)} | ${cell(1)} | ${cell(2)} | ${cell(3)} | ${cell(4)} | ${cell(5)} |`,
     );
   }
   return lines.join('\n');
@@ -611,19 +642,20 @@ async function main(): Promise<void> {
               const cpu0 = cpuSeconds(server.pid);
               const machine0 = machineCpu();
               const t0 = performance.now();
-              const { rtts: measured, ...result } = await runLoad(
-                {
-                  server: server.address,
-                  cred: CRED,
-                  peer: { family: 4, address: peer.host, port: peer.port },
-                  allocations: sc.allocations,
-                  mode,
-                  pattern: sc.pattern,
-                  payloadBytes: 100,
-                  durationMs,
-                },
-                (done) => process.stderr.write(`\r${label} ${Math.round(done * 100)}%`),
-              );
+              const load: LoadOptions = {
+                server: server.address,
+                cred: CRED,
+                peer: { family: 4, address: peer.host, port: peer.port },
+                allocations: sc.allocations,
+                mode,
+                pattern: sc.pattern,
+                payloadBytes: 100,
+                durationMs,
+              };
+              const churn = sc.churn ? await startChurn(load, sc.churn) : undefined;
+              const { rtts: measured, ...result } = await runLoad(load, (done) =>
+                process.stderr.write(`\r${label} ${Math.round(done * 100)}%`),
+              ).finally(() => churn?.stop());
               const wall = (performance.now() - t0) / 1000;
               const cpuPercent = (100 * (cpuSeconds(server.pid) - cpu0)) / wall;
               const stealPercent = stealSince(machine0);
