@@ -4,7 +4,7 @@
  * (sockets, challenges, integrity), and in the measuring process that stall would be timed as the
  * server's. This file is both halves: `startChurn` (the bench's side) spawns it, and run as a
  * script it makes a lot of allocations every `everyMs`, has them send for `holdMs` and ends them,
- * until it is killed.
+ * until SIGTERM, when it lets the lot in progress end its allocations and exits.
  *
  *   node --import tsx bench/lib/churn.ts '<LoadOptions and Churn as JSON>'
  */
@@ -27,7 +27,10 @@ interface ChurnStart {
 
 const READY = 'churn: ready';
 
-/** Starts the churn process and resolves once it is running; `stop` kills it. */
+/**
+ * Starts the churn process and resolves once it is running; `stop` asks it to end (the lot in
+ * progress ends its allocations first) and kills it if it has not within 5 s.
+ */
 export async function startChurn(load: LoadOptions, churn: Churn): Promise<{ stop(): Promise<void> }> {
   const { allocations: _a, durationMs: _d, ...rest } = load;
   const arg: ChurnStart = { load: rest, churn };
@@ -48,20 +51,34 @@ export async function startChurn(load: LoadOptions, churn: Churn): Promise<{ sto
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        const late = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(late);
+          resolve();
+        });
+        child.kill('SIGTERM');
       }),
   };
 }
 
 async function main(arg: string): Promise<void> {
   const { load, churn } = JSON.parse(arg) as ChurnStart;
+  let stopping = false;
+  let wake = (): void => {};
+  process.once('SIGTERM', () => {
+    stopping = true;
+    wake();
+  });
   process.stdout.write(`${READY}\n`);
   const t0 = performance.now();
-  for (let k = 0; ; k++) {
-    await new Promise((r) => setTimeout(r, Math.max(0, t0 + k * churn.everyMs - performance.now())));
-    await runLoad({ ...load, allocations: churn.allocations, durationMs: churn.holdMs });
+  for (let k = 0; !stopping; k++) {
+    await new Promise<void>((r) => {
+      wake = r;
+      setTimeout(r, Math.max(0, t0 + k * churn.everyMs - performance.now()));
+    });
+    if (!stopping) await runLoad({ ...load, allocations: churn.allocations, durationMs: churn.holdMs });
   }
+  process.exit(0);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
