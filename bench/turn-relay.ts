@@ -409,10 +409,15 @@ function pool(runs: readonly Float64Array[]): Float64Array {
   return all.sort();
 }
 
-function medians(rows: readonly Row[], rtts: ReadonlyMap<string, Float64Array[]>): MedianRow[] {
+/** The rows of each (server, scenario, mode) together, one per round; groups in first-seen order. */
+function byGroup(rows: readonly Row[]): Row[][] {
   const groups = new Map<string, Row[]>();
   for (const r of rows) groups.set(groupKey(r), [...(groups.get(groupKey(r)) ?? []), r]);
-  return [...groups.values()].map((g) => ({
+  return [...groups.values()];
+}
+
+function medians(rows: readonly Row[], rtts: ReadonlyMap<string, Float64Array[]>): MedianRow[] {
+  return byGroup(rows).map((g) => ({
     server: g[0]!.server,
     ...(g[0]!.udpIo ? { udpIo: g[0]!.udpIo } : {}),
     scenario: g[0]!.scenario,
@@ -507,13 +512,11 @@ function ratios(rows: readonly MedianRow[], runs: readonly Row[]): string {
  * in a run's first second are its start (new allocations, the load tool's own warm-up).
  */
 function tails(runs: readonly Row[]): string {
-  const groups = new Map<string, Row[]>();
-  for (const r of runs) if (r.tail) groups.set(groupKey(r), [...(groups.get(groupKey(r)) ?? []), r]);
   const sum = (g: Row[], f: (t: NonNullable<Row['tail']>) => number) => g.reduce((n, r) => n + f(r.tail!), 0);
   return [
     "| server | scenario | mode | bursts sent | bursts holding round trips at or above the run's p99 | of them in the run's first second | p99 after the first second, ms (median) |",
     '|---|---|---|---:|---:|---:|---:|',
-    ...[...groups.values()].map(
+    ...byGroup(runs.filter((r) => r.tail)).map(
       (g) =>
         `| ${label(g[0]!)} | ${g[0]!.scenario} | ${g[0]!.mode} | ${sum(g, (t) => t.bursts)} | ` +
         `${sum(g, (t) => t.slow)} | ${sum(g, (t) => t.slowInFirstSecond)} | ` +
